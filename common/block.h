@@ -1,0 +1,64 @@
+/*
+ * block.h - record blocks: how records travel and rest.
+ *
+ * A block holds a sequence of records (key, value), each written as
+ * varint(key_len) key varint(val_len) val, compressed with LZ4 and
+ * protected by a checksum. Blocks are write-once: a builder appends
+ * records, then seals them into bytes; a reader decodes sealed bytes and
+ * hands out slices that point into its own decompressed copy.
+ *
+ * Sealed layout (all integers little-endian):
+ *   u32 magic "KBLK" | u32 raw_len | u32 comp_len | u32 nrec |
+ *   u64 xxh64(payload bytes as stored) | payload (comp_len bytes)
+ * comp_len == 0 means the payload is stored raw (raw_len bytes), used when
+ * LZ4 does not shrink it.
+ */
+#ifndef KILN_BLOCK_H
+#define KILN_BLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.h"
+
+#define BLOCK_HEADER_SIZE 24
+#define BLOCK_MAX_RAW (256u << 20) /* a block never decodes to more */
+
+/* A builder of records; embed it, block_builder_init / _release. */
+typedef struct block_builder {
+    uint8_t *buf;  /* raw (uncompressed) record bytes */
+    size_t len;    /* bytes used in buf */
+    size_t cap;
+    uint32_t nrec;
+} block_builder;
+
+void block_builder_init(block_builder *b);
+void block_builder_release(block_builder *b);
+/* Appends one record (copies the bytes). 0, or -1 when out of memory. */
+int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val);
+/* Raw bytes held so far: decide when to seal. */
+static inline size_t block_builder_size(const block_builder *b) { return b->len; }
+/* Seals the records into a new malloc'd block (*out, *out_len; caller frees)
+ * and resets the builder for reuse. 0, or -1 when out of memory. */
+int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);
+
+/* A reader over one sealed block; embed it. */
+typedef struct block_reader {
+    uint8_t *raw;      /* decompressed records (owned) */
+    size_t raw_len;
+    size_t pos;
+    uint32_t nrec;
+    uint32_t seen;
+} block_reader;
+
+/* Checks and decompresses a sealed block (borrows p, copies what it needs).
+ * 0, or -1 with a message in err (bad magic, checksum mismatch, corrupt
+ * payload, record overrunning the block). */
+int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
+                      size_t errlen);
+/* Next record, slices valid until block_reader_close. 1 = record, 0 = end,
+ * -1 = corrupt (message in err). */
+int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen);
+void block_reader_close(block_reader *r);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * conf.h - configuration: the known keys, their types, and how values are
+ * parsed from the config file, command-line flags and job --conf.
+ *
+ * The file is `key = value` lines with '#' comments (libinih). Sizes are
+ * bytes or take a suffix k, m, g (powers of 1024); durations are seconds or
+ * take a suffix ms, s, m. An unknown key or a bad value is an error that
+ * names the key. Later settings win: load the file first, then apply flags.
+ */
+#ifndef KILN_CONF_H
+#define KILN_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum conf_type { CONF_STRING, CONF_INT, CONF_SIZE, CONF_DURATION, CONF_BOOL } conf_type;
+
+/* Every key kiln knows. Strings own their memory. Durations are in ms. */
+typedef struct kiln_conf {
+    /* driver */
+    char *driver_listen;        /* driver.listen, "127.0.0.1:7077" */
+    char *driver_http;          /* driver.http, "127.0.0.1:8077" */
+    char *driver_state_dir;     /* driver.state_dir, "/var/lib/kiln/driver" */
+    char *driver_log_file;      /* driver.log_file, "" = stderr */
+    uint64_t driver_max_result_size; /* driver.max_result_size, 1g */
+    /* worker */
+    char *worker_driver;        /* worker.driver, "127.0.0.1:7077" */
+    char *worker_listen;        /* worker.listen, "127.0.0.1:7078" */
+    char *worker_http;          /* worker.http, "127.0.0.1:8078" */
+    char *worker_work_dir;      /* worker.work_dir, "/var/lib/kiln/worker" */
+    char *worker_log_file;      /* worker.log_file, "" = stderr */
+    int64_t worker_slots;       /* worker.slots, 0 = online cores */
+    uint64_t worker_heartbeat_ms;   /* worker.heartbeat, 1s */
+    uint64_t worker_timeout_ms;     /* worker.timeout, 10s */
+    /* jobs and tasks (also settable per job with --conf) */
+    uint64_t broadcast_threshold;   /* broadcast.threshold, 1048576 */
+    int64_t task_max_failures;      /* task.max_failures, 4 */
+    uint64_t task_memory;           /* task.memory, 256m */
+    uint64_t task_memory_limit;     /* task.memory_limit, 0 = none */
+    uint64_t task_timeout_ms;       /* task.timeout, 0 = none */
+    /* network */
+    uint64_t net_max_frame;         /* net.max_frame, 64m */
+    char *secret_file;              /* secret_file, "" = none */
+    char *log_level;                /* log.level, "info" */
+} kiln_conf;
+
+/* Fills every key with its default. */
+void conf_init(kiln_conf *c);
+void conf_release(kiln_conf *c);
+/* Copies every value of src into dst (dst must be released or fresh). */
+void conf_copy(kiln_conf *dst, const kiln_conf *src);
+
+/* Sets one key from text. 0, or -1 with a message naming the key
+ * ("unknown key 'x'", "task.memory: bad size 'lots'"). */
+int conf_set(kiln_conf *c, const char *key, const char *value, char *err,
+             size_t errlen);
+/* Loads a file. 0, or -1 with a message naming the file, line and key. */
+int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen);
+/* True when key may be given per job (--conf): broadcast.*, task.*,
+ * driver.max_result_size. */
+int conf_is_job_key(const char *key);
+
+/* Parsers, exposed for tests and flags. 0, or -1 on bad text. */
+int conf_parse_size(const char *s, uint64_t *out);
+int conf_parse_duration_ms(const char *s, uint64_t *out);
+
+#endif
