@@ -1,0 +1,354 @@
+/*
+ * block.c - record blocks: the builder that seals records into bytes and
+ * the reader that checks and decodes them.
+ *
+ * Owns the block format described in block.h and nothing else: it knows no
+ * files, sockets or daemon state, so shuffle, spill and result code can all
+ * share it and it can be fuzzed alone.
+ *
+ * The one idea: a block is decoded in one piece. The reader verifies the
+ * header and the XXH64 of the stored payload, decompresses it once into a
+ * buffer it owns, and then hands out records as slices into that buffer, so
+ * the per-record path does no allocation and no copy. Everything read from
+ * the bytes is bounds-checked before use: garbage input gives an error
+ * message, never a crash.
+ */
+#include "block.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lz4.h>
+#include <xxhash.h>
+
+#define BLOCK_MAGIC 0x4b4c424bu    /* "KBLK" read as a little-endian u32 */
+#define BLOCK_MIN_CAP (64u << 10)  /* first allocation of a builder */
+#define VARINT_MAX 5               /* bytes of a length <= BLOCK_MAX_RAW */
+
+/* Stores v at p, little-endian. */
+static void put_u32le(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void put_u64le(uint8_t *p, uint64_t v)
+{
+    put_u32le(p, (uint32_t)v);
+    put_u32le(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Loads a little-endian integer from p. */
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64le(const uint8_t *p)
+{
+    return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
+}
+
+/* Writes v as an LEB128 varint at p (room for VARINT_MAX bytes when
+ * v < 2^35); returns the bytes written. */
+static size_t put_varint(uint8_t *p, size_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Reads a varint of at most VARINT_MAX bytes from the avail bytes at p.
+ * Returns the bytes used, or 0 when it runs past avail or is too long. */
+static inline size_t get_varint(const uint8_t *p, size_t avail, uint64_t *v)
+{
+    if (avail > 0 && p[0] < 0x80) {
+        *v = p[0];
+        return 1;
+    }
+    uint64_t x = 0;
+    size_t lim = avail < VARINT_MAX ? avail : VARINT_MAX;
+    for (size_t i = 0; i < lim; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+void block_builder_init(block_builder *b)
+{
+    b->buf = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->nrec = 0;
+}
+
+void block_builder_release(block_builder *b)
+{
+    free(b->buf);
+    block_builder_init(b);
+}
+
+/* Makes room for `need` more bytes, at least doubling the capacity so that
+ * appends are amortized O(1). 0, or -1 (errno ENOMEM). */
+static int builder_reserve(block_builder *b, size_t need)
+{
+    if (b->cap - b->len >= need)
+        return 0;
+    size_t cap = b->cap ? b->cap : BLOCK_MIN_CAP;
+    while (cap - b->len < need)
+        cap *= 2; /* b->len + need <= BLOCK_MAX_RAW + slack: no overflow */
+    uint8_t *nb = realloc(b->buf, cap);
+    if (!nb) {
+        errno = ENOMEM;
+        return -1;
+    }
+    b->buf = nb;
+    b->cap = cap;
+    return 0;
+}
+
+/*
+ * Appends one record, copying key and value. Besides running out of
+ * memory, it fails (errno EFBIG, builder unchanged) when the record would
+ * take the block past BLOCK_MAX_RAW, the most a reader accepts: seal
+ * before that, using block_builder_size().
+ */
+int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val)
+{
+    size_t room = BLOCK_MAX_RAW - b->len; /* b->len never passes the max */
+    if (key.len > room || val.len > room - key.len ||
+        2 * VARINT_MAX > room - key.len - val.len || b->nrec == UINT32_MAX) {
+        /* conservative by up to 8 bytes of varints: harmless */
+        errno = EFBIG;
+        return -1;
+    }
+    size_t need = key.len + val.len + 2 * VARINT_MAX;
+    if (builder_reserve(b, need) < 0)
+        return -1;
+    uint8_t *p = b->buf + b->len;
+    p += put_varint(p, key.len);
+    if (key.len)
+        memcpy(p, key.ptr, key.len);
+    p += key.len;
+    p += put_varint(p, val.len);
+    if (val.len)
+        memcpy(p, val.ptr, val.len);
+    p += val.len;
+    b->len = (size_t)(p - b->buf);
+    b->nrec++;
+    return 0;
+}
+
+/*
+ * Seals the records: one malloc'd block in *out (the caller frees it),
+ * compressed when LZ4 makes the payload smaller, raw otherwise. The builder
+ * is then empty but keeps its buffer. 0, or -1 when out of memory (the
+ * builder is left as it was).
+ */
+int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
+{
+    int raw_len = (int)b->len; /* <= BLOCK_MAX_RAW < LZ4_MAX_INPUT_SIZE */
+    int bound = LZ4_compressBound(raw_len);
+    uint8_t *blk = malloc(BLOCK_HEADER_SIZE + (size_t)bound);
+    if (!blk) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t *payload = blk + BLOCK_HEADER_SIZE;
+    int comp = 0;
+    if (raw_len > 0)
+        comp = LZ4_compress_default((const char *)b->buf, (char *)payload,
+                                    raw_len, bound);
+    size_t stored;
+    if (comp > 0 && comp < raw_len) {
+        stored = (size_t)comp;
+    } else {
+        comp = 0; /* LZ4 did not shrink it: store the records raw */
+        if (raw_len > 0)
+            memcpy(payload, b->buf, (size_t)raw_len);
+        stored = (size_t)raw_len;
+    }
+    put_u32le(blk, BLOCK_MAGIC);
+    put_u32le(blk + 4, (uint32_t)raw_len);
+    put_u32le(blk + 8, (uint32_t)comp);
+    put_u32le(blk + 12, b->nrec);
+    put_u64le(blk + 16, XXH64(payload, stored, 0));
+
+    size_t total = BLOCK_HEADER_SIZE + stored;
+    if (total < BLOCK_HEADER_SIZE + (size_t)bound) {
+        uint8_t *shrunk = realloc(blk, total); /* give back the slack */
+        if (shrunk)
+            blk = shrunk;
+    }
+    *out = blk;
+    *out_len = total;
+    b->len = 0;
+    b->nrec = 0;
+    return 0;
+}
+
+/* Formats a reader error into err (which may be NULL); returns -1. */
+__attribute__((format(printf, 3, 4))) static int fail(char *err,
+                                                      size_t errlen,
+                                                      const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/*
+ * Checks the header and checksum of the n bytes at p, which must be exactly
+ * one sealed block, and decompresses the records into a buffer the reader
+ * owns (p is only borrowed). On failure the reader holds nothing and
+ * block_reader_close is harmless.
+ */
+int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
+                      size_t errlen)
+{
+    const uint8_t *b = p;
+    memset(r, 0, sizeof(*r));
+    if (n < BLOCK_HEADER_SIZE)
+        return fail(err, errlen, "block: truncated header (%zu bytes)", n);
+    if (get_u32le(b) != BLOCK_MAGIC)
+        return fail(err, errlen, "block: bad magic 0x%08" PRIx32,
+                    get_u32le(b));
+    uint32_t raw_len = get_u32le(b + 4);
+    uint32_t comp_len = get_u32le(b + 8);
+    uint32_t nrec = get_u32le(b + 12);
+    uint64_t sum = get_u64le(b + 16);
+    if (raw_len > BLOCK_MAX_RAW)
+        return fail(err, errlen, "block: raw length %" PRIu32 " exceeds %u",
+                    raw_len, BLOCK_MAX_RAW);
+    if (comp_len > (uint32_t)LZ4_compressBound((int)raw_len))
+        return fail(err, errlen,
+                    "block: compressed length %" PRIu32
+                    " impossible for raw length %" PRIu32,
+                    comp_len, raw_len);
+    /* every record takes at least two bytes (two one-byte varints) */
+    if (nrec > raw_len / 2)
+        return fail(err, errlen,
+                    "block: %" PRIu32 " records cannot fit in %" PRIu32
+                    " bytes",
+                    nrec, raw_len);
+    size_t stored = comp_len ? comp_len : raw_len;
+    if (n - BLOCK_HEADER_SIZE < stored)
+        return fail(err, errlen,
+                    "block: truncated payload (%zu of %zu bytes)",
+                    n - BLOCK_HEADER_SIZE, stored);
+    if (n - BLOCK_HEADER_SIZE > stored)
+        return fail(err, errlen, "block: %zu trailing bytes after payload",
+                    n - BLOCK_HEADER_SIZE - stored);
+    const uint8_t *payload = b + BLOCK_HEADER_SIZE;
+    uint64_t got = XXH64(payload, stored, 0);
+    if (got != sum)
+        return fail(err, errlen,
+                    "block: checksum mismatch (stored %016" PRIx64
+                    ", computed %016" PRIx64 ")",
+                    sum, got);
+
+    uint8_t *raw = malloc(raw_len ? raw_len : 1);
+    if (!raw)
+        return fail(err, errlen, "block: out of memory for %" PRIu32 " bytes",
+                    raw_len);
+    if (comp_len) {
+        int d = LZ4_decompress_safe((const char *)payload, (char *)raw,
+                                    (int)comp_len, (int)raw_len);
+        if (d < 0 || (uint32_t)d != raw_len) {
+            free(raw);
+            if (d < 0)
+                return fail(err, errlen, "block: corrupt LZ4 payload");
+            return fail(err, errlen,
+                        "block: payload decompressed to %d bytes, header "
+                        "says %" PRIu32,
+                        d, raw_len);
+        }
+    } else if (raw_len) {
+        memcpy(raw, payload, raw_len);
+    }
+    r->raw = raw;
+    r->raw_len = raw_len;
+    r->nrec = nrec;
+    return 0;
+}
+
+/*
+ * Decodes the next record into rec (slices into the reader's buffer).
+ * After the last record it checks that the records fill the block exactly.
+ * A corrupt record does not advance the reader: calling again repeats the
+ * error.
+ */
+int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
+{
+    size_t pos = r->pos;
+    size_t left = r->raw_len - pos;
+    if (r->seen == r->nrec) {
+        if (left)
+            return fail(err, errlen,
+                        "block: %zu bytes left after the last of %" PRIu32
+                        " records",
+                        left, r->nrec);
+        return 0;
+    }
+    if (!left)
+        return fail(err, errlen,
+                    "block: ends after %" PRIu32 " of %" PRIu32 " records",
+                    r->seen, r->nrec);
+
+    const uint8_t *p = r->raw + pos;
+    uint64_t klen, vlen;
+    size_t h = get_varint(p, left, &klen);
+    if (!h)
+        return fail(err, errlen, "block: record %" PRIu32
+                                 ": bad key length varint", r->seen);
+    if (klen > left - h)
+        return fail(err, errlen,
+                    "block: record %" PRIu32 ": key of %" PRIu64
+                    " bytes overruns the block",
+                    r->seen, klen);
+    const uint8_t *k = p + h;
+    p = k + klen;
+    left -= h + klen;
+    h = get_varint(p, left, &vlen);
+    if (!h)
+        return fail(err, errlen, "block: record %" PRIu32
+                                 ": bad value length varint", r->seen);
+    if (vlen > left - h)
+        return fail(err, errlen,
+                    "block: record %" PRIu32 ": value of %" PRIu64
+                    " bytes overruns the block",
+                    r->seen, vlen);
+    rec->key.ptr = k;
+    rec->key.len = (size_t)klen;
+    rec->val.ptr = p + h;
+    rec->val.len = (size_t)vlen;
+    r->pos = (size_t)(p + h + vlen - r->raw);
+    r->seen++;
+    return 1;
+}
+
+/* Frees the decoded records; slices handed out become invalid. */
+void block_reader_close(block_reader *r)
+{
+    free(r->raw);
+    memset(r, 0, sizeof(*r));
+}

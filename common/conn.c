@@ -1,0 +1,258 @@
+/*
+ * conn.c - framed connections over bufferevents.
+ *
+ * Reading: the input evbuffer is parsed with frame_parse; a whole frame is
+ * made contiguous with evbuffer_pullup, decoded, handed to the owner, then
+ * drained. Writing: the envelope is packed straight into the output
+ * evbuffer's reserved space (one copy, no temporary). Closing: see conn.h.
+ */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "frame.h"
+#include "msg.h"
+#include "net.h"
+#include "util.h"
+
+struct conn {
+    struct event_base *base;
+    struct bufferevent *bev;
+    size_t max_frame;
+    conn_msg_cb on_msg;
+    conn_close_cb on_close;
+    void *arg;
+    int closing;
+    int in_callback;
+    int flushing;
+    struct event *free_ev;
+    struct event *flush_timeout;
+    char peer[64];
+};
+
+static void conn_free(conn *c)
+{
+    if (c->bev) bufferevent_free(c->bev);
+    if (c->free_ev) event_free(c->free_ev);
+    if (c->flush_timeout) event_free(c->flush_timeout);
+    free(c);
+}
+
+static void free_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn_free(arg);
+}
+
+static void schedule_free(conn *c)
+{
+    if (!c->free_ev) c->free_ev = event_new(c->base, -1, 0, free_cb, c);
+    event_active(c->free_ev, 0, 0);
+}
+
+static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    schedule_free(arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    if (c->flushing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        schedule_free(c);
+}
+
+void conn_close(conn *c, int flush, const char *reason)
+{
+    if (c->closing) return;
+    c->closing = 1;
+    bufferevent_disable(c->bev, EV_READ);
+    if (c->on_close) c->on_close(c, reason, c->arg);
+    if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        c->flushing = 1;
+        struct timeval tv = {2, 0};
+        c->flush_timeout = evtimer_new(c->base, flush_timeout_cb, c);
+        evtimer_add(c->flush_timeout, &tv);
+        return;
+    }
+    schedule_free(c);
+}
+
+int conn_is_closing(const conn *c) { return c->closing; }
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (!c->closing) {
+        uint8_t hdr[FRAME_HEADER];
+        size_t avail = evbuffer_get_length(in), len;
+        char err[256];
+        if (avail < FRAME_HEADER) break;
+        evbuffer_copyout(in, hdr, FRAME_HEADER);
+        /* parse the header alone, then check that the payload arrived */
+        int st = frame_parse(hdr, FRAME_HEADER, c->max_frame, &len, err, sizeof err);
+        if (st == FRAME_ERROR) {
+            conn_close(c, 0, err);
+            return;
+        }
+        if (avail < FRAME_HEADER + len) break;
+        uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
+        Kiln__Envelope *m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
+        evbuffer_drain(in, FRAME_HEADER + len);
+        if (!m) {
+            conn_close(c, 0, err);
+            return;
+        }
+        c->on_msg(c, m, c->arg);
+        msg_free(m);
+    }
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        int one = 1;
+        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        return;
+    }
+    if (c->flushing) {
+        schedule_free(c);
+        return;
+    }
+    char reason[128];
+    if (what & BEV_EVENT_EOF)
+        snprintf(reason, sizeof reason, "connection closed by peer");
+    else
+        snprintf(reason, sizeof reason, "connection error: %s",
+                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    conn_close(c, 0, reason);
+}
+
+static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t max_frame,
+                        conn_msg_cb on_msg, conn_close_cb on_close, void *arg)
+{
+    conn *c = xcalloc(1, sizeof *c);
+    c->base = base;
+    c->bev = bev;
+    c->max_frame = max_frame ? max_frame : FRAME_MAX_DEFAULT;
+    c->on_msg = on_msg;
+    c->on_close = on_close;
+    c->arg = arg;
+    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    return c;
+}
+
+conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame,
+               conn_msg_cb on_msg, conn_close_cb on_close, void *arg)
+{
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on unix sockets */
+    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    conn *c = conn_alloc(base, bev, max_frame, on_msg, on_close, arg);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        net_format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
+    else
+        snprintf(c->peer, sizeof c->peer, "local");
+    return c;
+}
+
+conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame,
+                   conn_msg_cb on_msg, conn_close_cb on_close, void *arg,
+                   char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (net_parse_addr(hostport, &ss, &sl, err, errlen) < 0) return NULL;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    conn *c = conn_alloc(base, bev, max_frame, on_msg, on_close, arg);
+    snprintf(c->peer, sizeof c->peer, "%s", hostport);
+    if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sl) < 0) {
+        /* report from the loop so the caller sees one path */
+        c->closing = 0;
+        conn_close(c, 0, "connect failed");
+    }
+    return c;
+}
+
+int conn_send(conn *c, const Kiln__Envelope *msg)
+{
+    if (c->closing) return -1;
+    size_t n = kiln__envelope__get_packed_size(msg);
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER + n), &v, 1) < 1) return -1;
+    uint8_t *p = v.iov_base;
+    frame_put_header(p, (uint32_t)n);
+    kiln__envelope__pack(msg, p + FRAME_HEADER);
+    v.iov_len = FRAME_HEADER + n;
+    return evbuffer_commit_space(out, &v, 1);
+}
+
+int conn_send_hello(conn *c, Kiln__Role role, const char *name)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Hello h = KILN__HELLO__INIT;
+    h.version = PROTOCOL_VERSION;
+    h.role = role;
+    h.name = (char *)name;
+    MSG_BODY(env, hello, HELLO, &h);
+    return conn_send(c, &env);
+}
+
+int conn_send_hello_ack(conn *c, Kiln__Role role)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__HelloAck h = KILN__HELLO_ACK__INIT;
+    h.version = PROTOCOL_VERSION;
+    h.role = role;
+    MSG_BODY(env, hello_ack, HELLO_ACK, &h);
+    return conn_send(c, &env);
+}
+
+int conn_send_error(conn *c, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Error e = KILN__ERROR__INIT;
+    e.message = buf;
+    MSG_BODY(env, error, ERROR, &e);
+    return conn_send(c, &env);
+}
+
+const char *conn_peer(const conn *c) { return c->peer; }
+
+size_t conn_output_pending(const conn *c)
+{
+    return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void conn_set_arg(conn *c, void *arg) { c->arg = arg; }
+
+void conn_pause_read(conn *c, int paused)
+{
+    if (c->closing) return;
+    if (paused)
+        bufferevent_disable(c->bev, EV_READ);
+    else
+        bufferevent_enable(c->bev, EV_READ);
+}

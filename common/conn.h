@@ -1,0 +1,56 @@
+/*
+ * conn.h - a framed connection over a libevent bufferevent.
+ *
+ * The owner gets one callback per decoded message and one when the
+ * connection ends. A connection is never freed inside its own callback:
+ * conn_close() marks it closing, calls the close callback once, and frees
+ * it when the event loop comes back (after flushing what was queued, when
+ * asked). A frame over the limit or one that does not decode closes the
+ * connection with a reason; it never reaches the owner.
+ */
+#ifndef KILN_CONN_H
+#define KILN_CONN_H
+
+#include <event2/event.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.pb-c.h"
+
+typedef struct conn conn;
+
+/* The message is borrowed: it is freed when the callback returns. */
+typedef void (*conn_msg_cb)(conn *c, Kiln__Envelope *msg, void *arg);
+/* Called once when the connection ends, for whatever reason. */
+typedef void (*conn_close_cb)(conn *c, const char *reason, void *arg);
+
+/* Takes fd (closed when the connection is freed). Returns a new conn. */
+conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame,
+               conn_msg_cb on_msg, conn_close_cb on_close, void *arg);
+/* Connects to host:port without blocking; on failure the close callback runs
+ * from the loop. NULL only when the address does not parse (message in err). */
+conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame,
+                   conn_msg_cb on_msg, conn_close_cb on_close, void *arg,
+                   char *err, size_t errlen);
+
+/* Queues one message. 0, or -1 when the connection is closing. */
+int conn_send(conn *c, const Kiln__Envelope *msg);
+/* Queues a hello / hello_ack / error message. */
+int conn_send_hello(conn *c, Kiln__Role role, const char *name);
+int conn_send_hello_ack(conn *c, Kiln__Role role);
+int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Ends the connection: runs the close callback (once) and frees the conn
+ * from the loop. With flush, queued output is written first (bounded). */
+void conn_close(conn *c, int flush, const char *reason);
+int conn_is_closing(const conn *c);
+
+/* The peer's address as "ip:port" (for logs). */
+const char *conn_peer(const conn *c);
+/* Bytes queued for output and not yet written (for backpressure). */
+size_t conn_output_pending(const conn *c);
+void conn_set_arg(conn *c, void *arg);
+/* Reading can be paused for backpressure. */
+void conn_pause_read(conn *c, int paused);
+
+#endif

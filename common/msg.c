@@ -1,0 +1,223 @@
+/*
+ * msg.c - Envelope decoding and validation, and blocking frame I/O.
+ *
+ * Validation here is the first wall against hostile input: everything a
+ * daemon reads passes msg_decode, which refuses a message that does not
+ * decode, has no body, or carries a name that could escape a directory.
+ * State checks (is this message allowed now?) belong to each connection's
+ * owner.
+ */
+#include "msg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "util.h"
+
+#define MAX_NAME 128
+
+static int valid_hash(const char *h)
+{
+    /* hex SHA-256, or empty where the field is optional */
+    size_t n = strlen(h);
+    if (n == 0) return 1;
+    if (n != 64) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = h[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+    }
+    return 1;
+}
+
+static int valid_app_id(const char *s) { return *s == 0 || name_is_safe(s); }
+
+int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
+{
+    switch (e->body_case) {
+    case KILN__ENVELOPE__BODY__NOT_SET:
+        return errf(err, errlen, "message without a body");
+    case KILN__ENVELOPE__BODY_HELLO:
+        if (strlen(e->hello->name) > 256) return errf(err, errlen, "hello name too long");
+        return 0;
+    case KILN__ENVELOPE__BODY_REGISTER_WORKER: {
+        const Kiln__RegisterWorker *r = e->register_worker;
+        if (r->slots == 0 || r->slots > 4096) return errf(err, errlen, "register: slots %u out of range", r->slots);
+        if (r->data_port > 65535 || r->http_port > 65535) return errf(err, errlen, "register: port out of range");
+        if (strlen(r->host) > 255 || strlen(r->name) > 255) return errf(err, errlen, "register: name too long");
+        return 0;
+    }
+    case KILN__ENVELOPE__BODY_BLOB_PUT:
+        if (!valid_hash(e->blob_put->hash) || !*e->blob_put->hash) return errf(err, errlen, "blob_put: bad hash");
+        if (e->blob_put->offset > e->blob_put->size || e->blob_put->data.len > e->blob_put->size - e->blob_put->offset)
+            return errf(err, errlen, "blob_put: piece outside the blob");
+        return 0;
+    case KILN__ENVELOPE__BODY_BLOB_GET:
+        if (!valid_hash(e->blob_get->hash) || !*e->blob_get->hash) return errf(err, errlen, "blob_get: bad hash");
+        return 0;
+    case KILN__ENVELOPE__BODY_BLOB_CHUNK:
+        if (!valid_hash(e->blob_chunk->hash) || !*e->blob_chunk->hash) return errf(err, errlen, "blob_chunk: bad hash");
+        if (e->blob_chunk->offset > e->blob_chunk->size || e->blob_chunk->data.len > e->blob_chunk->size - e->blob_chunk->offset)
+            return errf(err, errlen, "blob_chunk: piece outside the blob");
+        return 0;
+    case KILN__ENVELOPE__BODY_APP_REGISTER:
+        if (!valid_hash(e->app_register->lib_hash) || !*e->app_register->lib_hash)
+            return errf(err, errlen, "app_register: bad library hash");
+        if (strlen(e->app_register->name) > 256) return errf(err, errlen, "app_register: name too long");
+        return 0;
+    case KILN__ENVELOPE__BODY_APP_REGISTERED:
+        if (!name_is_safe(e->app_registered->app_id)) return errf(err, errlen, "app_registered: bad app id");
+        return 0;
+    case KILN__ENVELOPE__BODY_JOB_SUBMIT: {
+        const Kiln__JobSubmit *j = e->job_submit;
+        if (j->n_nodes == 0 || j->n_nodes > 100000) return errf(err, errlen, "job_submit: %zu nodes", j->n_nodes);
+        for (size_t i = 0; i < j->n_broadcasts; i++)
+            if (!valid_hash(j->broadcasts[i]) || !*j->broadcasts[i]) return errf(err, errlen, "job_submit: bad broadcast hash");
+        if (!j->action) return errf(err, errlen, "job_submit: no action");
+        return 0;
+    }
+    case KILN__ENVELOPE__BODY_TASK_LAUNCH: {
+        const Kiln__TaskLaunch *t = e->task_launch;
+        if (!name_is_safe(t->app_id)) return errf(err, errlen, "task_launch: bad app id");
+        if (!valid_hash(t->lib_hash) || !*t->lib_hash) return errf(err, errlen, "task_launch: bad library hash");
+        if (!valid_hash(t->stage_hash) || !*t->stage_hash) return errf(err, errlen, "task_launch: bad stage hash");
+        for (size_t i = 0; i < t->n_broadcasts; i++)
+            if (!valid_hash(t->broadcasts[i]) || !*t->broadcasts[i]) return errf(err, errlen, "task_launch: bad broadcast hash");
+        if (!t->input) return errf(err, errlen, "task_launch: no input");
+        return 0;
+    }
+    case KILN__ENVELOPE__BODY_APP_END:
+        if (!name_is_safe(e->app_end->app_id)) return errf(err, errlen, "app_end: bad app id");
+        return 0;
+    case KILN__ENVELOPE__BODY_KILL_APP:
+        if (!valid_app_id(e->kill_app->app_id)) return errf(err, errlen, "kill: bad app id");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    Kiln__Envelope *e = kiln__envelope__unpack(NULL, n, p);
+    if (!e) {
+        errf(err, errlen, "message of %zu bytes does not decode", n);
+        return NULL;
+    }
+    if (msg_validate(e, err, errlen) < 0) {
+        kiln__envelope__free_unpacked(e, NULL);
+        return NULL;
+    }
+    return e;
+}
+
+void msg_free(Kiln__Envelope *e)
+{
+    if (e) kiln__envelope__free_unpacked(e, NULL);
+}
+
+const char *msg_name(const Kiln__Envelope *e)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(&kiln__envelope__descriptor, (unsigned)e->body_case);
+    return f ? f->name : "none";
+}
+
+uint8_t *msg_pack_frame(const Kiln__Envelope *e, size_t *len)
+{
+    size_t n = kiln__envelope__get_packed_size(e);
+    uint8_t *buf = xmalloc(FRAME_HEADER + n);
+    frame_put_header(buf, (uint32_t)n);
+    kiln__envelope__pack(e, buf + FRAME_HEADER);
+    *len = FRAME_HEADER + n;
+    return buf;
+}
+
+void msg_reader_init(msg_reader *r, int fd, size_t max)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = fd;
+    r->max = max;
+    r->cap = 256 * 1024;
+    r->buf = xmalloc(r->cap);
+}
+
+void msg_reader_release(msg_reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errlen)
+{
+    for (;;) {
+        size_t len;
+        int st = frame_parse(r->buf + r->start, r->end - r->start, r->max, &len, err, errlen);
+        if (st == FRAME_ERROR) return -1;
+        if (st == FRAME_OK) {
+            *out = msg_decode(r->buf + r->start + FRAME_HEADER, len, err, errlen);
+            if (!*out) return -1;
+            r->start += FRAME_HEADER + len;
+            if (r->start == r->end) r->start = r->end = 0;
+            return 1;
+        }
+        /* need more: make room for the whole frame */
+        size_t need = len ? FRAME_HEADER + len : FRAME_HEADER;
+        if (r->start > 0 && r->start + need > r->cap) {
+            memmove(r->buf, r->buf + r->start, r->end - r->start);
+            r->end -= r->start;
+            r->start = 0;
+        }
+        if (need > r->cap) {
+            r->cap = need;
+            r->buf = xrealloc(r->buf, r->cap);
+        }
+        ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return errf(err, errlen, "read: %s", strerror(errno));
+        if (n == 0) {
+            if (r->end == r->start) return 0;
+            return errf(err, errlen, "connection closed in the middle of a frame");
+        }
+        r->end += (size_t)n;
+    }
+}
+
+int msg_write_fd(int fd, const Kiln__Envelope *e)
+{
+    size_t n = kiln__envelope__get_packed_size(e);
+    uint8_t stackbuf[4096];
+    uint8_t *buf = n + FRAME_HEADER <= sizeof stackbuf ? stackbuf : xmalloc(n + FRAME_HEADER);
+    frame_put_header(buf, (uint32_t)n);
+    kiln__envelope__pack(e, buf + FRAME_HEADER);
+    int rc = write_all(fd, buf, n + FRAME_HEADER);
+    if (buf != stackbuf) free(buf);
+    return rc;
+}
+
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name,
+                     char *err, size_t errlen)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Hello hello = KILN__HELLO__INIT;
+    hello.version = PROTOCOL_VERSION;
+    hello.role = role;
+    hello.name = (char *)name;
+    MSG_BODY(env, hello, HELLO, &hello);
+    if (msg_write_fd(fd, &env) < 0) return errf(err, errlen, "send hello: %s", strerror(errno));
+    Kiln__Envelope *in = NULL;
+    int st = msg_reader_next(r, &in, err, errlen);
+    if (st == 0) return errf(err, errlen, "the peer closed the connection during the handshake");
+    if (st < 0) return -1;
+    int rc = 0;
+    if (in->body_case == KILN__ENVELOPE__BODY_ERROR)
+        rc = errf(err, errlen, "refused: %s", in->error->message);
+    else if (in->body_case != KILN__ENVELOPE__BODY_HELLO_ACK)
+        rc = errf(err, errlen, "expected hello_ack, got %s", msg_name(in));
+    else if (in->hello_ack->version != PROTOCOL_VERSION)
+        rc = errf(err, errlen, "protocol version %u, expected %u", in->hello_ack->version, PROTOCOL_VERSION);
+    msg_free(in);
+    return rc;
+}

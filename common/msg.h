@@ -1,0 +1,63 @@
+/*
+ * msg.h - kiln.Envelope messages: decoding with validation, encoding into
+ * frames, and blocking frame I/O for the processes that do not run an
+ * event loop (executors, the client library).
+ *
+ * Ownership: a decoded Kiln__Envelope is owned by the caller and freed with
+ * msg_free(). Encoders borrow the envelope.
+ */
+#ifndef KILN_MSG_H
+#define KILN_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.pb-c.h"
+
+#define PROTOCOL_VERSION 1
+
+/* Sets an envelope's body: MSG_BODY(env, hello, HELLO, &hello). */
+#define MSG_BODY(env, field, CASE, ptr)                                      \
+    do {                                                                     \
+        (env).body_case = KILN__ENVELOPE__BODY_##CASE;                       \
+        (env).field = (ptr);                                                 \
+    } while (0)
+
+/* Decodes one frame payload. NULL with a message when it does not decode,
+ * has no body, or fails validation (msg_validate). */
+Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen);
+void msg_free(Kiln__Envelope *e);
+
+/* Checks ranges of fields that arrive from the network: names that may
+ * become paths, sizes, counts. 0, or -1 with a message. */
+int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen);
+
+/* The name of the body, for logs ("hello", "task_launch"). */
+const char *msg_name(const Kiln__Envelope *e);
+
+/* Packs header + envelope into a new buffer (caller frees). */
+uint8_t *msg_pack_frame(const Kiln__Envelope *e, size_t *len);
+
+/* A buffered blocking reader of frames from one fd. */
+typedef struct msg_reader {
+    int fd;
+    size_t max;
+    uint8_t *buf;
+    size_t cap, start, end;
+} msg_reader;
+
+void msg_reader_init(msg_reader *r, int fd, size_t max);
+void msg_reader_release(msg_reader *r);
+/* Reads the next message: 1 with *out set (caller frees), 0 on a clean EOF
+ * between frames, -1 with a message (I/O error, over the limit, garbage). */
+int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errlen);
+
+/* Writes one frame to a blocking fd. 0, or -1 (errno). */
+int msg_write_fd(int fd, const Kiln__Envelope *e);
+
+/* Sends a hello and waits for the peer's hello_ack (blocking). 0, or -1 with
+ * a message (refused, wrong version, no answer). */
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name,
+                     char *err, size_t errlen);
+
+#endif
