@@ -59,6 +59,11 @@ int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen);
 /* True when key may be given per job (--conf): broadcast.*, task.*,
  * driver.max_result_size. */
 int conf_is_job_key(const char *key);
+/* Formats key's current value into buf (for status pages), in a form
+ * conf_set accepts back: sizes and durations with the largest exact suffix
+ * ("256m", "10s"). 0, or -1 when the key is unknown or buf is too small
+ * (buf then holds as much as fits, NUL-terminated, when len > 0). */
+int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len);
 
 /* Parsers, exposed for tests and flags. 0, or -1 on bad text. */
 int conf_parse_size(const char *s, uint64_t *out);

@@ -37,6 +37,7 @@ struct conn {
     int flushing;
     struct event *free_ev;
     struct event *flush_timeout;
+    Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
     char peer[64];
 };
 
@@ -89,6 +90,13 @@ void conn_close(conn *c, int flush, const char *reason)
 
 int conn_is_closing(const conn *c) { return c->closing; }
 
+Kiln__Envelope *conn_steal_msg(conn *c)
+{
+    Kiln__Envelope *m = c->cur_msg;
+    c->cur_msg = NULL;
+    return m;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
@@ -113,8 +121,10 @@ static void read_cb(struct bufferevent *bev, void *arg)
             conn_close(c, 0, err);
             return;
         }
+        c->cur_msg = m;
         c->on_msg(c, m, c->arg);
-        msg_free(m);
+        msg_free(c->cur_msg);
+        c->cur_msg = NULL;
     }
 }
 

@@ -40,6 +40,10 @@ int conn_send_hello(conn *c, Kiln__Role role, const char *name);
 int conn_send_hello_ack(conn *c, Kiln__Role role);
 int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Called only inside the message callback: takes ownership of the message
+ * being delivered (free it with msg_free), so it outlives the callback. */
+Kiln__Envelope *conn_steal_msg(conn *c);
+
 /* Ends the connection: runs the close callback (once) and frees the conn
  * from the loop. With flush, queued output is written first (bounded). */
 void conn_close(conn *c, int flush, const char *reason);

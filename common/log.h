@@ -8,6 +8,7 @@
 #define KILN_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 

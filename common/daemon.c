@@ -1,0 +1,60 @@
+/*
+ * daemon.c - shared start-up of the daemons: flags over the config file,
+ * and the rule that without a secret a daemon listens on loopback only.
+ */
+#include "daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+#include "util.h"
+
+int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags,
+                      kiln_conf *c, const char *usage, char *err, size_t errlen)
+{
+    /* the config file first, wherever --config appears */
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            v = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            v = argv[i] + 9;
+        if (v && conf_load_file(c, v, err, errlen) < 0) return -1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage, stdout);
+            exit(0);
+        }
+        if (strncmp(a, "--", 2)) return errf(err, errlen, "unexpected argument '%s'\n%s", a, usage);
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (!val) return errf(err, errlen, "--%.*s needs a value", (int)nlen, name);
+        if (!eq) i++;
+        if (nlen == 6 && !strncmp(name, "config", 6)) continue;
+        const daemon_flag *f = NULL;
+        for (size_t k = 0; k < nflags; k++)
+            if (strlen(flags[k].flag) == nlen && !strncmp(flags[k].flag, name, nlen)) f = &flags[k];
+        if (!f) return errf(err, errlen, "unknown option --%.*s\n%s", (int)nlen, name, usage);
+        char e2[512];
+        if (conf_set(c, f->key, val, e2, sizeof e2) < 0) return errf(err, errlen, "--%s: %s", f->flag, e2);
+    }
+    return 0;
+}
+
+int daemon_check_bind(const char *hostport, const kiln_conf *c, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (net_parse_addr(hostport, &ss, &sl, err, errlen) < 0) return -1;
+    if (c->secret_file && *c->secret_file) return 0;
+    if (!net_is_loopback(&ss))
+        return errf(err, errlen,
+                    "refusing to listen on %s without a shared secret: use a loopback address or --secret-file",
+                    hostport);
+    return 0;
+}

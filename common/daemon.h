@@ -1,0 +1,28 @@
+/*
+ * daemon.h - what kiln-driver and kiln-worker share at start-up: parsing
+ * flags over the config file, the loopback rule, the ports file.
+ */
+#ifndef KILN_DAEMON_H
+#define KILN_DAEMON_H
+
+#include <stddef.h>
+
+#include "conf.h"
+
+/* One command-line flag that sets a config key. */
+typedef struct daemon_flag {
+    const char *flag; /* "listen" for --listen */
+    const char *key;  /* "driver.listen" */
+} daemon_flag;
+
+/* Parses argv: --config FILE first (loaded before any flag), then each
+ * --flag VALUE (or --flag=VALUE) mapped through flags to conf_set.
+ * --help prints usage and exits 0. 0, or -1 with a message. */
+int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags,
+                      kiln_conf *c, const char *usage, char *err, size_t errlen);
+
+/* Refuses to listen on a non-loopback address without a secret file.
+ * 0, or -1 with a message. */
+int daemon_check_bind(const char *hostport, const kiln_conf *c, char *err, size_t errlen);
+
+#endif

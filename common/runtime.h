@@ -1,0 +1,65 @@
+/*
+ * runtime.h - what user functions call back into: the concrete shapes of
+ * the opaque kiln_out, kiln_iter and kiln_buf, the packed list and pair
+ * formats, and the built-in functions.
+ *
+ * kiln_counter_add, kiln_fail and kiln_bcast_value take no context, as the
+ * public API fixes their shapes, so the process that runs user code (an
+ * executor, or the client during kiln_reduce's final merge) installs one
+ * rt_hooks value with rt_set_hooks(); that pointer is the only mutable
+ * global outside a main.c, and it is set once per task.
+ */
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.h"
+
+struct kiln_out {
+    /* 0, or -1 to stop the task (the error is already recorded). */
+    int (*emit)(kiln_out *self, kiln_slice key, kiln_slice val);
+};
+
+struct kiln_iter {
+    bool (*next)(kiln_iter *self, kiln_rec *rec);
+};
+
+struct kiln_buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+void kiln_buf_release(kiln_buf *b);
+
+typedef struct rt_hooks {
+    void *arg;
+    void (*counter_add)(void *arg, const char *name, int64_t delta);
+    void (*fail)(void *arg, const char *msg);
+    kiln_slice (*bcast_value)(void *arg, kiln_bcast b);
+} rt_hooks;
+
+/* Installs hooks (borrowed; NULL removes them). */
+void rt_set_hooks(const rt_hooks *h);
+
+/* Packed formats of group_by_key lists and join pairs: each item is
+ * varint(len) then the bytes; a pair is varint(left_len) left right. */
+size_t rt_varint_put(uint8_t *p, uint64_t v);
+/* Reads a varint; returns bytes used, 0 when truncated or too long. */
+size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v);
+
+/* The built-in functions by name: shipped with every worker. */
+typedef enum rt_fn_kind { RT_FN_MAP, RT_FN_COMBINE } rt_fn_kind;
+typedef struct rt_builtin {
+    const char *name;
+    rt_fn_kind kind;
+    void *fn;
+} rt_builtin;
+/* NULL when name is not a built-in. */
+const rt_builtin *rt_builtin_by_name(const char *name);
+/* NULL when fn is not a built-in. */
+const rt_builtin *rt_builtin_by_addr(const void *fn);
+
+#endif

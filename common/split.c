@@ -1,0 +1,553 @@
+/*
+ * split.c - text input: planning line-aligned byte ranges over files, and
+ * reading the lines of one range.
+ *
+ * Owns path expansion (file, directory, glob) and range arithmetic for
+ * split_plan, and the buffered line scanner line_reader. It knows nothing
+ * of tasks or records: the caller turns ranges into partitions and lines
+ * into records.
+ *
+ * The one idea: ranges are cut blindly by byte count, and the reader makes
+ * them line-aligned. A line belongs to the range holding its first byte, so
+ * a reader starting at `start` > 0 looks at byte start-1 and skips through
+ * the first newline from there (nothing is skipped when byte start-1 is
+ * itself a newline), and it keeps reading past `end` to finish the last
+ * line it started. Reading all ranges of a file thus yields every line once.
+ *
+ * The reader is the per-line data path: it reads with pread into one
+ * buffer (1 MiB, doubled only for a longer line), finds newlines with
+ * memchr and returns slices into the buffer: no allocation and no system
+ * call per line.
+ */
+#include "split.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define LINE_BUF_INITIAL (1u << 20)
+
+/* Formats a message into err (which may be NULL); returns -1. */
+__attribute__((format(printf, 3, 4))) static int fail(char *err,
+                                                      size_t errlen,
+                                                      const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* ---- planning ---------------------------------------------------------- */
+
+/* One input file found while expanding the path. */
+typedef struct input_file {
+    char *path; /* absolute, owned */
+    uint64_t size;
+} input_file;
+
+typedef struct file_list {
+    input_file *v;
+    size_t n, cap;
+} file_list;
+
+static void file_list_free(file_list *fl)
+{
+    for (size_t i = 0; i < fl->n; i++)
+        free(fl->v[i].path);
+    free(fl->v);
+    fl->v = NULL;
+    fl->n = fl->cap = 0;
+}
+
+/* Appends (takes) path. 0, or -1 when out of memory (path is freed). */
+static int file_list_push(file_list *fl, char *path, uint64_t size)
+{
+    if (fl->n == fl->cap) {
+        size_t cap = fl->cap ? fl->cap * 2 : 16;
+        input_file *nv = realloc(fl->v, cap * sizeof(*nv));
+        if (!nv) {
+            free(path);
+            return -1;
+        }
+        fl->v = nv;
+        fl->cap = cap;
+    }
+    fl->v[fl->n].path = path;
+    fl->v[fl->n].size = size;
+    fl->n++;
+    return 0;
+}
+
+/* qsort comparator for an array of char *, byte order (locale-free). */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Adds the regular file at abs (absolute; taken) after checking it can be
+ * opened for reading. 0, or -1 with a message naming the file.
+ */
+static int add_file(file_list *fl, char *abs, char *err, size_t errlen)
+{
+    int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        fail(err, errlen, "%s: %s", abs, strerror(e));
+        free(abs);
+        return -1;
+    }
+    close(fd);
+    if (!S_ISREG(st.st_mode)) {
+        fail(err, errlen, "%s: not a regular file or directory", abs);
+        free(abs);
+        return -1;
+    }
+    if (file_list_push(fl, abs, (uint64_t)st.st_size) < 0)
+        return fail(err, errlen, "split: out of memory");
+    return 0;
+}
+
+/*
+ * Adds the regular files directly inside the directory abs (absolute;
+ * borrowed), sorted by name, skipping names that start with '.' or '_' and
+ * anything that is not a regular file (subdirectories are not descended).
+ * 0, or -1 with a message naming the directory or file.
+ */
+static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
+{
+    DIR *d = opendir(abs);
+    if (!d)
+        return fail(err, errlen, "%s: %s", abs, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.' || de->d_name[0] == '_')
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            char **nn = realloc(names, nc * sizeof(*nn));
+            if (!nn) {
+                rc = fail(err, errlen, "split: out of memory");
+                goto out;
+            }
+            names = nn;
+            cap = nc;
+        }
+        if (!(names[n] = strdup(de->d_name))) {
+            rc = fail(err, errlen, "split: out of memory");
+            goto out;
+        }
+        n++;
+    }
+    if (errno) {
+        rc = fail(err, errlen, "%s: %s", abs, strerror(errno));
+        goto out;
+    }
+    if (n)
+        qsort(names, n, sizeof(*names), cmp_str);
+    const char *sep = abs[strlen(abs) - 1] == '/' ? "" : "/";
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char *p;
+        if (asprintf(&p, "%s%s%s", abs, sep, names[i]) < 0) {
+            rc = fail(err, errlen, "split: out of memory");
+            break;
+        }
+        struct stat st;
+        if (stat(p, &st) < 0) {
+            /* a dangling symlink or an entry gone since readdir */
+            rc = fail(err, errlen, "%s: %s", p, strerror(errno));
+            free(p);
+            break;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            free(p);
+            continue;
+        }
+        rc = add_file(fl, p, err, errlen);
+    }
+out:
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    closedir(d);
+    return rc;
+}
+
+/*
+ * Adds what one existing path names: a regular file, or a directory's
+ * files. `rel` is as the user (or glob) gave it; it is made absolute with
+ * realpath. With skip_other, a path that is neither file nor directory is
+ * ignored instead of being an error (used for glob matches).
+ */
+static int add_path(file_list *fl, const char *rel, int skip_other, char *err,
+                    size_t errlen)
+{
+    char *abs = realpath(rel, NULL);
+    if (!abs)
+        return fail(err, errlen, "%s: %s", rel, strerror(errno));
+    struct stat st;
+    if (stat(abs, &st) < 0) {
+        fail(err, errlen, "%s: %s", rel, strerror(errno));
+        free(abs);
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        int rc = add_dir(fl, abs, err, errlen);
+        free(abs);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode) && skip_other) {
+        free(abs);
+        return 0;
+    }
+    return add_file(fl, abs, err, errlen); /* reports a non-regular file */
+}
+
+/* glob(3) error callback: a directory of the pattern that does not exist
+ * just matches nothing; any other failure (EACCES...) stops the match. */
+static int glob_error(const char *epath, int eerrno)
+{
+    return eerrno != ENOENT && eerrno != ENOTDIR;
+}
+
+/* Expands the glob pattern and adds each match (sorted by name). Matches
+ * are taken as given: glob(3) itself skips dot-files unless the pattern
+ * names them, and a matched directory contributes its files. */
+static int add_glob(file_list *fl, const char *pattern, char *err,
+                    size_t errlen)
+{
+    glob_t g;
+    int grc = glob(pattern, GLOB_NOSORT, glob_error, &g);
+    if (grc == GLOB_NOMATCH) {
+        globfree(&g);
+        return fail(err, errlen, "%s: no such file, and no files match it",
+                    pattern);
+    }
+    if (grc != 0) {
+        globfree(&g);
+        if (grc == GLOB_NOSPACE)
+            return fail(err, errlen, "split: out of memory expanding %s",
+                        pattern);
+        return fail(err, errlen, "%s: a directory on the way to the "
+                                 "matches could not be read", pattern);
+    }
+    qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
+    int rc = 0;
+    for (size_t i = 0; i < g.gl_pathc && rc == 0; i++)
+        rc = add_path(fl, g.gl_pathv[i], 1, err, errlen);
+    globfree(&g);
+    return rc;
+}
+
+/* The number of ranges of `split` bytes or fewer that the files cut into:
+ * the sum of ceil(size / split). */
+static uint64_t count_ranges(const file_list *fl, uint64_t split)
+{
+    uint64_t count = 0;
+    for (size_t i = 0; i < fl->n; i++) {
+        uint64_t s = fl->v[i].size;
+        count += s / split + (s % split != 0);
+    }
+    return count;
+}
+
+/* Frees the paths of a list and empties it. */
+void split_list_free(text_split_list *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].path);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/*
+ * Plans the ranges of path into *out (a new list; free it with
+ * split_list_free). An existing path is used literally; otherwise a path
+ * with '*', '?' or '[' is a glob. All files' sizes are summed and the
+ * split size is ceil(total / min_partitions) (at least 1), lowered if need
+ * be until the files give at least min_partitions ranges (when total
+ * allows), then capped at max_split. Each non-empty file is cut into
+ * ceil(size / split) ranges of nearly equal size. An empty directory plans
+ * no range and is not an error.
+ */
+int split_plan(const char *path, int min_partitions, uint64_t max_split,
+               text_split_list *out, char *err, size_t errlen)
+{
+    out->v = NULL;
+    out->n = 0;
+    if (!path || !*path)
+        return fail(err, errlen, "split: empty input path");
+
+    file_list fl = {0};
+    int rc;
+    struct stat st;
+    if (stat(path, &st) == 0)
+        rc = add_path(&fl, path, 0, err, errlen);
+    else if (errno == ENOENT && strpbrk(path, "*?["))
+        rc = add_glob(&fl, path, err, errlen);
+    else
+        rc = fail(err, errlen, "%s: %s", path, strerror(errno));
+    if (rc < 0) {
+        file_list_free(&fl);
+        return -1;
+    }
+
+    uint64_t total = 0;
+    for (size_t i = 0; i < fl.n; i++)
+        total += fl.v[i].size;
+    uint64_t parts = min_partitions > 1 ? (uint64_t)min_partitions : 1;
+    uint64_t split = total / parts + (total % parts != 0);
+    if (split == 0)
+        split = 1;
+    if (total >= parts && count_ranges(&fl, split) < parts) {
+        /* Rounding per file left fewer than `parts` ranges (17 bytes in
+         * 7 parts: ceil(17 / 3) = 6). Take the largest smaller size that
+         * gives enough; size 1 gives `total` ranges, so one exists. */
+        uint64_t lo = 1, hi = split; /* count(lo) >= parts > count(hi) */
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (count_ranges(&fl, mid) >= parts)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        split = lo;
+    }
+    uint64_t cap = max_split ? max_split : SPLIT_MAX_SIZE;
+    if (split > cap)
+        split = cap; /* smaller ranges: never fewer of them */
+
+    size_t count = (size_t)count_ranges(&fl, split);
+    if (count) {
+        out->v = calloc(count, sizeof(*out->v));
+        if (!out->v) {
+            file_list_free(&fl);
+            return fail(err, errlen, "split: out of memory for %zu ranges",
+                        count);
+        }
+    }
+    for (size_t i = 0; i < fl.n; i++) {
+        uint64_t s = fl.v[i].size;
+        uint64_t k = s / split + (s % split != 0);
+        uint64_t base = k ? s / k : 0, rem = k ? s % k : 0;
+        uint64_t start = 0;
+        for (uint64_t j = 0; j < k; j++) {
+            uint64_t len = base + (j < rem);
+            text_split *t = &out->v[out->n];
+            if (!(t->path = strdup(fl.v[i].path))) {
+                file_list_free(&fl);
+                split_list_free(out);
+                return fail(err, errlen, "split: out of memory");
+            }
+            t->start = start;
+            t->end = start + len;
+            start += len;
+            out->n++;
+        }
+    }
+    file_list_free(&fl);
+    return 0;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+/*
+ * Reads more of the file into the buffer: first drops the consumed bytes
+ * [0, off) by moving the unread tail to the front, doubles the buffer if
+ * the tail fills it (a line longer than the buffer), then issues one pread
+ * for the free space. Sets eof when the read returns nothing.
+ * 0, or -1 with a message.
+ */
+static int line_reader_fill(line_reader *r, char *err, size_t errlen)
+{
+    if (r->off > 0) {
+        size_t keep = r->len - r->off;
+        if (keep)
+            memmove(r->buf, r->buf + r->off, keep);
+        r->pos += r->off;
+        r->len = keep;
+        r->off = 0;
+    }
+    if (r->len == r->cap) {
+        size_t ncap = r->cap * 2;
+        uint8_t *nb = ncap > r->cap ? realloc(r->buf, ncap) : NULL;
+        if (!nb)
+            return fail(err, errlen,
+                        "line at offset %" PRIu64 " too long (%zu bytes "
+                        "and counting): out of memory",
+                        r->line_start, r->len);
+        r->buf = nb;
+        r->cap = ncap;
+    }
+    for (;;) {
+        ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len,
+                          (off_t)(r->pos + r->len));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(err, errlen, "read at offset %" PRIu64 ": %s",
+                        r->pos + r->len, strerror(errno));
+        }
+        if (n == 0)
+            r->eof = 1;
+        r->len += (size_t)n;
+        return 0;
+    }
+}
+
+/*
+ * Opens path and positions the reader on the first line of [start, end):
+ * for start > 0 it reads from start-1 and discards through the first
+ * newline, so a line beginning exactly at start is kept. On failure the
+ * reader holds nothing and line_reader_close is harmless.
+ */
+int line_reader_open(line_reader *r, const char *path, uint64_t start,
+                     uint64_t end, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof(*r));
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0)
+        return fail(err, errlen, "%s: %s", path, strerror(errno));
+    r->buf = malloc(LINE_BUF_INITIAL);
+    if (!r->buf) {
+        line_reader_close(r);
+        return fail(err, errlen, "%s: out of memory for the read buffer",
+                    path);
+    }
+    r->cap = LINE_BUF_INITIAL;
+    r->end = end;
+    (void)posix_fadvise(r->fd, (off_t)(start ? start - 1 : 0), 0,
+                        POSIX_FADV_SEQUENTIAL);
+    if (start == 0 || start >= end) {
+        /* nothing to skip, or an empty range (next returns 0 at once) */
+        r->pos = r->line_start = start;
+        return 0;
+    }
+    r->pos = start - 1;
+    for (;;) {
+        if (r->off == r->len) {
+            if (r->eof)
+                break; /* no newline left: the range holds no line */
+            if (line_reader_fill(r, err, errlen) < 0) {
+                char msg[256];
+                snprintf(msg, sizeof(msg), "%s", err ? err : "");
+                line_reader_close(r);
+                return fail(err, errlen, "%s: %s", path, msg);
+            }
+            continue;
+        }
+        uint8_t *s = r->buf + r->off;
+        uint8_t *nl = memchr(s, '\n', r->len - r->off);
+        if (nl) {
+            r->off = (size_t)(nl + 1 - r->buf);
+            break;
+        }
+        r->off = r->len; /* all of it belongs to the previous range */
+    }
+    r->line_start = r->pos + r->off;
+    return 0;
+}
+
+/*
+ * Finds the first '\n' in the n bytes at p, or NULL. Text lines are short,
+ * and for short lines a call to memchr costs more than its scan, so this
+ * looks at 16 bytes at a time inline and leaves long stretches (and the
+ * last few bytes) to memchr.
+ */
+static inline uint8_t *find_newline(uint8_t *p, size_t n)
+{
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n');
+    size_t i = 0;
+    for (; i + 16 <= n && i < 256; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
+        if (m)
+            return p + i + __builtin_ctz(m);
+    }
+    return memchr(p + i, '\n', n - i);
+#else
+    return memchr(p, '\n', n);
+#endif
+}
+
+/*
+ * Returns the next line of the range: one that starts before end, read to
+ * its newline however far past end that is. The newline and a '\r' just
+ * before it are not part of the line. The slice points into the reader's
+ * buffer and is valid until the next call.
+ */
+int line_reader_next(line_reader *r, const char **line, size_t *len,
+                     char *err, size_t errlen)
+{
+    if (r->line_start >= r->end)
+        return 0;
+    size_t scanned = 0; /* unread bytes already known to hold no newline */
+    for (;;) {
+        uint8_t *s = r->buf + r->off;
+        size_t avail = r->len - r->off;
+        uint8_t *nl = avail > scanned
+                          ? find_newline(s + scanned, avail - scanned)
+                          : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - s);
+            r->off += n + 1;
+            r->line_start += n + 1;
+            if (n && s[n - 1] == '\r')
+                n--;
+            *line = (const char *)s;
+            *len = n;
+            return 1;
+        }
+        if (r->eof) {
+            if (!avail)
+                return 0; /* a line start at the file size is no line */
+            r->off = r->len; /* the last line, without a newline */
+            r->line_start += avail;
+            *line = (const char *)s;
+            *len = avail;
+            return 1;
+        }
+        scanned = avail;
+        if (line_reader_fill(r, err, errlen) < 0)
+            return -1;
+    }
+}
+
+/* Closes the file and frees the buffer; safe on a reader whose open
+ * failed, and twice. */
+void line_reader_close(line_reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    r->fd = -1;
+    r->buf = NULL;
+    r->cap = r->len = r->off = 0;
+}

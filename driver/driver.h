@@ -1,0 +1,164 @@
+/*
+ * driver.h - the driver daemon's state, owned by main.c and passed to every
+ * module:
+ *   rpc.c      connections: hello, roles, and the client protocol
+ *   workers.c  the worker registry: registration, heartbeats, time-outs
+ *   sched.c    jobs and tasks: launching, results, retries, completion
+ *   stages.c   lineage graph -> stage function (pure)
+ *   store.c    libraries and broadcast blobs on disk, uploads and serving
+ * All scheduler state changes on the one event-loop thread.
+ */
+#ifndef KILN_DRIVER_H
+#define KILN_DRIVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "hash.h"
+#include "log.h"
+#include "stages.h"
+
+typedef struct driver driver;
+typedef struct dconn dconn;
+typedef struct dworker dworker;
+typedef struct app app;
+typedef struct job job;
+typedef struct dtask dtask;
+
+/* One accepted connection before and after it says who it is. */
+struct dconn {
+    driver *d;
+    conn *c;
+    Kiln__Role role; /* ROLE_UNKNOWN until hello */
+    dworker *worker; /* role == WORKER, after registration */
+    app *app;        /* role == CLIENT, after app_register */
+    /* an upload in progress (BlobPut) */
+    struct upload {
+        char hash[HASH_HEX_LEN + 1];
+        int fd;
+        char *tmp_path;
+        uint64_t size, got;
+        EVP_MD_CTX *md;
+    } up;
+    dconn *next;
+};
+
+struct dworker {
+    uint32_t id;
+    dconn *dc;
+    char name[256];
+    char host[256];
+    uint32_t data_port, http_port;
+    uint32_t slots;
+    uint32_t running;      /* tasks launched and not answered */
+    uint64_t tasks_done;
+    uint64_t last_heartbeat_ms;
+    dtask *tasks;          /* running here (linked by wnext) */
+    dworker *next;
+};
+
+enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
+
+struct dtask {
+    uint64_t id;           /* unique per attempt */
+    job *job;
+    uint32_t index;        /* output partition */
+    uint32_t attempt;
+    enum task_state state;
+    uint32_t failures;
+    uint32_t avoid_worker; /* last worker it failed on */
+    dworker *worker;
+    dtask *wnext;          /* in worker->tasks */
+    dtask *qnext;          /* in the pending queue */
+};
+
+enum job_state { JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED };
+
+struct job {
+    app *app;
+    uint32_t job_id;       /* the client's number */
+    Kiln__Envelope *submit; /* owned: the JobSubmit the plan borrows from */
+    stage_plan plan;
+    dtask *tasks;          /* plan.ntasks of them */
+    size_t ndone;
+    enum job_state state;
+    uint64_t count;
+    uint64_t result_bytes;
+    uint64_t started_ms;
+    size_t ntasks;
+    Kiln__ActionKind action;
+    /* job settings: the driver's, overridden by the job's --conf */
+    kiln_conf conf;
+    char error[1024];
+    job *next;
+};
+
+struct app {
+    char id[64];
+    char name[128];
+    char lib_hash[HASH_HEX_LEN + 1];
+    dconn *client;         /* NULL once ended */
+    int ended;
+    uint64_t started_ms;
+    uint32_t njobs;
+    job *jobs;
+    Kiln__Counter **counters; /* totals of successful tasks */
+    size_t ncounters;
+    app *next;
+};
+
+struct driver {
+    struct event_base *base;
+    kiln_conf conf;
+    logger log;
+    char *state_dir, *blob_dir;
+    int rpc_port, http_port;
+    struct evconnlistener *rpc_listener;
+    struct evhttp *http;
+    dconn *conns;
+    dworker *workers;
+    uint32_t next_worker_id;
+    app *apps;
+    uint32_t app_seq;
+    uint64_t next_task_id;
+    dtask *pending_head, *pending_tail;
+    struct event *tick_ev;
+    struct event *sighup_ev, *sigterm_ev, *sigint_ev;
+    uint64_t started_ms;
+    stage_stats stats;
+    uint64_t blobs_served, blob_bytes_served, tasks_launched;
+};
+
+/* rpc.c */
+void rpc_accept(driver *d, evutil_socket_t fd);
+void rpc_close_all(driver *d);
+
+/* workers.c */
+void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r);
+void workers_heartbeat(driver *d, dworker *w);
+void workers_lost(driver *d, dworker *w, const char *reason);
+void workers_tick(driver *d);
+void workers_broadcast(driver *d, const Kiln__Envelope *env);
+
+/* sched.c */
+void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js);
+void sched_schedule(driver *d);
+void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o);
+void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done);
+void sched_requeue_worker(driver *d, dworker *w);
+void sched_app_ended(driver *d, app *a, const char *why);
+void job_free(job *j);
+
+/* store.c */
+int store_has(driver *d, const char *hash);
+int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *err, size_t errlen);
+void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p);
+void store_upload_abort(dconn *dc);
+void store_serve(driver *d, dconn *dc, const char *hash);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * rpc.c - the driver's connections. Every connection starts with a Hello
+ * naming its role; after it, a client may register an application, upload
+ * blobs, submit jobs, ask for status and kill applications, and a worker
+ * may register, heartbeat, fetch blobs and report tasks. A message that is
+ * not allowed in the connection's state is logged and closes that
+ * connection only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "driver.h"
+#include "msg.h"
+#include "util.h"
+
+static void dconn_closed(conn *c, const char *reason, void *arg)
+{
+    dconn *dc = arg;
+    driver *d = dc->d;
+    for (dconn **pp = &d->conns; *pp; pp = &(*pp)->next)
+        if (*pp == dc) {
+            *pp = dc->next;
+            break;
+        }
+    store_upload_abort(dc);
+    if (dc->worker) workers_lost(d, dc->worker, reason);
+    if (dc->app) {
+        dc->app->client = NULL;
+        sched_app_ended(d, dc->app, reason);
+    }
+    if (dc->role == KILN__ROLE__ROLE_UNKNOWN || (dc->role == KILN__ROLE__ROLE_CLIENT && !dc->app))
+        log_msg(&d->log, LOG_DEBUG, "connection closed peer=%s reason=\"%s\"", conn_peer(c), reason);
+    free(dc);
+}
+
+static void refuse(driver *d, dconn *dc, const char *what)
+{
+    log_msg(&d->log, LOG_WARN, "protocol error peer=%s error=\"%s\"", conn_peer(dc->c), what);
+    conn_send_error(dc->c, "%s", what);
+    conn_close(dc->c, 1, what);
+}
+
+static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
+{
+    if (dc->app) {
+        refuse(d, dc, "this connection already registered an application");
+        return;
+    }
+    app *a = xcalloc(1, sizeof *a);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char ts[32];
+    strftime(ts, sizeof ts, "%Y%m%d%H%M%S", &tm);
+    snprintf(a->id, sizeof a->id, "app-%s-%04u", ts, ++d->app_seq);
+    snprintf(a->name, sizeof a->name, "%s", r->name);
+    snprintf(a->lib_hash, sizeof a->lib_hash, "%s", r->lib_hash);
+    a->client = dc;
+    a->started_ms = wall_ms();
+    a->next = d->apps;
+    d->apps = a;
+    dc->app = a;
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__AppRegistered m = KILN__APP_REGISTERED__INIT;
+    m.app_id = a->id;
+    m.need_lib = !store_has(d, r->lib_hash);
+    MSG_BODY(env, app_registered, APP_REGISTERED, &m);
+    conn_send(dc->c, &env);
+    log_msg(&d->log, LOG_INFO, "application registered app=%s name=%s lib=%.12s upload=%s client=%s", a->id, a->name,
+            a->lib_hash, m.need_lib ? "yes" : "no", conn_peer(dc->c));
+}
+
+static void info_reply(driver *d, dconn *dc)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__InfoReply r = KILN__INFO_REPLY__INIT;
+    size_t nw = 0, na = 0, nj = 0;
+    for (dworker *w = d->workers; w; w = w->next) nw++;
+    for (app *a = d->apps; a; a = a->next) {
+        na++;
+        for (job *j = a->jobs; j; j = j->next) nj++;
+    }
+    Kiln__WorkerInfo *wi = xcalloc(nw + 1, sizeof *wi), **wp = xcalloc(nw + 1, sizeof *wp);
+    Kiln__AppInfo *ai = xcalloc(na + 1, sizeof *ai), **ap = xcalloc(na + 1, sizeof *ap);
+    Kiln__JobInfo *ji = xcalloc(nj + 1, sizeof *ji), **jp = xcalloc(nj + 1, sizeof *jp);
+    static const char *jstate[] = {"running", "succeeded", "failed"};
+    static const char *aname[] = {"count", "collect", "take", "reduce", "save_text"};
+    size_t i = 0;
+    uint64_t now = now_ms();
+    for (dworker *w = d->workers; w; w = w->next, i++) {
+        kiln__worker_info__init(&wi[i]);
+        wi[i].id = w->id;
+        wi[i].name = w->name;
+        wi[i].slots = w->slots;
+        wi[i].running = w->running;
+        wi[i].tasks_done = w->tasks_done;
+        wi[i].last_heartbeat_ms = now - w->last_heartbeat_ms;
+        wp[i] = &wi[i];
+    }
+    size_t k = 0;
+    i = 0;
+    for (app *a = d->apps; a; a = a->next, i++) {
+        kiln__app_info__init(&ai[i]);
+        ai[i].app_id = a->id;
+        ai[i].name = a->name;
+        ai[i].state = a->ended ? "ended" : "running";
+        ai[i].jobs = a->njobs;
+        for (job *j = a->jobs; j; j = j->next, k++) {
+            kiln__job_info__init(&ji[k]);
+            ji[k].app_id = a->id;
+            ji[k].job_id = j->job_id;
+            ji[k].state = (char *)jstate[j->state];
+            ji[k].tasks = (uint32_t)j->plan.ntasks;
+            ji[k].tasks_done = (uint32_t)j->ndone;
+            unsigned ak = j->submit->job_submit->action->kind;
+            ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
+            if (j->state == JOB_RUNNING)
+                for (size_t t = 0; t < j->plan.ntasks; t++) ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
+            jp[k] = &ji[k];
+        }
+        ap[i] = &ai[i];
+    }
+    r.n_workers = nw;
+    r.workers = wp;
+    r.n_apps = na;
+    r.apps = ap;
+    r.n_jobs = nj;
+    r.jobs = jp;
+    r.uptime_ms = now - d->started_ms;
+    r.stages_serialized = d->stats.serialized;
+    r.broadcasts_stored = d->stats.broadcast;
+    r.blobs_served = d->blobs_served;
+    r.blob_bytes_served = d->blob_bytes_served;
+    MSG_BODY(env, info_reply, INFO_REPLY, &r);
+    conn_send(dc->c, &env);
+    free(wi);
+    free(wp);
+    free(ai);
+    free(ap);
+    free(ji);
+    free(jp);
+}
+
+static void kill_app(driver *d, dconn *dc, const char *id)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__KillReply r = KILN__KILL_REPLY__INIT;
+    MSG_BODY(env, kill_reply, KILL_REPLY, &r);
+    app *a = NULL;
+    for (app *x = d->apps; x; x = x->next)
+        if (!strcmp(x->id, id)) a = x;
+    if (!a || a->ended) {
+        r.error = xasprintf("no running application %s", id);
+        conn_send(dc->c, &env);
+        free(r.error);
+        return;
+    }
+    log_msg(&d->log, LOG_INFO, "application killed app=%s by=%s", a->id, conn_peer(dc->c));
+    r.ok = 1;
+    conn_send(dc->c, &env);
+    if (a->client) {
+        dconn *cdc = a->client;
+        conn_send_error(cdc->c, "application %s was killed", a->id);
+        conn_close(cdc->c, 1, "killed by operator"); /* ends the app via dconn_closed */
+    }
+}
+
+static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
+{
+    switch (m->body_case) {
+    case KILN__ENVELOPE__BODY_APP_REGISTER:
+        app_register(d, dc, m->app_register);
+        return;
+    case KILN__ENVELOPE__BODY_BLOB_PUT:
+        if (!dc->app) break;
+        store_upload_piece(d, dc, m->blob_put);
+        return;
+    case KILN__ENVELOPE__BODY_JOB_SUBMIT:
+        if (!dc->app) break;
+        sched_submit(d, dc->app, dc->c, m->job_submit);
+        return;
+    case KILN__ENVELOPE__BODY_INFO_REQUEST:
+        info_reply(d, dc);
+        return;
+    case KILN__ENVELOPE__BODY_KILL_APP:
+        kill_app(d, dc, m->kill_app->app_id);
+        return;
+    default:
+        break;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "unexpected %s from a client", msg_name(m));
+    refuse(d, dc, what);
+}
+
+static void worker_msg(driver *d, dconn *dc, Kiln__Envelope *m)
+{
+    if (m->body_case == KILN__ENVELOPE__BODY_REGISTER_WORKER && !dc->worker) {
+        workers_register(d, dc, m->register_worker);
+        return;
+    }
+    dworker *w = dc->worker;
+    if (w) {
+        switch (m->body_case) {
+        case KILN__ENVELOPE__BODY_HEARTBEAT:
+            workers_heartbeat(d, w);
+            return;
+        case KILN__ENVELOPE__BODY_BLOB_GET:
+            store_serve(d, dc, m->blob_get->hash);
+            return;
+        case KILN__ENVELOPE__BODY_TASK_OUTPUT:
+            sched_task_output(d, w, m->task_output);
+            return;
+        case KILN__ENVELOPE__BODY_TASK_DONE:
+            sched_task_done(d, w, m->task_done);
+            return;
+        default:
+            break;
+        }
+    }
+    char what[128];
+    snprintf(what, sizeof what, "unexpected %s from a worker", msg_name(m));
+    refuse(d, dc, what);
+}
+
+static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    dconn *dc = arg;
+    driver *d = dc->d;
+    if (dc->role == KILN__ROLE__ROLE_UNKNOWN) {
+        if (m->body_case != KILN__ENVELOPE__BODY_HELLO) {
+            refuse(d, dc, "the first message must be a hello");
+            return;
+        }
+        Kiln__Hello *h = m->hello;
+        if (h->version != PROTOCOL_VERSION) {
+            char what[128];
+            snprintf(what, sizeof what, "protocol version %u is not supported (driver speaks %u)", h->version,
+                     PROTOCOL_VERSION);
+            refuse(d, dc, what);
+            return;
+        }
+        if (h->role != KILN__ROLE__ROLE_CLIENT && h->role != KILN__ROLE__ROLE_WORKER) {
+            refuse(d, dc, "the driver accepts clients and workers only");
+            return;
+        }
+        dc->role = h->role;
+        conn_send_hello_ack(c, KILN__ROLE__ROLE_DRIVER);
+        return;
+    }
+    if (dc->role == KILN__ROLE__ROLE_CLIENT)
+        client_msg(d, dc, m);
+    else
+        worker_msg(d, dc, m);
+}
+
+void rpc_accept(driver *d, evutil_socket_t fd)
+{
+    dconn *dc = xcalloc(1, sizeof *dc);
+    dc->d = d;
+    dc->up.fd = -1;
+    dc->c = conn_new(d->base, fd, d->conf.net_max_frame, dconn_msg, dconn_closed, dc);
+    dc->next = d->conns;
+    d->conns = dc;
+}
+
+void rpc_close_all(driver *d)
+{
+    while (d->conns) conn_close(d->conns->c, 0, "driver stopping");
+}

@@ -1,0 +1,168 @@
+/*
+ * store.c - the driver's content-addressed store of libraries, broadcast
+ * values and broadcast stage functions: state-dir/blobs/<sha256>.
+ *
+ * Uploads arrive as ordered BlobPut pieces on one client connection, are
+ * written to a temporary file while hashed, and become visible under their
+ * hash only when the whole content matches it. Workers fetch a blob with
+ * BlobGet and receive it as ordered BlobChunk pieces.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "msg.h"
+#include "util.h"
+
+#define CHUNK (1u << 20)
+
+static void blob_path(driver *d, const char *hash, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", d->blob_dir, hash);
+}
+
+int store_has(driver *d, const char *hash)
+{
+    char path[4200];
+    blob_path(d, hash, path, sizeof path);
+    return access(path, R_OK) == 0;
+}
+
+int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *err, size_t errlen)
+{
+    if (store_has(d, hash)) return 0;
+    char path[4200];
+    blob_path(d, hash, path, sizeof path);
+    return write_file_atomic(path, p, n, err, errlen);
+}
+
+void store_upload_abort(dconn *dc)
+{
+    struct upload *u = &dc->up;
+    if (u->fd > 0) close(u->fd);
+    u->fd = -1;
+    if (u->tmp_path) unlink(u->tmp_path);
+    free(u->tmp_path);
+    u->tmp_path = NULL;
+    if (u->md) EVP_MD_CTX_free(u->md);
+    u->md = NULL;
+    u->hash[0] = 0;
+    u->got = u->size = 0;
+}
+
+static void put_done(dconn *dc, const char *hash, const char *error)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__BlobPutDone m = KILN__BLOB_PUT_DONE__INIT;
+    m.hash = (char *)hash;
+    m.error = (char *)(error ? error : "");
+    MSG_BODY(env, blob_put_done, BLOB_PUT_DONE, &m);
+    conn_send(dc->c, &env);
+}
+
+void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p)
+{
+    struct upload *u = &dc->up;
+    char err[512];
+    if (p->offset == 0) {
+        store_upload_abort(dc);
+        snprintf(u->hash, sizeof u->hash, "%s", p->hash);
+        u->size = p->size;
+        u->tmp_path = xasprintf("%s/%s.upload.%p", d->blob_dir, p->hash, (void *)dc);
+        u->fd = open(u->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (u->fd < 0) {
+            snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
+            goto fail;
+        }
+        u->md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+    }
+    if (u->fd <= 0 || strcmp(u->hash, p->hash) || p->offset != u->got || p->size != u->size) {
+        snprintf(err, sizeof err, "upload pieces out of order");
+        goto fail;
+    }
+    if (write_all(u->fd, p->data.data, p->data.len) < 0) {
+        snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
+        goto fail;
+    }
+    EVP_DigestUpdate(u->md, p->data.data, p->data.len);
+    u->got += p->data.len;
+    if (!p->last) return;
+    uint8_t dig[32];
+    unsigned int dl = 32;
+    char hex[HASH_HEX_LEN + 1], path[4200];
+    EVP_DigestFinal_ex(u->md, dig, &dl);
+    hash_to_hex(dig, hex);
+    if (u->got != u->size || strcmp(hex, u->hash)) {
+        snprintf(err, sizeof err, "uploaded content does not match hash %.12s", u->hash);
+        goto fail;
+    }
+    close(u->fd);
+    u->fd = -1;
+    blob_path(d, u->hash, path, sizeof path);
+    if (rename(u->tmp_path, path) < 0) {
+        snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
+        goto fail;
+    }
+    log_msg(&d->log, LOG_INFO, "blob stored hash=%s bytes=%llu from=%s", u->hash, (unsigned long long)u->size,
+            conn_peer(dc->c));
+    put_done(dc, u->hash, NULL);
+    free(u->tmp_path);
+    u->tmp_path = NULL;
+    store_upload_abort(dc);
+    return;
+fail:
+    log_msg(&d->log, LOG_WARN, "upload refused hash=%.12s from=%s error=\"%s\"", p->hash, conn_peer(dc->c), err);
+    put_done(dc, p->hash, err);
+    store_upload_abort(dc);
+}
+
+void store_serve(driver *d, dconn *dc, const char *hash)
+{
+    char path[4200];
+    blob_path(d, hash, path, sizeof path);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__BlobChunk ch = KILN__BLOB_CHUNK__INIT;
+    ch.hash = (char *)hash;
+    MSG_BODY(env, blob_chunk, BLOB_CHUNK, &ch);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ch.last = 1;
+        ch.error = xasprintf("the driver has no blob %.12s", hash);
+        conn_send(dc->c, &env);
+        free(ch.error);
+        log_msg(&d->log, LOG_WARN, "blob not found hash=%s worker=%s", hash, dc->worker ? dc->worker->name : "?");
+        return;
+    }
+    off_t size = lseek(fd, 0, SEEK_END);
+    uint8_t *buf = xmalloc(CHUNK);
+    uint64_t off = 0;
+    ch.size = (uint64_t)size;
+    do {
+        ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            ch.last = 1;
+            ch.error = "the driver cannot read the blob";
+            ch.data.len = 0;
+            conn_send(dc->c, &env);
+            break;
+        }
+        ch.offset = off;
+        ch.data.data = buf;
+        ch.data.len = (size_t)n;
+        off += (uint64_t)n;
+        ch.last = off >= (uint64_t)size || n == 0;
+        conn_send(dc->c, &env);
+    } while (!ch.last);
+    free(buf);
+    close(fd);
+    d->blobs_served++;
+    d->blob_bytes_served += off;
+    log_msg(&d->log, LOG_INFO, "blob served hash=%s bytes=%llu worker=%s", hash, (unsigned long long)off,
+            dc->worker ? dc->worker->name : "?");
+}

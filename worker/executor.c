@@ -1,0 +1,187 @@
+/*
+ * executor.c - the executor process's loop (see executor.h).
+ *
+ * It owns: the application's library handle (dlopen'd once), a small cache
+ * of resolved stage functions keyed by their hash (so symbols are resolved
+ * once per stage), and read-only mappings of broadcast values. It talks
+ * only to its worker, with blocking frame I/O; no event loop runs here.
+ */
+#include "executor.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hash.h"
+#include "msg.h"
+#include "util.h"
+
+#define STAGE_CACHE 16
+#define BCAST_CACHE 64
+
+typedef struct bcast_map {
+    uint8_t id[32];
+    void *p;
+    size_t len;
+} bcast_map;
+
+typedef struct executor {
+    const executor_args *a;
+    void *lib;
+    char lib_hash[HASH_HEX_LEN + 1];
+    struct {
+        char hash[HASH_HEX_LEN + 1];
+        stage_prog *prog;
+    } stages[STAGE_CACHE];
+    int nstages, next_evict;
+    bcast_map bcasts[BCAST_CACHE];
+    int nbcasts;
+    uint64_t task_id;
+} executor;
+
+static kiln_slice bcast_lookup(void *arg, kiln_bcast b)
+{
+    executor *x = arg;
+    for (int i = 0; i < x->nbcasts; i++)
+        if (!memcmp(x->bcasts[i].id, b.id, 32)) return KILN_SLICE(x->bcasts[i].p, x->bcasts[i].len);
+    if (x->nbcasts == BCAST_CACHE) return KILN_NONE;
+    char hex[HASH_HEX_LEN + 1], path[4096];
+    hash_to_hex(b.id, hex);
+    snprintf(path, sizeof path, "%s/%s", x->a->cache_dir, hex);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "kiln executor: broadcast %s is not in the cache: %s\n", hex, strerror(errno));
+        return KILN_NONE;
+    }
+    struct stat st;
+    fstat(fd, &st);
+    void *p = st.st_size ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)"";
+    close(fd);
+    if (p == MAP_FAILED) return KILN_NONE;
+    bcast_map *m = &x->bcasts[x->nbcasts++];
+    memcpy(m->id, b.id, 32);
+    m->p = p;
+    m->len = (size_t)st.st_size;
+    return KILN_SLICE(p, m->len);
+}
+
+static int send_block(void *arg, const uint8_t *p, size_t n)
+{
+    executor *x = arg;
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__TaskOutput o = KILN__TASK_OUTPUT__INIT;
+    o.task_id = x->task_id;
+    o.block.data = (uint8_t *)p;
+    o.block.len = n;
+    MSG_BODY(env, task_output, TASK_OUTPUT, &o);
+    return msg_write_fd(x->a->fd, &env);
+}
+
+static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, int ok, int fatal)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__TaskDone d = KILN__TASK_DONE__INIT;
+    d.task_id = t->task_id;
+    d.ok = ok;
+    d.fatal = fatal;
+    d.error = ok ? "" : res->error;
+    d.count = res->count;
+    d.records_in = res->records_in;
+    d.records_out = res->records_out;
+    d.counters = res->counters;
+    d.n_counters = res->ncounters;
+    MSG_BODY(env, task_done, TASK_DONE, &d);
+    if (msg_write_fd(x->a->fd, &env) < 0) {
+        fprintf(stderr, "kiln executor: cannot reach the worker: %s\n", strerror(errno));
+        _exit(3);
+    }
+}
+
+static int load_library(executor *x, const char *hash, char *err, size_t errlen)
+{
+    if (x->lib && !strcmp(x->lib_hash, hash)) return 0;
+    if (x->lib) return errf(err, errlen, "executor already runs another library");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", x->a->cache_dir, hash);
+    x->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!x->lib) return errf(err, errlen, "cannot load the application's library: %s", dlerror());
+    snprintf(x->lib_hash, sizeof x->lib_hash, "%s", hash);
+    return 0;
+}
+
+static stage_prog *get_stage(executor *x, const Kiln__TaskLaunch *t, char *err, size_t errlen)
+{
+    for (int i = 0; i < x->nstages; i++)
+        if (!strcmp(x->stages[i].hash, t->stage_hash)) return x->stages[i].prog;
+    uint8_t *bytes = t->stage.data, *owned = NULL;
+    size_t n = t->stage.len;
+    if (t->stage_broadcast) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", x->a->cache_dir, t->stage_hash);
+        if (read_file(path, &owned, &n, err, errlen) < 0) return NULL;
+        bytes = owned;
+    }
+    stage_prog *p = stage_prog_new(bytes, n, x->lib, err, errlen);
+    free(owned);
+    if (!p) return NULL;
+    int slot = x->nstages < STAGE_CACHE ? x->nstages++ : (x->next_evict++ % STAGE_CACHE);
+    if (x->stages[slot].prog) stage_prog_free(x->stages[slot].prog);
+    snprintf(x->stages[slot].hash, sizeof x->stages[slot].hash, "%s", t->stage_hash);
+    x->stages[slot].prog = p;
+    return p;
+}
+
+static void run_one(executor *x, const Kiln__TaskLaunch *t)
+{
+    task_result res;
+    memset(&res, 0, sizeof res);
+    x->task_id = t->task_id;
+    x->a->status->task_id = t->task_id;
+    x->a->status->current = -1;
+    if (load_library(x, t->lib_hash, res.error, sizeof res.error) < 0) {
+        send_done(x, t, &res, 0, 1);
+        return;
+    }
+    stage_prog *p = get_stage(x, t, res.error, sizeof res.error);
+    if (!p) {
+        send_done(x, t, &res, 0, 1);
+        return;
+    }
+    exec_status *st = x->a->status;
+    st->nnames = p->nnames;
+    memcpy(st->names, p->names, sizeof st->names);
+    task_sink sink = {.arg = x, .block = send_block, .bcast = bcast_lookup};
+    int rc = task_run(p, t, &sink, st, &res);
+    send_done(x, t, &res, rc == 0, 0);
+    task_result_release(&res);
+}
+
+void executor_main(const executor_args *a)
+{
+    executor x;
+    memset(&x, 0, sizeof x);
+    x.a = a;
+    msg_reader rd;
+    msg_reader_init(&rd, a->fd, a->max_frame);
+    for (;;) {
+        Kiln__Envelope *m = NULL;
+        char err[512];
+        int st = msg_reader_next(&rd, &m, err, sizeof err);
+        if (st == 0) _exit(0);
+        if (st < 0) {
+            fprintf(stderr, "kiln executor: %s\n", err);
+            _exit(2);
+        }
+        if (m->body_case == KILN__ENVELOPE__BODY_TASK_LAUNCH)
+            run_one(&x, m->task_launch);
+        else
+            fprintf(stderr, "kiln executor: unexpected %s message\n", msg_name(m));
+        msg_free(m);
+    }
+}

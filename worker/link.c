@@ -1,0 +1,319 @@
+/*
+ * link.c - the worker's connection to the driver.
+ *
+ * States: connecting -> hello sent -> registered. While registered the
+ * worker heartbeats, accepts TaskLaunch, fetches the blobs a task needs
+ * (library, broadcast stage function, broadcast values) once each into
+ * cache/<hash>, verifying the SHA-256 as the pieces arrive, and forwards
+ * executors' results. When the link drops, every executor is ended, every
+ * queued task is dropped (the driver reschedules), and the worker
+ * reconnects with exponential back-off, registering again as a new worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "util.h"
+#include "worker.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+static void schedule_reconnect(worker *w);
+
+void link_send(worker *w, const Kiln__Envelope *env)
+{
+    if (w->driver && w->registered) conn_send(w->driver, env);
+}
+
+void link_forward_output(worker *w, const Kiln__Envelope *env) { link_send(w, env); }
+
+void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    MSG_BODY(env, task_done, TASK_DONE, (Kiln__TaskDone *)done);
+    link_send(w, &env);
+    if (done->ok)
+        w->tasks_done++;
+    else
+        w->tasks_failed++;
+    w->ntasks--;
+    task_free(t);
+}
+
+/* ---- blobs ---------------------------------------------------------------- */
+
+static wblob *blob_find(worker *w, const char *hash, int create)
+{
+    for (wblob *b = w->blobs; b; b = b->next)
+        if (!strcmp(b->hash, hash)) return b;
+    if (!create) return NULL;
+    wblob *b = xcalloc(1, sizeof *b);
+    snprintf(b->hash, sizeof b->hash, "%s", hash);
+    b->fd = -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", w->cache_dir, hash);
+    b->present = access(path, R_OK) == 0;
+    b->next = w->blobs;
+    w->blobs = b;
+    return b;
+}
+
+static void blob_reset(wblob *b)
+{
+    if (b->fd >= 0) close(b->fd);
+    b->fd = -1;
+    if (b->tmp_path) unlink(b->tmp_path);
+    free(b->tmp_path);
+    b->tmp_path = NULL;
+    if (b->md) EVP_MD_CTX_free(b->md);
+    b->md = NULL;
+    b->fetching = 0;
+    b->got = b->size = 0;
+}
+
+/* 1 when the blob is missing (a fetch is under way), 0 when present. */
+static int blob_need(worker *w, const char *hash)
+{
+    wblob *b = blob_find(w, hash, 1);
+    if (b->present) return 0;
+    if (!b->fetching) {
+        b->fetching = 1;
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__BlobGet g = KILN__BLOB_GET__INIT;
+        g.hash = b->hash;
+        MSG_BODY(env, blob_get, BLOB_GET, &g);
+        link_send(w, &env);
+        log_msg(&w->log, LOG_DEBUG, "blob requested hash=%s", hash);
+    }
+    return 1;
+}
+
+static int task_missing(worker *w, wtask *t)
+{
+    Kiln__TaskLaunch *tl = t->t;
+    int n = blob_need(w, tl->lib_hash);
+    if (tl->stage_broadcast) n += blob_need(w, tl->stage_hash);
+    for (size_t i = 0; i < tl->n_broadcasts; i++) n += blob_need(w, tl->broadcasts[i]);
+    return n;
+}
+
+static void blobs_changed(worker *w, const char *failed_hash, const char *error)
+{
+    for (wtask *t = w->queue_head; t; t = t->next) {
+        if (!t->waiting) continue;
+        if (failed_hash) {
+            Kiln__TaskLaunch *tl = t->t;
+            int uses = !strcmp(tl->lib_hash, failed_hash) || !strcmp(tl->stage_hash, failed_hash);
+            for (size_t i = 0; i < tl->n_broadcasts; i++) uses |= !strcmp(tl->broadcasts[i], failed_hash);
+            if (uses) {
+                t->failed = 1;
+                snprintf(t->error, sizeof t->error, "worker %s cannot fetch blob %.12s: %s", w->name, failed_hash, error);
+            }
+            continue;
+        }
+        t->waiting = task_missing(w, t);
+    }
+    pool_schedule(w);
+}
+
+static void on_blob_chunk(worker *w, const Kiln__BlobChunk *c)
+{
+    wblob *b = blob_find(w, c->hash, 0);
+    if (!b || !b->fetching) {
+        log_msg(&w->log, LOG_WARN, "unrequested blob piece hash=%.12s", c->hash);
+        return;
+    }
+    char err[512] = "";
+    if (c->error && *c->error) {
+        snprintf(err, sizeof err, "%s", c->error);
+        goto fail;
+    }
+    if (c->offset == 0 && b->fd < 0) {
+        b->tmp_path = xasprintf("%s/%s.part", w->cache_dir, b->hash);
+        b->fd = open(b->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (b->fd < 0) {
+            snprintf(err, sizeof err, "cannot create %s: %s", b->tmp_path, strerror(errno));
+            goto fail;
+        }
+        b->md = EVP_MD_CTX_new();
+        EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
+        b->size = c->size;
+    }
+    if (b->fd < 0 || c->offset != b->got || c->size != b->size) {
+        snprintf(err, sizeof err, "blob pieces out of order");
+        goto fail;
+    }
+    if (write_all(b->fd, c->data.data, c->data.len) < 0) {
+        snprintf(err, sizeof err, "cannot write %s: %s", b->tmp_path, strerror(errno));
+        goto fail;
+    }
+    EVP_DigestUpdate(b->md, c->data.data, c->data.len);
+    b->got += c->data.len;
+    if (!c->last) return;
+    uint8_t dig[32];
+    unsigned int dl = 32;
+    char hex[HASH_HEX_LEN + 1];
+    EVP_DigestFinal_ex(b->md, dig, &dl);
+    hash_to_hex(dig, hex);
+    if (b->got != b->size || strcmp(hex, b->hash)) {
+        snprintf(err, sizeof err, "blob content does not match its hash");
+        goto fail;
+    }
+    char final[4200];
+    snprintf(final, sizeof final, "%s/%s", w->cache_dir, b->hash);
+    close(b->fd);
+    b->fd = -1;
+    if (rename(b->tmp_path, final) < 0) {
+        snprintf(err, sizeof err, "cannot rename into the cache: %s", strerror(errno));
+        goto fail;
+    }
+    free(b->tmp_path);
+    b->tmp_path = NULL;
+    uint64_t size = b->size;
+    blob_reset(b);
+    b->present = 1;
+    w->blobs_fetched++;
+    w->blob_bytes_fetched += size;
+    log_msg(&w->log, LOG_INFO, "blob fetched hash=%s bytes=%llu", b->hash, (unsigned long long)size);
+    blobs_changed(w, NULL, NULL);
+    return;
+fail:
+    log_msg(&w->log, LOG_ERROR, "blob fetch failed hash=%s error=\"%s\"", b->hash, err);
+    blob_reset(b);
+    blobs_changed(w, b->hash, err);
+}
+
+/* ---- tasks ----------------------------------------------------------------- */
+
+static void on_task_launch(worker *w, conn *c)
+{
+    wtask *t = xcalloc(1, sizeof *t);
+    t->env = conn_steal_msg(c); /* kept until the task is answered */
+    t->t = t->env->task_launch;
+    w->ntasks++;
+    log_msg(&w->log, LOG_DEBUG, "task received app=%s task=%llu", t->t->app_id, (unsigned long long)t->t->task_id);
+    if (w->queue_tail)
+        w->queue_tail->next = t;
+    else
+        w->queue_head = t;
+    w->queue_tail = t;
+    t->waiting = task_missing(w, t);
+    pool_schedule(w);
+}
+
+/* ---- the connection ---------------------------------------------------------- */
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Heartbeat hb = KILN__HEARTBEAT__INIT;
+    int running = 0, execs = 0;
+    for (wexec *x = w->execs; x; x = x->next) {
+        execs++;
+        running += x->task != NULL;
+    }
+    hb.running = (uint32_t)running;
+    hb.executors = (uint32_t)execs;
+    MSG_BODY(env, heartbeat, HEARTBEAT, &hb);
+    link_send(w, &env);
+}
+
+static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    worker *w = arg;
+    switch (m->body_case) {
+    case KILN__ENVELOPE__BODY_HELLO_ACK: {
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__RegisterWorker r = KILN__REGISTER_WORKER__INIT;
+        r.host = w->host;
+        r.data_port = (uint32_t)w->data_port;
+        r.http_port = (uint32_t)w->http_port;
+        r.slots = (uint32_t)w->slots;
+        r.name = w->name;
+        MSG_BODY(env, register_worker, REGISTER_WORKER, &r);
+        conn_send(c, &env);
+        return;
+    }
+    case KILN__ENVELOPE__BODY_WORKER_REGISTERED: {
+        w->registered = 1;
+        w->worker_id = m->worker_registered->worker_id;
+        w->backoff_ms = BACKOFF_MIN_MS;
+        uint64_t hb = w->conf.worker_heartbeat_ms;
+        struct timeval tv = {(time_t)(hb / 1000), (suseconds_t)(hb % 1000) * 1000};
+        if (!w->heartbeat_ev) w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, heartbeat_cb, w);
+        evtimer_add(w->heartbeat_ev, &tv);
+        log_msg(&w->log, LOG_INFO, "registered with driver worker_id=%u driver=%s slots=%d", w->worker_id,
+                conn_peer(c), w->slots);
+        return;
+    }
+    case KILN__ENVELOPE__BODY_TASK_LAUNCH:
+        if (!w->registered) break;
+        on_task_launch(w, c);
+        return;
+    case KILN__ENVELOPE__BODY_BLOB_CHUNK:
+        on_blob_chunk(w, m->blob_chunk);
+        return;
+    case KILN__ENVELOPE__BODY_APP_END:
+        pool_end_app(w, m->app_end->app_id);
+        return;
+    case KILN__ENVELOPE__BODY_ERROR:
+        log_msg(&w->log, LOG_ERROR, "driver refused us: %s", m->error->message);
+        conn_close(c, 0, "refused by driver");
+        return;
+    default:
+        break;
+    }
+    log_msg(&w->log, LOG_WARN, "unexpected %s from driver", msg_name(m));
+    conn_close(c, 0, "protocol error");
+}
+
+static void driver_closed(conn *c, const char *reason, void *arg)
+{
+    worker *w = arg;
+    if (w->registered)
+        log_msg(&w->log, LOG_WARN, "lost the driver: %s", reason);
+    else
+        log_msg(&w->log, LOG_DEBUG, "cannot reach the driver %s: %s", w->conf.worker_driver, reason);
+    w->driver = NULL;
+    w->registered = 0;
+    if (w->heartbeat_ev) evtimer_del(w->heartbeat_ev);
+    pool_kill_all(w);
+    for (wblob *b = w->blobs; b; b = b->next)
+        if (b->fetching) blob_reset(b);
+    if (!w->stopping) schedule_reconnect(w);
+}
+
+static void connect_now(worker *w)
+{
+    char err[256];
+    w->driver = conn_connect(w->base, w->conf.worker_driver, w->conf.net_max_frame, driver_msg, driver_closed, w, err,
+                             sizeof err);
+    if (!w->driver) {
+        log_msg(&w->log, LOG_ERROR, "bad driver address: %s", err);
+        schedule_reconnect(w);
+        return;
+    }
+    conn_send_hello(w->driver, KILN__ROLE__ROLE_WORKER, w->name);
+}
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg) { connect_now(arg); }
+
+static void schedule_reconnect(worker *w)
+{
+    if (!w->reconnect_ev) w->reconnect_ev = evtimer_new(w->base, reconnect_cb, w);
+    struct timeval tv = {(time_t)(w->backoff_ms / 1000), (suseconds_t)(w->backoff_ms % 1000) * 1000};
+    evtimer_add(w->reconnect_ev, &tv);
+    w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
+}
+
+void link_start(worker *w)
+{
+    w->backoff_ms = BACKOFF_MIN_MS;
+    connect_now(w);
+}

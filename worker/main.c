@@ -1,0 +1,199 @@
+/*
+ * main.c - kiln-worker: owns struct worker, parses flags, binds the data
+ * and HTTP ports, writes the ports file, and runs the event loop. The
+ * driver link is link.c, executors are pool.c.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "msg.h"
+#include "net.h"
+#include "util.h"
+#include "worker.h"
+
+static const char usage[] =
+    "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"
+    "                   [--http HOST:PORT] [--slots N] [--work-dir DIR] [--log-file FILE]\n"
+    "                   [--secret-file FILE] [--log-level LEVEL]\n";
+
+static const daemon_flag flags[] = {
+    {"driver", "worker.driver"},       {"listen", "worker.listen"},     {"http", "worker.http"},
+    {"slots", "worker.slots"},         {"work-dir", "worker.work_dir"}, {"log-file", "worker.log_file"},
+    {"secret-file", "secret_file"},    {"log-level", "log.level"},
+};
+
+/* ---- data port: worker-to-worker (shuffle blocks come with the next issue) */
+
+static void peer_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    worker *w = arg;
+    if (m->body_case == KILN__ENVELOPE__BODY_HELLO) {
+        conn_send_hello_ack(c, KILN__ROLE__ROLE_WORKER);
+        return;
+    }
+    log_msg(&w->log, LOG_WARN, "data port: unexpected %s from %s", msg_name(m), conn_peer(c));
+    conn_send_error(c, "this worker serves no %s", msg_name(m));
+    conn_close(c, 1, "unexpected message");
+}
+
+static void peer_closed(conn *c, const char *reason, void *arg) {}
+
+static void data_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+    worker *w = arg;
+    conn_new(w->base, fd, w->conf.net_max_frame, peer_msg, peer_closed, w);
+}
+
+/* ---- HTTP status ------------------------------------------------------------ */
+
+static void http_status(struct evhttp_request *req, void *arg)
+{
+    worker *w = arg;
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(w->name));
+    json_object_set_new(o, "worker_id", json_integer(w->worker_id));
+    json_object_set_new(o, "registered", json_boolean(w->registered));
+    json_object_set_new(o, "slots", json_integer(w->slots));
+    int execs = 0, running = 0;
+    for (wexec *x = w->execs; x; x = x->next) {
+        execs++;
+        running += x->task != NULL;
+    }
+    json_object_set_new(o, "executors", json_integer(execs));
+    json_object_set_new(o, "running", json_integer(running));
+    json_object_set_new(o, "tasks_done", json_integer((json_int_t)w->tasks_done));
+    json_object_set_new(o, "tasks_failed", json_integer((json_int_t)w->tasks_failed));
+    json_object_set_new(o, "executors_forked", json_integer((json_int_t)w->execs_forked));
+    json_object_set_new(o, "blobs_fetched", json_integer((json_int_t)w->blobs_fetched));
+    json_object_set_new(o, "blob_bytes_fetched", json_integer((json_int_t)w->blob_bytes_fetched));
+    char *s = json_dumps(o, JSON_INDENT(2));
+    json_decref(o);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "%s\n", s);
+    free(s);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+static void on_sigchld(evutil_socket_t s, short what, void *arg) { pool_on_sigchld(arg); }
+
+static void on_sighup(evutil_socket_t s, short what, void *arg)
+{
+    worker *w = arg;
+    logger_reopen(&w->log);
+    log_msg(&w->log, LOG_INFO, "log reopened");
+}
+
+static void on_sigterm(evutil_socket_t s, short what, void *arg)
+{
+    worker *w = arg;
+    log_msg(&w->log, LOG_INFO, "stopping on signal %d", (int)s);
+    w->stopping = 1;
+    pool_kill_all(w);
+    if (w->driver) conn_close(w->driver, 0, "worker stopping");
+    struct timeval tv = {0, 200000};
+    event_base_loopexit(w->base, &tv);
+}
+
+static int bind_ports(worker *w, char *err, size_t errlen)
+{
+    if (daemon_check_bind(w->conf.worker_listen, &w->conf, err, errlen) < 0) return -1;
+    if (daemon_check_bind(w->conf.worker_http, &w->conf, err, errlen) < 0) return -1;
+    int dfd = net_listen(w->conf.worker_listen, &w->data_port, err, errlen);
+    if (dfd < 0) return -1;
+    w->data_listener = evconnlistener_new(w->base, data_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, dfd);
+    int hfd = net_listen(w->conf.worker_http, &w->http_port, err, errlen);
+    if (hfd < 0) return -1;
+    w->http = evhttp_new(w->base);
+    evhttp_set_gencb(w->http, http_status, w);
+    evhttp_accept_socket_with_handle(w->http, hfd);
+    const char *names[] = {"data", "http"};
+    int ports[] = {w->data_port, w->http_port};
+    return net_write_ports(w->work_dir, names, ports, 2, err, errlen);
+}
+
+int main(int argc, char **argv)
+{
+    worker w;
+    memset(&w, 0, sizeof w);
+    char err[1024];
+    conf_init(&w.conf);
+    if (daemon_parse_args(argc, argv, flags, sizeof flags / sizeof flags[0], &w.conf, usage, err, sizeof err) < 0) {
+        fprintf(stderr, "kiln-worker: %s\n", err);
+        return 2;
+    }
+    int level = log_level_parse(w.conf.log_level);
+    if (logger_open(&w.log, "worker", w.conf.worker_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
+                    sizeof err) < 0) {
+        fprintf(stderr, "kiln-worker: %s\n", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    w.slots = w.conf.worker_slots > 0 ? (int)w.conf.worker_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    w.work_dir = xstrdup(w.conf.worker_work_dir);
+    w.cache_dir = xasprintf("%s/cache", w.work_dir);
+    if (mkdir_p(w.cache_dir, 0755, err, sizeof err) < 0) {
+        log_msg(&w.log, LOG_ERROR, "%s", err);
+        return 1;
+    }
+    w.base = event_base_new();
+    if (bind_ports(&w, err, sizeof err) < 0) {
+        log_msg(&w.log, LOG_ERROR, "%s", err);
+        return 1;
+    }
+    /* the address other workers reach us at: the listen host, or our name */
+    const char *colon = strrchr(w.conf.worker_listen, ':');
+    snprintf(w.host, sizeof w.host, "%.*s", (int)(colon - w.conf.worker_listen), w.conf.worker_listen);
+    if (!w.host[0] || !strcmp(w.host, "0.0.0.0") || !strcmp(w.host, "[::]")) gethostname(w.host, sizeof w.host - 1);
+    char hn[200] = "";
+    gethostname(hn, sizeof hn - 1);
+    snprintf(w.name, sizeof w.name, "%s:%d", hn, w.data_port);
+
+    w.sigchld_ev = evsignal_new(w.base, SIGCHLD, on_sigchld, &w);
+    w.sighup_ev = evsignal_new(w.base, SIGHUP, on_sighup, &w);
+    w.sigterm_ev = evsignal_new(w.base, SIGTERM, on_sigterm, &w);
+    w.sigint_ev = evsignal_new(w.base, SIGINT, on_sigterm, &w);
+    evsignal_add(w.sigchld_ev, NULL);
+    evsignal_add(w.sighup_ev, NULL);
+    evsignal_add(w.sigterm_ev, NULL);
+    evsignal_add(w.sigint_ev, NULL);
+
+    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s",
+            w.name, w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver);
+    link_start(&w);
+    event_base_dispatch(w.base);
+
+    /* reap what is left so no executor outlives us */
+    for (wexec *x = w.execs; x; x = x->next)
+        if (!x->reaped) kill(x->pid, SIGKILL);
+    while (waitpid(-1, NULL, 0) > 0) {
+    }
+    log_msg(&w.log, LOG_INFO, "worker stopped");
+    evconnlistener_free(w.data_listener);
+    evhttp_free(w.http);
+    event_free(w.sigchld_ev);
+    event_free(w.sighup_ev);
+    event_free(w.sigterm_ev);
+    event_free(w.sigint_ev);
+    if (w.heartbeat_ev) event_free(w.heartbeat_ev);
+    if (w.reconnect_ev) event_free(w.reconnect_ev);
+    event_base_free(w.base);
+    logger_close(&w.log);
+    conf_release(&w.conf);
+    free(w.work_dir);
+    free(w.cache_dir);
+    return 0;
+}

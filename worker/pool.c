@@ -1,0 +1,309 @@
+/*
+ * pool.c - the worker's executor processes.
+ *
+ * Executors are forked (not exec'd) from the worker, one per busy slot, and
+ * reused for further tasks of the same application; an idle executor of
+ * another application is retired when its slot is needed. Each has a
+ * socketpair carrying frames and a MAP_SHARED exec_status naming the user
+ * function it is running. A death is learned twice, from SIGCHLD and from
+ * the socket closing; the record is freed when both have happened, and a
+ * task that was running is reported failed with the signal or exit status
+ * and the function to blame.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "executor.h"
+#include "msg.h"
+#include "util.h"
+#include "worker.h"
+
+void task_free(wtask *t)
+{
+    if (!t) return;
+    msg_free(t->env);
+    free(t);
+}
+
+static void exec_free_if_done(worker *w, wexec *x)
+{
+    if (!x->reaped || !x->conn_gone) return;
+    for (wexec **pp = &w->execs; *pp; pp = &(*pp)->next)
+        if (*pp == x) {
+            *pp = x->next;
+            break;
+        }
+    munmap(x->status, sizeof *x->status);
+    free(x);
+}
+
+static void fail_task(worker *w, wtask *t, const char *error, int fatal)
+{
+    Kiln__TaskDone d = KILN__TASK_DONE__INIT;
+    d.task_id = t->t->task_id;
+    d.ok = 0;
+    d.fatal = fatal;
+    d.error = (char *)error;
+    link_task_finished(w, t, &d);
+}
+
+static void exec_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    wexec *x = arg;
+    worker *w = x->w;
+    switch (m->body_case) {
+    case KILN__ENVELOPE__BODY_TASK_OUTPUT:
+        if (x->task && m->task_output->task_id == x->task->t->task_id) link_forward_output(w, m);
+        return;
+    case KILN__ENVELOPE__BODY_TASK_DONE: {
+        wtask *t = x->task;
+        if (!t || m->task_done->task_id != t->t->task_id) {
+            log_msg(&w->log, LOG_WARN, "executor sent a result for an unknown task pid=%d", (int)x->pid);
+            return;
+        }
+        x->task = NULL;
+        t->exec = NULL;
+        link_task_finished(w, t, m->task_done);
+        pool_schedule(w);
+        return;
+    }
+    default:
+        log_msg(&w->log, LOG_WARN, "executor sent an unexpected %s pid=%d", msg_name(m), (int)x->pid);
+        conn_close(c, 0, "protocol error");
+    }
+}
+
+static void exec_closed(conn *c, const char *reason, void *arg)
+{
+    wexec *x = arg;
+    x->c = NULL;
+    x->conn_gone = 1;
+    if (!x->reaped) kill(x->pid, SIGKILL); /* its SIGCHLD reports the task */
+    exec_free_if_done(x->w, x);
+}
+
+static void child_exec(worker *w, int fd, exec_status *st, const char *logpath)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) signal(signals[i], SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) dup2(devnull, 0);
+    if (logfd >= 0) {
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+    }
+    if (dup2(fd, 3) < 0) _exit(120);
+    close_range(4, ~0U, 0);
+    signal(SIGPIPE, SIG_IGN);
+    executor_args a = {.fd = 3, .cache_dir = w->cache_dir, .status = st, .max_frame = w->conf.net_max_frame};
+    executor_main(&a);
+}
+
+static wexec *exec_fork(worker *w, const char *app_id)
+{
+    char err[512], dir[4096], logpath[4200];
+    snprintf(dir, sizeof dir, "%s/%s", w->work_dir, app_id);
+    if (mkdir_p(dir, 0755, err, sizeof err) < 0) {
+        log_msg(&w->log, LOG_ERROR, "cannot create app dir: %s", err);
+        return NULL;
+    }
+    int idx = w->next_exec_index++;
+    snprintf(logpath, sizeof logpath, "%s/executor-%d.log", dir, idx);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_msg(&w->log, LOG_ERROR, "socketpair: %s", strerror(errno));
+        return NULL;
+    }
+    exec_status *st = mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (st == MAP_FAILED) {
+        close(sv[0]);
+        close(sv[1]);
+        log_msg(&w->log, LOG_ERROR, "mmap: %s", strerror(errno));
+        return NULL;
+    }
+    memset(st, 0, sizeof *st);
+    st->current = -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        log_msg(&w->log, LOG_ERROR, "fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        munmap(st, sizeof *st);
+        return NULL;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        child_exec(w, sv[1], st, logpath);
+    }
+    close(sv[1]);
+    wexec *x = xcalloc(1, sizeof *x);
+    x->w = w;
+    x->pid = pid;
+    x->index = idx;
+    x->status = st;
+    snprintf(x->app_id, sizeof x->app_id, "%s", app_id);
+    x->c = conn_new(w->base, sv[0], w->conf.net_max_frame, exec_msg, exec_closed, x);
+    x->next = w->execs;
+    w->execs = x;
+    w->execs_forked++;
+    log_msg(&w->log, LOG_INFO, "executor started app=%s pid=%d log=%s", app_id, (int)pid, logpath);
+    return x;
+}
+
+static void exec_retire(wexec *x)
+{
+    x->retiring = 1;
+    if (!x->reaped) kill(x->pid, SIGKILL);
+}
+
+static int live_execs(worker *w)
+{
+    int n = 0;
+    for (wexec *x = w->execs; x; x = x->next)
+        if (!x->retiring && !x->reaped && !x->conn_gone) n++;
+    return n;
+}
+
+static void dispatch(worker *w, wexec *x, wtask *t)
+{
+    x->task = t;
+    t->exec = x;
+    x->status->task_id = t->t->task_id;
+    Kiln__TaskLaunch *tl = t->t;
+    tl->cache_dir = w->cache_dir; /* borrowed while sending */
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    MSG_BODY(env, task_launch, TASK_LAUNCH, tl);
+    conn_send(x->c, &env);
+    tl->cache_dir = NULL;
+}
+
+void pool_schedule(worker *w)
+{
+    wtask **pp = &w->queue_head, *prev = NULL;
+    while (*pp) {
+        wtask *t = *pp;
+        if (t->waiting && !t->failed) {
+            prev = t;
+            pp = &t->next;
+            continue;
+        }
+        wexec *x = NULL;
+        if (!t->failed) {
+            for (wexec *e = w->execs; e; e = e->next)
+                if (!e->task && !e->retiring && !e->reaped && !e->conn_gone && !strcmp(e->app_id, t->t->app_id)) {
+                    x = e;
+                    break;
+                }
+            if (!x && live_execs(w) >= w->slots) {
+                /* retire an idle executor of another application */
+                for (wexec *e = w->execs; e; e = e->next)
+                    if (!e->task && !e->retiring && !e->reaped && !e->conn_gone) {
+                        exec_retire(e);
+                        break;
+                    }
+            }
+            if (!x && live_execs(w) < w->slots) x = exec_fork(w, t->t->app_id);
+            if (!x) {
+                if (live_execs(w) >= w->slots) return; /* every slot is busy */
+                snprintf(t->error, sizeof t->error, "worker %s cannot start an executor", w->name);
+                t->failed = 1;
+            }
+        }
+        /* unlink t from the queue */
+        *pp = t->next;
+        if (w->queue_tail == t) w->queue_tail = prev;
+        t->next = NULL;
+        if (t->failed)
+            fail_task(w, t, t->error, 0);
+        else
+            dispatch(w, x, t);
+    }
+}
+
+static void describe_death(worker *w, wexec *x, int status, char *buf, size_t len)
+{
+    exec_status *st = x->status;
+    const char *fn = "kiln's task code";
+    char fnbuf[128];
+    if (st->current >= 0 && st->current < st->nnames && st->current <= TASK_MAX_OPS) {
+        snprintf(fnbuf, sizeof fnbuf, "function '%s'", st->names[st->current]);
+        fn = fnbuf;
+    }
+    if (WIFSIGNALED(status))
+        snprintf(buf, len, "executor killed by signal %d (%s) in %s on worker %s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), fn, w->name);
+    else
+        snprintf(buf, len, "executor exited with status %d (exit called) in %s on worker %s",
+                 WEXITSTATUS(status), fn, w->name);
+}
+
+void pool_on_sigchld(worker *w)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        wexec *x = NULL;
+        for (wexec *e = w->execs; e; e = e->next)
+            if (e->pid == pid) x = e;
+        if (!x) continue;
+        x->reaped = 1;
+        x->exit_status = status;
+        if (x->task) {
+            char why[512];
+            describe_death(w, x, status, why, sizeof why);
+            log_msg(&w->log, LOG_WARN, "executor died app=%s pid=%d task=%llu cause=\"%s\"", x->app_id, (int)pid,
+                    (unsigned long long)x->task->t->task_id, why);
+            wtask *t = x->task;
+            x->task = NULL;
+            t->exec = NULL;
+            fail_task(w, t, why, 0);
+        } else {
+            log_msg(&w->log, LOG_INFO, "executor exited app=%s pid=%d", x->app_id, (int)pid);
+        }
+        if (x->c) conn_close(x->c, 0, "executor exited"); /* runs exec_closed, may free x */
+        else exec_free_if_done(w, x);
+    }
+    pool_schedule(w);
+}
+
+void pool_end_app(worker *w, const char *app_id)
+{
+    for (wexec *x = w->execs; x; x = x->next)
+        if (!strcmp(x->app_id, app_id) && !x->task) exec_retire(x);
+    log_msg(&w->log, LOG_INFO, "application ended app=%s", app_id);
+}
+
+void pool_kill_all(worker *w)
+{
+    for (wexec *x = w->execs; x; x = x->next) {
+        if (x->task) {
+            x->task->exec = NULL;
+            task_free(x->task);
+            x->task = NULL;
+            w->ntasks--;
+        }
+        exec_retire(x);
+    }
+    while (w->queue_head) {
+        wtask *t = w->queue_head;
+        w->queue_head = t->next;
+        task_free(t);
+        w->ntasks--;
+    }
+    w->queue_tail = NULL;
+}

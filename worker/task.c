@@ -1,0 +1,685 @@
+/*
+ * task.c - the composed stage function, run over one partition.
+ *
+ * A stage's narrow operations become a chain of kiln_out nodes: a record
+ * pushed into node i runs operation i, whose output is pushed into node
+ * i+1, and the last node is the action's sink. No record is buffered
+ * between operations (Thrill's "chains of local operations compile into
+ * one routine"). map_partitions is the exception: it pulls from an
+ * iterator, so the operations before it are run lazily behind a kiln_iter
+ * that refills a small queue; a map_partitions followed later by another
+ * has its output materialised in memory first.
+ *
+ * Blame: before each user call the index of its name is stored in the
+ * shared exec_status, and restored after, so the worker can name the
+ * function that was running when the executor died.
+ */
+#include "task.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "runtime.h"
+#include "split.h"
+#include "util.h"
+
+#define RESULT_BLOCK_BYTES (1u << 20)
+#define SAVE_BUF_BYTES (1u << 20)
+
+/* ---- resolving a stage ------------------------------------------------ */
+
+static int add_name(stage_prog *p, const char *name, char *err, size_t errlen)
+{
+    if (p->nnames >= TASK_MAX_OPS) return errf(err, errlen, "stage has more than %d functions", TASK_MAX_OPS);
+    snprintf(p->names[p->nnames], sizeof p->names[0], "%s", name);
+    return p->nnames++;
+}
+
+static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
+{
+    if (!fn || !fn->symbol || !*fn->symbol) {
+        errf(err, errlen, "stage names no function");
+        return NULL;
+    }
+    if (fn->builtin) {
+        const rt_builtin *b = rt_builtin_by_name(fn->symbol);
+        if (!b) errf(err, errlen, "'%s' is not a kiln built-in", fn->symbol);
+        return b ? b->fn : NULL;
+    }
+    dlerror();
+    void *sym = lib ? dlsym(lib, fn->symbol) : NULL;
+    if (!sym) errf(err, errlen, "function '%s' is not exported by the application's library", fn->symbol);
+    return sym;
+}
+
+stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
+                           size_t errlen)
+{
+    Kiln__StageFunc *sf = kiln__stage_func__unpack(NULL, n, bytes);
+    if (!sf) {
+        errf(err, errlen, "stage function of %zu bytes does not decode", n);
+        return NULL;
+    }
+    stage_prog *p = xcalloc(1, sizeof *p);
+    p->sf = sf;
+    p->npipes = sf->n_pipelines;
+    p->pipes = xcalloc(p->npipes, sizeof *p->pipes);
+    for (size_t i = 0; i < p->npipes; i++) {
+        Kiln__Pipeline *pl = sf->pipelines[i];
+        rpipeline *rp = &p->pipes[i];
+        rp->source = pl->source;
+        rp->nops = pl->n_ops;
+        rp->ops = xcalloc(rp->nops, sizeof *rp->ops);
+        for (size_t j = 0; j < rp->nops; j++) {
+            Kiln__Op *op = pl->ops[j];
+            rop *o = &rp->ops[j];
+            o->kind = op->kind;
+            o->env = KILN_SLICE(op->env.data, op->env.len);
+            o->fn = resolve(lib, op->fn, err, errlen);
+            if (!o->fn) goto fail;
+            if ((o->name_index = add_name(p, op->fn->symbol, err, errlen)) < 0) goto fail;
+        }
+    }
+    if (!sf->output) {
+        errf(err, errlen, "stage function has no output");
+        goto fail;
+    }
+    if (sf->output->kind == KILN__ACTION_KIND__ACTION_REDUCE) {
+        p->combine_fn = resolve(lib, sf->output->fn, err, errlen);
+        if (!p->combine_fn) goto fail;
+        p->combine_env = KILN_SLICE(sf->output->env.data, sf->output->env.len);
+        if (add_name(p, sf->output->fn->symbol, err, errlen) < 0) goto fail;
+    }
+    return p;
+fail:
+    stage_prog_free(p);
+    return NULL;
+}
+
+void stage_prog_free(stage_prog *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->npipes; i++) free(p->pipes[i].ops);
+    free(p->pipes);
+    if (p->sf) kiln__stage_func__free_unpacked(p->sf, NULL);
+    free(p);
+}
+
+/* ---- the running task -------------------------------------------------- */
+
+typedef struct counter {
+    char *name;
+    int64_t value;
+} counter;
+
+typedef struct run {
+    stage_prog *p;
+    const Kiln__TaskLaunch *t;
+    const task_sink *sink;
+    exec_status *st;
+    exec_status dummy;
+    task_result *res;
+    int failed;      /* the task failed; res->error says why */
+    int fail_called; /* kiln_fail was called during the current user call */
+    char fail_msg[1024];
+    int stop;        /* take: enough records */
+    counter *counters;
+    size_t ncounters, capcounters;
+    /* sink state */
+    Kiln__ActionKind kind;
+    uint64_t take;
+    block_builder bb;
+    kiln_buf acc, tmp;
+    int have_acc;
+    int save_fd;
+    uint8_t *save_buf;
+    size_t save_len;
+    char *save_tmp, *save_final;
+} run;
+
+static int run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run_fail(run *r, const char *fmt, ...)
+{
+    if (r->failed) return -1;
+    r->failed = 1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->res->error, sizeof r->res->error, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void hook_counter_add(void *arg, const char *name, int64_t delta)
+{
+    run *r = arg;
+    for (size_t i = 0; i < r->ncounters; i++)
+        if (r->counters[i].name == name || !strcmp(r->counters[i].name, name)) {
+            r->counters[i].value += delta;
+            return;
+        }
+    if (r->ncounters == r->capcounters) {
+        r->capcounters = r->capcounters ? 2 * r->capcounters : 8;
+        r->counters = xrealloc(r->counters, r->capcounters * sizeof *r->counters);
+    }
+    r->counters[r->ncounters].name = xstrdup(name);
+    r->counters[r->ncounters++].value = delta;
+}
+
+static void hook_fail(void *arg, const char *msg)
+{
+    run *r = arg;
+    if (!r->fail_called) snprintf(r->fail_msg, sizeof r->fail_msg, "%s", msg);
+    r->fail_called = 1;
+}
+
+static kiln_slice hook_bcast(void *arg, kiln_bcast b)
+{
+    run *r = arg;
+    return r->sink->bcast ? r->sink->bcast(r->sink->arg, b) : KILN_NONE;
+}
+
+/* After a user call: fold kiln_fail and a non-zero return into the task's
+ * failure. Returns 0 to go on, -1 to stop. */
+static int after_call(run *r, int idx, int rc)
+{
+    if (r->fail_called) {
+        r->fail_called = 0;
+        return run_fail(r, "%s: %s", r->p->names[idx], r->fail_msg);
+    }
+    if (r->failed) return -1;
+    if (rc != 0) return run_fail(r, "function '%s' returned %d", r->p->names[idx], rc);
+    return 0;
+}
+
+/* ---- sinks ------------------------------------------------------------- */
+
+static int flush_block(run *r)
+{
+    if (block_builder_size(&r->bb) == 0 && r->bb.nrec == 0) return 0;
+    uint8_t *blk;
+    size_t n;
+    if (block_builder_seal(&r->bb, &blk, &n) < 0) return run_fail(r, "out of memory sealing a result block");
+    int rc = r->sink->block(r->sink->arg, blk, n);
+    free(blk);
+    if (rc < 0) return run_fail(r, "cannot send results: %s", strerror(errno));
+    return 0;
+}
+
+static int save_flush(run *r)
+{
+    if (r->save_len && write_all(r->save_fd, r->save_buf, r->save_len) < 0)
+        return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
+    r->save_len = 0;
+    return 0;
+}
+
+static int save_put(run *r, const void *p, size_t n)
+{
+    if (r->save_len + n > SAVE_BUF_BYTES) {
+        if (save_flush(r) < 0) return -1;
+        if (n > SAVE_BUF_BYTES) {
+            if (write_all(r->save_fd, p, n) < 0)
+                return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
+            return 0;
+        }
+    }
+    memcpy(r->save_buf + r->save_len, p, n);
+    r->save_len += n;
+    return 0;
+}
+
+static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val);
+
+typedef struct chain {
+    kiln_out base;
+    run *r;
+    rop *op;        /* NULL: this node is the sink */
+    kiln_out *next;
+    int emitted;    /* map: records emitted by the current call */
+    kiln_out counted; /* map: the out handed to the user */
+} chain;
+
+static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
+{
+    run *r = ((chain *)self)->r;
+    if (r->failed) return -1;
+    if (r->stop) return 0;
+    r->res->records_out++;
+    switch (r->kind) {
+    case KILN__ACTION_KIND__ACTION_COUNT:
+        r->res->count++;
+        return 0;
+    case KILN__ACTION_KIND__ACTION_TAKE:
+        if (r->res->records_out >= r->take) r->stop = 1;
+        /* fall through */
+    case KILN__ACTION_KIND__ACTION_COLLECT:
+        if (block_builder_add(&r->bb, key, val) < 0) return run_fail(r, "out of memory buffering results");
+        if (block_builder_size(&r->bb) >= RESULT_BLOCK_BYTES) return flush_block(r);
+        return 0;
+    case KILN__ACTION_KIND__ACTION_REDUCE: {
+        if (!r->have_acc) {
+            r->have_acc = 1;
+            if (kiln_buf_set(&r->acc, val.ptr, val.len) < 0) return run_fail(r, "out of memory in reduce");
+            return 0;
+        }
+        int idx = r->p->nnames - 1, prev = r->st->current;
+        r->st->current = idx;
+        kiln_combine_fn *fn = (kiln_combine_fn *)r->p->combine_fn;
+        int rc = fn(KILN_SLICE(r->acc.p, r->acc.len), val, &r->tmp, r->p->combine_env);
+        r->st->current = prev;
+        if (after_call(r, idx, rc) < 0) return -1;
+        kiln_buf swap = r->acc;
+        r->acc = r->tmp;
+        r->tmp = swap;
+        return 0;
+    }
+    case KILN__ACTION_KIND__ACTION_SAVE_TEXT:
+        if (key.len) {
+            if (save_put(r, key.ptr, key.len) < 0 || save_put(r, "\t", 1) < 0) return -1;
+        }
+        if (save_put(r, val.ptr, val.len) < 0 || save_put(r, "\n", 1) < 0) return -1;
+        return 0;
+    default:
+        return run_fail(r, "unknown action %d", r->kind);
+    }
+}
+
+static int sink_open(run *r)
+{
+    const Kiln__Action *a = r->p->sf->output;
+    r->kind = a->kind;
+    r->take = a->take;
+    block_builder_init(&r->bb);
+    r->save_fd = -1;
+    if (r->kind == KILN__ACTION_KIND__ACTION_TAKE && r->take == 0) r->stop = 1;
+    if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
+    char tmpdir[4096];
+    snprintf(tmpdir, sizeof tmpdir, "%s/_temporary", a->dir);
+    if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST)
+        return run_fail(r, "cannot create %s: %s", tmpdir, strerror(errno));
+    uint32_t part = r->t->input->partition;
+    r->save_tmp = xasprintf("%s/part-%05u-%llu-%u", tmpdir, part, (unsigned long long)r->t->task_id, r->t->attempt);
+    r->save_final = xasprintf("%s/part-%05u", a->dir, part);
+    r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (r->save_fd < 0) return run_fail(r, "cannot create %s: %s", r->save_tmp, strerror(errno));
+    r->save_buf = xmalloc(SAVE_BUF_BYTES);
+    return 0;
+}
+
+/* Finishes the output: last block, reduced value, renamed part file. */
+static int sink_close(run *r)
+{
+    int rc = 0;
+    if (!r->failed) {
+        switch (r->kind) {
+        case KILN__ACTION_KIND__ACTION_COLLECT:
+        case KILN__ACTION_KIND__ACTION_TAKE:
+            rc = flush_block(r);
+            break;
+        case KILN__ACTION_KIND__ACTION_REDUCE:
+            if (r->have_acc) {
+                if (block_builder_add(&r->bb, KILN_NONE, KILN_SLICE(r->acc.p, r->acc.len)) < 0)
+                    rc = run_fail(r, "out of memory in reduce");
+                else
+                    rc = flush_block(r);
+            }
+            break;
+        case KILN__ACTION_KIND__ACTION_SAVE_TEXT:
+            rc = save_flush(r);
+            if (rc == 0 && fsync(r->save_fd) < 0) rc = run_fail(r, "cannot sync %s: %s", r->save_tmp, strerror(errno));
+            if (rc == 0 && rename(r->save_tmp, r->save_final) < 0)
+                rc = run_fail(r, "cannot rename %s: %s", r->save_tmp, strerror(errno));
+            break;
+        default:
+            break;
+        }
+    }
+    if (r->save_fd >= 0) close(r->save_fd);
+    if (r->failed && r->save_tmp) unlink(r->save_tmp);
+    free(r->save_tmp);
+    free(r->save_final);
+    free(r->save_buf);
+    block_builder_release(&r->bb);
+    kiln_buf_release(&r->acc);
+    kiln_buf_release(&r->tmp);
+    return r->failed ? -1 : rc;
+}
+
+/* ---- operation nodes ---------------------------------------------------- */
+
+static int counted_emit(kiln_out *self, kiln_slice key, kiln_slice val)
+{
+    chain *c = (chain *)((char *)self - offsetof(chain, counted));
+    if (++c->emitted > 1)
+        return run_fail(c->r, "map function '%s' emitted more than one record; map must emit exactly one (use flat_map)",
+                        c->r->p->names[c->op->name_index]);
+    return c->next->emit(c->next, key, val);
+}
+
+static int op_emit(kiln_out *self, kiln_slice key, kiln_slice val)
+{
+    chain *c = (chain *)self;
+    run *r = c->r;
+    if (r->failed) return -1;
+    rop *op = c->op;
+    kiln_rec rec = {key, val};
+    int prev = r->st->current, rc;
+    r->st->current = op->name_index;
+    switch (op->kind) {
+    case KILN__OP_KIND__OP_FILTER: {
+        bool keep = ((kiln_filter_fn *)op->fn)(rec, op->env);
+        r->st->current = prev;
+        if (after_call(r, op->name_index, 0) < 0) return -1;
+        return keep ? c->next->emit(c->next, key, val) : 0;
+    }
+    case KILN__OP_KIND__OP_MAP:
+        c->emitted = 0;
+        rc = ((kiln_map_fn *)op->fn)(rec, &c->counted, op->env);
+        r->st->current = prev;
+        if (after_call(r, op->name_index, rc) < 0) return -1;
+        if (c->emitted != 1)
+            return run_fail(r, "map function '%s' emitted no record; map must emit exactly one (use flat_map or filter)",
+                            r->p->names[op->name_index]);
+        return 0;
+    case KILN__OP_KIND__OP_FLAT_MAP:
+        rc = ((kiln_map_fn *)op->fn)(rec, c->next, op->env);
+        r->st->current = prev;
+        return after_call(r, op->name_index, rc);
+    default:
+        r->st->current = prev;
+        return run_fail(r, "operation %d cannot be pushed", op->kind);
+    }
+}
+
+/* Builds nodes for ops[from, to) ending in `last`; returns the head. */
+static kiln_out *chain_build(run *r, rop *ops, size_t from, size_t to, kiln_out *last, chain *nodes)
+{
+    kiln_out *next = last;
+    for (size_t i = to; i-- > from;) {
+        chain *c = &nodes[i];
+        c->base.emit = op_emit;
+        c->r = r;
+        c->op = &ops[i];
+        c->next = next;
+        c->counted.emit = counted_emit;
+        next = &c->base;
+    }
+    return next;
+}
+
+/* ---- sources and queues -------------------------------------------------- */
+
+typedef struct src {
+    int (*next)(struct src *s, kiln_rec *rec); /* 1, 0 = end, -1 = error */
+    run *r;
+    line_reader lr;
+    int lr_open;
+    block_reader br;
+    int br_open;
+    int64_t cur, end;
+    uint8_t i64[8];
+    struct recq *queue; /* materialised output of a map_partitions */
+} src;
+
+static int src_text_next(src *s, kiln_rec *rec)
+{
+    const char *line;
+    size_t len;
+    char err[512];
+    int rc = line_reader_next(&s->lr, &line, &len, err, sizeof err);
+    if (rc < 0) return run_fail(s->r, "%s", err);
+    if (rc == 0) return 0;
+    rec->key = KILN_SLICE("", 0);
+    rec->val = KILN_SLICE(line, len);
+    return 1;
+}
+
+static int src_block_next(src *s, kiln_rec *rec)
+{
+    if (!s->br_open) return 0;
+    char err[256];
+    int rc = block_reader_next(&s->br, rec, err, sizeof err);
+    if (rc < 0) return run_fail(s->r, "input block: %s", err);
+    return rc;
+}
+
+static int src_range_next(src *s, kiln_rec *rec)
+{
+    if (s->cur >= s->end) return 0;
+    uint64_t u = (uint64_t)s->cur++;
+    for (int i = 0; i < 8; i++) s->i64[i] = (uint8_t)(u >> (8 * i));
+    rec->key = KILN_SLICE("", 0);
+    rec->val = KILN_SLICE(s->i64, 8);
+    return 1;
+}
+
+static int src_open(run *r, src *s, Kiln__NodeKind kind, const Kiln__TaskInput *in)
+{
+    memset(s, 0, sizeof *s);
+    s->r = r;
+    char err[512];
+    switch (kind) {
+    case KILN__NODE_KIND__NODE_TEXT_FILE:
+        if (!in->split) return run_fail(r, "text task without a split");
+        if (line_reader_open(&s->lr, in->split->path, in->split->start, in->split->end, err, sizeof err) < 0)
+            return run_fail(r, "%s", err);
+        s->lr_open = 1;
+        s->next = src_text_next;
+        return 0;
+    case KILN__NODE_KIND__NODE_PARALLELIZE:
+        s->next = src_block_next;
+        if (in->block.len == 0) return 0;
+        if (block_reader_open(&s->br, in->block.data, in->block.len, err, sizeof err) < 0)
+            return run_fail(r, "input block: %s", err);
+        s->br_open = 1;
+        return 0;
+    case KILN__NODE_KIND__NODE_RANGE:
+        s->cur = in->range_start;
+        s->end = in->range_end;
+        s->next = src_range_next;
+        return 0;
+    default:
+        return run_fail(r, "source kind %d cannot be read by a narrow stage", kind);
+    }
+}
+
+static void src_close(src *s)
+{
+    if (s->lr_open) line_reader_close(&s->lr);
+    if (s->br_open) block_reader_close(&s->br);
+}
+
+/* A queue of records in one arena: collects pushed records, then yields them. */
+typedef struct recq {
+    kiln_out base;  /* collecting end */
+    kiln_iter iter; /* reading end */
+    run *r;
+    uint8_t *buf;
+    size_t len, cap, pos;
+    /* lazy mode: refill from upstream when drained */
+    src *upstream;
+    kiln_out *head; /* chain that ends in this queue */
+} recq;
+
+static int recq_emit(kiln_out *self, kiln_slice key, kiln_slice val)
+{
+    recq *q = (recq *)self;
+    size_t need = 16 + key.len + val.len;
+    if (q->len + need > q->cap) {
+        size_t cap = q->cap ? q->cap : 65536;
+        while (cap < q->len + need) cap *= 2;
+        uint8_t *nb = realloc(q->buf, cap);
+        if (!nb) return run_fail(q->r, "out of memory buffering records for map_partitions");
+        q->buf = nb;
+        q->cap = cap;
+    }
+    uint64_t kl = key.len, vl = val.len;
+    memcpy(q->buf + q->len, &kl, 8);
+    memcpy(q->buf + q->len + 8, &vl, 8);
+    if (kl) memcpy(q->buf + q->len + 16, key.ptr, kl);
+    if (vl) memcpy(q->buf + q->len + 16 + kl, val.ptr, vl);
+    q->len += need;
+    return 0;
+}
+
+static bool recq_next(kiln_iter *self, kiln_rec *rec)
+{
+    recq *q = (recq *)((char *)self - offsetof(recq, iter));
+    while (q->pos >= q->len) {
+        if (!q->upstream || q->r->failed || q->r->stop) return false;
+        q->len = q->pos = 0;
+        kiln_rec in;
+        int rc = q->upstream->next(q->upstream, &in);
+        if (rc <= 0) {
+            q->upstream = NULL;
+            return false;
+        }
+        if (q->head->emit(q->head, in.key, in.val) < 0) return false;
+    }
+    uint64_t kl, vl;
+    memcpy(&kl, q->buf + q->pos, 8);
+    memcpy(&vl, q->buf + q->pos + 8, 8);
+    rec->key = KILN_SLICE(q->buf + q->pos + 16, kl);
+    rec->val = KILN_SLICE(q->buf + q->pos + 16 + kl, vl);
+    q->pos += 16 + kl + vl;
+    return true;
+}
+
+static int src_queue_next(src *s, kiln_rec *rec)
+{
+    return recq_next(&s->queue->iter, rec) ? 1 : (s->r->failed ? -1 : 0);
+}
+
+/* ---- the pipeline -------------------------------------------------------- */
+
+static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
+{
+    chain nodes[TASK_MAX_OPS];
+    chain sink = {.base = {sink_emit}, .r = r};
+    memset(nodes, 0, sizeof nodes);
+    if (pl->nops > TASK_MAX_OPS) return run_fail(r, "too many operations in one stage");
+
+    src first;
+    if (src_open(r, &first, pl->source, in) < 0) {
+        src_close(&first);
+        return -1;
+    }
+    src *input = &first;
+    recq *queues[TASK_MAX_OPS];
+    src qsrcs[TASK_MAX_OPS];
+    int nq = 0;
+    size_t from = 0;
+    int rc = 0, done = 0;
+
+    for (size_t m = 0; m < pl->nops && rc == 0; m++) {
+        if (pl->ops[m].kind != KILN__OP_KIND__OP_MAP_PARTITIONS) continue;
+        /* ops[from, m) run lazily behind an iterator feeding map_partitions m */
+        recq *q = xcalloc(1, sizeof *q);
+        queues[nq] = q;
+        q->base.emit = recq_emit;
+        q->iter.next = recq_next;
+        q->r = r;
+        q->upstream = input;
+        q->head = chain_build(r, pl->ops, from, m, &q->base, nodes);
+        int last = 1;
+        for (size_t k = m + 1; k < pl->nops; k++)
+            if (pl->ops[k].kind == KILN__OP_KIND__OP_MAP_PARTITIONS) last = 0;
+        rop *op = &pl->ops[m];
+        kiln_out *out;
+        recq *mat = NULL;
+        if (last) {
+            out = chain_build(r, pl->ops, m + 1, pl->nops, &sink.base, nodes);
+        } else {
+            mat = xcalloc(1, sizeof *mat);
+            mat->base.emit = recq_emit;
+            mat->iter.next = recq_next;
+            mat->r = r;
+            out = &mat->base;
+        }
+        int prev = r->st->current;
+        r->st->current = op->name_index;
+        int urc = ((kiln_partition_fn *)op->fn)(&q->iter, out, op->env);
+        r->st->current = prev;
+        rc = after_call(r, op->name_index, urc);
+        nq++;
+        if (last) {
+            done = 1;
+            break;
+        }
+        /* the materialised output becomes the next input */
+        queues[nq] = mat;
+        memset(&qsrcs[nq], 0, sizeof qsrcs[nq]);
+        qsrcs[nq].r = r;
+        qsrcs[nq].next = src_queue_next;
+        qsrcs[nq].queue = mat;
+        input = &qsrcs[nq];
+        nq++;
+        from = m + 1;
+    }
+    if (rc == 0 && !done && !r->failed) {
+        kiln_out *head = chain_build(r, pl->ops, from, pl->nops, &sink.base, nodes);
+        kiln_rec rec;
+        while (!r->stop && input->next(input, &rec) > 0) {
+            r->res->records_in++;
+            if (head->emit(head, rec.key, rec.val) < 0) break;
+        }
+    }
+    for (int i = 0; i < nq; i++) {
+        if (!queues[i]) continue;
+        free(queues[i]->buf);
+        free(queues[i]);
+    }
+    src_close(&first);
+    return r->failed ? -1 : 0;
+}
+
+int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink,
+             exec_status *status, task_result *res)
+{
+    memset(res, 0, sizeof *res);
+    run r = {.p = p, .t = t, .sink = sink, .res = res};
+    r.st = status ? status : &r.dummy;
+    r.st->current = -1;
+    rt_hooks hooks = {.arg = &r, .counter_add = hook_counter_add, .fail = hook_fail, .bcast_value = hook_bcast};
+    rt_set_hooks(&hooks);
+
+    const Kiln__TaskInput *in = t->input;
+    if (in->pipeline >= p->npipes) {
+        run_fail(&r, "task names pipeline %u of %zu", in->pipeline, p->npipes);
+    } else if (sink_open(&r) == 0) {
+        run_pipeline(&r, &p->pipes[in->pipeline], in);
+        sink_close(&r);
+    }
+    rt_set_hooks(NULL);
+    r.st->current = -1;
+
+    res->ncounters = r.ncounters;
+    res->counters = xcalloc(r.ncounters, sizeof *res->counters);
+    for (size_t i = 0; i < r.ncounters; i++) {
+        Kiln__Counter *c = xmalloc(sizeof *c);
+        kiln__counter__init(c);
+        c->name = r.counters[i].name;
+        c->value = r.counters[i].value;
+        res->counters[i] = c;
+    }
+    free(r.counters);
+    return r.failed ? -1 : 0;
+}
+
+void task_result_release(task_result *res)
+{
+    for (size_t i = 0; i < res->ncounters; i++) {
+        free(res->counters[i]->name);
+        free(res->counters[i]);
+    }
+    free(res->counters);
+    res->counters = NULL;
+    res->ncounters = 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * task.h - running one task inside an executor: a stage function resolved
+ * against the application's library (stage_prog), streamed over one input
+ * partition into the stage's output (count, result blocks, a reduced value
+ * or a text part file).
+ *
+ * Nothing here touches sockets or the worker: results leave through the
+ * task_sink callbacks, so the engine is testable in-process.
+ */
+#ifndef KILN_TASK_H
+#define KILN_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kiln.h"
+#include "kiln.pb-c.h"
+
+#define TASK_MAX_OPS 64
+
+/* Shared with the worker (MAP_SHARED): which user function runs now, so a
+ * crash can be blamed on it. */
+typedef struct exec_status {
+    volatile uint64_t task_id;
+    volatile int32_t current; /* index into names, -1 = kiln's own code */
+    int32_t nnames;
+    char names[TASK_MAX_OPS + 1][96];
+} exec_status;
+
+typedef struct rop {
+    Kiln__OpKind kind;
+    void *fn;
+    kiln_slice env;
+    int name_index; /* in exec_status.names */
+} rop;
+
+typedef struct rpipeline {
+    Kiln__NodeKind source;
+    rop *ops;
+    size_t nops;
+} rpipeline;
+
+/* A stage function resolved against a library. Owns the unpacked StageFunc
+ * (the envs point into it). */
+typedef struct stage_prog {
+    Kiln__StageFunc *sf;
+    rpipeline *pipes;
+    size_t npipes;
+    void *combine_fn; /* ACTION_REDUCE */
+    kiln_slice combine_env;
+    char names[TASK_MAX_OPS + 1][96];
+    int nnames;
+} stage_prog;
+
+/* Decodes and resolves a serialized StageFunc: every symbol is looked up
+ * once (dlsym on lib, or the built-ins). NULL with a message. */
+stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib,
+                           char *err, size_t errlen);
+void stage_prog_free(stage_prog *p);
+
+/* Where a task's results go. */
+typedef struct task_sink {
+    void *arg;
+    /* Sends a sealed record block. 0 or -1. */
+    int (*block)(void *arg, const uint8_t *p, size_t n);
+    /* Looks up a broadcast value. */
+    kiln_slice (*bcast)(void *arg, kiln_bcast b);
+} task_sink;
+
+typedef struct task_result {
+    uint64_t count;
+    uint64_t records_in, records_out;
+    Kiln__Counter **counters; /* owned; free with task_result_release */
+    size_t ncounters;
+    char error[1024];
+} task_result;
+
+/* Runs the task. 0 on success; -1 with res->error set. status may be NULL. */
+int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink,
+             exec_status *status, task_result *res);
+void task_result_release(task_result *res);
+
+#endif

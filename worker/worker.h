@@ -1,0 +1,108 @@
+/*
+ * worker.h - the worker daemon's state, owned by main.c and passed to
+ * every module: link.c (the driver connection: registration, heartbeats,
+ * blob fetches, tasks in and results out), pool.c (executor processes:
+ * fork, reuse, watch, blame), blobs in cache/ under the work dir.
+ */
+#ifndef KILN_WORKER_H
+#define KILN_WORKER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "hash.h"
+#include "log.h"
+#include "task.h"
+
+typedef struct wtask wtask;
+typedef struct wexec wexec;
+typedef struct wblob wblob;
+
+/* A task received from the driver, until its TaskDone went back. */
+struct wtask {
+    Kiln__Envelope *env; /* owned: the TaskLaunch */
+    Kiln__TaskLaunch *t; /* env->task_launch */
+    int waiting;         /* blobs still missing */
+    int failed;          /* a blob fetch failed; error holds why */
+    char error[512];
+    wexec *exec;         /* running on */
+    wtask *next;         /* queue link */
+};
+
+/* A forked executor process. */
+struct wexec {
+    struct worker *w;     /* back pointer for callbacks */
+    pid_t pid;
+    int index;            /* N in executor-N.log */
+    char app_id[129];
+    conn *c;
+    exec_status *status;  /* MAP_SHARED with the process */
+    wtask *task;          /* running, or NULL when idle */
+    int reaped, conn_gone, retiring;
+    int exit_status;
+    wexec *next;
+};
+
+/* A blob in the cache or on its way. */
+struct wblob {
+    char hash[HASH_HEX_LEN + 1];
+    int present;
+    int fetching;
+    int fd;
+    uint64_t size, got;
+    EVP_MD_CTX *md;
+    char *tmp_path;
+    wblob *next;
+};
+
+typedef struct worker {
+    struct event_base *base;
+    kiln_conf conf;
+    logger log;
+    char *work_dir, *cache_dir;
+    int slots;
+    char name[256];
+    char host[256];
+    int data_port, http_port;
+    /* the driver link */
+    conn *driver;
+    int registered;
+    uint32_t worker_id;
+    uint64_t backoff_ms;
+    struct event *reconnect_ev, *heartbeat_ev;
+    /* listeners */
+    struct evconnlistener *data_listener;
+    struct evhttp *http;
+    /* tasks waiting for blobs or a slot, in arrival order */
+    wtask *queue_head, *queue_tail;
+    int ntasks;           /* received and not yet answered */
+    /* executors */
+    wexec *execs;
+    int nexecs, next_exec_index;
+    wblob *blobs;
+    struct event *sigchld_ev, *sighup_ev, *sigterm_ev, *sigint_ev;
+    int stopping;
+    /* counters for the status page and tests */
+    uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
+} worker;
+
+/* link.c */
+void link_start(worker *w);
+void link_send(worker *w, const Kiln__Envelope *env);
+void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done);
+void link_forward_output(worker *w, const Kiln__Envelope *env);
+
+/* pool.c */
+void pool_schedule(worker *w);
+void pool_on_sigchld(worker *w);
+void pool_end_app(worker *w, const char *app_id);
+void pool_kill_all(worker *w);
+void task_free(wtask *t);
+
+#endif
