@@ -17,7 +17,7 @@ CC ?= cc
 PKGS := libevent libprotobuf-c liblz4 check inih jansson libxxhash libcrypto
 DEPS_OK := $(shell bash scripts/deps.sh >&2 && echo ok)
 
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 OPT := -O2 -g
 ifeq ($(SAN),1)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -29,6 +29,14 @@ int kiln_emit_i64(kiln_out *out, kiln_slice key, int64_t v)
     return out->emit(out, key, KILN_SLICE(b, 8));
 }
 
+void kiln_recs_free(kiln_recs *recs)
+{
+    if (!recs) return;
+    free(recs->recs);
+    free(recs->storage);
+    memset(recs, 0, sizeof *recs);
+}
+
 bool kiln_next(kiln_iter *in, kiln_rec *rec) { return in->next(in, rec); }
 
 int kiln_buf_set(kiln_buf *buf, const void *p, size_t n)

@@ -1,0 +1,101 @@
+/*
+ * client.h - libkiln's inside: the context behind kiln_ctx, the session with
+ * the driver (session.c), and what the CLI (kiln.c) calls to set one up.
+ *
+ * The client is synchronous: one connection to the driver, blocking frame
+ * I/O, one action at a time, as the public API is.
+ */
+#ifndef KILN_CLIENT_H
+#define KILN_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "kiln.h"
+#include "kiln.pb-c.h"
+#include "msg.h"
+#include "split.h"
+
+struct kiln_rdd {
+    kiln_ctx *ctx;
+    uint32_t id;
+    Kiln__NodeKind kind;
+    kiln_rdd *parents[2];
+    size_t nparents;
+    char *symbol;           /* owned */
+    int builtin;
+    uint8_t *env;           /* owned copy */
+    size_t env_len;
+    uint32_t partitions;
+    text_split_list splits; /* text_file */
+    uint8_t **blocks;       /* parallelize: sealed blocks, owned */
+    size_t *block_lens;
+    size_t nblocks;
+    int64_t range_start, range_end;
+};
+
+typedef struct client_bcast {
+    uint8_t id[32];
+    char hex[HASH_HEX_LEN + 1];
+    uint8_t *data; /* the client's own copy, for kiln_bcast_value here */
+    size_t len;
+} client_bcast;
+
+struct kiln_ctx {
+    int fd;
+    msg_reader rd;
+    char app_id[64];
+    const void *app_base;   /* load address of the application's library */
+    char app_path[4096];
+    char err[4096];
+    kiln_rdd **rdds;
+    size_t nrdds;
+    client_bcast *bcasts;
+    size_t nbcasts;
+    Kiln__Conf **conf;
+    size_t nconf;
+    char **counter_names;
+    int64_t *counter_values;
+    size_t ncounters;
+    uint32_t job_seq;
+    int progress;           /* stderr is a terminal */
+    int dead;               /* the connection failed: every action fails */
+};
+
+/* Connects to the driver at hostport, registers the application whose
+ * library is at lib_path (uploading it when the driver lacks it).
+ * conf: "key=value" strings for every job. NULL with a message. */
+kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base,
+                         char *const *conf, size_t nconf, char *err, size_t errlen);
+void client_ctx_free(kiln_ctx *ctx);
+
+/* Sets ctx->err; returns -1. */
+int client_fail(kiln_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Uploads a blob with BlobPut pieces and waits for BlobPutDone. 0 or -1. */
+int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const uint8_t *p, size_t n);
+
+/* Results of one job, per partition. */
+typedef struct part_result {
+    uint32_t attempt;
+    uint8_t **blocks;
+    size_t *lens;
+    size_t n;
+} part_result;
+
+typedef struct job_result {
+    uint64_t count;
+    part_result *parts;
+    size_t nparts;
+} job_result;
+
+/* Sends the job for target with action and waits for its end.
+ * 0, or -1 with ctx->err set. */
+int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_result *res);
+void job_result_release(job_result *res);
+
+/* One InfoRequest/KillApp round trip for the CLI over a fresh connection. */
+Kiln__Envelope *client_query(const char *hostport, Kiln__Envelope *req, char *err, size_t errlen);
+
+#endif

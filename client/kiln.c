@@ -1,0 +1,352 @@
+/*
+ * kiln.c - the `kiln` command: submit an application, or ask the driver
+ * about its workers, applications and jobs, or kill an application.
+ *
+ *   kiln submit [--master HOST:PORT | --master local[N]] [--conf K=V]... APP.so [ARGS...]
+ *   kiln status | workers | jobs [--master HOST:PORT]
+ *   kiln kill APP-ID [--master HOST:PORT]
+ *
+ * local[N] starts a private kiln-driver and one kiln-worker with N slots in
+ * a temporary directory (binaries next to this one, else on PATH), waits
+ * until the worker has registered, and removes everything afterwards.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
+    "       kiln status|workers|jobs [--master HOST:PORT]\n"
+    "       kiln kill APP-ID [--master HOST:PORT]\n"
+    "The master defaults to $KILN_MASTER, then 127.0.0.1:7077.\n";
+
+typedef struct local_cluster {
+    char dir[PATH_MAX];
+    pid_t driver, worker;
+    char master[64];
+} local_cluster;
+
+static void sibling(const char *name, char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, len, "%s/%s", self, name);
+            if (access(out, X_OK) == 0) return;
+        }
+    }
+    snprintf(out, len, "%s", name); /* from PATH */
+}
+
+static pid_t spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "kiln: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for dir/ports and returns the port called name, or -1. */
+static int wait_port(const char *dir, const char *name, pid_t pid)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/ports", dir);
+    for (int i = 0; i < 1000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char key[32];
+            int port;
+            while (fscanf(f, "%31s %d", key, &port) == 2)
+                if (!strcmp(key, name)) {
+                    fclose(f);
+                    return port;
+                }
+            fclose(f);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) return -1;
+        usleep(10000);
+    }
+    return -1;
+}
+
+static void local_stop(local_cluster *lc)
+{
+    if (lc->worker > 0) kill(lc->worker, SIGTERM);
+    if (lc->driver > 0) kill(lc->driver, SIGTERM);
+    if (lc->worker > 0) waitpid(lc->worker, NULL, 0);
+    if (lc->driver > 0) waitpid(lc->driver, NULL, 0);
+    if (getenv("KILN_KEEP_LOCAL"))
+        fprintf(stderr, "kiln: local cluster files kept in %s\n", lc->dir);
+    else
+        rm_rf(lc->dir);
+}
+
+static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
+{
+    memset(lc, 0, sizeof *lc);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(lc->dir, sizeof lc->dir, "%s/kiln-local-XXXXXX", tmp);
+    if (!mkdtemp(lc->dir)) return errf(err, errlen, "cannot create a directory in %s: %s", tmp, strerror(errno));
+    char drv[PATH_MAX], wrk[PATH_MAX], ddir[PATH_MAX + 16], wdir[PATH_MAX + 16], dlog[PATH_MAX + 16],
+        wlog[PATH_MAX + 16], slotbuf[16], driver_addr[64];
+    sibling("kiln-driver", drv, sizeof drv);
+    sibling("kiln-worker", wrk, sizeof wrk);
+    snprintf(ddir, sizeof ddir, "%s/driver", lc->dir);
+    snprintf(wdir, sizeof wdir, "%s/worker", lc->dir);
+    snprintf(dlog, sizeof dlog, "%s/driver.log", lc->dir);
+    snprintf(wlog, sizeof wlog, "%s/worker.log", lc->dir);
+    snprintf(slotbuf, sizeof slotbuf, "%d", slots);
+    mkdir(ddir, 0755);
+    mkdir(wdir, 0755);
+    char *dargv[] = {drv, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", ddir, "--log-file", dlog, NULL};
+    lc->driver = spawn(dargv);
+    int port = wait_port(ddir, "rpc", lc->driver);
+    if (port < 0) {
+        local_stop(lc);
+        return errf(err, errlen, "the local driver did not start (see %s)", dlog);
+    }
+    snprintf(driver_addr, sizeof driver_addr, "127.0.0.1:%d", port);
+    snprintf(lc->master, sizeof lc->master, "%s", driver_addr);
+    char *wargv[] = {wrk, "--driver", driver_addr, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--slots",
+                     slotbuf, "--work-dir", wdir, "--log-file", wlog, NULL};
+    lc->worker = spawn(wargv);
+    /* wait until the driver knows the worker */
+    for (int i = 0; i < 1000; i++) {
+        Kiln__Envelope req = KILN__ENVELOPE__INIT;
+        Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
+        ir.what = "workers";
+        MSG_BODY(req, info_request, INFO_REQUEST, &ir);
+        char e2[256];
+        Kiln__Envelope *m = client_query(lc->master, &req, e2, sizeof e2);
+        int ready = m && m->body_case == KILN__ENVELOPE__BODY_INFO_REPLY && m->info_reply->n_workers > 0;
+        msg_free(m);
+        if (ready) return 0;
+        if (waitpid(lc->worker, NULL, WNOHANG) == lc->worker) break;
+        usleep(10000);
+    }
+    local_stop(lc);
+    return errf(err, errlen, "the local worker did not register (see %s)", wlog);
+}
+
+static int parse_local(const char *m, int *slots)
+{
+    if (strncmp(m, "local", 5)) return 0;
+    *slots = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (m[5] == 0) return 1;
+    if (m[5] == '[') {
+        if (!strcmp(m + 6, "*]")) return 1;
+        int n = atoi(m + 6);
+        if (n > 0) *slots = n;
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_submit(int argc, char **argv, const char *master)
+{
+    char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
+    size_t nconf = 0;
+    int i = 0;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--master") && i + 1 < argc)
+            master = argv[++i];
+        else if (!strncmp(argv[i], "--master=", 9))
+            master = argv[i] + 9;
+        else if (!strcmp(argv[i], "--conf") && i + 1 < argc)
+            conf[nconf++] = argv[++i];
+        else if (!strncmp(argv[i], "--conf=", 7))
+            conf[nconf++] = argv[i] + 7;
+        else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
+            i++; /* authentication arrives with the security work; accepted now */
+        else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            fprintf(stderr, "kiln submit: unknown option %s\n%s", argv[i], usage);
+            free(conf);
+            return 2;
+        } else
+            break;
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        free(conf);
+        return 2;
+    }
+    char lib_path[PATH_MAX];
+    if (!realpath(argv[i], lib_path)) {
+        fprintf(stderr, "kiln submit: %s: %s\n", argv[i], strerror(errno));
+        free(conf);
+        return 2;
+    }
+    void *h = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        fprintf(stderr, "kiln submit: cannot load %s: %s\n", lib_path, dlerror());
+        free(conf);
+        return 2;
+    }
+    int (*app_main)(kiln_ctx *, int, char **) = (int (*)(kiln_ctx *, int, char **))dlsym(h, "kiln_main");
+    Dl_info info;
+    if (!app_main || !dladdr((void *)app_main, &info)) {
+        fprintf(stderr, "kiln submit: %s does not export kiln_main (declare it KILN_EXPORT)\n", lib_path);
+        free(conf);
+        return 2;
+    }
+    local_cluster lc;
+    int slots, local = parse_local(master, &slots);
+    char err[2048];
+    if (local) {
+        if (local_start(&lc, slots, err, sizeof err) < 0) {
+            fprintf(stderr, "kiln submit: %s\n", err);
+            free(conf);
+            return 1;
+        }
+        master = lc.master;
+    }
+    int rc;
+    kiln_ctx *ctx = client_ctx_new(master, lib_path, info.dli_fbase, conf, nconf, err, sizeof err);
+    if (!ctx) {
+        fprintf(stderr, "kiln submit: %s\n", err);
+        rc = 1;
+    } else {
+        argv[i] = lib_path;
+        rc = app_main(ctx, argc - i, argv + i);
+        client_ctx_free(ctx);
+    }
+    if (local) local_stop(&lc);
+    free(conf);
+    return rc;
+}
+
+static Kiln__Envelope *info(const char *master, char *err, size_t errlen)
+{
+    Kiln__Envelope req = KILN__ENVELOPE__INIT;
+    Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
+    ir.what = "status";
+    MSG_BODY(req, info_request, INFO_REQUEST, &ir);
+    Kiln__Envelope *m = client_query(master, &req, err, errlen);
+    if (m && m->body_case != KILN__ENVELOPE__BODY_INFO_REPLY) {
+        errf(err, errlen, "unexpected %s from the driver", msg_name(m));
+        msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int cmd_info(const char *what, const char *master)
+{
+    char err[1024];
+    Kiln__Envelope *m = info(master, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "kiln %s: %s\n", what, err);
+        return 1;
+    }
+    Kiln__InfoReply *r = m->info_reply;
+    if (!strcmp(what, "status")) {
+        uint32_t slots = 0, running = 0;
+        for (size_t i = 0; i < r->n_workers; i++) {
+            slots += r->workers[i]->slots;
+            running += r->workers[i]->running;
+        }
+        size_t apps = 0;
+        for (size_t i = 0; i < r->n_apps; i++) apps += !strcmp(r->apps[i]->state, "running");
+        printf("driver %s up %.1f s\nworkers %zu  slots %u  running tasks %u\napplications running %zu  total %zu\n"
+               "stages serialized %llu  broadcast %llu  blobs served %llu (%llu bytes)\n",
+               master, (double)r->uptime_ms / 1000.0, r->n_workers, slots, running, apps, r->n_apps,
+               (unsigned long long)r->stages_serialized, (unsigned long long)r->broadcasts_stored,
+               (unsigned long long)r->blobs_served, (unsigned long long)r->blob_bytes_served);
+    } else if (!strcmp(what, "workers")) {
+        printf("%-4s %-32s %5s %7s %10s %9s\n", "ID", "NAME", "SLOTS", "RUNNING", "TASKS", "HEARTBEAT");
+        for (size_t i = 0; i < r->n_workers; i++) {
+            Kiln__WorkerInfo *w = r->workers[i];
+            printf("%-4u %-32s %5u %7u %10llu %7llums\n", w->id, w->name, w->slots, w->running,
+                   (unsigned long long)w->tasks_done, (unsigned long long)w->last_heartbeat_ms);
+        }
+    } else {
+        printf("%-28s %-6s %-10s %-10s %s\n", "APPLICATION", "JOB", "ACTION", "STATE", "TASKS");
+        for (size_t i = 0; i < r->n_jobs; i++) {
+            Kiln__JobInfo *j = r->jobs[i];
+            printf("%-28s %-6u %-10s %-10s %u/%u\n", j->app_id, j->job_id, j->action, j->state, j->tasks_done,
+                   j->tasks);
+        }
+    }
+    msg_free(m);
+    return 0;
+}
+
+static int cmd_kill(const char *id, const char *master)
+{
+    Kiln__Envelope req = KILN__ENVELOPE__INIT;
+    Kiln__KillApp k = KILN__KILL_APP__INIT;
+    k.app_id = (char *)id;
+    MSG_BODY(req, kill_app, KILL_APP, &k);
+    char err[1024];
+    Kiln__Envelope *m = client_query(master, &req, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "kiln kill: %s\n", err);
+        return 1;
+    }
+    int rc = 0;
+    if (m->body_case != KILN__ENVELOPE__BODY_KILL_REPLY || !m->kill_reply->ok) {
+        fprintf(stderr, "kiln kill: %s\n",
+                m->body_case == KILN__ENVELOPE__BODY_KILL_REPLY ? m->kill_reply->error : "unexpected answer");
+        rc = 1;
+    } else {
+        printf("killed %s\n", id);
+    }
+    msg_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *master = getenv("KILN_MASTER");
+    if (!master || !*master) master = "127.0.0.1:7077";
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master);
+    /* the other commands take --master, --secret-file and one argument */
+    const char *arg = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--master") && i + 1 < argc)
+            master = argv[++i];
+        else if (!strncmp(argv[i], "--master=", 9))
+            master = argv[i] + 9;
+        else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
+            i++;
+        else if (!arg)
+            arg = argv[i];
+        else {
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (!strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs")) return cmd_info(cmd, master);
+    if (!strcmp(cmd, "kill")) {
+        if (!arg) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        return cmd_kill(arg, master);
+    }
+    fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}

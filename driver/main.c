@@ -1,0 +1,214 @@
+/*
+ * main.c - kiln-driver: owns struct driver, parses flags, binds the RPC and
+ * HTTP ports, writes the ports file, serves the status page, and runs the
+ * event loop. Connections are rpc.c; scheduling is sched.c.
+ */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "driver.h"
+#include "msg.h"
+#include "net.h"
+#include "util.h"
+
+static const char usage[] =
+    "usage: kiln-driver [--config FILE] [--listen HOST:PORT] [--http HOST:PORT]\n"
+    "                   [--state-dir DIR] [--log-file FILE] [--secret-file FILE] [--log-level LEVEL]\n";
+
+static const daemon_flag flags[] = {
+    {"listen", "driver.listen"},       {"http", "driver.http"},     {"state-dir", "driver.state_dir"},
+    {"log-file", "driver.log_file"},   {"secret-file", "secret_file"}, {"log-level", "log.level"},
+};
+
+static void rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
+{
+    rpc_accept(arg, fd);
+}
+
+static json_t *status_json(driver *d)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "uptime_ms", json_integer((json_int_t)(now_ms() - d->started_ms)));
+    json_object_set_new(o, "rpc_port", json_integer(d->rpc_port));
+    json_object_set_new(o, "stages_serialized", json_integer((json_int_t)d->stats.serialized));
+    json_object_set_new(o, "stages_broadcast", json_integer((json_int_t)d->stats.broadcast));
+    json_object_set_new(o, "blobs_served", json_integer((json_int_t)d->blobs_served));
+    json_object_set_new(o, "blob_bytes_served", json_integer((json_int_t)d->blob_bytes_served));
+    json_object_set_new(o, "tasks_launched", json_integer((json_int_t)d->tasks_launched));
+    json_t *ws = json_array();
+    for (dworker *w = d->workers; w; w = w->next) {
+        json_t *x = json_object();
+        json_object_set_new(x, "id", json_integer(w->id));
+        json_object_set_new(x, "name", json_string(w->name));
+        json_object_set_new(x, "slots", json_integer(w->slots));
+        json_object_set_new(x, "running", json_integer(w->running));
+        json_object_set_new(x, "tasks_done", json_integer((json_int_t)w->tasks_done));
+        json_object_set_new(x, "heartbeat_age_ms", json_integer((json_int_t)(now_ms() - w->last_heartbeat_ms)));
+        json_array_append_new(ws, x);
+    }
+    json_object_set_new(o, "workers", ws);
+    json_t *as = json_array();
+    for (app *a = d->apps; a; a = a->next) {
+        json_t *x = json_object();
+        json_object_set_new(x, "id", json_string(a->id));
+        json_object_set_new(x, "name", json_string(a->name));
+        json_object_set_new(x, "state", json_string(a->ended ? "ended" : "running"));
+        json_object_set_new(x, "jobs", json_integer(a->njobs));
+        json_array_append_new(as, x);
+    }
+    json_object_set_new(o, "applications", as);
+    return o;
+}
+
+static void http_cb(struct evhttp_request *req, void *arg)
+{
+    driver *d = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    struct evbuffer *b = evbuffer_new();
+    json_t *o = status_json(d);
+    if (!strncmp(uri, "/status", 7) || !strncmp(uri, "/json", 5)) {
+        char *s = json_dumps(o, JSON_INDENT(2));
+        evbuffer_add_printf(b, "%s\n", s);
+        free(s);
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    } else {
+        evbuffer_add_printf(b, "<!doctype html><html><head><title>kiln driver</title></head><body>\n"
+                               "<h1>kiln driver</h1>\n<h2>Workers</h2><table border=1><tr><th>id</th><th>name</th>"
+                               "<th>slots</th><th>running</th><th>tasks done</th></tr>\n");
+        for (dworker *w = d->workers; w; w = w->next)
+            evbuffer_add_printf(b, "<tr><td>%u</td><td>%s</td><td>%u</td><td>%u</td><td>%llu</td></tr>\n", w->id,
+                                w->name, w->slots, w->running, (unsigned long long)w->tasks_done);
+        evbuffer_add_printf(b, "</table><h2>Applications</h2><table border=1><tr><th>id</th><th>name</th>"
+                               "<th>state</th><th>jobs</th></tr>\n");
+        for (app *a = d->apps; a; a = a->next)
+            evbuffer_add_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%u</td></tr>\n", a->id, a->name,
+                                a->ended ? "ended" : "running", a->njobs);
+        evbuffer_add_printf(b, "</table><p><a href=\"/status\">JSON</a></p></body></html>\n");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
+    }
+    json_decref(o);
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg) { workers_tick(arg); }
+
+static void on_sighup(evutil_socket_t s, short what, void *arg)
+{
+    driver *d = arg;
+    logger_reopen(&d->log);
+    log_msg(&d->log, LOG_INFO, "log reopened");
+}
+
+static void on_sigterm(evutil_socket_t s, short what, void *arg)
+{
+    driver *d = arg;
+    log_msg(&d->log, LOG_INFO, "stopping on signal %d", (int)s);
+    evconnlistener_disable(d->rpc_listener);
+    rpc_close_all(d);
+    struct timeval tv = {0, 100000};
+    event_base_loopexit(d->base, &tv);
+}
+
+static int bind_ports(driver *d, char *err, size_t errlen)
+{
+    if (daemon_check_bind(d->conf.driver_listen, &d->conf, err, errlen) < 0) return -1;
+    if (daemon_check_bind(d->conf.driver_http, &d->conf, err, errlen) < 0) return -1;
+    int fd = net_listen(d->conf.driver_listen, &d->rpc_port, err, errlen);
+    if (fd < 0) return -1;
+    d->rpc_listener = evconnlistener_new(d->base, rpc_accept_cb, d, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    int hfd = net_listen(d->conf.driver_http, &d->http_port, err, errlen);
+    if (hfd < 0) return -1;
+    d->http = evhttp_new(d->base);
+    evhttp_set_gencb(d->http, http_cb, d);
+    evhttp_accept_socket_with_handle(d->http, hfd);
+    const char *names[] = {"rpc", "http"};
+    int ports[] = {d->rpc_port, d->http_port};
+    return net_write_ports(d->state_dir, names, ports, 2, err, errlen);
+}
+
+int main(int argc, char **argv)
+{
+    driver d;
+    memset(&d, 0, sizeof d);
+    char err[1024];
+    conf_init(&d.conf);
+    if (daemon_parse_args(argc, argv, flags, sizeof flags / sizeof flags[0], &d.conf, usage, err, sizeof err) < 0) {
+        fprintf(stderr, "kiln-driver: %s\n", err);
+        return 2;
+    }
+    int level = log_level_parse(d.conf.log_level);
+    if (logger_open(&d.log, "driver", d.conf.driver_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
+                    sizeof err) < 0) {
+        fprintf(stderr, "kiln-driver: %s\n", err);
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d.state_dir = xstrdup(d.conf.driver_state_dir);
+    d.blob_dir = xasprintf("%s/blobs", d.state_dir);
+    if (mkdir_p(d.blob_dir, 0755, err, sizeof err) < 0) {
+        log_msg(&d.log, LOG_ERROR, "%s", err);
+        return 1;
+    }
+    d.base = event_base_new();
+    d.started_ms = now_ms();
+    if (bind_ports(&d, err, sizeof err) < 0) {
+        log_msg(&d.log, LOG_ERROR, "%s", err);
+        return 1;
+    }
+    d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
+    struct timeval tick = {0, 250000};
+    evtimer_add(d.tick_ev, &tick);
+    d.sighup_ev = evsignal_new(d.base, SIGHUP, on_sighup, &d);
+    d.sigterm_ev = evsignal_new(d.base, SIGTERM, on_sigterm, &d);
+    d.sigint_ev = evsignal_new(d.base, SIGINT, on_sigterm, &d);
+    evsignal_add(d.sighup_ev, NULL);
+    evsignal_add(d.sigterm_ev, NULL);
+    evsignal_add(d.sigint_ev, NULL);
+    log_msg(&d.log, LOG_INFO, "driver started rpc_port=%d http_port=%d state_dir=%s", d.rpc_port, d.http_port,
+            d.state_dir);
+    event_base_dispatch(d.base);
+    log_msg(&d.log, LOG_INFO, "driver stopped");
+
+    while (d.apps) {
+        app *a = d.apps;
+        d.apps = a->next;
+        while (a->jobs) {
+            job *j = a->jobs;
+            a->jobs = j->next;
+            job_free(j);
+        }
+        for (size_t i = 0; i < a->ncounters; i++) {
+            free(a->counters[i]->name);
+            free(a->counters[i]);
+        }
+        free(a->counters);
+        free(a);
+    }
+    while (d.workers) {
+        dworker *w = d.workers;
+        d.workers = w->next;
+        free(w);
+    }
+    evconnlistener_free(d.rpc_listener);
+    evhttp_free(d.http);
+    event_free(d.tick_ev);
+    event_free(d.sighup_ev);
+    event_free(d.sigterm_ev);
+    event_free(d.sigint_ev);
+    event_base_free(d.base);
+    logger_close(&d.log);
+    conf_release(&d.conf);
+    free(d.state_dir);
+    free(d.blob_dir);
+    return 0;
+}
