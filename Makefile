@@ -82,7 +82,7 @@ $(BUILD)/kiln: $(BUILD)/obj/client/kiln.o $(CLIENT_OBJ) $(BUILD)/libkilncommon.a
 	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(BUILD)/obj/client/kiln.o $(CLIENT_OBJ) -Wl,--whole-archive $(BUILD)/libkilncommon.a -Wl,--no-whole-archive $(LIBS_COMMON)
 
 # Applications build exactly as a user's would: no library to link.
-APP_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -O2 -g -fPIC -shared -Iinclude
+APP_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -fPIC -shared -Iinclude
 $(BUILD)/examples/%.so: examples/%.c include/kiln.h
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $< -o $@

@@ -112,12 +112,12 @@ static void info_reply(driver *d, dconn *dc)
             ji[k].app_id = a->id;
             ji[k].job_id = j->job_id;
             ji[k].state = (char *)jstate[j->state];
-            ji[k].tasks = (uint32_t)j->plan.ntasks;
+            ji[k].tasks = (uint32_t)j->ntasks;
             ji[k].tasks_done = (uint32_t)j->ndone;
-            unsigned ak = j->submit->job_submit->action->kind;
+            unsigned ak = j->action;
             ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
             if (j->state == JOB_RUNNING)
-                for (size_t t = 0; t < j->plan.ntasks; t++) ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
+                for (size_t t = 0; t < j->ntasks; t++) ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
             jp[k] = &ji[k];
         }
         ap[i] = &ai[i];

@@ -35,8 +35,15 @@ void link_forward_output(worker *w, const Kiln__Envelope *env) { link_send(w, en
 void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done)
 {
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    MSG_BODY(env, task_done, TASK_DONE, (Kiln__TaskDone *)done);
+    Kiln__TaskDone copy = *done;
+    char *error = NULL;
+    if (!done->ok) { /* every failure says where it happened */
+        error = xasprintf("%s (on worker %s)", done->error, w->name);
+        copy.error = error;
+    }
+    MSG_BODY(env, task_done, TASK_DONE, &copy);
     link_send(w, &env);
+    free(error);
     if (done->ok)
         w->tasks_done++;
     else
@@ -112,7 +119,7 @@ static void blobs_changed(worker *w, const char *failed_hash, const char *error)
             for (size_t i = 0; i < tl->n_broadcasts; i++) uses |= !strcmp(tl->broadcasts[i], failed_hash);
             if (uses) {
                 t->failed = 1;
-                snprintf(t->error, sizeof t->error, "worker %s cannot fetch blob %.12s: %s", w->name, failed_hash, error);
+                snprintf(t->error, sizeof t->error, "cannot fetch blob %.12s: %s", failed_hash, error);
             }
             continue;
         }

@@ -220,7 +220,7 @@ void pool_schedule(worker *w)
             if (!x && live_execs(w) < w->slots) x = exec_fork(w, t->t->app_id);
             if (!x) {
                 if (live_execs(w) >= w->slots) return; /* every slot is busy */
-                snprintf(t->error, sizeof t->error, "worker %s cannot start an executor", w->name);
+                snprintf(t->error, sizeof t->error, "cannot start an executor");
                 t->failed = 1;
             }
         }
@@ -245,11 +245,10 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
         fn = fnbuf;
     }
     if (WIFSIGNALED(status))
-        snprintf(buf, len, "executor killed by signal %d (%s) in %s on worker %s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), fn, w->name);
+        snprintf(buf, len, "executor killed by signal %d (%s) in %s", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)), fn);
     else
-        snprintf(buf, len, "executor exited with status %d (exit called) in %s on worker %s",
-                 WEXITSTATUS(status), fn, w->name);
+        snprintf(buf, len, "executor exited with status %d (exit called) in %s", WEXITSTATUS(status), fn);
 }
 
 void pool_on_sigchld(worker *w)

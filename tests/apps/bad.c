@@ -1,0 +1,72 @@
+/*
+ * bad.c - jobs that go wrong on purpose; the integration test checks the
+ * error each one reports.
+ *
+ *   bad.so static FILE     a filter that is a static function: refused at the call
+ *   bad.so segv FILE       a map that dereferences NULL on a line containing "boom"
+ *   bad.so fail FILE       a filter that calls kiln_fail on the 10th line of a partition
+ *   bad.so exit FILE       a map that calls exit(3)
+ *   bad.so multi FILE      a map that emits two records
+ *   bad.so missing PATH    a text_file that does not exist
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln.h"
+
+static bool hidden_filter(kiln_rec in, kiln_slice env) { return in.val.len > 0; }
+
+KILN_EXPORT int segv_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    if (in.val.len >= 4 && !memcmp(in.val.ptr, "boom", 4)) {
+        volatile int *p = NULL;
+        *p = 1;
+    }
+    return kiln_emit(out, in.key, in.val);
+}
+
+KILN_EXPORT bool fail_filter(kiln_rec in, kiln_slice env)
+{
+    kiln_fail("refusing line '%.*s'", (int)in.val.len, (const char *)in.val.ptr);
+    return false;
+}
+
+KILN_EXPORT int exit_map(kiln_rec in, kiln_out *out, kiln_slice env) { exit(3); }
+
+KILN_EXPORT int multi_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    kiln_emit(out, in.key, in.val);
+    return kiln_emit(out, in.key, in.val);
+}
+
+KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
+{
+    if (argc < 3) return 2;
+    const char *cmd = argv[1];
+    kiln_rdd *lines = kiln_text_file(ctx, argv[2], 2);
+    kiln_rdd *r = NULL;
+    if (!strcmp(cmd, "static"))
+        r = kiln_filter(lines, hidden_filter, KILN_NONE);
+    else if (!strcmp(cmd, "segv"))
+        r = kiln_map(lines, segv_map, KILN_NONE);
+    else if (!strcmp(cmd, "fail"))
+        r = kiln_filter(lines, fail_filter, KILN_NONE);
+    else if (!strcmp(cmd, "exit"))
+        r = kiln_map(lines, exit_map, KILN_NONE);
+    else if (!strcmp(cmd, "multi"))
+        r = kiln_map(lines, multi_map, KILN_NONE);
+    else if (!strcmp(cmd, "missing"))
+        r = lines;
+    if (!r) {
+        fprintf(stderr, "bad %s: %s\n", cmd, kiln_errmsg(ctx));
+        return 1;
+    }
+    int64_t n = kiln_count(r);
+    if (n < 0) {
+        fprintf(stderr, "bad %s: %s\n", cmd, kiln_errmsg(ctx));
+        return 1;
+    }
+    printf("%lld\n", (long long)n);
+    return 0;
+}

@@ -1,0 +1,89 @@
+# lib.sh - helpers for kiln's integration tests: real daemons on loopback
+# ports chosen by the kernel (port 0 + the ports file), a result tally that
+# ends in "N passed, M failed", and cleanup that leaves no process behind.
+# Sourced by run.sh; KILN_BUILD names the build directory.
+
+B=${KILN_BUILD:-build}
+B=$(cd "$B" && pwd)
+KILN=$B/kiln
+PASS=0
+FAIL=0
+FAILED_NAMES=""
+PIDS=""
+
+log() { printf '%s\n' "$*" >&2; }
+
+pass() { PASS=$((PASS + 1)); log "PASS $1"; }
+fail() {
+  FAIL=$((FAIL + 1))
+  FAILED_NAMES="$FAILED_NAMES $1"
+  log "FAIL $1: $2"
+}
+
+# check NAME CONDITION-COMMAND... : passes when the command succeeds
+check() {
+  local name=$1
+  shift
+  if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+
+# port DIR NAME: waits for DIR/ports and prints the port called NAME
+port() {
+  local i
+  for i in $(seq 1 500); do
+    if [ -f "$1/ports" ]; then
+      awk -v n="$2" '$1 == n { print $2 }' "$1/ports"
+      return 0
+    fi
+    sleep 0.02
+  done
+  log "no ports file in $1"
+  return 1
+}
+
+# start_driver DIR: sets DRIVER_PID, MASTER, DRIVER_HTTP
+start_driver() {
+  mkdir -p "$1"
+  "$B/kiln-driver" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$1" \
+    --log-file "$1/driver.log" "${@:2}" &
+  DRIVER_PID=$!
+  PIDS="$PIDS $DRIVER_PID"
+  MASTER=127.0.0.1:$(port "$1" rpc)
+  DRIVER_HTTP=127.0.0.1:$(port "$1" http)
+  export KILN_MASTER=$MASTER
+}
+
+# start_worker DIR SLOTS: prints nothing, appends to WORKER_PIDS
+start_worker() {
+  mkdir -p "$1"
+  "$B/kiln-worker" --driver "$MASTER" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots "$2" \
+    --work-dir "$1" --log-file "$1/worker.log" &
+  local pid=$!
+  PIDS="$PIDS $pid"
+  WORKER_PIDS="${WORKER_PIDS:-} $pid"
+  port "$1" data >/dev/null
+}
+
+# wait_workers N: until the driver lists N workers
+wait_workers() {
+  local i
+  for i in $(seq 1 500); do
+    if [ "$("$KILN" workers 2>/dev/null | tail -n +2 | wc -l)" -ge "$1" ]; then return 0; fi
+    sleep 0.02
+  done
+  log "the driver never listed $1 workers"
+  return 1
+}
+
+stop_all() {
+  local p
+  for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
+  for p in $PIDS; do wait "$p" 2>/dev/null; done
+  PIDS=""
+}
+
+summary() {
+  echo "$PASS passed, $FAIL failed"
+  [ -n "$FAILED_NAMES" ] && log "failed:$FAILED_NAMES"
+  [ "$FAIL" -eq 0 ]
+}
