@@ -230,7 +230,7 @@ static int decode_results(kiln_ctx *ctx, job_result *res, size_t limit, kiln_rec
                 if (block_reader_open(&br, res->parts[p].blocks[b], res->parts[p].lens[b], err, sizeof err) < 0)
                     return client_fail(ctx, "corrupt result block: %s", err);
                 kiln_rec rec;
-                int st;
+                int st = 0;
                 while (got < limit && (st = block_reader_next(&br, &rec, err, sizeof err)) > 0) {
                     if (pass == 0) {
                         bytes += rec.key.len + rec.val.len;

@@ -138,8 +138,7 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
     j->started_ms = now_ms();
     j->action = js->action->kind;
     j->state = JOB_RUNNING;
-    conf_init(&j->conf);
-    conf_copy(&j->conf, &d->conf);
+    conf_copy(&j->conf, &d->conf); /* j is zeroed: conf_copy fills it */
     j->next = a->jobs;
     a->jobs = j;
     a->njobs++;

@@ -1,6 +1,13 @@
 /*
  * stages.c - composing a job's narrow operations into one stage function
  * (see stages.h).
+ *
+ * A job is input from the network: a union that names the same dataset
+ * twice doubles the pipelines below it, so a short graph can ask for 2^n
+ * pipelines (each with its own copy of every op and env above the union),
+ * and a range can ask for 4 billion partitions. Pipelines, operations,
+ * tasks and the serialized size are bounded (STAGE_MAX_*) and a job over
+ * a bound is refused with a message before anything is allocated for it.
  */
 #include "stages.h"
 
@@ -9,6 +16,11 @@
 #include <string.h>
 
 #include "util.h"
+
+#define STAGE_MAX_PIPELINES 65536
+#define STAGE_MAX_OPS 1000000
+#define STAGE_MAX_TASKS 1000000
+#define STAGE_MAX_BYTES ((size_t)1 << 30)
 
 /* A pipeline under construction: a source node and the ops after it. */
 typedef struct plan_pipe {
@@ -23,6 +35,7 @@ typedef struct builder {
     uint32_t max_id;
     plan_pipe *pipes;
     size_t npipes, cap;
+    size_t nops; /* over all pipelines */
     char *err;
     size_t errlen;
 } builder;
@@ -49,6 +62,9 @@ static int collect(builder *b, const Kiln__Node *n, int depth)
 {
     if (depth > 10000) return errf(b->err, b->errlen, "lineage graph too deep");
     if (is_source(n->kind)) {
+        if (b->npipes >= STAGE_MAX_PIPELINES)
+            return errf(b->err, b->errlen, "too many pipelines: unions reach more than %d sources",
+                        STAGE_MAX_PIPELINES);
         if (b->npipes == b->cap) {
             b->cap = b->cap ? 2 * b->cap : 4;
             b->pipes = xrealloc(b->pipes, b->cap * sizeof *b->pipes);
@@ -68,6 +84,9 @@ static int collect(builder *b, const Kiln__Node *n, int depth)
     }
     if (n->kind == KILN__NODE_KIND__NODE_UNION) return 0;
     if (!n->fn || !n->fn->symbol || !*n->fn->symbol) return errf(b->err, b->errlen, "node %u: no function", n->id);
+    if (b->nops + (b->npipes - first) > STAGE_MAX_OPS)
+        return errf(b->err, b->errlen, "too many operations: more than %d over all pipelines", STAGE_MAX_OPS);
+    b->nops += b->npipes - first;
     for (size_t i = first; i < b->npipes; i++) {
         plan_pipe *pp = &b->pipes[i];
         pp->ops = xrealloc(pp->ops, (pp->nops + 1) * sizeof *pp->ops);
@@ -95,9 +114,24 @@ static size_t source_partitions(const Kiln__Node *n)
     }
 }
 
+/* True when name is one of the ", "-separated names in buf (whole names:
+ * "map" is not in "my_map"). */
+static int has_name(const char *buf, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = buf; *p;) {
+        const char *sep = strstr(p, ", ");
+        size_t len = sep ? (size_t)(sep - p) : strlen(p);
+        if (len == n && !memcmp(p, name, n)) return 1;
+        if (!sep) break;
+        p = sep + 2;
+    }
+    return 0;
+}
+
 static void add_name(char *buf, size_t len, const char *name)
 {
-    if (strstr(buf, name)) return;
+    if (has_name(buf, name)) return;
     size_t used = strlen(buf);
     snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
 }
@@ -119,6 +153,12 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
         goto done;
     }
     if (collect(&b, target, 0) < 0) goto done;
+    size_t ntasks = 0;
+    for (size_t i = 0; i < b.npipes; i++) ntasks += source_partitions(b.pipes[i].source);
+    if (ntasks > STAGE_MAX_TASKS) {
+        errf(err, errlen, "too many partitions: %zu, at most %d", ntasks, STAGE_MAX_TASKS);
+        goto done;
+    }
 
     /* the stage function */
     Kiln__StageFunc sf = KILN__STAGE_FUNC__INIT;
@@ -131,7 +171,7 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
     Kiln__Pipeline *pls = xcalloc(b.npipes, sizeof *pls);
     Kiln__Op *ops = xcalloc(total_ops ? total_ops : 1, sizeof *ops);
     Kiln__Op **opp = xcalloc(total_ops ? total_ops : 1, sizeof *opp);
-    size_t k = 0, ntasks = 0;
+    size_t k = 0;
     for (size_t i = 0; i < b.npipes; i++) {
         kiln__pipeline__init(&pls[i]);
         pls[i].source = b.pipes[i].source->kind;
@@ -147,11 +187,18 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
             add_name(out->fn_names, sizeof out->fn_names, n->fn->symbol);
         }
         sf.pipelines[i] = &pls[i];
-        ntasks += source_partitions(b.pipes[i].source);
     }
     if (job->action->kind == KILN__ACTION_KIND__ACTION_REDUCE && job->action->fn && job->action->fn->symbol)
         add_name(out->fn_names, sizeof out->fn_names, job->action->fn->symbol);
     out->len = kiln__stage_func__get_packed_size(&sf);
+    if (out->len > STAGE_MAX_BYTES) {
+        errf(err, errlen, "stage function of %zu bytes is over the limit of %zu", out->len, STAGE_MAX_BYTES);
+        free(ops);
+        free(opp);
+        free(pls);
+        free(sf.pipelines);
+        goto done;
+    }
     out->bytes = xmalloc(out->len ? out->len : 1);
     kiln__stage_func__pack(&sf, out->bytes);
     hash_sha256_hex(out->bytes, out->len, out->hash);

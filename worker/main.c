@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,6 +183,19 @@ int main(int argc, char **argv)
     while (waitpid(-1, NULL, 0) > 0) {
     }
     log_msg(&w.log, LOG_INFO, "worker stopped");
+    while (w.blobs) {
+        wblob *b = w.blobs;
+        w.blobs = b->next;
+        free(b->tmp_path);
+        if (b->md) EVP_MD_CTX_free(b->md);
+        free(b);
+    }
+    while (w.execs) {
+        wexec *x = w.execs;
+        w.execs = x->next;
+        munmap(x->status, sizeof *x->status);
+        free(x);
+    }
     evconnlistener_free(w.data_listener);
     evhttp_free(w.http);
     event_free(w.sigchld_ev);

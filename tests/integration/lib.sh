@@ -10,6 +10,10 @@ PASS=0
 FAIL=0
 FAILED_NAMES=""
 PIDS=""
+# Under the sanitizers a user function's segfault must stay a real signal
+# (the executor's death is what the tests check), so ASan leaves SIGSEGV,
+# SIGBUS and SIGFPE alone; leaks and everything else are still reported.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:abort_on_error=0"
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -82,7 +86,24 @@ stop_all() {
   PIDS=""
 }
 
+# sanitizer_logs DIR: every ASan/UBSan/LSan report of any kiln process
+# (daemons, executors, clients) goes to a file in DIR, and summary fails
+# when one exists.
+sanitizer_logs() {
+  SANLOG=$1
+  mkdir -p "$SANLOG"
+  export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$SANLOG/asan"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:print_stacktrace=1:log_path=$SANLOG/ubsan"
+}
+
 summary() {
+  if [ -n "${SANLOG:-}" ]; then
+    if [ -n "$(ls -A "$SANLOG" 2>/dev/null)" ]; then
+      fail sanitizer_reports "$(cat "$SANLOG"/* | head -c 4000)"
+    else
+      pass no_sanitizer_reports
+    fi
+  fi
   echo "$PASS passed, $FAIL failed"
   [ -n "$FAILED_NAMES" ] && log "failed:$FAILED_NAMES"
   [ "$FAIL" -eq 0 ]

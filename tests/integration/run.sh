@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-it-XXXXXX")
 trap 'stop_all; rm -rf "$T"' EXIT
+sanitizer_logs "$T/sanitizer"
 APPS=$B/tests/apps
 EX=$B/examples
 
