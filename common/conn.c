@@ -35,6 +35,7 @@ struct conn {
     int closing;
     int in_callback;
     int flushing;
+    int protocol_error;
     struct event *free_ev;
     struct event *flush_timeout;
     Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
@@ -90,6 +91,8 @@ void conn_close(conn *c, int flush, const char *reason)
 
 int conn_is_closing(const conn *c) { return c->closing; }
 
+int conn_protocol_error(const conn *c) { return c->protocol_error; }
+
 Kiln__Envelope *conn_steal_msg(conn *c)
 {
     Kiln__Envelope *m = c->cur_msg;
@@ -110,6 +113,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         /* parse the header alone, then check that the payload arrived */
         int st = frame_parse(hdr, FRAME_HEADER, c->max_frame, &len, err, sizeof err);
         if (st == FRAME_ERROR) {
+            c->protocol_error = 1;
             conn_close(c, 0, err);
             return;
         }
@@ -118,6 +122,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         Kiln__Envelope *m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
         evbuffer_drain(in, FRAME_HEADER + len);
         if (!m) {
+            c->protocol_error = 1;
             conn_close(c, 0, err);
             return;
         }

@@ -48,6 +48,9 @@ Kiln__Envelope *conn_steal_msg(conn *c);
  * from the loop. With flush, queued output is written first (bounded). */
 void conn_close(conn *c, int flush, const char *reason);
 int conn_is_closing(const conn *c);
+/* True when the connection was closed because the peer broke the protocol
+ * (a frame over the limit, a message that does not decode). */
+int conn_protocol_error(const conn *c);
 
 /* The peer's address as "ip:port" (for logs). */
 const char *conn_peer(const conn *c);

@@ -30,7 +30,9 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
         dc->app->client = NULL;
         sched_app_ended(d, dc->app, reason);
     }
-    if (dc->role == KILN__ROLE__ROLE_UNKNOWN || (dc->role == KILN__ROLE__ROLE_CLIENT && !dc->app))
+    if (conn_protocol_error(c))
+        log_msg(&d->log, LOG_WARN, "connection closed on a bad frame peer=%s error=\"%s\"", conn_peer(c), reason);
+    else if (dc->role == KILN__ROLE__ROLE_UNKNOWN || (dc->role == KILN__ROLE__ROLE_CLIENT && !dc->app))
         log_msg(&d->log, LOG_DEBUG, "connection closed peer=%s reason=\"%s\"", conn_peer(c), reason);
     free(dc);
 }

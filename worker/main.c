@@ -47,7 +47,13 @@ static void peer_msg(conn *c, Kiln__Envelope *m, void *arg)
     conn_close(c, 1, "unexpected message");
 }
 
-static void peer_closed(conn *c, const char *reason, void *arg) {}
+static void peer_closed(conn *c, const char *reason, void *arg)
+{
+    worker *w = arg;
+    if (conn_protocol_error(c))
+        log_msg(&w->log, LOG_WARN, "data port: connection closed on a bad frame peer=%s error=\"%s\"", conn_peer(c),
+                reason);
+}
 
 static void data_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
 {

@@ -28,6 +28,7 @@ KILN_EXPORT int segv_map(kiln_rec in, kiln_out *out, kiln_slice env)
 
 KILN_EXPORT bool fail_filter(kiln_rec in, kiln_slice env)
 {
+    fprintf(stderr, "fail_filter was here\n");
     kiln_fail("refusing line '%.*s'", (int)in.val.len, (const char *)in.val.ptr);
     return false;
 }

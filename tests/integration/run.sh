@@ -145,6 +145,7 @@ got=$("$KILN" submit "$EX/linecount.so" "$T/small.txt" 2>&1)
 [ "$got" = "$(wc -l < "$T/small.txt")" ] && pass next_job_after_segfault || fail next_job_after_segfault "$got"
 out=$("$KILN" submit "$APPS/bad.so" fail "$T/boom.txt" 2>&1)
 case "$out" in *fail_filter*"refusing line"*) pass kiln_fail_message ;; *) fail kiln_fail_message "$out" ;; esac
+grep -qs 'fail_filter was here' "$T"/w[12]/app-*/executor-*.log && pass executor_stderr_in_log || fail executor_stderr_in_log "$(ls "$T"/w1 "$T"/w2)"
 out=$("$KILN" submit "$APPS/bad.so" exit "$T/boom.txt" 2>&1)
 case "$out" in *exit_map*"exit called"*) pass exit_in_user_code ;; *) fail exit_in_user_code "$out" ;; esac
 out=$("$KILN" submit "$APPS/bad.so" multi "$T/boom.txt" 2>&1)
@@ -171,6 +172,24 @@ cc -shared -fPIC -Iinclude "$T/dep/app.c" -L"$T/dep" -lkilndep -o "$T/dep/app.so
 out=$(LD_LIBRARY_PATH="$T/dep" "$KILN" submit "$T/dep/app.so" 2>&1)
 case "$out" in *libkilndep.so*"on worker"*) pass library_does_not_load ;; *) fail library_does_not_load "$out" ;; esac
 
+# ---- per-job settings -----------------------------------------------------------------------------
+out=$("$KILN" submit --conf task.max_failures=1 "$APPS/bad.so" fail "$T/boom.txt" 2>&1)
+case "$out" in *"failed 1 time;"*) pass conf_max_failures ;; *) fail conf_max_failures "$out" ;; esac
+out=$("$KILN" submit --conf task.bogus=1 "$EX/linecount.so" "$T/small.txt" 2>&1)
+case "$out" in *task.bogus*) pass conf_unknown_key_named ;; *) fail conf_unknown_key_named "$out" ;; esac
+out=$("$KILN" submit --conf driver.max_result_size=100k "$APPS/api.so" collect 200000 4 2>&1 >/dev/null)
+case "$out" in *max_result_size*) pass max_result_size ;; *) fail max_result_size "$out" ;; esac
+
+# ---- hostile bytes close one connection, never the driver ---------------------------------------
+rpc_port=${MASTER##*:}
+printf '\xff\xff\xff\x7fgarbage' > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
+printf '\x05\x00\x00\x00\x01\x02\x03\x04\x05' > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
+head -c 100000 /dev/urandom > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
+sleep 0.2
+got=$("$KILN" submit "$EX/linecount.so" "$T/small.txt" 2>&1)
+[ "$got" = "$(wc -l < "$T/small.txt")" ] && kill -0 "$DRIVER_PID" && pass garbage_frames_survived || fail garbage_frames_survived "$got"
+grep -q 'over the limit' "$T/driver/driver.log" && pass oversized_frame_logged || fail oversized_frame_logged "not in the log"
+
 # ---- operator commands ------------------------------------------------------------------------------
 [ "$("$KILN" workers | tail -n +2 | wc -l)" -eq 2 ] && pass kiln_workers || fail kiln_workers "$("$KILN" workers)"
 "$KILN" status | grep -q 'workers 2' && pass kiln_status || fail kiln_status "$("$KILN" status)"
@@ -185,6 +204,21 @@ sleep 0.2
 "$KILN" submit "$EX/linecount.so" "$T/small.txt" >/dev/null 2>&1
 grep -q 'job succeeded' "$T/driver/driver.log" 2>/dev/null && pass log_reopen_on_sighup || fail log_reopen_on_sighup "no new log"
 
+# ---- the driver restarts: workers reconnect and register again ------------------------------------
+kill -TERM "$DRIVER_PID"
+wait "$DRIVER_PID" 2>/dev/null
+before=$(grep -c 'registered with driver' "$T/w1/worker.log")
+"$B/kiln-driver" --listen "127.0.0.1:$rpc_port" --http 127.0.0.1:0 --state-dir "$T/driver2" \
+  --log-file "$T/driver2.log" &
+DRIVER_PID=$!
+PIDS="$WORKER_PIDS $DRIVER_PID"
+port "$T/driver2" rpc >/dev/null
+wait_workers 2 && pass workers_reconnect || fail workers_reconnect "$(tail -3 "$T/w1/worker.log")"
+after=$(grep -c 'registered with driver' "$T/w1/worker.log")
+[ "$after" -gt "$before" ] && pass worker_registers_again || fail worker_registers_again "$before -> $after"
+got=$("$KILN" submit "$EX/linecount.so" "$T/small.txt" 2>&1)
+[ "$got" = "$(wc -l < "$T/small.txt")" ] && pass job_after_driver_restart || fail job_after_driver_restart "$got"
+
 # ---- the driver and workers are still alive and stop on SIGTERM ------------------------------------
 alive=1
 for p in $PIDS; do kill -0 "$p" 2>/dev/null || alive=0; done
@@ -192,6 +226,23 @@ for p in $PIDS; do kill -0 "$p" 2>/dev/null || alive=0; done
 stop_all
 left=$(pgrep -f "$T" | wc -l)
 [ "$left" -eq 0 ] && pass no_leftover_processes || fail no_leftover_processes "$(pgrep -af "$T")"
+
+# ---- a config file, with flags winning over it ---------------------------------------------------
+cat > "$T/kiln.conf" <<CONF
+# test config
+driver.listen = 127.0.0.1:1
+driver.http = 127.0.0.1:0
+driver.state_dir = $T/cfgdriver
+worker.timeout = 3s
+CONF
+start_driver "$T/cfgdriver" --config "$T/kiln.conf"
+[ -n "$MASTER" ] && [ "${MASTER##*:}" != 1 ] && pass config_file_and_flags || fail config_file_and_flags "$MASTER"
+stop_all
+printf 'bogus.key = 1\n' > "$T/bad.conf"
+out=$("$B/kiln-driver" --config "$T/bad.conf" --state-dir "$T/x" 2>&1)
+case "$out" in *bad.conf*bogus.key*|*bogus.key*bad.conf*) pass config_unknown_key ;; *) fail config_unknown_key "$out" ;; esac
+out=$("$B/kiln-driver" --listen 0.0.0.0:0 --state-dir "$T/x" 2>&1)
+case "$out" in *secret*) pass refuses_non_loopback_without_secret ;; *) fail refuses_non_loopback_without_secret "$out" ;; esac
 
 # ---- local[2] -------------------------------------------------------------------------------------
 got=$("$KILN" submit --master 'local[2]' "$EX/linecount.so" "$T/small.txt" 2>&1)

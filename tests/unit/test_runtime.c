@@ -340,6 +340,8 @@ START_TEST(test_varint)
     memset(b, 0x80, sizeof b);
     uint64_t v;
     ck_assert_uint_eq(rt_varint_get(b, sizeof b, &v), 0);
+    b[10] = 0x01; /* an 11-byte varint, even one that ends */
+    ck_assert_uint_eq(rt_varint_get(b, sizeof b, &v), 0);
 }
 END_TEST
 
@@ -430,6 +432,7 @@ END_TEST
 START_TEST(test_pair_split)
 {
     uint8_t buf[64];
+    memset(buf, 0, sizeof buf);
     size_t n = rt_varint_put(buf, 4);
     memcpy(buf + n, "leftright", 9);
     n += 9;
