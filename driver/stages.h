@@ -40,9 +40,11 @@ typedef struct stage_stats {
 } stage_stats;
 
 /* Builds the stage of `job` (borrowed: it must outlive the plan). The
- * broadcast rule is len > threshold. 0, or -1 with a message (a node that
- * references an unknown or later node, a source without partitions, an
- * operation without a function). */
+ * broadcast rule is len > threshold. A source without partitions is fine
+ * (no tasks). 0, or -1 with a message: a node that references an unknown
+ * or later node, an operation without a function, or a job over the
+ * STAGE_MAX_* bounds of stages.c (pipelines, operations, tasks, bytes),
+ * which keep one hostile graph from exhausting the driver. */
 int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold,
                  stage_stats *stats, stage_plan *out, char *err, size_t errlen);
 void stage_plan_release(stage_plan *p);
