@@ -136,34 +136,73 @@ static int bind_ports(driver *d, char *err, size_t errlen)
     return net_write_ports(d->state_dir, names, ports, 2, err, errlen);
 }
 
+/* Frees whatever start-up and the loop left, on every exit path. */
+static void driver_release(driver *d)
+{
+    while (d->apps) {
+        app *a = d->apps;
+        d->apps = a->next;
+        while (a->jobs) {
+            job *j = a->jobs;
+            a->jobs = j->next;
+            job_free(j);
+        }
+        for (size_t i = 0; i < a->ncounters; i++) {
+            free(a->counters[i]->name);
+            free(a->counters[i]);
+        }
+        free(a->counters);
+        free(a);
+    }
+    while (d->workers) {
+        dworker *w = d->workers;
+        d->workers = w->next;
+        free(w);
+    }
+    if (d->rpc_listener) evconnlistener_free(d->rpc_listener);
+    if (d->http) evhttp_free(d->http);
+    if (d->tick_ev) event_free(d->tick_ev);
+    if (d->sighup_ev) event_free(d->sighup_ev);
+    if (d->sigterm_ev) event_free(d->sigterm_ev);
+    if (d->sigint_ev) event_free(d->sigint_ev);
+    if (d->base) event_base_free(d->base);
+    logger_close(&d->log);
+    conf_release(&d->conf);
+    free(d->state_dir);
+    free(d->blob_dir);
+}
+
 int main(int argc, char **argv)
 {
     driver d;
     memset(&d, 0, sizeof d);
+    d.log.fd = -1;
     char err[1024];
+    int rc = 1;
     conf_init(&d.conf);
     if (daemon_parse_args(argc, argv, flags, sizeof flags / sizeof flags[0], &d.conf, usage, err, sizeof err) < 0) {
         fprintf(stderr, "kiln-driver: %s\n", err);
-        return 2;
+        rc = 2;
+        goto out;
     }
     int level = log_level_parse(d.conf.log_level);
     if (logger_open(&d.log, "driver", d.conf.driver_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
                     sizeof err) < 0) {
         fprintf(stderr, "kiln-driver: %s\n", err);
-        return 1;
+        goto out;
     }
     signal(SIGPIPE, SIG_IGN);
     d.state_dir = xstrdup(d.conf.driver_state_dir);
     d.blob_dir = xasprintf("%s/blobs", d.state_dir);
     if (mkdir_p(d.blob_dir, 0755, err, sizeof err) < 0) {
         log_msg(&d.log, LOG_ERROR, "%s", err);
-        return 1;
+        goto out;
     }
     d.base = event_base_new();
     d.started_ms = now_ms();
     if (bind_ports(&d, err, sizeof err) < 0) {
         log_msg(&d.log, LOG_ERROR, "%s", err);
-        return 1;
+        goto out;
     }
     d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
     struct timeval tick = {0, 250000};
@@ -178,37 +217,8 @@ int main(int argc, char **argv)
             d.state_dir);
     event_base_dispatch(d.base);
     log_msg(&d.log, LOG_INFO, "driver stopped");
-
-    while (d.apps) {
-        app *a = d.apps;
-        d.apps = a->next;
-        while (a->jobs) {
-            job *j = a->jobs;
-            a->jobs = j->next;
-            job_free(j);
-        }
-        for (size_t i = 0; i < a->ncounters; i++) {
-            free(a->counters[i]->name);
-            free(a->counters[i]);
-        }
-        free(a->counters);
-        free(a);
-    }
-    while (d.workers) {
-        dworker *w = d.workers;
-        d.workers = w->next;
-        free(w);
-    }
-    evconnlistener_free(d.rpc_listener);
-    evhttp_free(d.http);
-    event_free(d.tick_ev);
-    event_free(d.sighup_ev);
-    event_free(d.sigterm_ev);
-    event_free(d.sigint_ev);
-    event_base_free(d.base);
-    logger_close(&d.log);
-    conf_release(&d.conf);
-    free(d.state_dir);
-    free(d.blob_dir);
-    return 0;
+    rc = 0;
+out:
+    driver_release(&d);
+    return rc;
 }

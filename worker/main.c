@@ -132,21 +132,52 @@ static int bind_ports(worker *w, char *err, size_t errlen)
     return net_write_ports(w->work_dir, names, ports, 2, err, errlen);
 }
 
+/* Frees whatever start-up and the loop left, on every exit path. */
+static void worker_release(worker *w)
+{
+    while (w->blobs) {
+        wblob *b = w->blobs;
+        w->blobs = b->next;
+        free(b->tmp_path);
+        if (b->md) EVP_MD_CTX_free(b->md);
+        free(b);
+    }
+    while (w->execs) {
+        wexec *x = w->execs;
+        w->execs = x->next;
+        munmap(x->status, sizeof *x->status);
+        free(x);
+    }
+    if (w->data_listener) evconnlistener_free(w->data_listener);
+    if (w->http) evhttp_free(w->http);
+    struct event *evs[] = {w->sigchld_ev, w->sighup_ev, w->sigterm_ev, w->sigint_ev, w->heartbeat_ev, w->reconnect_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i]) event_free(evs[i]);
+    if (w->base) event_base_free(w->base);
+    logger_close(&w->log);
+    conf_release(&w->conf);
+    free(w->work_dir);
+    free(w->cache_dir);
+}
+
 int main(int argc, char **argv)
 {
     worker w;
     memset(&w, 0, sizeof w);
+    w.log.fd = -1;
     char err[1024];
+    int rc = 1;
     conf_init(&w.conf);
     if (daemon_parse_args(argc, argv, flags, sizeof flags / sizeof flags[0], &w.conf, usage, err, sizeof err) < 0) {
         fprintf(stderr, "kiln-worker: %s\n", err);
-        return 2;
+        rc = 2;
+        goto out;
     }
     int level = log_level_parse(w.conf.log_level);
     if (logger_open(&w.log, "worker", w.conf.worker_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
                     sizeof err) < 0) {
         fprintf(stderr, "kiln-worker: %s\n", err);
-        return 1;
+        goto out;
     }
     signal(SIGPIPE, SIG_IGN);
     w.slots = w.conf.worker_slots > 0 ? (int)w.conf.worker_slots : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -154,12 +185,12 @@ int main(int argc, char **argv)
     w.cache_dir = xasprintf("%s/cache", w.work_dir);
     if (mkdir_p(w.cache_dir, 0755, err, sizeof err) < 0) {
         log_msg(&w.log, LOG_ERROR, "%s", err);
-        return 1;
+        goto out;
     }
     w.base = event_base_new();
     if (bind_ports(&w, err, sizeof err) < 0) {
         log_msg(&w.log, LOG_ERROR, "%s", err);
-        return 1;
+        goto out;
     }
     /* the address other workers reach us at: the listen host, or our name */
     const char *colon = strrchr(w.conf.worker_listen, ':');
@@ -189,31 +220,8 @@ int main(int argc, char **argv)
     while (waitpid(-1, NULL, 0) > 0) {
     }
     log_msg(&w.log, LOG_INFO, "worker stopped");
-    while (w.blobs) {
-        wblob *b = w.blobs;
-        w.blobs = b->next;
-        free(b->tmp_path);
-        if (b->md) EVP_MD_CTX_free(b->md);
-        free(b);
-    }
-    while (w.execs) {
-        wexec *x = w.execs;
-        w.execs = x->next;
-        munmap(x->status, sizeof *x->status);
-        free(x);
-    }
-    evconnlistener_free(w.data_listener);
-    evhttp_free(w.http);
-    event_free(w.sigchld_ev);
-    event_free(w.sighup_ev);
-    event_free(w.sigterm_ev);
-    event_free(w.sigint_ev);
-    if (w.heartbeat_ev) event_free(w.heartbeat_ev);
-    if (w.reconnect_ev) event_free(w.reconnect_ev);
-    event_base_free(w.base);
-    logger_close(&w.log);
-    conf_release(&w.conf);
-    free(w.work_dir);
-    free(w.cache_dir);
-    return 0;
+    rc = 0;
+out:
+    worker_release(&w);
+    return rc;
 }
