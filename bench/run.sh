@@ -29,9 +29,12 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 best() { sort -n | head -1; }
-t_grep=$(for i in 1 2 3; do /usr/bin/time -f %e grep -F -c needle "$F" 2>&1 >/dev/null; done | best)
-t_mawk=$(for i in 1 2 3; do /usr/bin/time -f %e mawk '/needle/ { n++ } END { print n }' "$F" 2>&1 >/dev/null; done | best)
+# (not >/dev/null: GNU grep stops at the first match when its output is /dev/null)
+t_grep=$(for i in 1 2 3; do /usr/bin/time -f %e grep -F -c needle "$F" 2>&1 >"$D/grep.out"; done | best)
+t_mawk=$(for i in 1 2 3; do /usr/bin/time -f %e mawk '/needle/ { n++ } END { print n }' "$F" 2>&1 >"$D/mawk.out"; done | best)
+[ "$(cat "$D/grep.out")" = "$(cat "$D/mawk.out")" ] || echo "warning: grep and mawk disagree" >&2
 kiln_out=$(for i in 1 2 3; do "$KILN" submit --master 'local[2]' "$B/bench/bench.so" filter "$F" needle 2; done | sort -k2 -n -r | head -1)
+[ "${kiln_out%% *}" = "$(cat "$D/grep.out")" ] || echo "warning: kiln counted ${kiln_out%% *}, grep $(cat "$D/grep.out")" >&2
 echo "filter-and-count over $((size / 1048576)) MiB (best of 3):"
 awk -v s="$size" -v g="$t_grep" -v m="$t_mawk" -v k="$kiln_out" 'BEGIN {
   split(k, a, " ");
