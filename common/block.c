@@ -14,6 +14,7 @@
  * message, never a crash.
  */
 #include "block.h"
+#include "util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -202,20 +203,6 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
     return 0;
 }
 
-/* Formats a reader error into err (which may be NULL); returns -1. */
-__attribute__((format(printf, 3, 4))) static int fail(char *err,
-                                                      size_t errlen,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /*
  * Checks the header and checksum of the n bytes at p, which must be exactly
  * one sealed block, and decompresses the records into a buffer the reader
@@ -228,47 +215,47 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
     const uint8_t *b = p;
     memset(r, 0, sizeof(*r));
     if (n < BLOCK_HEADER_SIZE)
-        return fail(err, errlen, "block: truncated header (%zu bytes)", n);
+        return errf(err, errlen, "block: truncated header (%zu bytes)", n);
     if (get_u32le(b) != BLOCK_MAGIC)
-        return fail(err, errlen, "block: bad magic 0x%08" PRIx32,
+        return errf(err, errlen, "block: bad magic 0x%08" PRIx32,
                     get_u32le(b));
     uint32_t raw_len = get_u32le(b + 4);
     uint32_t comp_len = get_u32le(b + 8);
     uint32_t nrec = get_u32le(b + 12);
     uint64_t sum = get_u64le(b + 16);
     if (raw_len > BLOCK_MAX_RAW)
-        return fail(err, errlen, "block: raw length %" PRIu32 " exceeds %u",
+        return errf(err, errlen, "block: raw length %" PRIu32 " exceeds %u",
                     raw_len, BLOCK_MAX_RAW);
     if (comp_len > (uint32_t)LZ4_compressBound((int)raw_len))
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: compressed length %" PRIu32
                     " impossible for raw length %" PRIu32,
                     comp_len, raw_len);
     /* every record takes at least two bytes (two one-byte varints) */
     if (nrec > raw_len / 2)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: %" PRIu32 " records cannot fit in %" PRIu32
                     " bytes",
                     nrec, raw_len);
     size_t stored = comp_len ? comp_len : raw_len;
     if (n - BLOCK_HEADER_SIZE < stored)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: truncated payload (%zu of %zu bytes)",
                     n - BLOCK_HEADER_SIZE, stored);
     if (n - BLOCK_HEADER_SIZE > stored)
-        return fail(err, errlen, "block: %zu trailing bytes after payload",
+        return errf(err, errlen, "block: %zu trailing bytes after payload",
                     n - BLOCK_HEADER_SIZE - stored);
     const uint8_t *payload = b + BLOCK_HEADER_SIZE;
     uint64_t got = XXH64(payload, stored, 0);
     if (got != sum)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: checksum mismatch (stored %016" PRIx64
                     ", computed %016" PRIx64 ")",
                     sum, got);
 
     uint8_t *raw = malloc(raw_len ? raw_len : 1);
     if (!raw)
-        return fail(err, errlen, "block: out of memory for %" PRIu32 " bytes",
+        return errf(err, errlen, "block: out of memory for %" PRIu32 " bytes",
                     raw_len);
     if (comp_len) {
         int d = LZ4_decompress_safe((const char *)payload, (char *)raw,
@@ -276,8 +263,8 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
         if (d < 0 || (uint32_t)d != raw_len) {
             free(raw);
             if (d < 0)
-                return fail(err, errlen, "block: corrupt LZ4 payload");
-            return fail(err, errlen,
+                return errf(err, errlen, "block: corrupt LZ4 payload");
+            return errf(err, errlen,
                         "block: payload decompressed to %d bytes, header "
                         "says %" PRIu32,
                         d, raw_len);
@@ -303,14 +290,14 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
     size_t left = r->raw_len - pos;
     if (r->seen == r->nrec) {
         if (left)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "block: %zu bytes left after the last of %" PRIu32
                         " records",
                         left, r->nrec);
         return 0;
     }
     if (!left)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: ends after %" PRIu32 " of %" PRIu32 " records",
                     r->seen, r->nrec);
 
@@ -318,10 +305,10 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
     uint64_t klen, vlen;
     size_t h = get_varint(p, left, &klen);
     if (!h)
-        return fail(err, errlen, "block: record %" PRIu32
+        return errf(err, errlen, "block: record %" PRIu32
                                  ": bad key length varint", r->seen);
     if (klen > left - h)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: record %" PRIu32 ": key of %" PRIu64
                     " bytes overruns the block",
                     r->seen, klen);
@@ -330,10 +317,10 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
     left -= h + klen;
     h = get_varint(p, left, &vlen);
     if (!h)
-        return fail(err, errlen, "block: record %" PRIu32
+        return errf(err, errlen, "block: record %" PRIu32
                                  ": bad value length varint", r->seen);
     if (vlen > left - h)
-        return fail(err, errlen,
+        return errf(err, errlen,
                     "block: record %" PRIu32 ": value of %" PRIu64
                     " bytes overruns the block",
                     r->seen, vlen);

@@ -20,6 +20,7 @@
  * call per line.
  */
 #include "split.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,20 +39,6 @@
 #endif
 
 #define LINE_BUF_INITIAL (1u << 20)
-
-/* Formats a message into err (which may be NULL); returns -1. */
-__attribute__((format(printf, 3, 4))) static int fail(char *err,
-                                                      size_t errlen,
-                                                      const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 /* ---- planning ---------------------------------------------------------- */
 
@@ -112,18 +99,18 @@ static int add_file(file_list *fl, char *abs, char *err, size_t errlen)
         int e = errno;
         if (fd >= 0)
             close(fd);
-        fail(err, errlen, "%s: %s", abs, strerror(e));
+        errf(err, errlen, "%s: %s", abs, strerror(e));
         free(abs);
         return -1;
     }
     close(fd);
     if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, "%s: not a regular file or directory", abs);
+        errf(err, errlen, "%s: not a regular file or directory", abs);
         free(abs);
         return -1;
     }
     if (file_list_push(fl, abs, (uint64_t)st.st_size) < 0)
-        return fail(err, errlen, "split: out of memory");
+        return errf(err, errlen, "split: out of memory");
     return 0;
 }
 
@@ -137,7 +124,7 @@ static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
 {
     DIR *d = opendir(abs);
     if (!d)
-        return fail(err, errlen, "%s: %s", abs, strerror(errno));
+        return errf(err, errlen, "%s: %s", abs, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
@@ -150,20 +137,20 @@ static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
             size_t nc = cap ? cap * 2 : 32;
             char **nn = realloc(names, nc * sizeof(*nn));
             if (!nn) {
-                rc = fail(err, errlen, "split: out of memory");
+                rc = errf(err, errlen, "split: out of memory");
                 goto out;
             }
             names = nn;
             cap = nc;
         }
         if (!(names[n] = strdup(de->d_name))) {
-            rc = fail(err, errlen, "split: out of memory");
+            rc = errf(err, errlen, "split: out of memory");
             goto out;
         }
         n++;
     }
     if (errno) {
-        rc = fail(err, errlen, "%s: %s", abs, strerror(errno));
+        rc = errf(err, errlen, "%s: %s", abs, strerror(errno));
         goto out;
     }
     if (n)
@@ -172,13 +159,13 @@ static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *p;
         if (asprintf(&p, "%s%s%s", abs, sep, names[i]) < 0) {
-            rc = fail(err, errlen, "split: out of memory");
+            rc = errf(err, errlen, "split: out of memory");
             break;
         }
         struct stat st;
         if (stat(p, &st) < 0) {
             /* a dangling symlink or an entry gone since readdir */
-            rc = fail(err, errlen, "%s: %s", p, strerror(errno));
+            rc = errf(err, errlen, "%s: %s", p, strerror(errno));
             free(p);
             break;
         }
@@ -207,10 +194,10 @@ static int add_path(file_list *fl, const char *rel, int skip_other, char *err,
 {
     char *abs = realpath(rel, NULL);
     if (!abs)
-        return fail(err, errlen, "%s: %s", rel, strerror(errno));
+        return errf(err, errlen, "%s: %s", rel, strerror(errno));
     struct stat st;
     if (stat(abs, &st) < 0) {
-        fail(err, errlen, "%s: %s", rel, strerror(errno));
+        errf(err, errlen, "%s: %s", rel, strerror(errno));
         free(abs);
         return -1;
     }
@@ -243,15 +230,15 @@ static int add_glob(file_list *fl, const char *pattern, char *err,
     int grc = glob(pattern, GLOB_NOSORT, glob_error, &g);
     if (grc == GLOB_NOMATCH) {
         globfree(&g);
-        return fail(err, errlen, "%s: no such file, and no files match it",
+        return errf(err, errlen, "%s: no such file, and no files match it",
                     pattern);
     }
     if (grc != 0) {
         globfree(&g);
         if (grc == GLOB_NOSPACE)
-            return fail(err, errlen, "split: out of memory expanding %s",
+            return errf(err, errlen, "split: out of memory expanding %s",
                         pattern);
-        return fail(err, errlen, "%s: a directory on the way to the "
+        return errf(err, errlen, "%s: a directory on the way to the "
                                  "matches could not be read", pattern);
     }
     qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
@@ -302,7 +289,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
     out->v = NULL;
     out->n = 0;
     if (!path || !*path)
-        return fail(err, errlen, "split: empty input path");
+        return errf(err, errlen, "split: empty input path");
 
     file_list fl = {0};
     int rc;
@@ -312,7 +299,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
     else if (errno == ENOENT && strpbrk(path, "*?["))
         rc = add_glob(&fl, path, err, errlen);
     else
-        rc = fail(err, errlen, "%s: %s", path, strerror(errno));
+        rc = errf(err, errlen, "%s: %s", path, strerror(errno));
     if (rc < 0) {
         file_list_free(&fl);
         return -1;
@@ -348,7 +335,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
         out->v = calloc(count, sizeof(*out->v));
         if (!out->v) {
             file_list_free(&fl);
-            return fail(err, errlen, "split: out of memory for %zu ranges",
+            return errf(err, errlen, "split: out of memory for %zu ranges",
                         count);
         }
     }
@@ -363,7 +350,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
             if (!(t->path = strdup(fl.v[i].path))) {
                 file_list_free(&fl);
                 split_list_free(out);
-                return fail(err, errlen, "split: out of memory");
+                return errf(err, errlen, "split: out of memory");
             }
             t->start = start;
             t->end = start + len;
@@ -398,7 +385,7 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
         size_t ncap = r->cap * 2;
         uint8_t *nb = ncap > r->cap ? realloc(r->buf, ncap) : NULL;
         if (!nb)
-            return fail(err, errlen,
+            return errf(err, errlen,
                         "line at offset %" PRIu64 " too long (%zu bytes "
                         "and counting): out of memory",
                         r->line_start, r->len);
@@ -411,7 +398,7 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return fail(err, errlen, "read at offset %" PRIu64 ": %s",
+            return errf(err, errlen, "read at offset %" PRIu64 ": %s",
                         r->pos + r->len, strerror(errno));
         }
         if (n == 0)
@@ -433,11 +420,11 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start,
     memset(r, 0, sizeof(*r));
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0)
-        return fail(err, errlen, "%s: %s", path, strerror(errno));
+        return errf(err, errlen, "%s: %s", path, strerror(errno));
     r->buf = malloc(LINE_BUF_INITIAL);
     if (!r->buf) {
         line_reader_close(r);
-        return fail(err, errlen, "%s: out of memory for the read buffer",
+        return errf(err, errlen, "%s: out of memory for the read buffer",
                     path);
     }
     r->cap = LINE_BUF_INITIAL;
@@ -458,7 +445,7 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start,
                 char msg[256];
                 snprintf(msg, sizeof(msg), "%s", err ? err : "");
                 line_reader_close(r);
-                return fail(err, errlen, "%s: %s", path, msg);
+                return errf(err, errlen, "%s: %s", path, msg);
             }
             continue;
         }
