@@ -52,7 +52,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
     if (!strcmp(argv[1], "tasks")) {
         int n = atoi(argv[2]);
         kiln_rec *recs = calloc((size_t)n, sizeof *recs);
-        for (int i = 0; i < n; i++) recs[i].val = KILN_STR("x");
+        for (int i = 0; i < n; i++)
+            recs[i].val = KILN_STR("x");
         kiln_rdd *r = kiln_parallelize(ctx, recs, (size_t)n, n);
         kiln_count(r); /* warm: executors forked, library fetched */
         double t0 = now();
@@ -71,7 +72,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         kiln_rec rec = {KILN_NONE, KILN_STR("x")};
         kiln_rdd *r = kiln_parallelize(ctx, &rec, 1, 1);
         double *ms = calloc((size_t)n, sizeof *ms);
-        for (int i = 0; i < 20; i++) kiln_count(r); /* warm */
+        for (int i = 0; i < 20; i++)
+            kiln_count(r); /* warm */
         for (int i = 0; i < n; i++) {
             double t0 = now();
             if (kiln_count(r) != 1) {

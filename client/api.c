@@ -129,15 +129,30 @@ kiln_rdd *kiln_reduce_by_key(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env,
 {
     return not_yet(rdd, "kiln_reduce_by_key");
 }
-kiln_rdd *kiln_group_by_key(kiln_rdd *rdd, int partitions) { return not_yet(rdd, "kiln_group_by_key"); }
-kiln_rdd *kiln_join(kiln_rdd *left, kiln_rdd *right, int partitions) { return not_yet(left, "kiln_join"); }
+kiln_rdd *kiln_group_by_key(kiln_rdd *rdd, int partitions)
+{
+    return not_yet(rdd, "kiln_group_by_key");
+}
+kiln_rdd *kiln_join(kiln_rdd *left, kiln_rdd *right, int partitions)
+{
+    return not_yet(left, "kiln_join");
+}
 kiln_rdd *kiln_sort_by_key(kiln_rdd *rdd, bool ascending, int partitions)
 {
     return not_yet(rdd, "kiln_sort_by_key");
 }
-kiln_rdd *kiln_distinct(kiln_rdd *rdd, int partitions) { return not_yet(rdd, "kiln_distinct"); }
-kiln_rdd *kiln_repartition(kiln_rdd *rdd, int partitions) { return not_yet(rdd, "kiln_repartition"); }
-kiln_rdd *kiln_cache(kiln_rdd *rdd) { return not_yet(rdd, "kiln_cache"); }
+kiln_rdd *kiln_distinct(kiln_rdd *rdd, int partitions)
+{
+    return not_yet(rdd, "kiln_distinct");
+}
+kiln_rdd *kiln_repartition(kiln_rdd *rdd, int partitions)
+{
+    return not_yet(rdd, "kiln_repartition");
+}
+kiln_rdd *kiln_cache(kiln_rdd *rdd)
+{
+    return not_yet(rdd, "kiln_cache");
+}
 
 /* ---- sources ------------------------------------------------------------------- */
 
@@ -343,8 +358,10 @@ int kiln_reduce(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, void **out, 
     rt_set_hooks(&hooks);
     for (size_t i = 1; i < parts.n && rc == 0; i++) {
         int r = fn(KILN_SLICE(acc.p, acc.len), parts.recs[i].val, &tmp, env);
-        if (h.failed) rc = -1;
-        else if (r != 0) rc = client_fail(ctx, "kiln_reduce: the combine function returned %d", r);
+        if (h.failed)
+            rc = -1;
+        else if (r != 0)
+            rc = client_fail(ctx, "kiln_reduce: the combine function returned %d", r);
         kiln_buf swap = acc;
         acc = tmp;
         tmp = swap;
@@ -425,4 +442,7 @@ int64_t kiln_counter_value(kiln_ctx *ctx, const char *name)
     return 0;
 }
 
-const char *kiln_errmsg(kiln_ctx *ctx) { return ctx ? ctx->err : "no context"; }
+const char *kiln_errmsg(kiln_ctx *ctx)
+{
+    return ctx ? ctx->err : "no context";
+}

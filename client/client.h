@@ -23,9 +23,9 @@ struct kiln_rdd {
     Kiln__NodeKind kind;
     kiln_rdd *parents[2];
     size_t nparents;
-    char *symbol;           /* owned */
+    char *symbol; /* owned */
     int builtin;
-    uint8_t *env;           /* owned copy */
+    uint8_t *env; /* owned copy */
     size_t env_len;
     uint32_t partitions;
     text_split_list splits; /* text_file */
@@ -46,7 +46,7 @@ struct kiln_ctx {
     int fd;
     msg_reader rd;
     char app_id[64];
-    const void *app_base;   /* load address of the application's library */
+    const void *app_base; /* load address of the application's library */
     char app_path[4096];
     char err[4096];
     kiln_rdd **rdds;
@@ -59,15 +59,15 @@ struct kiln_ctx {
     int64_t *counter_values;
     size_t ncounters;
     uint32_t job_seq;
-    int progress;           /* stderr is a terminal */
-    int dead;               /* the connection failed: every action fails */
+    int progress; /* stderr is a terminal */
+    int dead;     /* the connection failed: every action fails */
 };
 
 /* Connects to the driver at hostport, registers the application whose
  * library is at lib_path (uploading it when the driver lacks it).
  * conf: "key=value" strings for every job. NULL with a message. */
-kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base,
-                         char *const *conf, size_t nconf, char *err, size_t errlen);
+kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base, char *const *conf,
+                         size_t nconf, char *err, size_t errlen);
 void client_ctx_free(kiln_ctx *ctx);
 
 /* Sets ctx->err; returns -1. */

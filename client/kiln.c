@@ -24,11 +24,10 @@
 #include "client.h"
 #include "util.h"
 
-static const char usage[] =
-    "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
-    "       kiln status|workers|jobs [--master HOST:PORT]\n"
-    "       kiln kill APP-ID [--master HOST:PORT]\n"
-    "The master defaults to $KILN_MASTER, then 127.0.0.1:7077.\n";
+static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
+                            "       kiln status|workers|jobs [--master HOST:PORT]\n"
+                            "       kiln kill APP-ID [--master HOST:PORT]\n"
+                            "The master defaults to $KILN_MASTER, then 127.0.0.1:7077.\n";
 
 typedef struct local_cluster {
     char dir[PATH_MAX];
@@ -115,7 +114,8 @@ static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
     snprintf(slotbuf, sizeof slotbuf, "%d", slots);
     mkdir(ddir, 0755);
     mkdir(wdir, 0755);
-    char *dargv[] = {drv, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--state-dir", ddir, "--log-file", dlog, NULL};
+    char *dargv[] = {drv,           "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                     "--state-dir", ddir,       "--log-file",  dlog,     NULL};
     lc->driver = spawn(dargv);
     int port = wait_port(ddir, "rpc", lc->driver);
     if (port < 0) {
@@ -124,8 +124,8 @@ static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
     }
     snprintf(driver_addr, sizeof driver_addr, "127.0.0.1:%d", port);
     snprintf(lc->master, sizeof lc->master, "%s", driver_addr);
-    char *wargv[] = {wrk, "--driver", driver_addr, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--slots",
-                     slotbuf, "--work-dir", wdir, "--log-file", wlog, NULL};
+    char *wargv[] = {wrk,       "--driver", driver_addr,  "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                     "--slots", slotbuf,    "--work-dir", wdir,       "--log-file",  wlog,     NULL};
     lc->worker = spawn(wargv);
     /* wait until the driver knows the worker */
     for (int i = 0; i < 1000; i++) {
@@ -263,7 +263,8 @@ static int cmd_info(const char *what, const char *master)
             running += r->workers[i]->running;
         }
         size_t apps = 0;
-        for (size_t i = 0; i < r->n_apps; i++) apps += !strcmp(r->apps[i]->state, "running");
+        for (size_t i = 0; i < r->n_apps; i++)
+            apps += !strcmp(r->apps[i]->state, "running");
         printf("driver %s up %.1f s\nworkers %zu  slots %u  running tasks %u\napplications running %zu  total %zu\n"
                "stages serialized %llu  broadcast %llu  blobs served %llu (%llu bytes)\n",
                master, (double)r->uptime_ms / 1000.0, r->n_workers, slots, running, apps, r->n_apps,

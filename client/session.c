@@ -85,8 +85,8 @@ int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const ui
     return rc;
 }
 
-kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base,
-                         char *const *conf, size_t nconf, char *err, size_t errlen)
+kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base, char *const *conf,
+                         size_t nconf, char *err, size_t errlen)
 {
     uint8_t *lib;
     size_t lib_len;
@@ -166,13 +166,15 @@ void client_ctx_free(kiln_ctx *ctx)
         free(r->symbol);
         free(r->env);
         split_list_free(&r->splits);
-        for (size_t b = 0; b < r->nblocks; b++) free(r->blocks[b]);
+        for (size_t b = 0; b < r->nblocks; b++)
+            free(r->blocks[b]);
         free(r->blocks);
         free(r->block_lens);
         free(r);
     }
     free(ctx->rdds);
-    for (size_t i = 0; i < ctx->nbcasts; i++) free(ctx->bcasts[i].data);
+    for (size_t i = 0; i < ctx->nbcasts; i++)
+        free(ctx->bcasts[i].data);
     free(ctx->bcasts);
     for (size_t i = 0; i < ctx->nconf; i++) {
         free(ctx->conf[i]->key);
@@ -180,7 +182,8 @@ void client_ctx_free(kiln_ctx *ctx)
         free(ctx->conf[i]);
     }
     free(ctx->conf);
-    for (size_t i = 0; i < ctx->ncounters; i++) free(ctx->counter_names[i]);
+    for (size_t i = 0; i < ctx->ncounters; i++)
+        free(ctx->counter_names[i]);
     free(ctx->counter_names);
     free(ctx->counter_values);
     free(ctx);
@@ -192,7 +195,8 @@ static void mark(kiln_rdd *r, uint8_t *seen)
 {
     if (seen[r->id]) return;
     seen[r->id] = 1;
-    for (size_t i = 0; i < r->nparents; i++) mark(r->parents[i], seen);
+    for (size_t i = 0; i < r->nparents; i++)
+        mark(r->parents[i], seen);
 }
 
 static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit *splits, ProtobufCBinaryData *blocks,
@@ -201,7 +205,8 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
     kiln__node__init(n);
     n->id = r->id;
     n->kind = r->kind;
-    for (size_t i = 0; i < r->nparents; i++) parents[i] = r->parents[i]->id;
+    for (size_t i = 0; i < r->nparents; i++)
+        parents[i] = r->parents[i]->id;
     n->parents = parents;
     n->n_parents = r->nparents;
     if (r->symbol) {
@@ -219,7 +224,8 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
 
 static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)
 {
-    for (size_t i = 0; i < ctx->ncounters; i++) free(ctx->counter_names[i]);
+    for (size_t i = 0; i < ctx->ncounters; i++)
+        free(ctx->counter_names[i]);
     ctx->ncounters = d->n_counters;
     ctx->counter_names = xrealloc(ctx->counter_names, (d->n_counters + 1) * sizeof(char *));
     ctx->counter_values = xrealloc(ctx->counter_values, (d->n_counters + 1) * sizeof(int64_t));
@@ -239,7 +245,8 @@ static void part_add(job_result *res, const Kiln__JobOutput *o)
     }
     part_result *p = &res->parts[o->partition];
     if (o->attempt != p->attempt) { /* a retried task: drop the earlier attempt's blocks */
-        for (size_t i = 0; i < p->n; i++) free(p->blocks[i]);
+        for (size_t i = 0; i < p->n; i++)
+            free(p->blocks[i]);
         p->n = 0;
         p->attempt = o->attempt;
     }
@@ -253,7 +260,8 @@ static void part_add(job_result *res, const Kiln__JobOutput *o)
 void job_result_release(job_result *res)
 {
     for (size_t i = 0; i < res->nparts; i++) {
-        for (size_t b = 0; b < res->parts[i].n; b++) free(res->parts[i].blocks[b]);
+        for (size_t b = 0; b < res->parts[i].n; b++)
+            free(res->parts[i].blocks[b]);
         free(res->parts[i].blocks);
         free(res->parts[i].lens);
     }
@@ -268,7 +276,8 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
     uint8_t *seen = xcalloc(ctx->nrdds + 1, 1);
     mark(target, seen);
     size_t n = 0;
-    for (size_t i = 0; i < ctx->nrdds; i++) n += seen[ctx->rdds[i]->id];
+    for (size_t i = 0; i < ctx->nrdds; i++)
+        n += seen[ctx->rdds[i]->id];
     Kiln__Node *nodes = xcalloc(n, sizeof *nodes), **np = xcalloc(n, sizeof *np);
     Kiln__FnRef *fns = xcalloc(n, sizeof *fns);
     uint32_t *parents = xcalloc(2 * n, sizeof *parents);
@@ -305,7 +314,8 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
         k++;
     }
     char **bc = xcalloc(ctx->nbcasts + 1, sizeof *bc);
-    for (size_t i = 0; i < ctx->nbcasts; i++) bc[i] = ctx->bcasts[i].hex;
+    for (size_t i = 0; i < ctx->nbcasts; i++)
+        bc[i] = ctx->bcasts[i].hex;
 
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__JobSubmit js = KILN__JOB_SUBMIT__INIT;
@@ -346,8 +356,8 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
                 res->nparts = d->partitions;
             }
             if (ctx->progress)
-                fprintf(stderr, "kiln: job %u %s: %u tasks in %.3f s\n", js.job_id, d->ok ? "done" : "failed",
-                        d->tasks, (double)(now_ms() - t0) / 1000.0);
+                fprintf(stderr, "kiln: job %u %s: %u tasks in %.3f s\n", js.job_id, d->ok ? "done" : "failed", d->tasks,
+                        (double)(now_ms() - t0) / 1000.0);
             rc = d->ok ? 0 : client_fail(ctx, "job %u failed: %s", js.job_id, d->error);
             msg_free(m);
             if (rc < 0) job_result_release(res);

@@ -26,9 +26,9 @@
 #include <lz4.h>
 #include <xxhash.h>
 
-#define BLOCK_MAGIC 0x4b4c424bu    /* "KBLK" read as a little-endian u32 */
-#define BLOCK_MIN_CAP (64u << 10)  /* first allocation of a builder */
-#define VARINT_MAX 5               /* bytes of a length <= BLOCK_MAX_RAW */
+#define BLOCK_MAGIC   0x4b4c424bu /* "KBLK" read as a little-endian u32 */
+#define BLOCK_MIN_CAP (64u << 10) /* first allocation of a builder */
+#define VARINT_MAX    5           /* bytes of a length <= BLOCK_MAX_RAW */
 
 /* Stores v at p, little-endian. */
 static void put_u32le(uint8_t *p, uint32_t v)
@@ -48,8 +48,7 @@ static void put_u64le(uint8_t *p, uint64_t v)
 /* Loads a little-endian integer from p. */
 static uint32_t get_u32le(const uint8_t *p)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 static uint64_t get_u64le(const uint8_t *p)
@@ -108,8 +107,7 @@ void block_builder_release(block_builder *b)
  * appends are amortized O(1). 0, or -1 (errno ENOMEM). */
 static int builder_reserve(block_builder *b, size_t need)
 {
-    if (b->cap - b->len >= need)
-        return 0;
+    if (b->cap - b->len >= need) return 0;
     size_t cap = b->cap ? b->cap : BLOCK_MIN_CAP;
     while (cap - b->len < need)
         cap *= 2; /* b->len + need <= BLOCK_MAX_RAW + slack: no overflow */
@@ -132,23 +130,20 @@ static int builder_reserve(block_builder *b, size_t need)
 int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val)
 {
     size_t room = BLOCK_MAX_RAW - b->len; /* b->len never passes the max */
-    if (key.len > room || val.len > room - key.len ||
-        2 * VARINT_MAX > room - key.len - val.len || b->nrec == UINT32_MAX) {
+    if (key.len > room || val.len > room - key.len || 2 * VARINT_MAX > room - key.len - val.len ||
+        b->nrec == UINT32_MAX) {
         /* conservative by up to 8 bytes of varints: harmless */
         errno = EFBIG;
         return -1;
     }
     size_t need = key.len + val.len + 2 * VARINT_MAX;
-    if (builder_reserve(b, need) < 0)
-        return -1;
+    if (builder_reserve(b, need) < 0) return -1;
     uint8_t *p = b->buf + b->len;
     p += put_varint(p, key.len);
-    if (key.len)
-        memcpy(p, key.ptr, key.len);
+    if (key.len) memcpy(p, key.ptr, key.len);
     p += key.len;
     p += put_varint(p, val.len);
-    if (val.len)
-        memcpy(p, val.ptr, val.len);
+    if (val.len) memcpy(p, val.ptr, val.len);
     p += val.len;
     b->len = (size_t)(p - b->buf);
     b->nrec++;
@@ -172,16 +167,13 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
     }
     uint8_t *payload = blk + BLOCK_HEADER_SIZE;
     int comp = 0;
-    if (raw_len > 0)
-        comp = LZ4_compress_default((const char *)b->buf, (char *)payload,
-                                    raw_len, bound);
+    if (raw_len > 0) comp = LZ4_compress_default((const char *)b->buf, (char *)payload, raw_len, bound);
     size_t stored;
     if (comp > 0 && comp < raw_len) {
         stored = (size_t)comp;
     } else {
         comp = 0; /* LZ4 did not shrink it: store the records raw */
-        if (raw_len > 0)
-            memcpy(payload, b->buf, (size_t)raw_len);
+        if (raw_len > 0) memcpy(payload, b->buf, (size_t)raw_len);
         stored = (size_t)raw_len;
     }
     put_u32le(blk, BLOCK_MAGIC);
@@ -193,8 +185,7 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
     size_t total = BLOCK_HEADER_SIZE + stored;
     if (total < BLOCK_HEADER_SIZE + (size_t)bound) {
         uint8_t *shrunk = realloc(blk, total); /* give back the slack */
-        if (shrunk)
-            blk = shrunk;
+        if (shrunk) blk = shrunk;
     }
     *out = blk;
     *out_len = total;
@@ -209,61 +200,41 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
  * owns (p is only borrowed). On failure the reader holds nothing and
  * block_reader_close is harmless.
  */
-int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
-                      size_t errlen)
+int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_t errlen)
 {
     const uint8_t *b = p;
     memset(r, 0, sizeof(*r));
-    if (n < BLOCK_HEADER_SIZE)
-        return errf(err, errlen, "block: truncated header (%zu bytes)", n);
-    if (get_u32le(b) != BLOCK_MAGIC)
-        return errf(err, errlen, "block: bad magic 0x%08" PRIx32,
-                    get_u32le(b));
+    if (n < BLOCK_HEADER_SIZE) return errf(err, errlen, "block: truncated header (%zu bytes)", n);
+    if (get_u32le(b) != BLOCK_MAGIC) return errf(err, errlen, "block: bad magic 0x%08" PRIx32, get_u32le(b));
     uint32_t raw_len = get_u32le(b + 4);
     uint32_t comp_len = get_u32le(b + 8);
     uint32_t nrec = get_u32le(b + 12);
     uint64_t sum = get_u64le(b + 16);
     if (raw_len > BLOCK_MAX_RAW)
-        return errf(err, errlen, "block: raw length %" PRIu32 " exceeds %u",
-                    raw_len, BLOCK_MAX_RAW);
+        return errf(err, errlen, "block: raw length %" PRIu32 " exceeds %u", raw_len, BLOCK_MAX_RAW);
     if (comp_len > (uint32_t)LZ4_compressBound((int)raw_len))
-        return errf(err, errlen,
-                    "block: compressed length %" PRIu32
-                    " impossible for raw length %" PRIu32,
-                    comp_len, raw_len);
+        return errf(err, errlen, "block: compressed length %" PRIu32 " impossible for raw length %" PRIu32, comp_len,
+                    raw_len);
     /* every record takes at least two bytes (two one-byte varints) */
     if (nrec > raw_len / 2)
-        return errf(err, errlen,
-                    "block: %" PRIu32 " records cannot fit in %" PRIu32
-                    " bytes",
-                    nrec, raw_len);
+        return errf(err, errlen, "block: %" PRIu32 " records cannot fit in %" PRIu32 " bytes", nrec, raw_len);
     size_t stored = comp_len ? comp_len : raw_len;
     if (n - BLOCK_HEADER_SIZE < stored)
-        return errf(err, errlen,
-                    "block: truncated payload (%zu of %zu bytes)",
-                    n - BLOCK_HEADER_SIZE, stored);
+        return errf(err, errlen, "block: truncated payload (%zu of %zu bytes)", n - BLOCK_HEADER_SIZE, stored);
     if (n - BLOCK_HEADER_SIZE > stored)
-        return errf(err, errlen, "block: %zu trailing bytes after payload",
-                    n - BLOCK_HEADER_SIZE - stored);
+        return errf(err, errlen, "block: %zu trailing bytes after payload", n - BLOCK_HEADER_SIZE - stored);
     const uint8_t *payload = b + BLOCK_HEADER_SIZE;
     uint64_t got = XXH64(payload, stored, 0);
     if (got != sum)
-        return errf(err, errlen,
-                    "block: checksum mismatch (stored %016" PRIx64
-                    ", computed %016" PRIx64 ")",
-                    sum, got);
+        return errf(err, errlen, "block: checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64 ")", sum, got);
 
     uint8_t *raw = malloc(raw_len ? raw_len : 1);
-    if (!raw)
-        return errf(err, errlen, "block: out of memory for %" PRIu32 " bytes",
-                    raw_len);
+    if (!raw) return errf(err, errlen, "block: out of memory for %" PRIu32 " bytes", raw_len);
     if (comp_len) {
-        int d = LZ4_decompress_safe((const char *)payload, (char *)raw,
-                                    (int)comp_len, (int)raw_len);
+        int d = LZ4_decompress_safe((const char *)payload, (char *)raw, (int)comp_len, (int)raw_len);
         if (d < 0 || (uint32_t)d != raw_len) {
             free(raw);
-            if (d < 0)
-                return errf(err, errlen, "block: corrupt LZ4 payload");
+            if (d < 0) return errf(err, errlen, "block: corrupt LZ4 payload");
             return errf(err, errlen,
                         "block: payload decompressed to %d bytes, header "
                         "says %" PRIu32,
@@ -290,40 +261,26 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
     size_t left = r->raw_len - pos;
     if (r->seen == r->nrec) {
         if (left)
-            return errf(err, errlen,
-                        "block: %zu bytes left after the last of %" PRIu32
-                        " records",
-                        left, r->nrec);
+            return errf(err, errlen, "block: %zu bytes left after the last of %" PRIu32 " records", left, r->nrec);
         return 0;
     }
-    if (!left)
-        return errf(err, errlen,
-                    "block: ends after %" PRIu32 " of %" PRIu32 " records",
-                    r->seen, r->nrec);
+    if (!left) return errf(err, errlen, "block: ends after %" PRIu32 " of %" PRIu32 " records", r->seen, r->nrec);
 
     const uint8_t *p = r->raw + pos;
     uint64_t klen, vlen;
     size_t h = get_varint(p, left, &klen);
-    if (!h)
-        return errf(err, errlen, "block: record %" PRIu32
-                                 ": bad key length varint", r->seen);
+    if (!h) return errf(err, errlen, "block: record %" PRIu32 ": bad key length varint", r->seen);
     if (klen > left - h)
-        return errf(err, errlen,
-                    "block: record %" PRIu32 ": key of %" PRIu64
-                    " bytes overruns the block",
-                    r->seen, klen);
+        return errf(err, errlen, "block: record %" PRIu32 ": key of %" PRIu64 " bytes overruns the block", r->seen,
+                    klen);
     const uint8_t *k = p + h;
     p = k + klen;
     left -= h + klen;
     h = get_varint(p, left, &vlen);
-    if (!h)
-        return errf(err, errlen, "block: record %" PRIu32
-                                 ": bad value length varint", r->seen);
+    if (!h) return errf(err, errlen, "block: record %" PRIu32 ": bad value length varint", r->seen);
     if (vlen > left - h)
-        return errf(err, errlen,
-                    "block: record %" PRIu32 ": value of %" PRIu64
-                    " bytes overruns the block",
-                    r->seen, vlen);
+        return errf(err, errlen, "block: record %" PRIu32 ": value of %" PRIu64 " bytes overruns the block", r->seen,
+                    vlen);
     rec->key.ptr = k;
     rec->key.len = (size_t)klen;
     rec->val.ptr = p + h;

@@ -22,12 +22,12 @@
 #include "kiln.h"
 
 #define BLOCK_HEADER_SIZE 24
-#define BLOCK_MAX_RAW (256u << 20) /* a block never decodes to more */
+#define BLOCK_MAX_RAW     (256u << 20) /* a block never decodes to more */
 
 /* A builder of records; embed it, block_builder_init / _release. */
 typedef struct block_builder {
-    uint8_t *buf;  /* raw (uncompressed) record bytes */
-    size_t len;    /* bytes used in buf */
+    uint8_t *buf; /* raw (uncompressed) record bytes */
+    size_t len;   /* bytes used in buf */
     size_t cap;
     uint32_t nrec;
 } block_builder;
@@ -37,14 +37,17 @@ void block_builder_release(block_builder *b);
 /* Appends one record (copies the bytes). 0, or -1 when out of memory. */
 int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val);
 /* Raw bytes held so far: decide when to seal. */
-static inline size_t block_builder_size(const block_builder *b) { return b->len; }
+static inline size_t block_builder_size(const block_builder *b)
+{
+    return b->len;
+}
 /* Seals the records into a new malloc'd block (*out, *out_len; caller frees)
  * and resets the builder for reuse. 0, or -1 when out of memory. */
 int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);
 
 /* A reader over one sealed block; embed it. */
 typedef struct block_reader {
-    uint8_t *raw;      /* decompressed records (owned) */
+    uint8_t *raw; /* decompressed records (owned) */
     size_t raw_len;
     size_t pos;
     uint32_t nrec;
@@ -54,8 +57,7 @@ typedef struct block_reader {
 /* Checks and decompresses a sealed block (borrows p, copies what it needs).
  * 0, or -1 with a message in err (bad magic, checksum mismatch, corrupt
  * payload, record overrunning the block). */
-int block_reader_open(block_reader *r, const void *p, size_t n, char *err,
-                      size_t errlen);
+int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_t errlen);
 /* Next record, slices valid until block_reader_close. 1 = record, 0 = end,
  * -1 = corrupt (message in err). */
 int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen);

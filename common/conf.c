@@ -39,22 +39,20 @@
 typedef struct conf_key {
     const char *name;
     conf_type type;
-    size_t offset;             /* of the field in kiln_conf */
-    const char *def;           /* default, as text */
-    uint64_t min;              /* numbers: smallest value allowed */
+    size_t offset;              /* of the field in kiln_conf */
+    const char *def;            /* default, as text */
+    uint64_t min;               /* numbers: smallest value allowed */
     const char *const *choices; /* strings: allowed values, or NULL */
-    unsigned flags;            /* CONF_JOB */
+    unsigned flags;             /* CONF_JOB */
 } conf_key;
 
 /* offsetof(kiln_conf, f), refusing to compile unless f has type T. */
-#define FIELD(f, T) \
-    (offsetof(kiln_conf, f) + 0 * _Generic(((kiln_conf *)0)->f, T: 0))
+#define FIELD(f, T) (offsetof(kiln_conf, f) + 0 * _Generic(((kiln_conf *)0)->f, T : 0))
 
-#define STRING(n, f, d) .name = n, .type = CONF_STRING, .offset = FIELD(f, char *), .def = d
-#define INT(n, f, d) .name = n, .type = CONF_INT, .offset = FIELD(f, int64_t), .def = d
-#define SIZE(n, f, d) .name = n, .type = CONF_SIZE, .offset = FIELD(f, uint64_t), .def = d
-#define DURATION(n, f, d) \
-    .name = n, .type = CONF_DURATION, .offset = FIELD(f, uint64_t), .def = d
+#define STRING(n, f, d)   .name = n, .type = CONF_STRING, .offset = FIELD(f, char *), .def = d
+#define INT(n, f, d)      .name = n, .type = CONF_INT, .offset = FIELD(f, int64_t), .def = d
+#define SIZE(n, f, d)     .name = n, .type = CONF_SIZE, .offset = FIELD(f, uint64_t), .def = d
+#define DURATION(n, f, d) .name = n, .type = CONF_DURATION, .offset = FIELD(f, uint64_t), .def = d
 
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 
@@ -87,8 +85,7 @@ static const conf_key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 /* Formats a message into err (which may be NULL) and returns -1. */
-static int __attribute__((format(printf, 3, 4)))
-conf_error(char *err, size_t errlen, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4))) conf_error(char *err, size_t errlen, const char *fmt, ...)
 {
     if (err && errlen > 0) {
         va_list ap;
@@ -105,11 +102,9 @@ static char *conf_strdup(const char *s)
 {
     char *p;
 
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     p = strdup(s);
-    if (!p)
-        abort();
+    if (!p) abort();
     return p;
 }
 
@@ -117,8 +112,7 @@ static char *conf_strdup(const char *s)
 static const conf_key *conf_find(const char *name)
 {
     for (size_t i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return &keys[i];
+        if (strcmp(keys[i].name, name) == 0) return &keys[i];
     return NULL;
 }
 
@@ -134,12 +128,10 @@ static int parse_u64(const char *s, uint64_t *out, const char **end)
 {
     uint64_t n = 0;
 
-    if (*s < '0' || *s > '9')
-        return -1;
+    if (*s < '0' || *s > '9') return -1;
     for (; *s >= '0' && *s <= '9'; s++) {
         unsigned d = (unsigned)(*s - '0');
-        if (n > (UINT64_MAX - d) / 10)
-            return -1;
+        if (n > (UINT64_MAX - d) / 10) return -1;
         n = n * 10 + d;
     }
     *out = n;
@@ -155,17 +147,30 @@ int conf_parse_size(const char *s, uint64_t *out)
     const char *p;
     unsigned shift;
 
-    if (parse_u64(s, &n, &p) < 0)
-        return -1;
+    if (parse_u64(s, &n, &p) < 0) return -1;
     switch (*p) {
-    case '\0': shift = 0; break;
-    case 'k': case 'K': shift = 10; p++; break;
-    case 'm': case 'M': shift = 20; p++; break;
-    case 'g': case 'G': shift = 30; p++; break;
-    default: return -1;
-    }
-    if (*p != '\0' || n > (UINT64_MAX >> shift))
+    case '\0':
+        shift = 0;
+        break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        p++;
+        break;
+    default:
         return -1;
+    }
+    if (*p != '\0' || n > (UINT64_MAX >> shift)) return -1;
     *out = n << shift;
     return 0;
 }
@@ -177,8 +182,7 @@ int conf_parse_duration_ms(const char *s, uint64_t *out)
     uint64_t n, mult;
     const char *p;
 
-    if (parse_u64(s, &n, &p) < 0)
-        return -1;
+    if (parse_u64(s, &n, &p) < 0) return -1;
     if (strcmp(p, "") == 0 || strcmp(p, "s") == 0)
         mult = 1000;
     else if (strcmp(p, "ms") == 0)
@@ -187,8 +191,7 @@ int conf_parse_duration_ms(const char *s, uint64_t *out)
         mult = 60 * 1000;
     else
         return -1;
-    if (n > UINT64_MAX / mult)
-        return -1;
+    if (n > UINT64_MAX / mult) return -1;
     *out = n * mult;
     return 0;
 }
@@ -200,10 +203,8 @@ static int parse_int(const char *s, int64_t *out)
     const char *p;
     int neg = (*s == '-');
 
-    if (parse_u64(s + neg, &n, &p) < 0 || *p != '\0')
-        return -1;
-    if (n > (uint64_t)INT64_MAX + (unsigned)neg)
-        return -1;
+    if (parse_u64(s + neg, &n, &p) < 0 || *p != '\0') return -1;
+    if (n > (uint64_t)INT64_MAX + (unsigned)neg) return -1;
     *out = neg ? (int64_t)(0 - n) : (int64_t)n;
     return 0;
 }
@@ -262,16 +263,14 @@ static void format_choices(const char *const *choices, char *buf, size_t len)
     for (size_t i = 0; choices[i] && used < len; i++) {
         const char *sep = i == 0 ? "" : choices[i + 1] ? ", " : " or ";
         int n = snprintf(buf + used, len - used, "%s%s", sep, choices[i]);
-        if (n < 0)
-            break;
+        if (n < 0) break;
         used += (size_t)n;
     }
 }
 
 /* Parses value for key k and stores it in c. On error c is unchanged and
  * err names the key. Borrows value. */
-static int conf_set_key(kiln_conf *c, const conf_key *k, const char *value,
-                        char *err, size_t errlen)
+static int conf_set_key(kiln_conf *c, const conf_key *k, const char *value, char *err, size_t errlen)
 {
     void *field = conf_field(c, k);
     uint64_t u = 0;
@@ -279,20 +278,17 @@ static int conf_set_key(kiln_conf *c, const conf_key *k, const char *value,
     int b = 0;
     char text[64];
 
-    if (!value)
-        return conf_error(err, errlen, "%s: missing value", k->name);
+    if (!value) return conf_error(err, errlen, "%s: missing value", k->name);
 
     switch (k->type) {
     case CONF_STRING:
         if (k->choices) {
             size_t j;
             for (j = 0; k->choices[j]; j++)
-                if (strcasecmp(value, k->choices[j]) == 0)
-                    break;
+                if (strcasecmp(value, k->choices[j]) == 0) break;
             if (!k->choices[j]) {
                 format_choices(k->choices, text, sizeof text);
-                return conf_error(err, errlen, "%s: bad value '%s' (%s)",
-                                  k->name, value, text);
+                return conf_error(err, errlen, "%s: bad value '%s' (%s)", k->name, value, text);
             }
             value = k->choices[j];
         }
@@ -301,42 +297,33 @@ static int conf_set_key(kiln_conf *c, const conf_key *k, const char *value,
         return 0;
     case CONF_INT:
         if (parse_int(value, &i) < 0)
-            return conf_error(err, errlen, "%s: bad integer '%s' (a whole number)",
-                              k->name, value);
+            return conf_error(err, errlen, "%s: bad integer '%s' (a whole number)", k->name, value);
         if (i < 0 || (uint64_t)i < k->min)
-            return conf_error(err, errlen, "%s: must be at least %" PRIu64 ", not '%s'",
-                              k->name, k->min, value);
+            return conf_error(err, errlen, "%s: must be at least %" PRIu64 ", not '%s'", k->name, k->min, value);
         *(int64_t *)field = i;
         return 0;
     case CONF_SIZE:
         if (conf_parse_size(value, &u) < 0)
-            return conf_error(err, errlen,
-                              "%s: bad size '%s' (bytes, or a number with k, m or g)",
-                              k->name, value);
+            return conf_error(err, errlen, "%s: bad size '%s' (bytes, or a number with k, m or g)", k->name, value);
         if (u < k->min) {
             format_size(k->min, text, sizeof text);
-            return conf_error(err, errlen, "%s: must be at least %s, not '%s'",
-                              k->name, text, value);
+            return conf_error(err, errlen, "%s: must be at least %s, not '%s'", k->name, text, value);
         }
         *(uint64_t *)field = u;
         return 0;
     case CONF_DURATION:
         if (conf_parse_duration_ms(value, &u) < 0)
-            return conf_error(err, errlen,
-                              "%s: bad duration '%s' (seconds, or a number with ms, s or m)",
-                              k->name, value);
+            return conf_error(err, errlen, "%s: bad duration '%s' (seconds, or a number with ms, s or m)", k->name,
+                              value);
         if (u < k->min) {
             format_duration(k->min, text, sizeof text);
-            return conf_error(err, errlen, "%s: must be at least %s, not '%s'",
-                              k->name, text, value);
+            return conf_error(err, errlen, "%s: must be at least %s, not '%s'", k->name, text, value);
         }
         *(uint64_t *)field = u;
         return 0;
     case CONF_BOOL:
         if (parse_bool(value, &b) < 0)
-            return conf_error(err, errlen,
-                              "%s: bad boolean '%s' (true, false, yes, no, 1 or 0)",
-                              k->name, value);
+            return conf_error(err, errlen, "%s: bad boolean '%s' (true, false, yes, no, 1 or 0)", k->name, value);
         *(int *)field = b;
         return 0;
     }
@@ -370,8 +357,7 @@ void conf_release(kiln_conf *c)
  * no memory (fresh or released); src is borrowed. */
 void conf_copy(kiln_conf *dst, const kiln_conf *src)
 {
-    if (dst == src)
-        return;
+    if (dst == src) return;
     *dst = *src;
     for (size_t i = 0; i < NKEYS; i++) {
         if (keys[i].type == CONF_STRING) {
@@ -382,13 +368,11 @@ void conf_copy(kiln_conf *dst, const kiln_conf *src)
 }
 
 /* Sets one key from text; see conf.h. Borrows key and value. */
-int conf_set(kiln_conf *c, const char *key, const char *value, char *err,
-             size_t errlen)
+int conf_set(kiln_conf *c, const char *key, const char *value, char *err, size_t errlen)
 {
     const conf_key *k = conf_find(key);
 
-    if (!k)
-        return conf_error(err, errlen, "unknown key '%s'", key);
+    if (!k) return conf_error(err, errlen, "unknown key '%s'", key);
     return conf_set_key(c, k, value, err, errlen);
 }
 
@@ -408,10 +392,8 @@ int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len)
     const void *field;
     int n;
 
-    if (len > 0)
-        buf[0] = '\0';
-    if (!k || len == 0)
-        return -1;
+    if (len > 0) buf[0] = '\0';
+    if (!k || len == 0) return -1;
     field = conf_field(c, k);
     switch (k->type) {
     case CONF_STRING: {
@@ -439,10 +421,10 @@ int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len)
 typedef struct load_state {
     kiln_conf *conf; /* a copy, committed only when the whole file is good */
     FILE *f;
-    int line;        /* number of the line last read, from 1 */
-    int read_errno;  /* errno of a failed read, or 0 */
-    int err_line;    /* line of the first error, or 0 */
-    char err[512];   /* its message */
+    int line;       /* number of the line last read, from 1 */
+    int read_errno; /* errno of a failed read, or 0 */
+    int err_line;   /* line of the first error, or 0 */
+    char err[512];  /* its message */
 } load_state;
 
 /* Records the first error seen while loading. */
@@ -465,8 +447,7 @@ static char *load_reader(char *str, int num, void *stream)
     char *p;
 
     if (!fgets(str, num, st->f)) {
-        if (ferror(st->f))
-            st->read_errno = errno ? errno : EIO;
+        if (ferror(st->f)) st->read_errno = errno ? errno : EIO;
         return NULL;
     }
     st->line++;
@@ -475,15 +456,13 @@ static char *load_reader(char *str, int num, void *stream)
         int ch = getc(st->f);
         if (ch != EOF && ch != '\n') {
             char msg[64];
-            snprintf(msg, sizeof msg, "line too long (at most %d characters)",
-                     num - 1);
+            snprintf(msg, sizeof msg, "line too long (at most %d characters)", num - 1);
             load_fail(st, msg);
             return NULL;
         }
     }
     skip = strspn(str, " \t");
-    if (skip > 0)
-        memmove(str, str + skip, n - skip + 1);
+    if (skip > 0) memmove(str, str + skip, n - skip + 1);
     if (str[0] != '#' && str[0] != ';') {
         for (p = str; *p; p++) {
             if (*p == '#' && p > str && (p[-1] == ' ' || p[-1] == '\t')) {
@@ -496,15 +475,13 @@ static char *load_reader(char *str, int num, void *stream)
 }
 
 /* libinih's handler: sets section.name (or name outside any section). */
-static int load_handler(void *user, const char *section, const char *name,
-                        const char *value)
+static int load_handler(void *user, const char *section, const char *name, const char *value)
 {
     load_state *st = user;
     char key[128], msg[sizeof st->err];
     int n;
 
-    if (!name)
-        return 1; /* a bare section header, when libinih reports those */
+    if (!name) return 1; /* a bare section header, when libinih reports those */
     if (section && section[0])
         n = snprintf(key, sizeof key, "%s.%s", section, name);
     else
@@ -530,8 +507,7 @@ int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen)
 
     memset(&st, 0, sizeof st);
     st.f = fopen(path, "re");
-    if (!st.f)
-        return conf_error(err, errlen, "%s: %s", path, strerror(errno));
+    if (!st.f) return conf_error(err, errlen, "%s: %s", path, strerror(errno));
     conf_copy(&tmp, c);
     st.conf = &tmp;
     ret = ini_parse_stream(load_reader, &st, load_handler, &st);
@@ -543,9 +519,7 @@ int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen)
     }
     if (ret > 0 && (st.err_line == 0 || ret < st.err_line)) {
         conf_release(&tmp);
-        return conf_error(err, errlen,
-                          "%s:%d: syntax error (expected 'key = value' or '[section]')",
-                          path, ret);
+        return conf_error(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')", path, ret);
     }
     if (st.err_line) {
         conf_release(&tmp);

@@ -18,30 +18,30 @@ typedef enum conf_type { CONF_STRING, CONF_INT, CONF_SIZE, CONF_DURATION, CONF_B
 /* Every key kiln knows. Strings own their memory. Durations are in ms. */
 typedef struct kiln_conf {
     /* driver */
-    char *driver_listen;        /* driver.listen, "127.0.0.1:7077" */
-    char *driver_http;          /* driver.http, "127.0.0.1:8077" */
-    char *driver_state_dir;     /* driver.state_dir, "/var/lib/kiln/driver" */
-    char *driver_log_file;      /* driver.log_file, "" = stderr */
+    char *driver_listen;             /* driver.listen, "127.0.0.1:7077" */
+    char *driver_http;               /* driver.http, "127.0.0.1:8077" */
+    char *driver_state_dir;          /* driver.state_dir, "/var/lib/kiln/driver" */
+    char *driver_log_file;           /* driver.log_file, "" = stderr */
     uint64_t driver_max_result_size; /* driver.max_result_size, 1g */
     /* worker */
-    char *worker_driver;        /* worker.driver, "127.0.0.1:7077" */
-    char *worker_listen;        /* worker.listen, "127.0.0.1:7078" */
-    char *worker_http;          /* worker.http, "127.0.0.1:8078" */
-    char *worker_work_dir;      /* worker.work_dir, "/var/lib/kiln/worker" */
-    char *worker_log_file;      /* worker.log_file, "" = stderr */
-    int64_t worker_slots;       /* worker.slots, 0 = online cores */
-    uint64_t worker_heartbeat_ms;   /* worker.heartbeat, 1s */
-    uint64_t worker_timeout_ms;     /* worker.timeout, 10s */
+    char *worker_driver;          /* worker.driver, "127.0.0.1:7077" */
+    char *worker_listen;          /* worker.listen, "127.0.0.1:7078" */
+    char *worker_http;            /* worker.http, "127.0.0.1:8078" */
+    char *worker_work_dir;        /* worker.work_dir, "/var/lib/kiln/worker" */
+    char *worker_log_file;        /* worker.log_file, "" = stderr */
+    int64_t worker_slots;         /* worker.slots, 0 = online cores */
+    uint64_t worker_heartbeat_ms; /* worker.heartbeat, 1s */
+    uint64_t worker_timeout_ms;   /* worker.timeout, 10s */
     /* jobs and tasks (also settable per job with --conf) */
-    uint64_t broadcast_threshold;   /* broadcast.threshold, 1048576 */
-    int64_t task_max_failures;      /* task.max_failures, 4 */
-    uint64_t task_memory;           /* task.memory, 256m */
-    uint64_t task_memory_limit;     /* task.memory_limit, 0 = none */
-    uint64_t task_timeout_ms;       /* task.timeout, 0 = none */
+    uint64_t broadcast_threshold; /* broadcast.threshold, 1048576 */
+    int64_t task_max_failures;    /* task.max_failures, 4 */
+    uint64_t task_memory;         /* task.memory, 256m */
+    uint64_t task_memory_limit;   /* task.memory_limit, 0 = none */
+    uint64_t task_timeout_ms;     /* task.timeout, 0 = none */
     /* network */
-    uint64_t net_max_frame;         /* net.max_frame, 64m */
-    char *secret_file;              /* secret_file, "" = none */
-    char *log_level;                /* log.level, "info" */
+    uint64_t net_max_frame; /* net.max_frame, 64m */
+    char *secret_file;      /* secret_file, "" = none */
+    char *log_level;        /* log.level, "info" */
 } kiln_conf;
 
 /* Fills every key with its default. */
@@ -52,8 +52,7 @@ void conf_copy(kiln_conf *dst, const kiln_conf *src);
 
 /* Sets one key from text. 0, or -1 with a message naming the key
  * ("unknown key 'x'", "task.memory: bad size 'lots'"). */
-int conf_set(kiln_conf *c, const char *key, const char *value, char *err,
-             size_t errlen);
+int conf_set(kiln_conf *c, const char *key, const char *value, char *err, size_t errlen);
 /* Loads a file. 0, or -1 with a message naming the file, line and key. */
 int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen);
 /* True when key may be given per job (--conf): broadcast.*, task.*,

@@ -69,8 +69,7 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    if (c->flushing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        schedule_free(c);
+    if (c->flushing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) schedule_free(c);
 }
 
 void conn_close(conn *c, int flush, const char *reason)
@@ -89,9 +88,15 @@ void conn_close(conn *c, int flush, const char *reason)
     schedule_free(c);
 }
 
-int conn_is_closing(const conn *c) { return c->closing; }
+int conn_is_closing(const conn *c)
+{
+    return c->closing;
+}
 
-int conn_protocol_error(const conn *c) { return c->protocol_error; }
+int conn_protocol_error(const conn *c)
+{
+    return c->protocol_error;
+}
 
 Kiln__Envelope *conn_steal_msg(conn *c)
 {
@@ -149,13 +154,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_EOF)
         snprintf(reason, sizeof reason, "connection closed by peer");
     else
-        snprintf(reason, sizeof reason, "connection error: %s",
-                 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        snprintf(reason, sizeof reason, "connection error: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
     conn_close(c, 0, reason);
 }
 
-static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t max_frame,
-                        conn_msg_cb on_msg, conn_close_cb on_close, void *arg)
+static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t max_frame, conn_msg_cb on_msg,
+                        conn_close_cb on_close, void *arg)
 {
     conn *c = xcalloc(1, sizeof *c);
     c->base = base;
@@ -169,8 +173,8 @@ static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t
     return c;
 }
 
-conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame,
-               conn_msg_cb on_msg, conn_close_cb on_close, void *arg)
+conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame, conn_msg_cb on_msg,
+               conn_close_cb on_close, void *arg)
 {
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
@@ -187,9 +191,8 @@ conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame,
     return c;
 }
 
-conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame,
-                   conn_msg_cb on_msg, conn_close_cb on_close, void *arg,
-                   char *err, size_t errlen)
+conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame, conn_msg_cb on_msg,
+                   conn_close_cb on_close, void *arg, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -254,14 +257,20 @@ int conn_send_error(conn *c, const char *fmt, ...)
     return conn_send(c, &env);
 }
 
-const char *conn_peer(const conn *c) { return c->peer; }
+const char *conn_peer(const conn *c)
+{
+    return c->peer;
+}
 
 size_t conn_output_pending(const conn *c)
 {
     return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
-void conn_set_arg(conn *c, void *arg) { c->arg = arg; }
+void conn_set_arg(conn *c, void *arg)
+{
+    c->arg = arg;
+}
 
 void conn_pause_read(conn *c, int paused)
 {

@@ -25,13 +25,12 @@ typedef void (*conn_msg_cb)(conn *c, Kiln__Envelope *msg, void *arg);
 typedef void (*conn_close_cb)(conn *c, const char *reason, void *arg);
 
 /* Takes fd (closed when the connection is freed). Returns a new conn. */
-conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame,
-               conn_msg_cb on_msg, conn_close_cb on_close, void *arg);
+conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame, conn_msg_cb on_msg,
+               conn_close_cb on_close, void *arg);
 /* Connects to host:port without blocking; on failure the close callback runs
  * from the loop. NULL only when the address does not parse (message in err). */
-conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame,
-                   conn_msg_cb on_msg, conn_close_cb on_close, void *arg,
-                   char *err, size_t errlen);
+conn *conn_connect(struct event_base *base, const char *hostport, size_t max_frame, conn_msg_cb on_msg,
+                   conn_close_cb on_close, void *arg, char *err, size_t errlen);
 
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);

@@ -11,8 +11,8 @@
 #include "net.h"
 #include "util.h"
 
-int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags,
-                      kiln_conf *c, const char *usage, char *err, size_t errlen)
+int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags, kiln_conf *c, const char *usage,
+                      char *err, size_t errlen)
 {
     /* the config file first, wherever --config appears */
     for (int i = 1; i < argc; i++) {

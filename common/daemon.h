@@ -18,8 +18,8 @@ typedef struct daemon_flag {
 /* Parses argv: --config FILE first (loaded before any flag), then each
  * --flag VALUE (or --flag=VALUE) mapped through flags to conf_set.
  * --help prints usage and exits 0. 0, or -1 with a message. */
-int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags,
-                      kiln_conf *c, const char *usage, char *err, size_t errlen);
+int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags, kiln_conf *c, const char *usage,
+                      char *err, size_t errlen);
 
 /* Refuses to listen on a non-loopback address without a secret file.
  * 0, or -1 with a message. */

@@ -5,8 +5,7 @@
 
 #include "util.h"
 
-int frame_parse(const uint8_t *buf, size_t avail, size_t max, size_t *len,
-                char *err, size_t errlen)
+int frame_parse(const uint8_t *buf, size_t avail, size_t max, size_t *len, char *err, size_t errlen)
 {
     *len = 0;
     if (avail < FRAME_HEADER) return FRAME_NEED_MORE;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRAME_HEADER 4
+#define FRAME_HEADER      4
 #define FRAME_MAX_DEFAULT (64u << 20)
 
 enum { FRAME_NEED_MORE = 0, FRAME_OK = 1, FRAME_ERROR = -1 };
@@ -21,8 +21,7 @@ enum { FRAME_NEED_MORE = 0, FRAME_OK = 1, FRAME_ERROR = -1 };
  * FRAME_HEADER + *len bytes. FRAME_NEED_MORE: wait for more bytes
  * (*len is the payload length when the header is complete, else 0).
  * FRAME_ERROR: the announced length is over max (message in err). */
-int frame_parse(const uint8_t *buf, size_t avail, size_t max, size_t *len,
-                char *err, size_t errlen);
+int frame_parse(const uint8_t *buf, size_t avail, size_t max, size_t *len, char *err, size_t errlen);
 
 static inline void frame_put_header(uint8_t *hdr, uint32_t len)
 {
@@ -34,8 +33,7 @@ static inline void frame_put_header(uint8_t *hdr, uint32_t len)
 
 static inline uint32_t frame_get_header(const uint8_t *hdr)
 {
-    return (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
-           (uint32_t)hdr[3] << 24;
+    return (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 24;
 }
 
 #endif

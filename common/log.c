@@ -31,7 +31,7 @@
 #define LOG_LINE_MAX 4096
 
 #define LOG_OPEN_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC)
-#define LOG_MODE 0640
+#define LOG_MODE       0640
 
 static const char *const level_words[] = {"DEBUG", "INFO", "WARN", "ERROR"};
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -39,8 +39,7 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 /* Opens path for appending (NULL or "" = stderr); borrows component and
  * path (the logger keeps its own copy of path). On failure err names the
  * path and l is left logging to stderr, so it can still be used. */
-int logger_open(logger *l, const char *component, const char *path,
-                log_level min, char *err, size_t errlen)
+int logger_open(logger *l, const char *component, const char *path, log_level min, char *err, size_t errlen)
 {
     int fd;
 
@@ -49,19 +48,15 @@ int logger_open(logger *l, const char *component, const char *path,
     l->min = min;
     l->path = NULL;
     l->fd = STDERR_FILENO;
-    if (!path || !*path)
-        return 0;
+    if (!path || !*path) return 0;
 
     fd = open(path, LOG_OPEN_FLAGS, LOG_MODE);
     if (fd < 0) {
-        if (err && errlen > 0)
-            snprintf(err, errlen, "cannot open log file '%s': %s", path,
-                     strerror(errno));
+        if (err && errlen > 0) snprintf(err, errlen, "cannot open log file '%s': %s", path, strerror(errno));
         return -1;
     }
     l->path = strdup(path);
-    if (!l->path)
-        abort(); /* control-plane allocation failure */
+    if (!l->path) abort(); /* control-plane allocation failure */
     l->fd = fd;
     return 0;
 }
@@ -73,11 +68,9 @@ int logger_reopen(logger *l)
 {
     int fd, saved;
 
-    if (!l->path)
-        return 0;
+    if (!l->path) return 0;
     fd = open(l->path, LOG_OPEN_FLAGS, LOG_MODE);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     if (l->fd < 0) {
         l->fd = fd; /* no number to keep */
         return 0;
@@ -88,8 +81,7 @@ int logger_reopen(logger *l)
         errno = saved;
         return -1;
     }
-    if (fd != l->fd)
-        close(fd);
+    if (fd != l->fd) close(fd);
     return 0;
 }
 
@@ -107,11 +99,9 @@ void logger_close(logger *l)
 /* "debug", "info", "warn", "error" (any case) -> level; -1 when unknown. */
 int log_level_parse(const char *s)
 {
-    if (!s)
-        return -1;
+    if (!s) return -1;
     for (size_t i = 0; i < sizeof level_names / sizeof level_names[0]; i++)
-        if (strcasecmp(s, level_names[i]) == 0)
-            return (int)i;
+        if (strcasecmp(s, level_names[i]) == 0) return (int)i;
     return -1;
 }
 
@@ -137,10 +127,8 @@ static void write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
         ssize_t n = write(fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* nowhere to report it */
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return; /* nowhere to report it */
         buf += n;
         len -= (size_t)n;
     }
@@ -156,21 +144,17 @@ void log_msg(logger *l, log_level lvl, const char *fmt, ...)
     int saved = errno, n, truncated;
     va_list ap;
 
-    if (lvl < l->min || l->fd < 0)
-        return;
-    if ((unsigned)lvl > LOG_ERROR)
-        lvl = LOG_ERROR;
+    if (lvl < l->min || l->fd < 0) return;
+    if ((unsigned)lvl > LOG_ERROR) lvl = LOG_ERROR;
 
     va_start(ap, fmt);
     n = vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        n = snprintf(msg, sizeof msg, "(bad log format '%s')", fmt);
+    if (n < 0) n = snprintf(msg, sizeof msg, "(bad log format '%s')", fmt);
     truncated = (size_t)n >= sizeof msg;
 
     pos = format_time(line, sizeof line);
-    n = snprintf(line + pos, sizeof line - pos, " %s %s: ", level_words[lvl],
-                 l->component);
+    n = snprintf(line + pos, sizeof line - pos, " %s %s: ", level_words[lvl], l->component);
     pos += (size_t)n; /* at most ~70 bytes: always fits */
 
     /* Copy the message, escaping; safe is the last end that leaves room
@@ -197,8 +181,7 @@ void log_msg(logger *l, log_level lvl, const char *fmt, ...)
         }
         memcpy(line + pos, esc, elen);
         pos += elen;
-        if (pos + 3 <= limit)
-            safe = pos;
+        if (pos + 3 <= limit) safe = pos;
     }
     if (truncated) {
         pos = safe;

@@ -13,15 +13,14 @@
 typedef enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 
 typedef struct logger {
-    char *path;        /* NULL = stderr */
+    char *path; /* NULL = stderr */
     int fd;
     log_level min;
     char component[32];
 } logger;
 
 /* Opens path for appending (NULL or "" = stderr). 0, or -1 with message. */
-int logger_open(logger *l, const char *component, const char *path,
-                log_level min, char *err, size_t errlen);
+int logger_open(logger *l, const char *component, const char *path, log_level min, char *err, size_t errlen);
 /* Reopens the file (after logrotate moved it). 0 or -1. */
 int logger_reopen(logger *l);
 void logger_close(logger *l);
@@ -29,7 +28,6 @@ void logger_close(logger *l);
 int log_level_parse(const char *s);
 /* Writes one line with a single write(2). The message is printf-style;
  * by convention "event key=value key=value". Newlines in it are escaped. */
-void log_msg(logger *l, log_level lvl, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void log_msg(logger *l, log_level lvl, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

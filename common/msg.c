@@ -32,7 +32,10 @@ static int valid_hash(const char *h)
     return 1;
 }
 
-static int valid_app_id(const char *s) { return *s == 0 || name_is_safe(s); }
+static int valid_app_id(const char *s)
+{
+    return *s == 0 || name_is_safe(s);
+}
 
 int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
 {
@@ -59,7 +62,8 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
         return 0;
     case KILN__ENVELOPE__BODY_BLOB_CHUNK:
         if (!valid_hash(e->blob_chunk->hash) || !*e->blob_chunk->hash) return errf(err, errlen, "blob_chunk: bad hash");
-        if (e->blob_chunk->offset > e->blob_chunk->size || e->blob_chunk->data.len > e->blob_chunk->size - e->blob_chunk->offset)
+        if (e->blob_chunk->offset > e->blob_chunk->size ||
+            e->blob_chunk->data.len > e->blob_chunk->size - e->blob_chunk->offset)
             return errf(err, errlen, "blob_chunk: piece outside the blob");
         return 0;
     case KILN__ENVELOPE__BODY_APP_REGISTER:
@@ -74,7 +78,8 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
         const Kiln__JobSubmit *j = e->job_submit;
         if (j->n_nodes == 0 || j->n_nodes > 100000) return errf(err, errlen, "job_submit: %zu nodes", j->n_nodes);
         for (size_t i = 0; i < j->n_broadcasts; i++)
-            if (!valid_hash(j->broadcasts[i]) || !*j->broadcasts[i]) return errf(err, errlen, "job_submit: bad broadcast hash");
+            if (!valid_hash(j->broadcasts[i]) || !*j->broadcasts[i])
+                return errf(err, errlen, "job_submit: bad broadcast hash");
         if (!j->action) return errf(err, errlen, "job_submit: no action");
         return 0;
     }
@@ -84,7 +89,8 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
         if (!valid_hash(t->lib_hash) || !*t->lib_hash) return errf(err, errlen, "task_launch: bad library hash");
         if (!valid_hash(t->stage_hash) || !*t->stage_hash) return errf(err, errlen, "task_launch: bad stage hash");
         for (size_t i = 0; i < t->n_broadcasts; i++)
-            if (!valid_hash(t->broadcasts[i]) || !*t->broadcasts[i]) return errf(err, errlen, "task_launch: bad broadcast hash");
+            if (!valid_hash(t->broadcasts[i]) || !*t->broadcasts[i])
+                return errf(err, errlen, "task_launch: bad broadcast hash");
         if (!t->input) return errf(err, errlen, "task_launch: no input");
         return 0;
     }
@@ -197,8 +203,7 @@ int msg_write_fd(int fd, const Kiln__Envelope *e)
     return rc;
 }
 
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name,
-                     char *err, size_t errlen)
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, char *err, size_t errlen)
 {
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__Hello hello = KILN__HELLO__INIT;

@@ -17,10 +17,10 @@
 #define PROTOCOL_VERSION 1
 
 /* Sets an envelope's body: MSG_BODY(env, hello, HELLO, &hello). */
-#define MSG_BODY(env, field, CASE, ptr)                                      \
-    do {                                                                     \
-        (env).body_case = KILN__ENVELOPE__BODY_##CASE;                       \
-        (env).field = (ptr);                                                 \
+#define MSG_BODY(env, field, CASE, ptr)                                                                                \
+    do {                                                                                                               \
+        (env).body_case = KILN__ENVELOPE__BODY_##CASE;                                                                 \
+        (env).field = (ptr);                                                                                           \
     } while (0)
 
 /* Decodes one frame payload. NULL with a message when it does not decode,
@@ -57,7 +57,6 @@ int msg_write_fd(int fd, const Kiln__Envelope *e);
 
 /* Sends a hello and waits for the peer's hello_ack (blocking). 0, or -1 with
  * a message (refused, wrong version, no answer). */
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name,
-                     char *err, size_t errlen);
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, char *err, size_t errlen);
 
 #endif

@@ -16,8 +16,7 @@
 
 #include "util.h"
 
-int net_parse_addr(const char *hostport, struct sockaddr_storage *ss,
-                   socklen_t *len, char *err, size_t errlen)
+int net_parse_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
 {
     char host[256];
     const char *colon;
@@ -34,8 +33,7 @@ int net_parse_addr(const char *hostport, struct sockaddr_storage *ss,
     }
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || port < 0 || port > 65535)
-        return errf(err, errlen, "bad port in '%s'", hp);
+    if (!colon[1] || *end || port < 0 || port > 65535) return errf(err, errlen, "bad port in '%s'", hp);
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -128,8 +126,7 @@ int net_connect_blocking(const char *hostport, char *err, size_t errlen)
     return fd;
 }
 
-int net_write_ports(const char *dir, const char *const *names, const int *ports,
-                    int n, char *err, size_t errlen)
+int net_write_ports(const char *dir, const char *const *names, const int *ports, int n, char *err, size_t errlen)
 {
     char buf[512], path[4096];
     size_t off = 0;

@@ -9,8 +9,7 @@
 
 /* Parses "HOST:PORT" ("127.0.0.1:0", "[::1]:7077", "localhost:7077").
  * 0 or -1 with a message. */
-int net_parse_addr(const char *hostport, struct sockaddr_storage *ss,
-                   socklen_t *len, char *err, size_t errlen);
+int net_parse_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 /* "ip:port" of an address. */
 void net_format_addr(const struct sockaddr *sa, char *buf, size_t len);
 /* True when the address is loopback (127/8 or ::1). */
@@ -21,7 +20,6 @@ int net_listen(const char *hostport, int *port, char *err, size_t errlen);
 /* Blocking connect to host:port. fd, or -1 with a message. */
 int net_connect_blocking(const char *hostport, char *err, size_t errlen);
 /* Writes the ports file of a daemon: "name port" lines, atomically. */
-int net_write_ports(const char *dir, const char *const *names, const int *ports,
-                    int n, char *err, size_t errlen);
+int net_write_ports(const char *dir, const char *const *names, const int *ports, int n, char *err, size_t errlen);
 
 #endif

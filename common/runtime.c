@@ -14,7 +14,10 @@
 /* The hooks of the task running in this process (see runtime.h). */
 static const rt_hooks *rt_current;
 
-void rt_set_hooks(const rt_hooks *h) { rt_current = h; }
+void rt_set_hooks(const rt_hooks *h)
+{
+    rt_current = h;
+}
 
 int kiln_emit(kiln_out *out, kiln_slice key, kiln_slice val)
 {
@@ -25,7 +28,8 @@ int kiln_emit_i64(kiln_out *out, kiln_slice key, int64_t v)
 {
     uint8_t b[8];
     uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(u >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(u >> (8 * i));
     return out->emit(out, key, KILN_SLICE(b, 8));
 }
 
@@ -37,13 +41,17 @@ void kiln_recs_free(kiln_recs *recs)
     memset(recs, 0, sizeof *recs);
 }
 
-bool kiln_next(kiln_iter *in, kiln_rec *rec) { return in->next(in, rec); }
+bool kiln_next(kiln_iter *in, kiln_rec *rec)
+{
+    return in->next(in, rec);
+}
 
 int kiln_buf_set(kiln_buf *buf, const void *p, size_t n)
 {
     if (n > buf->cap) {
         size_t cap = buf->cap ? buf->cap : 64;
-        while (cap < n) cap *= 2;
+        while (cap < n)
+            cap *= 2;
         uint8_t *np = realloc(buf->p, cap);
         if (!np) return -1;
         buf->p = np;
@@ -66,7 +74,8 @@ int64_t kiln_i64(kiln_slice s)
     uint64_t u = 0;
     const uint8_t *p = s.ptr;
     size_t n = s.len < 8 ? s.len : 8;
-    for (size_t i = 0; i < n; i++) u |= (uint64_t)p[i] << (8 * i);
+    for (size_t i = 0; i < n; i++)
+        u |= (uint64_t)p[i] << (8 * i);
     return (int64_t)u;
 }
 
@@ -149,9 +158,11 @@ int kiln_words(kiln_rec in, kiln_out *out, kiln_slice env)
 {
     const uint8_t *p = in.val.ptr, *end = p + in.val.len;
     while (p < end) {
-        while (p < end && is_space(*p)) p++;
+        while (p < end && is_space(*p))
+            p++;
         const uint8_t *w = p;
-        while (p < end && !is_space(*p)) p++;
+        while (p < end && !is_space(*p))
+            p++;
         if (p > w && kiln_emit_i64(out, KILN_SLICE(w, p - w), 1) != 0) return -1;
     }
     return 0;
@@ -167,7 +178,8 @@ static int combine_i64(kiln_slice a, kiln_slice b, kiln_buf *out, int op)
     else
         r = x > y ? x : y;
     uint8_t buf[8];
-    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)r >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        buf[i] = (uint8_t)((uint64_t)r >> (8 * i));
     return kiln_buf_set(out, buf, 8);
 }
 
@@ -203,10 +215,8 @@ int kiln_fmt_i64(kiln_rec in, kiln_out *out, kiln_slice env)
 }
 
 static const rt_builtin builtins[] = {
-    {"kiln_words", RT_FN_MAP, (void *)kiln_words},
-    {"kiln_fmt_i64", RT_FN_MAP, (void *)kiln_fmt_i64},
-    {"kiln_sum_i64", RT_FN_COMBINE, (void *)kiln_sum_i64},
-    {"kiln_min_i64", RT_FN_COMBINE, (void *)kiln_min_i64},
+    {"kiln_words", RT_FN_MAP, (void *)kiln_words},         {"kiln_fmt_i64", RT_FN_MAP, (void *)kiln_fmt_i64},
+    {"kiln_sum_i64", RT_FN_COMBINE, (void *)kiln_sum_i64}, {"kiln_min_i64", RT_FN_COMBINE, (void *)kiln_min_i64},
     {"kiln_max_i64", RT_FN_COMBINE, (void *)kiln_max_i64},
 };
 

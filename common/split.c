@@ -97,8 +97,7 @@ static int add_file(file_list *fl, char *abs, char *err, size_t errlen)
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;
-        if (fd >= 0)
-            close(fd);
+        if (fd >= 0) close(fd);
         errf(err, errlen, "%s: %s", abs, strerror(e));
         free(abs);
         return -1;
@@ -109,8 +108,7 @@ static int add_file(file_list *fl, char *abs, char *err, size_t errlen)
         free(abs);
         return -1;
     }
-    if (file_list_push(fl, abs, (uint64_t)st.st_size) < 0)
-        return errf(err, errlen, "split: out of memory");
+    if (file_list_push(fl, abs, (uint64_t)st.st_size) < 0) return errf(err, errlen, "split: out of memory");
     return 0;
 }
 
@@ -123,16 +121,14 @@ static int add_file(file_list *fl, char *abs, char *err, size_t errlen)
 static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
 {
     DIR *d = opendir(abs);
-    if (!d)
-        return errf(err, errlen, "%s: %s", abs, strerror(errno));
+    if (!d) return errf(err, errlen, "%s: %s", abs, strerror(errno));
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || de->d_name[0] == '_')
-            continue;
+        if (de->d_name[0] == '.' || de->d_name[0] == '_') continue;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 32;
             char **nn = realloc(names, nc * sizeof(*nn));
@@ -153,8 +149,7 @@ static int add_dir(file_list *fl, const char *abs, char *err, size_t errlen)
         rc = errf(err, errlen, "%s: %s", abs, strerror(errno));
         goto out;
     }
-    if (n)
-        qsort(names, n, sizeof(*names), cmp_str);
+    if (n) qsort(names, n, sizeof(*names), cmp_str);
     const char *sep = abs[strlen(abs) - 1] == '/' ? "" : "/";
     for (size_t i = 0; i < n && rc == 0; i++) {
         char *p;
@@ -189,12 +184,10 @@ out:
  * realpath. With skip_other, a path that is neither file nor directory is
  * ignored instead of being an error (used for glob matches).
  */
-static int add_path(file_list *fl, const char *rel, int skip_other, char *err,
-                    size_t errlen)
+static int add_path(file_list *fl, const char *rel, int skip_other, char *err, size_t errlen)
 {
     char *abs = realpath(rel, NULL);
-    if (!abs)
-        return errf(err, errlen, "%s: %s", rel, strerror(errno));
+    if (!abs) return errf(err, errlen, "%s: %s", rel, strerror(errno));
     struct stat st;
     if (stat(abs, &st) < 0) {
         errf(err, errlen, "%s: %s", rel, strerror(errno));
@@ -223,23 +216,21 @@ static int glob_error(const char *epath, int eerrno)
 /* Expands the glob pattern and adds each match (sorted by name). Matches
  * are taken as given: glob(3) itself skips dot-files unless the pattern
  * names them, and a matched directory contributes its files. */
-static int add_glob(file_list *fl, const char *pattern, char *err,
-                    size_t errlen)
+static int add_glob(file_list *fl, const char *pattern, char *err, size_t errlen)
 {
     glob_t g;
     int grc = glob(pattern, GLOB_NOSORT, glob_error, &g);
     if (grc == GLOB_NOMATCH) {
         globfree(&g);
-        return errf(err, errlen, "%s: no such file, and no files match it",
-                    pattern);
+        return errf(err, errlen, "%s: no such file, and no files match it", pattern);
     }
     if (grc != 0) {
         globfree(&g);
-        if (grc == GLOB_NOSPACE)
-            return errf(err, errlen, "split: out of memory expanding %s",
-                        pattern);
-        return errf(err, errlen, "%s: a directory on the way to the "
-                                 "matches could not be read", pattern);
+        if (grc == GLOB_NOSPACE) return errf(err, errlen, "split: out of memory expanding %s", pattern);
+        return errf(err, errlen,
+                    "%s: a directory on the way to the "
+                    "matches could not be read",
+                    pattern);
     }
     qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
     int rc = 0;
@@ -264,8 +255,7 @@ static uint64_t count_ranges(const file_list *fl, uint64_t split)
 /* Frees the paths of a list and empties it. */
 void split_list_free(text_split_list *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     for (size_t i = 0; i < l->n; i++)
         free(l->v[i].path);
     free(l->v);
@@ -283,13 +273,11 @@ void split_list_free(text_split_list *l)
  * ceil(size / split) ranges of nearly equal size. An empty directory plans
  * no range and is not an error.
  */
-int split_plan(const char *path, int min_partitions, uint64_t max_split,
-               text_split_list *out, char *err, size_t errlen)
+int split_plan(const char *path, int min_partitions, uint64_t max_split, text_split_list *out, char *err, size_t errlen)
 {
     out->v = NULL;
     out->n = 0;
-    if (!path || !*path)
-        return errf(err, errlen, "split: empty input path");
+    if (!path || !*path) return errf(err, errlen, "split: empty input path");
 
     file_list fl = {0};
     int rc;
@@ -310,8 +298,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
         total += fl.v[i].size;
     uint64_t parts = min_partitions > 1 ? (uint64_t)min_partitions : 1;
     uint64_t split = total / parts + (total % parts != 0);
-    if (split == 0)
-        split = 1;
+    if (split == 0) split = 1;
     if (total >= parts && count_ranges(&fl, split) < parts) {
         /* Rounding per file left fewer than `parts` ranges (17 bytes in
          * 7 parts: ceil(17 / 3) = 6). Take the largest smaller size that
@@ -327,16 +314,14 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split,
         split = lo;
     }
     uint64_t cap = max_split ? max_split : SPLIT_MAX_SIZE;
-    if (split > cap)
-        split = cap; /* smaller ranges: never fewer of them */
+    if (split > cap) split = cap; /* smaller ranges: never fewer of them */
 
     size_t count = (size_t)count_ranges(&fl, split);
     if (count) {
         out->v = calloc(count, sizeof(*out->v));
         if (!out->v) {
             file_list_free(&fl);
-            return errf(err, errlen, "split: out of memory for %zu ranges",
-                        count);
+            return errf(err, errlen, "split: out of memory for %zu ranges", count);
         }
     }
     for (size_t i = 0; i < fl.n; i++) {
@@ -375,8 +360,7 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
 {
     if (r->off > 0) {
         size_t keep = r->len - r->off;
-        if (keep)
-            memmove(r->buf, r->buf + r->off, keep);
+        if (keep) memmove(r->buf, r->buf + r->off, keep);
         r->pos += r->off;
         r->len = keep;
         r->off = 0;
@@ -393,16 +377,12 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
         r->cap = ncap;
     }
     for (;;) {
-        ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len,
-                          (off_t)(r->pos + r->len));
+        ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->pos + r->len));
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errf(err, errlen, "read at offset %" PRIu64 ": %s",
-                        r->pos + r->len, strerror(errno));
+            if (errno == EINTR) continue;
+            return errf(err, errlen, "read at offset %" PRIu64 ": %s", r->pos + r->len, strerror(errno));
         }
-        if (n == 0)
-            r->eof = 1;
+        if (n == 0) r->eof = 1;
         r->len += (size_t)n;
         return 0;
     }
@@ -414,23 +394,19 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
  * newline, so a line beginning exactly at start is kept. On failure the
  * reader holds nothing and line_reader_close is harmless.
  */
-int line_reader_open(line_reader *r, const char *path, uint64_t start,
-                     uint64_t end, char *err, size_t errlen)
+int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t end, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0)
-        return errf(err, errlen, "%s: %s", path, strerror(errno));
+    if (r->fd < 0) return errf(err, errlen, "%s: %s", path, strerror(errno));
     r->buf = malloc(LINE_BUF_INITIAL);
     if (!r->buf) {
         line_reader_close(r);
-        return errf(err, errlen, "%s: out of memory for the read buffer",
-                    path);
+        return errf(err, errlen, "%s: out of memory for the read buffer", path);
     }
     r->cap = LINE_BUF_INITIAL;
     r->end = end;
-    (void)posix_fadvise(r->fd, (off_t)(start ? start - 1 : 0), 0,
-                        POSIX_FADV_SEQUENTIAL);
+    (void)posix_fadvise(r->fd, (off_t)(start ? start - 1 : 0), 0, POSIX_FADV_SEQUENTIAL);
     if (start == 0 || start >= end) {
         /* nothing to skip, or an empty range (next returns 0 at once) */
         r->pos = r->line_start = start;
@@ -439,8 +415,7 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start,
     r->pos = start - 1;
     for (;;) {
         if (r->off == r->len) {
-            if (r->eof)
-                break; /* no newline left: the range holds no line */
+            if (r->eof) break; /* no newline left: the range holds no line */
             if (line_reader_fill(r, err, errlen) < 0) {
                 char msg[256];
                 snprintf(msg, sizeof(msg), "%s", err ? err : "");
@@ -475,8 +450,7 @@ static inline uint8_t *find_newline(uint8_t *p, size_t n)
     for (; i + 16 <= n && i < 256; i += 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
-        if (m)
-            return p + i + __builtin_ctz(m);
+        if (m) return p + i + __builtin_ctz(m);
     }
     return memchr(p + i, '\n', n - i);
 #else
@@ -490,40 +464,33 @@ static inline uint8_t *find_newline(uint8_t *p, size_t n)
  * before it are not part of the line. The slice points into the reader's
  * buffer and is valid until the next call.
  */
-int line_reader_next(line_reader *r, const char **line, size_t *len,
-                     char *err, size_t errlen)
+int line_reader_next(line_reader *r, const char **line, size_t *len, char *err, size_t errlen)
 {
-    if (r->line_start >= r->end)
-        return 0;
+    if (r->line_start >= r->end) return 0;
     size_t scanned = 0; /* unread bytes already known to hold no newline */
     for (;;) {
         uint8_t *s = r->buf + r->off;
         size_t avail = r->len - r->off;
-        uint8_t *nl = avail > scanned
-                          ? find_newline(s + scanned, avail - scanned)
-                          : NULL;
+        uint8_t *nl = avail > scanned ? find_newline(s + scanned, avail - scanned) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - s);
             r->off += n + 1;
             r->line_start += n + 1;
-            if (n && s[n - 1] == '\r')
-                n--;
+            if (n && s[n - 1] == '\r') n--;
             *line = (const char *)s;
             *len = n;
             return 1;
         }
         if (r->eof) {
-            if (!avail)
-                return 0; /* a line start at the file size is no line */
-            r->off = r->len; /* the last line, without a newline */
+            if (!avail) return 0; /* a line start at the file size is no line */
+            r->off = r->len;      /* the last line, without a newline */
             r->line_start += avail;
             *line = (const char *)s;
             *len = avail;
             return 1;
         }
         scanned = avail;
-        if (line_reader_fill(r, err, errlen) < 0)
-            return -1;
+        if (line_reader_fill(r, err, errlen) < 0) return -1;
     }
 }
 
@@ -531,8 +498,7 @@ int line_reader_next(line_reader *r, const char **line, size_t *len,
  * failed, and twice. */
 void line_reader_close(line_reader *r)
 {
-    if (r->fd >= 0)
-        close(r->fd);
+    if (r->fd >= 0) close(r->fd);
     free(r->buf);
     r->fd = -1;
     r->buf = NULL;

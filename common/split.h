@@ -34,15 +34,15 @@ typedef struct text_split_list {
 /* Plans the ranges of `path` (resolved against the current directory).
  * max_split 0 means SPLIT_MAX_SIZE. 0, or -1 with a message naming the
  * path (missing, unreadable, a glob matching nothing). */
-int split_plan(const char *path, int min_partitions, uint64_t max_split,
-               text_split_list *out, char *err, size_t errlen);
+int split_plan(const char *path, int min_partitions, uint64_t max_split, text_split_list *out, char *err,
+               size_t errlen);
 void split_list_free(text_split_list *l);
 
 /* Reads the lines of one range. */
 typedef struct line_reader {
     int fd;
-    uint64_t pos;   /* file offset of buf[0] */
-    uint64_t end;   /* lines starting at or past end belong to the next range */
+    uint64_t pos; /* file offset of buf[0] */
+    uint64_t end; /* lines starting at or past end belong to the next range */
     uint8_t *buf;
     size_t cap, len, off; /* buf holds [off, len) unread bytes */
     int eof;
@@ -51,12 +51,10 @@ typedef struct line_reader {
 
 /* Opens the range (skipping the partial first line when start > 0).
  * 0, or -1 with a message. */
-int line_reader_open(line_reader *r, const char *path, uint64_t start,
-                     uint64_t end, char *err, size_t errlen);
+int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t end, char *err, size_t errlen);
 /* Next line: 1 with (*line, *len) valid until the next call, 0 at the end
  * of the range, -1 on a read error (message in err). */
-int line_reader_next(line_reader *r, const char **line, size_t *len,
-                     char *err, size_t errlen);
+int line_reader_next(line_reader *r, const char **line, size_t *len, char *err, size_t errlen);
 void line_reader_close(line_reader *r);
 
 #endif

@@ -111,11 +111,9 @@ int mkdir_p(const char *path, int mode, char *err, size_t errlen)
             return errf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, mode) < 0 && errno != EEXIST)
-        return errf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) return errf(err, errlen, "cannot create %s: %s", buf, strerror(errno));
     struct stat st;
-    if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode))
-        return errf(err, errlen, "%s is not a directory", buf);
+    if (stat(buf, &st) < 0 || !S_ISDIR(st.st_mode)) return errf(err, errlen, "%s is not a directory", buf);
     return 0;
 }
 
@@ -143,8 +141,7 @@ int rm_rf(const char *path)
     return rc;
 }
 
-int write_file_atomic(const char *path, const void *p, size_t n, char *err,
-                      size_t errlen)
+int write_file_atomic(const char *path, const void *p, size_t n, char *err, size_t errlen)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
@@ -165,8 +162,7 @@ int write_file_atomic(const char *path, const void *p, size_t n, char *err,
     return 0;
 }
 
-int read_file(const char *path, uint8_t **out, size_t *len, char *err,
-              size_t errlen)
+int read_file(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errf(err, errlen, "cannot open %s: %s", path, strerror(errno));
@@ -206,8 +202,8 @@ int name_is_safe(const char *s)
     if (!strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
             return 0;
     }
     return 1;

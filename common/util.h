@@ -18,23 +18,20 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Writes a message into err (may be NULL) and returns -1. */
-int errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-uint64_t now_ms(void);   /* CLOCK_MONOTONIC */
-uint64_t now_us(void);   /* CLOCK_MONOTONIC */
-uint64_t wall_ms(void);  /* CLOCK_REALTIME */
+uint64_t now_ms(void);  /* CLOCK_MONOTONIC */
+uint64_t now_us(void);  /* CLOCK_MONOTONIC */
+uint64_t wall_ms(void); /* CLOCK_REALTIME */
 
 /* mkdir -p with mode; 0 or -1 with a message. */
 int mkdir_p(const char *path, int mode, char *err, size_t errlen);
 /* rm -rf; 0 or -1 (errno kept). Refuses "" and "/". */
 int rm_rf(const char *path);
 /* Writes a whole file atomically: path.tmp then rename. 0 or -1 + message. */
-int write_file_atomic(const char *path, const void *p, size_t n, char *err,
-                      size_t errlen);
+int write_file_atomic(const char *path, const void *p, size_t n, char *err, size_t errlen);
 /* Reads a whole file into a new buffer (NUL-terminated; caller frees). */
-int read_file(const char *path, uint8_t **out, size_t *len, char *err,
-              size_t errlen);
+int read_file(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen);
 /* True when s is a safe single path component: [A-Za-z0-9._-], not "." or
  * "..", 1..128 chars. Names from the network pass this before use. */
 int name_is_safe(const char *s);

@@ -55,36 +55,36 @@ struct dworker {
     char host[256];
     uint32_t data_port, http_port;
     uint32_t slots;
-    uint32_t running;      /* tasks launched and not answered */
+    uint32_t running; /* tasks launched and not answered */
     uint64_t tasks_done;
     uint64_t last_heartbeat_ms;
-    dtask *tasks;          /* running here (linked by wnext) */
+    dtask *tasks; /* running here (linked by wnext) */
     dworker *next;
 };
 
 enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 
 struct dtask {
-    uint64_t id;           /* unique per attempt */
+    uint64_t id; /* unique per attempt */
     job *job;
-    uint32_t index;        /* output partition */
+    uint32_t index; /* output partition */
     uint32_t attempt;
     enum task_state state;
     uint32_t failures;
     uint32_t avoid_worker; /* last worker it failed on */
     dworker *worker;
-    dtask *wnext;          /* in worker->tasks */
-    dtask *qnext;          /* in the pending queue */
+    dtask *wnext; /* in worker->tasks */
+    dtask *qnext; /* in the pending queue */
 };
 
 enum job_state { JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED };
 
 struct job {
     app *app;
-    uint32_t job_id;       /* the client's number */
+    uint32_t job_id;        /* the client's number */
     Kiln__Envelope *submit; /* owned: the JobSubmit the plan borrows from */
     stage_plan plan;
-    dtask *tasks;          /* plan.ntasks of them */
+    dtask *tasks; /* plan.ntasks of them */
     size_t ndone;
     enum job_state state;
     uint64_t count;
@@ -102,7 +102,7 @@ struct app {
     char id[64];
     char name[128];
     char lib_hash[HASH_HEX_LEN + 1];
-    dconn *client;         /* NULL once ended */
+    dconn *client; /* NULL once ended */
     int ended;
     uint64_t started_ms;
     uint32_t njobs;

@@ -25,8 +25,8 @@ static const char usage[] =
     "                   [--state-dir DIR] [--log-file FILE] [--secret-file FILE] [--log-level LEVEL]\n";
 
 static const daemon_flag flags[] = {
-    {"listen", "driver.listen"},       {"http", "driver.http"},     {"state-dir", "driver.state_dir"},
-    {"log-file", "driver.log_file"},   {"secret-file", "secret_file"}, {"log-level", "log.level"},
+    {"listen", "driver.listen"},     {"http", "driver.http"},        {"state-dir", "driver.state_dir"},
+    {"log-file", "driver.log_file"}, {"secret-file", "secret_file"}, {"log-level", "log.level"},
 };
 
 static void rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
@@ -100,7 +100,10 @@ static void http_cb(struct evhttp_request *req, void *arg)
     evbuffer_free(b);
 }
 
-static void tick_cb(evutil_socket_t fd, short what, void *arg) { workers_tick(arg); }
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    workers_tick(arg);
+}
 
 static void on_sighup(evutil_socket_t s, short what, void *arg)
 {

@@ -79,10 +79,12 @@ static void info_reply(driver *d, dconn *dc)
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__InfoReply r = KILN__INFO_REPLY__INIT;
     size_t nw = 0, na = 0, nj = 0;
-    for (dworker *w = d->workers; w; w = w->next) nw++;
+    for (dworker *w = d->workers; w; w = w->next)
+        nw++;
     for (app *a = d->apps; a; a = a->next) {
         na++;
-        for (job *j = a->jobs; j; j = j->next) nj++;
+        for (job *j = a->jobs; j; j = j->next)
+            nj++;
     }
     Kiln__WorkerInfo *wi = xcalloc(nw + 1, sizeof *wi), **wp = xcalloc(nw + 1, sizeof *wp);
     Kiln__AppInfo *ai = xcalloc(na + 1, sizeof *ai), **ap = xcalloc(na + 1, sizeof *ap);
@@ -119,7 +121,8 @@ static void info_reply(driver *d, dconn *dc)
             unsigned ak = j->action;
             ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
             if (j->state == JOB_RUNNING)
-                for (size_t t = 0; t < j->ntasks; t++) ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
+                for (size_t t = 0; t < j->ntasks; t++)
+                    ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
             jp[k] = &ji[k];
         }
         ap[i] = &ai[i];
@@ -270,5 +273,6 @@ void rpc_accept(driver *d, evutil_socket_t fd)
 
 void rpc_close_all(driver *d)
 {
-    while (d->conns) conn_close(d->conns->c, 0, "driver stopping");
+    while (d->conns)
+        conn_close(d->conns->c, 0, "driver stopping");
 }

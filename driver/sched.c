@@ -85,8 +85,8 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
     pending_drop_job(d, j);
     app *a = j->app;
     uint64_t ms = now_ms() - j->started_ms;
-    log_msg(&d->log, ok ? LOG_INFO : LOG_WARN, "stage %s app=%s job=%u stage=%u tasks_done=%zu/%zu", ok ? "finished" : "aborted",
-            a->id, j->job_id, j->plan.stage_id, j->ndone, j->ntasks);
+    log_msg(&d->log, ok ? LOG_INFO : LOG_WARN, "stage %s app=%s job=%u stage=%u tasks_done=%zu/%zu",
+            ok ? "finished" : "aborted", a->id, j->job_id, j->plan.stage_id, j->ndone, j->ntasks);
     if (ok)
         log_msg(&d->log, LOG_INFO, "job succeeded app=%s job=%u tasks=%zu ms=%llu", a->id, j->job_id, j->ntasks,
                 (unsigned long long)ms);

@@ -18,9 +18,9 @@
 #include "util.h"
 
 #define STAGE_MAX_PIPELINES 65536
-#define STAGE_MAX_OPS 1000000
-#define STAGE_MAX_TASKS 1000000
-#define STAGE_MAX_BYTES ((size_t)1 << 30)
+#define STAGE_MAX_OPS       1000000
+#define STAGE_MAX_TASKS     1000000
+#define STAGE_MAX_BYTES     ((size_t)1 << 30)
 
 /* A pipeline under construction: a source node and the ops after it. */
 typedef struct plan_pipe {
@@ -53,8 +53,8 @@ static int is_source(Kiln__NodeKind k)
 
 static int is_narrow_op(Kiln__NodeKind k)
 {
-    return k == KILN__NODE_KIND__NODE_MAP || k == KILN__NODE_KIND__NODE_FLAT_MAP ||
-           k == KILN__NODE_KIND__NODE_FILTER || k == KILN__NODE_KIND__NODE_MAP_PARTITIONS;
+    return k == KILN__NODE_KIND__NODE_MAP || k == KILN__NODE_KIND__NODE_FLAT_MAP || k == KILN__NODE_KIND__NODE_FILTER ||
+           k == KILN__NODE_KIND__NODE_MAP_PARTITIONS;
 }
 
 /* Appends the pipelines that produce node n, in partition order. */
@@ -75,7 +75,8 @@ static int collect(builder *b, const Kiln__Node *n, int depth)
     size_t want = n->kind == KILN__NODE_KIND__NODE_UNION ? 2 : 1;
     if (!is_narrow_op(n->kind) && n->kind != KILN__NODE_KIND__NODE_UNION)
         return errf(b->err, b->errlen, "node %u: kind %d is not supported yet", n->id, n->kind);
-    if (n->n_parents != want) return errf(b->err, b->errlen, "node %u: %zu parents, expected %zu", n->id, n->n_parents, want);
+    if (n->n_parents != want)
+        return errf(b->err, b->errlen, "node %u: %zu parents, expected %zu", n->id, n->n_parents, want);
     size_t first = b->npipes;
     for (size_t i = 0; i < want; i++) {
         const Kiln__Node *p = n->parents[i] < n->id ? node(b, n->parents[i]) : NULL;
@@ -98,19 +99,26 @@ static int collect(builder *b, const Kiln__Node *n, int depth)
 static Kiln__OpKind op_kind(Kiln__NodeKind k)
 {
     switch (k) {
-    case KILN__NODE_KIND__NODE_MAP: return KILN__OP_KIND__OP_MAP;
-    case KILN__NODE_KIND__NODE_FLAT_MAP: return KILN__OP_KIND__OP_FLAT_MAP;
-    case KILN__NODE_KIND__NODE_FILTER: return KILN__OP_KIND__OP_FILTER;
-    default: return KILN__OP_KIND__OP_MAP_PARTITIONS;
+    case KILN__NODE_KIND__NODE_MAP:
+        return KILN__OP_KIND__OP_MAP;
+    case KILN__NODE_KIND__NODE_FLAT_MAP:
+        return KILN__OP_KIND__OP_FLAT_MAP;
+    case KILN__NODE_KIND__NODE_FILTER:
+        return KILN__OP_KIND__OP_FILTER;
+    default:
+        return KILN__OP_KIND__OP_MAP_PARTITIONS;
     }
 }
 
 static size_t source_partitions(const Kiln__Node *n)
 {
     switch (n->kind) {
-    case KILN__NODE_KIND__NODE_TEXT_FILE: return n->n_splits;
-    case KILN__NODE_KIND__NODE_PARALLELIZE: return n->n_blocks;
-    default: return n->partitions;
+    case KILN__NODE_KIND__NODE_TEXT_FILE:
+        return n->n_splits;
+    case KILN__NODE_KIND__NODE_PARALLELIZE:
+        return n->n_blocks;
+    default:
+        return n->partitions;
     }
 }
 
@@ -136,8 +144,8 @@ static void add_name(char *buf, size_t len, const char *name)
     snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
-int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold,
-                 stage_stats *stats, stage_plan *out, char *err, size_t errlen)
+int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats, stage_plan *out,
+                 char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     builder b = {.job = job, .err = err, .errlen = errlen};
@@ -145,7 +153,8 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
         if (job->nodes[i]->id > b.max_id) b.max_id = job->nodes[i]->id;
     if (b.max_id > 10 * job->n_nodes + 1000000) return errf(err, errlen, "node ids out of range");
     b.by_id = xcalloc(b.max_id + 1, sizeof *b.by_id);
-    for (size_t i = 0; i < job->n_nodes; i++) b.by_id[job->nodes[i]->id] = job->nodes[i];
+    for (size_t i = 0; i < job->n_nodes; i++)
+        b.by_id[job->nodes[i]->id] = job->nodes[i];
     int rc = -1;
     const Kiln__Node *target = node(&b, job->target);
     if (!target) {
@@ -154,7 +163,8 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
     }
     if (collect(&b, target, 0) < 0) goto done;
     size_t ntasks = 0;
-    for (size_t i = 0; i < b.npipes; i++) ntasks += source_partitions(b.pipes[i].source);
+    for (size_t i = 0; i < b.npipes; i++)
+        ntasks += source_partitions(b.pipes[i].source);
     if (ntasks > STAGE_MAX_TASKS) {
         errf(err, errlen, "too many partitions: %zu, at most %d", ntasks, STAGE_MAX_TASKS);
         goto done;
@@ -167,7 +177,8 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
     sf.n_pipelines = b.npipes;
     sf.pipelines = xcalloc(b.npipes, sizeof *sf.pipelines);
     size_t total_ops = 0;
-    for (size_t i = 0; i < b.npipes; i++) total_ops += b.pipes[i].nops;
+    for (size_t i = 0; i < b.npipes; i++)
+        total_ops += b.pipes[i].nops;
     Kiln__Pipeline *pls = xcalloc(b.npipes, sizeof *pls);
     Kiln__Op *ops = xcalloc(total_ops ? total_ops : 1, sizeof *ops);
     Kiln__Op **opp = xcalloc(total_ops ? total_ops : 1, sizeof *opp);
@@ -238,7 +249,8 @@ int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t thresho
     }
     rc = 0;
 done:
-    for (size_t i = 0; i < b.npipes; i++) free(b.pipes[i].ops);
+    for (size_t i = 0; i < b.npipes; i++)
+        free(b.pipes[i].ops);
     free(b.pipes);
     free(b.by_id);
     if (rc < 0) stage_plan_release(out);
@@ -247,7 +259,8 @@ done:
 
 void stage_plan_release(stage_plan *p)
 {
-    for (size_t i = 0; i < p->ntasks; i++) free(p->inputs[i]);
+    for (size_t i = 0; i < p->ntasks; i++)
+        free(p->inputs[i]);
     free(p->inputs);
     free(p->bytes);
     memset(p, 0, sizeof *p);

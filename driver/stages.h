@@ -23,14 +23,14 @@
 
 typedef struct stage_plan {
     uint32_t stage_id;
-    uint8_t *bytes;         /* the serialized StageFunc (owned) */
+    uint8_t *bytes; /* the serialized StageFunc (owned) */
     size_t len;
     char hash[HASH_HEX_LEN + 1];
-    int broadcast;          /* len > threshold: ship as a blob */
+    int broadcast; /* len > threshold: ship as a blob */
     size_t ntasks;
     Kiln__TaskInput **inputs; /* one per output partition (owned structs;
                                  split paths and blocks borrow from the job) */
-    char fn_names[256];     /* "grep_match, fmt" for error messages */
+    char fn_names[256];       /* "grep_match, fmt" for error messages */
 } stage_plan;
 
 /* Counts how often stage functions were serialized, for tests and status. */
@@ -45,8 +45,8 @@ typedef struct stage_stats {
  * or later node, an operation without a function, or a job over the
  * STAGE_MAX_* bounds of stages.c (pipelines, operations, tasks, bytes),
  * which keep one hostile graph from exhausting the driver. */
-int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold,
-                 stage_stats *stats, stage_plan *out, char *err, size_t errlen);
+int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats, stage_plan *out,
+                 char *err, size_t errlen);
 void stage_plan_release(stage_plan *p);
 
 #endif

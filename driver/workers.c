@@ -37,7 +37,10 @@ void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r)
     sched_schedule(d);
 }
 
-void workers_heartbeat(driver *d, dworker *w) { w->last_heartbeat_ms = now_ms(); }
+void workers_heartbeat(driver *d, dworker *w)
+{
+    w->last_heartbeat_ms = now_ms();
+}
 
 void workers_lost(driver *d, dworker *w, const char *reason)
 {

@@ -36,8 +36,8 @@ typedef struct kiln_slice {
 } kiln_slice;
 
 #define KILN_SLICE(p, n) ((kiln_slice){(const void *)(p), (size_t)(n)})
-#define KILN_STR(s) ((kiln_slice){(const void *)(s), strlen(s)})
-#define KILN_NONE ((kiln_slice){NULL, 0})
+#define KILN_STR(s)      ((kiln_slice){(const void *)(s), strlen(s)})
+#define KILN_NONE        ((kiln_slice){NULL, 0})
 
 /* A record; records read from text have an empty key. */
 typedef struct kiln_rec {
@@ -69,8 +69,7 @@ typedef struct kiln_bcast {
 typedef int kiln_map_fn(kiln_rec in, kiln_out *out, kiln_slice env);
 typedef bool kiln_filter_fn(kiln_rec in, kiln_slice env);
 typedef int kiln_partition_fn(kiln_iter *in, kiln_out *out, kiln_slice env);
-typedef int kiln_combine_fn(kiln_slice a, kiln_slice b, kiln_buf *out,
-                            kiln_slice env);
+typedef int kiln_combine_fn(kiln_slice a, kiln_slice b, kiln_buf *out, kiln_slice env);
 
 /* Called inside user functions. Emitted bytes are copied. */
 int kiln_emit(kiln_out *out, kiln_slice key, kiln_slice val);
@@ -96,19 +95,15 @@ int kiln_main(kiln_ctx *ctx, int argc, char **argv);
 
 /* Sources. Paths are resolved against the current directory. */
 kiln_rdd *kiln_text_file(kiln_ctx *ctx, const char *path, int min_partitions);
-kiln_rdd *kiln_parallelize(kiln_ctx *ctx, const kiln_rec *recs, size_t n,
-                           int partitions);
-kiln_rdd *kiln_range(kiln_ctx *ctx, int64_t start, int64_t end,
-                     int partitions);
+kiln_rdd *kiln_parallelize(kiln_ctx *ctx, const kiln_rec *recs, size_t n, int partitions);
+kiln_rdd *kiln_range(kiln_ctx *ctx, int64_t start, int64_t end, int partitions);
 
 /* Transformations: lazy; NULL with a message (kiln_errmsg) on misuse. */
 kiln_rdd *kiln_map(kiln_rdd *rdd, kiln_map_fn *fn, kiln_slice env);
 kiln_rdd *kiln_flat_map(kiln_rdd *rdd, kiln_map_fn *fn, kiln_slice env);
 kiln_rdd *kiln_filter(kiln_rdd *rdd, kiln_filter_fn *fn, kiln_slice env);
-kiln_rdd *kiln_map_partitions(kiln_rdd *rdd, kiln_partition_fn *fn,
-                              kiln_slice env);
-kiln_rdd *kiln_reduce_by_key(kiln_rdd *rdd, kiln_combine_fn *fn,
-                             kiln_slice env, int partitions);
+kiln_rdd *kiln_map_partitions(kiln_rdd *rdd, kiln_partition_fn *fn, kiln_slice env);
+kiln_rdd *kiln_reduce_by_key(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, int partitions);
 kiln_rdd *kiln_group_by_key(kiln_rdd *rdd, int partitions);
 kiln_rdd *kiln_join(kiln_rdd *left, kiln_rdd *right, int partitions);
 kiln_rdd *kiln_sort_by_key(kiln_rdd *rdd, bool ascending, int partitions);
@@ -121,8 +116,7 @@ kiln_rdd *kiln_cache(kiln_rdd *rdd);
 int64_t kiln_count(kiln_rdd *rdd);
 int kiln_collect(kiln_rdd *rdd, kiln_recs *out);
 int kiln_take(kiln_rdd *rdd, size_t n, kiln_recs *out);
-int kiln_reduce(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env,
-                void **out, size_t *out_len);
+int kiln_reduce(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, void **out, size_t *out_len);
 int kiln_save_text(kiln_rdd *rdd, const char *dir);
 
 /* Context. */

@@ -15,11 +15,11 @@ static void inside_task(const char *api)
     kiln_fail("%s cannot be called inside a task: datasets and actions belong in kiln_main", api);
 }
 
-#define STUB_RDD(name, ...)                                                                                          \
-    kiln_rdd *name(__VA_ARGS__)                                                                                      \
-    {                                                                                                                \
-        inside_task(#name);                                                                                          \
-        return NULL;                                                                                                 \
+#define STUB_RDD(name, ...)                                                                                            \
+    kiln_rdd *name(__VA_ARGS__)                                                                                        \
+    {                                                                                                                  \
+        inside_task(#name);                                                                                            \
+        return NULL;                                                                                                   \
     }
 
 STUB_RDD(kiln_text_file, kiln_ctx *c, const char *p, int n)
@@ -82,4 +82,7 @@ int64_t kiln_counter_value(kiln_ctx *c, const char *name)
     return 0;
 }
 
-const char *kiln_errmsg(kiln_ctx *c) { return "kiln_errmsg has no context inside a task"; }
+const char *kiln_errmsg(kiln_ctx *c)
+{
+    return "kiln_errmsg has no context inside a task";
+}

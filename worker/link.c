@@ -30,7 +30,10 @@ void link_send(worker *w, const Kiln__Envelope *env)
     if (w->driver && w->registered) conn_send(w->driver, env);
 }
 
-void link_forward_output(worker *w, const Kiln__Envelope *env) { link_send(w, env); }
+void link_forward_output(worker *w, const Kiln__Envelope *env)
+{
+    link_send(w, env);
+}
 
 void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done)
 {
@@ -105,7 +108,8 @@ static int task_missing(worker *w, wtask *t)
     Kiln__TaskLaunch *tl = t->t;
     int n = blob_need(w, tl->lib_hash);
     if (tl->stage_broadcast) n += blob_need(w, tl->stage_hash);
-    for (size_t i = 0; i < tl->n_broadcasts; i++) n += blob_need(w, tl->broadcasts[i]);
+    for (size_t i = 0; i < tl->n_broadcasts; i++)
+        n += blob_need(w, tl->broadcasts[i]);
     return n;
 }
 
@@ -116,7 +120,8 @@ static void blobs_changed(worker *w, const char *failed_hash, const char *error)
         if (failed_hash) {
             Kiln__TaskLaunch *tl = t->t;
             int uses = !strcmp(tl->lib_hash, failed_hash) || !strcmp(tl->stage_hash, failed_hash);
-            for (size_t i = 0; i < tl->n_broadcasts; i++) uses |= !strcmp(tl->broadcasts[i], failed_hash);
+            for (size_t i = 0; i < tl->n_broadcasts; i++)
+                uses |= !strcmp(tl->broadcasts[i], failed_hash);
             if (uses) {
                 t->failed = 1;
                 snprintf(t->error, sizeof t->error, "cannot fetch blob %.12s: %s", failed_hash, error);
@@ -255,8 +260,8 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
         struct timeval tv = {(time_t)(hb / 1000), (suseconds_t)(hb % 1000) * 1000};
         if (!w->heartbeat_ev) w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, heartbeat_cb, w);
         evtimer_add(w->heartbeat_ev, &tv);
-        log_msg(&w->log, LOG_INFO, "registered with driver worker_id=%u driver=%s slots=%d", w->worker_id,
-                conn_peer(c), w->slots);
+        log_msg(&w->log, LOG_INFO, "registered with driver worker_id=%u driver=%s slots=%d", w->worker_id, conn_peer(c),
+                w->slots);
         return;
     }
     case KILN__ENVELOPE__BODY_TASK_LAUNCH:
@@ -309,7 +314,10 @@ static void connect_now(worker *w)
     conn_send_hello(w->driver, KILN__ROLE__ROLE_WORKER, w->name);
 }
 
-static void reconnect_cb(evutil_socket_t fd, short what, void *arg) { connect_now(arg); }
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+    connect_now(arg);
+}
 
 static void schedule_reconnect(worker *w)
 {

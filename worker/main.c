@@ -22,15 +22,14 @@
 #include "util.h"
 #include "worker.h"
 
-static const char usage[] =
-    "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"
-    "                   [--http HOST:PORT] [--slots N] [--work-dir DIR] [--log-file FILE]\n"
-    "                   [--secret-file FILE] [--log-level LEVEL]\n";
+static const char usage[] = "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"
+                            "                   [--http HOST:PORT] [--slots N] [--work-dir DIR] [--log-file FILE]\n"
+                            "                   [--secret-file FILE] [--log-level LEVEL]\n";
 
 static const daemon_flag flags[] = {
-    {"driver", "worker.driver"},       {"listen", "worker.listen"},     {"http", "worker.http"},
-    {"slots", "worker.slots"},         {"work-dir", "worker.work_dir"}, {"log-file", "worker.log_file"},
-    {"secret-file", "secret_file"},    {"log-level", "log.level"},
+    {"driver", "worker.driver"},    {"listen", "worker.listen"},     {"http", "worker.http"},
+    {"slots", "worker.slots"},      {"work-dir", "worker.work_dir"}, {"log-file", "worker.log_file"},
+    {"secret-file", "secret_file"}, {"log-level", "log.level"},
 };
 
 /* ---- data port: worker-to-worker (shuffle blocks come with the next issue) */
@@ -95,7 +94,10 @@ static void http_status(struct evhttp_request *req, void *arg)
 
 /* ---- signals ---------------------------------------------------------------- */
 
-static void on_sigchld(evutil_socket_t s, short what, void *arg) { pool_on_sigchld(arg); }
+static void on_sigchld(evutil_socket_t s, short what, void *arg)
+{
+    pool_on_sigchld(arg);
+}
 
 static void on_sighup(evutil_socket_t s, short what, void *arg)
 {
@@ -209,8 +211,8 @@ int main(int argc, char **argv)
     evsignal_add(w.sigterm_ev, NULL);
     evsignal_add(w.sigint_ev, NULL);
 
-    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s",
-            w.name, w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver);
+    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s", w.name,
+            w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver);
     link_start(&w);
     event_base_dispatch(w.base);
 

@@ -96,7 +96,8 @@ static void child_exec(worker *w, int fd, exec_status *st, const char *logpath)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     int signals[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE};
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) signal(signals[i], SIG_DFL);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        signal(signals[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -245,8 +246,8 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
         fn = fnbuf;
     }
     if (WIFSIGNALED(status))
-        snprintf(buf, len, "executor killed by signal %d (%s) in %s", WTERMSIG(status),
-                 strsignal(WTERMSIG(status)), fn);
+        snprintf(buf, len, "executor killed by signal %d (%s) in %s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+                 fn);
     else
         snprintf(buf, len, "executor exited with status %d (exit called) in %s", WEXITSTATUS(status), fn);
 }
@@ -274,8 +275,10 @@ void pool_on_sigchld(worker *w)
         } else {
             log_msg(&w->log, LOG_INFO, "executor exited app=%s pid=%d", x->app_id, (int)pid);
         }
-        if (x->c) conn_close(x->c, 0, "executor exited"); /* runs exec_closed, may free x */
-        else exec_free_if_done(w, x);
+        if (x->c)
+            conn_close(x->c, 0, "executor exited"); /* runs exec_closed, may free x */
+        else
+            exec_free_if_done(w, x);
     }
     pool_schedule(w);
 }

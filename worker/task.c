@@ -31,7 +31,7 @@
 #include "util.h"
 
 #define RESULT_BLOCK_BYTES (1u << 20)
-#define SAVE_BUF_BYTES (1u << 20)
+#define SAVE_BUF_BYTES     (1u << 20)
 
 /* ---- resolving a stage ------------------------------------------------ */
 
@@ -59,8 +59,7 @@ static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
     return sym;
 }
 
-stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
-                           size_t errlen)
+stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err, size_t errlen)
 {
     Kiln__StageFunc *sf = kiln__stage_func__unpack(NULL, n, bytes);
     if (!sf) {
@@ -106,7 +105,8 @@ fail:
 void stage_prog_free(stage_prog *p)
 {
     if (!p) return;
-    for (size_t i = 0; i < p->npipes; i++) free(p->pipes[i].ops);
+    for (size_t i = 0; i < p->npipes; i++)
+        free(p->pipes[i].ops);
     free(p->pipes);
     if (p->sf) kiln__stage_func__free_unpacked(p->sf, NULL);
     free(p);
@@ -129,7 +129,7 @@ typedef struct run {
     int failed;      /* the task failed; res->error says why */
     int fail_called; /* kiln_fail was called during the current user call */
     char fail_msg[1024];
-    int stop;        /* take: enough records */
+    int stop; /* take: enough records */
     counter *counters;
     size_t ncounters, capcounters;
     /* sink state */
@@ -240,9 +240,9 @@ static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val);
 typedef struct chain {
     kiln_out base;
     run *r;
-    rop *op;        /* NULL: this node is the sink */
+    rop *op; /* NULL: this node is the sink */
     kiln_out *next;
-    int emitted;    /* map: records emitted by the current call */
+    int emitted;      /* map: records emitted by the current call */
     kiln_out counted; /* map: the out handed to the user */
 } chain;
 
@@ -302,8 +302,7 @@ static int sink_open(run *r)
     if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
     char tmpdir[4096];
     snprintf(tmpdir, sizeof tmpdir, "%s/_temporary", a->dir);
-    if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST)
-        return run_fail(r, "cannot create %s: %s", tmpdir, strerror(errno));
+    if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST) return run_fail(r, "cannot create %s: %s", tmpdir, strerror(errno));
     uint32_t part = r->t->input->partition;
     r->save_tmp = xasprintf("%s/part-%05u-%llu-%u", tmpdir, part, (unsigned long long)r->t->task_id, r->t->attempt);
     r->save_final = xasprintf("%s/part-%05u", a->dir, part);
@@ -358,7 +357,8 @@ static int counted_emit(kiln_out *self, kiln_slice key, kiln_slice val)
 {
     chain *c = (chain *)((char *)self - offsetof(chain, counted));
     if (++c->emitted > 1)
-        return run_fail(c->r, "map function '%s' emitted more than one record; map must emit exactly one (use flat_map)",
+        return run_fail(c->r,
+                        "map function '%s' emitted more than one record; map must emit exactly one (use flat_map)",
                         c->r->p->names[c->op->name_index]);
     return c->next->emit(c->next, key, val);
 }
@@ -385,7 +385,8 @@ static int op_emit(kiln_out *self, kiln_slice key, kiln_slice val)
         r->st->current = prev;
         if (after_call(r, op->name_index, rc) < 0) return -1;
         if (c->emitted != 1)
-            return run_fail(r, "map function '%s' emitted no record; map must emit exactly one (use flat_map or filter)",
+            return run_fail(r,
+                            "map function '%s' emitted no record; map must emit exactly one (use flat_map or filter)",
                             r->p->names[op->name_index]);
         return 0;
     case KILN__OP_KIND__OP_FLAT_MAP:
@@ -454,7 +455,8 @@ static int src_range_next(src *s, kiln_rec *rec)
 {
     if (s->cur >= s->end) return 0;
     uint64_t u = (uint64_t)s->cur++;
-    for (int i = 0; i < 8; i++) s->i64[i] = (uint8_t)(u >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        s->i64[i] = (uint8_t)(u >> (8 * i));
     rec->key = KILN_SLICE("", 0);
     rec->val = KILN_SLICE(s->i64, 8);
     return 1;
@@ -514,7 +516,8 @@ static int recq_emit(kiln_out *self, kiln_slice key, kiln_slice val)
     size_t need = 16 + key.len + val.len;
     if (q->len + need > q->cap) {
         size_t cap = q->cap ? q->cap : 65536;
-        while (cap < q->len + need) cap *= 2;
+        while (cap < q->len + need)
+            cap *= 2;
         uint8_t *nb = realloc(q->buf, cap);
         if (!nb) return run_fail(q->r, "out of memory buffering records for map_partitions");
         q->buf = nb;
@@ -640,8 +643,7 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
     return r->failed ? -1 : 0;
 }
 
-int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink,
-             exec_status *status, task_result *res)
+int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, exec_status *status, task_result *res)
 {
     memset(res, 0, sizeof *res);
     run r = {.p = p, .t = t, .sink = sink, .res = res};

@@ -54,8 +54,7 @@ typedef struct stage_prog {
 
 /* Decodes and resolves a serialized StageFunc: every symbol is looked up
  * once (dlsym on lib, or the built-ins). NULL with a message. */
-stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib,
-                           char *err, size_t errlen);
+stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err, size_t errlen);
 void stage_prog_free(stage_prog *p);
 
 /* Where a task's results go. */
@@ -76,8 +75,7 @@ typedef struct task_result {
 } task_result;
 
 /* Runs the task. 0 on success; -1 with res->error set. status may be NULL. */
-int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink,
-             exec_status *status, task_result *res);
+int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, exec_status *status, task_result *res);
 void task_result_release(task_result *res);
 
 #endif

@@ -31,19 +31,19 @@ struct wtask {
     int waiting;         /* blobs still missing */
     int failed;          /* a blob fetch failed; error holds why */
     char error[512];
-    wexec *exec;         /* running on */
-    wtask *next;         /* queue link */
+    wexec *exec; /* running on */
+    wtask *next; /* queue link */
 };
 
 /* A forked executor process. */
 struct wexec {
-    struct worker *w;     /* back pointer for callbacks */
+    struct worker *w; /* back pointer for callbacks */
     pid_t pid;
-    int index;            /* N in executor-N.log */
+    int index; /* N in executor-N.log */
     char app_id[129];
     conn *c;
-    exec_status *status;  /* MAP_SHARED with the process */
-    wtask *task;          /* running, or NULL when idle */
+    exec_status *status; /* MAP_SHARED with the process */
+    wtask *task;         /* running, or NULL when idle */
     int reaped, conn_gone, retiring;
     int exit_status;
     wexec *next;
@@ -81,7 +81,7 @@ typedef struct worker {
     struct evhttp *http;
     /* tasks waiting for blobs or a slot, in arrival order */
     wtask *queue_head, *queue_tail;
-    int ntasks;           /* received and not yet answered */
+    int ntasks; /* received and not yet answered */
     /* executors */
     wexec *execs;
     int nexecs, next_exec_index;

@@ -26,11 +26,15 @@ KILN_EXPORT int upper(kiln_rec in, kiln_out *out, kiln_slice env)
 {
     char buf[4096];
     size_t n = in.val.len < sizeof buf ? in.val.len : sizeof buf;
-    for (size_t i = 0; i < n; i++) buf[i] = (char)toupper(((const unsigned char *)in.val.ptr)[i]);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)toupper(((const unsigned char *)in.val.ptr)[i]);
     return kiln_emit(out, in.key, KILN_SLICE(buf, n));
 }
 
-KILN_EXPORT bool has_seven(kiln_rec in, kiln_slice env) { return memchr(in.val.ptr, '7', in.val.len) != NULL; }
+KILN_EXPORT bool has_seven(kiln_rec in, kiln_slice env)
+{
+    return memchr(in.val.ptr, '7', in.val.len) != NULL;
+}
 
 KILN_EXPORT int split_space(kiln_rec in, kiln_out *out, kiln_slice env)
 {
@@ -177,7 +181,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         size_t plen = strlen(argv[3]), total = (size_t)atol(argv[4]) << 20;
         char *env = calloc(total, 1);
         memcpy(env, argv[3], plen);
-        for (size_t i = plen + 1; i < total; i++) env[i] = (char)('a' + i % 26);
+        for (size_t i = plen + 1; i < total; i++)
+            env[i] = (char)('a' + i % 26);
         kiln_rdd *r = kiln_filter(kiln_text_file(ctx, argv[2], 6), match_env, KILN_SLICE(env, total));
         free(env);
         int64_t n = kiln_count(r);

@@ -15,7 +15,10 @@
 
 #include "kiln.h"
 
-static bool hidden_filter(kiln_rec in, kiln_slice env) { return in.val.len > 0; }
+static bool hidden_filter(kiln_rec in, kiln_slice env)
+{
+    return in.val.len > 0;
+}
 
 KILN_EXPORT int segv_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {
@@ -33,7 +36,10 @@ KILN_EXPORT bool fail_filter(kiln_rec in, kiln_slice env)
     return false;
 }
 
-KILN_EXPORT int exit_map(kiln_rec in, kiln_out *out, kiln_slice env) { exit(3); }
+KILN_EXPORT int exit_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    exit(3);
+}
 
 KILN_EXPORT int multi_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {

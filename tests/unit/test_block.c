@@ -33,8 +33,7 @@ static void fill_random(uint8_t *p, size_t n)
 /* Little-endian field access on a sealed block. */
 static uint32_t hdr_u32(const uint8_t *b, int at)
 {
-    return (uint32_t)b[at] | (uint32_t)b[at + 1] << 8 |
-           (uint32_t)b[at + 2] << 16 | (uint32_t)b[at + 3] << 24;
+    return (uint32_t)b[at] | (uint32_t)b[at + 1] << 8 | (uint32_t)b[at + 2] << 16 | (uint32_t)b[at + 3] << 24;
 }
 
 static void set_u32(uint8_t *b, int at, uint32_t v)
@@ -52,8 +51,7 @@ static void fix_sum(uint8_t *b, size_t n)
 }
 
 /* Builds a block by hand around raw record bytes (stored raw). */
-static uint8_t *craft_raw(const void *raw, size_t raw_len, uint32_t nrec,
-                          size_t *out_len)
+static uint8_t *craft_raw(const void *raw, size_t raw_len, uint32_t nrec, size_t *out_len)
 {
     uint8_t *b = malloc(BLOCK_HEADER_SIZE + raw_len + 1);
     memcpy(b, "KBLK", 4);
@@ -71,8 +69,7 @@ static uint8_t *craft_raw(const void *raw, size_t raw_len, uint32_t nrec,
 static long read_all(const uint8_t *b, size_t n, char *err, size_t errlen)
 {
     block_reader r;
-    if (block_reader_open(&r, b, n, err, errlen) < 0)
-        return -1;
+    if (block_reader_open(&r, b, n, err, errlen) < 0) return -1;
     kiln_rec rec;
     long count = 0;
     int rc;
@@ -95,8 +92,7 @@ static ref *make_refs(size_t n)
         uint64_t x = rnd();
         refs[i].kl = (x & 7) == 0 ? 0 : (size_t)(x >> 8) % 40;
         refs[i].vl = (x & 0x30) == 0 ? 0 : (size_t)(x >> 20) % 300;
-        if (i % 997 == 0)
-            refs[i].vl = 200 + (size_t)(x >> 40) % 20000; /* 2-3 byte varint */
+        if (i % 997 == 0) refs[i].vl = 200 + (size_t)(x >> 40) % 20000; /* 2-3 byte varint */
         refs[i].k = malloc(refs[i].kl + 1);
         refs[i].v = malloc(refs[i].vl + 1);
         fill_random(refs[i].k, refs[i].kl);
@@ -115,22 +111,18 @@ static void free_refs(ref *refs, size_t n)
 }
 
 /* Reads the block and checks it holds exactly refs, in order. */
-static void check_block_matches(const uint8_t *b, size_t n, const ref *refs,
-                                size_t nref)
+static void check_block_matches(const uint8_t *b, size_t n, const ref *refs, size_t nref)
 {
     char err[256] = "";
     block_reader r;
-    ck_assert_msg(block_reader_open(&r, b, n, err, sizeof(err)) == 0, "%s",
-                  err);
+    ck_assert_msg(block_reader_open(&r, b, n, err, sizeof(err)) == 0, "%s", err);
     kiln_rec rec;
     for (size_t i = 0; i < nref; i++) {
         ck_assert_int_eq(block_reader_next(&r, &rec, err, sizeof(err)), 1);
         ck_assert_uint_eq(rec.key.len, refs[i].kl);
         ck_assert_uint_eq(rec.val.len, refs[i].vl);
-        ck_assert(rec.key.len == 0 ||
-                  memcmp(rec.key.ptr, refs[i].k, refs[i].kl) == 0);
-        ck_assert(rec.val.len == 0 ||
-                  memcmp(rec.val.ptr, refs[i].v, refs[i].vl) == 0);
+        ck_assert(rec.key.len == 0 || memcmp(rec.key.ptr, refs[i].k, refs[i].kl) == 0);
+        ck_assert(rec.val.len == 0 || memcmp(rec.val.ptr, refs[i].v, refs[i].vl) == 0);
     }
     ck_assert_int_eq(block_reader_next(&r, &rec, err, sizeof(err)), 0);
     ck_assert_int_eq(block_reader_next(&r, &rec, err, sizeof(err)), 0);
@@ -144,8 +136,7 @@ START_TEST(test_roundtrip_many)
     block_builder b;
     block_builder_init(&b);
     for (size_t i = 0; i < N; i++)
-        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(refs[i].k, refs[i].kl),
-                                           KILN_SLICE(refs[i].v, refs[i].vl)),
+        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(refs[i].k, refs[i].kl), KILN_SLICE(refs[i].v, refs[i].vl)),
                          0);
     ck_assert_uint_eq(b.nrec, N);
     uint8_t *blk;
@@ -169,8 +160,7 @@ START_TEST(test_empty_keys_values_and_big_value)
     ck_assert_int_eq(block_builder_add(&b, KILN_NONE, KILN_NONE), 0);
     ck_assert_int_eq(block_builder_add(&b, KILN_STR("k"), KILN_NONE), 0);
     ck_assert_int_eq(block_builder_add(&b, KILN_NONE, KILN_STR("v")), 0);
-    ck_assert_int_eq(block_builder_add(&b, KILN_STR("big"), KILN_SLICE(v, big)),
-                     0);
+    ck_assert_int_eq(block_builder_add(&b, KILN_STR("big"), KILN_SLICE(v, big)), 0);
     ck_assert_int_eq(block_builder_add(&b, KILN_NONE, KILN_NONE), 0);
     uint8_t *blk;
     size_t n;
@@ -228,9 +218,7 @@ START_TEST(test_builder_reuse)
     block_builder_init(&b);
     ref *r1 = make_refs(500), *r2 = make_refs(300);
     for (size_t i = 0; i < 500; i++)
-        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(r1[i].k, r1[i].kl),
-                                           KILN_SLICE(r1[i].v, r1[i].vl)),
-                         0);
+        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(r1[i].k, r1[i].kl), KILN_SLICE(r1[i].v, r1[i].vl)), 0);
     uint8_t *b1, *b2;
     size_t n1, n2;
     ck_assert_int_eq(block_builder_seal(&b, &b1, &n1), 0);
@@ -239,9 +227,7 @@ START_TEST(test_builder_reuse)
     size_t cap = b.cap;
     ck_assert_uint_gt(cap, 0); /* the buffer is kept */
     for (size_t i = 0; i < 300; i++)
-        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(r2[i].k, r2[i].kl),
-                                           KILN_SLICE(r2[i].v, r2[i].vl)),
-                         0);
+        ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(r2[i].k, r2[i].kl), KILN_SLICE(r2[i].v, r2[i].vl)), 0);
     ck_assert_int_eq(block_builder_seal(&b, &b2, &n2), 0);
     check_block_matches(b1, n1, r1, 500);
     check_block_matches(b2, n2, r2, 300);
@@ -261,9 +247,7 @@ START_TEST(test_compressible_is_compressed)
     char key[32];
     for (int i = 0; i < 5000; i++) {
         snprintf(key, sizeof(key), "word-%d", i % 50);
-        ck_assert_int_eq(block_builder_add(&b, KILN_STR(key),
-                                           KILN_STR("the quick brown fox")),
-                         0);
+        ck_assert_int_eq(block_builder_add(&b, KILN_STR(key), KILN_STR("the quick brown fox")), 0);
     }
     size_t raw = block_builder_size(&b);
     uint8_t *blk;
@@ -286,8 +270,7 @@ START_TEST(test_incompressible_is_raw)
     block_builder_init(&b);
     ref *refs = make_refs(2000);
     for (size_t i = 0; i < 2000; i++)
-        block_builder_add(&b, KILN_SLICE(refs[i].k, refs[i].kl),
-                          KILN_SLICE(refs[i].v, refs[i].vl));
+        block_builder_add(&b, KILN_SLICE(refs[i].k, refs[i].kl), KILN_SLICE(refs[i].v, refs[i].vl));
     size_t raw = block_builder_size(&b);
     uint8_t *blk;
     size_t n;
@@ -313,8 +296,7 @@ static uint8_t *sample_block(int random, size_t *n)
         else
             memset(v, 'a' + i % 3, sizeof(v));
         /* random: no key, so no 4-byte repeat for LZ4 to find */
-        block_builder_add(&b, random ? KILN_NONE : KILN_STR("key"),
-                          KILN_SLICE(v, sizeof(v)));
+        block_builder_add(&b, random ? KILN_NONE : KILN_STR("key"), KILN_SLICE(v, sizeof(v)));
     }
     uint8_t *blk;
     ck_assert_int_eq(block_builder_seal(&b, &blk, n), 0);
@@ -427,13 +409,19 @@ START_TEST(test_bad_records_detected)
     uint8_t *b;
 
     /* key length 5, but only 2 bytes follow */
-    b = craft_raw("\x05" "ab", 3, 1, &n);
+    b = craft_raw("\x05"
+                  "ab",
+                  3, 1, &n);
     ck_assert_int_eq(read_all(b, n, err, sizeof(err)), -2);
     ck_assert_msg(strstr(err, "overruns") != NULL, "%s", err);
     free(b);
 
     /* value length overruns */
-    b = craft_raw("\x01" "a" "\x09" "xyz", 6, 1, &n);
+    b = craft_raw("\x01"
+                  "a"
+                  "\x09"
+                  "xyz",
+                  6, 1, &n);
     ck_assert_int_eq(read_all(b, n, err, sizeof(err)), -2);
     ck_assert_msg(strstr(err, "overruns") != NULL, "%s", err);
     free(b);
@@ -456,12 +444,22 @@ START_TEST(test_bad_records_detected)
     free(b);
 
     /* well formed: two records */
-    b = craft_raw("\x01" "a" "\x00" "\x00" "\x02" "hi", 7, 2, &n);
+    b = craft_raw("\x01"
+                  "a"
+                  "\x00"
+                  "\x00"
+                  "\x02"
+                  "hi",
+                  7, 2, &n);
     ck_assert_int_eq(read_all(b, n, err, sizeof(err)), 2);
     free(b);
 
     /* a corrupt record is reported again, not skipped */
-    b = craft_raw("\x01" "a" "\x00" "\x07", 4, 2, &n);
+    b = craft_raw("\x01"
+                  "a"
+                  "\x00"
+                  "\x07",
+                  4, 2, &n);
     block_reader r;
     kiln_rec rec;
     ck_assert_int_eq(block_reader_open(&r, b, n, err, sizeof(err)), 0);
@@ -484,8 +482,7 @@ START_TEST(test_lz4_garbage_detected)
     set_u32(b, 8, sizeof(raw));
     char err[256];
     ck_assert_int_eq(read_all(b, n, err, sizeof(err)), -1);
-    ck_assert_msg(strstr(err, "LZ4") != NULL || strstr(err, "decompressed"),
-                  "%s", err);
+    ck_assert_msg(strstr(err, "LZ4") != NULL || strstr(err, "decompressed"), "%s", err);
     free(b);
 }
 END_TEST
@@ -496,15 +493,10 @@ START_TEST(test_add_too_big_refused)
     block_builder_init(&b);
     char dummy = 0;
     /* not dereferenced: refused on its length */
-    ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(&dummy, BLOCK_MAX_RAW + 1u),
-                                       KILN_NONE),
-                     -1);
-    ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(&dummy, BLOCK_MAX_RAW / 2),
-                                       KILN_SLICE(&dummy, BLOCK_MAX_RAW / 2)),
-                     -1);
-    ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(&dummy, SIZE_MAX),
-                                       KILN_SLICE(&dummy, SIZE_MAX)),
-                     -1);
+    ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(&dummy, BLOCK_MAX_RAW + 1u), KILN_NONE), -1);
+    ck_assert_int_eq(
+        block_builder_add(&b, KILN_SLICE(&dummy, BLOCK_MAX_RAW / 2), KILN_SLICE(&dummy, BLOCK_MAX_RAW / 2)), -1);
+    ck_assert_int_eq(block_builder_add(&b, KILN_SLICE(&dummy, SIZE_MAX), KILN_SLICE(&dummy, SIZE_MAX)), -1);
     ck_assert_uint_eq(b.len, 0);
     ck_assert_uint_eq(b.nrec, 0);
     block_builder_release(&b);
@@ -530,8 +522,7 @@ START_TEST(test_random_garbage_never_crashes)
     for (int i = 0; i < 20000; i++) {
         size_t n = (size_t)(rnd() % sizeof(buf));
         fill_random(buf, n);
-        if (i % 2 && n >= 4)
-            memcpy(buf, "KBLK", 4);
+        if (i % 2 && n >= 4) memcpy(buf, "KBLK", 4);
         ck_assert_int_lt(read_exact_copy(buf, n), 0);
     }
     /* plausible headers with a matching checksum: reaches the decoders */
@@ -549,8 +540,7 @@ START_TEST(test_random_garbage_never_crashes)
         set_u32(buf, 8, (i % 2) ? 0 : (uint32_t)plen);
         set_u32(buf, 12, (uint32_t)(rnd() % (raw_len / 2 + 2)));
         fix_sum(buf, n);
-        if (read_exact_copy(buf, n) != -1)
-            opened++;
+        if (read_exact_copy(buf, n) != -1) opened++;
     }
     ck_assert_int_gt(opened, 0);
     /* valid blocks with mutated payloads and fixed-up checksums */
@@ -562,8 +552,7 @@ START_TEST(test_random_garbage_never_crashes)
             memcpy(c, blk, n);
             int flips = 1 + (int)(rnd() % 4);
             for (int f = 0; f < flips; f++)
-                c[BLOCK_HEADER_SIZE + rnd() % (n - BLOCK_HEADER_SIZE)] =
-                    (uint8_t)rnd();
+                c[BLOCK_HEADER_SIZE + rnd() % (n - BLOCK_HEADER_SIZE)] = (uint8_t)rnd();
             fix_sum(c, n);
             read_exact_copy(c, n);
         }

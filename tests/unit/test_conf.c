@@ -20,12 +20,11 @@
 
 /* Every key, in the order of kiln_conf. */
 static const char *const all_keys[] = {
-    "driver.listen", "driver.http", "driver.state_dir", "driver.log_file",
-    "driver.max_result_size", "worker.driver", "worker.listen", "worker.http",
-    "worker.work_dir", "worker.log_file", "worker.slots", "worker.heartbeat",
-    "worker.timeout", "broadcast.threshold", "task.max_failures",
-    "task.memory", "task.memory_limit", "task.timeout", "net.max_frame",
-    "secret_file", "log.level",
+    "driver.listen", "driver.http",       "driver.state_dir", "driver.log_file",     "driver.max_result_size",
+    "worker.driver", "worker.listen",     "worker.http",      "worker.work_dir",     "worker.log_file",
+    "worker.slots",  "worker.heartbeat",  "worker.timeout",   "broadcast.threshold", "task.max_failures",
+    "task.memory",   "task.memory_limit", "task.timeout",     "net.max_frame",       "secret_file",
+    "log.level",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
@@ -44,11 +43,9 @@ static void teardown_tmp(void)
     struct dirent *e;
     char path[512];
 
-    if (!d)
-        return;
+    if (!d) return;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
         unlink(path);
     }
@@ -294,22 +291,21 @@ START_TEST(test_load_file)
 {
     kiln_conf c;
     char err[512];
-    const char *path = write_file("kiln.conf",
-        "# a comment\n"
-        "\n"
-        "; another comment\n"
-        "driver.listen=0.0.0.0:7000\n"
-        "task.memory   =   128m   \n"
-        "\t  task.timeout = 2m\n"
-        "   \n"
-        "worker.slots = 6  # trailing comment\n"
-        "driver.log_file =\n"
-        "[worker]\n"
-        "timeout = 250ms\n"
-        "    heartbeat = 2s\n"
-        "  # indented comment\n"
-        "[log]\n"
-        "level = debug\n");
+    const char *path = write_file("kiln.conf", "# a comment\n"
+                                               "\n"
+                                               "; another comment\n"
+                                               "driver.listen=0.0.0.0:7000\n"
+                                               "task.memory   =   128m   \n"
+                                               "\t  task.timeout = 2m\n"
+                                               "   \n"
+                                               "worker.slots = 6  # trailing comment\n"
+                                               "driver.log_file =\n"
+                                               "[worker]\n"
+                                               "timeout = 250ms\n"
+                                               "    heartbeat = 2s\n"
+                                               "  # indented comment\n"
+                                               "[log]\n"
+                                               "level = debug\n");
 
     conf_init(&c);
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), 0);
@@ -332,12 +328,11 @@ START_TEST(test_load_unknown_key)
 {
     kiln_conf c;
     char err[512], want[600];
-    const char *path = write_file("bad.conf",
-        "# comment\n"
-        "task.memory = 1g\n"
-        "\n"
-        "bogus = 1\n"
-        "worker.slots = 3\n");
+    const char *path = write_file("bad.conf", "# comment\n"
+                                              "task.memory = 1g\n"
+                                              "\n"
+                                              "bogus = 1\n"
+                                              "worker.slots = 3\n");
 
     conf_init(&c);
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), -1);
@@ -359,16 +354,13 @@ START_TEST(test_load_bad_value)
 {
     kiln_conf c;
     char err[512], want[600];
-    const char *path = write_file("bad.conf",
-        "worker.slots = 2\n"
-        "task.memory = lots\n"
-        "task.timeout = forever\n");
+    const char *path = write_file("bad.conf", "worker.slots = 2\n"
+                                              "task.memory = lots\n"
+                                              "task.timeout = forever\n");
 
     conf_init(&c);
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), -1);
-    snprintf(want, sizeof want,
-             "%s:2: task.memory: bad size 'lots' (bytes, or a number with k, m or g)",
-             path);
+    snprintf(want, sizeof want, "%s:2: task.memory: bad size 'lots' (bytes, or a number with k, m or g)", path);
     ck_assert_str_eq(err, want); /* the first error wins */
     ck_assert_int_eq(c.worker_slots, 0);
     conf_release(&c);
@@ -379,22 +371,19 @@ START_TEST(test_load_syntax_error)
 {
     kiln_conf c;
     char err[512], want[600];
-    const char *path = write_file("bad.conf",
-        "worker.slots = 2\n"
-        "\n"
-        "just some words\n"
-        "bogus = 1\n");
+    const char *path = write_file("bad.conf", "worker.slots = 2\n"
+                                              "\n"
+                                              "just some words\n"
+                                              "bogus = 1\n");
 
     conf_init(&c);
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), -1);
-    snprintf(want, sizeof want,
-             "%s:3: syntax error (expected 'key = value' or '[section]')", path);
+    snprintf(want, sizeof want, "%s:3: syntax error (expected 'key = value' or '[section]')", path);
     ck_assert_str_eq(err, want);
 
     path = write_file("bad2.conf", "[worker\nslots = 2\n");
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), -1);
-    snprintf(want, sizeof want,
-             "%s:1: syntax error (expected 'key = value' or '[section]')", path);
+    snprintf(want, sizeof want, "%s:1: syntax error (expected 'key = value' or '[section]')", path);
     ck_assert_str_eq(err, want);
     ck_assert_int_eq(c.worker_slots, 0);
     conf_release(&c);
@@ -447,10 +436,9 @@ START_TEST(test_flags_after_file_win)
 {
     kiln_conf c;
     char err[512];
-    const char *path = write_file("kiln.conf",
-        "worker.slots = 4\n"
-        "worker.listen = 0.0.0.0:7078\n"
-        "task.memory = 1g\n");
+    const char *path = write_file("kiln.conf", "worker.slots = 4\n"
+                                               "worker.listen = 0.0.0.0:7078\n"
+                                               "task.memory = 1g\n");
 
     conf_init(&c);
     ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), 0);
@@ -561,8 +549,7 @@ START_TEST(test_get_text_round_trip)
     conf_init(&c);
     for (size_t i = 0; i < NALL; i++) {
         ck_assert_int_eq(conf_get_text(&c, all_keys[i], a, sizeof a), 0);
-        ck_assert_msg(conf_set(&c, all_keys[i], a, err, sizeof err) == 0,
-                      "%s: %s", all_keys[i], err);
+        ck_assert_msg(conf_set(&c, all_keys[i], a, err, sizeof err) == 0, "%s: %s", all_keys[i], err);
         ck_assert_int_eq(conf_get_text(&c, all_keys[i], b, sizeof b), 0);
         ck_assert_str_eq(a, b);
     }
@@ -608,15 +595,13 @@ START_TEST(test_example_lists_defaults)
         size_t i;
 
         line[strcspn(line, "\n")] = '\0';
-        if (regexec(&re, line, 3, m, 0) != 0)
-            continue;
+        if (regexec(&re, line, 3, m, 0) != 0) continue;
         key = line + 1;
         key[m[1].rm_eo - 1] = '\0';
         value = line + m[0].rm_eo;
         value += strspn(value, " ");
         for (i = 0; i < NALL; i++)
-            if (strcmp(all_keys[i], key) == 0)
-                break;
+            if (strcmp(all_keys[i], key) == 0) break;
         ck_assert_msg(i < NALL, "example names unknown key '%s'", key);
         seen[i]++;
 
@@ -624,8 +609,7 @@ START_TEST(test_example_lists_defaults)
         ck_assert_msg(conf_set(&c, key, value, err, sizeof err) == 0, "%s", err);
         ck_assert_int_eq(conf_get_text(&c, key, a, sizeof a), 0);
         ck_assert_int_eq(conf_get_text(&d, key, b, sizeof b), 0);
-        ck_assert_msg(strcmp(a, b) == 0, "%s: example says '%s', default is '%s'",
-                      key, a, b);
+        ck_assert_msg(strcmp(a, b) == 0, "%s: example says '%s', default is '%s'", key, a, b);
         conf_release(&c);
     }
     fclose(f);

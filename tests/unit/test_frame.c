@@ -37,8 +37,7 @@ static uint64_t rnd(void)
     return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static const char HASH_A[] =
-    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+static const char HASH_A[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /* ---- building frames by hand ------------------------------------------ */
 
@@ -134,8 +133,7 @@ START_TEST(test_parse_split_every_byte)
     char err[128];
     for (size_t avail = 0; avail < n; avail++) {
         size_t len = 12345;
-        ck_assert_int_eq(frame_parse(f, avail, FRAME_MAX_DEFAULT, &len, err, sizeof err),
-                         FRAME_NEED_MORE);
+        ck_assert_int_eq(frame_parse(f, avail, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_NEED_MORE);
         /* the payload length is known as soon as the header is complete */
         ck_assert_uint_eq(len, avail < FRAME_HEADER ? 0 : payload);
     }
@@ -165,16 +163,14 @@ START_TEST(test_parse_coalesced)
     assert_hello(e, "first");
     msg_free(e);
     off += FRAME_HEADER + len;
-    ck_assert_int_eq(frame_parse(buf + off, n1 + n2 - off, FRAME_MAX_DEFAULT, &len, err, sizeof err),
-                     FRAME_OK);
+    ck_assert_int_eq(frame_parse(buf + off, n1 + n2 - off, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_OK);
     ck_assert_uint_eq(FRAME_HEADER + len, n2);
     e = msg_decode(buf + off + FRAME_HEADER, len, err, sizeof err);
     assert_hello(e, "second frame");
     msg_free(e);
     off += FRAME_HEADER + len;
     ck_assert_uint_eq(off, n1 + n2);
-    ck_assert_int_eq(frame_parse(buf + off, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err),
-                     FRAME_NEED_MORE);
+    ck_assert_int_eq(frame_parse(buf + off, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_NEED_MORE);
     free(buf);
     free(f1);
     free(f2);
@@ -195,8 +191,7 @@ START_TEST(test_parse_over_max)
     /* the largest length the header can say */
     frame_put_header(hdr, 0xffffffffu);
     err[0] = 0;
-    ck_assert_int_eq(frame_parse(hdr, sizeof hdr, FRAME_MAX_DEFAULT, &len, err, sizeof err),
-                     FRAME_ERROR);
+    ck_assert_int_eq(frame_parse(hdr, sizeof hdr, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_ERROR);
     ck_assert_ptr_nonnull(strstr(err, "limit"));
     /* a NULL error buffer is allowed */
     ck_assert_int_eq(frame_parse(hdr, sizeof hdr, 16, &len, NULL, 0), FRAME_ERROR);
@@ -212,8 +207,7 @@ START_TEST(test_parse_exactly_max)
     size_t len;
     ck_assert_int_eq(frame_parse(buf, FRAME_HEADER, MAX, &len, err, sizeof err), FRAME_NEED_MORE);
     ck_assert_uint_eq(len, MAX);
-    ck_assert_int_eq(frame_parse(buf, FRAME_HEADER + MAX - 1, MAX, &len, err, sizeof err),
-                     FRAME_NEED_MORE);
+    ck_assert_int_eq(frame_parse(buf, FRAME_HEADER + MAX - 1, MAX, &len, err, sizeof err), FRAME_NEED_MORE);
     ck_assert_int_eq(frame_parse(buf, FRAME_HEADER + MAX, MAX, &len, err, sizeof err), FRAME_OK);
     ck_assert_uint_eq(len, MAX);
     /* and a zero limit still accepts an empty frame */
@@ -284,7 +278,8 @@ START_TEST(test_decode_garbage)
     char err[256];
     for (int it = 0; it < ITER; it++) {
         size_t n = (size_t)(rnd() % MAXLEN);
-        for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)rnd();
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)rnd();
         err[0] = 0;
         /* exact-size copy, so ASan sees any read past the end */
         uint8_t *exact = malloc(n ? n : 1);
@@ -338,7 +333,8 @@ START_TEST(test_decode_truncated_and_mutated)
     for (int it = 0; it < 5000; it++) {
         memcpy(m, b, n);
         int flips = 1 + (int)(rnd() % 4);
-        for (int f = 0; f < flips; f++) m[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
+        for (int f = 0; f < flips; f++)
+            m[rnd() % n] ^= (uint8_t)(1u << (rnd() % 8));
         e = msg_decode(m, n, err, sizeof err);
         if (e) {
             ck_assert_int_ne(e->body_case, KILN__ENVELOPE__BODY__NOT_SET);
@@ -408,9 +404,9 @@ END_TEST
 START_TEST(test_decode_bad_blob_hash)
 {
     static const char *bad[] = {
-        "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", /* not hex */
-        "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF", /* upper case */
-        "0123456789abcdef",                                                 /* short */
+        "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",  /* not hex */
+        "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",  /* upper case */
+        "0123456789abcdef",                                                  /* short */
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0", /* long */
         "../../../../etc/passwd",
         "", /* required here */
@@ -514,7 +510,8 @@ START_TEST(test_reader_large_frame)
 {
     enum { BIG = 700 * 1024 };
     uint8_t *data = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++) data[i] = (uint8_t)(i * 31 + 7);
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (uint8_t)(i * 31 + 7);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__BlobPut bp = KILN__BLOB_PUT__INIT;
     bp.hash = (char *)HASH_A;
@@ -747,11 +744,15 @@ static void fx_open_cb(fixture *fx, size_t max, conn_msg_cb cb)
     ck_assert_ptr_nonnull(fx->c);
 }
 
-static void fx_open(fixture *fx, size_t max) { fx_open_cb(fx, max, on_msg); }
+static void fx_open(fixture *fx, size_t max)
+{
+    fx_open_cb(fx, max, on_msg);
+}
 
 static void fx_spin(fixture *fx, int times)
 {
-    for (int i = 0; i < times; i++) event_base_loop(fx->base, EVLOOP_NONBLOCK);
+    for (int i = 0; i < times; i++)
+        event_base_loop(fx->base, EVLOOP_NONBLOCK);
 }
 
 /* Closes the conn if still open, lets the loop free it, frees the rest. */
@@ -968,7 +969,8 @@ START_TEST(test_conn_send)
     ck_assert_int_eq(conn_send(fx.c, &env), 0);
     ck_assert_int_eq(conn_send_hello(fx.c, KILN__ROLE__ROLE_WORKER, "sent hello"), 0);
     ck_assert_int_eq(conn_send_error(fx.c, "no such app %s (%d)", "app-9", 9), 0);
-    for (int i = 0; i < 50 && conn_output_pending(fx.c) > 0; i++) fx_spin(&fx, 1);
+    for (int i = 0; i < 50 && conn_output_pending(fx.c) > 0; i++)
+        fx_spin(&fx, 1);
     ck_assert_uint_eq(conn_output_pending(fx.c), 0);
 
     msg_reader r;
@@ -1008,7 +1010,8 @@ START_TEST(test_conn_send_large)
     fixture fx;
     fx_open(&fx, 0);
     uint8_t *data = malloc(BIG);
-    for (size_t i = 0; i < BIG; i++) data[i] = (uint8_t)(i ^ (i >> 9));
+    for (size_t i = 0; i < BIG; i++)
+        data[i] = (uint8_t)(i ^ (i >> 9));
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {

@@ -36,11 +36,9 @@ static void teardown_tmp(void)
     struct dirent *e;
     char path[512];
 
-    if (!d)
-        return;
+    if (!d) return;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
         unlink(path);
     }
@@ -83,8 +81,7 @@ static void assert_matches(const char *s, const char *pattern)
     regex_t re;
 
     ck_assert_int_eq(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
-    ck_assert_msg(regexec(&re, s, 0, NULL, 0) == 0, "'%s' does not match '%s'",
-                  s, pattern);
+    ck_assert_msg(regexec(&re, s, 0, NULL, 0) == 0, "'%s' does not match '%s'", s, pattern);
     regfree(&re);
 }
 
@@ -109,9 +106,9 @@ START_TEST(test_format)
 
     /* the timestamp is now, in UTC */
     memset(&tm, 0, sizeof tm);
-    ck_assert_int_eq(sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year,
-                            &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                            &tm.tm_sec, &ms), 7);
+    ck_assert_int_eq(sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                            &tm.tm_min, &tm.tm_sec, &ms),
+                     7);
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     when = timegm(&tm);
@@ -139,10 +136,8 @@ START_TEST(test_levels)
     text = slurp(logpath);
     ck_assert_int_eq(count_lines(text), 4);
     ck_assert_ptr_null(strstr(text, "hidden"));
-    assert_matches(text, "^" TS " INFO driver: one\n"
-                         TS " WARN driver: two\n"
-                         TS " ERROR driver: three\n"
-                         TS " DEBUG driver: four\n$");
+    assert_matches(text, "^" TS " INFO driver: one\n" TS " WARN driver: two\n" TS " ERROR driver: three\n" TS
+                         " DEBUG driver: four\n$");
     free(text);
 }
 END_TEST
@@ -172,8 +167,7 @@ START_TEST(test_escaping)
 
     text = slurp(logpath);
     ck_assert_int_eq(count_lines(text), 2);
-    ck_assert_ptr_nonnull(strstr(text,
-        " WARN w: error=line one\\nline two\\r\\nend next\n"));
+    ck_assert_ptr_nonnull(strstr(text, " WARN w: error=line one\\nline two\\r\\nend next\n"));
     ck_assert_ptr_nonnull(strstr(text, " INFO w: bell\\x07 tab\tesc\\x1b[0m\n"));
     free(text);
 }

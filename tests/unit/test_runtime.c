@@ -102,7 +102,8 @@ static void assert_words(const char *line, const char *const *want, size_t nwant
 
 static void i64_bytes(int64_t v, uint8_t b[8])
 {
-    for (int i = 0; i < 8; i++) b[i] = (uint8_t)((uint64_t)v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)v >> (8 * i));
 }
 
 /* Runs a combine built-in on two i64 values; returns the i64 result. */
@@ -161,7 +162,8 @@ START_TEST(test_words)
     /* a long line: every word, in order */
     size_t n = 10000;
     char *line = malloc(n * 8 + 1), *p = line;
-    for (size_t i = 0; i < n; i++) p += sprintf(p, "w%zu%s", i, i % 3 ? " " : " \t ");
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "w%zu%s", i, i % 3 ? " " : " \t ");
     rec_init(&r);
     ck_assert_int_eq(kiln_words(text_rec(line), &r.out, KILN_NONE), 0);
     ck_assert_uint_eq(r.n, n);
@@ -217,7 +219,8 @@ START_TEST(test_combine_i64)
     struct kiln_buf out = {0};
     ck_assert_int_eq(kiln_sum_i64(KILN_SLICE(x, 8), KILN_SLICE(y, 8), &out, KILN_NONE), 0);
     ck_assert_uint_eq(out.len, 8);
-    for (int i = 0; i < 8; i++) ck_assert_uint_eq(out.p[i], 0xff);
+    for (int i = 0; i < 8; i++)
+        ck_assert_uint_eq(out.p[i], 0xff);
     uint8_t *first = out.p;
     i64_bytes(0x0102030405060708ll, x);
     i64_bytes(0, y);
@@ -286,8 +289,8 @@ END_TEST
 
 START_TEST(test_i64_roundtrip)
 {
-    static const int64_t vals[] = {0, 1, -1, 42, -42, 255, 256, INT32_MAX, INT32_MIN,
-                                   0x0102030405060708ll, INT64_MAX, INT64_MIN};
+    static const int64_t vals[] = {
+        0, 1, -1, 42, -42, 255, 256, INT32_MAX, INT32_MIN, 0x0102030405060708ll, INT64_MAX, INT64_MIN};
     recorder r;
     rec_init(&r);
     size_t nv = sizeof vals / sizeof vals[0];
@@ -322,9 +325,9 @@ END_TEST
 
 START_TEST(test_varint)
 {
-    static const uint64_t vals[] = {0,       1,          127,         128,        300,
-                                    16383,   16384,      (1u << 21) - 1, 1u << 21, UINT32_MAX,
-                                    1ull << 56, UINT64_MAX - 1, UINT64_MAX};
+    static const uint64_t vals[] = {
+        0,         1, 127, 128, 300, 16383, 16384, (1u << 21) - 1, 1u << 21, UINT32_MAX, 1ull << 56, UINT64_MAX - 1,
+        UINT64_MAX};
     static const size_t sizes[] = {1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 9, 10, 10};
     uint8_t b[16];
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
@@ -334,7 +337,8 @@ START_TEST(test_varint)
         ck_assert_uint_eq(rt_varint_get(b, n, &v), n);
         ck_assert_uint_eq(v, vals[i]);
         /* every truncation is refused */
-        for (size_t k = 0; k < n; k++) ck_assert_uint_eq(rt_varint_get(b, k, &v), 0);
+        for (size_t k = 0; k < n; k++)
+            ck_assert_uint_eq(rt_varint_get(b, k, &v), 0);
     }
     /* more than 10 bytes of continuation is refused */
     memset(b, 0x80, sizeof b);
@@ -419,8 +423,7 @@ START_TEST(test_list_next)
     huge[hn] = 'x';
     list = KILN_SLICE(huge, hn + 1);
     ck_assert(!kiln_list_next(&list, &item));
-    static const uint8_t endless[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                        0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t endless[12] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     list = KILN_SLICE(endless, sizeof endless);
     ck_assert(!kiln_list_next(&list, &item));
     free(exact);
@@ -511,10 +514,8 @@ START_TEST(test_builtin_lookup)
         rt_fn_kind kind;
         void *fn;
     } want[] = {
-        {"kiln_words", RT_FN_MAP, (void *)kiln_words},
-        {"kiln_fmt_i64", RT_FN_MAP, (void *)kiln_fmt_i64},
-        {"kiln_sum_i64", RT_FN_COMBINE, (void *)kiln_sum_i64},
-        {"kiln_min_i64", RT_FN_COMBINE, (void *)kiln_min_i64},
+        {"kiln_words", RT_FN_MAP, (void *)kiln_words},         {"kiln_fmt_i64", RT_FN_MAP, (void *)kiln_fmt_i64},
+        {"kiln_sum_i64", RT_FN_COMBINE, (void *)kiln_sum_i64}, {"kiln_min_i64", RT_FN_COMBINE, (void *)kiln_min_i64},
         {"kiln_max_i64", RT_FN_COMBINE, (void *)kiln_max_i64},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -551,7 +552,8 @@ START_TEST(test_buf_set)
     /* growing, far past the first capacity */
     size_t big = 100000;
     uint8_t *src = malloc(big);
-    for (size_t i = 0; i < big; i++) src[i] = (uint8_t)(i * 13);
+    for (size_t i = 0; i < big; i++)
+        src[i] = (uint8_t)(i * 13);
     ck_assert_int_eq(kiln_buf_set(&b, src, big), 0);
     ck_assert_uint_eq(b.len, big);
     ck_assert_uint_ge(b.cap, big);
@@ -617,8 +619,7 @@ static int failing_map(kiln_rec in, kiln_out *out, kiln_slice env)
 START_TEST(test_hooks)
 {
     hook_log log = {0};
-    rt_hooks h = {.arg = &log, .fail = hook_fail, .counter_add = hook_counter,
-                  .bcast_value = hook_bcast};
+    rt_hooks h = {.arg = &log, .fail = hook_fail, .counter_add = hook_counter, .bcast_value = hook_bcast};
     rt_set_hooks(&h);
 
     ck_assert_int_eq(kiln_fail("failed at %s: %d%%", "step", 50), -1);

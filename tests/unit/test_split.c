@@ -35,8 +35,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag,
-                    struct FTW *ftw)
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     remove(p);
     return 0;
@@ -79,8 +78,7 @@ static void lines_add(lines *l, const char *p, size_t n)
         l->cap = (l->len + n) * 2 + 64;
         l->bytes = realloc(l->bytes, l->cap);
     }
-    if (n)
-        memcpy(l->bytes + l->len, p, n);
+    if (n) memcpy(l->bytes + l->len, p, n);
     l->len += n;
     if (l->n == l->ncap) {
         l->ncap = l->ncap * 2 + 64;
@@ -104,14 +102,12 @@ static void ref_lines(lines *l, const char *p, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\n') {
             size_t e = i;
-            if (e > s && p[e - 1] == '\r')
-                e--;
+            if (e > s && p[e - 1] == '\r') e--;
             lines_add(l, p + s, e - s);
             s = i + 1;
         }
     }
-    if (s < n)
-        lines_add(l, p + s, n - s);
+    if (s < n) lines_add(l, p + s, n - s);
 }
 
 static void assert_lines_eq(const lines *got, const lines *want)
@@ -119,9 +115,7 @@ static void assert_lines_eq(const lines *got, const lines *want)
     ck_assert_uint_eq(got->n, want->n);
     ck_assert_uint_eq(got->len, want->len);
     for (size_t i = 0; i < want->n; i++)
-        ck_assert_msg(got->lens[i] == want->lens[i],
-                      "line %zu: %zu bytes, want %zu", i, got->lens[i],
-                      want->lens[i]);
+        ck_assert_msg(got->lens[i] == want->lens[i], "line %zu: %zu bytes, want %zu", i, got->lens[i], want->lens[i]);
     ck_assert(want->len == 0 || memcmp(got->bytes, want->bytes, want->len) == 0);
 }
 
@@ -150,18 +144,14 @@ static void check_ranges(const text_split_list *l, uint64_t split)
 
 /* Plans path and reads every range in order into got; returns the number
  * of ranges. Fails the test on any error. */
-static size_t read_all_ranges(const char *path, int parts, uint64_t max_split,
-                              lines *got)
+static size_t read_all_ranges(const char *path, int parts, uint64_t max_split, lines *got)
 {
     text_split_list l;
     char err[512] = "";
-    ck_assert_msg(split_plan(path, parts, max_split, &l, err, sizeof(err)) == 0,
-                  "%s", err);
+    ck_assert_msg(split_plan(path, parts, max_split, &l, err, sizeof(err)) == 0, "%s", err);
     for (size_t i = 0; i < l.n; i++) {
         line_reader r;
-        ck_assert_msg(line_reader_open(&r, l.v[i].path, l.v[i].start,
-                                       l.v[i].end, err, sizeof(err)) == 0,
-                      "%s", err);
+        ck_assert_msg(line_reader_open(&r, l.v[i].path, l.v[i].start, l.v[i].end, err, sizeof(err)) == 0, "%s", err);
         const char *p;
         size_t n;
         int rc;
@@ -178,9 +168,7 @@ static size_t read_all_ranges(const char *path, int parts, uint64_t max_split,
 
 /* Plans path with each partition count and split size and checks that
  * the lines read equal want; checks the range sizes too. */
-static void check_all_cuts(const char *path, const lines *want,
-                           uint64_t total, const uint64_t *splits,
-                           size_t nsplits)
+static void check_all_cuts(const char *path, const lines *want, uint64_t total, const uint64_t *splits, size_t nsplits)
 {
     static const int parts[] = {1, 2, 7, 64};
     for (size_t pi = 0; pi < sizeof(parts) / sizeof(parts[0]); pi++) {
@@ -193,17 +181,13 @@ static void check_all_cuts(const char *path, const lines *want,
             uint64_t cap = splits[si] ? splits[si] : SPLIT_MAX_SIZE;
             uint64_t goal = (total + (uint64_t)parts[pi] - 1) / (uint64_t)parts[pi];
             uint64_t split = goal < cap ? goal : cap;
-            if (split == 0)
-                split = 1;
+            if (split == 0) split = 1;
             text_split_list l;
             char err[512];
-            ck_assert_int_eq(split_plan(path, parts[pi], splits[si], &l, err,
-                                        sizeof(err)),
-                             0);
+            ck_assert_int_eq(split_plan(path, parts[pi], splits[si], &l, err, sizeof(err)), 0);
             ck_assert_uint_eq(l.n, nr);
             check_ranges(&l, split);
-            if (total >= (uint64_t)parts[pi])
-                ck_assert_uint_ge(l.n, (size_t)parts[pi]);
+            if (total >= (uint64_t)parts[pi]) ck_assert_uint_ge(l.n, (size_t)parts[pi]);
             split_list_free(&l);
         }
     }
@@ -217,14 +201,11 @@ static char *gen_text(size_t target, size_t *n, int with_cr)
     while (len < target) {
         uint64_t x = rnd();
         size_t ll = (x & 15) == 0 ? 0 : (size_t)(x >> 8) % 120;
-        if ((x >> 40) % 97 == 0)
-            ll = 1000 + (size_t)(x >> 20) % 3000;
-        if (len + ll + 2 > cap)
-            break;
+        if ((x >> 40) % 97 == 0) ll = 1000 + (size_t)(x >> 20) % 3000;
+        if (len + ll + 2 > cap) break;
         for (size_t i = 0; i < ll; i++)
             p[len++] = (char)('a' + rnd() % 26);
-        if (with_cr && (x >> 50) % 3 == 0)
-            p[len++] = '\r';
+        if (with_cr && (x >> 50) % 3 == 0) p[len++] = '\r';
         p[len++] = '\n';
     }
     *n = len;
@@ -239,8 +220,7 @@ START_TEST(test_small_file_all_cuts)
     lines want = {0};
     ref_lines(&want, text, n);
     static const uint64_t splits[] = {0, 1, 2, 3, 5, 13, 64, 1000};
-    check_all_cuts(tpath("small.txt"), &want, n, splits,
-                   sizeof(splits) / sizeof(splits[0]));
+    check_all_cuts(tpath("small.txt"), &want, n, splits, sizeof(splits) / sizeof(splits[0]));
     lines_free(&want);
     free(text);
 }
@@ -254,8 +234,7 @@ START_TEST(test_medium_file_all_cuts)
     lines want = {0};
     ref_lines(&want, text, n);
     static const uint64_t splits[] = {0, 997, 4096, 65536};
-    check_all_cuts(tpath("medium.txt"), &want, n, splits,
-                   sizeof(splits) / sizeof(splits[0]));
+    check_all_cuts(tpath("medium.txt"), &want, n, splits, sizeof(splits) / sizeof(splits[0]));
     lines_free(&want);
     free(text);
 }
@@ -264,8 +243,7 @@ END_TEST
 START_TEST(test_line_longer_than_buffer)
 {
     /* lines of 3 MiB and 1 MiB +- 1 around the reader's 1 MiB buffer */
-    size_t sizes[] = {5, 3u << 20, 7, (1u << 20) - 1, (1u << 20),
-                      (1u << 20) + 1, 0, 9};
+    size_t sizes[] = {5, 3u << 20, 7, (1u << 20) - 1, (1u << 20), (1u << 20) + 1, 0, 9};
     size_t cap = 0;
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
         cap += sizes[i] + 1;
@@ -312,8 +290,7 @@ START_TEST(test_empty_file)
     write_file("empty.txt", "", 0);
     text_split_list l;
     char err[512];
-    ck_assert_int_eq(split_plan(tpath("empty.txt"), 4, 0, &l, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("empty.txt"), 4, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 0);
     split_list_free(&l);
 
@@ -321,9 +298,7 @@ START_TEST(test_empty_file)
     line_reader r;
     const char *p;
     size_t n;
-    ck_assert_int_eq(line_reader_open(&r, tpath("empty.txt"), 0, 0, err,
-                                      sizeof(err)),
-                     0);
+    ck_assert_int_eq(line_reader_open(&r, tpath("empty.txt"), 0, 0, err, sizeof(err)), 0);
     ck_assert_int_eq(line_reader_next(&r, &p, &n, err, sizeof(err)), 0);
     line_reader_close(&r);
     line_reader_close(&r); /* twice is harmless */
@@ -487,25 +462,20 @@ START_TEST(test_errors_name_the_path)
     ck_assert_int_eq(split_plan("", 1, 0, &l, err, sizeof(err)), -1);
 
     line_reader r;
-    ck_assert_int_eq(line_reader_open(&r, missing, 0, 10, err, sizeof(err)),
-                     -1);
+    ck_assert_int_eq(line_reader_open(&r, missing, 0, 10, err, sizeof(err)), -1);
     ck_assert_msg(strstr(err, missing) != NULL, "%s", err);
     line_reader_close(&r); /* harmless after a failed open */
 
     if (geteuid() != 0) { /* root reads anything */
         write_file("secret.txt", "s\n", 2);
         ck_assert_int_eq(chmod(tpath("secret.txt"), 0), 0);
-        ck_assert_int_eq(split_plan(tpath("secret.txt"), 1, 0, &l, err,
-                                    sizeof(err)),
-                         -1);
+        ck_assert_int_eq(split_plan(tpath("secret.txt"), 1, 0, &l, err, sizeof(err)), -1);
         ck_assert_msg(strstr(err, "secret.txt") != NULL, "%s", err);
 
         ck_assert_int_eq(mkdir(tpath("closed"), 0755), 0);
         write_file("closed/a.txt", "a\n", 2);
         ck_assert_int_eq(chmod(tpath("closed"), 0), 0);
-        ck_assert_int_eq(split_plan(tpath("closed"), 1, 0, &l, err,
-                                    sizeof(err)),
-                         -1);
+        ck_assert_int_eq(split_plan(tpath("closed"), 1, 0, &l, err, sizeof(err)), -1);
         ck_assert_msg(strstr(err, "/closed") != NULL, "%s", err);
         chmod(tpath("closed"), 0755); /* so teardown can remove it */
     }
@@ -520,55 +490,39 @@ START_TEST(test_range_arithmetic)
     text_split_list l;
     char err[512];
     /* goal ceil(100/3) = 34: three ranges of 34, 33, 33 */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 3, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 3, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 3);
     ck_assert_uint_eq(l.v[0].end, 34);
     ck_assert_uint_eq(l.v[1].end, 67);
     ck_assert_uint_eq(l.v[2].end, 100);
     split_list_free(&l);
     /* max_split caps the goal: ceil(100/30) = 4 ranges of 25 */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 1, 30, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 1, 30, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 4);
     ck_assert_uint_eq(l.v[1].start, 25);
     split_list_free(&l);
     /* more partitions than bytes: one range per byte */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 1000, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 1000, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 100);
     split_list_free(&l);
     /* ceil(100/7) = 15 would give ceil(100/15) = 7 ranges: kept */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 7, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 7, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 7);
     split_list_free(&l);
     /* ceil(100/64) = 2 would give only 50 ranges: the size drops to 1 */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 64, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 64, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 100);
     split_list_free(&l);
     /* 17 bytes, 7 parts: ceil(17/3) = 6 < 7, so size 2 and 9 ranges */
     write_file("seventeen.txt", buf, 17);
-    ck_assert_int_eq(split_plan(tpath("seventeen.txt"), 7, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("seventeen.txt"), 7, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 9);
     split_list_free(&l);
     /* min_partitions <= 0 counts as 1 */
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 0, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), 0, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 1);
     split_list_free(&l);
-    ck_assert_int_eq(split_plan(tpath("hundred.txt"), -5, 0, &l, err,
-                                sizeof(err)),
-                     0);
+    ck_assert_int_eq(split_plan(tpath("hundred.txt"), -5, 0, &l, err, sizeof(err)), 0);
     ck_assert_uint_eq(l.n, 1);
     split_list_free(&l);
 }

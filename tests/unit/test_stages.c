@@ -56,8 +56,8 @@ static Kiln__Node *jb_add(job_builder *b, uint32_t id, Kiln__NodeKind kind)
 }
 
 /* A narrow op over parent, calling symbol with env (a C string). */
-static Kiln__Node *jb_op(job_builder *b, uint32_t id, Kiln__NodeKind kind, uint32_t parent,
-                         const char *symbol, const char *env)
+static Kiln__Node *jb_op(job_builder *b, uint32_t id, Kiln__NodeKind kind, uint32_t parent, const char *symbol,
+                         const char *env)
 {
     Kiln__Node *n = jb_add(b, id, kind);
     n->parents[0] = parent;
@@ -81,8 +81,7 @@ static Kiln__Node *jb_union(job_builder *b, uint32_t id, uint32_t left, uint32_t
     return n;
 }
 
-static Kiln__Node *jb_range(job_builder *b, uint32_t id, int64_t start, int64_t end,
-                            uint32_t partitions)
+static Kiln__Node *jb_range(job_builder *b, uint32_t id, int64_t start, int64_t end, uint32_t partitions)
 {
     Kiln__Node *n = jb_add(b, id, KILN__NODE_KIND__NODE_RANGE);
     n->range_start = start;
@@ -157,8 +156,7 @@ START_TEST(test_chain_one_stage)
     const Kiln__Pipeline *pl = sf->pipelines[0];
     ck_assert_int_eq(pl->source, KILN__NODE_KIND__NODE_TEXT_FILE);
     ck_assert_uint_eq(pl->n_ops, 4);
-    static const Kiln__OpKind kinds[4] = {KILN__OP_KIND__OP_MAP, KILN__OP_KIND__OP_FILTER,
-                                          KILN__OP_KIND__OP_FLAT_MAP,
+    static const Kiln__OpKind kinds[4] = {KILN__OP_KIND__OP_MAP, KILN__OP_KIND__OP_FILTER, KILN__OP_KIND__OP_FLAT_MAP,
                                           KILN__OP_KIND__OP_MAP_PARTITIONS};
     static const char *syms[4] = {"parse_line", "keep_errors", "kiln_words", "top_k"};
     static const char *envs[4] = {"csv", "ERROR", "", "k=10"};
@@ -283,7 +281,8 @@ START_TEST(test_union_of_sources)
     kiln__stage_func__free_unpacked(sf, NULL);
 
     ck_assert_uint_eq(p.ntasks, 5);
-    for (size_t i = 0; i < 5; i++) ck_assert_uint_eq(p.inputs[i]->partition, i);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_uint_eq(p.inputs[i]->partition, i);
     for (size_t i = 0; i < 2; i++) {
         ck_assert_uint_eq(p.inputs[i]->pipeline, 0);
         ck_assert_uint_eq(p.inputs[i]->block.len, blocks[i].len);
@@ -341,8 +340,8 @@ START_TEST(test_op_after_union)
 END_TEST
 
 /* Builds a one-op job whose env has env_len bytes; returns the packed size. */
-static size_t size_with_env(job_builder *b, char *env, size_t env_len, uint64_t threshold,
-                            stage_stats *stats, stage_plan *p)
+static size_t size_with_env(job_builder *b, char *env, size_t env_len, uint64_t threshold, stage_stats *stats,
+                            stage_plan *p)
 {
     jb_init(b, KILN__ACTION_KIND__ACTION_COUNT);
     jb_range(b, 1, 0, 100, 4);
