@@ -283,11 +283,37 @@ void pool_on_sigchld(worker *w)
     pool_schedule(w);
 }
 
+/* The application ended: its queued and running tasks are dropped without
+ * an answer (the driver no longer wants one) and its executors end. */
 void pool_end_app(worker *w, const char *app_id)
 {
-    for (wexec *x = w->execs; x; x = x->next)
-        if (!strcmp(x->app_id, app_id) && !x->task) exec_retire(x);
-    log_msg(&w->log, LOG_INFO, "application ended app=%s", app_id);
+    int dropped = 0;
+    for (wexec *x = w->execs; x; x = x->next) {
+        if (strcmp(x->app_id, app_id)) continue;
+        if (x->task) {
+            x->task->exec = NULL;
+            task_free(x->task);
+            x->task = NULL;
+            w->ntasks--;
+            dropped++;
+        }
+        exec_retire(x);
+    }
+    wtask **pp = &w->queue_head;
+    w->queue_tail = NULL;
+    while (*pp) {
+        wtask *t = *pp;
+        if (!strcmp(t->t->app_id, app_id)) {
+            *pp = t->next;
+            task_free(t);
+            w->ntasks--;
+            dropped++;
+            continue;
+        }
+        w->queue_tail = t;
+        pp = &t->next;
+    }
+    log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }
 
 void pool_kill_all(worker *w)

@@ -8,10 +8,12 @@
  *   bad.so exit FILE       a map that calls exit(3)
  *   bad.so multi FILE      a map that emits two records
  *   bad.so missing PATH    a text_file that does not exist
+ *   bad.so slow FILE       a map that sleeps 50 ms per record (to be killed)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kiln.h"
 
@@ -47,6 +49,12 @@ KILN_EXPORT int multi_map(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_emit(out, in.key, in.val);
 }
 
+KILN_EXPORT int slow_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    usleep(50000);
+    return kiln_emit(out, in.key, in.val);
+}
+
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {
     if (argc < 3) return 2;
@@ -63,6 +71,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         r = kiln_map(lines, exit_map, KILN_NONE);
     else if (!strcmp(cmd, "multi"))
         r = kiln_map(lines, multi_map, KILN_NONE);
+    else if (!strcmp(cmd, "slow"))
+        r = kiln_map(lines, slow_map, KILN_NONE);
     else if (!strcmp(cmd, "missing"))
         r = lines;
     if (!r) {

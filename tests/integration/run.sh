@@ -172,6 +172,52 @@ cc -shared -fPIC -Iinclude "$T/dep/app.c" -L"$T/dep" -lkilndep -o "$T/dep/app.so
 out=$(LD_LIBRARY_PATH="$T/dep" "$KILN" submit "$T/dep/app.so" 2>&1)
 case "$out" in *libkilndep.so*"on worker"*) pass library_does_not_load ;; *) fail library_does_not_load "$out" ;; esac
 
+# ---- an application that goes away: its tasks stop, its executors end --------------------------------
+# wait_log FILE PATTERN: until PATTERN appears in FILE (bounded)
+wait_log() {
+  local i
+  for i in $(seq 1 500); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
+  return 1
+}
+executors() { cat "$T"/w1/worker.log "$T"/w2/worker.log | grep -c "executor $1 app=$2"; }
+seq 1 2000 > "$T/slow.txt"
+# start_app CMD...: runs kiln submit CMD in the background (CLIENT) and
+# waits until the driver registered it and launched a task (APP)
+start_app() {
+  local n i
+  n=$(grep -c 'application registered' "$T/driver/driver.log")
+  "$KILN" submit "$@" > "$T/bg.out" 2>&1 &
+  CLIENT=$!
+  for i in $(seq 1 500); do
+    [ "$(grep -c 'application registered' "$T/driver/driver.log")" -gt "$n" ] && break
+    sleep 0.02
+  done
+  APP=$(grep 'application registered' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+  wait_log "$T/driver/driver.log" "task started app=$APP "
+  for i in $(seq 1 500); do [ "$(executors started "$APP")" -gt 0 ] && break; sleep 0.02; done
+}
+wait_executors_end() {
+  local i
+  for i in $(seq 1 200); do [ "$(executors exited "$1")" -ge "$(executors started "$1")" ] && break; sleep 0.05; done
+}
+start_app "$APPS/bad.so" slow "$T/slow.txt"
+kill -9 $CLIENT
+wait $CLIENT 2>/dev/null
+wait_executors_end "$APP"
+if wait_log "$T/driver/driver.log" "application ended app=$APP" && [ "$(executors started "$APP")" -gt 0 ] &&
+   [ "$(executors exited "$APP")" -eq "$(executors started "$APP")" ]; then
+  pass client_gone_executors_end
+else
+  fail client_gone_executors_end "started=$(executors started "$APP") exited=$(executors exited "$APP")"
+fi
+start_app "$APPS/bad.so" slow "$T/slow.txt"
+"$KILN" kill "$APP" > /dev/null
+wait $CLIENT
+rc=$?
+if [ $rc -ne 0 ] && grep -q "killed" "$T/bg.out"; then pass kiln_kill; else fail kiln_kill "rc=$rc $(cat "$T/bg.out")"; fi
+wait_executors_end "$APP"
+[ "$(executors exited "$APP")" -eq "$(executors started "$APP")" ] && pass kill_ends_executors || fail kill_ends_executors "started=$(executors started "$APP") exited=$(executors exited "$APP")"
+
 # ---- per-job settings -----------------------------------------------------------------------------
 out=$("$KILN" submit --conf task.max_failures=1 "$APPS/bad.so" fail "$T/boom.txt" 2>&1)
 case "$out" in *"failed 1 time;"*) pass conf_max_failures ;; *) fail conf_max_failures "$out" ;; esac
