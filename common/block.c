@@ -194,6 +194,16 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
     return 0;
 }
 
+int block_peek_size(const uint8_t *p, size_t n, size_t *total)
+{
+    if (n < BLOCK_HEADER_SIZE) return 0;
+    if (get_u32le(p) != BLOCK_MAGIC) return -1;
+    uint32_t raw_len = get_u32le(p + 4), comp_len = get_u32le(p + 8);
+    if (raw_len > BLOCK_MAX_RAW || comp_len > (uint32_t)LZ4_compressBound((int)raw_len)) return -1;
+    *total = BLOCK_HEADER_SIZE + (size_t)(comp_len ? comp_len : raw_len);
+    return 1;
+}
+
 /*
  * Checks the header and checksum of the n bytes at p, which must be exactly
  * one sealed block, and decompresses the records into a buffer the reader

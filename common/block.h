@@ -45,6 +45,11 @@ static inline size_t block_builder_size(const block_builder *b)
  * and resets the builder for reuse. 0, or -1 when out of memory. */
 int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);
 
+/* Looks at the start of a stream of sealed blocks: 1 with *total set to the
+ * first block's whole size once its header is complete, 0 when fewer than
+ * BLOCK_HEADER_SIZE bytes are there, -1 when the header is not a block's. */
+int block_peek_size(const uint8_t *p, size_t n, size_t *total);
+
 /* A reader over one sealed block; embed it. */
 typedef struct block_reader {
     uint8_t *raw; /* decompressed records (owned) */
