@@ -29,6 +29,9 @@ typedef struct dworker dworker;
 typedef struct app app;
 typedef struct job job;
 typedef struct dtask dtask;
+typedef struct dstage dstage;
+typedef struct shuffle_out shuffle_out;
+typedef struct cache_entry cache_entry;
 
 /* One accepted connection before and after it says who it is. */
 struct dconn {
@@ -67,14 +70,53 @@ enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
 struct dtask {
     uint64_t id; /* unique per attempt */
     job *job;
-    uint32_t index; /* output partition */
+    dstage *stage;
+    uint32_t index; /* the task's partition in its stage */
     uint32_t attempt;
     enum task_state state;
     uint32_t failures;
     uint32_t avoid_worker; /* last worker it failed on */
+    uint32_t need_worker;  /* reads a cached partition kept there (0: any) */
     dworker *worker;
     dtask *wnext; /* in worker->tasks */
     dtask *qnext; /* in the pending queue */
+};
+
+enum stage_state { STAGE_WAITING, STAGE_SAMPLING, STAGE_RUNNING, STAGE_DONE };
+
+/* One stage of a job (stages.c planned it; sched.c runs it). */
+struct dstage {
+    job *job;
+    size_t index; /* in job->jp.stages */
+    uint32_t id;  /* unique in the driver */
+    enum stage_state state;
+    stage_plan plan; /* serialized when the stage (or its sampling) starts */
+    dtask *tasks;    /* plan.ntasks of them */
+    size_t ndone;
+    Kiln__ShuffleWrite sw; /* map stages: the output */
+    Kiln__Action output;
+    ProtobufCBinaryData *bounds; /* sort: range bounds (owned) */
+    size_t nbounds;
+    uint8_t **samples; /* sort: sampled records, while sampling (owned) */
+    size_t *sample_lens, nsamples;
+};
+
+/* Where the map outputs of one shuffle of an application are. */
+struct shuffle_out {
+    uint32_t shuffle_id;
+    uint32_t nmaps, nparts;
+    uint32_t *worker; /* per map output: the worker id holding it, 0 = none */
+    uint64_t *sizes;  /* nmaps * nparts bytes */
+    uint32_t available;
+    shuffle_out *next;
+};
+
+/* Which worker keeps each partition of a cached node. */
+struct cache_entry {
+    uint32_t node;
+    uint32_t nparts;
+    uint32_t *worker; /* 0 = not kept */
+    cache_entry *next;
 };
 
 enum job_state { JOB_RUNNING, JOB_SUCCEEDED, JOB_FAILED };
@@ -83,15 +125,17 @@ struct job {
     app *app;
     uint32_t job_id;        /* the client's number */
     Kiln__Envelope *submit; /* owned: the JobSubmit the plan borrows from */
-    stage_plan plan;
-    dtask *tasks; /* plan.ntasks of them */
-    size_t ndone;
+    job_plan jp;
+    dstage *stages; /* jp.nstages of them; [0] is the result stage */
+    size_t nstages;
+    size_t ndone; /* result tasks done */
     enum job_state state;
     uint64_t count;
     uint64_t result_bytes;
     uint64_t started_ms;
-    size_t ntasks;
+    size_t ntasks; /* result tasks */
     Kiln__ActionKind action;
+    uint64_t spills, spill_bytes;
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
     char error[1024];
@@ -109,6 +153,8 @@ struct app {
     job *jobs;
     Kiln__Counter **counters; /* totals of successful tasks */
     size_t ncounters;
+    shuffle_out *shuffles;
+    cache_entry *cache;
     app *next;
 };
 
@@ -132,6 +178,7 @@ struct driver {
     uint64_t started_ms;
     stage_stats stats;
     uint64_t blobs_served, blob_bytes_served, tasks_launched;
+    uint32_t next_stage_id;
 };
 
 /* rpc.c */
@@ -152,7 +199,24 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o);
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done);
 void sched_requeue_worker(driver *d, dworker *w);
 void sched_app_ended(driver *d, app *a, const char *why);
+void sched_worker_lost(driver *d, dworker *w);
 void job_free(job *j);
+void app_free(app *a);
+
+/* mapout.c: where shuffle outputs and cached partitions are */
+shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t nparts);
+shuffle_out *mapout_find(app *a, uint32_t shuffle_id);
+int mapout_complete(const shuffle_out *s, uint32_t nmaps);
+void mapout_record(shuffle_out *s, uint32_t map, uint32_t worker, const uint64_t *sizes, size_t n);
+void mapout_worker_lost(app *a, uint32_t worker);
+/* Fills in->shuffles for reduce partition part of the shuffles ids[]. The
+ * added structs are owned by the caller: free with mapout_inputs_free. */
+void mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in);
+void mapout_inputs_free(Kiln__TaskInput *in);
+void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_t worker);
+/* The worker keeping partition part of node, 0 when none. */
+uint32_t cache_worker(const app *a, uint32_t node, uint32_t part);
+int cache_complete(const app *a, uint32_t node, uint32_t nparts);
 
 /* store.c */
 int store_has(driver *d, const char *hash);

@@ -145,17 +145,7 @@ static void driver_release(driver *d)
     while (d->apps) {
         app *a = d->apps;
         d->apps = a->next;
-        while (a->jobs) {
-            job *j = a->jobs;
-            a->jobs = j->next;
-            job_free(j);
-        }
-        for (size_t i = 0; i < a->ncounters; i++) {
-            free(a->counters[i]->name);
-            free(a->counters[i]);
-        }
-        free(a->counters);
-        free(a);
+        app_free(a);
     }
     while (d->workers) {
         dworker *w = d->workers;

@@ -121,8 +121,9 @@ static void info_reply(driver *d, dconn *dc)
             unsigned ak = j->action;
             ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
             if (j->state == JOB_RUNNING)
-                for (size_t t = 0; t < j->ntasks; t++)
-                    ai[i].running_tasks += j->tasks[t].state == TASK_RUNNING;
+                for (size_t st = 0; st < j->nstages; st++)
+                    for (size_t t = 0; j->stages[st].tasks && t < j->stages[st].plan.ntasks; t++)
+                        ai[i].running_tasks += j->stages[st].tasks[t].state == TASK_RUNNING;
             jp[k] = &ji[k];
         }
         ap[i] = &ai[i];

@@ -1,30 +1,38 @@
 /*
- * sched.c - jobs and tasks on the driver.
+ * sched.c - jobs, stages and tasks on the driver (Spark's DAG scheduler and
+ * task-set managers in one place).
  *
- * A submitted job becomes a stage plan (stages.c) and one task per output
- * partition, queued in one FIFO shared by all jobs. Tasks go to the worker
- * with the most free capacity (2 tasks in flight per slot, so a worker's
- * next task is already queued when one finishes). Every launch of a task
- * gets a fresh task id, so late answers of an earlier attempt are ignored.
- * A failed task is queued again, preferring another worker, until
- * task.max_failures attempts; then the job fails with the last error. A
- * task on a worker that is lost is queued again without counting a
- * failure. Result blocks stream through to the client as they come.
+ * A submitted job is planned into stages (stages.c): the result stage, and
+ * one map stage per shuffle it reads. A map stage whose shuffle outputs
+ * are all present from an earlier job of the application is skipped. A
+ * stage starts when every shuffle it reads is complete; it is serialized
+ * then, exactly once (a sort's map stage first runs a sampling pass over
+ * the same pipelines to pick its range bounds). Each stage has one task
+ * per partition, queued in one FIFO shared by all jobs. Tasks go to the
+ * worker with the most free capacity (2 tasks in flight per slot); a task
+ * that reads a cached partition goes where that partition is kept. Every
+ * launch gets a fresh task id, so late answers of an earlier attempt are
+ * ignored. A failed task is queued again, preferring another worker,
+ * until task.max_failures attempts; then the job fails with the last
+ * error. Result blocks stream through to the client as they come.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "block.h"
 #include "driver.h"
 #include "msg.h"
+#include "runtime.h"
 #include "util.h"
 
 #define INFLIGHT_PER_SLOT 2
 
 static const char *action_name(Kiln__ActionKind k)
 {
-    static const char *names[] = {"count", "collect", "take", "reduce", "save_text"};
-    return (unsigned)k < 5 ? names[k] : "?";
+    static const char *names[] = {"count", "collect", "take", "reduce", "save_text", "shuffle_write", "sample"};
+    return (unsigned)k < 7 ? names[k] : "?";
 }
 
 static void pending_push(driver *d, dtask *t)
@@ -44,6 +52,7 @@ static void pending_drop_job(driver *d, job *j)
     d->pending_tail = NULL;
     while (*pp) {
         if ((*pp)->job == j) {
+            (*pp)->state = TASK_DONE;
             *pp = (*pp)->qnext;
             continue;
         }
@@ -69,10 +78,40 @@ static void add_counters(app *a, Kiln__Counter **cs, size_t n)
     }
 }
 
-/* Drops what a finished job no longer needs; keeps its record for status. */
+static void stage_clear_samples(dstage *s)
+{
+    for (size_t i = 0; i < s->nsamples; i++)
+        free(s->samples[i]);
+    free(s->samples);
+    free(s->sample_lens);
+    s->samples = NULL;
+    s->sample_lens = NULL;
+    s->nsamples = 0;
+}
+
+static void stage_release(dstage *s)
+{
+    stage_plan_release(&s->plan);
+    free(s->tasks);
+    s->tasks = NULL;
+    for (size_t i = 0; i < s->nbounds; i++)
+        free(s->bounds[i].data);
+    free(s->bounds);
+    s->bounds = NULL;
+    s->nbounds = 0;
+    stage_clear_samples(s);
+}
+
+/* Drops what a finished job no longer needs; keeps its record for status.
+ * Tasks still running on workers keep pointing at the job and its stages,
+ * so those stay allocated (their answers are ignored). */
 static void job_shrink(job *j)
 {
-    stage_plan_release(&j->plan);
+    for (size_t i = 0; i < j->nstages; i++) {
+        stage_plan_release(&j->stages[i].plan);
+        stage_clear_samples(&j->stages[i]);
+    }
+    job_plan_release(&j->jp);
     msg_free(j->submit);
     j->submit = NULL;
 }
@@ -85,11 +124,9 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
     pending_drop_job(d, j);
     app *a = j->app;
     uint64_t ms = now_ms() - j->started_ms;
-    log_msg(&d->log, ok ? LOG_INFO : LOG_WARN, "stage %s app=%s job=%u stage=%u tasks_done=%zu/%zu",
-            ok ? "finished" : "aborted", a->id, j->job_id, j->plan.stage_id, j->ndone, j->ntasks);
     if (ok)
-        log_msg(&d->log, LOG_INFO, "job succeeded app=%s job=%u tasks=%zu ms=%llu", a->id, j->job_id, j->ntasks,
-                (unsigned long long)ms);
+        log_msg(&d->log, LOG_INFO, "job succeeded app=%s job=%u stages=%zu tasks=%zu spills=%llu ms=%llu", a->id,
+                j->job_id, j->nstages, j->ntasks, (unsigned long long)j->spills, (unsigned long long)ms);
     else
         log_msg(&d->log, LOG_WARN, "job failed app=%s job=%u ms=%llu error=\"%s\"", a->id, j->job_id,
                 (unsigned long long)ms, j->error);
@@ -124,9 +161,238 @@ static void job_fail(driver *d, job *j, const char *fmt, ...)
 void job_free(job *j)
 {
     job_shrink(j);
+    for (size_t i = 0; i < j->nstages; i++)
+        stage_release(&j->stages[i]);
+    free(j->stages);
     conf_release(&j->conf);
-    free(j->tasks);
     free(j);
+}
+
+void app_free(app *a)
+{
+    while (a->jobs) {
+        job *j = a->jobs;
+        a->jobs = j->next;
+        job_free(j);
+    }
+    for (size_t i = 0; i < a->ncounters; i++) {
+        free(a->counters[i]->name);
+        free(a->counters[i]);
+    }
+    free(a->counters);
+    while (a->shuffles) {
+        shuffle_out *s = a->shuffles;
+        a->shuffles = s->next;
+        free(s->worker);
+        free(s->sizes);
+        free(s);
+    }
+    while (a->cache) {
+        cache_entry *c = a->cache;
+        a->cache = c->next;
+        free(c->worker);
+        free(c);
+    }
+    free(a);
+}
+
+/* ---- stages ---------------------------------------------------------------- */
+
+static dstage *stage_writing(job *j, uint32_t sid)
+{
+    for (size_t i = 1; i < j->nstages; i++)
+        if (j->jp.stages[i].shuffle_id == sid) return &j->stages[i];
+    return NULL;
+}
+
+static int shuffle_ready(job *j, uint32_t sid)
+{
+    dstage *w = stage_writing(j, sid);
+    return w && w->state == STAGE_DONE;
+}
+
+typedef struct cached_arg {
+    app *a;
+    const Kiln__JobSubmit *js;
+} cached_arg;
+
+/* Partition count of node n, from the raw job (before a plan exists). */
+static size_t node_partitions(const Kiln__JobSubmit *js, const Kiln__Node *n, int depth)
+{
+    if (depth > 10000) return 0;
+    switch (n->kind) {
+    case KILN__NODE_KIND__NODE_TEXT_FILE:
+        return n->n_splits;
+    case KILN__NODE_KIND__NODE_PARALLELIZE:
+        return n->n_blocks;
+    case KILN__NODE_KIND__NODE_RANGE:
+    case KILN__NODE_KIND__NODE_REDUCE_BY_KEY:
+    case KILN__NODE_KIND__NODE_GROUP_BY_KEY:
+    case KILN__NODE_KIND__NODE_JOIN:
+    case KILN__NODE_KIND__NODE_SORT_BY_KEY:
+    case KILN__NODE_KIND__NODE_DISTINCT:
+    case KILN__NODE_KIND__NODE_REPARTITION:
+        return n->partitions;
+    default:
+        break;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n->n_parents && i < 2; i++)
+        for (size_t k = 0; k < js->n_nodes; k++)
+            if (js->nodes[k]->id == n->parents[i] && n->parents[i] < n->id)
+                total += node_partitions(js, js->nodes[k], depth + 1);
+    return total;
+}
+
+static int job_is_cached(void *arg, const Kiln__Node *n)
+{
+    cached_arg *c = arg;
+    return cache_complete(c->a, n->id, (uint32_t)node_partitions(c->js, n, 0));
+}
+
+/* Serializes stage s with its output and queues its tasks. */
+static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum stage_state state)
+{
+    job *j = s->job;
+    app *a = j->app;
+    char err[1024];
+    stage_plan_release(&s->plan);
+    free(s->tasks);
+    s->tasks = NULL;
+    s->ndone = 0;
+    s->id = ++d->next_stage_id;
+    if (stage_serialize(&j->jp, s->index, s->id, output, j->conf.broadcast_threshold, &d->stats, &s->plan, err,
+                        sizeof err) < 0) {
+        job_fail(d, j, "bad lineage graph: %s", err);
+        return -1;
+    }
+    stage_plan *p = &s->plan;
+    log_msg(&d->log, LOG_INFO,
+            "stage serialized app=%s job=%u stage=%u kind=%s bytes=%zu hash=%.16s broadcast=%s tasks=%zu", a->id,
+            j->job_id, p->stage_id, action_name(output->kind), p->len, p->hash, p->broadcast ? "yes" : "no",
+            p->ntasks);
+    if (p->broadcast) {
+        if (store_put_bytes(d, p->hash, p->bytes, p->len, err, sizeof err) < 0) {
+            job_fail(d, j, "cannot store the stage function: %s", err);
+            return -1;
+        }
+        log_msg(&d->log, LOG_INFO, "broadcast stored app=%s job=%u stage=%u hash=%s bytes=%zu", a->id, j->job_id,
+                p->stage_id, p->hash, p->len);
+    }
+    s->state = state;
+    log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u kind=%s tasks=%zu functions=\"%s\"", a->id,
+            j->job_id, p->stage_id, action_name(output->kind), p->ntasks, p->fn_names);
+    const plan_stage *ps = &j->jp.stages[s->index];
+    if (ps->is_map && state == STAGE_RUNNING) mapout_get(a, ps->shuffle_id, (uint32_t)p->ntasks, ps->wide->partitions);
+    s->tasks = xcalloc(p->ntasks ? p->ntasks : 1, sizeof *s->tasks);
+    for (size_t i = 0; i < p->ntasks; i++) {
+        dtask *t = &s->tasks[i];
+        t->job = j;
+        t->stage = s;
+        t->index = (uint32_t)i;
+        const Kiln__TaskInput *in = p->inputs[i];
+        const plan_pipe *pp = &ps->pipes[in->pipeline];
+        if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED)
+            t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
+        pending_push(d, t);
+    }
+    return 0;
+}
+
+typedef struct sample_rec {
+    const uint8_t *k, *v;
+    size_t kl, vl;
+} sample_rec;
+
+static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int cmp_sample_rec(const void *x, const void *y)
+{
+    const sample_rec *a = x, *b = y;
+    int c = cmp_bytes(a->k, a->kl, b->k, b->kl);
+    return c ? c : cmp_bytes(a->v, a->vl, b->v, b->vl);
+}
+
+/* Picks partitions-1 range bounds from the sampled records. */
+static void stage_pick_bounds(dstage *s, uint32_t partitions)
+{
+    size_t n = 0, cap = 1024;
+    sample_rec *recs = xmalloc(cap * sizeof *recs);
+    for (size_t i = 0; i < s->nsamples; i++) {
+        block_reader br;
+        char err[256];
+        if (block_reader_open(&br, s->samples[i], s->sample_lens[i], err, sizeof err) < 0) continue;
+        kiln_rec r;
+        while (block_reader_next(&br, &r, err, sizeof err) > 0) {
+            if (n == cap) recs = xrealloc(recs, (cap *= 2) * sizeof *recs);
+            uint8_t *copy = xmalloc(r.key.len + r.val.len + 1);
+            memcpy(copy, r.key.ptr, r.key.len);
+            memcpy(copy + r.key.len, r.val.ptr, r.val.len);
+            recs[n++] = (sample_rec){copy, copy + r.key.len, r.key.len, r.val.len};
+        }
+        block_reader_close(&br);
+    }
+    qsort(recs, n, sizeof *recs, cmp_sample_rec);
+    s->nbounds = n ? partitions - 1 : 0;
+    s->bounds = xcalloc(s->nbounds + 1, sizeof *s->bounds);
+    for (size_t i = 0; i < s->nbounds; i++) {
+        sample_rec *r = &recs[(i + 1) * n / partitions];
+        uint8_t *b = xmalloc(10 + r->kl + r->vl);
+        size_t off = rt_varint_put(b, r->kl);
+        memcpy(b + off, r->k, r->kl);
+        memcpy(b + off + r->kl, r->v, r->vl);
+        s->bounds[i].data = b;
+        s->bounds[i].len = off + r->kl + r->vl;
+    }
+    for (size_t i = 0; i < n; i++)
+        free((void *)recs[i].k);
+    free(recs);
+    stage_clear_samples(s);
+}
+
+static void stage_start(driver *d, dstage *s)
+{
+    job *j = s->job;
+    const plan_stage *ps = &j->jp.stages[s->index];
+    kiln__action__init(&s->output);
+    if (!ps->is_map) {
+        stage_launch(d, s, j->submit->job_submit->action, STAGE_RUNNING);
+        return;
+    }
+    plan_shuffle_write(ps, &s->sw);
+    if (s->sw.kind == KILN__SHUFFLE_KIND__SHUFFLE_SORT && s->sw.partitions > 1 && s->state == STAGE_WAITING) {
+        /* a first pass over the same input picks the range bounds */
+        uint32_t nmaps = (uint32_t)ps->ntasks ? (uint32_t)ps->ntasks : 1;
+        uint32_t per = 60 * s->sw.partitions / nmaps + 20;
+        s->output.kind = KILN__ACTION_KIND__ACTION_SAMPLE;
+        s->output.sample = per > 100000 ? 100000 : per;
+        stage_launch(d, s, &s->output, STAGE_SAMPLING);
+        return;
+    }
+    s->sw.bounds = s->bounds;
+    s->sw.n_bounds = s->nbounds;
+    s->output.kind = KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE;
+    s->output.shuffle = &s->sw;
+    stage_launch(d, s, &s->output, STAGE_RUNNING);
+}
+
+/* Starts every waiting stage whose shuffles are complete. */
+static void job_advance(driver *d, job *j)
+{
+    for (size_t i = j->nstages; i-- > 0;) {
+        if (j->state != JOB_RUNNING) return;
+        dstage *s = &j->stages[i];
+        if (s->state != STAGE_WAITING) continue;
+        const plan_stage *ps = &j->jp.stages[i];
+        int ready = 1;
+        for (size_t k = 0; k < ps->ndeps; k++)
+            ready &= shuffle_ready(j, ps->deps[k]);
+        if (ready) stage_start(d, s);
+    }
 }
 
 void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
@@ -156,6 +422,10 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
             return;
         }
     }
+    if (js->action->kind > KILN__ACTION_KIND__ACTION_SAVE_TEXT) {
+        job_fail(d, j, "action %d is not one a client may ask for", js->action->kind);
+        return;
+    }
     if (!store_has(d, a->lib_hash)) {
         job_fail(d, j, "the application's library %.12s was never uploaded", a->lib_hash);
         return;
@@ -169,41 +439,37 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
     }
-    if (stages_build(js, j->job_id, j->conf.broadcast_threshold, &d->stats, &j->plan, err, sizeof err) < 0) {
+    cached_arg ca = {a, js};
+    if (job_plan_make(js, job_is_cached, &ca, &j->jp, err, sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
         return;
     }
-    stage_plan *p = &j->plan;
-    log_msg(&d->log, LOG_INFO, "stage serialized app=%s job=%u stage=%u bytes=%zu hash=%.16s broadcast=%s tasks=%zu",
-            a->id, j->job_id, p->stage_id, p->len, p->hash, p->broadcast ? "yes" : "no", p->ntasks);
-    if (p->broadcast) {
-        if (store_put_bytes(d, p->hash, p->bytes, p->len, err, sizeof err) < 0) {
-            job_fail(d, j, "cannot store the stage function: %s", err);
-            return;
+    j->nstages = j->jp.nstages;
+    j->stages = xcalloc(j->nstages, sizeof *j->stages);
+    j->ntasks = j->jp.stages[0].ntasks;
+    size_t skipped = 0;
+    for (size_t i = 0; i < j->nstages; i++) {
+        dstage *s = &j->stages[i];
+        s->job = j;
+        s->index = i;
+        const plan_stage *ps = &j->jp.stages[i];
+        if (ps->is_map && mapout_complete(mapout_find(a, ps->shuffle_id), (uint32_t)ps->ntasks)) {
+            s->state = STAGE_DONE; /* an earlier job wrote this shuffle */
+            skipped++;
         }
-        log_msg(&d->log, LOG_INFO, "broadcast stored app=%s job=%u stage=%u hash=%s bytes=%zu", a->id, j->job_id,
-                p->stage_id, p->hash, p->len);
     }
-    j->ntasks = p->ntasks;
-    log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u tasks=%zu functions=\"%s\"", a->id, j->job_id,
-            p->stage_id, p->ntasks, p->fn_names);
-    j->tasks = xcalloc(p->ntasks ? p->ntasks : 1, sizeof *j->tasks);
-    for (size_t i = 0; i < p->ntasks; i++) {
-        dtask *t = &j->tasks[i];
-        t->job = j;
-        t->index = (uint32_t)i;
-        pending_push(d, t);
-    }
-    if (p->ntasks == 0) {
-        job_finish(d, j, 1, NULL);
-        return;
-    }
+    log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu", a->id, j->job_id, j->nstages,
+            skipped);
+    job_advance(d, j);
     sched_schedule(d);
 }
+
+/* ---- tasks ------------------------------------------------------------------- */
 
 static void launch(driver *d, dtask *t, dworker *w)
 {
     job *j = t->job;
+    dstage *s = t->stage;
     t->id = ++d->next_task_id;
     t->attempt++;
     t->state = TASK_RUNNING;
@@ -219,36 +485,50 @@ static void launch(driver *d, dtask *t, dworker *w)
     tl.task_id = t->id;
     tl.app_id = j->app->id;
     tl.job_id = j->job_id;
-    tl.stage_id = j->plan.stage_id;
+    tl.stage_id = s->plan.stage_id;
     tl.attempt = t->attempt;
     tl.lib_hash = j->app->lib_hash;
-    tl.stage_hash = j->plan.hash;
-    if (j->plan.broadcast) {
+    tl.stage_hash = s->plan.hash;
+    tl.memory = j->conf.task_memory;
+    if (s->plan.broadcast) {
         tl.stage_broadcast = 1;
     } else {
         /* the same serialized bytes in every task: never re-serialized */
-        tl.stage.data = j->plan.bytes;
-        tl.stage.len = j->plan.len;
+        tl.stage.data = s->plan.bytes;
+        tl.stage.len = s->plan.len;
     }
     tl.broadcasts = js->broadcasts;
     tl.n_broadcasts = js->n_broadcasts;
-    tl.input = j->plan.inputs[t->index];
+    Kiln__TaskInput in = *s->plan.inputs[t->index];
+    const plan_pipe *pp = &j->jp.stages[s->index].pipes[in.pipeline];
+    if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
+        const Kiln__Node *w2 = pp->source;
+        uint32_t ids[2] = {shuffle_id_of(w2, 0), shuffle_id_of(w2, 1)};
+        mapout_inputs(d, j->app, ids, w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1, in.source_partition, &in);
+    }
+    tl.input = &in;
     MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
     conn_send(w->dc->c, &env);
+    mapout_inputs_free(&in);
     log_msg(&d->log, LOG_INFO, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
-            j->app->id, j->job_id, j->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);
+            j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);
 }
 
-static dworker *pick_worker(driver *d, uint32_t avoid)
+static int has_room(const dworker *w) { return w->dc && w->running < w->slots * INFLIGHT_PER_SLOT; }
+
+static dworker *pick_worker(driver *d, const dtask *t)
 {
     dworker *best = NULL, *fallback = NULL;
-    double best_load = 0, fb_load = 0;
+    double best_load = 0;
     for (dworker *w = d->workers; w; w = w->next) {
-        if (!w->dc || w->running >= w->slots * INFLIGHT_PER_SLOT) continue;
+        if (!has_room(w)) continue;
+        if (t->need_worker) {
+            if (w->id == t->need_worker) return w;
+            continue;
+        }
         double load = (double)w->running / w->slots;
-        if (w->id == avoid) {
+        if (w->id == t->avoid_worker) {
             fallback = w;
-            fb_load = load;
             continue;
         }
         if (!best || load < best_load) {
@@ -256,18 +536,32 @@ static dworker *pick_worker(driver *d, uint32_t avoid)
             best_load = load;
         }
     }
-    (void)fb_load;
     return best ? best : fallback;
 }
 
 void sched_schedule(driver *d)
 {
-    while (d->pending_head) {
-        dtask *t = d->pending_head;
-        dworker *w = pick_worker(d, t->avoid_worker);
-        if (!w) return;
-        d->pending_head = t->qnext;
-        if (!d->pending_head) d->pending_tail = NULL;
+    dtask **pp = &d->pending_head, *prev = NULL;
+    while (*pp) {
+        int room = 0;
+        for (dworker *w = d->workers; w && !room; w = w->next)
+            room = has_room(w);
+        if (!room) return;
+        dtask *t = *pp;
+        if (t->need_worker) {
+            int alive = 0;
+            for (dworker *w = d->workers; w && !alive; w = w->next)
+                alive = w->id == t->need_worker;
+            if (!alive) t->need_worker = 0; /* the partition is gone: recompute is issue 4's; run anywhere */
+        }
+        dworker *w = pick_worker(d, t);
+        if (!w) {
+            prev = t;
+            pp = &t->qnext;
+            continue;
+        }
+        *pp = t->qnext;
+        if (d->pending_tail == t) d->pending_tail = prev;
         t->qnext = NULL;
         launch(d, t, w);
     }
@@ -295,6 +589,16 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     dtask *t = worker_task(w, o->task_id, 0);
     if (!t || t->job->state != JOB_RUNNING) return;
     job *j = t->job;
+    dstage *s = t->stage;
+    if (s->state == STAGE_SAMPLING) {
+        s->samples = xrealloc(s->samples, (s->nsamples + 1) * sizeof *s->samples);
+        s->sample_lens = xrealloc(s->sample_lens, (s->nsamples + 1) * sizeof *s->sample_lens);
+        s->samples[s->nsamples] = xmalloc(o->block.len ? o->block.len : 1);
+        memcpy(s->samples[s->nsamples], o->block.data, o->block.len);
+        s->sample_lens[s->nsamples++] = o->block.len;
+        return;
+    }
+    if (s->index != 0) return;
     j->result_bytes += o->block.len;
     if (j->result_bytes > j->conf.driver_max_result_size) {
         job_fail(d, j,
@@ -314,6 +618,27 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     conn_send(j->app->client->c, &env);
 }
 
+static void stage_finished(driver *d, dstage *s)
+{
+    job *j = s->job;
+    const plan_stage *ps = &j->jp.stages[s->index];
+    log_msg(&d->log, LOG_INFO, "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu", j->app->id, j->job_id,
+            s->plan.stage_id, s->state == STAGE_SAMPLING ? "sample" : ps->is_map ? "shuffle_write" : "result",
+            s->plan.ntasks);
+    if (s->state == STAGE_SAMPLING) {
+        stage_pick_bounds(s, s->sw.partitions);
+        s->state = STAGE_RUNNING; /* not WAITING: stage_start must not sample again */
+        stage_start(d, s);
+        return;
+    }
+    s->state = STAGE_DONE;
+    if (s->index == 0) {
+        job_finish(d, j, 1, NULL);
+        return;
+    }
+    job_advance(d, j);
+}
+
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
 {
     dtask *t = worker_task(w, done->task_id, 1);
@@ -324,32 +649,50 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
     }
     w->tasks_done++;
     job *j = t->job;
+    dstage *s = t->stage;
     app *a = j->app;
-    if (j->state != JOB_RUNNING) {
+    if (j->state != JOB_RUNNING || t->state != TASK_RUNNING) {
         t->state = TASK_DONE;
         sched_schedule(d);
         return;
     }
     if (done->ok) {
         t->state = TASK_DONE;
-        j->ndone++;
-        j->count += done->count;
+        s->ndone++;
         add_counters(a, done->counters, done->n_counters);
+        j->spills += done->spills;
+        j->spill_bytes += done->spill_bytes;
+        const plan_stage *ps = &j->jp.stages[s->index];
+        if (ps->is_map && s->state == STAGE_RUNNING) {
+            shuffle_out *so = mapout_find(a, ps->shuffle_id);
+            if (so) mapout_record(so, t->index, w->id, done->partition_sizes, done->n_partition_sizes);
+        }
+        for (size_t i = 0; i < done->n_cached_nodes && i < done->n_cached_parts; i++) {
+            uint32_t node = done->cached_nodes[i];
+            const Kiln__Node *n = node <= j->jp.max_id ? j->jp.by_id[node] : NULL;
+            if (n) cache_record(a, node, (uint32_t)plan_partitions(&j->jp, n), done->cached_parts[i], w->id);
+        }
+        if (s->index == 0) {
+            j->ndone++;
+            j->count += done->count;
+        }
         log_msg(&d->log, LOG_INFO,
                 "task finished app=%s job=%u stage=%u partition=%u attempt=%u task=%llu records_in=%llu "
-                "records_out=%llu",
-                a->id, j->job_id, j->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id,
-                (unsigned long long)done->records_in, (unsigned long long)done->records_out);
-        if (j->ndone == j->ntasks) job_finish(d, j, 1, NULL);
+                "records_out=%llu spills=%llu",
+                a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id,
+                (unsigned long long)done->records_in, (unsigned long long)done->records_out,
+                (unsigned long long)done->spills);
+        if (s->ndone == s->plan.ntasks) stage_finished(d, s);
         sched_schedule(d);
         return;
     }
     t->failures++;
     log_msg(&d->log, LOG_WARN, "task failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s error=\"%s\"",
-            a->id, j->job_id, j->plan.stage_id, t->index, t->attempt, w->name, done->error);
+            a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->error);
     if (done->fatal || t->failures >= (uint32_t)j->conf.task_max_failures) {
-        job_fail(d, j, "stage %u (%s) failed: partition %u failed %u time%s; last error: %s", j->plan.stage_id,
-                 j->plan.fn_names, t->index, t->failures, t->failures == 1 ? "" : "s", done->error);
+        job_fail(d, j, "stage %u (%s) failed: partition %u failed %u time%s; last error: %s", s->plan.stage_id,
+                 s->plan.fn_names[0] ? s->plan.fn_names : "no user functions", t->index, t->failures,
+                 t->failures == 1 ? "" : "s", done->error);
     } else {
         t->avoid_worker = w->id;
         pending_push(d, t);
@@ -364,12 +707,15 @@ void sched_requeue_worker(driver *d, dworker *w)
         w->tasks = t->wnext;
         t->wnext = NULL;
         t->worker = NULL;
-        if (t->job->state != JOB_RUNNING) continue;
-        log_msg(&d->log, LOG_INFO, "task requeued app=%s job=%u partition=%u reason=\"worker %s lost\"",
-                t->job->app->id, t->job->job_id, t->index, w->name);
+        if (t->job->state != JOB_RUNNING || t->state != TASK_RUNNING) continue;
+        log_msg(&d->log, LOG_INFO, "task requeued app=%s job=%u stage=%u partition=%u reason=\"worker %s lost\"",
+                t->job->app->id, t->job->job_id, t->stage->plan.stage_id, t->index, w->name);
+        t->need_worker = 0;
         pending_push(d, t);
     }
     w->running = 0;
+    for (app *a = d->apps; a; a = a->next)
+        mapout_worker_lost(a, w->id);
 }
 
 void sched_app_ended(driver *d, app *a, const char *why)

@@ -1,14 +1,20 @@
 /*
- * stages.h - from a job's lineage graph to the stage it runs.
+ * stages.h - from a job's lineage graph to the stages it runs.
  *
- * A job arrives as the nodes reachable from its target and an action. The
- * narrow operations between each source and the target are composed into
- * one stage function: a list of pipelines (one per source reached through
- * unions), each a list of (operation, symbol, env), and the action as its
- * output. That StageFunc is serialized exactly once; when its serialized
- * size is over the broadcast threshold the caller stores it as a blob and
- * tasks carry only its hash. Wide dependencies (shuffles) will cut the
- * graph into several stages; this module is where that cut will live.
+ * A job arrives as the nodes reachable from its target and an action.
+ * job_plan_make cuts the graph at every wide dependency (reduce_by_key,
+ * group_by_key, join, sort_by_key, distinct, repartition): stage 0 is the
+ * result stage, and each shuffle the job reads gets a map stage that
+ * writes it. Within a stage, the narrow operations between each source and
+ * the stage's end are composed into pipelines of (operation, symbol, env);
+ * a source is a text file, parallelized records, a range, the reduce side
+ * of a shuffle (NODE_SHUFFLE_READ), or a partition kept by kiln_cache on a
+ * worker (NODE_CACHED, when the caller says every partition is kept).
+ *
+ * stage_serialize turns one stage and its output (the action, or the
+ * shuffle write of a map stage) into a StageFunc, serialized exactly once;
+ * when its serialized size is over the broadcast threshold the caller
+ * stores it as a blob and tasks carry only its hash.
  *
  * Pure: no sockets, no driver state, so it is unit-tested directly.
  */
@@ -21,6 +27,57 @@
 #include "hash.h"
 #include "kiln.pb-c.h"
 
+/* One step of a pipeline: an operation node, or keeping the records of a
+ * cached node (cache_node set). */
+typedef struct plan_step {
+    const Kiln__Node *op;
+    uint32_t cache_node;
+} plan_step;
+
+typedef struct plan_pipe {
+    const Kiln__Node *source; /* the source node, the wide node read, or the cached node */
+    Kiln__NodeKind source_kind;
+    plan_step *steps;
+    size_t nsteps;
+} plan_pipe;
+
+typedef struct plan_stage {
+    int is_map;               /* writes a shuffle (else: the result stage) */
+    const Kiln__Node *wide;   /* is_map: the wide node whose input this writes */
+    uint32_t side;            /* is_map: which parent of wide (join: 0 left, 1 right) */
+    uint32_t shuffle_id;      /* is_map: shuffle_id_of(wide, side) */
+    plan_pipe *pipes;
+    size_t npipes;
+    size_t ntasks;
+    uint32_t *deps;           /* shuffle ids this stage reads */
+    size_t ndeps;
+} plan_stage;
+
+typedef struct job_plan {
+    plan_stage *stages; /* [0] is the result stage */
+    size_t nstages;
+    const Kiln__Node **by_id;
+    uint32_t max_id;
+} job_plan;
+
+/* True when every partition of node n is kept on a live worker. */
+typedef int (*plan_cached_fn)(void *arg, const Kiln__Node *n);
+
+static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side) { return wide->id * 2 + side; }
+
+/* Plans `job` (borrowed: it must outlive the plan). is_cached may be NULL.
+ * 0, or -1 with a message: a node that references an unknown or later
+ * node, an operation without a function, a wide node with a bad partition
+ * count, or a job over the STAGE_MAX_* bounds of stages.c (pipelines,
+ * operations, tasks, bytes), which keep one hostile graph from exhausting
+ * the driver. */
+int job_plan_make(const Kiln__JobSubmit *job, plan_cached_fn is_cached, void *arg, job_plan *out, char *err,
+                  size_t errlen);
+void job_plan_release(job_plan *p);
+/* How many partitions node n has. */
+size_t plan_partitions(const job_plan *p, const Kiln__Node *n);
+
+/* A serialized stage and its task inputs. */
 typedef struct stage_plan {
     uint32_t stage_id;
     uint8_t *bytes; /* the serialized StageFunc (owned) */
@@ -28,8 +85,8 @@ typedef struct stage_plan {
     char hash[HASH_HEX_LEN + 1];
     int broadcast; /* len > threshold: ship as a blob */
     size_t ntasks;
-    Kiln__TaskInput **inputs; /* one per output partition (owned structs;
-                                 split paths and blocks borrow from the job) */
+    Kiln__TaskInput **inputs; /* one per task (owned structs; split paths and
+                                 blocks borrow from the job) */
     char fn_names[256];       /* "grep_match, fmt" for error messages */
 } stage_plan;
 
@@ -39,14 +96,19 @@ typedef struct stage_stats {
     uint64_t broadcast;
 } stage_stats;
 
-/* Builds the stage of `job` (borrowed: it must outlive the plan). The
- * broadcast rule is len > threshold. A source without partitions is fine
- * (no tasks). 0, or -1 with a message: a node that references an unknown
- * or later node, an operation without a function, or a job over the
- * STAGE_MAX_* bounds of stages.c (pipelines, operations, tasks, bytes),
- * which keep one hostile graph from exhausting the driver. */
-int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats, stage_plan *out,
-                 char *err, size_t errlen);
+/* Fills w (whose bounds the caller may set afterwards) with the shuffle
+ * write of map stage s. Borrows from the plan. */
+void plan_shuffle_write(const plan_stage *s, Kiln__ShuffleWrite *w);
+
+/* Serializes stage i of the plan with `output` as its output. The
+ * broadcast rule is len > threshold. 0, or -1 with a message. */
+int stage_serialize(const job_plan *jp, size_t i, uint32_t stage_id, const Kiln__Action *output, uint64_t threshold,
+                    stage_stats *stats, stage_plan *out, char *err, size_t errlen);
 void stage_plan_release(stage_plan *p);
+
+/* A job of narrow operations only, in one call: plan, then serialize the
+ * result stage with the job's action. -1 when the job needs a shuffle. */
+int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats,
+                 stage_plan *out, char *err, size_t errlen);
 
 #endif
