@@ -93,11 +93,15 @@ $(BUILD)/bench/%.so: bench/%.c include/kiln.h
 	@mkdir -p $(dir $@)
 	$(CC) $(APP_CFLAGS) $< -o $@
 
-# Unit tests link the whole of common (and driver modules they name).
-DRIVER_LIB_OBJ := $(filter-out $(BUILD)/obj/driver/main.o,$(DRIVER_OBJ))
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkilncommon.a $(DRIVER_LIB_OBJ) $(GEN_H)
+# Unit tests link what they use from the driver's and worker's modules
+# (archives without main.o) and common.
+$(BUILD)/libkilndriver.a: $(filter-out $(BUILD)/obj/driver/main.o,$(DRIVER_OBJ))
+	rm -f $@; ar rcs $@ $^
+$(BUILD)/libkilnworker.a: $(filter-out $(BUILD)/obj/worker/main.o,$(WORKER_OBJ))
+	rm -f $@; ar rcs $@ $^
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkilncommon.a $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Idriver -o $@ $< $(DRIVER_LIB_OBJ) $(BUILD)/libkilncommon.a $(shell pkg-config --libs check) $(LIBS_COMMON)
+	$(CC) $(CFLAGS_ALL) -Idriver -Iworker -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(BUILD)/libkilncommon.a $(shell pkg-config --libs check) $(LIBS_COMMON)
 
 check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; CK_FORK=yes $$t; done

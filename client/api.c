@@ -71,6 +71,7 @@ static kiln_rdd *narrow(kiln_rdd *parent, Kiln__NodeKind kind, const char *api, 
     kiln_rdd *r = rdd_new(ctx, kind);
     r->parents[0] = parent;
     r->nparents = 1;
+    r->partitions = parent->partitions;
     r->symbol = sym;
     r->builtin = builtin;
     if (env.len) {
@@ -116,42 +117,85 @@ kiln_rdd *kiln_union(kiln_rdd *a, kiln_rdd *b)
     r->parents[0] = a;
     r->parents[1] = b;
     r->nparents = 2;
+    r->partitions = a->partitions + b->partitions;
     return r;
 }
 
-static kiln_rdd *not_yet(kiln_rdd *rdd, const char *api)
+/* A wide transformation: a new node with a shuffle dependency on each
+ * parent. partitions <= 0 means the parent's partition count (the first
+ * parent's, for a join). */
+static kiln_rdd *wide(kiln_rdd *a, kiln_rdd *b, Kiln__NodeKind kind, const char *api, int partitions)
 {
-    if (rdd) client_fail(rdd->ctx, "%s: shuffle transformations are not available in this version of kiln", api);
-    return NULL;
+    if (!a || (kind == KILN__NODE_KIND__NODE_JOIN && !b)) return NULL;
+    if (b && a->ctx != b->ctx) {
+        client_fail(a->ctx, "%s: the datasets belong to different contexts", api);
+        return NULL;
+    }
+    kiln_rdd *r = rdd_new(a->ctx, kind);
+    r->parents[0] = a;
+    r->nparents = 1;
+    if (b) {
+        r->parents[1] = b;
+        r->nparents = 2;
+    }
+    r->partitions = partitions > 0 ? (uint32_t)partitions : (a->partitions ? a->partitions : 1);
+    return r;
 }
 
 kiln_rdd *kiln_reduce_by_key(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, int partitions)
 {
-    return not_yet(rdd, "kiln_reduce_by_key");
+    if (!rdd) return NULL;
+    char *sym;
+    int builtin;
+    if (resolve_fn(rdd->ctx, "kiln_reduce_by_key", (const void *)fn, &sym, &builtin) < 0) return NULL;
+    kiln_rdd *r = wide(rdd, NULL, KILN__NODE_KIND__NODE_REDUCE_BY_KEY, "kiln_reduce_by_key", partitions);
+    r->symbol = sym;
+    r->builtin = builtin;
+    if (env.len) {
+        r->env = malloc(env.len);
+        if (!r->env) {
+            client_fail(rdd->ctx, "kiln_reduce_by_key: out of memory copying an env of %zu bytes", env.len);
+            return NULL;
+        }
+        memcpy(r->env, env.ptr, env.len);
+        r->env_len = env.len;
+    }
+    return r;
 }
+
 kiln_rdd *kiln_group_by_key(kiln_rdd *rdd, int partitions)
 {
-    return not_yet(rdd, "kiln_group_by_key");
+    return wide(rdd, NULL, KILN__NODE_KIND__NODE_GROUP_BY_KEY, "kiln_group_by_key", partitions);
 }
+
 kiln_rdd *kiln_join(kiln_rdd *left, kiln_rdd *right, int partitions)
 {
-    return not_yet(left, "kiln_join");
+    return wide(left, right, KILN__NODE_KIND__NODE_JOIN, "kiln_join", partitions);
 }
+
 kiln_rdd *kiln_sort_by_key(kiln_rdd *rdd, bool ascending, int partitions)
 {
-    return not_yet(rdd, "kiln_sort_by_key");
+    kiln_rdd *r = wide(rdd, NULL, KILN__NODE_KIND__NODE_SORT_BY_KEY, "kiln_sort_by_key", partitions);
+    if (r) r->ascending = ascending;
+    return r;
 }
+
 kiln_rdd *kiln_distinct(kiln_rdd *rdd, int partitions)
 {
-    return not_yet(rdd, "kiln_distinct");
+    return wide(rdd, NULL, KILN__NODE_KIND__NODE_DISTINCT, "kiln_distinct", partitions);
 }
+
 kiln_rdd *kiln_repartition(kiln_rdd *rdd, int partitions)
 {
-    return not_yet(rdd, "kiln_repartition");
+    return wide(rdd, NULL, KILN__NODE_KIND__NODE_REPARTITION, "kiln_repartition", partitions);
 }
+
+/* Marks rdd to be kept on the workers once computed, and returns it: the
+ * next action that needs it computes and keeps it, later ones read it. */
 kiln_rdd *kiln_cache(kiln_rdd *rdd)
 {
-    return not_yet(rdd, "kiln_cache");
+    if (rdd) rdd->cached = 1;
+    return rdd;
 }
 
 /* ---- sources ------------------------------------------------------------------- */

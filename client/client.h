@@ -33,6 +33,8 @@ struct kiln_rdd {
     size_t *block_lens;
     size_t nblocks;
     int64_t range_start, range_end;
+    int ascending; /* sort_by_key */
+    int cached;    /* kiln_cache */
 };
 
 typedef struct client_bcast {

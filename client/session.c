@@ -220,6 +220,8 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
     n->partitions = r->partitions;
     n->range_start = r->range_start;
     n->range_end = r->range_end;
+    n->ascending = r->ascending;
+    n->cached = r->cached;
 }
 
 static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)

@@ -38,6 +38,8 @@ struct conn {
     int protocol_error;
     struct event *free_ev;
     struct event *flush_timeout;
+    void (*drain_cb)(conn *c, void *arg); /* see conn_set_drain_cb */
+    size_t drain_low;
     Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
     char peer[64];
 };
@@ -69,7 +71,9 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
-    if (c->flushing && evbuffer_get_length(bufferevent_get_output(bev)) == 0) schedule_free(c);
+    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+    if (c->flushing && left == 0) schedule_free(c);
+    if (!c->closing && c->drain_cb && left <= c->drain_low) c->drain_cb(c, c->arg);
 }
 
 void conn_close(conn *c, int flush, const char *reason)
@@ -279,4 +283,12 @@ void conn_pause_read(conn *c, int paused)
         bufferevent_disable(c->bev, EV_READ);
     else
         bufferevent_enable(c->bev, EV_READ);
+}
+
+void conn_set_drain_cb(conn *c, void (*cb)(conn *c, void *arg), size_t low)
+{
+    c->drain_cb = cb;
+    c->drain_low = cb ? low : 0;
+    /* the bufferevent calls write_cb when a write leaves <= the low mark */
+    bufferevent_setwatermark(c->bev, EV_WRITE, c->drain_low, 0);
 }

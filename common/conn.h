@@ -58,5 +58,10 @@ size_t conn_output_pending(const conn *c);
 void conn_set_arg(conn *c, void *arg);
 /* Reading can be paused for backpressure. */
 void conn_pause_read(conn *c, int paused);
+/* Backpressure on output: cb(c, arg) (arg as given to conn_new or
+ * conn_set_arg) runs from the write callback whenever a write leaves at most
+ * low bytes queued, so a producer that stopped at a high mark can queue
+ * more. Never called once the connection is closing. NULL removes it. */
+void conn_set_drain_cb(conn *c, void (*cb)(conn *c, void *arg), size_t low);
 
 #endif

@@ -96,6 +96,14 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.records_out = res->records_out;
     d.counters = res->counters;
     d.n_counters = res->ncounters;
+    d.partition_sizes = res->partition_sizes;
+    d.n_partition_sizes = res->npartition_sizes;
+    d.cached_nodes = res->cached_nodes;
+    d.n_cached_nodes = res->ncached;
+    d.cached_parts = res->cached_parts;
+    d.n_cached_parts = res->ncached;
+    d.spills = res->spills;
+    d.spill_bytes = res->spill_bytes;
     MSG_BODY(env, task_done, TASK_DONE, &d);
     if (msg_write_fd(x->a->fd, &env) < 0) {
         fprintf(stderr, "kiln executor: cannot reach the worker: %s\n", strerror(errno));

@@ -20,6 +20,7 @@
 #include "msg.h"
 #include "net.h"
 #include "util.h"
+#include "shuffle.h"
 #include "worker.h"
 
 static const char usage[] = "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"
@@ -32,32 +33,12 @@ static const daemon_flag flags[] = {
     {"secret-file", "secret_file"}, {"log-level", "log.level"},
 };
 
-/* ---- data port: worker-to-worker (shuffle blocks come with the next issue) */
-
-static void peer_msg(conn *c, Kiln__Envelope *m, void *arg)
-{
-    worker *w = arg;
-    if (m->body_case == KILN__ENVELOPE__BODY_HELLO) {
-        conn_send_hello_ack(c, KILN__ROLE__ROLE_WORKER);
-        return;
-    }
-    log_msg(&w->log, LOG_WARN, "data port: unexpected %s from %s", msg_name(m), conn_peer(c));
-    conn_send_error(c, "this worker serves no %s", msg_name(m));
-    conn_close(c, 1, "unexpected message");
-}
-
-static void peer_closed(conn *c, const char *reason, void *arg)
-{
-    worker *w = arg;
-    if (conn_protocol_error(c))
-        log_msg(&w->log, LOG_WARN, "data port: connection closed on a bad frame peer=%s error=\"%s\"", conn_peer(c),
-                reason);
-}
+/* ---- data port: map outputs for reduce tasks on any worker ------------------ */
 
 static void data_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
 {
     worker *w = arg;
-    conn_new(w->base, fd, w->conf.net_max_frame, peer_msg, peer_closed, w);
+    shuffle_server_accept(w->shuffles, fd);
 }
 
 /* ---- HTTP status ------------------------------------------------------------ */
@@ -82,6 +63,8 @@ static void http_status(struct evhttp_request *req, void *arg)
     json_object_set_new(o, "executors_forked", json_integer((json_int_t)w->execs_forked));
     json_object_set_new(o, "blobs_fetched", json_integer((json_int_t)w->blobs_fetched));
     json_object_set_new(o, "blob_bytes_fetched", json_integer((json_int_t)w->blob_bytes_fetched));
+    json_object_set_new(o, "shuffle_bytes_served", json_integer((json_int_t)shuffle_server_bytes(w->shuffles)));
+    json_object_set_new(o, "shuffle_requests_served", json_integer((json_int_t)shuffle_server_requests(w->shuffles)));
     char *s = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     struct evbuffer *b = evbuffer_new();
@@ -121,6 +104,7 @@ static int bind_ports(worker *w, char *err, size_t errlen)
 {
     if (daemon_check_bind(w->conf.worker_listen, &w->conf, err, errlen) < 0) return -1;
     if (daemon_check_bind(w->conf.worker_http, &w->conf, err, errlen) < 0) return -1;
+    w->shuffles = shuffle_server_new(w->base, w->work_dir, &w->log, w->conf.net_max_frame);
     int dfd = net_listen(w->conf.worker_listen, &w->data_port, err, errlen);
     if (dfd < 0) return -1;
     w->data_listener = evconnlistener_new(w->base, data_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, dfd);
@@ -151,6 +135,7 @@ static void worker_release(worker *w)
         free(x);
     }
     if (w->data_listener) evconnlistener_free(w->data_listener);
+    if (w->shuffles) shuffle_server_free(w->shuffles);
     if (w->http) evhttp_free(w->http);
     struct event *evs[] = {w->sigchld_ev, w->sighup_ev, w->sigterm_ev, w->sigint_ev, w->heartbeat_ev, w->reconnect_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)

@@ -185,12 +185,14 @@ static void dispatch(worker *w, wexec *x, wtask *t)
     x->task = t;
     t->exec = x;
     x->status->task_id = t->t->task_id;
-    Kiln__TaskLaunch *tl = t->t;
-    tl->cache_dir = w->cache_dir; /* borrowed while sending */
+    /* a shallow copy with the worker's own fields: nothing of t changes */
+    Kiln__TaskLaunch tl = *t->t;
+    tl.cache_dir = w->cache_dir;
+    tl.work_dir = w->work_dir;
+    tl.worker_id = w->worker_id;
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    MSG_BODY(env, task_launch, TASK_LAUNCH, tl);
+    MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
     conn_send(x->c, &env);
-    tl->cache_dir = NULL;
 }
 
 void pool_schedule(worker *w)
@@ -312,6 +314,13 @@ void pool_end_app(worker *w, const char *app_id)
         }
         w->queue_tail = t;
         pp = &t->next;
+    }
+    /* its shuffle outputs, cached partitions and spills go; executor logs stay */
+    const char *subdirs[] = {"shuffle", "cache", "tmp"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char *dir = xasprintf("%s/%s/%s", w->work_dir, app_id, subdirs[i]);
+        rm_rf(dir);
+        free(dir);
     }
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }

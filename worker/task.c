@@ -28,6 +28,7 @@
 #include "block.h"
 #include "runtime.h"
 #include "split.h"
+#include "task_int.h"
 #include "util.h"
 
 #define RESULT_BLOCK_BYTES (1u << 20)
@@ -59,6 +60,16 @@ static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
     return sym;
 }
 
+/* Resolves fn into o (function, env, name). 0, or -1 with a message. */
+static int resolve_rop(stage_prog *p, void *lib, const Kiln__FnRef *fn, ProtobufCBinaryData env, rop *o, char *err,
+                       size_t errlen)
+{
+    o->fn = resolve(lib, fn, err, errlen);
+    if (!o->fn) return -1;
+    o->env = KILN_SLICE(env.data, env.len);
+    return (o->name_index = add_name(p, fn->symbol, err, errlen)) < 0 ? -1 : 0;
+}
+
 stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err, size_t errlen)
 {
     Kiln__StageFunc *sf = kiln__stage_func__unpack(NULL, n, bytes);
@@ -76,14 +87,29 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
         rp->source = pl->source;
         rp->nops = pl->n_ops;
         rp->ops = xcalloc(rp->nops, sizeof *rp->ops);
+        rp->read = pl->read;
+        rp->cache_node = pl->cache_node;
+        rp->read_combine.name_index = -1;
+        if (pl->source == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
+            if (!pl->read) {
+                errf(err, errlen, "pipeline %zu reads a shuffle but says not how", i);
+                goto fail;
+            }
+            if (pl->read->kind == KILN__SHUFFLE_KIND__SHUFFLE_REDUCE &&
+                resolve_rop(p, lib, pl->read->combine, pl->read->env, &rp->read_combine, err, errlen) < 0)
+                goto fail;
+        }
         for (size_t j = 0; j < rp->nops; j++) {
             Kiln__Op *op = pl->ops[j];
             rop *o = &rp->ops[j];
             o->kind = op->kind;
-            o->env = KILN_SLICE(op->env.data, op->env.len);
-            o->fn = resolve(lib, op->fn, err, errlen);
-            if (!o->fn) goto fail;
-            if ((o->name_index = add_name(p, op->fn->symbol, err, errlen)) < 0) goto fail;
+            o->node = op->node;
+            o->part_offset = op->part_offset;
+            if (op->kind == KILN__OP_KIND__OP_CACHE) {
+                o->name_index = -1;
+                continue;
+            }
+            if (resolve_rop(p, lib, op->fn, op->env, o, err, errlen) < 0) goto fail;
         }
     }
     if (!sf->output) {
@@ -94,7 +120,18 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
         p->combine_fn = resolve(lib, sf->output->fn, err, errlen);
         if (!p->combine_fn) goto fail;
         p->combine_env = KILN_SLICE(sf->output->env.data, sf->output->env.len);
-        if (add_name(p, sf->output->fn->symbol, err, errlen) < 0) goto fail;
+        if ((p->combine_name = add_name(p, sf->output->fn->symbol, err, errlen)) < 0) goto fail;
+    }
+    p->write_combine.name_index = -1;
+    if (sf->output->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) {
+        const Kiln__ShuffleWrite *w = sf->output->shuffle;
+        if (!w || w->partitions == 0) {
+            errf(err, errlen, "shuffle write without partitions");
+            goto fail;
+        }
+        if (w->kind == KILN__SHUFFLE_KIND__SHUFFLE_REDUCE &&
+            resolve_rop(p, lib, w->combine, w->env, &p->write_combine, err, errlen) < 0)
+            goto fail;
     }
     return p;
 fail:
@@ -114,38 +151,7 @@ void stage_prog_free(stage_prog *p)
 
 /* ---- the running task -------------------------------------------------- */
 
-typedef struct counter {
-    char *name;
-    int64_t value;
-} counter;
-
-typedef struct run {
-    stage_prog *p;
-    const Kiln__TaskLaunch *t;
-    const task_sink *sink;
-    exec_status *st;
-    exec_status dummy;
-    task_result *res;
-    int failed;      /* the task failed; res->error says why */
-    int fail_called; /* kiln_fail was called during the current user call */
-    char fail_msg[1024];
-    int stop; /* take: enough records */
-    counter *counters;
-    size_t ncounters, capcounters;
-    /* sink state */
-    Kiln__ActionKind kind;
-    uint64_t take;
-    block_builder bb;
-    kiln_buf acc, tmp;
-    int have_acc;
-    int save_fd;
-    uint8_t *save_buf;
-    size_t save_len;
-    char *save_tmp, *save_final;
-} run;
-
-static int run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run_fail(run *r, const char *fmt, ...)
+int run_fail(run *r, const char *fmt, ...)
 {
     if (r->failed) return -1;
     r->failed = 1;
@@ -187,7 +193,7 @@ static kiln_slice hook_bcast(void *arg, kiln_bcast b)
 
 /* After a user call: fold kiln_fail and a non-zero return into the task's
  * failure. Returns 0 to go on, -1 to stop. */
-static int after_call(run *r, int idx, int rc)
+int after_call(run *r, int idx, int rc)
 {
     if (r->fail_called) {
         r->fail_called = 0;
@@ -237,14 +243,6 @@ static int save_put(run *r, const void *p, size_t n)
 
 static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val);
 
-typedef struct chain {
-    kiln_out base;
-    run *r;
-    rop *op; /* NULL: this node is the sink */
-    kiln_out *next;
-    int emitted;      /* map: records emitted by the current call */
-    kiln_out counted; /* map: the out handed to the user */
-} chain;
 
 static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
 {
@@ -269,7 +267,7 @@ static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
             if (kiln_buf_set(&r->acc, val.ptr, val.len) < 0) return run_fail(r, "out of memory in reduce");
             return 0;
         }
-        int idx = r->p->nnames - 1, prev = r->st->current;
+        int idx = r->p->combine_name, prev = r->st->current;
         r->st->current = idx;
         kiln_combine_fn *fn = (kiln_combine_fn *)r->p->combine_fn;
         int rc = fn(KILN_SLICE(r->acc.p, r->acc.len), val, &r->tmp, r->p->combine_env);
@@ -280,6 +278,10 @@ static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
         r->tmp = swap;
         return 0;
     }
+    case KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE:
+        return shuffle_sink_emit(r, key, val);
+    case KILN__ACTION_KIND__ACTION_SAMPLE:
+        return sample_sink_emit(r, key, val);
     case KILN__ACTION_KIND__ACTION_SAVE_TEXT:
         if (key.len) {
             if (save_put(r, key.ptr, key.len) < 0 || save_put(r, "\t", 1) < 0) return -1;
@@ -299,6 +301,8 @@ static int sink_open(run *r)
     block_builder_init(&r->bb);
     r->save_fd = -1;
     if (r->kind == KILN__ACTION_KIND__ACTION_TAKE && r->take == 0) r->stop = 1;
+    if (r->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) return shuffle_sink_open(r);
+    if (r->kind == KILN__ACTION_KIND__ACTION_SAMPLE) return sample_sink_open(r);
     if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
     char tmpdir[4096];
     snprintf(tmpdir, sizeof tmpdir, "%s/_temporary", a->dir);
@@ -316,6 +320,8 @@ static int sink_open(run *r)
 static int sink_close(run *r)
 {
     int rc = 0;
+    if (r->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) rc = shuffle_sink_close(r);
+    if (r->kind == KILN__ACTION_KIND__ACTION_SAMPLE) rc = sample_sink_close(r);
     if (!r->failed) {
         switch (r->kind) {
         case KILN__ACTION_KIND__ACTION_COLLECT:
@@ -393,6 +399,10 @@ static int op_emit(kiln_out *self, kiln_slice key, kiln_slice val)
         rc = ((kiln_map_fn *)op->fn)(rec, c->next, op->env);
         r->st->current = prev;
         return after_call(r, op->name_index, rc);
+    case KILN__OP_KIND__OP_CACHE:
+        r->st->current = prev;
+        if (cache_writer_add(r, c->cw, key, val) < 0) return -1;
+        return c->next->emit(c->next, key, val);
     default:
         r->st->current = prev;
         return run_fail(r, "operation %d cannot be pushed", op->kind);
@@ -410,6 +420,7 @@ static kiln_out *chain_build(run *r, rop *ops, size_t from, size_t to, kiln_out 
         c->op = &ops[i];
         c->next = next;
         c->counted.emit = counted_emit;
+        c->cw = ops[i].kind == KILN__OP_KIND__OP_CACHE ? cache_writer_open(r, &ops[i]) : NULL;
         next = &c->base;
     }
     return next;
@@ -417,17 +428,6 @@ static kiln_out *chain_build(run *r, rop *ops, size_t from, size_t to, kiln_out 
 
 /* ---- sources and queues -------------------------------------------------- */
 
-typedef struct src {
-    int (*next)(struct src *s, kiln_rec *rec); /* 1, 0 = end, -1 = error */
-    run *r;
-    line_reader lr;
-    int lr_open;
-    block_reader br;
-    int br_open;
-    int64_t cur, end;
-    uint8_t i64[8];
-    struct recq *queue; /* materialised output of a map_partitions */
-} src;
 
 static int src_text_next(src *s, kiln_rec *rec)
 {
@@ -462,12 +462,16 @@ static int src_range_next(src *s, kiln_rec *rec)
     return 1;
 }
 
-static int src_open(run *r, src *s, Kiln__NodeKind kind, const Kiln__TaskInput *in)
+static int src_open(run *r, src *s, const rpipeline *pl, const Kiln__TaskInput *in)
 {
     memset(s, 0, sizeof *s);
     s->r = r;
+    s->fd = -1;
     char err[512];
+    Kiln__NodeKind kind = pl->source;
     switch (kind) {
+    case KILN__NODE_KIND__NODE_CACHED:
+        return cached_source_open(r, s, pl, in);
     case KILN__NODE_KIND__NODE_TEXT_FILE:
         if (!in->split) return run_fail(r, "text task without a split");
         if (line_reader_open(&s->lr, in->split->path, in->split->start, in->split->end, err, sizeof err) < 0)
@@ -494,9 +498,12 @@ static int src_open(run *r, src *s, Kiln__NodeKind kind, const Kiln__TaskInput *
 
 static void src_close(src *s)
 {
+    cached_source_close(s);
     if (s->lr_open) line_reader_close(&s->lr);
     if (s->br_open) block_reader_close(&s->br);
 }
+
+/* A queue of records in one arena: collects pushed records, then yields them. */
 
 /* A queue of records in one arena: collects pushed records, then yields them. */
 typedef struct recq {
@@ -569,17 +576,38 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
     memset(nodes, 0, sizeof nodes);
     if (pl->nops > TASK_MAX_OPS) return run_fail(r, "too many operations in one stage");
 
+    recq *queues[2 * TASK_MAX_OPS + 1];
+    src qsrcs[2 * TASK_MAX_OPS + 1];
+    int nq = 0;
+    size_t from = 0;
+    int rc = 0, done = 0;
     src first;
-    if (src_open(r, &first, pl->source, in) < 0) {
+    if (pl->source == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
+        int has_mp = 0;
+        for (size_t k = 0; k < pl->nops; k++)
+            has_mp |= pl->ops[k].kind == KILN__OP_KIND__OP_MAP_PARTITIONS;
+        if (!has_mp) { /* the reduce side pushes straight through the chain */
+            kiln_out *head = chain_build(r, pl->ops, 0, pl->nops, &sink.base, nodes);
+            if (!r->failed) shuffle_source_push(r, pl, in, head);
+            return r->failed ? -1 : 0;
+        }
+        /* map_partitions pulls: hold the reduced partition in memory first */
+        recq *mat = xcalloc(1, sizeof *mat);
+        mat->base.emit = recq_emit;
+        mat->iter.next = recq_next;
+        mat->r = r;
+        queues[nq++] = mat;
+        shuffle_source_push(r, pl, in, &mat->base);
+        memset(&first, 0, sizeof first);
+        first.r = r;
+        first.fd = -1;
+        first.next = src_queue_next;
+        first.queue = mat;
+    } else if (src_open(r, &first, pl, in) < 0) {
         src_close(&first);
         return -1;
     }
     src *input = &first;
-    recq *queues[TASK_MAX_OPS];
-    src qsrcs[TASK_MAX_OPS];
-    int nq = 0;
-    size_t from = 0;
-    int rc = 0, done = 0;
 
     for (size_t m = 0; m < pl->nops && rc == 0; m++) {
         if (pl->ops[m].kind != KILN__OP_KIND__OP_MAP_PARTITIONS) continue;
@@ -619,6 +647,7 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
         /* the materialised output becomes the next input */
         queues[nq] = mat;
         memset(&qsrcs[nq], 0, sizeof qsrcs[nq]);
+        qsrcs[nq].fd = -1;
         qsrcs[nq].r = r;
         qsrcs[nq].next = src_queue_next;
         qsrcs[nq].queue = mat;
@@ -659,6 +688,7 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
         run_pipeline(&r, &p->pipes[in->pipeline], in);
         sink_close(&r);
     }
+    cache_writers_close(&r, !r.failed);
     rt_set_hooks(NULL);
     r.st->current = -1;
 
@@ -684,4 +714,11 @@ void task_result_release(task_result *res)
     free(res->counters);
     res->counters = NULL;
     res->ncounters = 0;
+    free(res->partition_sizes);
+    res->partition_sizes = NULL;
+    res->npartition_sizes = 0;
+    free(res->cached_nodes);
+    free(res->cached_parts);
+    res->cached_nodes = res->cached_parts = NULL;
+    res->ncached = 0;
 }

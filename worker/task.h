@@ -31,13 +31,18 @@ typedef struct rop {
     Kiln__OpKind kind;
     void *fn;
     kiln_slice env;
-    int name_index; /* in exec_status.names */
+    int name_index;       /* in exec_status.names */
+    uint32_t node;        /* OP_CACHE: the cached node */
+    uint32_t part_offset; /* OP_CACHE */
 } rop;
 
 typedef struct rpipeline {
     Kiln__NodeKind source;
     rop *ops;
     size_t nops;
+    const Kiln__ShuffleRead *read; /* NODE_SHUFFLE_READ */
+    rop read_combine;              /* SHUFFLE_REDUCE: the combine function */
+    uint32_t cache_node;           /* NODE_CACHED */
 } rpipeline;
 
 /* A stage function resolved against a library. Owns the unpacked StageFunc
@@ -48,6 +53,8 @@ typedef struct stage_prog {
     size_t npipes;
     void *combine_fn; /* ACTION_REDUCE */
     kiln_slice combine_env;
+    int combine_name;
+    rop write_combine; /* ACTION_SHUFFLE_WRITE of SHUFFLE_REDUCE: map-side combine */
     char names[TASK_MAX_OPS + 1][96];
     int nnames;
 } stage_prog;
@@ -69,6 +76,11 @@ typedef struct task_sink {
 typedef struct task_result {
     uint64_t count;
     uint64_t records_in, records_out;
+    uint64_t *partition_sizes; /* shuffle write: owned */
+    size_t npartition_sizes;
+    uint32_t *cached_nodes, *cached_parts; /* OP_CACHE: owned */
+    size_t ncached;
+    uint64_t spills, spill_bytes;
     Kiln__Counter **counters; /* owned; free with task_result_release */
     size_t ncounters;
     char error[1024];

@@ -79,6 +79,7 @@ typedef struct worker {
     /* listeners */
     struct evconnlistener *data_listener;
     struct evhttp *http;
+    struct shuffle_server *shuffles; /* serves map outputs on the data port */
     /* tasks waiting for blobs or a slot, in arrival order */
     wtask *queue_head, *queue_tail;
     int ntasks; /* received and not yet answered */
