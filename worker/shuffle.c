@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "block.h"
@@ -47,6 +49,7 @@
 #define RECV_MIN      (256u << 10)
 #define FETCH_IDLE_MS (300 * 1000) /* no byte from any worker for this long fails the fetch */
 #define COPY_BUF      (1u << 20)
+#define HANDSHAKE_S   30 /* seconds a worker has to answer the hello */
 
 /* ---- paths and the index ---- */
 
@@ -65,6 +68,7 @@ char *shuffle_index_path(const char *work_dir, const char *app, uint32_t shuffle
     return xasprintf("%s/%s/shuffle/%" PRIu32 "/map-%" PRIu32 ".index", work_dir, app, shuffle_id, map);
 }
 
+/* The index's little-endian u64s. */
 static void put_u64le(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
@@ -120,8 +124,8 @@ int shuffle_index_lookup(const char *index_path, uint32_t p, uint64_t *off, uint
  * data file, checking that the file holds the whole range. Returns the fd
  * (caller closes) with *off and *len set, or -1 with a message.
  */
-static int range_open(const char *work_dir, const char *app, uint32_t shuffle, uint32_t map, uint32_t p,
-                      uint64_t *off, uint64_t *len, char *err, size_t errlen)
+static int range_open(const char *work_dir, const char *app, uint32_t shuffle, uint32_t map, uint32_t p, uint64_t *off,
+                      uint64_t *len, char *err, size_t errlen)
 {
     char *ipath = shuffle_index_path(work_dir, app, shuffle, map);
     char *dpath = shuffle_data_path(work_dir, app, shuffle, map);
@@ -327,6 +331,7 @@ shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir
     return s;
 }
 
+/* Ends the request being streamed (answered in full or failed). */
 static void peer_finish_req(peer *p)
 {
     if (p->fd >= 0) close(p->fd);
@@ -339,6 +344,7 @@ static void peer_finish_req(peer *p)
     }
 }
 
+/* Frees a connection's state (not the conn, which the loop frees). */
 static void peer_free(peer *p)
 {
     peer_finish_req(p);
@@ -387,6 +393,11 @@ static void peer_pump(peer *p)
             char err[512];
             p->fd = range_open(s->work_dir, r->app, r->shuffle, r->map, r->part, &p->off, &p->left, err, sizeof err);
             if (p->fd < 0) {
+                if (s->log)
+                    log_msg(s->log, LOG_INFO,
+                            "fetch failed peer=%s app=%s shuffle=%" PRIu32 " map=%" PRIu32 " partition=%" PRIu32
+                            " error=\"%s\"",
+                            conn_peer(p->c), r->app, r->shuffle, r->map, r->part, err);
                 peer_send_data(p, r->id, NULL, 0, 1, err);
                 peer_finish_req(p);
                 continue;
@@ -417,6 +428,7 @@ static void peer_pump(peer *p)
     }
 }
 
+/* The connection's output drained to OUT_LOW: queue more. */
 static void peer_on_drain(conn *c, void *arg)
 {
     peer_pump(arg);
@@ -436,6 +448,7 @@ static void peer_reject(peer *p, int flush, const char *fmt, ...)
     conn_close(p->c, flush, reason);
 }
 
+/* The protocol: a hello first, then only fetch requests, queued in order. */
 static void peer_on_msg(conn *c, Kiln__Envelope *m, void *arg)
 {
     peer *p = arg;
@@ -476,6 +489,7 @@ static void peer_on_msg(conn *c, Kiln__Envelope *m, void *arg)
     peer_pump(p);
 }
 
+/* Logs the end (a warning when the peer broke the protocol) and forgets it. */
 static void peer_on_close(conn *c, const char *reason, void *arg)
 {
     peer *p = arg;
@@ -536,6 +550,7 @@ typedef struct carry {
 
 enum { FEED_OK = 0, FEED_CORRUPT = -1, FEED_STOP = -2 }; /* FEED_CORRUPT is errf's -1 */
 
+/* Appends n bytes to the carry. 0, or -1 (out of memory) with a message. */
 static int carry_append(carry *c, const uint8_t *d, size_t n, char *err, size_t errlen)
 {
     if (c->len + n > c->cap) {
@@ -615,7 +630,6 @@ typedef struct fetch {
     fetch_stats *stats;
     char *err;
     size_t errlen;
-    int stopped; /* the callback stopped the fetch */
     remote *remotes;
     size_t nremotes;
     /* local outputs, read one chunk per turn of the loop */
@@ -628,6 +642,7 @@ typedef struct fetch {
     carry lcarry;
 } fetch;
 
+/* Sets the fetch's message; returns -1. */
 static int fetch_fail(fetch *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fetch_fail(fetch *f, const char *fmt, ...)
 {
@@ -643,14 +658,13 @@ static int fetch_fail(fetch *f, const char *fmt, ...)
 /* Reports a carry_feed failure for one map output of a worker. */
 static int fetch_feed_fail(fetch *f, int st, const char *who, const Kiln__BlockLoc *loc, const char *why)
 {
-    if (st == FEED_STOP) {
-        f->stopped = 1;
-        return fetch_fail(f, "fetch stopped by its block callback");
-    }
-    return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): bad block stream: %s",
+    if (st == FEED_STOP) return fetch_fail(f, "fetch stopped by its block callback");
+    return fetch_fail(f,
+                      "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): bad block stream: %s",
                       who, loc->map, f->in->shuffle_id, f->part, why);
 }
 
+/* "host:port", or "[v6]:port". */
 static void format_hostport(char *buf, size_t n, const char *host, uint32_t port)
 {
     if (strchr(host, ':'))
@@ -719,6 +733,7 @@ static int local_step(fetch *f)
     return 0;
 }
 
+/* True while local outputs remain to be read. */
 static int local_pending(const fetch *f)
 {
     return f->lfd >= 0 || f->local_next < f->nlocal;
@@ -731,6 +746,7 @@ static const Kiln__BlockLoc *remote_cur(const fetch *f, const remote *r)
     return f->in->blocks[r->locs[i]];
 }
 
+/* Fails the fetch naming the worker and the map output it is sending. */
 static int remote_fail(fetch *f, const remote *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int remote_fail(fetch *f, const remote *r, const char *fmt, ...)
 {
@@ -752,6 +768,9 @@ static int remote_open(fetch *f, remote *r)
     if (r->fd < 0) return remote_fail(f, r, "%s", why);
     msg_reader rd;
     msg_reader_init(&rd, r->fd, f->max_frame);
+    /* a worker that accepts but never answers must not hang the task */
+    struct timeval tv = {HANDSHAKE_S, 0};
+    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int rc = msg_handshake_fd(r->fd, &rd, KILN__ROLE__ROLE_PEER, "fetch", why, sizeof why);
     if (rc == 0) {
         /* keep whatever arrived after the hello_ack */

@@ -38,8 +38,8 @@
 
 #define APP      "app-1"
 #define NPARTS   5
-#define NMAPS    4          /* maps 0,1 live on worker 1 (local), 2,3 on worker 2 */
-#define BIG_SHUF 2          /* the large shuffle: map 0 on worker 2, map 1 on worker 1 */
+#define NMAPS    4           /* maps 0,1 live on worker 1 (local), 2,3 on worker 2 */
+#define BIG_SHUF 2           /* the large shuffle: map 0 on worker 2, map 1 on worker 1 */
 #define BIG_MIN  (20u << 20) /* bytes of its partition 0, at least */
 
 /* Set up once by the unchecked fixture, inherited by every forked test. */
@@ -856,8 +856,8 @@ START_TEST(test_server_garbage)
 
     /* bytes that do not decode */
     fd = raw_connect(&r, 0);
-    uint8_t junk[20] = {16, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4};
-    ck_assert_int_eq(write_all(fd, junk, sizeof junk), 0);
+    static const char junk[] = "\x10\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01\x02\x03\x04";
+    ck_assert_int_eq(write_all(fd, junk, sizeof junk - 1), 0);
     ck_assert(closed_by_server(fd));
     msg_reader_release(&r);
     close(fd);
@@ -980,13 +980,9 @@ static void drain_cb(conn *c, void *arg)
     if (conn_output_pending(c) > d->max_seen) d->max_seen = conn_output_pending(c);
 }
 
-static void ignore_msg(conn *c, Kiln__Envelope *m, void *arg)
-{
-}
+static void ignore_msg(conn *c, Kiln__Envelope *m, void *arg) {}
 
-static void ignore_close(conn *c, const char *reason, void *arg)
-{
-}
+static void ignore_close(conn *c, const char *reason, void *arg) {}
 
 START_TEST(test_conn_drain_cb)
 {
