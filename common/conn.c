@@ -173,6 +173,10 @@ static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t
     c->on_close = on_close;
     c->arg = arg;
     bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
+    /* libevent's default of 16 KiB per read or write costs a syscall per
+     * 16 KiB on bulk transfers (blobs, results, shuffle blocks) */
+    bufferevent_set_max_single_write(bev, 1 << 20);
+    bufferevent_set_max_single_read(bev, 1 << 20);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     return c;
 }

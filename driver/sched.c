@@ -250,6 +250,8 @@ static int job_is_cached(void *arg, const Kiln__Node *n)
     return cache_complete(c->a, n->id, (uint32_t)node_partitions(c->js, n, 0));
 }
 
+static void stage_finished(driver *d, dstage *s);
+
 /* Serializes stage s with its output and queues its tasks. */
 static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum stage_state state)
 {
@@ -296,6 +298,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
             t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
         pending_push(d, t);
     }
+    if (p->ntasks == 0) stage_finished(d, s); /* nothing to read: done at once */
     return 0;
 }
 

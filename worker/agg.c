@@ -22,7 +22,9 @@
  * values left behind when a combined value outgrew its place) + entries *
  * 16 (AGG_COMBINE: every table slot). Allocations run ahead of that by at
  * most one arena chunk (memory/16, 4 KiB..1 MiB) and the doubling slack of
- * the dense array. Merging holds one decoded block per open run on top.
+ * the dense array. Merging holds a block per open run (compressed and
+ * decoded) on top, and merges at most memory / (2 * block size) runs at
+ * once (8..64), so that too stays near the budget.
  */
 #include "agg.h"
 #include "block.h"
@@ -40,15 +42,16 @@
 #define XXH_INLINE_ALL /* the hash is on the per-record path: inline it */
 #include <xxhash.h>
 
-#define AGG_FANIN      64         /* runs merged at once: bounds fds and buffers */
-#define CHUNK_MIN      (4u << 10) /* arena chunk size bounds */
-#define CHUNK_MAX      (1u << 20)
-#define TAB_MIN        64 /* first hash table size, in slots */
-#define ENT_MIN        256
-#define HDR            8 /* record header: u32 key length, u32 value length */
-#define BLOCK_SMALL    (256u << 10) /* raw bytes per run block, budgets under 256 MiB */
-#define BLOCK_LARGE    (1u << 20)
-#define ISORT_MAX      24 /* radix buckets this small get an insertion sort */
+#define FANIN_MIN   8 /* runs merged at once: bounds fds and buffers */
+#define FANIN_MAX   64
+#define CHUNK_MIN   (4u << 10) /* arena chunk size bounds */
+#define CHUNK_MAX   (1u << 20)
+#define TAB_MIN     64 /* first hash table size, in slots */
+#define ENT_MIN     256
+#define HDR         8            /* record header: u32 key length, u32 value length */
+#define BLOCK_SMALL (256u << 10) /* raw bytes per run block, budgets under 256 MiB */
+#define BLOCK_LARGE (1u << 20)
+#define ISORT_MAX   24 /* radix buckets this small get an insertion sort */
 
 /* One held record, rec in the arena (NULL: an empty table slot). */
 typedef struct ent {
@@ -70,11 +73,12 @@ struct agg {
     chunk *chunks;
     size_t chunk_size;
     size_t arena_used; /* record bytes handed out since the last reset */
-    ent *ents; /* dense, or AGG_COMBINE's hash table of ent_cap slots */
+    ent *ents;         /* dense, or AGG_COMBINE's hash table of ent_cap slots */
     size_t n, ent_cap;
     kiln_buf cbuf, kbuf, lbuf; /* combine output; merge key; list / accumulator */
     size_t block_target;
-    char **runs; /* paths of run files still on disk */
+    size_t fanin; /* inputs of one merge: their blocks fit the budget */
+    char **runs;  /* paths of run files still on disk */
     size_t nruns, runs_cap;
     int dir_made, finished;
     uint64_t spills, spill_bytes;
@@ -204,29 +208,23 @@ static void agg_reset(agg *a)
     if (a->o.mode == AGG_COMBINE) memset(a->ents, 0, a->ent_cap * sizeof(ent));
 }
 
-/* Record fields: the lengths in its header, then key and value. */
-static inline uint32_t rec_klen(const uint8_t *r)
+/* Record fields: a length from the header (p = rec or rec + 4), then key
+ * and value. */
+static inline uint32_t rec_u32(const uint8_t *p)
 {
     uint32_t v;
-    memcpy(&v, r, 4);
-    return v;
-}
-
-static inline uint32_t rec_vlen(const uint8_t *r)
-{
-    uint32_t v;
-    memcpy(&v, r + 4, 4);
+    memcpy(&v, p, 4);
     return v;
 }
 
 static inline kiln_slice ent_key(const ent *e)
 {
-    return KILN_SLICE(e->rec + HDR, rec_klen(e->rec));
+    return KILN_SLICE(e->rec + HDR, rec_u32(e->rec));
 }
 
 static inline kiln_slice ent_val(const ent *e)
 {
-    return KILN_SLICE(e->rec + HDR + rec_klen(e->rec), rec_vlen(e->rec));
+    return KILN_SLICE(e->rec + HDR + rec_u32(e->rec), rec_u32(e->rec + 4));
 }
 
 /* Copies a record into the arena (lengths already checked to fit a u32).
@@ -267,7 +265,7 @@ static inline ent *tab_find(agg *a, kiln_slice key, uint64_t h)
     size_t mask = a->ent_cap - 1, i = (size_t)h & mask;
     for (;;) {
         ent *e = &a->ents[i];
-        if (!e->rec || (e->aux == h && bytes_eq(e->rec + HDR, rec_klen(e->rec), key.ptr, key.len))) return e;
+        if (!e->rec || (e->aux == h && bytes_eq(e->rec + HDR, rec_u32(e->rec), key.ptr, key.len))) return e;
         i = (i + 1) & mask;
     }
 }
@@ -293,7 +291,8 @@ static int tab_grow(agg *a, char *err, size_t errlen)
 
 /* ---- sorting ----------------------------------------------------------- */
 
-/* Entry order: key (reversed when descending), then, in AGG_SORT, value. */
+/* Entry order: key, then, in AGG_SORT, value; all of it reversed when
+ * descending (so a descending sort is exactly the ascending one reversed). */
 static inline int ent_cmp(const agg *a, const ent *x, const ent *y)
 {
     if (x->aux != y->aux) return x->aux < y->aux ? -1 : 1;
@@ -302,7 +301,8 @@ static inline int ent_cmp(const agg *a, const ent *x, const ent *y)
     if (c) return a->o.descending ? -c : c;
     if (a->o.mode != AGG_SORT) return 0;
     kiln_slice xv = ent_val(x), yv = ent_val(y);
-    return bytes_cmp(xv.ptr, xv.len, yv.ptr, yv.len);
+    c = bytes_cmp(xv.ptr, xv.len, yv.ptr, yv.len);
+    return a->o.descending ? -c : c;
 }
 
 static int ent_qcmp(const void *x, const void *y, void *arg)
@@ -351,20 +351,14 @@ static void ent_sort(const agg *a, ent *e, size_t n, int byte)
             s += cnt[b];
             end[b] = s;
         }
-        for (int b = 0; b < 256; b++) {
-            while (next[b] < end[b]) {
+        for (size_t b = 0; b < 256; b++) {
+            while (next[b] < end[b]) { /* follow a cycle until an entry of bucket b turns up */
                 ent t = e[next[b]];
-                int tb = (int)((t.aux >> shift) & 0xff);
-                if (tb == b) {
-                    next[b]++;
-                    continue;
-                }
-                do { /* follow the cycle until an entry of bucket b turns up */
-                    ent u = e[next[tb]];
-                    e[next[tb]++] = t;
+                for (size_t d; (d = (t.aux >> shift) & 0xff) != b;) {
+                    ent u = e[next[d]];
+                    e[next[d]++] = t;
                     t = u;
-                    tb = (int)((t.aux >> shift) & 0xff);
-                } while (tb != b);
+                }
                 e[next[b]++] = t;
             }
         }
@@ -395,13 +389,10 @@ static void agg_sort_held(agg *a)
 /* End of the run of entries from i on that share entry i's key. */
 static size_t group_end(const agg *a, size_t i)
 {
-    kiln_slice k = ent_key(&a->ents[i]);
+    kiln_slice k = ent_key(&a->ents[i]), kj;
     size_t j = i + 1;
-    while (j < a->n) {
-        kiln_slice kj = ent_key(&a->ents[j]);
-        if (!bytes_eq(kj.ptr, kj.len, k.ptr, k.len)) break;
-        j++;
-    }
+    for (; j < a->n && (kj = ent_key(&a->ents[j]), bytes_eq(kj.ptr, kj.len, k.ptr, k.len)); j++)
+        ;
     return j;
 }
 
@@ -424,17 +415,11 @@ static int writer_open(agg *a, run_writer *w, char *err, size_t errlen)
         if (mkdir_p(a->o.spill_dir, 0700, err, errlen) < 0) return -1;
         a->dir_made = 1;
     }
-    if (a->nruns == a->runs_cap) {
-        size_t cap = a->runs_cap ? a->runs_cap * 2 : 16;
-        char **r = realloc(a->runs, cap * sizeof(char *));
-        if (!r) return oom(err, errlen, "the run list");
-        a->runs = r;
-        a->runs_cap = cap;
+    if (a->nruns == a->runs_cap) { /* bookkeeping, not data: x-allocated */
+        a->runs_cap = a->runs_cap ? a->runs_cap * 2 : 16;
+        a->runs = xrealloc(a->runs, a->runs_cap * sizeof(char *));
     }
-    size_t len = strlen(a->o.spill_dir) + 48;
-    char *path = malloc(len);
-    if (!path) return oom(err, errlen, "a run path");
-    snprintf(path, len, "%s/run-%d-XXXXXX", a->o.spill_dir, (int)getpid());
+    char *path = xasprintf("%s/run-%d-XXXXXX", a->o.spill_dir, (int)getpid());
     int fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0) {
         errf(err, errlen, "agg: cannot create a run file in %s: %s", a->o.spill_dir, strerror(errno));
@@ -527,12 +512,19 @@ static int agg_spill(agg *a, char *err, size_t errlen)
     return 0;
 }
 
+/* AGG_COMBINE: every table entry to fn, in table order. 0, or -1 when fn
+ * stopped. */
+static int table_out(agg *a, agg_emit_fn fn, void *arg)
+{
+    for (size_t i = 0; i < a->ent_cap; i++)
+        if (a->ents[i].rec && fn(arg, ent_key(&a->ents[i]), ent_val(&a->ents[i])) < 0) return -1;
+    return 0;
+}
+
 /* Hands every held record to opts.flush and starts afresh. */
 static int agg_flush(agg *a, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < a->ent_cap; i++)
-        if (a->ents[i].rec && a->o.flush(a->o.flush_arg, ent_key(&a->ents[i]), ent_val(&a->ents[i])) < 0)
-            return errf(err, errlen, "agg: flush callback failed");
+    if (table_out(a, a->o.flush, a->o.flush_arg) < 0) return errf(err, errlen, "agg: flush callback failed");
     agg_reset(a);
     return 0;
 }
@@ -545,6 +537,7 @@ static int agg_relieve(agg *a, char *err, size_t errlen)
 
 /* ---- the public object ------------------------------------------------- */
 
+/* See agg.h: checks opts; only the hash table is allocated up front. */
 agg *agg_new(const agg_opts *opts, char *err, size_t errlen)
 {
     if (!opts) return errf(err, errlen, "agg: no options"), NULL;
@@ -553,8 +546,7 @@ agg *agg_new(const agg_opts *opts, char *err, size_t errlen)
     if (opts->memory == 0) return errf(err, errlen, "agg: the memory budget must be positive"), NULL;
     if (opts->mode == AGG_COMBINE && !opts->combine)
         return errf(err, errlen, "agg: AGG_COMBINE needs a combine function"), NULL;
-    if (opts->flush && opts->mode != AGG_COMBINE)
-        return errf(err, errlen, "agg: flush is only for AGG_COMBINE"), NULL;
+    if (opts->flush && opts->mode != AGG_COMBINE) return errf(err, errlen, "agg: flush is only for AGG_COMBINE"), NULL;
     if (!opts->flush && (!opts->spill_dir || !*opts->spill_dir))
         return errf(err, errlen, "agg: a spill directory is needed"), NULL;
     agg *a = xcalloc(1, sizeof(*a));
@@ -563,6 +555,8 @@ agg *agg_new(const agg_opts *opts, char *err, size_t errlen)
     size_t cs = opts->memory / 16;
     a->chunk_size = cs < CHUNK_MIN ? CHUNK_MIN : cs > CHUNK_MAX ? CHUNK_MAX : cs;
     a->block_target = opts->memory >= (256u << 20) ? BLOCK_LARGE : BLOCK_SMALL;
+    size_t fi = opts->memory / (2 * a->block_target); /* a cursor holds a block twice */
+    a->fanin = fi < FANIN_MIN ? FANIN_MIN : fi > FANIN_MAX ? FANIN_MAX : fi;
     if (opts->mode == AGG_COMBINE) {
         a->ent_cap = TAB_MIN;
         a->ents = xcalloc(TAB_MIN, sizeof(ent));
@@ -578,7 +572,7 @@ static int combine_add(agg *a, kiln_slice key, kiln_slice val, char *err, size_t
     ent *e = tab_find(a, key, h);
     if (e->rec) {
         uint8_t *r = e->rec;
-        uint32_t kl = rec_klen(r), vl = rec_vlen(r);
+        uint32_t kl = rec_u32(r), vl = rec_u32(r + 4);
         if (a->o.combine(a->o.combine_arg, KILN_SLICE(r + HDR + kl, vl), val, &a->cbuf) < 0)
             return errf(err, errlen, "agg: combine callback failed");
         size_t nl = a->cbuf.len;
@@ -613,6 +607,7 @@ static int combine_add(agg *a, kiln_slice key, kiln_slice val, char *err, size_t
     return 0;
 }
 
+/* See agg.h. After a failure the aggregator may only be freed. */
 int agg_add(agg *a, kiln_slice key, kiln_slice val, char *err, size_t errlen)
 {
     if (a->finished) return errf(err, errlen, "agg: add after finish");
@@ -722,7 +717,8 @@ static inline int rec_cmp(const agg *a, const kiln_rec *x, const kiln_rec *y)
     int c = bytes_cmp(x->key.ptr, x->key.len, y->key.ptr, y->key.len);
     if (c) return a->o.descending ? -c : c;
     if (a->o.mode != AGG_SORT) return 0;
-    return bytes_cmp(x->val.ptr, x->val.len, y->val.ptr, y->val.len);
+    c = bytes_cmp(x->val.ptr, x->val.len, y->val.ptr, y->val.len);
+    return a->o.descending ? -c : c;
 }
 
 static void heap_down(const agg *a, cursor **h, size_t n, size_t i)
@@ -796,8 +792,8 @@ static int merge(agg *a, cursor *cs, size_t n, sink *s, char *err, size_t errlen
         } else if (have && bytes_eq(a->kbuf.p, a->kbuf.len, r->key.ptr, r->key.len)) {
             if (fold(a, r->val, err, errlen) < 0) goto out;
         } else {
-            if (have && sink_put(a, s, KILN_SLICE(a->kbuf.p, a->kbuf.len), KILN_SLICE(a->lbuf.p, a->lbuf.len), err,
-                                 errlen) < 0)
+            if (have &&
+                sink_put(a, s, KILN_SLICE(a->kbuf.p, a->kbuf.len), KILN_SLICE(a->lbuf.p, a->lbuf.len), err, errlen) < 0)
                 goto out;
             if (kiln_buf_set(&a->kbuf, r->key.ptr, r->key.len) < 0 ||
                 kiln_buf_set(&a->lbuf, r->val.ptr, r->val.len) < 0) {
@@ -819,9 +815,9 @@ out:
     return rc;
 }
 
-/* Cursors over runs [first, first + nfile) and, when mem, the held
- * entries (already sorted) last. NULL with a message. */
-static cursor *cursors_open(agg *a, size_t first, size_t nfile, int mem, char *err, size_t errlen)
+/* Cursors over runs [0, nfile) and, when mem, the held entries (already
+ * sorted) last. NULL with a message. */
+static cursor *cursors_open(agg *a, size_t nfile, int mem, char *err, size_t errlen)
 {
     size_t n = nfile + (mem ? 1 : 0);
     cursor *cs = calloc(n ? n : 1, sizeof(cursor));
@@ -829,9 +825,9 @@ static cursor *cursors_open(agg *a, size_t first, size_t nfile, int mem, char *e
     for (size_t i = 0; i < n; i++)
         cs[i].fd = -1;
     for (size_t i = 0; i < nfile; i++) {
-        cs[i].fd = open(a->runs[first + i], O_RDONLY | O_CLOEXEC);
+        cs[i].fd = open(a->runs[i], O_RDONLY | O_CLOEXEC);
         if (cs[i].fd < 0) {
-            errf(err, errlen, "agg: cannot open run %s: %s", a->runs[first + i], strerror(errno));
+            errf(err, errlen, "agg: cannot open run %s: %s", a->runs[i], strerror(errno));
             cursors_free(cs, n);
             return NULL;
         }
@@ -843,7 +839,7 @@ static cursor *cursors_open(agg *a, size_t first, size_t nfile, int mem, char *e
 /* Merges runs [0, count) into one new run at the end, then removes them. */
 static int merge_runs(agg *a, size_t count, char *err, size_t errlen)
 {
-    cursor *cs = cursors_open(a, 0, count, 0, err, errlen);
+    cursor *cs = cursors_open(a, count, 0, err, errlen);
     if (!cs) return -1;
     run_writer w;
     int rc = writer_open(a, &w, err, errlen);
@@ -866,12 +862,7 @@ static int merge_runs(agg *a, size_t count, char *err, size_t errlen)
 /* No spills: the result straight from memory. */
 static int finish_memory(agg *a, agg_emit_fn emit, void *arg, char *err, size_t errlen)
 {
-    if (a->o.mode == AGG_COMBINE) {
-        for (size_t i = 0; i < a->ent_cap; i++)
-            if (a->ents[i].rec && emit(arg, ent_key(&a->ents[i]), ent_val(&a->ents[i])) < 0)
-                return emit_stopped(err, errlen);
-        return 0;
-    }
+    if (a->o.mode == AGG_COMBINE) return table_out(a, emit, arg) < 0 ? emit_stopped(err, errlen) : 0;
     ent_sort(a, a->ents, a->n, 0);
     for (size_t i = 0; i < a->n;) {
         const ent *e = &a->ents[i];
@@ -890,6 +881,8 @@ static int finish_memory(agg *a, agg_emit_fn emit, void *arg, char *err, size_t 
     return 0;
 }
 
+/* See agg.h: from memory when nothing was spilled; else merge passes of
+ * fanin runs until the rest, with the held remainder, fit one last merge. */
 int agg_finish(agg *a, agg_emit_fn emit, void *arg, char *err, size_t errlen)
 {
     if (a->finished) return errf(err, errlen, "agg: finish called twice");
@@ -898,10 +891,10 @@ int agg_finish(agg *a, agg_emit_fn emit, void *arg, char *err, size_t errlen)
     if (a->nruns == 0) return finish_memory(a, emit, arg, err, errlen);
     int mem = a->n > 0;
     if (mem) agg_sort_held(a);
-    while (a->nruns + (size_t)mem > AGG_FANIN)
-        if (merge_runs(a, AGG_FANIN, err, errlen) < 0) return -1;
+    while (a->nruns + (size_t)mem > a->fanin)
+        if (merge_runs(a, a->fanin, err, errlen) < 0) return -1;
     size_t n = a->nruns + (size_t)mem;
-    cursor *cs = cursors_open(a, 0, a->nruns, mem, err, errlen);
+    cursor *cs = cursors_open(a, a->nruns, mem, err, errlen);
     if (!cs) return -1;
     sink s = {.emit = emit, .arg = arg};
     int rc = merge(a, cs, n, &s, err, errlen);

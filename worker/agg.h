@@ -25,7 +25,7 @@
 #include "kiln.h"
 
 typedef enum agg_mode {
-    AGG_SORT,    /* every record, in key order (ties: value order) */
+    AGG_SORT,    /* every record, in key order (ties: value order), reversed when descending */
     AGG_COMBINE, /* one record per key: the values folded by combine */
     AGG_GROUP,   /* one record per key: its values as a packed list
                     (varint(len) bytes, repeated; read with kiln_list_next) */
@@ -40,7 +40,7 @@ typedef struct agg_opts {
     agg_mode mode;
     size_t memory;          /* budget for held records, arena + index + table */
     const char *spill_dir;  /* created on the first spill; runs are unique files in it */
-    int descending;         /* key order reversed (values still ascending) */
+    int descending;         /* the whole order reversed: keys, and values in AGG_SORT */
     agg_combine_fn combine; /* AGG_COMBINE */
     void *combine_arg;
     /* AGG_COMBINE only, optional: instead of spilling, hand every held

@@ -101,8 +101,11 @@ KILN_EXPORT int describe(kiln_rec in, kiln_out *out, kiln_slice env)
 
 KILN_EXPORT int concat(kiln_slice a, kiln_slice b, kiln_buf *out, kiln_slice env)
 {
-    /* keeps the longer value: associative and commutative for the test */
-    return a.len >= b.len ? kiln_buf_set(out, a.ptr, a.len) : kiln_buf_set(out, b.ptr, b.len);
+    /* keeps the bytewise larger value: associative and commutative */
+    size_t n = a.len < b.len ? a.len : b.len;
+    int c = memcmp(a.ptr, b.ptr, n);
+    if (!c) c = (a.len > b.len) - (a.len < b.len);
+    return c >= 0 ? kiln_buf_set(out, a.ptr, a.len) : kiln_buf_set(out, b.ptr, b.len);
 }
 
 static int print_all(kiln_ctx *ctx, kiln_rdd *r)

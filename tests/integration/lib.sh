@@ -5,7 +5,9 @@
 
 B=${KILN_BUILD:-build}
 B=$(cd "$B" && pwd)
-KILN=$B/kiln
+# Every kiln command a test runs is bounded: a hang fails the test, never CI.
+kiln_cmd() { timeout "${KILN_TIMEOUT:-300}" "$B/kiln" "$@"; }
+KILN=kiln_cmd
 PASS=0
 FAIL=0
 FAILED_NAMES=""

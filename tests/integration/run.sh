@@ -186,7 +186,7 @@ seq 1 2000 > "$T/slow.txt"
 start_app() {
   local n i
   n=$(grep -c 'application registered' "$T/driver/driver.log")
-  "$KILN" submit "$@" > "$T/bg.out" 2>&1 &
+  "$B/kiln" submit "$@" > "$T/bg.out" 2>&1 &
   CLIENT=$!
   for i in $(seq 1 500); do
     [ "$(grep -c 'application registered' "$T/driver/driver.log")" -gt "$n" ] && break
