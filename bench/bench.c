@@ -4,6 +4,8 @@
  *   bench.so filter FILE PATTERN PARTS   filter-and-count: prints "count MB/s seconds"
  *   bench.so tasks N                      one job of N one-record tasks: prints "tasks/s seconds"
  *   bench.so latency N                    N one-task jobs: prints "median_ms p90_ms min_ms"
+ *   bench.so shuffle MB PARTS             MB of 100-byte records made by map tasks, repartitioned
+ *                                         across PARTS reduce tasks and counted: prints "MB/s seconds"
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -30,6 +32,19 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* i -> a 100-byte record: a 10-byte key and a 90-byte value */
+KILN_EXPORT int bench_record(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    char rec[100];
+    uint64_t x = (uint64_t)kiln_i64(in.val) * 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 100; i++) {
+        x ^= x >> 29;
+        x *= 0xbf58476d1ce4e5b9ull;
+        rec[i] = (char)('A' + (x >> 59));
+    }
+    return kiln_emit(out, KILN_SLICE(rec, 10), KILN_SLICE(rec + 10, 90));
 }
 
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
@@ -65,6 +80,21 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
             return 1;
         }
         printf("%.0f %.3f\n", n / dt, dt);
+        return 0;
+    }
+    if (!strcmp(argv[1], "shuffle") && argc >= 4) {
+        int64_t n = (int64_t)atoi(argv[2]) * 1000000 / 100;
+        int parts = atoi(argv[3]);
+        kiln_rdd *recs = kiln_map(kiln_range(ctx, 0, n, parts), bench_record, KILN_NONE);
+        kiln_count(kiln_range(ctx, 0, 1, 1)); /* warm: executors and library */
+        double t0 = now();
+        int64_t c = kiln_count(kiln_repartition(recs, parts));
+        double dt = now() - t0;
+        if (c != n) {
+            fprintf(stderr, "bench: %s\n", kiln_errmsg(ctx));
+            return 1;
+        }
+        printf("%.0f %.3f\n", (double)n * 100 / 1e6 / dt, dt);
         return 0;
     }
     if (!strcmp(argv[1], "latency")) {

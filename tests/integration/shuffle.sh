@@ -164,7 +164,7 @@ want=$(grep '^hot' "$T/group.want")
 [ "$got" = "$want" ] && pass one_key_holds_half || fail one_key_holds_half "$got vs $want"
 
 # ---- spilling: task.memory=4m over SPILL_MB of text gives the same answers -------------------
-zipf $((SPILL_MB * 1000000 / 60)) 7 3000000 > "$T/spill.txt"
+zipf $((SPILL_MB * 1000000 / 43)) 7 3000000 > "$T/spill.txt"
 log "spill input: $(wc -c < "$T/spill.txt") bytes"
 wc_oracle "$T/spill.txt" > "$T/spillwc.want"
 # last_spills: the spill count of the driver's last finished job

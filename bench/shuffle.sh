@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# shuffle.sh - kiln's shuffle benchmarks, each beside its peers in the same
+# run, inputs in the page cache. Usage: bench/shuffle.sh [BUILD_DIR]
+#   1. wordcount over 1 GiB of Zipf-like text, local[2], vs mawk and
+#      tr | sort | uniq -c
+#   2. sort of 1 GiB of 100-byte records, local[2], file to files, vs
+#      LC_ALL=C sort --parallel=2 -S 8G
+#   3. shuffle throughput between two workers on loopback (MB/s of
+#      uncompressed records through a repartition)
+# Inputs go to $BENCH_DIR (default /tmp/kiln-bench), generated once.
+set -eu
+cd "$(dirname "$0")/.."
+export KILN_BUILD=${1:-build}
+. tests/integration/lib.sh
+D=${BENCH_DIR:-/tmp/kiln-bench}
+mkdir -p "$D"
+TXT=$D/zipf-1g.txt
+RECS=$D/recs-1g.txt
+if [ ! -f "$TXT" ]; then
+  echo "generating $TXT ..." >&2
+  mawk 'BEGIN { srand(1); L = log(1000001); total = 0;
+    while (total < 1073741824) { w = 3 + int(rand() * 10); s = "";
+      for (j = 0; j < w; j++) s = s (j ? " " : "") "w" int(exp(rand() * L));
+      print s; total += length(s) + 1 } }' > "$TXT"
+fi
+if [ ! -f "$RECS" ]; then
+  echo "generating $RECS ..." >&2
+  mawk 'BEGIN { srand(2); for (i = 0; i < 10737418; i++) {
+    k = ""; for (j = 0; j < 10; j++) k = k sprintf("%c", 33 + int(rand() * 94));
+    printf "%s%089d\n", k, i } }' > "$RECS"
+fi
+cat "$TXT" "$RECS" > /dev/null
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+mb() { echo "$(stat -L -c %s "$1") $2" | awk '{ printf "%.0f", $1 / 1e6 / $2 }'; }
+secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
+
+O=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-XXXXXX")
+trap 'stop_all; rm -rf "$O"' EXIT
+t_kiln=$(secs "$B/kiln" submit --master 'local[2]' "$B/examples/wordcount.so" "$TXT" "$O/wc" 8)
+t_mawk=$(secs mawk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w, c[w] }' "$TXT")
+t_tr=$(secs sh -c "tr -s ' ' '\n' < '$TXT' | LC_ALL=C sort -S 8G --parallel=2 | uniq -c > '$O/tr.out'")
+echo "wordcount over $(( $(stat -L -c %s "$TXT") / 1048576 )) MiB of Zipf-like text:"
+echo "  kiln local[2]            $t_kiln s  $(mb "$TXT" "$t_kiln") MB/s"
+echo "  mawk                     $t_mawk s  $(mb "$TXT" "$t_mawk") MB/s"
+echo "  tr | sort | uniq -c      $t_tr s  $(mb "$TXT" "$t_tr") MB/s"
+rm -rf "$O/wc"
+
+t_ksort=$(secs "$B/kiln" submit --master 'local[2]' "$B/examples/sort.so" "$RECS" "$O/sorted" 8)
+t_gsort=$(secs sh -c "LC_ALL=C sort --parallel=2 -S 8G -o '$O/gsorted' '$RECS'")
+same=$(cat "$O"/sorted/part-* | cmp -s - "$O/gsorted" && echo "identical" || echo "DIFFERENT")
+echo "sort of $(( $(stat -L -c %s "$RECS") / 1048576 )) MiB of 100-byte records, file to files (outputs $same):"
+echo "  kiln local[2]            $t_ksort s  $(mb "$RECS" "$t_ksort") MB/s"
+echo "  LC_ALL=C sort --parallel=2 -S 8G   $t_gsort s  $(mb "$RECS" "$t_gsort") MB/s"
+rm -rf "$O/sorted" "$O/gsorted"
+
+start_driver "$O/driver"
+start_worker "$O/w1" 1
+start_worker "$O/w2" 1
+wait_workers 2
+sh=$("$KILN" submit "$B/bench/bench.so" shuffle 1000 4)
+echo "shuffle between two workers (1 slot each), 1000 MB of 100-byte records repartitioned 4 ways: ${sh%% *} MB/s"
