@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# demo.sh - the README's first command: counts and greps the text shipped in
-# docs/ on an embedded local[2] cluster (a private driver and worker that
-# `kiln submit --master local[2]` starts and removes).
+# demo.sh - the README's first command: on an embedded local[2] cluster (a
+# private driver and worker that `kiln submit --master local[2]` starts and
+# removes), counts the words of the text shipped in docs/ and prints the
+# most frequent ones, then greps and sorts the same text.
 set -eu
 B=${1:-build}
 out=$(mktemp -d "${TMPDIR:-/tmp}/kiln-demo-XXXXXX")
 trap 'rm -rf "$out"' EXIT
-input=docs/architecture.md
-echo "== lines in $input, counted by kiln on local[2]:"
-"$B/kiln" submit --master 'local[2]' "$B/examples/linecount.so" "$input" 4
-echo "== wc -l says:"
-wc -l < "$input"
-echo "== lines mentioning 'driver', found by kiln's grep example:"
-"$B/kiln" submit --master 'local[2]' "$B/examples/grep.so" driver "$input" "$out/grep" 4
-cat "$out"/grep/part-* | head -n 10
-echo "== ($(cat "$out"/grep/part-* | wc -l) lines in $(ls "$out/grep" | grep -c part-) parts; _SUCCESS: $(test -f "$out/grep/_SUCCESS" && echo yes))"
+input="docs/*.md"
+echo "== the 15 most frequent words of $input, by kiln's wordcount (flat_map, reduce_by_key) on local[2]:"
+"$B/kiln" submit --master 'local[2]' "$B/examples/wordcount.so" --top 15 "$input" 4
+echo
+echo "== lines of $input mentioning 'shuffle', by kiln's grep example:"
+"$B/kiln" submit --master 'local[2]' "$B/examples/grep.so" shuffle "$input" "$out/grep" 4
+cat "$out"/grep/part-* | head -n 5
+echo "   ... $(cat "$out"/grep/part-* | wc -l) lines in $(ls "$out/grep" | grep -c part-) parts (grep -F finds $(cat $input | grep -cF shuffle))"
+echo
+echo "== the same lines sorted by their first 10 bytes (sort_by_key), first 3:"
+"$B/kiln" submit --master 'local[2]' "$B/examples/sort.so" "$out/grep" "$out/sorted" 3
+cat "$out"/sorted/part-* | head -n 3

@@ -218,6 +218,14 @@ if [ $rc -ne 0 ] && grep -q "killed" "$T/bg.out"; then pass kiln_kill; else fail
 wait_executors_end "$APP"
 [ "$(executors exited "$APP")" -eq "$(executors started "$APP")" ] && pass kill_ends_executors || fail kill_ends_executors "started=$(executors started "$APP") exited=$(executors exited "$APP")"
 
+# the driver frees the slots of the ended applications' tasks (workers drop them unanswered)
+for i in $(seq 1 100); do
+  busy=$("$KILN" workers | tail -n +2 | awk '{ s += $4 } END { print s + 0 }')
+  [ "$busy" -eq 0 ] && break
+  sleep 0.05
+done
+[ "$busy" -eq 0 ] && pass slots_freed_after_kill || fail slots_freed_after_kill "running=$busy"
+
 # ---- per-job settings -----------------------------------------------------------------------------
 out=$("$KILN" submit --conf task.max_failures=1 "$APPS/bad.so" fail "$T/boom.txt" 2>&1)
 case "$out" in *"failed 1 time;"*) pass conf_max_failures ;; *) fail conf_max_failures "$out" ;; esac
