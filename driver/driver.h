@@ -210,8 +210,9 @@ int mapout_complete(const shuffle_out *s, uint32_t nmaps);
 void mapout_record(shuffle_out *s, uint32_t map, uint32_t worker, const uint64_t *sizes, size_t n);
 void mapout_worker_lost(app *a, uint32_t worker);
 /* Fills in->shuffles for reduce partition part of the shuffles ids[]. The
- * added structs are owned by the caller: free with mapout_inputs_free. */
-void mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in);
+ * added structs are owned by the caller: free with mapout_inputs_free.
+ * Returns how many map outputs are missing (their worker is gone). */
+int mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in);
 void mapout_inputs_free(Kiln__TaskInput *in);
 void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_t worker);
 /* The worker keeping partition part of node, 0 when none. */

@@ -73,8 +73,9 @@ static dworker *worker_by_id(driver *d, uint32_t id)
     return NULL;
 }
 
-void mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in)
+int mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in)
 {
+    int missing = 0;
     in->n_shuffles = n;
     in->shuffles = xcalloc(n ? n : 1, sizeof *in->shuffles);
     for (size_t i = 0; i < n; i++) {
@@ -83,11 +84,15 @@ void mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t pa
         si->shuffle_id = ids[i];
         in->shuffles[i] = si;
         shuffle_out *s = mapout_find(a, ids[i]);
-        if (!s || part >= s->nparts) continue;
+        if (!s || part >= s->nparts) {
+            missing++;
+            continue;
+        }
         si->blocks = xcalloc(s->nmaps ? s->nmaps : 1, sizeof *si->blocks);
         for (uint32_t m = 0; m < s->nmaps; m++) {
             uint64_t len = s->sizes[(size_t)m * s->nparts + part];
             dworker *w = worker_by_id(d, s->worker[m]);
+            if (!w) missing++;
             if (!len || !w) continue;
             Kiln__BlockLoc *b = xmalloc(sizeof *b);
             kiln__block_loc__init(b);
@@ -99,6 +104,7 @@ void mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t pa
             si->blocks[si->n_blocks++] = b;
         }
     }
+    return missing;
 }
 
 void mapout_inputs_free(Kiln__TaskInput *in)

@@ -507,7 +507,22 @@ static void launch(driver *d, dtask *t, dworker *w)
     if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
         const Kiln__Node *w2 = pp->source;
         uint32_t ids[2] = {shuffle_id_of(w2, 0), shuffle_id_of(w2, 1)};
-        mapout_inputs(d, j->app, ids, w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1, in.source_partition, &in);
+        int missing =
+            mapout_inputs(d, j->app, ids, w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1, in.source_partition, &in);
+        if (missing) {
+            /* never run a reduce task over part of its input */
+            mapout_inputs_free(&in);
+            t->state = TASK_DONE;
+            w->tasks = t->wnext;
+            t->wnext = NULL;
+            t->worker = NULL;
+            w->running--;
+            job_fail(d, j, "stage %u: %d map output%s of its input %s lost with %s worker; rerunning lost map "
+                           "outputs is not supported yet",
+                     s->plan.stage_id, missing, missing == 1 ? "" : "s", missing == 1 ? "was" : "were",
+                     missing == 1 ? "its" : "their");
+            return;
+        }
     }
     tl.input = &in;
     MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
