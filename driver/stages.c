@@ -136,7 +136,10 @@ static plan_pipe *new_pipe(builder *b, plan_stage *st, const Kiln__Node *src, Ki
         errf(b->err, b->errlen, "too many pipelines: unions reach more than %d sources", STAGE_MAX_PIPELINES);
         return NULL;
     }
-    st->pipes = xrealloc(st->pipes, (st->npipes + 1) * sizeof *st->pipes);
+    if (st->npipes == st->cappipes) { /* geometric growth: a union fan-out adds thousands */
+        st->cappipes = st->cappipes ? 2 * st->cappipes : 4;
+        st->pipes = xrealloc(st->pipes, st->cappipes * sizeof *st->pipes);
+    }
     plan_pipe *pp = &st->pipes[st->npipes++];
     memset(pp, 0, sizeof *pp);
     pp->source = src;

@@ -47,7 +47,7 @@ typedef struct plan_stage {
     uint32_t side;            /* is_map: which parent of wide (join: 0 left, 1 right) */
     uint32_t shuffle_id;      /* is_map: shuffle_id_of(wide, side) */
     plan_pipe *pipes;
-    size_t npipes;
+    size_t npipes, cappipes;
     size_t ntasks;
     uint32_t *deps;           /* shuffle ids this stage reads */
     size_t ndeps;
