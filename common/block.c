@@ -7,7 +7,7 @@
  * share it and it can be fuzzed alone.
  *
  * The one idea: a block is decoded in one piece. The reader verifies the
- * header and the XXH64 of the stored payload, decompresses it once into a
+ * header and the XXH3-64 of the stored payload, decompresses it once into a
  * buffer it owns, and then hands out records as slices into that buffer, so
  * the per-record path does no allocation and no copy. Everything read from
  * the bytes is bounds-checked before use: garbage input gives an error
@@ -95,6 +95,7 @@ void block_builder_init(block_builder *b)
     b->len = 0;
     b->cap = 0;
     b->nrec = 0;
+    b->skip_lz4 = 0;
 }
 
 void block_builder_release(block_builder *b)
@@ -156,18 +157,23 @@ int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val)
  * is then empty but keeps its buffer. 0, or -1 when out of memory (the
  * builder is left as it was).
  */
-int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
+size_t block_builder_sealed_bound(const block_builder *b)
+{
+    return BLOCK_HEADER_SIZE + (size_t)LZ4_compressBound((int)b->len);
+}
+
+size_t block_builder_seal_to(block_builder *b, uint8_t *blk)
 {
     int raw_len = (int)b->len; /* <= BLOCK_MAX_RAW < LZ4_MAX_INPUT_SIZE */
     int bound = LZ4_compressBound(raw_len);
-    uint8_t *blk = malloc(BLOCK_HEADER_SIZE + (size_t)bound);
-    if (!blk) {
-        errno = ENOMEM;
-        return -1;
-    }
     uint8_t *payload = blk + BLOCK_HEADER_SIZE;
     int comp = 0;
-    if (raw_len > 0) comp = LZ4_compress_default((const char *)b->buf, (char *)payload, raw_len, bound);
+    if (b->skip_lz4) {
+        b->skip_lz4--;
+    } else if (raw_len > 0) {
+        comp = LZ4_compress_default((const char *)b->buf, (char *)payload, raw_len, bound);
+        if (comp <= 0 || comp > raw_len - raw_len / 8) b->skip_lz4 = 16; /* not worth it: stop trying for a while */
+    }
     size_t stored;
     if (comp > 0 && comp < raw_len) {
         stored = (size_t)comp;
@@ -180,17 +186,27 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
     put_u32le(blk + 4, (uint32_t)raw_len);
     put_u32le(blk + 8, (uint32_t)comp);
     put_u32le(blk + 12, b->nrec);
-    put_u64le(blk + 16, XXH64(payload, stored, 0));
+    put_u64le(blk + 16, XXH3_64bits(payload, stored));
+    b->len = 0;
+    b->nrec = 0;
+    return BLOCK_HEADER_SIZE + stored;
+}
 
-    size_t total = BLOCK_HEADER_SIZE + stored;
-    if (total < BLOCK_HEADER_SIZE + (size_t)bound) {
+int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len)
+{
+    size_t bound = block_builder_sealed_bound(b);
+    uint8_t *blk = malloc(bound);
+    if (!blk) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t total = block_builder_seal_to(b, blk);
+    if (total < bound) {
         uint8_t *shrunk = realloc(blk, total); /* give back the slack */
         if (shrunk) blk = shrunk;
     }
     *out = blk;
     *out_len = total;
-    b->len = 0;
-    b->nrec = 0;
     return 0;
 }
 
@@ -234,7 +250,7 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
     if (n - BLOCK_HEADER_SIZE > stored)
         return errf(err, errlen, "block: %zu trailing bytes after payload", n - BLOCK_HEADER_SIZE - stored);
     const uint8_t *payload = b + BLOCK_HEADER_SIZE;
-    uint64_t got = XXH64(payload, stored, 0);
+    uint64_t got = XXH3_64bits(payload, stored);
     if (got != sum)
         return errf(err, errlen, "block: checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64 ")", sum, got);
 

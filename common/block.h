@@ -9,9 +9,11 @@
  *
  * Sealed layout (all integers little-endian):
  *   u32 magic "KBLK" | u32 raw_len | u32 comp_len | u32 nrec |
- *   u64 xxh64(payload bytes as stored) | payload (comp_len bytes)
+ *   u64 XXH3-64(payload bytes as stored) | payload (comp_len bytes)
  * comp_len == 0 means the payload is stored raw (raw_len bytes), used when
- * LZ4 does not shrink it.
+ * LZ4 does not shrink it by at least 1/8; a builder that meets such data
+ * stores its next 16 blocks raw without trying, then tries again, so
+ * incompressible records cost no compression time.
  */
 #ifndef KILN_BLOCK_H
 #define KILN_BLOCK_H
@@ -30,6 +32,7 @@ typedef struct block_builder {
     size_t len;   /* bytes used in buf */
     size_t cap;
     uint32_t nrec;
+    uint32_t skip_lz4; /* blocks left to store raw after one LZ4 could not shrink */
 } block_builder;
 
 void block_builder_init(block_builder *b);
@@ -41,6 +44,12 @@ static inline size_t block_builder_size(const block_builder *b)
 {
     return b->len;
 }
+/* The most bytes sealing the records held now can produce. */
+size_t block_builder_sealed_bound(const block_builder *b);
+/* Seals the records into dst, which has room for block_builder_sealed_bound
+ * bytes, and resets the builder; returns the block's size. No allocation:
+ * the way to append blocks to a buffer without a copy. */
+size_t block_builder_seal_to(block_builder *b, uint8_t *dst);
 /* Seals the records into a new malloc'd block (*out, *out_len; caller frees)
  * and resets the builder for reuse. 0, or -1 when out of memory. */
 int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);

@@ -183,23 +183,18 @@ static int seal_part(run *r, shuffle_writer *w, uint32_t p)
 {
     if (w->bb[p].nrec == 0) return 0;
     size_t before = block_builder_size(&w->bb[p]);
-    uint8_t *blk;
-    size_t n;
-    if (block_builder_seal(&w->bb[p], &blk, &n) < 0) return run_fail(r, "out of memory sealing a shuffle block");
-    if (w->mem_len[p] + n > w->mem_cap[p]) {
+    size_t bound = block_builder_sealed_bound(&w->bb[p]);
+    if (w->mem_len[p] + bound > w->mem_cap[p]) {
         size_t cap = w->mem_cap[p] ? w->mem_cap[p] : 65536;
-        while (cap < w->mem_len[p] + n)
+        while (cap < w->mem_len[p] + bound)
             cap *= 2;
         uint8_t *np = realloc(w->mem[p], cap);
-        if (!np) {
-            free(blk);
-            return run_fail(r, "out of memory holding shuffle blocks");
-        }
+        if (!np) return run_fail(r, "out of memory holding shuffle blocks");
         w->mem[p] = np;
         w->mem_cap[p] = cap;
     }
-    memcpy(w->mem[p] + w->mem_len[p], blk, n);
-    free(blk);
+    /* sealed straight into the partition's buffer: no copy of the block */
+    size_t n = block_builder_seal_to(&w->bb[p], w->mem[p] + w->mem_len[p]);
     w->mem_len[p] += n;
     w->held = w->held - before + n;
     if (w->held > w->budget) return spill_parts(r, w);

@@ -45,7 +45,7 @@ static void set_u32(uint8_t *b, int at, uint32_t v)
 /* Recomputes the checksum field after a test edits the payload. */
 static void fix_sum(uint8_t *b, size_t n)
 {
-    uint64_t h = XXH64(b + BLOCK_HEADER_SIZE, n - BLOCK_HEADER_SIZE, 0);
+    uint64_t h = XXH3_64bits(b + BLOCK_HEADER_SIZE, n - BLOCK_HEADER_SIZE);
     for (int i = 0; i < 8; i++)
         b[16 + i] = (uint8_t)(h >> (8 * i));
 }
