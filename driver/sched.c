@@ -211,43 +211,9 @@ static int shuffle_ready(job *j, uint32_t sid)
     return w && w->state == STAGE_DONE;
 }
 
-typedef struct cached_arg {
-    app *a;
-    const Kiln__JobSubmit *js;
-} cached_arg;
-
-/* Partition count of node n, from the raw job (before a plan exists). */
-static size_t node_partitions(const Kiln__JobSubmit *js, const Kiln__Node *n, int depth)
+static int job_is_cached(void *arg, const job_plan *jp, const Kiln__Node *n)
 {
-    if (depth > 10000) return 0;
-    switch (n->kind) {
-    case KILN__NODE_KIND__NODE_TEXT_FILE:
-        return n->n_splits;
-    case KILN__NODE_KIND__NODE_PARALLELIZE:
-        return n->n_blocks;
-    case KILN__NODE_KIND__NODE_RANGE:
-    case KILN__NODE_KIND__NODE_REDUCE_BY_KEY:
-    case KILN__NODE_KIND__NODE_GROUP_BY_KEY:
-    case KILN__NODE_KIND__NODE_JOIN:
-    case KILN__NODE_KIND__NODE_SORT_BY_KEY:
-    case KILN__NODE_KIND__NODE_DISTINCT:
-    case KILN__NODE_KIND__NODE_REPARTITION:
-        return n->partitions;
-    default:
-        break;
-    }
-    size_t total = 0;
-    for (size_t i = 0; i < n->n_parents && i < 2; i++)
-        for (size_t k = 0; k < js->n_nodes; k++)
-            if (js->nodes[k]->id == n->parents[i] && n->parents[i] < n->id)
-                total += node_partitions(js, js->nodes[k], depth + 1);
-    return total;
-}
-
-static int job_is_cached(void *arg, const Kiln__Node *n)
-{
-    cached_arg *c = arg;
-    return cache_complete(c->a, n->id, (uint32_t)node_partitions(c->js, n, 0));
+    return cache_complete(arg, n->id, (uint32_t)plan_partitions(jp, n));
 }
 
 static void stage_finished(driver *d, dstage *s);
@@ -442,8 +408,7 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
     }
-    cached_arg ca = {a, js};
-    if (job_plan_make(js, job_is_cached, &ca, &j->jp, err, sizeof err) < 0) {
+    if (job_plan_make(js, job_is_cached, a, &j->jp, err, sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
         return;
     }

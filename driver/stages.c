@@ -173,7 +173,7 @@ static int add_step(builder *b, plan_stage *st, size_t first, plan_step step)
 static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
 {
     if (depth > 10000) return errf(b->err, b->errlen, "lineage graph too deep");
-    if (n->cached && b->is_cached && b->is_cached(b->arg, n))
+    if (n->cached && b->is_cached && b->is_cached(b->arg, b->jp, n))
         return new_pipe(b, st, n, KILN__NODE_KIND__NODE_CACHED) ? 0 : -1;
     size_t first = st->npipes;
     if (is_source(n->kind)) {

@@ -53,6 +53,7 @@ typedef struct plan_stage {
     size_t ndeps;
 } plan_stage;
 
+struct job_plan;
 typedef struct job_plan {
     plan_stage *stages; /* [0] is the result stage */
     size_t nstages;
@@ -60,8 +61,9 @@ typedef struct job_plan {
     uint32_t max_id;
 } job_plan;
 
-/* True when every partition of node n is kept on a live worker. */
-typedef int (*plan_cached_fn)(void *arg, const Kiln__Node *n);
+/* True when every partition of node n is kept on a live worker. jp is the
+ * plan being made (its by_id is complete: plan_partitions works). */
+typedef int (*plan_cached_fn)(void *arg, const struct job_plan *jp, const Kiln__Node *n);
 
 static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side) { return wide->id * 2 + side; }
 
