@@ -547,6 +547,10 @@ void sched_schedule(driver *d)
         if (d->pending_tail == t) d->pending_tail = prev;
         t->qnext = NULL;
         launch(d, t, w);
+        if (t->job->state != JOB_RUNNING) { /* launch failed the job: the queue changed under us */
+            pp = &d->pending_head;
+            prev = NULL;
+        }
     }
 }
 
