@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <stdint.h>
 
+#include "blobrecv.h"
 #include "conf.h"
 #include "conn.h"
 #include "hash.h"
@@ -40,14 +41,7 @@ struct dconn {
     Kiln__Role role; /* ROLE_UNKNOWN until hello */
     dworker *worker; /* role == WORKER, after registration */
     app *app;        /* role == CLIENT, after app_register */
-    /* an upload in progress (BlobPut) */
-    struct upload {
-        char hash[HASH_HEX_LEN + 1];
-        int fd;
-        char *tmp_path;
-        uint64_t size, got;
-        EVP_MD_CTX *md;
-    } up;
+    blob_recv up; /* an upload in progress (BlobPut) */
     dconn *next;
 };
 

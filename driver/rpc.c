@@ -266,7 +266,7 @@ void rpc_accept(driver *d, evutil_socket_t fd)
 {
     dconn *dc = xcalloc(1, sizeof *dc);
     dc->d = d;
-    dc->up.fd = -1;
+    blob_recv_init(&dc->up);
     dc->c = conn_new(d->base, fd, d->conf.net_max_frame, dconn_msg, dconn_closed, dc);
     dc->next = d->conns;
     d->conns = dc;

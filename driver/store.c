@@ -42,16 +42,7 @@ int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *
 
 void store_upload_abort(dconn *dc)
 {
-    struct upload *u = &dc->up;
-    if (u->fd > 0) close(u->fd);
-    u->fd = -1;
-    if (u->tmp_path) unlink(u->tmp_path);
-    free(u->tmp_path);
-    u->tmp_path = NULL;
-    if (u->md) EVP_MD_CTX_free(u->md);
-    u->md = NULL;
-    u->hash[0] = 0;
-    u->got = u->size = 0;
+    blob_recv_abort(&dc->up);
 }
 
 static void put_done(dconn *dc, const char *hash, const char *error)
@@ -66,54 +57,19 @@ static void put_done(dconn *dc, const char *hash, const char *error)
 
 void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p)
 {
-    struct upload *u = &dc->up;
     char err[512];
     if (p->offset == 0) {
-        store_upload_abort(dc);
-        snprintf(u->hash, sizeof u->hash, "%s", p->hash);
-        u->size = p->size;
-        u->tmp_path = xasprintf("%s/%s.upload.%p", d->blob_dir, p->hash, (void *)dc);
-        u->fd = open(u->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (u->fd < 0) {
-            snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
-            goto fail;
-        }
-        u->md = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(u->md, EVP_sha256(), NULL);
+        char *suffix = xasprintf(".upload.%p", (void *)dc);
+        int rc = blob_recv_start(&dc->up, d->blob_dir, p->hash, suffix, p->size, err, sizeof err);
+        free(suffix);
+        if (rc < 0) goto fail;
     }
-    if (u->fd <= 0 || strcmp(u->hash, p->hash) || p->offset != u->got || p->size != u->size) {
-        snprintf(err, sizeof err, "upload pieces out of order");
-        goto fail;
-    }
-    if (write_all(u->fd, p->data.data, p->data.len) < 0) {
-        snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
-        goto fail;
-    }
-    EVP_DigestUpdate(u->md, p->data.data, p->data.len);
-    u->got += p->data.len;
-    if (!p->last) return;
-    uint8_t dig[32];
-    unsigned int dl = 32;
-    char hex[HASH_HEX_LEN + 1], path[4200];
-    EVP_DigestFinal_ex(u->md, dig, &dl);
-    hash_to_hex(dig, hex);
-    if (u->got != u->size || strcmp(hex, u->hash)) {
-        snprintf(err, sizeof err, "uploaded content does not match hash %.12s", u->hash);
-        goto fail;
-    }
-    close(u->fd);
-    u->fd = -1;
-    blob_path(d, u->hash, path, sizeof path);
-    if (rename(u->tmp_path, path) < 0) {
-        snprintf(err, sizeof err, "driver cannot store the upload: %s", strerror(errno));
-        goto fail;
-    }
-    log_msg(&d->log, LOG_INFO, "blob stored hash=%s bytes=%llu from=%s", u->hash, (unsigned long long)u->size,
+    int st = blob_recv_piece(&dc->up, p->hash, p->size, p->offset, p->data.data, p->data.len, p->last, err, sizeof err);
+    if (st < 0) goto fail;
+    if (st == 0) return;
+    log_msg(&d->log, LOG_INFO, "blob stored hash=%s bytes=%llu from=%s", p->hash, (unsigned long long)p->size,
             conn_peer(dc->c));
-    put_done(dc, u->hash, NULL);
-    free(u->tmp_path);
-    u->tmp_path = NULL;
-    store_upload_abort(dc);
+    put_done(dc, p->hash, NULL);
     return;
 fail:
     log_msg(&d->log, LOG_WARN, "upload refused hash=%.12s from=%s error=\"%s\"", p->hash, conn_peer(dc->c), err);

@@ -64,7 +64,7 @@ static wblob *blob_find(worker *w, const char *hash, int create)
     if (!create) return NULL;
     wblob *b = xcalloc(1, sizeof *b);
     snprintf(b->hash, sizeof b->hash, "%s", hash);
-    b->fd = -1;
+    blob_recv_init(&b->rx);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", w->cache_dir, hash);
     b->present = access(path, R_OK) == 0;
@@ -75,15 +75,8 @@ static wblob *blob_find(worker *w, const char *hash, int create)
 
 static void blob_reset(wblob *b)
 {
-    if (b->fd >= 0) close(b->fd);
-    b->fd = -1;
-    if (b->tmp_path) unlink(b->tmp_path);
-    free(b->tmp_path);
-    b->tmp_path = NULL;
-    if (b->md) EVP_MD_CTX_free(b->md);
-    b->md = NULL;
+    blob_recv_abort(&b->rx);
     b->fetching = 0;
-    b->got = b->size = 0;
 }
 
 /* 1 when the blob is missing (a fetch is under way), 0 when present. */
@@ -145,53 +138,17 @@ static void on_blob_chunk(worker *w, const Kiln__BlobChunk *c)
         snprintf(err, sizeof err, "%s", c->error);
         goto fail;
     }
-    if (c->offset == 0 && b->fd < 0) {
-        b->tmp_path = xasprintf("%s/%s.part", w->cache_dir, b->hash);
-        b->fd = open(b->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (b->fd < 0) {
-            snprintf(err, sizeof err, "cannot create %s: %s", b->tmp_path, strerror(errno));
-            goto fail;
-        }
-        b->md = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
-        b->size = c->size;
-    }
-    if (b->fd < 0 || c->offset != b->got || c->size != b->size) {
-        snprintf(err, sizeof err, "blob pieces out of order");
+    if (c->offset == 0 && !blob_recv_active(&b->rx) &&
+        blob_recv_start(&b->rx, w->cache_dir, b->hash, ".part", c->size, err, sizeof err) < 0)
         goto fail;
-    }
-    if (write_all(b->fd, c->data.data, c->data.len) < 0) {
-        snprintf(err, sizeof err, "cannot write %s: %s", b->tmp_path, strerror(errno));
-        goto fail;
-    }
-    EVP_DigestUpdate(b->md, c->data.data, c->data.len);
-    b->got += c->data.len;
-    if (!c->last) return;
-    uint8_t dig[32];
-    unsigned int dl = 32;
-    char hex[HASH_HEX_LEN + 1];
-    EVP_DigestFinal_ex(b->md, dig, &dl);
-    hash_to_hex(dig, hex);
-    if (b->got != b->size || strcmp(hex, b->hash)) {
-        snprintf(err, sizeof err, "blob content does not match its hash");
-        goto fail;
-    }
-    char final[4200];
-    snprintf(final, sizeof final, "%s/%s", w->cache_dir, b->hash);
-    close(b->fd);
-    b->fd = -1;
-    if (rename(b->tmp_path, final) < 0) {
-        snprintf(err, sizeof err, "cannot rename into the cache: %s", strerror(errno));
-        goto fail;
-    }
-    free(b->tmp_path);
-    b->tmp_path = NULL;
-    uint64_t size = b->size;
-    blob_reset(b);
+    int st = blob_recv_piece(&b->rx, c->hash, c->size, c->offset, c->data.data, c->data.len, c->last, err, sizeof err);
+    if (st < 0) goto fail;
+    if (st == 0) return;
+    b->fetching = 0;
     b->present = 1;
     w->blobs_fetched++;
-    w->blob_bytes_fetched += size;
-    log_msg(&w->log, LOG_INFO, "blob fetched hash=%s bytes=%llu", b->hash, (unsigned long long)size);
+    w->blob_bytes_fetched += c->size;
+    log_msg(&w->log, LOG_INFO, "blob fetched hash=%s bytes=%llu", b->hash, (unsigned long long)c->size);
     blobs_changed(w, NULL, NULL);
     return;
 fail:

@@ -124,8 +124,7 @@ static void worker_release(worker *w)
     while (w->blobs) {
         wblob *b = w->blobs;
         w->blobs = b->next;
-        free(b->tmp_path);
-        if (b->md) EVP_MD_CTX_free(b->md);
+        blob_recv_abort(&b->rx);
         free(b);
     }
     while (w->execs) {

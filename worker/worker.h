@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "blobrecv.h"
 #include "conf.h"
 #include "conn.h"
 #include "hash.h"
@@ -54,10 +55,7 @@ struct wblob {
     char hash[HASH_HEX_LEN + 1];
     int present;
     int fetching;
-    int fd;
-    uint64_t size, got;
-    EVP_MD_CTX *md;
-    char *tmp_path;
+    blob_recv rx; /* the pieces on their way */
     wblob *next;
 };
 
