@@ -162,33 +162,46 @@ size_t block_builder_sealed_bound(const block_builder *b)
     return BLOCK_HEADER_SIZE + (size_t)LZ4_compressBound((int)b->len);
 }
 
-size_t block_builder_seal_to(block_builder *b, uint8_t *blk)
+size_t block_builder_seal_parts(block_builder *b, uint8_t *hdr, uint8_t *scratch, const uint8_t **payload)
 {
     int raw_len = (int)b->len; /* <= BLOCK_MAX_RAW < LZ4_MAX_INPUT_SIZE */
     int bound = LZ4_compressBound(raw_len);
-    uint8_t *payload = blk + BLOCK_HEADER_SIZE;
     int comp = 0;
     if (b->skip_lz4) {
         b->skip_lz4--;
     } else if (raw_len > 0) {
-        comp = LZ4_compress_default((const char *)b->buf, (char *)payload, raw_len, bound);
+        comp = LZ4_compress_default((const char *)b->buf, (char *)scratch, raw_len, bound);
         if (comp <= 0 || comp > raw_len - raw_len / 8) b->skip_lz4 = 16; /* not worth it: stop trying for a while */
     }
     size_t stored;
     if (comp > 0 && comp < raw_len) {
         stored = (size_t)comp;
+        *payload = scratch;
     } else {
-        comp = 0; /* LZ4 did not shrink it: store the records raw */
-        if (raw_len > 0) memcpy(payload, b->buf, (size_t)raw_len);
+        comp = 0; /* LZ4 did not shrink it: the records are stored raw, as they are */
         stored = (size_t)raw_len;
+        *payload = b->buf;
     }
-    put_u32le(blk, BLOCK_MAGIC);
-    put_u32le(blk + 4, (uint32_t)raw_len);
-    put_u32le(blk + 8, (uint32_t)comp);
-    put_u32le(blk + 12, b->nrec);
-    put_u64le(blk + 16, XXH3_64bits(payload, stored));
+    put_u32le(hdr, BLOCK_MAGIC);
+    put_u32le(hdr + 4, (uint32_t)raw_len);
+    put_u32le(hdr + 8, (uint32_t)comp);
+    put_u32le(hdr + 12, b->nrec);
+    put_u64le(hdr + 16, XXH3_64bits(stored ? *payload : hdr, stored));
+    return stored;
+}
+
+void block_builder_reset(block_builder *b)
+{
     b->len = 0;
     b->nrec = 0;
+}
+
+size_t block_builder_seal_to(block_builder *b, uint8_t *blk)
+{
+    const uint8_t *payload;
+    size_t stored = block_builder_seal_parts(b, blk, blk + BLOCK_HEADER_SIZE, &payload);
+    if (payload != blk + BLOCK_HEADER_SIZE && stored) memcpy(blk + BLOCK_HEADER_SIZE, payload, stored);
+    block_builder_reset(b);
     return BLOCK_HEADER_SIZE + stored;
 }
 
@@ -254,9 +267,15 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
     if (got != sum)
         return errf(err, errlen, "block: checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64 ")", sum, got);
 
+    if (!comp_len) { /* stored raw: read the records where they are */
+        r->raw = payload;
+        r->raw_len = raw_len;
+        r->nrec = nrec;
+        return 0;
+    }
     uint8_t *raw = malloc(raw_len ? raw_len : 1);
     if (!raw) return errf(err, errlen, "block: out of memory for %" PRIu32 " bytes", raw_len);
-    if (comp_len) {
+    {
         int d = LZ4_decompress_safe((const char *)payload, (char *)raw, (int)comp_len, (int)raw_len);
         if (d < 0 || (uint32_t)d != raw_len) {
             free(raw);
@@ -266,9 +285,8 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
                         "says %" PRIu32,
                         d, raw_len);
         }
-    } else if (raw_len) {
-        memcpy(raw, payload, raw_len);
     }
+    r->owned = raw;
     r->raw = raw;
     r->raw_len = raw_len;
     r->nrec = nrec;
@@ -319,6 +337,6 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
 /* Frees the decoded records; slices handed out become invalid. */
 void block_reader_close(block_reader *r)
 {
-    free(r->raw);
+    free(r->owned);
     memset(r, 0, sizeof(*r));
 }
