@@ -24,7 +24,11 @@
 #include <string.h>
 
 #include <lz4.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h> /* XXH3 with the widest vectors the CPU has (AVX2/AVX-512), same hashes */
+#else
 #include <xxhash.h>
+#endif
 
 #define BLOCK_MAGIC   0x4b4c424bu /* "KBLK" read as a little-endian u32 */
 #define BLOCK_MIN_CAP (64u << 10) /* first allocation of a builder */

@@ -33,6 +33,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "block.h"
 #include "conn.h"
 #include "frame.h"
@@ -48,6 +50,7 @@
 #define QUEUE_RESUME  1024       /* and resumes */
 #define LOCAL_CHUNK   (4u << 20) /* pread size of the local fetch */
 #define RECV_MIN      (256u << 10)
+#define RECV_BUF      (8u << 20) /* a remote connection's receive buffer */
 #define FETCH_IDLE_MS (300 * 1000) /* no byte from any worker for this long fails the fetch */
 #define INDEX_MAGIC   0x5844494bu /* "KIDX" */
 #define INDEX_HEAD    8
@@ -423,6 +426,7 @@ typedef struct peer {
     size_t queued;
     fetch_req *cur;  /* being streamed from rg */
     shuffle_range rg; /* open while cur is */
+    struct evbuffer_file_segment *seg; /* rg's data file, for sendfile */
     struct peer *prev, *next;
 } peer;
 
@@ -432,7 +436,6 @@ struct shuffle_server {
     logger *log;
     size_t max_frame;
     size_t piece; /* payload bytes per FetchData */
-    uint8_t *buf; /* one piece, reused by every connection */
     uint64_t bytes, requests;
     peer *peers;
 };
@@ -448,13 +451,14 @@ shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir
         s->piece = PIECE_MAX;
     else
         s->piece = s->max_frame > 2 * FRAME_SLACK ? s->max_frame - FRAME_SLACK : FRAME_SLACK;
-    s->buf = xmalloc(s->piece);
     return s;
 }
 
 /* Ends the request being streamed (answered in full or failed). */
 static void peer_finish_req(peer *p)
 {
+    if (p->seg) evbuffer_file_segment_free(p->seg); /* queued pieces keep their own references */
+    p->seg = NULL;
     shuffle_range_close(&p->rg);
     if (p->cur) {
         free(p->cur->app);
@@ -527,24 +531,34 @@ static void peer_pump(peer *p)
                 continue;
             }
         }
+        if (!p->seg) {
+            /* the segment takes the data file: closed when the last piece went out */
+            p->seg = evbuffer_file_segment_new(p->rg.fd, 0, -1, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_LOCKING);
+            if (!p->seg) {
+                char err[256];
+                snprintf(err, sizeof err, "cannot read map %" PRIu32 " of shuffle %" PRIu32 ": %s", p->cur->map,
+                         p->cur->shuffle, strerror(errno));
+                peer_send_data(p, p->cur->id, NULL, 0, 1, err);
+                peer_finish_req(p);
+                continue;
+            }
+            p->rg.fd = -1;
+        }
         uint64_t off;
         size_t want;
         shuffle_range_next(&p->rg, s->piece, &off, &want); /* total > 0: a piece remains */
-        ssize_t n = pread(p->rg.fd, s->buf, want, (off_t)off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            char err[256];
-            snprintf(err, sizeof err, "cannot read map %" PRIu32 " of shuffle %" PRIu32 ": %s", p->cur->map,
-                     p->cur->shuffle, n < 0 ? strerror(errno) : "the data file ends early");
-            if (s->log) log_msg(s->log, LOG_WARN, "shuffle read failed peer=%s error=\"%s\"", conn_peer(p->c), err);
-            peer_send_data(p, p->cur->id, NULL, 0, 1, err);
-            peer_finish_req(p);
-            continue;
+        shuffle_range_advance(&p->rg, want);
+        uint64_t noff;
+        size_t nlen;
+        int last = !shuffle_range_next(&p->rg, 1, &noff, &nlen);
+        uint8_t head[MSG_FETCH_HEAD_MAX];
+        size_t hn = msg_fetch_data_head(head, p->cur->id, last, want);
+        if (conn_send_file(p->c, head, hn, p->seg, (int64_t)off, (int64_t)want) < 0) {
+            if (s->log) log_msg(s->log, LOG_WARN, "shuffle send failed peer=%s", conn_peer(p->c));
+            conn_close(p->c, 0, "cannot queue shuffle data");
+            return;
         }
-        shuffle_range_advance(&p->rg, (size_t)n);
-        s->bytes += (uint64_t)n;
-        int last = !shuffle_range_next(&p->rg, 1, &off, &want);
-        peer_send_data(p, p->cur->id, s->buf, (size_t)n, last, NULL);
+        s->bytes += want;
         if (last) peer_finish_req(p);
     }
 }
@@ -647,7 +661,6 @@ void shuffle_server_free(shuffle_server *s)
     /* each close callback unlinks its peer; the conns are freed by the loop */
     while (s->peers)
         conn_close(s->peers->c, 0, "the shuffle server is shutting down");
-    free(s->buf);
     free(s);
 }
 
@@ -896,7 +909,7 @@ static int remote_open(fetch *f, remote *r)
     if (rc == 0) {
         /* keep whatever arrived after the hello_ack */
         size_t extra = rd.end - rd.start;
-        r->in_cap = PIECE_MAX + RECV_MIN;
+        r->in_cap = RECV_BUF; /* frames of 1 MiB: moving a partial one to the front is rare */
         if (r->in_cap < extra) r->in_cap = extra;
         r->in = malloc(r->in_cap);
         if (!r->in) {
@@ -954,21 +967,16 @@ static int remote_flush(fetch *f, remote *r)
     return 0;
 }
 
-/* Handles one decoded message from a worker. */
-static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
+/* Handles one piece of the answer to the request being answered. */
+static int remote_piece(fetch *f, remote *r, uint32_t id, int last, const uint8_t *data, size_t len)
 {
     char why[512];
-    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected %s after the last answer", msg_name(m));
-    if (m->body_case == KILN__ENVELOPE__BODY_ERROR) return remote_fail(f, r, "refused: %s", m->error->message);
-    if (m->body_case != KILN__ENVELOPE__BODY_FETCH_DATA) return remote_fail(f, r, "unexpected %s", msg_name(m));
-    const Kiln__FetchData *d = m->fetch_data;
-    if (d->request_id != r->done)
-        return remote_fail(f, r, "answer to request %" PRIu32 " while expecting %zu", d->request_id, r->done);
-    if (d->error && *d->error) return remote_fail(f, r, "%s", d->error);
-    f->stats->remote_bytes += d->data.len;
-    int st = carry_feed(&r->carry, d->data.data, d->data.len, f->cb, f->arg, why, sizeof why);
+    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected data after the last answer");
+    if (id != r->done) return remote_fail(f, r, "answer to request %" PRIu32 " while expecting %zu", id, r->done);
+    f->stats->remote_bytes += len;
+    int st = carry_feed(&r->carry, data, len, f->cb, f->arg, why, sizeof why);
     if (st != FEED_OK) return fetch_feed_fail(f, st, r->hostport, remote_cur(f, r), why);
-    if (!d->last) return 0;
+    if (!last) return 0;
     if (r->carry.len > 0)
         return fetch_feed_fail(f, FEED_CORRUPT, r->hostport, remote_cur(f, r), "the partition ends inside a block");
     if (++r->done == r->nlocs) {
@@ -976,6 +984,17 @@ static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
         r->fd = -1;
     }
     return 0;
+}
+
+/* Handles one decoded message from a worker: an error, or a failed piece. */
+static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
+{
+    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected %s after the last answer", msg_name(m));
+    if (m->body_case == KILN__ENVELOPE__BODY_ERROR) return remote_fail(f, r, "refused: %s", m->error->message);
+    if (m->body_case != KILN__ENVELOPE__BODY_FETCH_DATA) return remote_fail(f, r, "unexpected %s", msg_name(m));
+    const Kiln__FetchData *d = m->fetch_data;
+    if (d->request_id == r->done && d->error && *d->error) return remote_fail(f, r, "%s", d->error);
+    return remote_piece(f, r, d->request_id, d->last, d->data.data, d->data.len);
 }
 
 /* Reads what the socket has and handles every whole frame. */
@@ -1009,7 +1028,18 @@ static int remote_read(fetch *f, remote *r)
         st = frame_parse(r->in + r->in_start, r->in_end - r->in_start, f->max_frame, &len, why, sizeof why);
         if (st == FRAME_ERROR) return remote_fail(f, r, "%s", why);
         if (st == FRAME_NEED_MORE) break;
-        Kiln__Envelope *m = msg_decode(r->in + r->in_start + FRAME_HEADER, len, why, sizeof why);
+        const uint8_t *payload = r->in + r->in_start + FRAME_HEADER;
+        uint32_t id;
+        int last;
+        const uint8_t *data;
+        size_t dlen;
+        if (msg_peek_fetch_data(payload, len, &id, &last, &data, &dlen) == 1) {
+            /* the usual piece: its blocks are read where they arrived */
+            r->in_start += FRAME_HEADER + len;
+            if (remote_piece(f, r, id, last, data, dlen) < 0) return -1;
+            continue;
+        }
+        Kiln__Envelope *m = msg_decode(payload, len, why, sizeof why);
         r->in_start += FRAME_HEADER + len;
         if (!m) return remote_fail(f, r, "%s", why);
         int rc = remote_handle(f, r, m);

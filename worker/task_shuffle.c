@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL /* short keys: hashed inline, no call into the library */
 #include <xxhash.h>
 
 #include "agg.h"
