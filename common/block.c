@@ -14,6 +14,7 @@
  * message, never a crash.
  */
 #include "block.h"
+#include "runtime.h"
 #include "util.h"
 
 #include <errno.h>
@@ -58,19 +59,6 @@ static uint32_t get_u32le(const uint8_t *p)
 static uint64_t get_u64le(const uint8_t *p)
 {
     return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
-}
-
-/* Writes v as an LEB128 varint at p (room for VARINT_MAX bytes when
- * v < 2^35); returns the bytes written. */
-static size_t put_varint(uint8_t *p, size_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
 }
 
 /* Reads a varint of at most VARINT_MAX bytes from the avail bytes at p.
@@ -144,10 +132,10 @@ int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val)
     size_t need = key.len + val.len + 2 * VARINT_MAX;
     if (builder_reserve(b, need) < 0) return -1;
     uint8_t *p = b->buf + b->len;
-    p += put_varint(p, key.len);
+    p += rt_varint_put(p, key.len);
     if (key.len) memcpy(p, key.ptr, key.len);
     p += key.len;
-    p += put_varint(p, val.len);
+    p += rt_varint_put(p, val.len);
     if (val.len) memcpy(p, val.ptr, val.len);
     p += val.len;
     b->len = (size_t)(p - b->buf);

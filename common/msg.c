@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "runtime.h"
 #include "util.h"
 
 #define MAX_NAME 128
@@ -236,17 +237,6 @@ int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, c
  * against protobuf-c) and the envelope's, which protobuf-c's oneof case is. */
 enum { FD_REQUEST_ID = 1, FD_DATA = 2, FD_LAST = 3 };
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
 static size_t varint_len(uint64_t v)
 {
     size_t n = 1;
@@ -263,7 +253,7 @@ size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t l
     size_t k = 0;
     if (request_id) {
         sub[k++] = FD_REQUEST_ID << 3 | 0;
-        k += put_varint(sub + k, request_id);
+        k += rt_varint_put(sub + k, request_id);
     }
     if (last) {
         sub[k++] = FD_LAST << 3 | 0;
@@ -271,31 +261,23 @@ size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t l
     }
     if (len) {
         sub[k++] = FD_DATA << 3 | 2;
-        k += put_varint(sub + k, len);
+        k += rt_varint_put(sub + k, len);
     }
     uint64_t sublen = k + len;
     uint64_t field = KILN__ENVELOPE__BODY_FETCH_DATA;
     uint64_t envlen = varint_len(field << 3 | 2) + varint_len(sublen) + sublen;
     frame_put_header(buf, (uint32_t)envlen);
     size_t h = FRAME_HEADER;
-    h += put_varint(buf + h, field << 3 | 2);
-    h += put_varint(buf + h, sublen);
+    h += rt_varint_put(buf + h, field << 3 | 2);
+    h += rt_varint_put(buf + h, sublen);
     memcpy(buf + h, sub, k);
     return h + k;
 }
 
-/* A varint at p (at most 10 bytes within end): bytes used, 0 when bad. */
+/* A varint at p, within end: bytes used, 0 when bad. */
 static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
-    uint64_t x = 0;
-    for (size_t i = 0; i < 10 && p + i < end; i++) {
-        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if (!(p[i] & 0x80)) {
-            *v = x;
-            return i + 1;
-        }
-    }
-    return 0;
+    return rt_varint_get(p, (size_t)(end - p), v);
 }
 
 int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data,

@@ -106,17 +106,6 @@ int kiln_fail(const char *fmt, ...)
     return -1;
 }
 
-size_t rt_varint_put(uint8_t *p, uint64_t v)
-{
-    size_t i = 0;
-    while (v >= 0x80) {
-        p[i++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[i++] = (uint8_t)v;
-    return i;
-}
-
 size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v)
 {
     uint64_t r = 0;
