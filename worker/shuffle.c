@@ -51,10 +51,10 @@
 #define LOCAL_CHUNK   (4u << 20) /* pread size of the local fetch */
 #define RECV_MIN      (256u << 10)
 #define RECV_BUF      (8u << 20) /* a remote connection's receive buffer */
-#define FETCH_IDLE_MS (300 * 1000) /* no byte from any worker for this long fails the fetch */
+#define FETCH_IDLE_MS (30 * 1000) /* no byte from any worker for this long fails the fetch */
 #define INDEX_MAGIC   0x5844494bu /* "KIDX" */
 #define INDEX_HEAD    8
-#define HANDSHAKE_S   30 /* seconds a worker has to answer the hello */
+#define HANDSHAKE_S   10 /* seconds a worker has to answer the hello */
 
 /* ---- paths and the index ---- */
 
@@ -776,6 +776,15 @@ typedef struct fetch {
     carry lcarry;
 } fetch;
 
+/* Records which map output could not be read (the driver reruns it). */
+static void fetch_blame(fetch *f, const Kiln__BlockLoc *loc)
+{
+    if (f->stats->failed) return;
+    f->stats->failed = 1;
+    f->stats->failed_map = loc->map;
+    f->stats->failed_worker = loc->worker_id;
+}
+
 /* Sets the fetch's message; returns -1. */
 static int fetch_fail(fetch *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fetch_fail(fetch *f, const char *fmt, ...)
@@ -793,6 +802,7 @@ static int fetch_fail(fetch *f, const char *fmt, ...)
 static int fetch_feed_fail(fetch *f, int st, const char *who, const Kiln__BlockLoc *loc, const char *why)
 {
     if (st == FEED_STOP) return fetch_fail(f, "fetch stopped by its block callback");
+    fetch_blame(f, loc);
     return fetch_fail(f,
                       "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): bad block stream: %s",
                       who, loc->map, f->in->shuffle_id, f->part, why);
@@ -829,6 +839,7 @@ static int local_step(fetch *f)
         f->lloc = f->in->blocks[f->local[f->local_next++]];
         if (shuffle_range_open(&f->lrg, f->work_dir, f->app, f->in->shuffle_id, f->lloc->map, f->part, why,
                                sizeof why) < 0) {
+            fetch_blame(f, f->lloc);
             local_name(f, f->lloc, who, sizeof who);
             return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): %s", who,
                               f->lloc->map, f->in->shuffle_id, f->part, why);
@@ -843,6 +854,7 @@ static int local_step(fetch *f)
         ssize_t n = pread(f->lrg.fd, f->lbuf, want, (off_t)off);
         if (n < 0 && errno == EINTR) return 0;
         if (n <= 0) {
+            fetch_blame(f, f->lloc);
             local_name(f, f->lloc, who, sizeof who);
             return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): read: %s",
                               who, f->lloc->map, f->in->shuffle_id, f->part,
@@ -890,6 +902,7 @@ static int remote_fail(fetch *f, const remote *r, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     const Kiln__BlockLoc *loc = remote_cur(f, r);
+    fetch_blame(f, loc);
     return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): %s", r->hostport,
                       loc->map, f->in->shuffle_id, f->part, why);
 }

@@ -101,6 +101,10 @@ typedef int (*fetch_block_fn)(void *arg, const uint8_t *block, size_t n);
 typedef struct fetch_stats {
     uint64_t local_bytes, remote_bytes;
     uint32_t remote_workers;
+    /* when the fetch fails because a map output could not be read (worker
+     * unreachable, file gone, bytes corrupt): which one */
+    int failed;
+    uint32_t failed_map, failed_worker;
 } fetch_stats;
 
 /* Reads every block of reduce partition `part` listed in `in`: outputs whose

@@ -501,8 +501,15 @@ int shuffle_source_push(run *r, const rpipeline *pl, const Kiln__TaskInput *in, 
         memset(&stats, 0, sizeof stats);
         if (shuffle_fetch(r->t->work_dir, r->t->app_id, r->t->worker_id, in->shuffles[i], in->source_partition,
                           MAX_FRAME, reader_block, &rd, &stats, err, sizeof err) < 0 &&
-            !r->failed)
+            !r->failed) {
             run_fail(r, "shuffle fetch failed: %s", err);
+            if (stats.failed) {
+                r->res->fetch_failed = 1;
+                r->res->fetch_shuffle_id = in->shuffles[i]->shuffle_id;
+                r->res->fetch_map = stats.failed_map;
+                r->res->fetch_worker_id = stats.failed_worker;
+            }
+        }
     }
     if (rd.agg) {
         if (!r->failed && agg_finish(rd.agg, reader_emit, &rd, err, sizeof err) < 0 && !r->failed)
