@@ -113,6 +113,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/run.sh
 	KILN_BUILD=$(BUILD) KILN_SPILL_MB=$(SPILL_MB) bash tests/integration/shuffle.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh
 
 check-fast: check-unit check-integration
 

@@ -271,10 +271,13 @@ static int cmd_info(const char *what, const char *master)
                (unsigned long long)r->stages_serialized, (unsigned long long)r->broadcasts_stored,
                (unsigned long long)r->blobs_served, (unsigned long long)r->blob_bytes_served);
     } else if (!strcmp(what, "workers")) {
-        printf("%-4s %-32s %5s %7s %10s %9s\n", "ID", "NAME", "SLOTS", "RUNNING", "TASKS", "HEARTBEAT");
+        printf("%-4s %-24s %-22s %5s %7s %10s %9s\n", "ID", "NAME", "DATA ADDRESS", "SLOTS", "RUNNING", "TASKS",
+               "HEARTBEAT");
         for (size_t i = 0; i < r->n_workers; i++) {
             Kiln__WorkerInfo *w = r->workers[i];
-            printf("%-4u %-32s %5u %7u %10llu %7llums\n", w->id, w->name, w->slots, w->running,
+            char addr[300];
+            snprintf(addr, sizeof addr, strchr(w->host, ':') ? "[%s]:%u" : "%s:%u", w->host, w->data_port);
+            printf("%-4u %-24s %-22s %5u %7u %10llu %7llums\n", w->id, w->name, addr, w->slots, w->running,
                    (unsigned long long)w->tasks_done, (unsigned long long)w->last_heartbeat_ms);
         }
     } else {

@@ -101,6 +101,8 @@ static void info_reply(driver *d, dconn *dc)
         wi[i].running = w->running;
         wi[i].tasks_done = w->tasks_done;
         wi[i].last_heartbeat_ms = now - w->last_heartbeat_ms;
+        wi[i].host = w->host;
+        wi[i].data_port = w->data_port;
         wp[i] = &wi[i];
     }
     size_t k = 0;
