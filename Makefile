@@ -46,11 +46,12 @@ EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%.so,$(wildcard examples/*
 TEST_APPS := $(patsubst tests/apps/%.c,$(BUILD)/tests/apps/%.so,$(wildcard tests/apps/*.c))
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 BENCH_APPS := $(patsubst bench/%.c,$(BUILD)/bench/%.so,$(wildcard bench/*.c))
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 BINS := $(BUILD)/kiln-driver $(BUILD)/kiln-worker $(BUILD)/kiln
 
 .PHONY: all check check-fast check-asan check-unit check-integration demo bench clean install deps
-all: $(BINS) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS)
+all: $(BINS) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 deps:
 	bash scripts/deps.sh
@@ -103,6 +104,11 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkilncommon.a $(BUILD)/libkilnd
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Idriver -Iworker -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(BUILD)/libkilncommon.a $(shell pkg-config --libs check) $(LIBS_COMMON)
 
+# Test tools: programs the integration tests run (a hostile client).
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libkilncommon.a $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libkilncommon.a $(LIBS_COMMON)
+
 check-unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
@@ -114,6 +120,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SPILL_MB=$(SPILL_MB) bash tests/integration/shuffle.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
 
 check-fast: check-unit check-integration
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "hash.h"
 #include "kiln.h"
 #include "kiln.pb-c.h"
@@ -65,11 +66,12 @@ struct kiln_ctx {
     int dead;     /* the connection failed: every action fails */
 };
 
-/* Connects to the driver at hostport, registers the application whose
- * library is at lib_path (uploading it when the driver lacks it).
+/* Connects to the driver at hostport, authenticating with secret (borrowed;
+ * NULL or empty: none), registers the application whose library is at
+ * lib_path (uploading it when the driver lacks it).
  * conf: "key=value" strings for every job. NULL with a message. */
-kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base, char *const *conf,
-                         size_t nconf, char *err, size_t errlen);
+kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *lib_path, const void *app_base,
+                         char *const *conf, size_t nconf, char *err, size_t errlen);
 void client_ctx_free(kiln_ctx *ctx);
 
 /* Sets ctx->err; returns -1. */
@@ -97,7 +99,9 @@ typedef struct job_result {
 int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_result *res);
 void job_result_release(job_result *res);
 
-/* One InfoRequest/KillApp round trip for the CLI over a fresh connection. */
-Kiln__Envelope *client_query(const char *hostport, Kiln__Envelope *req, char *err, size_t errlen);
+/* One InfoRequest/KillApp round trip for the CLI over a fresh connection
+ * (secret as for client_ctx_new). */
+Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Kiln__Envelope *req, char *err,
+                             size_t errlen);
 
 #endif

@@ -9,6 +9,11 @@
  * local[N] starts a private kiln-driver and one kiln-worker with N slots in
  * a temporary directory (binaries next to this one, else on PATH), waits
  * until the worker has registered, and removes everything afterwards.
+ *
+ * --secret-file FILE (or $KILN_SECRET_FILE) names the cluster's shared
+ * secret; it is loaded once here (refused when empty or readable by group
+ * or others) and lent to every connection. local[N] passes it to its
+ * private daemons too.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,6 +32,8 @@
 static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
                             "       kiln status|workers|jobs [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
+                            "Every command takes --secret-file FILE (default $KILN_SECRET_FILE) for a\n"
+                            "cluster that requires the shared secret.\n"
                             "The master defaults to $KILN_MASTER, then 127.0.0.1:7077.\n";
 
 typedef struct local_cluster {
@@ -97,7 +104,8 @@ static void local_stop(local_cluster *lc)
         rm_rf(lc->dir);
 }
 
-static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
+static int local_start(local_cluster *lc, int slots, const char *secret_file, const auth_secret *secret, char *err,
+                       size_t errlen)
 {
     memset(lc, 0, sizeof *lc);
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -114,8 +122,9 @@ static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
     snprintf(slotbuf, sizeof slotbuf, "%d", slots);
     mkdir(ddir, 0755);
     mkdir(wdir, 0755);
-    char *dargv[] = {drv,           "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-                     "--state-dir", ddir,       "--log-file",  dlog,     NULL};
+    const char *sf = secret_file && *secret_file ? secret_file : "";
+    char *dargv[] = {drv,  "--listen",   "127.0.0.1:0", "--http",        "127.0.0.1:0", "--state-dir",
+                     ddir, "--log-file", dlog,          "--secret-file", (char *)sf,    NULL};
     lc->driver = spawn(dargv);
     int port = wait_port(ddir, "rpc", lc->driver);
     if (port < 0) {
@@ -124,8 +133,9 @@ static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
     }
     snprintf(driver_addr, sizeof driver_addr, "127.0.0.1:%d", port);
     snprintf(lc->master, sizeof lc->master, "%s", driver_addr);
-    char *wargv[] = {wrk,       "--driver", driver_addr,  "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
-                     "--slots", slotbuf,    "--work-dir", wdir,       "--log-file",  wlog,     NULL};
+    char *wargv[] = {wrk,           "--driver",      driver_addr, "--listen",   "127.0.0.1:0", "--http",
+                     "127.0.0.1:0", "--slots",       slotbuf,     "--work-dir", wdir,          "--log-file",
+                     wlog,          "--secret-file", (char *)sf,  NULL};
     lc->worker = spawn(wargv);
     /* wait until the driver knows the worker */
     for (int i = 0; i < 1000; i++) {
@@ -134,7 +144,7 @@ static int local_start(local_cluster *lc, int slots, char *err, size_t errlen)
         ir.what = "workers";
         MSG_BODY(req, info_request, INFO_REQUEST, &ir);
         char e2[256];
-        Kiln__Envelope *m = client_query(lc->master, &req, e2, sizeof e2);
+        Kiln__Envelope *m = client_query(lc->master, secret, &req, e2, sizeof e2);
         int ready = m && m->body_case == KILN__ENVELOPE__BODY_INFO_REPLY && m->info_reply->n_workers > 0;
         msg_free(m);
         if (ready) return 0;
@@ -159,7 +169,17 @@ static int parse_local(const char *m, int *slots)
     return 0;
 }
 
-static int cmd_submit(int argc, char **argv, const char *master)
+/* Loads the secret named by path (may be NULL or empty: none). 0, or -1
+ * after saying why on stderr. */
+static int load_secret(const char *cmd, const char *path, auth_secret *s)
+{
+    char err[1024];
+    if (auth_secret_load(s, path, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "kiln %s: %s\n", cmd, err);
+    return -1;
+}
+
+static int cmd_submit(int argc, char **argv, const char *master, const char *secret_file)
 {
     char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
     size_t nconf = 0;
@@ -174,7 +194,9 @@ static int cmd_submit(int argc, char **argv, const char *master)
         else if (!strncmp(argv[i], "--conf=", 7))
             conf[nconf++] = argv[i] + 7;
         else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
-            i++; /* authentication arrives with the security work; accepted now */
+            secret_file = argv[++i];
+        else if (!strncmp(argv[i], "--secret-file=", 14))
+            secret_file = argv[i] + 14;
         else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "kiln submit: unknown option %s\n%s", argv[i], usage);
             free(conf);
@@ -206,19 +228,25 @@ static int cmd_submit(int argc, char **argv, const char *master)
         free(conf);
         return 2;
     }
+    auth_secret secret;
+    if (load_secret("submit", secret_file, &secret) < 0) {
+        free(conf);
+        return 2;
+    }
     local_cluster lc;
     int slots, local = parse_local(master, &slots);
     char err[2048];
     if (local) {
-        if (local_start(&lc, slots, err, sizeof err) < 0) {
+        if (local_start(&lc, slots, secret_file, &secret, err, sizeof err) < 0) {
             fprintf(stderr, "kiln submit: %s\n", err);
+            auth_secret_release(&secret);
             free(conf);
             return 1;
         }
         master = lc.master;
     }
     int rc;
-    kiln_ctx *ctx = client_ctx_new(master, lib_path, info.dli_fbase, conf, nconf, err, sizeof err);
+    kiln_ctx *ctx = client_ctx_new(master, &secret, lib_path, info.dli_fbase, conf, nconf, err, sizeof err);
     if (!ctx) {
         fprintf(stderr, "kiln submit: %s\n", err);
         rc = 1;
@@ -228,17 +256,18 @@ static int cmd_submit(int argc, char **argv, const char *master)
         client_ctx_free(ctx);
     }
     if (local) local_stop(&lc);
+    auth_secret_release(&secret);
     free(conf);
     return rc;
 }
 
-static Kiln__Envelope *info(const char *master, char *err, size_t errlen)
+static Kiln__Envelope *info(const char *master, const auth_secret *secret, char *err, size_t errlen)
 {
     Kiln__Envelope req = KILN__ENVELOPE__INIT;
     Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
     ir.what = "status";
     MSG_BODY(req, info_request, INFO_REQUEST, &ir);
-    Kiln__Envelope *m = client_query(master, &req, err, errlen);
+    Kiln__Envelope *m = client_query(master, secret, &req, err, errlen);
     if (m && m->body_case != KILN__ENVELOPE__BODY_INFO_REPLY) {
         errf(err, errlen, "unexpected %s from the driver", msg_name(m));
         msg_free(m);
@@ -247,10 +276,10 @@ static Kiln__Envelope *info(const char *master, char *err, size_t errlen)
     return m;
 }
 
-static int cmd_info(const char *what, const char *master)
+static int cmd_info(const char *what, const char *master, const auth_secret *secret)
 {
     char err[1024];
-    Kiln__Envelope *m = info(master, err, sizeof err);
+    Kiln__Envelope *m = info(master, secret, err, sizeof err);
     if (!m) {
         fprintf(stderr, "kiln %s: %s\n", what, err);
         return 1;
@@ -292,14 +321,14 @@ static int cmd_info(const char *what, const char *master)
     return 0;
 }
 
-static int cmd_kill(const char *id, const char *master)
+static int cmd_kill(const char *id, const char *master, const auth_secret *secret)
 {
     Kiln__Envelope req = KILN__ENVELOPE__INIT;
     Kiln__KillApp k = KILN__KILL_APP__INIT;
     k.app_id = (char *)id;
     MSG_BODY(req, kill_app, KILL_APP, &k);
     char err[1024];
-    Kiln__Envelope *m = client_query(master, &req, err, sizeof err);
+    Kiln__Envelope *m = client_query(master, secret, &req, err, sizeof err);
     if (!m) {
         fprintf(stderr, "kiln kill: %s\n", err);
         return 1;
@@ -325,8 +354,9 @@ int main(int argc, char **argv)
     }
     const char *master = getenv("KILN_MASTER");
     if (!master || !*master) master = "127.0.0.1:7077";
+    const char *secret_file = getenv("KILN_SECRET_FILE");
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master);
+    if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master, secret_file);
     /* the other commands take --master, --secret-file and one argument */
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {
@@ -335,7 +365,9 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "--master=", 9))
             master = argv[i] + 9;
         else if (!strcmp(argv[i], "--secret-file") && i + 1 < argc)
-            i++;
+            secret_file = argv[++i];
+        else if (!strncmp(argv[i], "--secret-file=", 14))
+            secret_file = argv[i] + 14;
         else if (!arg)
             arg = argv[i];
         else {
@@ -343,14 +375,18 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (!strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs")) return cmd_info(cmd, master);
-    if (!strcmp(cmd, "kill")) {
-        if (!arg) {
-            fputs(usage, stderr);
-            return 2;
-        }
-        return cmd_kill(arg, master);
+    int info_cmd = !strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs");
+    if (!info_cmd && strcmp(cmd, "kill")) {
+        fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);
+        return 2;
     }
-    fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);
-    return 2;
+    if (!info_cmd && !arg) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    auth_secret secret;
+    if (load_secret(cmd, secret_file, &secret) < 0) return 2;
+    int rc = info_cmd ? cmd_info(cmd, master, &secret) : cmd_kill(arg, master, &secret);
+    auth_secret_release(&secret);
+    return rc;
 }

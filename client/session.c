@@ -1,5 +1,6 @@
 /*
- * session.c - the client's conversation with the driver: hello, register
+ * session.c - the client's conversation with the driver: the handshake
+ * (common/handshake.c; with a shared secret, mutual authentication), register
  * the application, upload its library and broadcast values, run jobs and
  * collect their streamed results, one request at a time.
  */
@@ -12,6 +13,7 @@
 
 #include "client.h"
 #include "frame.h"
+#include "handshake.h"
 #include "net.h"
 #include "util.h"
 
@@ -85,8 +87,8 @@ int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const ui
     return rc;
 }
 
-kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void *app_base, char *const *conf,
-                         size_t nconf, char *err, size_t errlen)
+kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *lib_path, const void *app_base,
+                         char *const *conf, size_t nconf, char *err, size_t errlen)
 {
     uint8_t *lib;
     size_t lib_len;
@@ -115,7 +117,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const char *lib_path, const void 
         ctx->conf = xrealloc(ctx->conf, (ctx->nconf + 1) * sizeof *ctx->conf);
         ctx->conf[ctx->nconf++] = c;
     }
-    if (msg_handshake_fd(fd, &ctx->rd, KILN__ROLE__ROLE_CLIENT, "kiln", err, errlen) < 0) goto fail;
+    if (msg_handshake_fd(fd, &ctx->rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, err, errlen) < 0) goto fail;
 
     char hash[HASH_HEX_LEN + 1];
     hash_sha256_hex(lib, lib_len, hash);
@@ -369,14 +371,15 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
     }
 }
 
-Kiln__Envelope *client_query(const char *hostport, Kiln__Envelope *req, char *err, size_t errlen)
+Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Kiln__Envelope *req, char *err,
+                             size_t errlen)
 {
     int fd = net_connect_blocking(hostport, err, errlen);
     if (fd < 0) return NULL;
     msg_reader rd;
     msg_reader_init(&rd, fd, FRAME_MAX_DEFAULT);
     Kiln__Envelope *m = NULL;
-    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_CLIENT, "kiln", err, errlen) == 0) {
+    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, err, errlen) == 0) {
         if (msg_write_fd(fd, req) < 0) {
             errf(err, errlen, "send: %s", strerror(errno));
         } else {

@@ -78,6 +78,8 @@ static const conf_key keys[] = {
     {SIZE("task.memory_limit", task_memory_limit, "0"), .flags = CONF_JOB},
     {DURATION("task.timeout", task_timeout_ms, "0"), .flags = CONF_JOB},
     {SIZE("net.max_frame", net_max_frame, "64m")},
+    {DURATION("net.handshake_timeout", net_handshake_timeout_ms, "10s"), .min = 1},
+    {INT("net.max_connections", net_max_connections, "1024"), .min = 1},
     {STRING("secret_file", secret_file, "")},
     {STRING("log.level", log_level, "info"), .choices = log_levels},
 };

@@ -39,9 +39,11 @@ typedef struct kiln_conf {
     uint64_t task_memory_limit;   /* task.memory_limit, 0 = none */
     uint64_t task_timeout_ms;     /* task.timeout, 0 = none */
     /* network */
-    uint64_t net_max_frame; /* net.max_frame, 64m */
-    char *secret_file;      /* secret_file, "" = none */
-    char *log_level;        /* log.level, "info" */
+    uint64_t net_max_frame;            /* net.max_frame, 64m */
+    uint64_t net_handshake_timeout_ms; /* net.handshake_timeout, 10s */
+    int64_t net_max_connections;       /* net.max_connections, 1024 (per listening port) */
+    char *secret_file;                 /* secret_file, "" = none */
+    char *log_level;                   /* log.level, "info" */
 } kiln_conf;
 
 /* Fills every key with its default. */

@@ -38,6 +38,8 @@ struct conn {
     int protocol_error;
     struct event *free_ev;
     struct event *flush_timeout;
+    struct event *deadline; /* see conn_set_deadline */
+    char deadline_reason[96];
     void (*drain_cb)(conn *c, void *arg); /* see conn_set_drain_cb */
     size_t drain_low;
     Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
@@ -49,6 +51,7 @@ static void conn_free(conn *c)
     if (c->bev) bufferevent_free(c->bev);
     if (c->free_ev) event_free(c->free_ev);
     if (c->flush_timeout) event_free(c->flush_timeout);
+    if (c->deadline) event_free(c->deadline);
     free(c);
 }
 
@@ -80,6 +83,7 @@ void conn_close(conn *c, int flush, const char *reason)
 {
     if (c->closing) return;
     c->closing = 1;
+    if (c->deadline) evtimer_del(c->deadline);
     bufferevent_disable(c->bev, EV_READ);
     if (c->on_close) c->on_close(c, reason, c->arg);
     if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
@@ -90,6 +94,26 @@ void conn_close(conn *c, int flush, const char *reason)
         return;
     }
     schedule_free(c);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    c->protocol_error = 1;
+    conn_close(c, 0, c->deadline_reason);
+}
+
+void conn_set_deadline(conn *c, uint64_t ms, const char *reason)
+{
+    if (c->closing) return;
+    if (ms == 0) {
+        if (c->deadline) evtimer_del(c->deadline);
+        return;
+    }
+    if (!c->deadline) c->deadline = evtimer_new(c->base, deadline_cb, c);
+    snprintf(c->deadline_reason, sizeof c->deadline_reason, "%s", reason);
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    evtimer_add(c->deadline, &tv);
 }
 
 int conn_is_closing(const conn *c)
@@ -190,12 +214,7 @@ conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame, co
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on unix sockets */
     struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
     conn *c = conn_alloc(base, bev, max_frame, on_msg, on_close, arg);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-        net_format_addr((struct sockaddr *)&ss, c->peer, sizeof c->peer);
-    else
-        snprintf(c->peer, sizeof c->peer, "local");
+    net_peer_name(fd, c->peer, sizeof c->peer);
     return c;
 }
 
@@ -238,27 +257,6 @@ int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_seg
     return evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
 }
 
-int conn_send_hello(conn *c, Kiln__Role role, const char *name)
-{
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__Hello h = KILN__HELLO__INIT;
-    h.version = PROTOCOL_VERSION;
-    h.role = role;
-    h.name = (char *)name;
-    MSG_BODY(env, hello, HELLO, &h);
-    return conn_send(c, &env);
-}
-
-int conn_send_hello_ack(conn *c, Kiln__Role role)
-{
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__HelloAck h = KILN__HELLO_ACK__INIT;
-    h.version = PROTOCOL_VERSION;
-    h.role = role;
-    MSG_BODY(env, hello_ack, HELLO_ACK, &h);
-    return conn_send(c, &env);
-}
-
 int conn_send_error(conn *c, const char *fmt, ...)
 {
     char buf[1024];
@@ -271,6 +269,15 @@ int conn_send_error(conn *c, const char *fmt, ...)
     e.message = buf;
     MSG_BODY(env, error, ERROR, &e);
     return conn_send(c, &env);
+}
+
+int conn_handshake(conn *c, handshake *h, const Kiln__Envelope *m, char *err, size_t errlen)
+{
+    const Kiln__Envelope *out;
+    int st = h->server ? hs_server_msg(h, m, &out, err, errlen) : hs_client_msg(h, m, &out, err, errlen);
+    if (out) conn_send(c, out);
+    if (st > 0) conn_set_deadline(c, 0, NULL);
+    return st;
 }
 
 const char *conn_peer(const conn *c)

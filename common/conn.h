@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "handshake.h"
 #include "kiln.pb-c.h"
 
 typedef struct conn conn;
@@ -34,7 +35,6 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);
-/* Queues a hello / hello_ack / error message. */
 /* Queues head (n bytes, copied) and then len bytes at off of a file
  * segment (see evbuffer_file_segment_new): the file's bytes go from the
  * page cache to the socket with sendfile where the kernel has it. The
@@ -42,9 +42,15 @@ int conn_send(conn *c, const Kiln__Envelope *msg);
  * once. 0, or -1. */
 struct evbuffer_file_segment;
 int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len);
-int conn_send_hello(conn *c, Kiln__Role role, const char *name);
-int conn_send_hello_ack(conn *c, Kiln__Role role);
+/* Queues an Error message. */
 int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Feeds a message that arrived before the handshake h finished to its
+ * server or client side (hs_server_msg / hs_client_msg) and queues what
+ * it answers. When it finished, cancels the deadline. Returns 1 (done), 0
+ * (more to come) or -1 with a message: the caller logs it with the peer's
+ * address and closes the connection with flush (the Error goes out). */
+int conn_handshake(conn *c, handshake *h, const Kiln__Envelope *m, char *err, size_t errlen);
 
 /* Called only inside the message callback: takes ownership of the message
  * being delivered (free it with msg_free), so it outlives the callback. */
@@ -54,8 +60,12 @@ Kiln__Envelope *conn_steal_msg(conn *c);
  * from the loop. With flush, queued output is written first (bounded). */
 void conn_close(conn *c, int flush, const char *reason);
 int conn_is_closing(const conn *c);
+/* Closes the connection as a protocol error, with reason (copied), unless
+ * conn_set_deadline(c, 0, NULL) cancels it within ms milliseconds (the time
+ * a peer has to finish its handshake). ms 0 cancels. */
+void conn_set_deadline(conn *c, uint64_t ms, const char *reason);
 /* True when the connection was closed because the peer broke the protocol
- * (a frame over the limit, a message that does not decode). */
+ * (a frame over the limit, a message that does not decode, a deadline). */
 int conn_protocol_error(const conn *c);
 
 /* The peer's address as "ip:port" (for logs). */

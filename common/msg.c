@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "frame.h"
 #include "runtime.h"
 #include "util.h"
@@ -45,6 +46,16 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
         return errf(err, errlen, "message without a body");
     case KILN__ENVELOPE__BODY_HELLO:
         if (strlen(e->hello->name) > 256) return errf(err, errlen, "hello name too long");
+        if (e->hello->nonce.len != 0 && e->hello->nonce.len != AUTH_NONCE_LEN)
+            return errf(err, errlen, "hello: nonce of %zu bytes", e->hello->nonce.len);
+        return 0;
+    case KILN__ENVELOPE__BODY_HELLO_ACK:
+        if ((e->hello_ack->nonce.len != 0 && e->hello_ack->nonce.len != AUTH_NONCE_LEN) ||
+            (e->hello_ack->mac.len != 0 && e->hello_ack->mac.len != AUTH_MAC_LEN))
+            return errf(err, errlen, "hello_ack: bad nonce or mac length");
+        return 0;
+    case KILN__ENVELOPE__BODY_AUTH:
+        if (e->auth->mac.len != AUTH_MAC_LEN) return errf(err, errlen, "auth: mac of %zu bytes", e->auth->mac.len);
         return 0;
     case KILN__ENVELOPE__BODY_REGISTER_WORKER: {
         const Kiln__RegisterWorker *r = e->register_worker;
@@ -204,30 +215,6 @@ int msg_write_fd(int fd, const Kiln__Envelope *e)
     kiln__envelope__pack(e, buf + FRAME_HEADER);
     int rc = write_all(fd, buf, n + FRAME_HEADER);
     if (buf != stackbuf) free(buf);
-    return rc;
-}
-
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, char *err, size_t errlen)
-{
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__Hello hello = KILN__HELLO__INIT;
-    hello.version = PROTOCOL_VERSION;
-    hello.role = role;
-    hello.name = (char *)name;
-    MSG_BODY(env, hello, HELLO, &hello);
-    if (msg_write_fd(fd, &env) < 0) return errf(err, errlen, "send hello: %s", strerror(errno));
-    Kiln__Envelope *in = NULL;
-    int st = msg_reader_next(r, &in, err, errlen);
-    if (st == 0) return errf(err, errlen, "the peer closed the connection during the handshake");
-    if (st < 0) return -1;
-    int rc = 0;
-    if (in->body_case == KILN__ENVELOPE__BODY_ERROR)
-        rc = errf(err, errlen, "refused: %s", in->error->message);
-    else if (in->body_case != KILN__ENVELOPE__BODY_HELLO_ACK)
-        rc = errf(err, errlen, "expected hello_ack, got %s", msg_name(in));
-    else if (in->hello_ack->version != PROTOCOL_VERSION)
-        rc = errf(err, errlen, "protocol version %u, expected %u", in->hello_ack->version, PROTOCOL_VERSION);
-    msg_free(in);
     return rc;
 }
 

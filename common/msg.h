@@ -72,8 +72,4 @@ int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errle
 /* Writes one frame to a blocking fd. 0, or -1 (errno). */
 int msg_write_fd(int fd, const Kiln__Envelope *e);
 
-/* Sends a hello and waits for the peer's hello_ack (blocking). 0, or -1 with
- * a message (refused, wrong version, no answer). */
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, char *err, size_t errlen);
-
 #endif

@@ -72,6 +72,16 @@ void net_format_addr(const struct sockaddr *sa, char *buf, size_t len)
     }
 }
 
+void net_peer_name(int fd, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+        net_format_addr((struct sockaddr *)&ss, buf, len);
+    else
+        snprintf(buf, len, "local");
+}
+
 int net_is_loopback(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET) {

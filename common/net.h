@@ -12,6 +12,8 @@
 int net_parse_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen);
 /* "ip:port" of an address. */
 void net_format_addr(const struct sockaddr *sa, char *buf, size_t len);
+/* "ip:port" of a connected socket's peer ("local" for a unix socket). */
+void net_peer_name(int fd, char *buf, size_t len);
 /* True when the address is loopback (127/8 or ::1). */
 int net_is_loopback(const struct sockaddr_storage *ss);
 /* Opens a listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR);

@@ -20,6 +20,7 @@
 #include "blobrecv.h"
 #include "conf.h"
 #include "conn.h"
+#include "handshake.h"
 #include "hash.h"
 #include "log.h"
 #include "stages.h"
@@ -38,7 +39,8 @@ typedef struct cache_entry cache_entry;
 struct dconn {
     driver *d;
     conn *c;
-    Kiln__Role role; /* ROLE_UNKNOWN until hello */
+    Kiln__Role role; /* ROLE_UNKNOWN until the handshake finished */
+    handshake hs;    /* hello and, with a secret, authentication */
     dworker *worker; /* role == WORKER, after registration */
     app *app;        /* role == CLIENT, after app_register */
     blob_recv up; /* an upload in progress (BlobPut) */
@@ -166,7 +168,9 @@ struct driver {
     int rpc_port, http_port;
     struct evconnlistener *rpc_listener;
     struct evhttp *http;
+    auth_secret secret; /* empty: no authentication */
     dconn *conns;
+    size_t nconns;
     dworker *workers;
     uint32_t next_worker_id;
     app *apps;

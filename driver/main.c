@@ -161,6 +161,7 @@ static void driver_release(driver *d)
     if (d->base) event_base_free(d->base);
     logger_close(&d->log);
     conf_release(&d->conf);
+    auth_secret_release(&d->secret);
     free(d->state_dir);
     free(d->blob_dir);
 }
@@ -182,6 +183,11 @@ int main(int argc, char **argv)
     if (logger_open(&d.log, "driver", d.conf.driver_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
                     sizeof err) < 0) {
         fprintf(stderr, "kiln-driver: %s\n", err);
+        goto out;
+    }
+    if (auth_secret_load(&d.secret, d.conf.secret_file, err, sizeof err) < 0) {
+        log_msg(&d.log, LOG_ERROR, "%s", err);
+        if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -206,8 +212,8 @@ int main(int argc, char **argv)
     evsignal_add(d.sighup_ev, NULL);
     evsignal_add(d.sigterm_ev, NULL);
     evsignal_add(d.sigint_ev, NULL);
-    log_msg(&d.log, LOG_INFO, "driver started rpc_port=%d http_port=%d state_dir=%s", d.rpc_port, d.http_port,
-            d.state_dir);
+    log_msg(&d.log, LOG_INFO, "driver started rpc_port=%d http_port=%d state_dir=%s auth=%s", d.rpc_port, d.http_port,
+            d.state_dir, auth_enabled(&d.secret) ? "shared-secret" : "none");
     event_base_dispatch(d.base);
     log_msg(&d.log, LOG_INFO, "driver stopped");
     rc = 0;

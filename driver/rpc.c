@@ -1,10 +1,13 @@
 /*
- * rpc.c - the driver's connections. Every connection starts with a Hello
- * naming its role; after it, a client may register an application, upload
- * blobs, submit jobs, ask for status and kill applications, and a worker
- * may register, heartbeat, fetch blobs and report tasks. A message that is
- * not allowed in the connection's state is logged and closes that
- * connection only.
+ * rpc.c - the driver's connections. Every connection starts with the
+ * handshake (common/handshake.c): a Hello naming its role and, when the
+ * cluster has a shared secret, mutual authentication, within
+ * net.handshake_timeout; nothing else is read before it finished. After
+ * it, a client may register an application, upload blobs, submit jobs, ask
+ * for status and kill applications, and a worker may register, heartbeat,
+ * fetch blobs and report tasks. A message that is not allowed in the
+ * connection's state is logged with the peer's address and closes that
+ * connection only. At most net.max_connections are open at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "driver.h"
 #include "msg.h"
+#include "net.h"
 #include "util.h"
 
 static void dconn_closed(conn *c, const char *reason, void *arg)
@@ -22,6 +26,7 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
     for (dconn **pp = &d->conns; *pp; pp = &(*pp)->next)
         if (*pp == dc) {
             *pp = dc->next;
+            d->nconns--;
             break;
         }
     store_upload_abort(dc);
@@ -31,7 +36,7 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
         sched_app_ended(d, dc->app, reason);
     }
     if (conn_protocol_error(c))
-        log_msg(&d->log, LOG_WARN, "connection closed on a bad frame peer=%s error=\"%s\"", conn_peer(c), reason);
+        log_msg(&d->log, LOG_WARN, "connection closed on a protocol error peer=%s error=\"%s\"", conn_peer(c), reason);
     else if (dc->role == KILN__ROLE__ROLE_UNKNOWN || (dc->role == KILN__ROLE__ROLE_CLIENT && !dc->app))
         log_msg(&d->log, LOG_DEBUG, "connection closed peer=%s reason=\"%s\"", conn_peer(c), reason);
     free(dc);
@@ -237,25 +242,17 @@ static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
 {
     dconn *dc = arg;
     driver *d = dc->d;
-    if (dc->role == KILN__ROLE__ROLE_UNKNOWN) {
-        if (m->body_case != KILN__ENVELOPE__BODY_HELLO) {
-            refuse(d, dc, "the first message must be a hello");
-            return;
+    if (dc->hs.state != HS_DONE) {
+        char why[512];
+        int st = conn_handshake(c, &dc->hs, m, why, sizeof why);
+        if (st < 0) {
+            log_msg(&d->log, LOG_WARN, "connection refused peer=%s error=\"%s\"", conn_peer(c), why);
+            conn_close(c, 1, why);
+        } else if (st > 0) {
+            dc->role = dc->hs.peer_role;
+            log_msg(&d->log, LOG_DEBUG, "connection accepted peer=%s role=%s auth=%s", conn_peer(c),
+                    dc->role == KILN__ROLE__ROLE_CLIENT ? "client" : "worker", auth_enabled(&d->secret) ? "yes" : "no");
         }
-        Kiln__Hello *h = m->hello;
-        if (h->version != PROTOCOL_VERSION) {
-            char what[128];
-            snprintf(what, sizeof what, "protocol version %u is not supported (driver speaks %u)", h->version,
-                     PROTOCOL_VERSION);
-            refuse(d, dc, what);
-            return;
-        }
-        if (h->role != KILN__ROLE__ROLE_CLIENT && h->role != KILN__ROLE__ROLE_WORKER) {
-            refuse(d, dc, "the driver accepts clients and workers only");
-            return;
-        }
-        dc->role = h->role;
-        conn_send_hello_ack(c, KILN__ROLE__ROLE_DRIVER);
         return;
     }
     if (dc->role == KILN__ROLE__ROLE_CLIENT)
@@ -266,12 +263,24 @@ static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
 
 void rpc_accept(driver *d, evutil_socket_t fd)
 {
+    if (d->nconns >= (size_t)d->conf.net_max_connections) {
+        char peer[64];
+        net_peer_name(fd, peer, sizeof peer);
+        log_msg(&d->log, LOG_WARN, "too many connections, closing a new one peer=%s limit=%lld", peer,
+                (long long)d->conf.net_max_connections);
+        evutil_closesocket(fd);
+        return;
+    }
     dconn *dc = xcalloc(1, sizeof *dc);
     dc->d = d;
     blob_recv_init(&dc->up);
+    hs_server_init(&dc->hs, &d->secret, KILN__ROLE__ROLE_DRIVER,
+                   HS_ROLE(KILN__ROLE__ROLE_CLIENT) | HS_ROLE(KILN__ROLE__ROLE_WORKER));
     dc->c = conn_new(d->base, fd, d->conf.net_max_frame, dconn_msg, dconn_closed, dc);
+    conn_set_deadline(dc->c, d->conf.net_handshake_timeout_ms, "no handshake within net.handshake_timeout");
     dc->next = d->conns;
     d->conns = dc;
+    d->nconns++;
 }
 
 void rpc_close_all(driver *d)

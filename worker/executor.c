@@ -168,7 +168,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     exec_status *st = x->a->status;
     st->nnames = p->nnames;
     memcpy(st->names, p->names, sizeof st->names);
-    task_sink sink = {.arg = x, .block = send_block, .bcast = bcast_lookup};
+    task_sink sink = {.arg = x, .block = send_block, .bcast = bcast_lookup, .secret = x->a->secret};
     int rc = task_run(p, t, &sink, st, &res);
     send_done(x, t, &res, rc == 0, 0);
     task_result_release(&res);

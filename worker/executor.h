@@ -16,6 +16,7 @@ typedef struct executor_args {
     const char *cache_dir; /* the worker's blob cache */
     exec_status *status;   /* shared with the worker */
     size_t max_frame;
+    const struct auth_secret *secret; /* the worker's, inherited by fork: for other workers' data ports */
 } executor_args;
 
 void executor_main(const executor_args *a) __attribute__((noreturn));

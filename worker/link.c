@@ -1,7 +1,8 @@
 /*
  * link.c - the worker's connection to the driver.
  *
- * States: connecting -> hello sent -> registered. While registered the
+ * States: connecting -> handshake (hello, and with a shared secret mutual
+ * authentication, common/handshake.c) -> register sent -> registered. While registered the
  * worker heartbeats, accepts TaskLaunch, fetches the blobs a task needs
  * (library, broadcast stage function, broadcast values) once each into
  * cache/<hash>, verifying the SHA-256 as the pieces arrive, and forwards
@@ -193,22 +194,35 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     link_send(w, &env);
 }
 
+/* The handshake finished: say who we are. */
+static void send_register(worker *w, conn *c)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__RegisterWorker r = KILN__REGISTER_WORKER__INIT;
+    r.host = w->host;
+    r.data_port = (uint32_t)w->data_port;
+    r.http_port = (uint32_t)w->http_port;
+    r.slots = (uint32_t)w->slots;
+    r.name = w->name;
+    MSG_BODY(env, register_worker, REGISTER_WORKER, &r);
+    conn_send(c, &env);
+}
+
 static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
 {
     worker *w = arg;
-    switch (m->body_case) {
-    case KILN__ENVELOPE__BODY_HELLO_ACK: {
-        Kiln__Envelope env = KILN__ENVELOPE__INIT;
-        Kiln__RegisterWorker r = KILN__REGISTER_WORKER__INIT;
-        r.host = w->host;
-        r.data_port = (uint32_t)w->data_port;
-        r.http_port = (uint32_t)w->http_port;
-        r.slots = (uint32_t)w->slots;
-        r.name = w->name;
-        MSG_BODY(env, register_worker, REGISTER_WORKER, &r);
-        conn_send(c, &env);
+    if (w->hs.state != HS_DONE) {
+        char why[512];
+        int st = conn_handshake(c, &w->hs, m, why, sizeof why);
+        if (st < 0) {
+            log_msg(&w->log, LOG_ERROR, "cannot join the driver %s: %s", conn_peer(c), why);
+            conn_close(c, 1, "handshake failed");
+        } else if (st > 0) {
+            send_register(w, c);
+        }
         return;
     }
+    switch (m->body_case) {
     case KILN__ENVELOPE__BODY_WORKER_REGISTERED: {
         w->registered = 1;
         w->worker_id = m->worker_registered->worker_id;
@@ -268,7 +282,13 @@ static void connect_now(worker *w)
         schedule_reconnect(w);
         return;
     }
-    conn_send_hello(w->driver, KILN__ROLE__ROLE_WORKER, w->name);
+    const Kiln__Envelope *hello;
+    if (hs_client_start(&w->hs, &w->secret, KILN__ROLE__ROLE_WORKER, w->name, &hello, err, sizeof err) < 0) {
+        log_msg(&w->log, LOG_ERROR, "%s", err);
+        conn_close(w->driver, 0, "no hello");
+        return;
+    }
+    conn_send(w->driver, hello);
 }
 
 static void reconnect_cb(evutil_socket_t fd, short what, void *arg)

@@ -105,6 +105,8 @@ static int bind_ports(worker *w, char *err, size_t errlen)
     if (daemon_check_bind(w->conf.worker_listen, &w->conf, err, errlen) < 0) return -1;
     if (daemon_check_bind(w->conf.worker_http, &w->conf, err, errlen) < 0) return -1;
     w->shuffles = shuffle_server_new(w->base, w->work_dir, &w->log, w->conf.net_max_frame);
+    shuffle_server_guard(w->shuffles, &w->secret, w->conf.net_handshake_timeout_ms,
+                         (size_t)w->conf.net_max_connections);
     int dfd = net_listen(w->conf.worker_listen, &w->data_port, err, errlen);
     if (dfd < 0) return -1;
     w->data_listener = evconnlistener_new(w->base, data_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, dfd);
@@ -142,6 +144,7 @@ static void worker_release(worker *w)
     if (w->base) event_base_free(w->base);
     logger_close(&w->log);
     conf_release(&w->conf);
+    auth_secret_release(&w->secret);
     free(w->work_dir);
     free(w->cache_dir);
 }
@@ -163,6 +166,11 @@ int main(int argc, char **argv)
     if (logger_open(&w.log, "worker", w.conf.worker_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
                     sizeof err) < 0) {
         fprintf(stderr, "kiln-worker: %s\n", err);
+        goto out;
+    }
+    if (auth_secret_load(&w.secret, w.conf.secret_file, err, sizeof err) < 0) {
+        log_msg(&w.log, LOG_ERROR, "%s", err);
+        if (w.conf.worker_log_file[0]) fprintf(stderr, "kiln-worker: %s\n", err);
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -195,8 +203,9 @@ int main(int argc, char **argv)
     evsignal_add(w.sigterm_ev, NULL);
     evsignal_add(w.sigint_ev, NULL);
 
-    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s", w.name,
-            w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver);
+    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s auth=%s",
+            w.name, w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver,
+            auth_enabled(&w.secret) ? "shared-secret" : "none");
     link_start(&w);
     event_base_dispatch(w.base);
 

@@ -38,6 +38,7 @@
 #include "block.h"
 #include "conn.h"
 #include "frame.h"
+#include "handshake.h"
 #include "msg.h"
 #include "net.h"
 #include "util.h"
@@ -419,7 +420,7 @@ typedef struct fetch_req {
 typedef struct peer {
     shuffle_server *srv;
     conn *c;
-    int greeted;  /* the hello came */
+    handshake hs; /* done: the hello (and, with a secret, the proof) came */
     int rejected; /* we closed it for breaking the protocol */
     int paused;   /* reading paused: too many requests queued */
     fetch_req *head, *tail;
@@ -438,6 +439,10 @@ struct shuffle_server {
     size_t piece; /* payload bytes per FetchData */
     uint64_t bytes, requests;
     peer *peers;
+    size_t npeers;
+    const auth_secret *secret; /* borrowed; NULL: no authentication */
+    uint64_t handshake_ms;     /* 0: no deadline */
+    size_t max_peers;          /* 0: no limit */
 };
 
 shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir, logger *log, size_t max_frame)
@@ -452,6 +457,13 @@ shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir
     else
         s->piece = s->max_frame > 2 * FRAME_SLACK ? s->max_frame - FRAME_SLACK : FRAME_SLACK;
     return s;
+}
+
+void shuffle_server_guard(shuffle_server *s, const auth_secret *secret, uint64_t handshake_ms, size_t max_conns)
+{
+    s->secret = secret;
+    s->handshake_ms = handshake_ms;
+    s->max_peers = max_conns;
 }
 
 /* Ends the request being streamed (answered in full or failed). */
@@ -583,22 +595,14 @@ static void peer_reject(peer *p, int flush, const char *fmt, ...)
     conn_close(p->c, flush, reason);
 }
 
-/* The protocol: a hello first, then only fetch requests, queued in order. */
+/* The protocol: the handshake first (hello and, with a secret, mutual
+ * authentication), then only fetch requests, queued in order. */
 static void peer_on_msg(conn *c, Kiln__Envelope *m, void *arg)
 {
     peer *p = arg;
-    if (!p->greeted) {
-        if (m->body_case != KILN__ENVELOPE__BODY_HELLO) {
-            peer_reject(p, 0, "expected hello, got %s", msg_name(m));
-            return;
-        }
-        if (m->hello->version != PROTOCOL_VERSION) {
-            conn_send_error(c, "protocol version %u, expected %u", m->hello->version, PROTOCOL_VERSION);
-            peer_reject(p, 1, "protocol version %u, expected %u", m->hello->version, PROTOCOL_VERSION);
-            return;
-        }
-        p->greeted = 1;
-        conn_send_hello_ack(c, KILN__ROLE__ROLE_WORKER);
+    if (p->hs.state != HS_DONE) {
+        char why[512];
+        if (conn_handshake(c, &p->hs, m, why, sizeof why) < 0) peer_reject(p, 1, "%s", why);
         return;
     }
     if (m->body_case != KILN__ENVELOPE__BODY_FETCH_REQUEST) {
@@ -639,20 +643,33 @@ static void peer_on_close(conn *c, const char *reason, void *arg)
         p->prev->next = p->next;
     else
         s->peers = p->next;
+    s->npeers--;
     if (p->next) p->next->prev = p->prev;
     peer_free(p);
 }
 
 void shuffle_server_accept(shuffle_server *s, evutil_socket_t fd)
 {
+    if (s->max_peers && s->npeers >= s->max_peers) {
+        char name[64];
+        net_peer_name(fd, name, sizeof name);
+        if (s->log)
+            log_msg(s->log, LOG_WARN, "too many data connections, closing a new one peer=%s limit=%zu", name,
+                    s->max_peers);
+        evutil_closesocket(fd);
+        return;
+    }
     peer *p = xcalloc(1, sizeof *p);
     p->srv = s;
     p->rg.fd = -1;
+    hs_server_init(&p->hs, s->secret, KILN__ROLE__ROLE_WORKER, HS_ROLE(KILN__ROLE__ROLE_PEER));
     p->c = conn_new(s->base, fd, s->max_frame, peer_on_msg, peer_on_close, p);
     conn_set_drain_cb(p->c, peer_on_drain, OUT_LOW);
+    if (s->handshake_ms) conn_set_deadline(p->c, s->handshake_ms, "no handshake within net.handshake_timeout");
     p->next = s->peers;
     if (s->peers) s->peers->prev = p;
     s->peers = p;
+    s->npeers++;
 }
 
 void shuffle_server_free(shuffle_server *s)
@@ -758,6 +775,7 @@ typedef struct fetch {
     const char *work_dir, *app;
     uint32_t local_id, part;
     size_t max_frame;
+    const auth_secret *secret;
     const Kiln__ShuffleInput *in;
     fetch_block_fn cb;
     void *arg;
@@ -918,7 +936,7 @@ static int remote_open(fetch *f, remote *r)
     /* a worker that accepts but never answers must not hang the task */
     struct timeval tv = {HANDSHAKE_S, 0};
     setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int rc = msg_handshake_fd(r->fd, &rd, KILN__ROLE__ROLE_PEER, "fetch", why, sizeof why);
+    int rc = msg_handshake_fd(r->fd, &rd, KILN__ROLE__ROLE_PEER, "fetch", f->secret, why, sizeof why);
     if (rc == 0) {
         /* keep whatever arrived after the hello_ack */
         size_t extra = rd.end - rd.start;
@@ -1150,8 +1168,8 @@ static int fetch_loop(fetch *f)
 }
 
 int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worker_id, const Kiln__ShuffleInput *in,
-                  uint32_t part, size_t max_frame, fetch_block_fn cb, void *arg, fetch_stats *stats, char *err,
-                  size_t errlen)
+                  uint32_t part, size_t max_frame, const auth_secret *secret, fetch_block_fn cb, void *arg,
+                  fetch_stats *stats, char *err, size_t errlen)
 {
     fetch_stats dummy;
     fetch f;
@@ -1161,6 +1179,7 @@ int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worke
     f.local_id = local_worker_id;
     f.part = part;
     f.max_frame = max_frame ? max_frame : FRAME_MAX_DEFAULT;
+    f.secret = secret;
     f.in = in;
     f.cb = cb;
     f.arg = arg;

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "kiln.pb-c.h"
 #include "log.h"
 
@@ -87,7 +88,13 @@ typedef struct shuffle_server shuffle_server;
 /* Borrows base, work_dir and log. */
 shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir, logger *log, size_t max_frame);
 void shuffle_server_free(shuffle_server *s);
-/* Takes an accepted data-port connection (expects a Hello, then requests). */
+/* Guards the data port: connections must authenticate with secret (borrowed,
+ * must outlive s; NULL or empty: no authentication) and finish their
+ * handshake within handshake_ms (0: no limit); at most max_conns are open
+ * at once (0: no limit), a new one beyond is logged and closed. */
+void shuffle_server_guard(shuffle_server *s, const auth_secret *secret, uint64_t handshake_ms, size_t max_conns);
+/* Takes an accepted data-port connection (expects the handshake, then
+ * requests). */
 void shuffle_server_accept(shuffle_server *s, evutil_socket_t fd);
 /* Counters for status pages. */
 uint64_t shuffle_server_bytes(const shuffle_server *s);
@@ -109,10 +116,11 @@ typedef struct fetch_stats {
 
 /* Reads every block of reduce partition `part` listed in `in`: outputs whose
  * worker_id equals local_worker_id from the files under work_dir, the rest
- * from their workers' data ports. 0, or -1 with a message naming the worker
+ * from their workers' data ports, authenticating with secret (borrowed;
+ * NULL: none). 0, or -1 with a message naming the worker
  * and the map output that could not be read. */
 int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worker_id, const Kiln__ShuffleInput *in,
-                  uint32_t part, size_t max_frame, fetch_block_fn cb, void *arg, fetch_stats *stats, char *err,
-                  size_t errlen);
+                  uint32_t part, size_t max_frame, const auth_secret *secret, fetch_block_fn cb, void *arg,
+                  fetch_stats *stats, char *err, size_t errlen);
 
 #endif

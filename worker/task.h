@@ -64,13 +64,15 @@ typedef struct stage_prog {
 stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err, size_t errlen);
 void stage_prog_free(stage_prog *p);
 
-/* Where a task's results go. */
+/* Where a task's results go, and what it borrows from its process. */
 typedef struct task_sink {
     void *arg;
     /* Sends a sealed record block. 0 or -1. */
     int (*block)(void *arg, const uint8_t *p, size_t n);
     /* Looks up a broadcast value. */
     kiln_slice (*bcast)(void *arg, kiln_bcast b);
+    /* The shared secret for other workers' data ports (NULL: none). */
+    const struct auth_secret *secret;
 } task_sink;
 
 typedef struct task_result {

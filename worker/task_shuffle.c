@@ -500,7 +500,7 @@ int shuffle_source_push(run *r, const rpipeline *pl, const Kiln__TaskInput *in, 
         fetch_stats stats;
         memset(&stats, 0, sizeof stats);
         if (shuffle_fetch(r->t->work_dir, r->t->app_id, r->t->worker_id, in->shuffles[i], in->source_partition,
-                          MAX_FRAME, reader_block, &rd, &stats, err, sizeof err) < 0 &&
+                          MAX_FRAME, r->sink->secret, reader_block, &rd, &stats, err, sizeof err) < 0 &&
             !r->failed) {
             run_fail(r, "shuffle fetch failed: %s", err);
             if (stats.failed) {

@@ -17,6 +17,7 @@
 #include "blobrecv.h"
 #include "conf.h"
 #include "conn.h"
+#include "handshake.h"
 #include "hash.h"
 #include "log.h"
 #include "task.h"
@@ -68,8 +69,10 @@ typedef struct worker {
     char name[256];
     char host[256];
     int data_port, http_port;
+    auth_secret secret; /* empty: no authentication */
     /* the driver link */
     conn *driver;
+    handshake hs; /* with the driver, until it finished */
     int registered;
     uint32_t worker_id;
     uint64_t backoff_ms;

@@ -59,11 +59,11 @@ start_driver() {
   export KILN_MASTER=$MASTER
 }
 
-# start_worker DIR SLOTS: prints nothing, appends to WORKER_PIDS
+# start_worker DIR SLOTS [FLAGS...]: prints nothing, appends to WORKER_PIDS
 start_worker() {
   mkdir -p "$1"
   "$B/kiln-worker" --driver "$MASTER" --listen 127.0.0.1:0 --http 127.0.0.1:0 --slots "$2" \
-    --work-dir "$1" --log-file "$1/worker.log" &
+    --work-dir "$1" --log-file "$1/worker.log" "${@:3}" &
   local pid=$!
   PIDS="$PIDS $pid"
   WORKER_PIDS="${WORKER_PIDS:-} $pid"

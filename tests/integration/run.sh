@@ -220,7 +220,7 @@ wait_executors_end "$APP"
 
 # the driver frees the slots of the ended applications' tasks (workers drop them unanswered)
 for i in $(seq 1 100); do
-  busy=$("$KILN" workers | tail -n +2 | awk '{ s += $4 } END { print s + 0 }')
+  busy=$("$KILN" workers | tail -n +2 | awk '{ s += $5 } END { print s + 0 }')
   [ "$busy" -eq 0 ] && break
   sleep 0.05
 done

@@ -967,7 +967,13 @@ START_TEST(test_conn_send)
     jd.error = "";
     MSG_BODY(env, job_done, JOB_DONE, &jd);
     ck_assert_int_eq(conn_send(fx.c, &env), 0);
-    ck_assert_int_eq(conn_send_hello(fx.c, KILN__ROLE__ROLE_WORKER, "sent hello"), 0);
+    Kiln__Envelope henv = KILN__ENVELOPE__INIT;
+    Kiln__Hello hello = KILN__HELLO__INIT;
+    hello.version = PROTOCOL_VERSION;
+    hello.role = KILN__ROLE__ROLE_WORKER;
+    hello.name = "sent hello";
+    MSG_BODY(henv, hello, HELLO, &hello);
+    ck_assert_int_eq(conn_send(fx.c, &henv), 0);
     ck_assert_int_eq(conn_send_error(fx.c, "no such app %s (%d)", "app-9", 9), 0);
     for (int i = 0; i < 50 && conn_output_pending(fx.c) > 0; i++)
         fx_spin(&fx, 1);

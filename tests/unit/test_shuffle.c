@@ -32,6 +32,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "log.h"
+#include "handshake.h"
 #include "msg.h"
 #include "net.h"
 #include "shuffle.h"
@@ -527,7 +528,7 @@ START_TEST(test_fetch_local)
         sink s = {.keep = 1};
         fetch_stats st;
         char err[512];
-        int rc = shuffle_fetch(g_local, APP, 1, &in, p, 0, sink_block, &s, &st, err, sizeof err);
+        int rc = shuffle_fetch(g_local, APP, 1, &in, p, 0, NULL, sink_block, &s, &st, err, sizeof err);
         ck_assert_msg(rc == 0, "%s", err);
         uint32_t maps[] = {0, 1};
         check_multiset(&s, maps, 2, p);
@@ -559,7 +560,7 @@ START_TEST(test_fetch_mixed)
         sink s = {.keep = 1};
         fetch_stats st;
         char err[512];
-        int rc = shuffle_fetch(g_local, APP, 1, &in, p, 0, sink_block, &s, &st, err, sizeof err);
+        int rc = shuffle_fetch(g_local, APP, 1, &in, p, 0, NULL, sink_block, &s, &st, err, sizeof err);
         ck_assert_msg(rc == 0, "partition %u: %s", p, err);
         uint32_t maps[] = {0, 1, 2, 3};
         check_multiset(&s, maps, NMAPS, p);
@@ -582,7 +583,7 @@ static int fetch_one(uint32_t worker, uint32_t port, uint32_t shuffle, uint32_t 
     in.shuffle_id = shuffle;
     in.n_blocks = 1;
     in.blocks = locs;
-    return shuffle_fetch(g_local, APP, 1, &in, p, 0, sink_block, s, NULL, err, errlen);
+    return shuffle_fetch(g_local, APP, 1, &in, p, 0, NULL, sink_block, s, NULL, err, errlen);
 }
 
 START_TEST(test_fetch_missing_map)
@@ -599,7 +600,7 @@ START_TEST(test_fetch_missing_map)
     in.shuffle_id = 1;
     in.n_blocks = 3;
     in.blocks = locs;
-    ck_assert_int_eq(shuffle_fetch(g_local, APP, 1, &in, 0, 0, sink_block, &s, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &s, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, hp) && strstr(err, "map 9 "), "%s", err);
     ck_assert_msg(strstr(err, "no such map output"), "%s", err);
 
@@ -619,7 +620,7 @@ START_TEST(test_fetch_missing_map)
     ck_assert_msg(strstr(err, hp) && strstr(err, "map 2 "), "%s", err);
     /* a bad application id never becomes a path */
     Kiln__ShuffleInput empty = KILN__SHUFFLE_INPUT__INIT;
-    ck_assert_int_eq(shuffle_fetch(g_local, "../x", 1, &empty, 0, 0, sink_block, &s, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(shuffle_fetch(g_local, "../x", 1, &empty, 0, 0, NULL, sink_block, &s, NULL, err, sizeof err), -1);
     sink_release(&s);
 }
 END_TEST
@@ -643,7 +644,7 @@ START_TEST(test_fetch_stop_and_corrupt)
     in.n_blocks = 1;
     in.blocks = locs;
     sink s2 = {0};
-    ck_assert_int_eq(shuffle_fetch(dir, APP, 1, &in, 0, 0, sink_block, &s2, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(shuffle_fetch(dir, APP, 1, &in, 0, 0, NULL, sink_block, &s2, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "map 4 ") && strstr(err, "bad block stream"), "%s", err);
 
     /* a partition cut inside a block */
@@ -655,7 +656,7 @@ START_TEST(test_fetch_stop_and_corrupt)
     block_builder_seal(&b, &blk, &n);
     block_builder_release(&b);
     write_bytes(dir, 1, 4, blk, n - 1, n);
-    ck_assert_int_eq(shuffle_fetch(dir, APP, 1, &in, 0, 0, sink_block, &s2, NULL, err, sizeof err), -1);
+    ck_assert_int_eq(shuffle_fetch(dir, APP, 1, &in, 0, 0, NULL, sink_block, &s2, NULL, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "inside a block"), "%s", err);
     free(blk);
 }
@@ -684,7 +685,7 @@ START_TEST(test_fetch_large)
     sink s = {.sleep_first = 300, .hash = XXH64_createState()};
     XXH64_reset(s.hash, 0);
     fetch_stats st;
-    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, sink_block, &s, &st, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &s, &st, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(s.bytes, g_big_len);
     ck_assert_uint_eq(st.remote_bytes, g_big_len);
     ck_assert_uint_eq(s.nrec, g_big_recs);
@@ -696,7 +697,7 @@ START_TEST(test_fetch_large)
         for (int i = 0; i < 3; i++) {
             sink t = {.raw = raw};
             double t0 = now_s();
-            ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, sink_block, &t, &st, err, sizeof err) == 0, "%s",
+            ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &t, &st, err, sizeof err) == 0, "%s",
                           err);
             double mbs = (double)g_big_len / 1e6 / (now_s() - t0);
             if (mbs > best) best = mbs;
@@ -710,7 +711,7 @@ START_TEST(test_fetch_large)
     in.n_blocks = 2;
     sink m = {0};
     double t0 = now_s();
-    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, sink_block, &m, &st, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &m, &st, err, sizeof err) == 0, "%s", err);
     printf("shuffle: local + remote fetch of %.1f MB: %.0f MB/s\n", 2.0 * (double)g_big_len / 1e6,
            2.0 * (double)g_big_len / 1e6 / (now_s() - t0));
     fflush(stdout);
@@ -734,7 +735,7 @@ static int raw_connect(msg_reader *r, int hello)
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     msg_reader_init(r, fd, FRAME_MAX_DEFAULT);
-    if (hello) ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", err, sizeof err) == 0, "%s", err);
+    if (hello) ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", NULL, err, sizeof err) == 0, "%s", err);
     return fd;
 }
 
@@ -924,7 +925,7 @@ START_TEST(test_server_garbage)
 
     /* each was logged as a warning naming the peer */
     ck_assert(log_has("WARN worker: data connection closed peer=127.0.0.1:"));
-    ck_assert(log_has("expected hello"));
+    ck_assert(log_has("the first message must be a hello"));
     ck_assert(log_has("unexpected heartbeat"));
 }
 END_TEST
@@ -961,7 +962,7 @@ START_TEST(test_server_counters)
         /* raw: no ck_assert in this forked child, whose checkpoints would
          * interleave with the test process's on Check's message channel */
         sink sk = {.raw = 1};
-        _exit(shuffle_fetch(g_local, APP, 1, &in, 2, 0, sink_block, &sk, NULL, e, sizeof e) == 0 ? 0 : 1);
+        _exit(shuffle_fetch(g_local, APP, 1, &in, 2, 0, NULL, sink_block, &sk, NULL, e, sizeof e) == 0 ? 0 : 1);
     }
     ck_assert_int_ge(pid, 0);
     int st = 0;
