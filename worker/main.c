@@ -130,6 +130,7 @@ static void worker_release(worker *w)
     while (w->execs) {
         wexec *x = w->execs;
         w->execs = x->next;
+        if (x->deadline) event_free(x->deadline);
         munmap(x->status, sizeof *x->status);
         free(x);
     }

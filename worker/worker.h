@@ -45,6 +45,8 @@ struct wexec {
     conn *c;
     exec_status *status; /* MAP_SHARED with the process */
     wtask *task;         /* running, or NULL when idle */
+    struct event *deadline; /* task.timeout of the running task (created on first use) */
+    uint64_t timed_out_ms;  /* the executor was killed for passing this task.timeout */
     int reaped, conn_gone, retiring;
     int exit_status;
     wexec *next;
