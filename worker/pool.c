@@ -387,7 +387,7 @@ void pool_end_app(worker *w, const char *app_id)
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }
 
-void pool_kill_all(worker *w)
+void pool_end_all(worker *w, int sig)
 {
     for (wexec *x = w->execs; x; x = x->next) {
         if (x->task) {
@@ -395,8 +395,10 @@ void pool_kill_all(worker *w)
             task_free(x->task);
             x->task = NULL;
             w->ntasks--;
+            deadline_stop(x);
         }
-        exec_retire(x);
+        x->retiring = 1;
+        if (!x->reaped) kill(x->pid, sig);
     }
     while (w->queue_head) {
         wtask *t = w->queue_head;
@@ -405,4 +407,12 @@ void pool_kill_all(worker *w)
         w->ntasks--;
     }
     w->queue_tail = NULL;
+}
+
+int pool_alive(const worker *w)
+{
+    int n = 0;
+    for (const wexec *x = w->execs; x; x = x->next)
+        n += !x->reaped;
+    return n;
 }

@@ -88,6 +88,7 @@ typedef struct worker {
     int nexecs, next_exec_index;
     wblob *blobs;
     struct event *sigchld_ev, *sighup_ev, *sigterm_ev, *sigint_ev;
+    struct event *stop_ev; /* stopping: the executors' grace period */
     int stopping;
     /* counters for the status page and tests */
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
@@ -103,7 +104,11 @@ void link_forward_output(worker *w, const Kiln__Envelope *env);
 void pool_schedule(worker *w);
 void pool_on_sigchld(worker *w);
 void pool_end_app(worker *w, const char *app_id);
-void pool_kill_all(worker *w);
+/* Drops every queued and running task unanswered and sends sig to every
+ * executor (SIGKILL when the driver is lost, SIGTERM when stopping). */
+void pool_end_all(worker *w, int sig);
+/* Executor processes not reaped yet. */
+int pool_alive(const worker *w);
 void task_free(wtask *t);
 
 #endif

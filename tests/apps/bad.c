@@ -14,6 +14,10 @@
  *   bad.so alloc FILE      a map that allocates without bound on a line containing "boom"
  *                          (it gives up with kiln_fail after 4 GiB, so a missing limit
  *                          fails the test instead of the machine)
+ *   bad.so slowshuffle FILE  lines cached, counted per line by reduce_by_key, then a slow
+ *                          map over the result (shuffle and cache files exist while it runs)
+ *   bad.so waitsegv FILE   a map that, on a "boom" line, waits (at most 60 s) for a file
+ *                          FILE.go to exist and then segfaults: the test decides when
  *   bad.so flaky FILE      a map that segfaults on a "boom" line the first time only
  *                          (a marker file FILE.marker remembers it), after emitting
  *
@@ -114,6 +118,20 @@ KILN_EXPORT int flaky_map(kiln_rec in, kiln_out *out, kiln_slice env)
     return rc;
 }
 
+KILN_EXPORT int waitsegv_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    if (is_boom(in)) {
+        char go[4096];
+        snprintf(go, sizeof go, "%.*s", (int)env.len, (const char *)env.ptr);
+        for (int i = 0; i < 6000 && access(go, F_OK) < 0; i++)
+            usleep(10000);
+        raise(SIGSEGV);
+    }
+    return kiln_emit(out, in.key, in.val);
+}
+
+KILN_EXPORT int line_one(kiln_rec in, kiln_out *out, kiln_slice env) { return kiln_emit_i64(out, in.val, 1); }
+
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {
     if (argc < 3) return 2;
@@ -132,6 +150,9 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         r = kiln_map(lines, multi_map, KILN_NONE);
     else if (!strcmp(cmd, "slow"))
         r = kiln_map(lines, slow_map, KILN_NONE);
+    else if (!strcmp(cmd, "slowshuffle"))
+        r = kiln_map(kiln_reduce_by_key(kiln_map(kiln_cache(lines), line_one, KILN_NONE), kiln_sum_i64, KILN_NONE, 2),
+                     slow_map, KILN_NONE);
     else if (!strcmp(cmd, "abort"))
         r = kiln_map(lines, abort_map, KILN_NONE);
     else if (!strcmp(cmd, "loop"))
@@ -142,6 +163,10 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         char marker[4096];
         snprintf(marker, sizeof marker, "%s.marker", argv[2]);
         r = kiln_map(lines, flaky_map, KILN_STR(marker));
+    } else if (!strcmp(cmd, "waitsegv")) {
+        char go[4096];
+        snprintf(go, sizeof go, "%s.go", argv[2]);
+        r = kiln_map(lines, waitsegv_map, KILN_STR(go));
     } else if (!strcmp(cmd, "missing"))
         r = lines;
     if (!r) {
