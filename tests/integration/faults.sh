@@ -22,14 +22,7 @@ EX=$B/examples
 BAD=$APPS/bad.so
 
 # ---- helpers ------------------------------------------------------------------
-# wait_log FILE PATTERN: until PATTERN appears in FILE (bounded)
-wait_log() {
-  local i
-  for i in $(seq 1 500); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
-  return 1
-}
-# app_of OUTPUT-FILE: the application a finished `kiln submit` registered
-# (the newest one in the driver's log)
+# newest_app: the application registered last (the driver's log)
 newest_app() { grep 'application registered' "$DLOG" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/'; }
 # failures APP: the driver's "task failed" lines for APP
 failures() { grep -c "task failed app=$1 " "$DLOG"; }
