@@ -112,6 +112,7 @@ SPILL_MB ?= 200
 check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/run.sh
 	KILN_BUILD=$(BUILD) KILN_SPILL_MB=$(SPILL_MB) bash tests/integration/shuffle.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 
 check-fast: check-unit check-integration

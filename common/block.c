@@ -14,6 +14,7 @@
  * message, never a crash.
  */
 #include "block.h"
+#include "runtime.h"
 #include "util.h"
 
 #include <errno.h>
@@ -24,7 +25,11 @@
 #include <string.h>
 
 #include <lz4.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h> /* XXH3 with the widest vectors the CPU has (AVX2/AVX-512), same hashes */
+#else
 #include <xxhash.h>
+#endif
 
 #define BLOCK_MAGIC   0x4b4c424bu /* "KBLK" read as a little-endian u32 */
 #define BLOCK_MIN_CAP (64u << 10) /* first allocation of a builder */
@@ -54,19 +59,6 @@ static uint32_t get_u32le(const uint8_t *p)
 static uint64_t get_u64le(const uint8_t *p)
 {
     return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
-}
-
-/* Writes v as an LEB128 varint at p (room for VARINT_MAX bytes when
- * v < 2^35); returns the bytes written. */
-static size_t put_varint(uint8_t *p, size_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
 }
 
 /* Reads a varint of at most VARINT_MAX bytes from the avail bytes at p.
@@ -140,10 +132,10 @@ int block_builder_add(block_builder *b, kiln_slice key, kiln_slice val)
     size_t need = key.len + val.len + 2 * VARINT_MAX;
     if (builder_reserve(b, need) < 0) return -1;
     uint8_t *p = b->buf + b->len;
-    p += put_varint(p, key.len);
+    p += rt_varint_put(p, key.len);
     if (key.len) memcpy(p, key.ptr, key.len);
     p += key.len;
-    p += put_varint(p, val.len);
+    p += rt_varint_put(p, val.len);
     if (val.len) memcpy(p, val.ptr, val.len);
     p += val.len;
     b->len = (size_t)(p - b->buf);
@@ -162,33 +154,46 @@ size_t block_builder_sealed_bound(const block_builder *b)
     return BLOCK_HEADER_SIZE + (size_t)LZ4_compressBound((int)b->len);
 }
 
-size_t block_builder_seal_to(block_builder *b, uint8_t *blk)
+size_t block_builder_seal_parts(block_builder *b, uint8_t *hdr, uint8_t *scratch, const uint8_t **payload)
 {
     int raw_len = (int)b->len; /* <= BLOCK_MAX_RAW < LZ4_MAX_INPUT_SIZE */
     int bound = LZ4_compressBound(raw_len);
-    uint8_t *payload = blk + BLOCK_HEADER_SIZE;
     int comp = 0;
     if (b->skip_lz4) {
         b->skip_lz4--;
     } else if (raw_len > 0) {
-        comp = LZ4_compress_default((const char *)b->buf, (char *)payload, raw_len, bound);
+        comp = LZ4_compress_default((const char *)b->buf, (char *)scratch, raw_len, bound);
         if (comp <= 0 || comp > raw_len - raw_len / 8) b->skip_lz4 = 16; /* not worth it: stop trying for a while */
     }
     size_t stored;
     if (comp > 0 && comp < raw_len) {
         stored = (size_t)comp;
+        *payload = scratch;
     } else {
-        comp = 0; /* LZ4 did not shrink it: store the records raw */
-        if (raw_len > 0) memcpy(payload, b->buf, (size_t)raw_len);
+        comp = 0; /* LZ4 did not shrink it: the records are stored raw, as they are */
         stored = (size_t)raw_len;
+        *payload = b->buf;
     }
-    put_u32le(blk, BLOCK_MAGIC);
-    put_u32le(blk + 4, (uint32_t)raw_len);
-    put_u32le(blk + 8, (uint32_t)comp);
-    put_u32le(blk + 12, b->nrec);
-    put_u64le(blk + 16, XXH3_64bits(payload, stored));
+    put_u32le(hdr, BLOCK_MAGIC);
+    put_u32le(hdr + 4, (uint32_t)raw_len);
+    put_u32le(hdr + 8, (uint32_t)comp);
+    put_u32le(hdr + 12, b->nrec);
+    put_u64le(hdr + 16, XXH3_64bits(stored ? *payload : hdr, stored));
+    return stored;
+}
+
+void block_builder_reset(block_builder *b)
+{
     b->len = 0;
     b->nrec = 0;
+}
+
+size_t block_builder_seal_to(block_builder *b, uint8_t *blk)
+{
+    const uint8_t *payload;
+    size_t stored = block_builder_seal_parts(b, blk, blk + BLOCK_HEADER_SIZE, &payload);
+    if (payload != blk + BLOCK_HEADER_SIZE && stored) memcpy(blk + BLOCK_HEADER_SIZE, payload, stored);
+    block_builder_reset(b);
     return BLOCK_HEADER_SIZE + stored;
 }
 
@@ -254,9 +259,15 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
     if (got != sum)
         return errf(err, errlen, "block: checksum mismatch (stored %016" PRIx64 ", computed %016" PRIx64 ")", sum, got);
 
+    if (!comp_len) { /* stored raw: read the records where they are */
+        r->raw = payload;
+        r->raw_len = raw_len;
+        r->nrec = nrec;
+        return 0;
+    }
     uint8_t *raw = malloc(raw_len ? raw_len : 1);
     if (!raw) return errf(err, errlen, "block: out of memory for %" PRIu32 " bytes", raw_len);
-    if (comp_len) {
+    {
         int d = LZ4_decompress_safe((const char *)payload, (char *)raw, (int)comp_len, (int)raw_len);
         if (d < 0 || (uint32_t)d != raw_len) {
             free(raw);
@@ -266,9 +277,8 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
                         "says %" PRIu32,
                         d, raw_len);
         }
-    } else if (raw_len) {
-        memcpy(raw, payload, raw_len);
     }
+    r->owned = raw;
     r->raw = raw;
     r->raw_len = raw_len;
     r->nrec = nrec;
@@ -319,6 +329,6 @@ int block_reader_next(block_reader *r, kiln_rec *rec, char *err, size_t errlen)
 /* Frees the decoded records; slices handed out become invalid. */
 void block_reader_close(block_reader *r)
 {
-    free(r->raw);
+    free(r->owned);
     memset(r, 0, sizeof(*r));
 }

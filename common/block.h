@@ -5,7 +5,8 @@
  * varint(key_len) key varint(val_len) val, compressed with LZ4 and
  * protected by a checksum. Blocks are write-once: a builder appends
  * records, then seals them into bytes; a reader decodes sealed bytes and
- * hands out slices that point into its own decompressed copy.
+ * hands out slices that point into the block itself when it was stored
+ * raw, into its own decompressed copy otherwise.
  *
  * Sealed layout (all integers little-endian):
  *   u32 magic "KBLK" | u32 raw_len | u32 comp_len | u32 nrec |
@@ -50,6 +51,15 @@ size_t block_builder_sealed_bound(const block_builder *b);
  * bytes, and resets the builder; returns the block's size. No allocation:
  * the way to append blocks to a buffer without a copy. */
 size_t block_builder_seal_to(block_builder *b, uint8_t *dst);
+/* Seals the records without copying them, for a writev of two pieces: the
+ * 24-byte header goes to hdr and *payload points at the stored bytes: the
+ * builder's own buffer when they are stored raw, else scratch, which has
+ * room for block_builder_sealed_bound - BLOCK_HEADER_SIZE bytes. Returns
+ * the payload's length. The payload stays valid until the next add: write
+ * it, then block_builder_reset. */
+size_t block_builder_seal_parts(block_builder *b, uint8_t *hdr, uint8_t *scratch, const uint8_t **payload);
+/* Empties the builder (keeps its buffer and its LZ4 skipping state). */
+void block_builder_reset(block_builder *b);
 /* Seals the records into a new malloc'd block (*out, *out_len; caller frees)
  * and resets the builder for reuse. 0, or -1 when out of memory. */
 int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);
@@ -61,14 +71,16 @@ int block_peek_size(const uint8_t *p, size_t n, size_t *total);
 
 /* A reader over one sealed block; embed it. */
 typedef struct block_reader {
-    uint8_t *raw; /* decompressed records (owned) */
+    const uint8_t *raw; /* the records: in the sealed block when it was stored raw, else owned */
+    uint8_t *owned;     /* decompressed records, freed at close */
     size_t raw_len;
     size_t pos;
     uint32_t nrec;
     uint32_t seen;
 } block_reader;
 
-/* Checks and decompresses a sealed block (borrows p, copies what it needs).
+/* Checks and decompresses a sealed block. Borrows p: a block stored raw is
+ * read in place, so p must stay alive and unchanged until the close.
  * 0, or -1 with a message in err (bad magic, checksum mismatch, corrupt
  * payload, record overrunning the block). */
 int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_t errlen);

@@ -230,6 +230,14 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
     return evbuffer_commit_space(out, &v, 1);
 }
 
+int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len)
+{
+    if (c->closing) return -1;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (evbuffer_add(out, head, n) < 0) return -1;
+    return evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
+}
+
 int conn_send_hello(conn *c, Kiln__Role role, const char *name)
 {
     Kiln__Envelope env = KILN__ENVELOPE__INIT;

@@ -35,6 +35,13 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);
 /* Queues a hello / hello_ack / error message. */
+/* Queues head (n bytes, copied) and then len bytes at off of a file
+ * segment (see evbuffer_file_segment_new): the file's bytes go from the
+ * page cache to the socket with sendfile where the kernel has it. The
+ * segment is reference-counted: the caller may free its own reference at
+ * once. 0, or -1. */
+struct evbuffer_file_segment;
+int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len);
 int conn_send_hello(conn *c, Kiln__Role role, const char *name);
 int conn_send_hello_ack(conn *c, Kiln__Role role);
 int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

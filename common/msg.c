@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "runtime.h"
 #include "util.h"
 
 #define MAX_NAME 128
@@ -228,4 +229,93 @@ int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, c
         rc = errf(err, errlen, "protocol version %u, expected %u", in->hello_ack->version, PROTOCOL_VERSION);
     msg_free(in);
     return rc;
+}
+
+/* ---- FetchData without copies ---- */
+
+/* FetchData's field numbers in proto/kiln.proto (test_frame checks them
+ * against protobuf-c) and the envelope's, which protobuf-c's oneof case is. */
+enum { FD_REQUEST_ID = 1, FD_DATA = 2, FD_LAST = 3 };
+
+static size_t varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t len)
+{
+    uint8_t sub[24];
+    size_t k = 0;
+    if (request_id) {
+        sub[k++] = FD_REQUEST_ID << 3 | 0;
+        k += rt_varint_put(sub + k, request_id);
+    }
+    if (last) {
+        sub[k++] = FD_LAST << 3 | 0;
+        sub[k++] = 1;
+    }
+    if (len) {
+        sub[k++] = FD_DATA << 3 | 2;
+        k += rt_varint_put(sub + k, len);
+    }
+    uint64_t sublen = k + len;
+    uint64_t field = KILN__ENVELOPE__BODY_FETCH_DATA;
+    uint64_t envlen = varint_len(field << 3 | 2) + varint_len(sublen) + sublen;
+    frame_put_header(buf, (uint32_t)envlen);
+    size_t h = FRAME_HEADER;
+    h += rt_varint_put(buf + h, field << 3 | 2);
+    h += rt_varint_put(buf + h, sublen);
+    memcpy(buf + h, sub, k);
+    return h + k;
+}
+
+/* A varint at p, within end: bytes used, 0 when bad. */
+static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+{
+    return rt_varint_get(p, (size_t)(end - p), v);
+}
+
+int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data,
+                        size_t *len)
+{
+    const uint8_t *end = p + n;
+    uint64_t tag, sublen, v;
+    size_t u = get_varint(p, end, &tag);
+    if (!u || tag != ((uint64_t)KILN__ENVELOPE__BODY_FETCH_DATA << 3 | 2)) return 0;
+    p += u;
+    if (!(u = get_varint(p, end, &sublen)) || sublen != (uint64_t)(end - p - u)) return 0; /* one field only */
+    p += u;
+    *request_id = 0;
+    *last = 0;
+    *data = NULL;
+    *len = 0;
+    while (p < end) {
+        if (!(u = get_varint(p, end, &tag))) return 0;
+        p += u;
+        if (!(u = get_varint(p, end, &v))) return 0;
+        p += u;
+        switch (tag) {
+        case FD_REQUEST_ID << 3 | 0:
+            if (v > UINT32_MAX) return 0;
+            *request_id = (uint32_t)v;
+            break;
+        case FD_LAST << 3 | 0:
+            *last = v != 0;
+            break;
+        case FD_DATA << 3 | 2:
+            if (v > (uint64_t)(end - p)) return 0;
+            *data = p;
+            *len = (size_t)v;
+            p += v;
+            break;
+        default:
+            return 0; /* an error, or a field this reader does not know */
+        }
+    }
+    return 1;
 }

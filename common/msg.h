@@ -38,6 +38,23 @@ const char *msg_name(const Kiln__Envelope *e);
 /* Packs header + envelope into a new buffer (caller frees). */
 uint8_t *msg_pack_frame(const Kiln__Envelope *e, size_t *len);
 
+/*
+ * FetchData frames carry the shuffle's bytes; these two let those bytes go
+ * from a file to the socket and from the receive buffer to the reader
+ * without a copy through protobuf-c. The encoding is ordinary protobuf
+ * (fields request_id, last, then data), so msg_decode reads it too.
+ */
+#define MSG_FETCH_HEAD_MAX 32
+/* Writes the frame header and every byte of the envelope before the data
+ * (at most MSG_FETCH_HEAD_MAX): the frame is these bytes, then the len data
+ * bytes. Returns the head's length. */
+size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t len);
+/* Reads a frame payload (after the header) that is a FetchData without an
+ * error: 1 with the fields set (*data points into p), 0 when it is anything
+ * else or does not parse (then msg_decode it: that names the problem). */
+int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data,
+                        size_t *len);
+
 /* A buffered blocking reader of frames from one fd. */
 typedef struct msg_reader {
     int fd;

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include "util.h"
+
+#define NET_CONNECT_MS 10000 /* a connect that takes longer fails */
 
 int net_parse_addr(const char *hostport, struct sockaddr_storage *ss, socklen_t *len, char *err, size_t errlen)
 {
@@ -114,12 +117,35 @@ int net_connect_blocking(const char *hostport, char *err, size_t errlen)
     struct sockaddr_storage ss;
     socklen_t sl;
     if (net_parse_addr(hostport, &ss, &sl, err, errlen) < 0) return -1;
-    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return errf(err, errlen, "socket: %s", strerror(errno));
+    /* non-blocking, so that an unreachable host fails in NET_CONNECT_MS, not
+     * after the kernel's minutes of SYN retries */
+    int e = 0;
     if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
-        int e = errno;
+        e = errno;
+        if (e == EINPROGRESS) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            int n;
+            do
+                n = poll(&pfd, 1, NET_CONNECT_MS);
+            while (n < 0 && errno == EINTR);
+            socklen_t el = sizeof e;
+            if (n == 0)
+                e = ETIMEDOUT;
+            else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+                e = errno;
+        }
+    }
+    if (e) {
         close(fd);
         return errf(err, errlen, "cannot connect to %s: %s", hostport, strerror(e));
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+        e = errno;
+        close(fd);
+        return errf(err, errlen, "fcntl: %s", strerror(e));
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 
 /* The hooks of the task running in this process (see runtime.h). */
@@ -73,7 +74,11 @@ int64_t kiln_i64(kiln_slice s)
 {
     uint64_t u = 0;
     const uint8_t *p = s.ptr;
-    size_t n = s.len < 8 ? s.len : 8;
+    if (s.len >= 8) { /* the usual case: one load */
+        memcpy(&u, p, 8);
+        return (int64_t)le64toh(u);
+    }
+    size_t n = s.len;
     for (size_t i = 0; i < n; i++)
         u |= (uint64_t)p[i] << (8 * i);
     return (int64_t)u;
@@ -99,17 +104,6 @@ int kiln_fail(const char *fmt, ...)
     va_end(ap);
     if (rt_current && rt_current->fail) rt_current->fail(rt_current->arg, msg);
     return -1;
-}
-
-size_t rt_varint_put(uint8_t *p, uint64_t v)
-{
-    size_t i = 0;
-    while (v >= 0x80) {
-        p[i++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[i++] = (uint8_t)v;
-    return i;
 }
 
 size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v)

@@ -46,7 +46,16 @@ void rt_set_hooks(const rt_hooks *h);
 
 /* Packed formats of group_by_key lists and join pairs: each item is
  * varint(len) then the bytes; a pair is varint(left_len) left right. */
-size_t rt_varint_put(uint8_t *p, uint64_t v);
+static inline size_t rt_varint_put(uint8_t *p, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        p[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[i++] = (uint8_t)v;
+    return i;
+}
 /* Reads a varint; returns bytes used, 0 when truncated or too long. */
 size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static void oom(size_t n)
@@ -220,6 +221,34 @@ int write_all(int fd, const void *p, size_t n)
         }
         c += w;
         n -= (size_t)w;
+    }
+    return 0;
+}
+
+int writev_all(int fd, const struct iovec *iov, int niov)
+{
+    struct iovec v[8];
+    if (niov > 8) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(v, iov, (size_t)niov * sizeof *v);
+    struct iovec *cur = v;
+    while (niov > 0) {
+        ssize_t w = writev(fd, cur, niov);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        while (niov > 0 && (size_t)w >= cur->iov_len) {
+            w -= (ssize_t)cur->iov_len;
+            cur++;
+            niov--;
+        }
+        if (niov > 0) {
+            cur->iov_base = (char *)cur->iov_base + w;
+            cur->iov_len -= (size_t)w;
+        }
     }
     return 0;
 }

@@ -38,6 +38,9 @@ int name_is_safe(const char *s);
 
 /* Full write/read on a blocking fd, retrying EINTR. 0 or -1 (errno). */
 int write_all(int fd, const void *p, size_t n);
+struct iovec;
+/* Writes every byte of at most 8 iovecs (restarting after short writes). 0, or -1 (errno). */
+int writev_all(int fd, const struct iovec *iov, int niov);
 int read_all(int fd, void *p, size_t n); /* -1 with errno 0 on EOF */
 
 #endif

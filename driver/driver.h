@@ -69,7 +69,8 @@ struct dtask {
     uint32_t attempt;
     enum task_state state;
     uint32_t failures;
-    uint32_t avoid_worker; /* last worker it failed on */
+    uint32_t fetch_failures; /* its input could not be read (not counted in failures) */
+    uint32_t avoid_worker;   /* last worker it failed on */
     uint32_t need_worker;  /* reads a cached partition kept there (0: any) */
     dworker *worker;
     dtask *wnext; /* in worker->tasks */
@@ -89,7 +90,7 @@ struct dstage {
     size_t ndone;
     Kiln__ShuffleWrite sw; /* map stages: the output */
     Kiln__Action output;
-    ProtobufCBinaryData *bounds; /* sort: range bounds (owned) */
+    ProtobufCBinaryData *bounds; /* sort: range bounds (borrowed from the shuffle_out) */
     size_t nbounds;
     uint8_t **samples; /* sort: sampled records, while sampling (owned) */
     size_t *sample_lens, nsamples;
@@ -102,6 +103,11 @@ struct shuffle_out {
     uint32_t *worker; /* per map output: the worker id holding it, 0 = none */
     uint64_t *sizes;  /* nmaps * nparts bytes */
     uint32_t available;
+    /* sort: the range bounds every map output was cut by (owned); a rerun
+     * of lost map tasks must cut the same way */
+    int has_bounds;
+    ProtobufCBinaryData *bounds;
+    size_t nbounds;
     shuffle_out *next;
 };
 
@@ -204,7 +210,11 @@ shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t np
 shuffle_out *mapout_find(app *a, uint32_t shuffle_id);
 int mapout_complete(const shuffle_out *s, uint32_t nmaps);
 void mapout_record(shuffle_out *s, uint32_t map, uint32_t worker, const uint64_t *sizes, size_t n);
-void mapout_worker_lost(app *a, uint32_t worker);
+/* Forgets the worker's map outputs (and, with cache, its cached partitions). */
+void mapout_worker_lost(app *a, uint32_t worker, int cache);
+/* Takes ownership of n bounds (sort). */
+void mapout_set_bounds(shuffle_out *s, ProtobufCBinaryData *bounds, size_t n);
+void mapout_free(shuffle_out *s);
 /* Fills in->shuffles for reduce partition part of the shuffles ids[]. The
  * added structs are owned by the caller: free with mapout_inputs_free.
  * Returns how many map outputs are missing (their worker is gone). */

@@ -31,6 +31,8 @@ shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t np
     }
     free(s->worker);
     free(s->sizes);
+    mapout_set_bounds(s, NULL, 0);
+    s->has_bounds = 0;
     s->nmaps = nmaps;
     s->nparts = nparts;
     s->worker = xcalloc(nmaps ? nmaps : 1, sizeof *s->worker);
@@ -53,7 +55,25 @@ void mapout_record(shuffle_out *s, uint32_t map, uint32_t worker, const uint64_t
         s->sizes[(size_t)map * s->nparts + p] = p < n ? sizes[p] : 0;
 }
 
-void mapout_worker_lost(app *a, uint32_t worker)
+void mapout_set_bounds(shuffle_out *s, ProtobufCBinaryData *bounds, size_t n)
+{
+    for (size_t i = 0; i < s->nbounds; i++)
+        free(s->bounds[i].data);
+    free(s->bounds);
+    s->bounds = bounds;
+    s->nbounds = n;
+    s->has_bounds = bounds != NULL;
+}
+
+void mapout_free(shuffle_out *s)
+{
+    mapout_set_bounds(s, NULL, 0);
+    free(s->worker);
+    free(s->sizes);
+    free(s);
+}
+
+void mapout_worker_lost(app *a, uint32_t worker, int cache)
 {
     for (shuffle_out *s = a->shuffles; s; s = s->next)
         for (uint32_t m = 0; m < s->nmaps; m++)
@@ -61,7 +81,7 @@ void mapout_worker_lost(app *a, uint32_t worker)
                 s->worker[m] = 0;
                 s->available--;
             }
-    for (cache_entry *c = a->cache; c; c = c->next)
+    for (cache_entry *c = a->cache; cache && c; c = c->next)
         for (uint32_t p = 0; p < c->nparts; p++)
             if (c->worker[p] == worker) c->worker[p] = 0;
 }

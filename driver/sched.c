@@ -94,10 +94,7 @@ static void stage_release(dstage *s)
     stage_plan_release(&s->plan);
     free(s->tasks);
     s->tasks = NULL;
-    for (size_t i = 0; i < s->nbounds; i++)
-        free(s->bounds[i].data);
-    free(s->bounds);
-    s->bounds = NULL;
+    s->bounds = NULL; /* the shuffle_out's */
     s->nbounds = 0;
     stage_clear_samples(s);
 }
@@ -198,9 +195,7 @@ void app_free(app *a)
     while (a->shuffles) {
         shuffle_out *s = a->shuffles;
         a->shuffles = s->next;
-        free(s->worker);
-        free(s->sizes);
-        free(s);
+        mapout_free(s);
     }
     while (a->cache) {
         cache_entry *c = a->cache;
@@ -266,20 +261,33 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u kind=%s tasks=%zu functions=\"%s\"", a->id,
             j->job_id, p->stage_id, action_name(output->kind), p->ntasks, p->fn_names);
     const plan_stage *ps = &j->jp.stages[s->index];
-    if (ps->is_map && state == STAGE_RUNNING) mapout_get(a, ps->shuffle_id, (uint32_t)p->ntasks, ps->wide->partitions);
+    shuffle_out *so = NULL;
+    if (ps->is_map && state == STAGE_RUNNING)
+        so = mapout_get(a, ps->shuffle_id, (uint32_t)p->ntasks, ps->wide->partitions);
     s->tasks = xcalloc(p->ntasks ? p->ntasks : 1, sizeof *s->tasks);
+    size_t kept = 0;
     for (size_t i = 0; i < p->ntasks; i++) {
         dtask *t = &s->tasks[i];
         t->job = j;
         t->stage = s;
         t->index = (uint32_t)i;
+        if (so && so->worker[i]) {
+            /* an earlier run wrote this map output and its worker still has it */
+            t->state = TASK_DONE;
+            s->ndone++;
+            kept++;
+            continue;
+        }
         const Kiln__TaskInput *in = p->inputs[i];
         const plan_pipe *pp = &ps->pipes[in->pipeline];
         if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED)
             t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
         pending_push(d, t);
     }
-    if (p->ntasks == 0) stage_finished(d, s); /* nothing to read: done at once */
+    if (kept)
+        log_msg(&d->log, LOG_INFO, "stage reuses map outputs app=%s job=%u stage=%u kept=%zu rerun=%zu", a->id,
+                j->job_id, p->stage_id, kept, p->ntasks - kept);
+    if (s->ndone == p->ntasks) stage_finished(d, s); /* nothing to run: done at once */
     return 0;
 }
 
@@ -302,7 +310,7 @@ static int cmp_sample_rec(const void *x, const void *y)
 }
 
 /* Picks partitions-1 range bounds from the sampled records. */
-static void stage_pick_bounds(dstage *s, uint32_t partitions)
+static void stage_pick_bounds(dstage *s, shuffle_out *so, uint32_t partitions)
 {
     size_t n = 0, cap = 1024;
     sample_rec *recs = xmalloc(cap * sizeof *recs);
@@ -321,17 +329,18 @@ static void stage_pick_bounds(dstage *s, uint32_t partitions)
         block_reader_close(&br);
     }
     qsort(recs, n, sizeof *recs, cmp_sample_rec);
-    s->nbounds = n ? partitions - 1 : 0;
-    s->bounds = xcalloc(s->nbounds + 1, sizeof *s->bounds);
-    for (size_t i = 0; i < s->nbounds; i++) {
+    size_t nb = n ? partitions - 1 : 0;
+    ProtobufCBinaryData *bounds = xcalloc(nb + 1, sizeof *bounds);
+    for (size_t i = 0; i < nb; i++) {
         sample_rec *r = &recs[(i + 1) * n / partitions];
         uint8_t *b = xmalloc(10 + r->kl + r->vl);
         size_t off = rt_varint_put(b, r->kl);
         memcpy(b + off, r->k, r->kl);
         memcpy(b + off + r->kl, r->v, r->vl);
-        s->bounds[i].data = b;
-        s->bounds[i].len = off + r->kl + r->vl;
+        bounds[i].data = b;
+        bounds[i].len = off + r->kl + r->vl;
     }
+    mapout_set_bounds(so, bounds, nb);
     for (size_t i = 0; i < n; i++)
         free((void *)recs[i].k);
     free(recs);
@@ -348,8 +357,10 @@ static void stage_start(driver *d, dstage *s)
         return;
     }
     plan_shuffle_write(ps, &s->sw);
-    if (s->sw.kind == KILN__SHUFFLE_KIND__SHUFFLE_SORT && s->sw.partitions > 1 && s->state == STAGE_WAITING) {
-        /* a first pass over the same input picks the range bounds */
+    shuffle_out *so = mapout_get(j->app, ps->shuffle_id, (uint32_t)ps->ntasks, s->sw.partitions);
+    if (s->sw.kind == KILN__SHUFFLE_KIND__SHUFFLE_SORT && s->sw.partitions > 1 && !so->has_bounds) {
+        /* a first pass over the same input picks the range bounds (kept
+         * with the outputs: map tasks rerun later cut by the same ones) */
         uint32_t nmaps = (uint32_t)ps->ntasks ? (uint32_t)ps->ntasks : 1;
         uint32_t per = 60 * s->sw.partitions / nmaps + 20;
         s->output.kind = KILN__ACTION_KIND__ACTION_SAMPLE;
@@ -357,6 +368,8 @@ static void stage_start(driver *d, dstage *s)
         stage_launch(d, s, &s->output, STAGE_SAMPLING);
         return;
     }
+    s->bounds = so->bounds;
+    s->nbounds = so->nbounds;
     s->sw.bounds = s->bounds;
     s->sw.n_bounds = s->nbounds;
     s->output.kind = KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE;
@@ -492,17 +505,16 @@ static void launch(driver *d, dtask *t, dworker *w)
         int missing =
             mapout_inputs(d, j->app, ids, w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1, in.source_partition, &in);
         if (missing) {
-            /* never run a reduce task over part of its input */
+            /* never run a reduce task over part of its input (task_inputs_ready
+             * keeps such tasks queued, so this is a scheduler bug) */
             mapout_inputs_free(&in);
             t->state = TASK_DONE;
             w->tasks = t->wnext;
             t->wnext = NULL;
             t->worker = NULL;
             w->running--;
-            job_fail(d, j, "stage %u: %d map output%s of its input %s lost with %s worker; rerunning lost map "
-                           "outputs is not supported yet",
-                     s->plan.stage_id, missing, missing == 1 ? "" : "s", missing == 1 ? "was" : "were",
-                     missing == 1 ? "its" : "their");
+            job_fail(d, j, "stage %u: launched with %d map output%s of its input missing", s->plan.stage_id, missing,
+                     missing == 1 ? "" : "s");
             return;
         }
     }
@@ -512,6 +524,69 @@ static void launch(driver *d, dtask *t, dworker *w)
     mapout_inputs_free(&in);
     log_msg(&d->log, LOG_INFO, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
             j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);
+}
+
+/* Whether every map output a task reads is present (a reduce task waits
+ * while lost map outputs are being rerun). */
+static int task_inputs_ready(const dtask *t)
+{
+    job *j = t->job;
+    if (!j->submit) return 1;
+    const Kiln__TaskInput *in = t->stage->plan.inputs[t->index];
+    const plan_pipe *pp = &j->jp.stages[t->stage->index].pipes[in->pipeline];
+    if (pp->source_kind != KILN__NODE_KIND__NODE_SHUFFLE_READ) return 1;
+    const Kiln__Node *w2 = pp->source;
+    int n = w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        const shuffle_out *so = mapout_find(j->app, shuffle_id_of(w2, i));
+        if (!so || so->available < so->nmaps) return 0;
+    }
+    return 1;
+}
+
+/*
+ * Reruns, from lineage, the map tasks whose outputs were lost (with a
+ * worker, or because a reduce task could not read them) and that a stage
+ * still to finish needs. The reduce tasks wait in the queue meanwhile
+ * (task_inputs_ready). avoid: the worker the outputs were lost on.
+ */
+static void rerun_lost_maps(driver *d, app *a, uint32_t avoid)
+{
+    for (job *j = a->jobs; j; j = j->next) {
+        for (size_t i = 0; i < j->nstages && j->state == JOB_RUNNING; i++) {
+            if (j->stages[i].state == STAGE_DONE) continue;
+            const plan_stage *ps = &j->jp.stages[i];
+            for (size_t k = 0; k < ps->ndeps; k++) {
+                dstage *ms = stage_writing(j, ps->deps[k]);
+                shuffle_out *so = mapout_find(a, ps->deps[k]);
+                if (!ms || !so || so->available == so->nmaps) continue;
+                if (ms->state == STAGE_WAITING || ms->state == STAGE_SAMPLING) continue; /* not written yet */
+                if (!ms->tasks) { /* an earlier job's stage, skipped in this one: run what is missing */
+                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u shuffle=%u missing=%u: rerunning",
+                            a->id, j->job_id, so->shuffle_id, so->nmaps - so->available);
+                    ms->state = STAGE_WAITING;
+                    stage_start(d, ms);
+                    continue;
+                }
+                uint32_t rerun = 0;
+                for (uint32_t m = 0; m < so->nmaps && m < ms->plan.ntasks; m++) {
+                    dtask *t = &ms->tasks[m];
+                    if (so->worker[m] || t->state != TASK_DONE) continue;
+                    t->state = TASK_PENDING;
+                    t->avoid_worker = avoid;
+                    t->need_worker = 0;
+                    ms->ndone--;
+                    pending_push(d, t);
+                    rerun++;
+                }
+                if (rerun) {
+                    ms->state = STAGE_RUNNING;
+                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u stage=%u shuffle=%u rerun=%u", a->id,
+                            j->job_id, ms->plan.stage_id, so->shuffle_id, rerun);
+                }
+            }
+        }
+    }
 }
 
 static int has_room(const dworker *w) { return w->dc && w->running < w->slots * INFLIGHT_PER_SLOT; }
@@ -554,7 +629,7 @@ void sched_schedule(driver *d)
                 alive = w->id == t->need_worker;
             if (!alive) t->need_worker = 0; /* the partition is gone: recompute is issue 4's; run anywhere */
         }
-        dworker *w = pick_worker(d, t);
+        dworker *w = task_inputs_ready(t) ? pick_worker(d, t) : NULL;
         if (!w) {
             prev = t;
             pp = &t->qnext;
@@ -630,7 +705,7 @@ static void stage_finished(driver *d, dstage *s)
             s->plan.stage_id, s->state == STAGE_SAMPLING ? "sample" : ps->is_map ? "shuffle_write" : "result",
             s->plan.ntasks);
     if (s->state == STAGE_SAMPLING) {
-        stage_pick_bounds(s, s->sw.partitions);
+        stage_pick_bounds(s, mapout_find(j->app, ps->shuffle_id), s->sw.partitions);
         s->state = STAGE_RUNNING; /* not WAITING: stage_start must not sample again */
         stage_start(d, s);
         return;
@@ -690,6 +765,26 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         sched_schedule(d);
         return;
     }
+    if (done->fetch_failed) {
+        /* not the task's fault: the maps that worker held run again, and the
+         * task waits for them (bounded, in case the outputs keep vanishing) */
+        t->fetch_failures++;
+        log_msg(&d->log, LOG_WARN,
+                "task fetch failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s shuffle=%u map=%u "
+                "holder=%u error=\"%s\"",
+                a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->fetch_shuffle_id,
+                done->fetch_map, done->fetch_worker_id, done->error);
+        if (t->fetch_failures > (uint32_t)j->conf.task_max_failures * 2) {
+            job_fail(d, j, "stage %u: partition %u could not read its input %u times; last error: %s",
+                     s->plan.stage_id, t->index, t->fetch_failures, done->error);
+        } else {
+            mapout_worker_lost(a, done->fetch_worker_id, 0);
+            pending_push(d, t);
+            rerun_lost_maps(d, a, done->fetch_worker_id);
+        }
+        sched_schedule(d);
+        return;
+    }
     t->failures++;
     log_msg(&d->log, LOG_WARN, "task failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s error=\"%s\"",
             a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->error);
@@ -718,8 +813,10 @@ void sched_requeue_worker(driver *d, dworker *w)
         pending_push(d, t);
     }
     w->running = 0;
-    for (app *a = d->apps; a; a = a->next)
-        mapout_worker_lost(a, w->id);
+    for (app *a = d->apps; a; a = a->next) {
+        mapout_worker_lost(a, w->id, 1);
+        rerun_lost_maps(d, a, w->id);
+    }
 }
 
 void sched_app_ended(driver *d, app *a, const char *why)

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #define XXH_INLINE_ALL /* the hash is on the per-record path: inline it */
+#define XXH_INLINE_ALL /* short keys: hashed inline, no call into the library */
 #include <xxhash.h>
 
 #define FANIN_MIN   8 /* runs merged at once: bounds fds and buffers */

@@ -162,6 +162,10 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.records_out = res->records_out;
     d.counters = res->counters;
     d.n_counters = res->ncounters;
+    d.fetch_failed = res->fetch_failed;
+    d.fetch_shuffle_id = res->fetch_shuffle_id;
+    d.fetch_map = res->fetch_map;
+    d.fetch_worker_id = res->fetch_worker_id;
     d.partition_sizes = res->partition_sizes;
     d.n_partition_sizes = res->npartition_sizes;
     d.cached_nodes = res->cached_nodes;

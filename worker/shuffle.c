@@ -9,8 +9,8 @@
  * server gets an event base, a directory and a logger; the fetcher is plain
  * blocking code for an executor.
  *
- * The one idea: nothing is ever held whole. The writer copies spill files
- * file to file; the server streams a range as pieces of at most 1 MiB read
+ * The one idea: nothing is ever held whole. The writer appends blocks to
+ * the data file as the map task seals them; the server streams a range as pieces of at most 1 MiB read
  * with pread, stops queuing at ~4 MiB of unsent output and resumes when the
  * connection drains; the fetcher reads in chunks and cuts whole blocks out
  * of the stream as it goes, keeping only the one block that straddles two
@@ -30,7 +30,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+#include <event2/buffer.h>
 
 #include "block.h"
 #include "conn.h"
@@ -47,9 +50,11 @@
 #define QUEUE_RESUME  1024       /* and resumes */
 #define LOCAL_CHUNK   (4u << 20) /* pread size of the local fetch */
 #define RECV_MIN      (256u << 10)
-#define FETCH_IDLE_MS (300 * 1000) /* no byte from any worker for this long fails the fetch */
-#define COPY_BUF      (1u << 20)
-#define HANDSHAKE_S   30 /* seconds a worker has to answer the hello */
+#define RECV_BUF      (8u << 20) /* a remote connection's receive buffer */
+#define FETCH_IDLE_MS (30 * 1000) /* no byte from any worker for this long fails the fetch */
+#define INDEX_MAGIC   0x5844494bu /* "KIDX" */
+#define INDEX_HEAD    8
+#define HANDSHAKE_S   10 /* seconds a worker has to answer the hello */
 
 /* ---- paths and the index ---- */
 
@@ -83,113 +88,6 @@ static uint64_t get_u64le(const uint8_t *p)
     return v;
 }
 
-int shuffle_index_lookup(const char *index_path, uint32_t p, uint64_t *off, uint64_t *len, char *err, size_t errlen)
-{
-    int fd = open(index_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) return errf(err, errlen, "no such map output (%s)", index_path);
-        return errf(err, errlen, "cannot open %s: %s", index_path, strerror(errno));
-    }
-    struct stat st;
-    uint8_t b[16];
-    int rc = -1;
-    if (fstat(fd, &st) < 0) {
-        errf(err, errlen, "cannot stat %s: %s", index_path, strerror(errno));
-    } else if (st.st_size < 16 || st.st_size % 8 != 0) {
-        errf(err, errlen, "corrupt index %s (%lld bytes)", index_path, (long long)st.st_size);
-    } else if ((uint64_t)p >= (uint64_t)st.st_size / 8 - 1) {
-        errf(err, errlen, "partition %" PRIu32 " out of range (the output has %lld)", p,
-             (long long)(st.st_size / 8 - 1));
-    } else {
-        ssize_t n;
-        do
-            n = pread(fd, b, sizeof b, (off_t)p * 8);
-        while (n < 0 && errno == EINTR);
-        if (n != (ssize_t)sizeof b) {
-            errf(err, errlen, "cannot read %s: %s", index_path, n < 0 ? strerror(errno) : "short read");
-        } else if (get_u64le(b + 8) < get_u64le(b)) {
-            errf(err, errlen, "corrupt index %s (offsets decrease at partition %" PRIu32 ")", index_path, p);
-        } else {
-            *off = get_u64le(b);
-            *len = get_u64le(b + 8) - *off;
-            rc = 0;
-        }
-    }
-    close(fd);
-    return rc;
-}
-
-/*
- * Finds reduce partition p of map output (app, shuffle, map) and opens its
- * data file, checking that the file holds the whole range. Returns the fd
- * (caller closes) with *off and *len set, or -1 with a message.
- */
-static int range_open(const char *work_dir, const char *app, uint32_t shuffle, uint32_t map, uint32_t p, uint64_t *off,
-                      uint64_t *len, char *err, size_t errlen)
-{
-    char *ipath = shuffle_index_path(work_dir, app, shuffle, map);
-    char *dpath = shuffle_data_path(work_dir, app, shuffle, map);
-    int fd = -1;
-    if (shuffle_index_lookup(ipath, p, off, len, err, errlen) == 0) {
-        struct stat st;
-        fd = open(dpath, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            errf(err, errlen, "cannot open %s: %s", dpath, strerror(errno));
-        } else if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < *off + *len) {
-            errf(err, errlen, "%s is shorter than its index says (%" PRIu64 " bytes needed)", dpath, *off + *len);
-            close(fd);
-            fd = -1;
-        }
-    }
-    free(ipath);
-    free(dpath);
-    return fd;
-}
-
-/* ---- writing a map output ---- */
-
-/* Copies len bytes from the start of in to out's position with read and
- * write (copy_file_range's fallback), from offset *pos on. */
-static int copy_by_hand(int in, loff_t *pos, uint64_t len, int out, char *err, size_t errlen)
-{
-    uint8_t *buf = malloc(COPY_BUF);
-    if (!buf) return errf(err, errlen, "out of memory copying a spill file");
-    int rc = 0;
-    while ((uint64_t)*pos < len) {
-        uint64_t left = len - (uint64_t)*pos;
-        ssize_t n = pread(in, buf, left < COPY_BUF ? (size_t)left : COPY_BUF, *pos);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            rc = errf(err, errlen, "cannot read a spill file: %s", n < 0 ? strerror(errno) : "shorter than its length");
-            break;
-        }
-        if (write_all(out, buf, (size_t)n) < 0) {
-            rc = errf(err, errlen, "cannot write shuffle data: %s", strerror(errno));
-            break;
-        }
-        *pos += n;
-    }
-    free(buf);
-    return rc;
-}
-
-/* Appends the first len bytes of spill file in to out (at out's position),
- * with copy_file_range where the kernel and file systems allow. */
-static int copy_spill(int in, uint64_t len, int out, char *err, size_t errlen)
-{
-    loff_t pos = 0;
-    while ((uint64_t)pos < len) {
-        uint64_t left = len - (uint64_t)pos;
-        ssize_t n = copy_file_range(in, &pos, out, NULL, left < (1u << 30) ? (size_t)left : (1u << 30), 0);
-        if (n > 0) continue;
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
-            return copy_by_hand(in, &pos, len, out, err, errlen);
-        return errf(err, errlen, "cannot copy a spill file: %s", n < 0 ? strerror(errno) : "shorter than its length");
-    }
-    return 0;
-}
-
 /* Writes n bytes to a new file at path. */
 static int write_new_file(const char *path, const void *p, size_t n, char *err, size_t errlen)
 {
@@ -204,81 +102,308 @@ static int write_new_file(const char *path, const void *p, size_t n, char *err, 
     return 0;
 }
 
-int shuffle_write_output(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
-                         const shuffle_part *parts, uint32_t nparts, uint64_t *sizes, char *err, size_t errlen)
+static void put_u32le(uint8_t *p, uint32_t v)
 {
-    if (nparts == 0) return errf(err, errlen, "a map output needs at least one partition");
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* pread of exactly n bytes at off. 0, or -1 with a message. */
+static int pread_exact(int fd, void *buf, size_t n, uint64_t off, const char *path, char *err, size_t errlen)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, (uint8_t *)buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return errf(err, errlen, "cannot read %s: %s", path, k < 0 ? strerror(errno) : "short read");
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+int shuffle_index_lookup(const char *index_path, uint32_t p, shuffle_extent **ext, size_t *next, uint64_t *total,
+                         char *err, size_t errlen)
+{
+    *ext = NULL;
+    *next = 0;
+    *total = 0;
+    int fd = open(index_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return errf(err, errlen, "no such map output (%s)", index_path);
+        return errf(err, errlen, "cannot open %s: %s", index_path, strerror(errno));
+    }
+    struct stat st;
+    uint8_t h[INDEX_HEAD], b[16];
+    int rc = -1;
+    shuffle_extent *e = NULL;
+    if (fstat(fd, &st) < 0) {
+        errf(err, errlen, "cannot stat %s: %s", index_path, strerror(errno));
+        goto out;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (size < INDEX_HEAD + 16 || pread_exact(fd, h, sizeof h, 0, index_path, err, errlen) < 0 ||
+        get_u32le(h) != INDEX_MAGIC) {
+        if (size >= INDEX_HEAD + 16 && get_u32le(h) == INDEX_MAGIC) goto out; /* the read failed: err is set */
+        errf(err, errlen, "corrupt index %s (%" PRIu64 " bytes, no index header)", index_path, size);
+        goto out;
+    }
+    uint32_t nparts = get_u32le(h + 4);
+    uint64_t firsts = INDEX_HEAD + ((uint64_t)nparts + 1) * 8; /* where the extents start */
+    if (firsts > size) {
+        errf(err, errlen, "corrupt index %s (%" PRIu32 " partitions in %" PRIu64 " bytes)", index_path, nparts, size);
+        goto out;
+    }
+    if (p >= nparts) {
+        errf(err, errlen, "partition %" PRIu32 " out of range (the output has %" PRIu32 ")", p, nparts);
+        goto out;
+    }
+    uint64_t nall = (size - firsts) / 16;
+    if ((size - firsts) % 16) {
+        errf(err, errlen, "corrupt index %s (a partial extent)", index_path);
+        goto out;
+    }
+    if (pread_exact(fd, b, 16, INDEX_HEAD + (uint64_t)p * 8, index_path, err, errlen) < 0) goto out;
+    uint64_t lo = get_u64le(b), hi = get_u64le(b + 8);
+    if (lo > hi || hi > nall) {
+        errf(err, errlen, "corrupt index %s (extents %" PRIu64 "..%" PRIu64 " of %" PRIu64 " for partition %" PRIu32 ")",
+             index_path, lo, hi, nall, p);
+        goto out;
+    }
+    size_t n = (size_t)(hi - lo);
+    if (n) {
+        uint8_t *raw = malloc(n * 16);
+        e = malloc(n * sizeof *e);
+        if (!raw || !e) {
+            free(raw);
+            errf(err, errlen, "out of memory for %zu extents", n);
+            goto out;
+        }
+        if (pread_exact(fd, raw, n * 16, firsts + lo * 16, index_path, err, errlen) < 0) {
+            free(raw);
+            goto out;
+        }
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            e[i].off = get_u64le(raw + 16 * i);
+            e[i].len = get_u64le(raw + 16 * i + 8);
+            if (e[i].len == 0 || e[i].off + e[i].len < e[i].off || sum + e[i].len < sum) {
+                free(raw);
+                errf(err, errlen, "corrupt index %s (extent %zu of partition %" PRIu32 ")", index_path, i, p);
+                goto out;
+            }
+            sum += e[i].len;
+        }
+        free(raw);
+        *total = sum;
+    }
+    *ext = e;
+    *next = n;
+    e = NULL;
+    rc = 0;
+out:
+    free(e);
+    close(fd);
+    return rc;
+}
+
+int shuffle_range_open(shuffle_range *r, const char *work_dir, const char *app, uint32_t shuffle, uint32_t map,
+                       uint32_t p, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+    char *ipath = shuffle_index_path(work_dir, app, shuffle, map);
+    char *dpath = shuffle_data_path(work_dir, app, shuffle, map);
+    int rc = -1;
+    if (shuffle_index_lookup(ipath, p, &r->ext, &r->n, &r->total, err, errlen) == 0) {
+        struct stat st;
+        uint64_t end = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->ext[i].off + r->ext[i].len > end) end = r->ext[i].off + r->ext[i].len;
+        r->fd = open(dpath, O_RDONLY | O_CLOEXEC);
+        if (r->fd < 0) {
+            errf(err, errlen, "cannot open %s: %s", dpath, strerror(errno));
+        } else if (fstat(r->fd, &st) < 0 || (uint64_t)st.st_size < end) {
+            errf(err, errlen, "%s is shorter than its index says (%" PRIu64 " bytes needed)", dpath, end);
+        } else {
+            r->left = r->n ? r->ext[0].len : 0;
+            rc = 0;
+        }
+    }
+    if (rc < 0) shuffle_range_close(r);
+    free(ipath);
+    free(dpath);
+    return rc;
+}
+
+int shuffle_range_next(shuffle_range *r, size_t max, uint64_t *off, size_t *len)
+{
+    while (r->i < r->n && r->left == 0)
+        if (++r->i < r->n) r->left = r->ext[r->i].len;
+    if (r->i >= r->n) return 0;
+    *off = r->ext[r->i].off + (r->ext[r->i].len - r->left);
+    *len = r->left < max ? (size_t)r->left : max;
+    return 1;
+}
+
+void shuffle_range_advance(shuffle_range *r, size_t n)
+{
+    r->left -= n;
+}
+
+void shuffle_range_close(shuffle_range *r)
+{
+    if (r->fd >= 0) close(r->fd);
+    free(r->ext);
+    memset(r, 0, sizeof *r);
+    r->fd = -1;
+}
+
+/* ---- writing a map output ---- */
+
+typedef struct part_extents {
+    shuffle_extent *e;
+    size_t n, cap;
+} part_extents;
+
+struct shuffle_out {
+    char *dpath, *ipath, *dtmp, *itmp;
+    int fd;
+    uint64_t pos;
+    uint32_t nparts;
+    part_extents *parts;
+};
+
+shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
+                              uint32_t nparts, char *err, size_t errlen)
+{
+    if (nparts == 0) {
+        errf(err, errlen, "a map output needs at least one partition");
+        return NULL;
+    }
     char *dir = shuffle_dir_path(work_dir, app, shuffle_id);
     int rc = mkdir_p(dir, 0755, err, errlen);
     free(dir);
-    if (rc < 0) return -1;
-
-    char *dpath = shuffle_data_path(work_dir, app, shuffle_id, map);
-    char *ipath = shuffle_index_path(work_dir, app, shuffle_id, map);
+    if (rc < 0) return NULL;
+    shuffle_out *o = xcalloc(1, sizeof *o);
+    o->dpath = shuffle_data_path(work_dir, app, shuffle_id, map);
+    o->ipath = shuffle_index_path(work_dir, app, shuffle_id, map);
     /* the pid keeps two attempts on this worker from sharing a temp file */
-    char *dtmp = xasprintf("%s.tmp.%ld", dpath, (long)getpid());
-    char *itmp = xasprintf("%s.tmp.%ld", ipath, (long)getpid());
-    uint8_t *index = malloc(((size_t)nparts + 1) * 8);
-    int fd = -1;
-    rc = -1;
+    o->dtmp = xasprintf("%s.tmp.%ld", o->dpath, (long)getpid());
+    o->itmp = xasprintf("%s.tmp.%ld", o->ipath, (long)getpid());
+    o->nparts = nparts;
+    o->parts = calloc(nparts, sizeof *o->parts);
+    o->fd = open(o->dtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (!o->parts || o->fd < 0) {
+        if (!o->parts)
+            errf(err, errlen, "out of memory for %" PRIu32 " partitions", nparts);
+        else
+            errf(err, errlen, "cannot create %s: %s", o->dtmp, strerror(errno));
+        shuffle_out_abort(o);
+        return NULL;
+    }
+    return o;
+}
+
+int shuffle_out_append(shuffle_out *o, uint32_t p, const struct iovec *iov, int niov, char *err, size_t errlen)
+{
+    if (p >= o->nparts) return errf(err, errlen, "partition %" PRIu32 " of %" PRIu32, p, o->nparts);
+    uint64_t n = 0;
+    for (int i = 0; i < niov; i++)
+        n += iov[i].iov_len;
+    if (n == 0) return 0;
+    if (writev_all(o->fd, iov, niov) < 0) return errf(err, errlen, "cannot write %s: %s", o->dtmp, strerror(errno));
+    part_extents *pe = &o->parts[p];
+    if (pe->n && pe->e[pe->n - 1].off + pe->e[pe->n - 1].len == o->pos) {
+        pe->e[pe->n - 1].len += n; /* follows the partition's last extent: one longer extent */
+    } else {
+        if (pe->n == pe->cap) {
+            size_t cap = pe->cap ? 2 * pe->cap : 8;
+            shuffle_extent *ne = realloc(pe->e, cap * sizeof *ne);
+            if (!ne) return errf(err, errlen, "out of memory for the index");
+            pe->e = ne;
+            pe->cap = cap;
+        }
+        pe->e[pe->n++] = (shuffle_extent){o->pos, n};
+    }
+    o->pos += n;
+    return 0;
+}
+
+int shuffle_out_commit(shuffle_out *o, uint64_t *sizes, char *err, size_t errlen)
+{
+    size_t nall = 0;
+    for (uint32_t p = 0; p < o->nparts; p++)
+        nall += o->parts[p].n;
+    size_t ilen = INDEX_HEAD + ((size_t)o->nparts + 1) * 8 + nall * 16;
+    uint8_t *index = malloc(ilen);
+    int rc = -1;
     if (!index) {
-        errf(err, errlen, "out of memory for an index of %" PRIu32 " partitions", nparts);
+        errf(err, errlen, "out of memory for an index of %zu extents", nall);
         goto out;
     }
-    fd = open(dtmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        errf(err, errlen, "cannot create %s: %s", dtmp, strerror(errno));
-        goto out;
-    }
-    uint64_t pos = 0;
-    for (uint32_t p = 0; p < nparts; p++) {
-        const shuffle_part *sp = &parts[p];
-        uint64_t n = 0;
-        put_u64le(index + (size_t)p * 8, pos);
-        if (sp->spill_fd >= 0 && sp->spill_len > 0) {
-            if (copy_spill(sp->spill_fd, sp->spill_len, fd, err, errlen) < 0) goto out;
-            n += sp->spill_len;
+    put_u32le(index, INDEX_MAGIC);
+    put_u32le(index + 4, o->nparts);
+    uint8_t *first = index + INDEX_HEAD, *ext = first + ((size_t)o->nparts + 1) * 8;
+    size_t k = 0;
+    for (uint32_t p = 0; p < o->nparts; p++) {
+        const part_extents *pe = &o->parts[p];
+        uint64_t sum = 0;
+        put_u64le(first + (size_t)p * 8, k);
+        for (size_t i = 0; i < pe->n; i++, k++) {
+            put_u64le(ext + 16 * k, pe->e[i].off);
+            put_u64le(ext + 16 * k + 8, pe->e[i].len);
+            sum += pe->e[i].len;
         }
-        if (sp->mem_len > 0) {
-            if (write_all(fd, sp->mem, sp->mem_len) < 0) {
-                errf(err, errlen, "cannot write %s: %s", dtmp, strerror(errno));
-                goto out;
-            }
-            n += sp->mem_len;
-        }
-        if (sizes) sizes[p] = n;
-        pos += n;
+        if (sizes) sizes[p] = sum;
     }
-    put_u64le(index + (size_t)nparts * 8, pos);
-    int cfd = fd;
-    fd = -1;
-    if (close(cfd) < 0) {
-        errf(err, errlen, "cannot write %s: %s", dtmp, strerror(errno));
+    put_u64le(first + (size_t)o->nparts * 8, k);
+    int fd = o->fd;
+    o->fd = -1;
+    if (close(fd) < 0) {
+        errf(err, errlen, "cannot write %s: %s", o->dtmp, strerror(errno));
         goto out;
     }
-    if (write_new_file(itmp, index, ((size_t)nparts + 1) * 8, err, errlen) < 0) goto out;
+    if (write_new_file(o->itmp, index, ilen, err, errlen) < 0) goto out;
     /* data first: a reader looks up the index, and the index appears last */
-    if (rename(dtmp, dpath) < 0) {
-        errf(err, errlen, "cannot rename %s: %s", dtmp, strerror(errno));
+    if (rename(o->dtmp, o->dpath) < 0) {
+        errf(err, errlen, "cannot rename %s: %s", o->dtmp, strerror(errno));
         goto out;
     }
-    if (rename(itmp, ipath) < 0) {
-        errf(err, errlen, "cannot rename %s: %s", itmp, strerror(errno));
+    if (rename(o->itmp, o->ipath) < 0) {
+        errf(err, errlen, "cannot rename %s: %s", o->itmp, strerror(errno));
         goto out;
     }
     rc = 0;
 out:
-    if (fd >= 0) close(fd);
-    if (rc < 0) {
-        unlink(dtmp);
-        unlink(itmp);
-    }
     free(index);
-    free(dtmp);
-    free(itmp);
-    free(dpath);
-    free(ipath);
+    if (rc == 0) {
+        free(o->dtmp); /* renamed: nothing for abort to remove */
+        free(o->itmp);
+        o->dtmp = o->itmp = NULL;
+    }
+    shuffle_out_abort(o);
     return rc;
+}
+
+void shuffle_out_abort(shuffle_out *o)
+{
+    if (!o) return;
+    if (o->fd >= 0) close(o->fd);
+    if (o->dtmp) unlink(o->dtmp);
+    if (o->itmp) unlink(o->itmp);
+    for (uint32_t p = 0; o->parts && p < o->nparts; p++)
+        free(o->parts[p].e);
+    free(o->parts);
+    free(o->dpath);
+    free(o->ipath);
+    free(o->dtmp);
+    free(o->itmp);
+    free(o);
 }
 
 /* ---- serving ---- */
@@ -299,9 +424,9 @@ typedef struct peer {
     int paused;   /* reading paused: too many requests queued */
     fetch_req *head, *tail;
     size_t queued;
-    fetch_req *cur; /* being streamed from fd */
-    int fd;
-    uint64_t off, left;
+    fetch_req *cur;  /* being streamed from rg */
+    shuffle_range rg; /* open while cur is */
+    struct evbuffer_file_segment *seg; /* rg's data file, for sendfile */
     struct peer *prev, *next;
 } peer;
 
@@ -311,7 +436,6 @@ struct shuffle_server {
     logger *log;
     size_t max_frame;
     size_t piece; /* payload bytes per FetchData */
-    uint8_t *buf; /* one piece, reused by every connection */
     uint64_t bytes, requests;
     peer *peers;
 };
@@ -327,15 +451,15 @@ shuffle_server *shuffle_server_new(struct event_base *base, const char *work_dir
         s->piece = PIECE_MAX;
     else
         s->piece = s->max_frame > 2 * FRAME_SLACK ? s->max_frame - FRAME_SLACK : FRAME_SLACK;
-    s->buf = xmalloc(s->piece);
     return s;
 }
 
 /* Ends the request being streamed (answered in full or failed). */
 static void peer_finish_req(peer *p)
 {
-    if (p->fd >= 0) close(p->fd);
-    p->fd = -1;
+    if (p->seg) evbuffer_file_segment_free(p->seg); /* queued pieces keep their own references */
+    p->seg = NULL;
+    shuffle_range_close(&p->rg);
     if (p->cur) {
         free(p->cur->app);
         free(p->cur);
@@ -391,8 +515,7 @@ static void peer_pump(peer *p)
                 conn_pause_read(p->c, 0);
             }
             char err[512];
-            p->fd = range_open(s->work_dir, r->app, r->shuffle, r->map, r->part, &p->off, &p->left, err, sizeof err);
-            if (p->fd < 0) {
+            if (shuffle_range_open(&p->rg, s->work_dir, r->app, r->shuffle, r->map, r->part, err, sizeof err) < 0) {
                 if (s->log)
                     log_msg(s->log, LOG_INFO,
                             "fetch failed peer=%s app=%s shuffle=%" PRIu32 " map=%" PRIu32 " partition=%" PRIu32
@@ -402,29 +525,41 @@ static void peer_pump(peer *p)
                 peer_finish_req(p);
                 continue;
             }
-            if (p->left == 0) {
+            if (p->rg.total == 0) {
                 peer_send_data(p, r->id, NULL, 0, 1, NULL);
                 peer_finish_req(p);
                 continue;
             }
         }
-        size_t want = p->left < s->piece ? (size_t)p->left : s->piece;
-        ssize_t n = pread(p->fd, s->buf, want, (off_t)p->off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            char err[256];
-            snprintf(err, sizeof err, "cannot read map %" PRIu32 " of shuffle %" PRIu32 ": %s", p->cur->map,
-                     p->cur->shuffle, n < 0 ? strerror(errno) : "the data file ends early");
-            if (s->log) log_msg(s->log, LOG_WARN, "shuffle read failed peer=%s error=\"%s\"", conn_peer(p->c), err);
-            peer_send_data(p, p->cur->id, NULL, 0, 1, err);
-            peer_finish_req(p);
-            continue;
+        if (!p->seg) {
+            /* the segment takes the data file: closed when the last piece went out */
+            p->seg = evbuffer_file_segment_new(p->rg.fd, 0, -1, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_LOCKING);
+            if (!p->seg) {
+                char err[256];
+                snprintf(err, sizeof err, "cannot read map %" PRIu32 " of shuffle %" PRIu32 ": %s", p->cur->map,
+                         p->cur->shuffle, strerror(errno));
+                peer_send_data(p, p->cur->id, NULL, 0, 1, err);
+                peer_finish_req(p);
+                continue;
+            }
+            p->rg.fd = -1;
         }
-        p->off += (uint64_t)n;
-        p->left -= (uint64_t)n;
-        s->bytes += (uint64_t)n;
-        peer_send_data(p, p->cur->id, s->buf, (size_t)n, p->left == 0, NULL);
-        if (p->left == 0) peer_finish_req(p);
+        uint64_t off;
+        size_t want;
+        shuffle_range_next(&p->rg, s->piece, &off, &want); /* total > 0: a piece remains */
+        shuffle_range_advance(&p->rg, want);
+        uint64_t noff;
+        size_t nlen;
+        int last = !shuffle_range_next(&p->rg, 1, &noff, &nlen);
+        uint8_t head[MSG_FETCH_HEAD_MAX];
+        size_t hn = msg_fetch_data_head(head, p->cur->id, last, want);
+        if (conn_send_file(p->c, head, hn, p->seg, (int64_t)off, (int64_t)want) < 0) {
+            if (s->log) log_msg(s->log, LOG_WARN, "shuffle send failed peer=%s", conn_peer(p->c));
+            conn_close(p->c, 0, "cannot queue shuffle data");
+            return;
+        }
+        s->bytes += want;
+        if (last) peer_finish_req(p);
     }
 }
 
@@ -512,7 +647,7 @@ void shuffle_server_accept(shuffle_server *s, evutil_socket_t fd)
 {
     peer *p = xcalloc(1, sizeof *p);
     p->srv = s;
-    p->fd = -1;
+    p->rg.fd = -1;
     p->c = conn_new(s->base, fd, s->max_frame, peer_on_msg, peer_on_close, p);
     conn_set_drain_cb(p->c, peer_on_drain, OUT_LOW);
     p->next = s->peers;
@@ -526,7 +661,6 @@ void shuffle_server_free(shuffle_server *s)
     /* each close callback unlinks its peer; the conns are freed by the loop */
     while (s->peers)
         conn_close(s->peers->c, 0, "the shuffle server is shutting down");
-    free(s->buf);
     free(s);
 }
 
@@ -636,11 +770,20 @@ typedef struct fetch {
     size_t *local;
     size_t nlocal, local_next;
     const Kiln__BlockLoc *lloc; /* being read */
-    int lfd;
-    uint64_t loff, lleft;
+    shuffle_range lrg;          /* open while lloc is */
+    int lopen;
     uint8_t *lbuf;
     carry lcarry;
 } fetch;
+
+/* Records which map output could not be read (the driver reruns it). */
+static void fetch_blame(fetch *f, const Kiln__BlockLoc *loc)
+{
+    if (f->stats->failed) return;
+    f->stats->failed = 1;
+    f->stats->failed_map = loc->map;
+    f->stats->failed_worker = loc->worker_id;
+}
 
 /* Sets the fetch's message; returns -1. */
 static int fetch_fail(fetch *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -659,6 +802,7 @@ static int fetch_fail(fetch *f, const char *fmt, ...)
 static int fetch_feed_fail(fetch *f, int st, const char *who, const Kiln__BlockLoc *loc, const char *why)
 {
     if (st == FEED_STOP) return fetch_fail(f, "fetch stopped by its block callback");
+    fetch_blame(f, loc);
     return fetch_fail(f,
                       "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): bad block stream: %s",
                       who, loc->map, f->in->shuffle_id, f->part, why);
@@ -690,31 +834,33 @@ static void local_name(const fetch *f, const Kiln__BlockLoc *loc, char *buf, siz
 static int local_step(fetch *f)
 {
     char why[512], who[400];
-    if (f->lfd < 0) {
+    if (!f->lopen) {
         if (f->local_next >= f->nlocal) return 0;
         f->lloc = f->in->blocks[f->local[f->local_next++]];
-        f->lfd = range_open(f->work_dir, f->app, f->in->shuffle_id, f->lloc->map, f->part, &f->loff, &f->lleft, why,
-                            sizeof why);
-        if (f->lfd < 0) {
+        if (shuffle_range_open(&f->lrg, f->work_dir, f->app, f->in->shuffle_id, f->lloc->map, f->part, why,
+                               sizeof why) < 0) {
+            fetch_blame(f, f->lloc);
             local_name(f, f->lloc, who, sizeof who);
             return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): %s", who,
                               f->lloc->map, f->in->shuffle_id, f->part, why);
         }
-        if (!f->lbuf && f->lleft > 0 && !(f->lbuf = malloc(LOCAL_CHUNK)))
+        f->lopen = 1;
+        if (!f->lbuf && f->lrg.total > 0 && !(f->lbuf = malloc(LOCAL_CHUNK)))
             return fetch_fail(f, "out of memory for a %u byte read buffer", LOCAL_CHUNK);
     }
-    if (f->lleft > 0) {
-        size_t want = f->lleft < LOCAL_CHUNK ? (size_t)f->lleft : LOCAL_CHUNK;
-        ssize_t n = pread(f->lfd, f->lbuf, want, (off_t)f->loff);
+    uint64_t off;
+    size_t want;
+    if (shuffle_range_next(&f->lrg, LOCAL_CHUNK, &off, &want)) {
+        ssize_t n = pread(f->lrg.fd, f->lbuf, want, (off_t)off);
         if (n < 0 && errno == EINTR) return 0;
         if (n <= 0) {
+            fetch_blame(f, f->lloc);
             local_name(f, f->lloc, who, sizeof who);
             return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): read: %s",
                               who, f->lloc->map, f->in->shuffle_id, f->part,
                               n < 0 ? strerror(errno) : "the data file ends early");
         }
-        f->loff += (uint64_t)n;
-        f->lleft -= (uint64_t)n;
+        shuffle_range_advance(&f->lrg, (size_t)n);
         f->stats->local_bytes += (uint64_t)n;
         int st = carry_feed(&f->lcarry, f->lbuf, (size_t)n, f->cb, f->arg, why, sizeof why);
         if (st != FEED_OK) {
@@ -722,9 +868,9 @@ static int local_step(fetch *f)
             return fetch_feed_fail(f, st, who, f->lloc, why);
         }
     }
-    if (f->lleft == 0) {
-        close(f->lfd);
-        f->lfd = -1;
+    if (!shuffle_range_next(&f->lrg, 1, &off, &want)) {
+        shuffle_range_close(&f->lrg);
+        f->lopen = 0;
         if (f->lcarry.len > 0) {
             local_name(f, f->lloc, who, sizeof who);
             return fetch_feed_fail(f, FEED_CORRUPT, who, f->lloc, "the partition ends inside a block");
@@ -736,7 +882,7 @@ static int local_step(fetch *f)
 /* True while local outputs remain to be read. */
 static int local_pending(const fetch *f)
 {
-    return f->lfd >= 0 || f->local_next < f->nlocal;
+    return f->lopen || f->local_next < f->nlocal;
 }
 
 /* The map output a remote is sending now (or the last one), for messages. */
@@ -756,6 +902,7 @@ static int remote_fail(fetch *f, const remote *r, const char *fmt, ...)
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
     const Kiln__BlockLoc *loc = remote_cur(f, r);
+    fetch_blame(f, loc);
     return fetch_fail(f, "worker %s: map %" PRIu32 " of shuffle %" PRIu32 " (partition %" PRIu32 "): %s", r->hostport,
                       loc->map, f->in->shuffle_id, f->part, why);
 }
@@ -775,7 +922,7 @@ static int remote_open(fetch *f, remote *r)
     if (rc == 0) {
         /* keep whatever arrived after the hello_ack */
         size_t extra = rd.end - rd.start;
-        r->in_cap = PIECE_MAX + RECV_MIN;
+        r->in_cap = RECV_BUF; /* frames of 1 MiB: moving a partial one to the front is rare */
         if (r->in_cap < extra) r->in_cap = extra;
         r->in = malloc(r->in_cap);
         if (!r->in) {
@@ -833,21 +980,16 @@ static int remote_flush(fetch *f, remote *r)
     return 0;
 }
 
-/* Handles one decoded message from a worker. */
-static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
+/* Handles one piece of the answer to the request being answered. */
+static int remote_piece(fetch *f, remote *r, uint32_t id, int last, const uint8_t *data, size_t len)
 {
     char why[512];
-    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected %s after the last answer", msg_name(m));
-    if (m->body_case == KILN__ENVELOPE__BODY_ERROR) return remote_fail(f, r, "refused: %s", m->error->message);
-    if (m->body_case != KILN__ENVELOPE__BODY_FETCH_DATA) return remote_fail(f, r, "unexpected %s", msg_name(m));
-    const Kiln__FetchData *d = m->fetch_data;
-    if (d->request_id != r->done)
-        return remote_fail(f, r, "answer to request %" PRIu32 " while expecting %zu", d->request_id, r->done);
-    if (d->error && *d->error) return remote_fail(f, r, "%s", d->error);
-    f->stats->remote_bytes += d->data.len;
-    int st = carry_feed(&r->carry, d->data.data, d->data.len, f->cb, f->arg, why, sizeof why);
+    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected data after the last answer");
+    if (id != r->done) return remote_fail(f, r, "answer to request %" PRIu32 " while expecting %zu", id, r->done);
+    f->stats->remote_bytes += len;
+    int st = carry_feed(&r->carry, data, len, f->cb, f->arg, why, sizeof why);
     if (st != FEED_OK) return fetch_feed_fail(f, st, r->hostport, remote_cur(f, r), why);
-    if (!d->last) return 0;
+    if (!last) return 0;
     if (r->carry.len > 0)
         return fetch_feed_fail(f, FEED_CORRUPT, r->hostport, remote_cur(f, r), "the partition ends inside a block");
     if (++r->done == r->nlocs) {
@@ -855,6 +997,17 @@ static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
         r->fd = -1;
     }
     return 0;
+}
+
+/* Handles one decoded message from a worker: an error, or a failed piece. */
+static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
+{
+    if (r->done >= r->nlocs) return remote_fail(f, r, "unexpected %s after the last answer", msg_name(m));
+    if (m->body_case == KILN__ENVELOPE__BODY_ERROR) return remote_fail(f, r, "refused: %s", m->error->message);
+    if (m->body_case != KILN__ENVELOPE__BODY_FETCH_DATA) return remote_fail(f, r, "unexpected %s", msg_name(m));
+    const Kiln__FetchData *d = m->fetch_data;
+    if (d->request_id == r->done && d->error && *d->error) return remote_fail(f, r, "%s", d->error);
+    return remote_piece(f, r, d->request_id, d->last, d->data.data, d->data.len);
 }
 
 /* Reads what the socket has and handles every whole frame. */
@@ -888,7 +1041,18 @@ static int remote_read(fetch *f, remote *r)
         st = frame_parse(r->in + r->in_start, r->in_end - r->in_start, f->max_frame, &len, why, sizeof why);
         if (st == FRAME_ERROR) return remote_fail(f, r, "%s", why);
         if (st == FRAME_NEED_MORE) break;
-        Kiln__Envelope *m = msg_decode(r->in + r->in_start + FRAME_HEADER, len, why, sizeof why);
+        const uint8_t *payload = r->in + r->in_start + FRAME_HEADER;
+        uint32_t id;
+        int last;
+        const uint8_t *data;
+        size_t dlen;
+        if (msg_peek_fetch_data(payload, len, &id, &last, &data, &dlen) == 1) {
+            /* the usual piece: its blocks are read where they arrived */
+            r->in_start += FRAME_HEADER + len;
+            if (remote_piece(f, r, id, last, data, dlen) < 0) return -1;
+            continue;
+        }
+        Kiln__Envelope *m = msg_decode(payload, len, why, sizeof why);
         r->in_start += FRAME_HEADER + len;
         if (!m) return remote_fail(f, r, "%s", why);
         int rc = remote_handle(f, r, m);
@@ -1003,7 +1167,7 @@ int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worke
     f.stats = stats ? stats : &dummy;
     f.err = err;
     f.errlen = errlen;
-    f.lfd = -1;
+    f.lrg.fd = -1;
     memset(f.stats, 0, sizeof *f.stats);
     if (!name_is_safe(app_id)) return fetch_fail(&f, "bad application id '%s'", app_id ? app_id : "");
 
@@ -1026,7 +1190,7 @@ int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worke
     }
     free(f.remotes);
     free(f.local);
-    if (f.lfd >= 0) close(f.lfd);
+    if (f.lopen) shuffle_range_close(&f.lrg);
     free(f.lbuf);
     free(f.lcarry.p);
     return rc;

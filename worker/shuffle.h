@@ -3,11 +3,15 @@
  * and fetching the blocks of one reduce partition.
  *
  * A map task of shuffle S, map partition M, of application APP writes
- *   WORK/APP/shuffle/S/map-M.data    sealed record blocks, grouped by reduce partition
- *   WORK/APP/shuffle/S/map-M.index   (R+1) little-endian u64 offsets into .data
+ *   WORK/APP/shuffle/S/map-M.data    sealed record blocks in the order the task sealed them
+ *   WORK/APP/shuffle/S/map-M.index   where each reduce partition's blocks lie
  * (each written under a temporary name and renamed, so a retried task's
- * output replaces the old one whole). Reduce partition P of that output is
- * data[index[P], index[P+1]): whole blocks, possibly none.
+ * output replaces the old one whole). The index, integers little-endian:
+ *   u32 "KIDX" | u32 R | u64 first[R+1] | (u64 off, u64 len) extents[first[R]]
+ * Reduce partition P is extents[first[P] .. first[P+1]) of .data, in order:
+ * whole blocks, possibly none. A map task writes blocks as they fill, so
+ * it never holds its output; adjacent blocks of a partition merge into one
+ * extent.
  *
  * The worker serves byte ranges of those files on its data port
  * (FetchRequest -> FetchData pieces, streamed with backpressure, never
@@ -30,23 +34,53 @@ char *shuffle_dir_path(const char *work_dir, const char *app, uint32_t shuffle_i
 char *shuffle_data_path(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map);
 char *shuffle_index_path(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map);
 
-/* Where reduce partition p lies in a map output's data file. 0, or -1 with
- * a message (no such output, p out of range, a corrupt index). */
-int shuffle_index_lookup(const char *index_path, uint32_t p, uint64_t *off, uint64_t *len, char *err, size_t errlen);
+/* One contiguous run of a partition's blocks in a data file. */
+typedef struct shuffle_extent {
+    uint64_t off, len;
+} shuffle_extent;
 
-/* Writes data and index for one map output atomically (temp + rename).
- * blocks for partition p are the bytes data_parts[p] (already concatenated
- * sealed blocks), or, when spill_fds[p] >= 0, that file's contents first
- * and then data_parts[p]. Returns 0, or -1 with a message. sizes[p] gets
- * each partition's byte count. Copies spilled files with copy_file_range. */
-typedef struct shuffle_part {
-    int spill_fd;       /* -1 when nothing was spilled for this partition */
-    uint64_t spill_len; /* bytes in spill_fd */
-    const uint8_t *mem; /* blocks still in memory */
-    size_t mem_len;
-} shuffle_part;
-int shuffle_write_output(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
-                         const shuffle_part *parts, uint32_t nparts, uint64_t *sizes, char *err, size_t errlen);
+/* Where reduce partition p lies in a map output's data file: *ext gets a
+ * new array of *next extents (caller frees; NULL when the partition is
+ * empty) and *total their byte count. 0, or -1 with a message (no such
+ * output, p out of range, a corrupt index). */
+int shuffle_index_lookup(const char *index_path, uint32_t p, shuffle_extent **ext, size_t *next, uint64_t *total,
+                         char *err, size_t errlen);
+
+/* Reading one reduce partition of one map output, extent by extent. */
+typedef struct shuffle_range {
+    int fd;              /* the data file */
+    shuffle_extent *ext; /* owned */
+    size_t n, i;         /* extents, the current one */
+    uint64_t left;       /* bytes of the current extent not yet taken */
+    uint64_t total;      /* bytes of the whole partition */
+} shuffle_range;
+
+/* Looks the partition up and opens its data file, checking that the file
+ * holds every extent. 0, or -1 with a message (r then holds nothing). */
+int shuffle_range_open(shuffle_range *r, const char *work_dir, const char *app, uint32_t shuffle, uint32_t map,
+                       uint32_t p, char *err, size_t errlen);
+/* The next piece to read: 1 with (*off, *len <= max) in r->fd, 0 at the end.
+ * Call shuffle_range_advance with the bytes actually read. */
+int shuffle_range_next(shuffle_range *r, size_t max, uint64_t *off, size_t *len);
+void shuffle_range_advance(shuffle_range *r, size_t n);
+void shuffle_range_close(shuffle_range *r);
+
+/* Writing one map output: blocks are appended to the data file as the map
+ * task seals them (any partition in any order), the index records each
+ * partition's extents, and commit makes both visible atomically (temp +
+ * rename, the index last), so a retried task's output replaces the old
+ * one whole. */
+typedef struct shuffle_out shuffle_out;
+struct iovec;
+shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
+                              uint32_t nparts, char *err, size_t errlen);
+/* Appends whole sealed blocks of partition p (up to 8 iovecs). 0, or -1. */
+int shuffle_out_append(shuffle_out *o, uint32_t p, const struct iovec *iov, int niov, char *err, size_t errlen);
+/* Writes the index and renames both files into place; sizes[p] (may be
+ * NULL) gets each partition's byte count. Frees o either way. 0, or -1. */
+int shuffle_out_commit(shuffle_out *o, uint64_t *sizes, char *err, size_t errlen);
+/* Removes the temporary files and frees o (NULL is harmless). */
+void shuffle_out_abort(shuffle_out *o);
 
 /* ---- serving (in the worker daemon) ---- */
 typedef struct shuffle_server shuffle_server;
@@ -67,6 +101,10 @@ typedef int (*fetch_block_fn)(void *arg, const uint8_t *block, size_t n);
 typedef struct fetch_stats {
     uint64_t local_bytes, remote_bytes;
     uint32_t remote_workers;
+    /* when the fetch fails because a map output could not be read (worker
+     * unreachable, file gone, bytes corrupt): which one */
+    int failed;
+    uint32_t failed_map, failed_worker;
 } fetch_stats;
 
 /* Reads every block of reduce partition `part` listed in `in`: outputs whose

@@ -82,6 +82,9 @@ typedef struct task_result {
     uint32_t *cached_nodes, *cached_parts; /* OP_CACHE: owned */
     size_t ncached;
     uint64_t spills, spill_bytes;
+    /* a shuffle read failed on this map output (the driver reruns it) */
+    int fetch_failed;
+    uint32_t fetch_shuffle_id, fetch_map, fetch_worker_id;
     Kiln__Counter **counters; /* owned; free with task_result_release */
     size_t ncounters;
     char error[1024];

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL /* short keys: hashed inline, no call into the library */
 #include <xxhash.h>
 
 #include "agg.h"
@@ -106,12 +108,10 @@ static int cmp_bytes(const void *a, size_t an, const void *b, size_t bn)
 struct shuffle_writer {
     const Kiln__ShuffleWrite *spec;
     uint32_t nparts;
-    block_builder *bb;
-    uint8_t **mem; /* sealed blocks per partition, not yet spilled */
-    size_t *mem_len, *mem_cap;
-    int *spill_fd;
-    uint64_t *spill_len;
-    size_t held, budget, block_target;
+    block_builder *bb; /* one per reduce partition, sealed at block_target */
+    shuffle_out *out;  /* the data file the sealed blocks go to */
+    uint8_t *sealbuf;  /* room for one compressed block */
+    size_t sealcap, block_target;
     agg *combine;
     combine_ctx cctx;
     uint64_t rr;
@@ -151,53 +151,27 @@ static uint32_t partition_of(shuffle_writer *w, kiln_slice key, kiln_slice val)
     }
 }
 
-static int spill_parts(run *r, shuffle_writer *w)
-{
-    for (uint32_t p = 0; p < w->nparts; p++) {
-        if (!w->mem_len[p]) continue;
-        if (w->spill_fd[p] < 0) {
-            if (mkdir_p(w->tmp_dir, 0755, NULL, 0) < 0)
-                return run_fail(r, "cannot create %s: %s", w->tmp_dir, strerror(errno));
-            int fd = open(w->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                char *path = xasprintf("%s/part-%u-XXXXXX", w->tmp_dir, p);
-                fd = mkstemp(path);
-                if (fd >= 0) unlink(path);
-                free(path);
-            }
-            if (fd < 0) return run_fail(r, "cannot create a spill file in %s: %s", w->tmp_dir, strerror(errno));
-            w->spill_fd[p] = fd;
-        }
-        if (write_all(w->spill_fd[p], w->mem[p], w->mem_len[p]) < 0)
-            return run_fail(r, "cannot write a spill file in %s: %s", w->tmp_dir, strerror(errno));
-        w->spill_len[p] += w->mem_len[p];
-        r->res->spill_bytes += w->mem_len[p];
-        w->held -= w->mem_len[p];
-        w->mem_len[p] = 0;
-    }
-    r->res->spills++;
-    return 0;
-}
-
+/* Seals partition p's records into a block and appends it to the data file,
+ * straight from the builder when it is stored raw. */
 static int seal_part(run *r, shuffle_writer *w, uint32_t p)
 {
-    if (w->bb[p].nrec == 0) return 0;
-    size_t before = block_builder_size(&w->bb[p]);
-    size_t bound = block_builder_sealed_bound(&w->bb[p]);
-    if (w->mem_len[p] + bound > w->mem_cap[p]) {
-        size_t cap = w->mem_cap[p] ? w->mem_cap[p] : 65536;
-        while (cap < w->mem_len[p] + bound)
-            cap *= 2;
-        uint8_t *np = realloc(w->mem[p], cap);
-        if (!np) return run_fail(r, "out of memory holding shuffle blocks");
-        w->mem[p] = np;
-        w->mem_cap[p] = cap;
+    block_builder *b = &w->bb[p];
+    if (b->nrec == 0) return 0;
+    size_t bound = block_builder_sealed_bound(b);
+    if (bound > w->sealcap) {
+        uint8_t *np = realloc(w->sealbuf, bound);
+        if (!np) return run_fail(r, "out of memory sealing a shuffle block");
+        w->sealbuf = np;
+        w->sealcap = bound;
     }
-    /* sealed straight into the partition's buffer: no copy of the block */
-    size_t n = block_builder_seal_to(&w->bb[p], w->mem[p] + w->mem_len[p]);
-    w->mem_len[p] += n;
-    w->held = w->held - before + n;
-    if (w->held > w->budget) return spill_parts(r, w);
+    uint8_t hdr[BLOCK_HEADER_SIZE];
+    const uint8_t *payload;
+    size_t n = block_builder_seal_parts(b, hdr, w->sealbuf, &payload);
+    struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)payload, n}};
+    char err[512];
+    int rc = shuffle_out_append(w->out, p, iov, 2, err, sizeof err);
+    block_builder_reset(b);
+    if (rc < 0) return run_fail(r, "cannot write the shuffle output: %s", err);
     return 0;
 }
 
@@ -206,10 +180,8 @@ static int part_put(void *arg, kiln_slice key, kiln_slice val)
     run *r = arg;
     shuffle_writer *w = r->sw;
     uint32_t p = partition_of(w, key, val);
-    size_t before = block_builder_size(&w->bb[p]);
     if (block_builder_add(&w->bb[p], key, val) < 0)
         return run_fail(r, "a record of %zu bytes does not fit in a shuffle block", key.len + val.len);
-    w->held += block_builder_size(&w->bb[p]) - before;
     if (block_builder_size(&w->bb[p]) >= w->block_target) return seal_part(r, w, p);
     return 0;
 }
@@ -222,20 +194,17 @@ int shuffle_sink_open(run *r)
     w->spec = spec;
     w->nparts = spec->partitions;
     w->bb = xcalloc(w->nparts, sizeof *w->bb);
-    w->mem = xcalloc(w->nparts, sizeof *w->mem);
-    w->mem_len = xcalloc(w->nparts, sizeof *w->mem_len);
-    w->mem_cap = xcalloc(w->nparts, sizeof *w->mem_cap);
-    w->spill_fd = xcalloc(w->nparts, sizeof *w->spill_fd);
-    w->spill_len = xcalloc(w->nparts, sizeof *w->spill_len);
-    for (uint32_t p = 0; p < w->nparts; p++) {
+    for (uint32_t p = 0; p < w->nparts; p++)
         block_builder_init(&w->bb[p]);
-        w->spill_fd[p] = -1;
-    }
+    char err[512];
+    w->out = shuffle_out_open(r->t->work_dir, r->t->app_id, spec->shuffle_id, r->t->input->partition, w->nparts, err,
+                              sizeof err);
+    if (!w->out) return run_fail(r, "cannot write the shuffle output: %s", err);
     size_t mem = task_memory(r);
     int combining =
         spec->kind == KILN__SHUFFLE_KIND__SHUFFLE_REDUCE || spec->kind == KILN__SHUFFLE_KIND__SHUFFLE_DISTINCT;
-    w->budget = combining ? mem / 2 : mem;
-    size_t target = w->budget / (2 * (size_t)w->nparts);
+    /* the builders hold at most half the budget (the combiner gets the other half) */
+    size_t target = mem / (2 * (size_t)w->nparts);
     w->block_target = target < 16384 ? 16384 : target > (1u << 20) ? (1u << 20) : target;
     w->tmp_dir = task_tmp_dir(r);
     w->rr = (uint64_t)r->t->input->partition * 7919u;
@@ -256,7 +225,6 @@ int shuffle_sink_open(run *r)
                       .combine_arg = &w->cctx,
                       .flush = part_put,
                       .flush_arg = r};
-        char err[512];
         w->combine = agg_new(&o, err, sizeof err);
         if (!w->combine) return run_fail(r, "map-side combine: %s", err);
     }
@@ -303,39 +271,26 @@ int shuffle_sink_close(run *r)
         run_fail(r, "map-side combine: %s", err);
     for (uint32_t p = 0; p < w->nparts && !r->failed; p++)
         seal_part(r, w, p);
-    if (!r->failed) {
-        shuffle_part *parts = xcalloc(w->nparts, sizeof *parts);
-        for (uint32_t p = 0; p < w->nparts; p++) {
-            parts[p].spill_fd = w->spill_fd[p];
-            parts[p].spill_len = w->spill_len[p];
-            parts[p].mem = w->mem[p];
-            parts[p].mem_len = w->mem_len[p];
-        }
+    if (!r->failed && w->out) {
         uint64_t *sizes = xcalloc(w->nparts, sizeof *sizes);
-        if (shuffle_write_output(r->t->work_dir, r->t->app_id, w->spec->shuffle_id, r->t->input->partition, parts,
-                                 w->nparts, sizes, err, sizeof err) < 0) {
+        shuffle_out *out = w->out;
+        w->out = NULL;
+        if (shuffle_out_commit(out, sizes, err, sizeof err) < 0) {
             run_fail(r, "cannot write the shuffle output: %s", err);
             free(sizes);
         } else {
             r->res->partition_sizes = sizes;
             r->res->npartition_sizes = w->nparts;
         }
-        free(parts);
     }
+    shuffle_out_abort(w->out);
     if (w->combine) agg_free(w->combine);
-    for (uint32_t p = 0; p < w->nparts; p++) {
+    for (uint32_t p = 0; p < w->nparts; p++)
         block_builder_release(&w->bb[p]);
-        free(w->mem[p]);
-        if (w->spill_fd[p] >= 0) close(w->spill_fd[p]);
-    }
     rm_rf(w->tmp_dir);
     free(w->tmp_dir);
     free(w->bb);
-    free(w->mem);
-    free(w->mem_len);
-    free(w->mem_cap);
-    free(w->spill_fd);
-    free(w->spill_len);
+    free(w->sealbuf);
     free(w->bounds);
     free(w->bound_vals);
     kiln_buf_release(&w->scratch);
@@ -546,8 +501,15 @@ int shuffle_source_push(run *r, const rpipeline *pl, const Kiln__TaskInput *in, 
         memset(&stats, 0, sizeof stats);
         if (shuffle_fetch(r->t->work_dir, r->t->app_id, r->t->worker_id, in->shuffles[i], in->source_partition,
                           MAX_FRAME, reader_block, &rd, &stats, err, sizeof err) < 0 &&
-            !r->failed)
+            !r->failed) {
             run_fail(r, "shuffle fetch failed: %s", err);
+            if (stats.failed) {
+                r->res->fetch_failed = 1;
+                r->res->fetch_shuffle_id = in->shuffles[i]->shuffle_id;
+                r->res->fetch_map = stats.failed_map;
+                r->res->fetch_worker_id = stats.failed_worker;
+            }
+        }
     }
     if (rd.agg) {
         if (!r->failed && agg_finish(rd.agg, reader_emit, &rd, err, sizeof err) < 0 && !r->failed)

@@ -9,12 +9,14 @@
  *   shuf.so sum FILE PARTS          "key<TAB>sum" of the integer values, by reduce_by_key
  *   shuf.so union FILE PARTS        "key<TAB>n" over a union of two shuffled datasets (the file twice)
  *   shuf.so cache FILE PARTS        counts a cached dataset twice; prints "n1 n2 calls1 calls2"
+ *   shuf.so slowsum FILE PARTS      like sum, with every reduced record taking 2 ms (a long reduce stage)
  *   shuf.so big MB PARTS            records with 0-byte keys and MB-MiB values through group, sort, reduce
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kiln.h"
 
@@ -121,6 +123,13 @@ static int print_all(kiln_ctx *ctx, kiln_rdd *r)
     return 0;
 }
 
+KILN_EXPORT int slow_fmt(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    return kiln_fmt_i64(in, out, env);
+}
+
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {
     if (argc < 4) return 2;
@@ -144,6 +153,10 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         kiln_rdd *nums = kiln_map(lines, parse_kv_i64, KILN_NONE);
         return print_all(ctx, kiln_map(kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts), kiln_fmt_i64,
                                        KILN_NONE));
+    }
+    if (!strcmp(cmd, "slowsum")) {
+        kiln_rdd *nums = kiln_map(lines, parse_kv_i64, KILN_NONE);
+        return print_all(ctx, kiln_map(kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts), slow_fmt, KILN_NONE));
     }
     if (!strcmp(cmd, "union")) {
         kiln_rdd *a = kiln_reduce_by_key(kiln_map(kv, one, KILN_NONE), kiln_sum_i64, KILN_NONE, parts);

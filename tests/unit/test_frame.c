@@ -1049,6 +1049,87 @@ START_TEST(test_conn_send_large)
 }
 END_TEST
 
+/* The hand-made FetchData head + data is a frame protobuf-c reads as the
+ * same message, and the peek reads what protobuf-c packs. */
+START_TEST(test_fetch_data_fast_path)
+{
+    static const size_t lens[] = {0, 1, 127, 128, 16383, 16384, 1u << 20};
+    static const uint32_t ids[] = {0, 1, 300, UINT32_MAX};
+    uint8_t *data = malloc((1u << 20) + 1);
+    for (size_t i = 0; i <= (1u << 20); i++)
+        data[i] = (uint8_t)(i * 7);
+    for (size_t a = 0; a < sizeof lens / sizeof *lens; a++)
+        for (size_t b = 0; b < sizeof ids / sizeof *ids; b++)
+            for (int last = 0; last < 2; last++) {
+                uint8_t head[MSG_FETCH_HEAD_MAX];
+                size_t hn = msg_fetch_data_head(head, ids[b], last, lens[a]);
+                ck_assert_uint_le(hn, MSG_FETCH_HEAD_MAX);
+                uint8_t *frame = malloc(hn + lens[a]);
+                memcpy(frame, head, hn);
+                memcpy(frame + hn, data, lens[a]);
+                size_t plen;
+                char err[256];
+                ck_assert_int_eq(frame_parse(frame, hn + lens[a], 64u << 20, &plen, err, sizeof err), FRAME_OK);
+                ck_assert_uint_eq(FRAME_HEADER + plen, hn + lens[a]);
+                Kiln__Envelope *m = msg_decode(frame + FRAME_HEADER, plen, err, sizeof err);
+                ck_assert_msg(m != NULL, "%s", err);
+                ck_assert_int_eq(m->body_case, KILN__ENVELOPE__BODY_FETCH_DATA);
+                ck_assert_uint_eq(m->fetch_data->request_id, ids[b]);
+                ck_assert_int_eq(m->fetch_data->last, last);
+                ck_assert_uint_eq(m->fetch_data->data.len, lens[a]);
+                ck_assert(lens[a] == 0 || memcmp(m->fetch_data->data.data, data, lens[a]) == 0);
+                msg_free(m);
+
+                uint32_t id;
+                int l;
+                const uint8_t *d;
+                size_t dn;
+                ck_assert_int_eq(msg_peek_fetch_data(frame + FRAME_HEADER, plen, &id, &l, &d, &dn), 1);
+                ck_assert_uint_eq(id, ids[b]);
+                ck_assert_int_eq(l, last);
+                ck_assert_uint_eq(dn, lens[a]);
+                ck_assert(dn == 0 || d == frame + hn);
+                /* cut short anywhere: never a 1, never a read past the end */
+                for (size_t cut = 1; cut < plen && cut < 40; cut++)
+                    ck_assert_int_eq(msg_peek_fetch_data(frame + FRAME_HEADER, plen - cut, &id, &l, &d, &dn), 0);
+                free(frame);
+            }
+
+    /* what protobuf-c packs (field order of its own) peeks the same */
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__FetchData fd = KILN__FETCH_DATA__INIT;
+    fd.request_id = 77;
+    fd.last = 1;
+    fd.data.data = data;
+    fd.data.len = 1000;
+    MSG_BODY(env, fetch_data, FETCH_DATA, &fd);
+    size_t n;
+    uint8_t *f = msg_pack_frame(&env, &n);
+    uint32_t id;
+    int l;
+    const uint8_t *d;
+    size_t dn;
+    ck_assert_int_eq(msg_peek_fetch_data(f + FRAME_HEADER, n - FRAME_HEADER, &id, &l, &d, &dn), 1);
+    ck_assert_uint_eq(id, 77);
+    ck_assert_int_eq(l, 1);
+    ck_assert_uint_eq(dn, 1000);
+    ck_assert_int_eq(memcmp(d, data, 1000), 0);
+    free(f);
+    /* a failed piece and other messages go to msg_decode */
+    fd.error = "no such map output";
+    f = msg_pack_frame(&env, &n);
+    ck_assert_int_eq(msg_peek_fetch_data(f + FRAME_HEADER, n - FRAME_HEADER, &id, &l, &d, &dn), 0);
+    free(f);
+    Kiln__Hello h = KILN__HELLO__INIT;
+    h.version = 1;
+    MSG_BODY(env, hello, HELLO, &h);
+    f = msg_pack_frame(&env, &n);
+    ck_assert_int_eq(msg_peek_fetch_data(f + FRAME_HEADER, n - FRAME_HEADER, &id, &l, &d, &dn), 0);
+    free(f);
+    free(data);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -1090,6 +1171,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_conn_close_in_callback);
     tcase_add_test(tc, test_conn_send);
     tcase_add_test(tc, test_conn_send_large);
+    tcase_add_test(tc, test_fetch_data_fast_path);
     suite_add_tcase(s, tc);
     return s;
 }

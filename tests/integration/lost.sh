@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# lost.sh - lost workers: a real driver and three real workers; a worker is
+# killed (kill -9) or frozen (SIGSTOP past worker.timeout) in the middle of
+# a shuffle, and the job must still give the answer mawk gives, the driver
+# rerunning from lineage only the map tasks whose outputs went with the
+# worker. Then a soak: 20 jobs in a row with a random worker killed during
+# each, every answer checked. Prints "N passed, M failed".
+set -u
+cd "$(dirname "$0")/../.."
+. tests/integration/lib.sh
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-lost-XXXXXX")
+trap 'kill -CONT $WORKER_PIDS 2>/dev/null; stop_all; rm -rf "$T"' EXIT
+sanitizer_logs "$T/sanitizer"
+APPS=$B/tests/apps
+EX=$B/examples
+SOAK_JOBS=${KILN_SOAK_JOBS:-20}
+
+# ---- data: "key<TAB>number" lines, 3000 keys --------------------------------
+mawk 'BEGIN { srand(7); for (i = 0; i < 400000; i++) printf "k%d\t%d\n", int(rand() * 3000), int(rand() * 1000) }' \
+  > "$T/kv.txt"
+mawk -F'\t' '{ s[$1] += $2 } END { for (k in s) printf "%s\t%d\n", k, s[k] }' "$T/kv.txt" | LC_ALL=C sort > "$T/kv.want"
+# text for wordcount in the soak
+mawk 'BEGIN { srand(8); for (i = 0; i < 200000; i++) { n = 1 + int(rand() * 8); s = "";
+  for (j = 0; j < n; j++) s = s (j ? " " : "") "w" int(rand() * rand() * 5000); print s } }' > "$T/words.txt"
+mawk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w "\t" c[w] }' "$T/words.txt" |
+  LC_ALL=C sort > "$T/words.want"
+
+printf 'worker.timeout = 2s\n' > "$T/kiln.conf"
+start_driver "$T/driver" --config "$T/kiln.conf"
+DLOG=$T/driver/driver.log
+NEXT_WORKER=1
+# add_worker: starts worker wN (2 slots) and records its pid in W[N]
+declare -A W
+add_worker() {
+  local n=$NEXT_WORKER
+  NEXT_WORKER=$((n + 1))
+  start_worker "$T/w$n" 2
+  W[$n]=${WORKER_PIDS##* }
+}
+add_worker; add_worker; add_worker
+wait_workers 3 || { fail cluster "workers did not register"; summary; exit 1; }
+pass cluster_up
+
+# wait_log PATTERN COUNT: until the driver log has COUNT lines matching
+wait_log() {
+  local i
+  for i in $(seq 1 1500); do
+    [ "$(grep -c -- "$1" "$DLOG")" -ge "$2" ] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
+# kill_worker N: kill -9 of worker N, reaped quietly
+kill_worker() {
+  kill -9 "${W[$1]}" 2>/dev/null
+  wait "${W[$1]}" 2>/dev/null
+  unset "W[$1]"
+}
+
+# live_workers: how many workers the driver lists now
+live_workers() { "$KILN" workers 2>/dev/null | tail -n +2 | wc -l; }
+
+# ---- kill -9 of a worker in the middle of the reduce stage ------------------
+# slowsum's reduce stage takes seconds (2 ms per key); the kill lands once
+# its first reduce task started, when every worker holds map outputs.
+lost0=$(grep -c "map outputs lost" "$DLOG")
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/kill.out" 2> "$T/kill.err" &
+CLIENT=$!
+wait_log "stage submitted .*functions=\"[^\"]*slow_fmt" 1 &&
+  wait_log "task started .*stage=$(grep "functions=\"[^\"]*slow_fmt" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
+kill_worker 3
+wait "$CLIENT"
+rc=$?
+LC_ALL=C sort "$T/kill.out" > "$T/kill.sorted"
+if [ $rc -eq 0 ] && cmp -s "$T/kill.sorted" "$T/kv.want"; then pass kill9_mid_shuffle_right_answer
+else fail kill9_mid_shuffle_right_answer "rc=$rc $(head -c 400 "$T/kill.err")"; fi
+check kill9_worker_lost grep -q "worker lost id=3 " "$DLOG"
+if [ "$(grep -c "map outputs lost" "$DLOG")" -gt "$lost0" ]; then pass kill9_lost_maps_rerun
+else fail kill9_lost_maps_rerun "no 'map outputs lost' line"; fi
+# only the map tasks whose outputs were lost ran again (of 4: the killed one held 1 or 2)
+rerun=$(grep "map outputs lost" "$DLOG" | grep -o "rerun=[0-9]*" | head -1 | cut -d= -f2)
+if [ -n "$rerun" ] && [ "$rerun" -ge 1 ] && [ "$rerun" -lt 4 ]; then pass kill9_only_lost_maps_rerun
+else fail kill9_only_lost_maps_rerun "rerun=${rerun:-none} of 4 map tasks"; fi
+
+# the surviving workers still serve
+add_worker
+wait_workers 3 || fail rejoin "the new worker did not register"
+"$KILN" submit "$APPS/shuf.so" sum "$T/kv.txt" 5 | LC_ALL=C sort > "$T/after.out"
+check after_kill_next_job_right cmp -s "$T/after.out" "$T/kv.want"
+
+# ---- a worker frozen past worker.timeout mid-shuffle, then thawed -------------
+reg0=$(grep -c "worker registered" "$DLOG")
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/stop.out" 2> "$T/stop.err" &
+CLIENT=$!
+n0=$(grep -c "functions=\"[^\"]*slow_fmt" "$DLOG")
+wait_log "stage submitted .*functions=\"[^\"]*slow_fmt" $((n0 + 1))
+VICTIM=${W[4]}
+kill -STOP "$VICTIM"
+wait_log "worker lost id=4 .*no heartbeat" 1 || fail stop_detected "no 'worker lost' for the frozen worker"
+kill -CONT "$VICTIM"
+wait "$CLIENT"
+rc=$?
+LC_ALL=C sort "$T/stop.out" > "$T/stop.sorted"
+if [ $rc -eq 0 ] && cmp -s "$T/stop.sorted" "$T/kv.want"; then pass sigstop_mid_shuffle_right_answer
+else fail sigstop_mid_shuffle_right_answer "rc=$rc $(head -c 400 "$T/stop.err")"; fi
+# thawed, it registers again as a new worker
+if wait_log "worker registered" $((reg0 + 1)); then pass thawed_worker_registers_again
+else fail thawed_worker_registers_again "no new registration"; fi
+wait_workers 3 || fail thawed_rejoin "only $(live_workers) workers"
+
+# ---- soak: a random worker killed during each of $SOAK_JOBS jobs --------------
+ok=0
+for i in $(seq 1 "$SOAK_JOBS"); do
+  "$KILN" submit "$EX/wordcount.so" "$T/words.txt" "$T/soak-$i" 6 > /dev/null 2> "$T/soak.err" &
+  CLIENT=$!
+  # the kill lands after a random number (1..12) of the job's task launches
+  target=$(($(grep -c "task started" "$DLOG") + 1 + RANDOM % 12))
+  while kill -0 "$CLIENT" 2>/dev/null && [ "$(grep -c "task started" "$DLOG")" -lt "$target" ]; do sleep 0.01; done
+  keys=("${!W[@]}")
+  victim=${keys[$((RANDOM % ${#keys[@]}))]}
+  kill_worker "$victim"
+  wait "$CLIENT"
+  rc=$?
+  if [ $rc -eq 0 ] && cat "$T/soak-$i"/part-* 2>/dev/null | LC_ALL=C sort | cmp -s - "$T/words.want"; then
+    ok=$((ok + 1))
+  else
+    log "soak job $i (worker $victim killed): rc=$rc $(head -c 300 "$T/soak.err")"
+  fi
+  rm -rf "$T/soak-$i"
+  add_worker
+  wait_workers 3 >/dev/null 2>&1
+done
+log "soak: $(grep -c "task requeued" "$DLOG") tasks requeued, $(grep -c "task fetch failed" "$DLOG") fetch failures, $(grep -c "map outputs lost" "$DLOG") map reruns in the whole run"
+if [ "$ok" -eq "$SOAK_JOBS" ]; then pass "soak_${SOAK_JOBS}_jobs_right"
+else fail "soak_${SOAK_JOBS}_jobs_right" "$ok of $SOAK_JOBS right"; fi
+
+# ---- nothing left behind -------------------------------------------------------
+stop_all
+sleep 0.2
+left=$(pgrep -f "$T/" | wc -l)
+check no_leftover_processes test "$left" -eq 0
+summary
