@@ -19,6 +19,7 @@
 
 #include "block.h"
 #include "client.h"
+#include "commit.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -437,21 +438,33 @@ int kiln_save_text(kiln_rdd *rdd, const char *dir)
     if (mkdir(abs, 0755) < 0)
         return client_fail(ctx, "kiln_save_text: cannot create %s: %s", abs,
                            errno == EEXIST ? "it already exists (kiln never overwrites output)" : strerror(errno));
+    /* task attempts write under _temporary; the client commits the winners */
+    char *tmp = commit_temp_dir(abs);
+    int made = mkdir(tmp, 0755);
+    int e = errno;
+    free(tmp);
+    if (made < 0) {
+        commit_abort(abs);
+        return client_fail(ctx, "kiln_save_text: cannot create %s/_temporary: %s", abs, strerror(e));
+    }
     Kiln__Action a = KILN__ACTION__INIT;
     a.kind = KILN__ACTION_KIND__ACTION_SAVE_TEXT;
     a.dir = abs;
     job_result res;
-    int rc = client_run_job(ctx, rdd, &a, &res);
-    char tmp[sizeof abs + 16];
-    snprintf(tmp, sizeof tmp, "%s/_temporary", abs);
-    rm_rf(tmp);
-    if (rc < 0) return -1;
+    if (client_run_job(ctx, rdd, &a, &res) < 0) {
+        commit_abort(abs);
+        return -1;
+    }
+    char err[1024];
+    int rc = 0;
+    if (res.ncommit != res.nparts)
+        rc = client_fail(ctx, "kiln_save_text: the driver named %zu of %zu partitions to commit", res.ncommit,
+                         res.nparts);
+    else if (commit_job(abs, res.commit_tasks, res.commit_attempts, res.ncommit, err, sizeof err) < 0)
+        rc = client_fail(ctx, "kiln_save_text: %s", err);
+    if (rc < 0 && res.ncommit != res.nparts) commit_abort(abs);
     job_result_release(&res);
-    char ok[sizeof abs + 16];
-    snprintf(ok, sizeof ok, "%s/_SUCCESS", abs);
-    char err[512];
-    if (write_file_atomic(ok, "", 0, err, sizeof err) < 0) return client_fail(ctx, "kiln_save_text: %s", err);
-    return 0;
+    return rc;
 }
 
 /* ---- context ---------------------------------------------------------------------- */

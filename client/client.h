@@ -92,6 +92,10 @@ typedef struct job_result {
     uint64_t count;
     part_result *parts;
     size_t nparts;
+    /* save_text: per partition, the attempt to commit (owned) */
+    uint64_t *commit_tasks;
+    uint32_t *commit_attempts;
+    size_t ncommit;
 } job_result;
 
 /* Sends the job for target with action and waits for its end.

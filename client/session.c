@@ -270,6 +270,8 @@ void job_result_release(job_result *res)
         free(res->parts[i].lens);
     }
     free(res->parts);
+    free(res->commit_tasks);
+    free(res->commit_attempts);
     memset(res, 0, sizeof *res);
 }
 
@@ -362,6 +364,13 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
             if (ctx->progress)
                 fprintf(stderr, "kiln: job %u %s: %u tasks in %.3f s\n", js.job_id, d->ok ? "done" : "failed", d->tasks,
                         (double)(now_ms() - t0) / 1000.0);
+            if (d->ok && d->n_commit_tasks == d->n_commit_attempts && d->n_commit_tasks) {
+                res->ncommit = d->n_commit_tasks;
+                res->commit_tasks = xmalloc(res->ncommit * sizeof *res->commit_tasks);
+                res->commit_attempts = xmalloc(res->ncommit * sizeof *res->commit_attempts);
+                memcpy(res->commit_tasks, d->commit_tasks, res->ncommit * sizeof *res->commit_tasks);
+                memcpy(res->commit_attempts, d->commit_attempts, res->ncommit * sizeof *res->commit_attempts);
+            }
             rc = d->ok ? 0 : client_fail(ctx, "job %u failed: %s", js.job_id, d->error);
             msg_free(m);
             if (rc < 0) job_result_release(res);

@@ -187,7 +187,9 @@ struct driver {
 
 /* rpc.c */
 void rpc_accept(driver *d, evutil_socket_t fd);
-void rpc_close_all(driver *d);
+/* Fails every client's running jobs with why, then closes every
+ * connection (after flushing what was queued). */
+void rpc_close_all(driver *d, const char *why);
 
 /* workers.c */
 void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r);

@@ -117,8 +117,9 @@ static void on_sigterm(evutil_socket_t s, short what, void *arg)
     driver *d = arg;
     log_msg(&d->log, LOG_INFO, "stopping on signal %d", (int)s);
     evconnlistener_disable(d->rpc_listener);
-    rpc_close_all(d);
-    struct timeval tv = {0, 100000};
+    /* applications end (their workers end their executors), clients are told */
+    rpc_close_all(d, "the driver is shutting down");
+    struct timeval tv = {0, 200000}; /* time to flush the goodbyes */
     event_base_loopexit(d->base, &tv);
 }
 

@@ -33,7 +33,7 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
     if (dc->worker) workers_lost(d, dc->worker, reason);
     if (dc->app) {
         dc->app->client = NULL;
-        sched_app_ended(d, dc->app, reason);
+        if (!dc->app->ended) sched_app_ended(d, dc->app, reason);
     }
     if (conn_protocol_error(c))
         log_msg(&d->log, LOG_WARN, "connection closed on a protocol error peer=%s error=\"%s\"", conn_peer(c), reason);
@@ -283,8 +283,11 @@ void rpc_accept(driver *d, evutil_socket_t fd)
     d->nconns++;
 }
 
-void rpc_close_all(driver *d)
+void rpc_close_all(driver *d, const char *why)
 {
+    /* clients first hear that their running jobs failed, and why */
+    for (dconn *dc = d->conns; dc; dc = dc->next)
+        if (dc->app && !dc->app->ended) sched_app_ended(d, dc->app, why);
     while (d->conns)
-        conn_close(d->conns->c, 0, "driver stopping");
+        conn_close(d->conns->c, 1, why);
 }

@@ -138,8 +138,23 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
         m.n_counters = a->ncounters;
         m.tasks = (uint32_t)j->ntasks;
         m.partitions = (uint32_t)j->ntasks;
+        if (ok && j->action == KILN__ACTION_KIND__ACTION_SAVE_TEXT) {
+            /* the client commits exactly these attempts' files */
+            const dstage *s = &j->stages[0];
+            m.n_commit_tasks = m.n_commit_attempts = s->plan.ntasks;
+            m.commit_tasks = xcalloc(s->plan.ntasks + 1, sizeof *m.commit_tasks);
+            m.commit_attempts = xcalloc(s->plan.ntasks + 1, sizeof *m.commit_attempts);
+            for (size_t i = 0; i < s->plan.ntasks; i++) {
+                uint32_t part = s->plan.inputs[i]->partition;
+                if (part >= s->plan.ntasks) continue;
+                m.commit_tasks[part] = s->tasks[i].id;
+                m.commit_attempts[part] = s->tasks[i].attempt;
+            }
+        }
         MSG_BODY(env, job_done, JOB_DONE, &m);
         conn_send(a->client->c, &env);
+        free(m.commit_tasks);
+        free(m.commit_attempts);
     }
     job_shrink(j);
 }
@@ -471,6 +486,8 @@ static void launch(driver *d, dtask *t, dworker *w)
     tl.lib_hash = j->app->lib_hash;
     tl.stage_hash = s->plan.hash;
     tl.memory = j->conf.task_memory;
+    tl.memory_limit = j->conf.task_memory_limit;
+    tl.timeout_ms = j->conf.task_timeout_ms;
     if (s->plan.broadcast) {
         tl.stage_broadcast = 1;
     } else {

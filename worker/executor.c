@@ -5,16 +5,27 @@
  * of resolved stage functions keyed by their hash (so symbols are resolved
  * once per stage), and read-only mappings of broadcast values. It talks
  * only to its worker, with blocking frame I/O; no event loop runs here.
+ *
+ * Limits: task.memory_limit is a soft RLIMIT_DATA of (the data segment the
+ * executor inherited from the worker at fork) + the limit, set before each
+ * task, so allocations past it fail with ENOMEM in both the normal and the
+ * sanitizer build (where the inherited part is ASan's shadow). A fatal
+ * signal that follows an allocation failure (errno ENOMEM: the NULL that
+ * was used, xmalloc's abort) is noted in the shared exec_status, so the
+ * worker reports the memory limit rather than a bare signal. task.timeout
+ * is the worker's (pool.c).
  */
 #include "executor.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +54,62 @@ typedef struct executor {
     bcast_map bcasts[BCAST_CACHE];
     int nbcasts;
     uint64_t task_id;
+    uint64_t data_base; /* bytes of data segment at start: what the limit adds to */
 } executor;
+
+/* The one piece of process state a signal handler needs (handlers take no
+ * argument): the status page shared with the worker. Set once at start. */
+static exec_status *fatal_status;
+
+static void on_fatal_signal(int sig)
+{
+    if (errno == ENOMEM && fatal_status) fatal_status->enomem = 1;
+    /* SA_RESETHAND restored the default: the pending signal kills us on return */
+    raise(sig);
+}
+
+static void catch_fatal_signals(exec_status *st)
+{
+    static char altstack[64 * 1024]; /* a stack overflow still reaches the handler */
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+    sigaltstack(&ss, NULL);
+    fatal_status = st;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* VmData of this process in bytes (0 when /proc cannot say). */
+static uint64_t data_segment_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmData: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}
+
+/* Sets the soft RLIMIT_DATA for the next task: data_base + limit, or none. */
+static int apply_memory_limit(executor *x, uint64_t limit, char *err, size_t errlen)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_DATA, &rl) < 0) return errf(err, errlen, "getrlimit: %s", strerror(errno));
+    rlim_t want = limit ? (rlim_t)(x->data_base + limit) : RLIM_INFINITY;
+    if (rl.rlim_max != RLIM_INFINITY && want > rl.rlim_max) want = rl.rlim_max;
+    if (want == rl.rlim_cur) return 0;
+    rl.rlim_cur = want;
+    if (setrlimit(RLIMIT_DATA, &rl) < 0)
+        return errf(err, errlen, "cannot set task.memory_limit: setrlimit: %s", strerror(errno));
+    return 0;
+}
 
 static kiln_slice bcast_lookup(void *arg, kiln_bcast b)
 {
@@ -156,6 +222,11 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     x->task_id = t->task_id;
     x->a->status->task_id = t->task_id;
     x->a->status->current = -1;
+    x->a->status->enomem = 0;
+    if (apply_memory_limit(x, t->memory_limit, res.error, sizeof res.error) < 0) {
+        send_done(x, t, &res, 0, 1);
+        return;
+    }
     if (load_library(x, t->lib_hash, res.error, sizeof res.error) < 0) {
         send_done(x, t, &res, 0, 1);
         return;
@@ -169,6 +240,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     st->nnames = p->nnames;
     memcpy(st->names, p->names, sizeof st->names);
     task_sink sink = {.arg = x, .block = send_block, .bcast = bcast_lookup, .secret = x->a->secret};
+    errno = 0; /* an ENOMEM seen by the fatal-signal handler is this task's */
     int rc = task_run(p, t, &sink, st, &res);
     send_done(x, t, &res, rc == 0, 0);
     task_result_release(&res);
@@ -179,6 +251,8 @@ void executor_main(const executor_args *a)
     executor x;
     memset(&x, 0, sizeof x);
     x.a = a;
+    x.data_base = data_segment_bytes();
+    catch_fatal_signals(a->status);
     msg_reader rd;
     msg_reader_init(&rd, a->fd, a->max_frame);
     for (;;) {

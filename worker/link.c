@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,7 +267,7 @@ static void driver_closed(conn *c, const char *reason, void *arg)
     w->driver = NULL;
     w->registered = 0;
     if (w->heartbeat_ev) evtimer_del(w->heartbeat_ev);
-    pool_kill_all(w);
+    if (!w->stopping) pool_end_all(w, SIGKILL); /* stopping: main.c ends them in order */
     for (wblob *b = w->blobs; b; b = b->next)
         if (b->fetching) blob_reset(b);
     if (!w->stopping) schedule_reconnect(w);

@@ -77,9 +77,15 @@ static void http_status(struct evhttp_request *req, void *arg)
 
 /* ---- signals ---------------------------------------------------------------- */
 
+/* Executors get STOP_GRACE_MS between SIGTERM and SIGKILL when the worker
+ * stops (systemd's TimeoutStopSec is larger). */
+#define STOP_GRACE_MS 3000
+
 static void on_sigchld(evutil_socket_t s, short what, void *arg)
 {
-    pool_on_sigchld(arg);
+    worker *w = arg;
+    pool_on_sigchld(w);
+    if (w->stopping && !pool_alive(w)) event_base_loopexit(w->base, NULL);
 }
 
 static void on_sighup(evutil_socket_t s, short what, void *arg)
@@ -89,15 +95,40 @@ static void on_sighup(evutil_socket_t s, short what, void *arg)
     log_msg(&w->log, LOG_INFO, "log reopened");
 }
 
+static void on_stop_grace(evutil_socket_t s, short what, void *arg)
+{
+    worker *w = arg;
+    log_msg(&w->log, LOG_WARN, "executors still running after %d ms: killing them executors=%d", STOP_GRACE_MS,
+            pool_alive(w));
+    pool_end_all(w, SIGKILL);
+    event_base_loopexit(w->base, NULL); /* main reaps them */
+}
+
+/* SIGTERM/SIGINT: take no more work (the driver link and the data port
+ * close; the driver requeues our tasks), SIGTERM every executor, and leave
+ * the loop when they are gone or after the grace period. A second signal
+ * kills them at once. */
 static void on_sigterm(evutil_socket_t s, short what, void *arg)
 {
     worker *w = arg;
-    log_msg(&w->log, LOG_INFO, "stopping on signal %d", (int)s);
+    if (w->stopping) {
+        on_stop_grace(s, what, arg);
+        return;
+    }
+    log_msg(&w->log, LOG_INFO, "stopping on signal %d executors=%d", (int)s, pool_alive(w));
     w->stopping = 1;
-    pool_kill_all(w);
-    if (w->driver) conn_close(w->driver, 0, "worker stopping");
-    struct timeval tv = {0, 200000};
-    event_base_loopexit(w->base, &tv);
+    if (w->data_listener) evconnlistener_disable(w->data_listener);
+    if (w->reconnect_ev) evtimer_del(w->reconnect_ev);
+    pool_end_all(w, SIGTERM);
+    if (w->driver) conn_close(w->driver, 1, "worker stopping");
+    if (!pool_alive(w)) {
+        struct timeval tv = {0, 100000}; /* time to flush the goodbye */
+        event_base_loopexit(w->base, &tv);
+        return;
+    }
+    w->stop_ev = evtimer_new(w->base, on_stop_grace, w);
+    struct timeval tv = {STOP_GRACE_MS / 1000, (STOP_GRACE_MS % 1000) * 1000};
+    evtimer_add(w->stop_ev, &tv);
 }
 
 static int bind_ports(worker *w, char *err, size_t errlen)
@@ -132,13 +163,15 @@ static void worker_release(worker *w)
     while (w->execs) {
         wexec *x = w->execs;
         w->execs = x->next;
+        if (x->deadline) event_free(x->deadline);
         munmap(x->status, sizeof *x->status);
         free(x);
     }
     if (w->data_listener) evconnlistener_free(w->data_listener);
     if (w->shuffles) shuffle_server_free(w->shuffles);
     if (w->http) evhttp_free(w->http);
-    struct event *evs[] = {w->sigchld_ev, w->sighup_ev, w->sigterm_ev, w->sigint_ev, w->heartbeat_ev, w->reconnect_ev};
+    struct event *evs[] = {w->sigchld_ev,   w->sighup_ev,    w->sigterm_ev, w->sigint_ev,
+                           w->heartbeat_ev, w->reconnect_ev, w->stop_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i]) event_free(evs[i]);
     if (w->base) event_base_free(w->base);

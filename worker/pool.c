@@ -9,6 +9,12 @@
  * the socket closing; the record is freed when both have happened, and a
  * task that was running is reported failed with the signal or exit status
  * and the function to blame.
+ *
+ * Limits: a task with task.timeout arms a timer when it is dispatched; if
+ * the task is still running when it fires, the executor is SIGKILLed and
+ * its death reported as the time limit. task.memory_limit is set by the
+ * executor itself (executor.c); its exec_status says when a fatal signal
+ * followed an allocation failure, and the death is reported as the limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,8 +49,25 @@ static void exec_free_if_done(worker *w, wexec *x)
             *pp = x->next;
             break;
         }
+    if (x->deadline) event_free(x->deadline);
     munmap(x->status, sizeof *x->status);
     free(x);
+}
+
+/* The running task passed its task.timeout: the executor dies for it. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    wexec *x = arg;
+    if (!x->task || x->reaped) return;
+    x->timed_out_ms = x->task->t->timeout_ms;
+    log_msg(&x->w->log, LOG_WARN, "task time limit exceeded app=%s pid=%d task=%llu timeout_ms=%llu", x->app_id,
+            (int)x->pid, (unsigned long long)x->task->t->task_id, (unsigned long long)x->timed_out_ms);
+    kill(x->pid, SIGKILL); /* its SIGCHLD reports the task */
+}
+
+static void deadline_stop(wexec *x)
+{
+    if (x->deadline) evtimer_del(x->deadline);
 }
 
 static void fail_task(worker *w, wtask *t, const char *error, int fatal)
@@ -73,6 +96,7 @@ static void exec_msg(conn *c, Kiln__Envelope *m, void *arg)
         }
         x->task = NULL;
         t->exec = NULL;
+        deadline_stop(x);
         link_task_finished(w, t, m->task_done);
         pool_schedule(w);
         return;
@@ -186,6 +210,11 @@ static void dispatch(worker *w, wexec *x, wtask *t)
     x->task = t;
     t->exec = x;
     x->status->task_id = t->t->task_id;
+    if (t->t->timeout_ms) {
+        if (!x->deadline) x->deadline = evtimer_new(w->base, deadline_cb, x);
+        struct timeval tv = {(time_t)(t->t->timeout_ms / 1000), (suseconds_t)(t->t->timeout_ms % 1000) * 1000};
+        evtimer_add(x->deadline, &tv);
+    }
     /* a shallow copy with the worker's own fields: nothing of t changes */
     Kiln__TaskLaunch tl = *t->t;
     tl.cache_dir = w->cache_dir;
@@ -239,20 +268,52 @@ void pool_schedule(worker *w)
     }
 }
 
+/* "64 MiB", "1.5 GiB", "100000 bytes": a limit as a person wrote it. */
+static void format_size(uint64_t n, char *buf, size_t len)
+{
+    const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
+    int u = -1;
+    double v = (double)n;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+    else
+        snprintf(buf, len, "%g %s", v, units[u]);
+}
+
 static void describe_death(worker *w, wexec *x, int status, char *buf, size_t len)
 {
     exec_status *st = x->status;
     const char *fn = "kiln's task code";
-    char fnbuf[128];
+    char fnbuf[128], how[160];
     if (st->current >= 0 && st->current < st->nnames && st->current <= TASK_MAX_OPS) {
         snprintf(fnbuf, sizeof fnbuf, "function '%s'", st->names[st->current]);
         fn = fnbuf;
     }
     if (WIFSIGNALED(status))
-        snprintf(buf, len, "executor killed by signal %d (%s) in %s", WTERMSIG(status), strsignal(WTERMSIG(status)),
-                 fn);
+        snprintf(how, sizeof how, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
-        snprintf(buf, len, "executor exited with status %d (exit called) in %s", WEXITSTATUS(status), fn);
+        snprintf(how, sizeof how, "status %d (exit called)", WEXITSTATUS(status));
+    uint64_t limit = x->task ? x->task->t->memory_limit : 0;
+    if (x->timed_out_ms) {
+        snprintf(buf, len, "time limit of %g s exceeded (task.timeout) in %s: executor killed",
+                 (double)x->timed_out_ms / 1000.0, fn);
+    } else if (st->enomem && WIFSIGNALED(status)) {
+        char lim[64];
+        format_size(limit, lim, sizeof lim);
+        if (limit)
+            snprintf(buf, len, "memory limit %s exceeded (task.memory_limit) in %s: an allocation failed, then %s",
+                     lim, fn, how);
+        else
+            snprintf(buf, len, "out of memory in %s: an allocation failed, then %s", fn, how);
+    } else if (WIFSIGNALED(status)) {
+        snprintf(buf, len, "executor killed by %s in %s", how, fn);
+    } else {
+        snprintf(buf, len, "executor exited with %s in %s", how, fn);
+    }
 }
 
 void pool_on_sigchld(worker *w)
@@ -274,6 +335,7 @@ void pool_on_sigchld(worker *w)
             wtask *t = x->task;
             x->task = NULL;
             t->exec = NULL;
+            deadline_stop(x);
             fail_task(w, t, why, 0);
         } else {
             log_msg(&w->log, LOG_INFO, "executor exited app=%s pid=%d", x->app_id, (int)pid);
@@ -326,7 +388,7 @@ void pool_end_app(worker *w, const char *app_id)
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }
 
-void pool_kill_all(worker *w)
+void pool_end_all(worker *w, int sig)
 {
     for (wexec *x = w->execs; x; x = x->next) {
         if (x->task) {
@@ -334,8 +396,10 @@ void pool_kill_all(worker *w)
             task_free(x->task);
             x->task = NULL;
             w->ntasks--;
+            deadline_stop(x);
         }
-        exec_retire(x);
+        x->retiring = 1;
+        if (!x->reaped) kill(x->pid, sig);
     }
     while (w->queue_head) {
         wtask *t = w->queue_head;
@@ -344,4 +408,12 @@ void pool_kill_all(worker *w)
         w->ntasks--;
     }
     w->queue_tail = NULL;
+}
+
+int pool_alive(const worker *w)
+{
+    int n = 0;
+    for (const wexec *x = w->execs; x; x = x->next)
+        n += !x->reaped;
+    return n;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "commit.h"
 #include "runtime.h"
 #include "split.h"
 #include "task_int.h"
@@ -304,19 +305,22 @@ static int sink_open(run *r)
     if (r->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) return shuffle_sink_open(r);
     if (r->kind == KILN__ACTION_KIND__ACTION_SAMPLE) return sample_sink_open(r);
     if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
-    char tmpdir[4096];
-    snprintf(tmpdir, sizeof tmpdir, "%s/_temporary", a->dir);
-    if (mkdir(tmpdir, 0755) < 0 && errno != EEXIST) return run_fail(r, "cannot create %s: %s", tmpdir, strerror(errno));
-    uint32_t part = r->t->input->partition;
-    r->save_tmp = xasprintf("%s/part-%05u-%llu-%u", tmpdir, part, (unsigned long long)r->t->task_id, r->t->attempt);
-    r->save_final = xasprintf("%s/part-%05u", a->dir, part);
-    r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (r->save_fd < 0) return run_fail(r, "cannot create %s: %s", r->save_tmp, strerror(errno));
+    /* the client made DIR/_temporary and commits the winning attempt's file;
+     * a task never creates it (a late attempt of a failed job would leave
+     * it behind) nor renames into DIR (a failed job shows no part) */
+    r->save_tmp = commit_temp_path(a->dir, r->t->input->partition, r->t->task_id, r->t->attempt);
+    r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (r->save_fd < 0) {
+        int e = errno;
+        return run_fail(r, "cannot create %s: %s%s", r->save_tmp, strerror(e),
+                        e == ENOENT ? " (the job's output directory is gone: the job ended)" : "");
+    }
     r->save_buf = xmalloc(SAVE_BUF_BYTES);
     return 0;
 }
 
-/* Finishes the output: last block, reduced value, renamed part file. */
+/* Finishes the output: last block, reduced value, synced part file (the
+ * client commits it). */
 static int sink_close(run *r)
 {
     int rc = 0;
@@ -339,8 +343,6 @@ static int sink_close(run *r)
         case KILN__ACTION_KIND__ACTION_SAVE_TEXT:
             rc = save_flush(r);
             if (rc == 0 && fsync(r->save_fd) < 0) rc = run_fail(r, "cannot sync %s: %s", r->save_tmp, strerror(errno));
-            if (rc == 0 && rename(r->save_tmp, r->save_final) < 0)
-                rc = run_fail(r, "cannot rename %s: %s", r->save_tmp, strerror(errno));
             break;
         default:
             break;
@@ -349,7 +351,6 @@ static int sink_close(run *r)
     if (r->save_fd >= 0) close(r->save_fd);
     if (r->failed && r->save_tmp) unlink(r->save_tmp);
     free(r->save_tmp);
-    free(r->save_final);
     free(r->save_buf);
     block_builder_release(&r->bb);
     kiln_buf_release(&r->acc);

@@ -23,6 +23,7 @@
 typedef struct exec_status {
     volatile uint64_t task_id;
     volatile int32_t current; /* index into names, -1 = kiln's own code */
+    volatile int32_t enomem;  /* a fatal signal came after an allocation failed */
     int32_t nnames;
     char names[TASK_MAX_OPS + 1][96];
 } exec_status;

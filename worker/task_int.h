@@ -44,7 +44,7 @@ typedef struct run {
     int save_fd;
     uint8_t *save_buf;
     size_t save_len;
-    char *save_tmp, *save_final;
+    char *save_tmp;
     shuffle_writer *sw;  /* ACTION_SHUFFLE_WRITE */
     sampler *sample;     /* ACTION_SAMPLE */
     cache_writer *cws;   /* OP_CACHE writers of this task (linked) */

@@ -46,6 +46,8 @@ struct wexec {
     conn *c;
     exec_status *status; /* MAP_SHARED with the process */
     wtask *task;         /* running, or NULL when idle */
+    struct event *deadline; /* task.timeout of the running task (created on first use) */
+    uint64_t timed_out_ms;  /* the executor was killed for passing this task.timeout */
     int reaped, conn_gone, retiring;
     int exit_status;
     wexec *next;
@@ -89,6 +91,7 @@ typedef struct worker {
     int nexecs, next_exec_index;
     wblob *blobs;
     struct event *sigchld_ev, *sighup_ev, *sigterm_ev, *sigint_ev;
+    struct event *stop_ev; /* stopping: the executors' grace period */
     int stopping;
     /* counters for the status page and tests */
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
@@ -104,7 +107,11 @@ void link_forward_output(worker *w, const Kiln__Envelope *env);
 void pool_schedule(worker *w);
 void pool_on_sigchld(worker *w);
 void pool_end_app(worker *w, const char *app_id);
-void pool_kill_all(worker *w);
+/* Drops every queued and running task unanswered and sends sig to every
+ * executor (SIGKILL when the driver is lost, SIGTERM when stopping). */
+void pool_end_all(worker *w, int sig);
+/* Executor processes not reaped yet. */
+int pool_alive(const worker *w);
 void task_free(wtask *t);
 
 #endif

@@ -81,6 +81,13 @@ wait_workers() {
   return 1
 }
 
+# wait_log FILE PATTERN: until PATTERN (grep) appears in FILE (bounded)
+wait_log() {
+  local i
+  for i in $(seq 1 500); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
+  return 1
+}
+
 stop_all() {
   local p
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done

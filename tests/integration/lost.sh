@@ -42,8 +42,8 @@ add_worker; add_worker; add_worker
 wait_workers 3 || { fail cluster "workers did not register"; summary; exit 1; }
 pass cluster_up
 
-# wait_log PATTERN COUNT: until the driver log has COUNT lines matching
-wait_log() {
+# wait_dlog PATTERN COUNT: until the driver log has COUNT lines matching
+wait_dlog() {
   local i
   for i in $(seq 1 1500); do
     [ "$(grep -c -- "$1" "$DLOG")" -ge "$2" ] && return 0
@@ -68,8 +68,8 @@ live_workers() { "$KILN" workers 2>/dev/null | tail -n +2 | wc -l; }
 lost0=$(grep -c "map outputs lost" "$DLOG")
 "$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/kill.out" 2> "$T/kill.err" &
 CLIENT=$!
-wait_log "stage submitted .*functions=\"[^\"]*slow_fmt" 1 &&
-  wait_log "task started .*stage=$(grep "functions=\"[^\"]*slow_fmt" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
+wait_dlog "stage submitted .*functions=\"[^\"]*slow_fmt" 1 &&
+  wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*slow_fmt" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
 kill_worker 3
 wait "$CLIENT"
 rc=$?
@@ -95,10 +95,10 @@ reg0=$(grep -c "worker registered" "$DLOG")
 "$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/stop.out" 2> "$T/stop.err" &
 CLIENT=$!
 n0=$(grep -c "functions=\"[^\"]*slow_fmt" "$DLOG")
-wait_log "stage submitted .*functions=\"[^\"]*slow_fmt" $((n0 + 1))
+wait_dlog "stage submitted .*functions=\"[^\"]*slow_fmt" $((n0 + 1))
 VICTIM=${W[4]}
 kill -STOP "$VICTIM"
-wait_log "worker lost id=4 .*no heartbeat" 1 || fail stop_detected "no 'worker lost' for the frozen worker"
+wait_dlog "worker lost id=4 .*no heartbeat" 1 || fail stop_detected "no 'worker lost' for the frozen worker"
 kill -CONT "$VICTIM"
 wait "$CLIENT"
 rc=$?
@@ -106,7 +106,7 @@ LC_ALL=C sort "$T/stop.out" > "$T/stop.sorted"
 if [ $rc -eq 0 ] && cmp -s "$T/stop.sorted" "$T/kv.want"; then pass sigstop_mid_shuffle_right_answer
 else fail sigstop_mid_shuffle_right_answer "rc=$rc $(head -c 400 "$T/stop.err")"; fi
 # thawed, it registers again as a new worker
-if wait_log "worker registered" $((reg0 + 1)); then pass thawed_worker_registers_again
+if wait_dlog "worker registered" $((reg0 + 1)); then pass thawed_worker_registers_again
 else fail thawed_worker_registers_again "no new registration"; fi
 wait_workers 3 || fail thawed_rejoin "only $(live_workers) workers"
 

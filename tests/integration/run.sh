@@ -173,12 +173,6 @@ out=$(LD_LIBRARY_PATH="$T/dep" "$KILN" submit "$T/dep/app.so" 2>&1)
 case "$out" in *libkilndep.so*"on worker"*) pass library_does_not_load ;; *) fail library_does_not_load "$out" ;; esac
 
 # ---- an application that goes away: its tasks stop, its executors end --------------------------------
-# wait_log FILE PATTERN: until PATTERN appears in FILE (bounded)
-wait_log() {
-  local i
-  for i in $(seq 1 500); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
-  return 1
-}
 executors() { cat "$T"/w1/worker.log "$T"/w2/worker.log | grep -c "executor $1 app=$2"; }
 seq 1 2000 > "$T/slow.txt"
 # start_app CMD...: runs kiln submit CMD in the background (CLIENT) and
