@@ -34,6 +34,11 @@ typedef struct dtask dtask;
 typedef struct dstage dstage;
 typedef struct shuffle_out shuffle_out;
 typedef struct cache_entry cache_entry;
+struct old_plan {
+    dstage *stages;
+    size_t nstages;
+    struct old_plan *next;
+};
 
 /* One accepted connection before and after it says who it is. */
 struct dconn {
@@ -130,6 +135,12 @@ struct job {
     job_plan jp;
     dstage *stages; /* jp.nstages of them; [0] is the result stage */
     size_t nstages;
+    /* stages of earlier plans of this job (job_replan): tasks still running
+     * for them point here until they answer */
+    struct old_plan *old;
+    uint32_t *result_attempts; /* per result partition: attempts made under earlier plans */
+    size_t nresult_attempts;
+    uint32_t replans;
     size_t ndone; /* result tasks done */
     enum job_state state;
     uint64_t count;

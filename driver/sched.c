@@ -108,6 +108,11 @@ static void job_shrink(job *j)
         stage_plan_release(&j->stages[i].plan);
         stage_clear_samples(&j->stages[i]);
     }
+    for (struct old_plan *o = j->old; o; o = o->next)
+        for (size_t i = 0; i < o->nstages; i++) {
+            stage_plan_release(&o->stages[i].plan);
+            stage_clear_samples(&o->stages[i]);
+        }
     job_plan_release(&j->jp);
     msg_free(j->submit);
     j->submit = NULL;
@@ -176,6 +181,15 @@ void job_free(job *j)
     for (size_t i = 0; i < j->nstages; i++)
         stage_release(&j->stages[i]);
     free(j->stages);
+    while (j->old) {
+        struct old_plan *o = j->old;
+        j->old = o->next;
+        for (size_t i = 0; i < o->nstages; i++)
+            stage_release(&o->stages[i]);
+        free(o->stages);
+        free(o);
+    }
+    free(j->result_attempts);
     conf_release(&j->conf);
     free(j);
 }
@@ -271,6 +285,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
         t->job = j;
         t->stage = s;
         t->index = (uint32_t)i;
+        if (s->index == 0 && i < j->nresult_attempts) t->attempt = j->result_attempts[i];
         if (so && so->worker[i]) {
             /* an earlier run wrote this map output and its worker still has it */
             t->state = TASK_DONE;
@@ -392,6 +407,95 @@ static void job_advance(driver *d, job *j)
     }
 }
 
+/* Plans the job (j->jp from its submission and what the application has
+ * cached), makes its stages, marks map stages whose outputs an earlier job
+ * wrote as done, and starts what can start. */
+static void job_plan_and_start(driver *d, job *j)
+{
+    app *a = j->app;
+    char err[1024];
+    if (job_plan_make(j->submit->job_submit, job_is_cached, a, &j->jp, err, sizeof err) < 0) {
+        job_fail(d, j, "bad lineage graph: %s", err);
+        return;
+    }
+    j->nstages = j->jp.nstages;
+    j->stages = xcalloc(j->nstages, sizeof *j->stages);
+    j->ntasks = j->jp.stages[0].ntasks;
+    size_t skipped = 0;
+    for (size_t i = 0; i < j->nstages; i++) {
+        dstage *s = &j->stages[i];
+        s->job = j;
+        s->index = i;
+        const plan_stage *ps = &j->jp.stages[i];
+        if (ps->is_map && mapout_complete(mapout_find(a, ps->shuffle_id), (uint32_t)ps->ntasks)) {
+            s->state = STAGE_DONE; /* an earlier job wrote this shuffle */
+            skipped++;
+        }
+    }
+    log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu", a->id, j->job_id, j->nstages,
+            skipped);
+    job_advance(d, j);
+    sched_schedule(d);
+}
+
+/* Whether a stage of j still to finish reads a cached dataset that lost
+ * partitions (their worker went). */
+static int job_lost_cache(job *j)
+{
+    for (size_t i = 0; i < j->nstages; i++) {
+        if (j->stages[i].state == STAGE_DONE) continue;
+        const plan_stage *ps = &j->jp.stages[i];
+        for (size_t k = 0; k < ps->npipes; k++) {
+            const plan_pipe *pp = &ps->pipes[k];
+            if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED &&
+                !cache_complete(j->app, pp->source->id, (uint32_t)plan_partitions(&j->jp, pp->source)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * A cached partition the job reads went with its worker: plans the job
+ * again, so what is lost is recomputed from lineage (and cached again).
+ * Shuffles already written are kept (their stages are skipped); tasks
+ * still running under the old plan finish unheard; result attempts go on
+ * counting, so the client drops blocks of the old plan's attempts.
+ */
+static void job_replan(driver *d, job *j)
+{
+    pending_drop_job(d, j);
+    dstage *res = &j->stages[0];
+    if (res->tasks) {
+        if (j->nresult_attempts < res->plan.ntasks) {
+            j->result_attempts = xrealloc(j->result_attempts, res->plan.ntasks * sizeof *j->result_attempts);
+            memset(j->result_attempts + j->nresult_attempts, 0,
+                   (res->plan.ntasks - j->nresult_attempts) * sizeof *j->result_attempts);
+            j->nresult_attempts = res->plan.ntasks;
+        }
+        for (size_t i = 0; i < res->plan.ntasks; i++)
+            if (res->tasks[i].attempt > j->result_attempts[i]) j->result_attempts[i] = res->tasks[i].attempt;
+    }
+    for (size_t i = 0; i < j->nstages; i++)
+        for (size_t k = 0; j->stages[i].tasks && k < j->stages[i].plan.ntasks; k++)
+            j->stages[i].tasks[k].state = TASK_DONE; /* running ones: their answers are ignored */
+    struct old_plan *o = xcalloc(1, sizeof *o);
+    o->stages = j->stages;
+    o->nstages = j->nstages;
+    o->next = j->old;
+    j->old = o;
+    j->stages = NULL;
+    j->nstages = 0;
+    job_plan_release(&j->jp);
+    j->ndone = 0;
+    j->count = 0;
+    j->result_bytes = 0;
+    j->replans++;
+    log_msg(&d->log, LOG_WARN, "job replanned app=%s job=%u reason=\"cached partitions lost\" replans=%u", j->app->id,
+            j->job_id, j->replans);
+    job_plan_and_start(d, j);
+}
+
 void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
 {
     job *j = xcalloc(1, sizeof *j);
@@ -436,28 +540,7 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
     }
-    if (job_plan_make(js, job_is_cached, a, &j->jp, err, sizeof err) < 0) {
-        job_fail(d, j, "bad lineage graph: %s", err);
-        return;
-    }
-    j->nstages = j->jp.nstages;
-    j->stages = xcalloc(j->nstages, sizeof *j->stages);
-    j->ntasks = j->jp.stages[0].ntasks;
-    size_t skipped = 0;
-    for (size_t i = 0; i < j->nstages; i++) {
-        dstage *s = &j->stages[i];
-        s->job = j;
-        s->index = i;
-        const plan_stage *ps = &j->jp.stages[i];
-        if (ps->is_map && mapout_complete(mapout_find(a, ps->shuffle_id), (uint32_t)ps->ntasks)) {
-            s->state = STAGE_DONE; /* an earlier job wrote this shuffle */
-            skipped++;
-        }
-    }
-    log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu", a->id, j->job_id, j->nstages,
-            skipped);
-    job_advance(d, j);
-    sched_schedule(d);
+    job_plan_and_start(d, j);
 }
 
 /* ---- tasks ------------------------------------------------------------------- */
@@ -666,7 +749,7 @@ static dtask *worker_task(dworker *w, uint64_t id, int unlink)
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
 {
     dtask *t = worker_task(w, o->task_id, 0);
-    if (!t || t->job->state != JOB_RUNNING) return;
+    if (!t || t->job->state != JOB_RUNNING || t->state != TASK_RUNNING) return;
     job *j = t->job;
     dstage *s = t->stage;
     if (s->state == STAGE_SAMPLING) {
@@ -816,6 +899,8 @@ void sched_requeue_worker(driver *d, dworker *w)
     for (app *a = d->apps; a; a = a->next) {
         mapout_worker_lost(a, w->id, 1);
         rerun_lost_maps(d, a, w->id);
+        for (job *j = a->jobs; j; j = j->next)
+            if (j->state == JOB_RUNNING && j->submit && job_lost_cache(j)) job_replan(d, j);
     }
 }
 

@@ -10,6 +10,8 @@
  *   shuf.so union FILE PARTS        "key<TAB>n" over a union of two shuffled datasets (the file twice)
  *   shuf.so cache FILE PARTS        counts a cached dataset twice; prints "n1 n2 calls1 calls2"
  *   shuf.so slowsum FILE PARTS      like sum, with every reduced record taking 2 ms (a long reduce stage)
+ *   shuf.so cachekill FILE PARTS    caches group_by_key, counts it, then prints group_stats of the cached
+ *                                   dataset slowly (2 ms a group: a worker can be killed meanwhile)
  *   shuf.so big MB PARTS            records with 0-byte keys and MB-MiB values through group, sort, reduce
  */
 #define _GNU_SOURCE
@@ -130,6 +132,13 @@ KILN_EXPORT int slow_fmt(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_fmt_i64(in, out, env);
 }
 
+KILN_EXPORT int slow_group_stats(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    return group_stats(in, out, env);
+}
+
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {
     if (argc < 4) return 2;
@@ -163,6 +172,14 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         kiln_rdd *b = kiln_reduce_by_key(kiln_map(kv, one, KILN_NONE), kiln_sum_i64, KILN_NONE, parts + 1);
         kiln_rdd *u = kiln_reduce_by_key(kiln_union(a, b), kiln_sum_i64, KILN_NONE, parts);
         return print_all(ctx, kiln_map(u, kiln_fmt_i64, KILN_NONE));
+    }
+    if (!strcmp(cmd, "cachekill")) {
+        kiln_rdd *c = kiln_cache(kiln_group_by_key(kv, parts));
+        if (kiln_count(c) < 0) {
+            fprintf(stderr, "shuf: %s\n", kiln_errmsg(ctx));
+            return 1;
+        }
+        return print_all(ctx, kiln_map(c, slow_group_stats, KILN_NONE));
     }
     if (!strcmp(cmd, "cache")) {
         kiln_rdd *c = kiln_cache(kiln_filter(kiln_group_by_key(kv, parts), counted, KILN_NONE));

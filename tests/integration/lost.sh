@@ -90,15 +90,33 @@ wait_workers 3 || fail rejoin "the new worker did not register"
 "$KILN" submit "$APPS/shuf.so" sum "$T/kv.txt" 5 | LC_ALL=C sort > "$T/after.out"
 check after_kill_next_job_right cmp -s "$T/after.out" "$T/kv.want"
 
+# ---- kill -9 of a worker holding cached partitions while a job reads them ----
+# the job is planned again: lost partitions are recomputed from lineage
+mawk -F'\t' '{ n[$1]++; b[$1] += length($2) } END { for (k in n) printf "%s\t%d\t%d\n", k, n[k], b[k] }' "$T/kv.txt" |
+  LC_ALL=C sort > "$T/group.want"
+"$KILN" submit "$APPS/shuf.so" cachekill "$T/kv.txt" 9 > "$T/cache.out" 2> "$T/cache.err" &
+CLIENT=$!
+wait_dlog "stage submitted .*functions=\"[^\"]*slow_group_stats" 1 &&
+  wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*slow_group_stats" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
+kill_worker 1
+wait "$CLIENT"
+rc=$?
+LC_ALL=C sort "$T/cache.out" > "$T/cache.sorted"
+if [ $rc -eq 0 ] && cmp -s "$T/cache.sorted" "$T/group.want"; then pass kill9_cached_partitions_recomputed
+else fail kill9_cached_partitions_recomputed "rc=$rc $(head -c 400 "$T/cache.err")"; fi
+check cache_loss_replans grep -q "job replanned .*cached partitions lost" "$DLOG"
+add_worker
+wait_workers 3 || fail rejoin2 "the new worker did not register"
+
 # ---- a worker frozen past worker.timeout mid-shuffle, then thawed -------------
 reg0=$(grep -c "worker registered" "$DLOG")
 "$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/stop.out" 2> "$T/stop.err" &
 CLIENT=$!
 n0=$(grep -c "functions=\"[^\"]*slow_fmt" "$DLOG")
 wait_dlog "stage submitted .*functions=\"[^\"]*slow_fmt" $((n0 + 1))
-VICTIM=${W[4]}
+VICTIM=${W[5]}
 kill -STOP "$VICTIM"
-wait_dlog "worker lost id=4 .*no heartbeat" 1 || fail stop_detected "no 'worker lost' for the frozen worker"
+wait_dlog "worker lost id=5 .*no heartbeat" 1 || fail stop_detected "no 'worker lost' for the frozen worker"
 kill -CONT "$VICTIM"
 wait "$CLIENT"
 rc=$?
