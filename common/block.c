@@ -88,6 +88,7 @@ void block_builder_init(block_builder *b)
     b->cap = 0;
     b->nrec = 0;
     b->skip_lz4 = 0;
+    b->skip_next = 16;
 }
 
 void block_builder_release(block_builder *b)
@@ -163,7 +164,12 @@ size_t block_builder_seal_parts(block_builder *b, uint8_t *hdr, uint8_t *scratch
         b->skip_lz4--;
     } else if (raw_len > 0) {
         comp = LZ4_compress_default((const char *)b->buf, (char *)scratch, raw_len, bound);
-        if (comp <= 0 || comp > raw_len - raw_len / 8) b->skip_lz4 = 16; /* not worth it: stop trying for a while */
+        if (comp <= 0 || comp > raw_len - raw_len / 8) { /* not worth it: stop trying for a while */
+            b->skip_lz4 = b->skip_next;
+            if (b->skip_next < 256) b->skip_next *= 2;
+        } else {
+            b->skip_next = 16;
+        }
     }
     size_t stored;
     if (comp > 0 && comp < raw_len) {

@@ -13,8 +13,9 @@
  *   u64 XXH3-64(payload bytes as stored) | payload (comp_len bytes)
  * comp_len == 0 means the payload is stored raw (raw_len bytes), used when
  * LZ4 does not shrink it by at least 1/8; a builder that meets such data
- * stores its next 16 blocks raw without trying, then tries again, so
- * incompressible records cost no compression time.
+ * stores its next 16 blocks raw without trying, then tries again (and
+ * after each further failure skips twice as many, up to 256), so
+ * incompressible records cost almost no compression time.
  */
 #ifndef KILN_BLOCK_H
 #define KILN_BLOCK_H
@@ -34,6 +35,7 @@ typedef struct block_builder {
     size_t cap;
     uint32_t nrec;
     uint32_t skip_lz4; /* blocks left to store raw after one LZ4 could not shrink */
+    uint32_t skip_next; /* how many to skip after the next failure (doubles, up to 256) */
 } block_builder;
 
 void block_builder_init(block_builder *b);

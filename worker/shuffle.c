@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -49,7 +50,7 @@
 #define FRAME_SLACK   64         /* envelope bytes around a piece */
 #define QUEUE_PAUSE   4096       /* queued requests before a connection's reading pauses */
 #define QUEUE_RESUME  1024       /* and resumes */
-#define LOCAL_CHUNK   (4u << 20) /* pread size of the local fetch */
+#define LOCAL_CHUNK   (8u << 20) /* what the local fetch maps (or reads) at a time */
 #define RECV_MIN      (256u << 10)
 #define RECV_BUF      (8u << 20) /* a remote connection's receive buffer */
 #define FETCH_IDLE_MS (30 * 1000) /* no byte from any worker for this long fails the fetch */
@@ -790,7 +791,8 @@ typedef struct fetch {
     const Kiln__BlockLoc *lloc; /* being read */
     shuffle_range lrg;          /* open while lloc is */
     int lopen;
-    uint8_t *lbuf;
+    uint8_t *lbuf; /* only when mapping fails */
+    size_t page;
     carry lcarry;
 } fetch;
 
@@ -863,14 +865,27 @@ static int local_step(fetch *f)
                               f->lloc->map, f->in->shuffle_id, f->part, why);
         }
         f->lopen = 1;
-        if (!f->lbuf && f->lrg.total > 0 && !(f->lbuf = malloc(LOCAL_CHUNK)))
-            return fetch_fail(f, "out of memory for a %u byte read buffer", LOCAL_CHUNK);
     }
     uint64_t off;
     size_t want;
     if (shuffle_range_next(&f->lrg, LOCAL_CHUNK, &off, &want)) {
-        ssize_t n = pread(f->lrg.fd, f->lbuf, want, (off_t)off);
-        if (n < 0 && errno == EINTR) return 0;
+        /* mapped, not read: the blocks are cut out of the page cache in
+         * place (no copy); pread into a buffer if mapping fails */
+        uint64_t base = off & ~(uint64_t)(f->page - 1);
+        size_t span = want + (size_t)(off - base);
+        void *map = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_POPULATE, f->lrg.fd, (off_t)base);
+        const uint8_t *data;
+        ssize_t n;
+        if (map != MAP_FAILED) {
+            data = (const uint8_t *)map + (off - base);
+            n = (ssize_t)want;
+        } else {
+            if (!f->lbuf && !(f->lbuf = malloc(LOCAL_CHUNK)))
+                return fetch_fail(f, "out of memory for a %u byte read buffer", LOCAL_CHUNK);
+            n = pread(f->lrg.fd, f->lbuf, want, (off_t)off);
+            if (n < 0 && errno == EINTR) return 0;
+            data = f->lbuf;
+        }
         if (n <= 0) {
             fetch_blame(f, f->lloc);
             local_name(f, f->lloc, who, sizeof who);
@@ -880,7 +895,8 @@ static int local_step(fetch *f)
         }
         shuffle_range_advance(&f->lrg, (size_t)n);
         f->stats->local_bytes += (uint64_t)n;
-        int st = carry_feed(&f->lcarry, f->lbuf, (size_t)n, f->cb, f->arg, why, sizeof why);
+        int st = carry_feed(&f->lcarry, data, (size_t)n, f->cb, f->arg, why, sizeof why);
+        if (map != MAP_FAILED) munmap(map, span);
         if (st != FEED_OK) {
             local_name(f, f->lloc, who, sizeof who);
             return fetch_feed_fail(f, st, who, f->lloc, why);
@@ -1187,6 +1203,7 @@ int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worke
     f.err = err;
     f.errlen = errlen;
     f.lrg.fd = -1;
+    f.page = (size_t)sysconf(_SC_PAGESIZE);
     memset(f.stats, 0, sizeof *f.stats);
     if (!name_is_safe(app_id)) return fetch_fail(&f, "bad application id '%s'", app_id ? app_id : "");
 

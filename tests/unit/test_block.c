@@ -305,6 +305,57 @@ static uint8_t *sample_block(int random, size_t *n)
     return blk;
 }
 
+/* Seals one block of 300 records, compressible or not; returns whether it
+ * was stored compressed. */
+static int seal_kind(block_builder *b, int random)
+{
+    uint8_t v[100];
+    for (int i = 0; i < 300; i++) {
+        if (random)
+            fill_random(v, sizeof(v));
+        else
+            memset(v, 'a' + i % 3, sizeof(v));
+        block_builder_add(b, random ? KILN_NONE : KILN_STR("key"), KILN_SLICE(v, sizeof(v)));
+    }
+    uint8_t *blk;
+    size_t n;
+    ck_assert_int_eq(block_builder_seal(b, &blk, &n), 0);
+    int compressed = hdr_u32(blk, 8) != 0;
+    free(blk);
+    return compressed;
+}
+
+/* After LZ4 fails, the next 16 blocks are stored raw without trying; each
+ * further failure doubles the pause (up to 256); a success resets it. */
+START_TEST(test_lz4_backoff)
+{
+    block_builder b;
+    block_builder_init(&b);
+    ck_assert_int_eq(seal_kind(&b, 0), 1); /* tries, and it shrinks */
+    ck_assert_int_eq(seal_kind(&b, 1), 0); /* tries, fails: pause 16 */
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(seal_kind(&b, 0), 0); /* compressible, but not tried */
+    ck_assert_int_eq(seal_kind(&b, 1), 0);     /* tried, fails: pause 32 */
+    for (int i = 0; i < 32; i++)
+        ck_assert_int_eq(seal_kind(&b, 0), 0);
+    ck_assert_int_eq(seal_kind(&b, 0), 1); /* tried, shrinks: the pause is 16 again */
+    ck_assert_int_eq(seal_kind(&b, 1), 0);
+    for (int i = 0; i < 16; i++)
+        ck_assert_int_eq(seal_kind(&b, 0), 0);
+    ck_assert_int_eq(seal_kind(&b, 0), 1);
+    /* the pause never passes 256 */
+    for (int round = 0; round < 6; round++) {
+        ck_assert_int_eq(seal_kind(&b, 1), 0);
+        while (b.skip_lz4)
+            ck_assert_int_eq(seal_kind(&b, 1), 0);
+    }
+    ck_assert_uint_eq(b.skip_next, 256);
+    ck_assert_int_eq(seal_kind(&b, 1), 0);
+    ck_assert_uint_eq(b.skip_lz4, 256);
+    block_builder_release(&b);
+}
+END_TEST
+
 START_TEST(test_corrupt_payload_detected)
 {
     for (int random = 0; random <= 1; random++) {
@@ -573,6 +624,7 @@ static Suite *block_suite(void)
     tcase_add_test(tc, test_builder_reuse);
     tcase_add_test(tc, test_compressible_is_compressed);
     tcase_add_test(tc, test_incompressible_is_raw);
+    tcase_add_test(tc, test_lz4_backoff);
     tcase_add_test(tc, test_corrupt_payload_detected);
     tcase_add_test(tc, test_corrupt_header_detected);
     tcase_add_test(tc, test_truncated_detected);
