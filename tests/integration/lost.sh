@@ -59,6 +59,24 @@ kill_worker() {
   unset "W[$1]"
 }
 
+# kill_mid_stage NAME FUNCTION VICTIM WANT shuf.so-ARGS...: runs a job, kills
+# worker VICTIM once the stage calling FUNCTION started its first task, and
+# passes NAME when the job still prints exactly WANT (sorted)
+kill_mid_stage() {
+  local name=$1 fn=$2 victim=$3 want=$4
+  shift 4
+  "$KILN" submit "$APPS/shuf.so" "$@" > "$T/$name.out" 2> "$T/$name.err" &
+  local client=$! n
+  n=$(grep -c "functions=\"[^\"]*$fn" "$DLOG")
+  wait_dlog "stage submitted .*functions=\"[^\"]*$fn" $((n + 1)) &&
+    wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*$fn" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/') " 1
+  kill_worker "$victim"
+  wait "$client"
+  local rc=$?
+  if [ $rc -eq 0 ] && LC_ALL=C sort "$T/$name.out" | cmp -s - "$want"; then pass "$name"
+  else fail "$name" "rc=$rc $(head -c 400 "$T/$name.err")"; fi
+}
+
 # live_workers: how many workers the driver lists now
 live_workers() { "$KILN" workers 2>/dev/null | tail -n +2 | wc -l; }
 
@@ -66,16 +84,7 @@ live_workers() { "$KILN" workers 2>/dev/null | tail -n +2 | wc -l; }
 # slowsum's reduce stage takes seconds (2 ms per key); the kill lands once
 # its first reduce task started, when every worker holds map outputs.
 lost0=$(grep -c "map outputs lost" "$DLOG")
-"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > "$T/kill.out" 2> "$T/kill.err" &
-CLIENT=$!
-wait_dlog "stage submitted .*functions=\"[^\"]*slow_fmt" 1 &&
-  wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*slow_fmt" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
-kill_worker 3
-wait "$CLIENT"
-rc=$?
-LC_ALL=C sort "$T/kill.out" > "$T/kill.sorted"
-if [ $rc -eq 0 ] && cmp -s "$T/kill.sorted" "$T/kv.want"; then pass kill9_mid_shuffle_right_answer
-else fail kill9_mid_shuffle_right_answer "rc=$rc $(head -c 400 "$T/kill.err")"; fi
+kill_mid_stage kill9_mid_shuffle_right_answer slow_fmt 3 "$T/kv.want" slowsum "$T/kv.txt" 12
 check kill9_worker_lost grep -q "worker lost id=3 " "$DLOG"
 if [ "$(grep -c "map outputs lost" "$DLOG")" -gt "$lost0" ]; then pass kill9_lost_maps_rerun
 else fail kill9_lost_maps_rerun "no 'map outputs lost' line"; fi
@@ -94,16 +103,7 @@ check after_kill_next_job_right cmp -s "$T/after.out" "$T/kv.want"
 # the job is planned again: lost partitions are recomputed from lineage
 mawk -F'\t' '{ n[$1]++; b[$1] += length($2) } END { for (k in n) printf "%s\t%d\t%d\n", k, n[k], b[k] }' "$T/kv.txt" |
   LC_ALL=C sort > "$T/group.want"
-"$KILN" submit "$APPS/shuf.so" cachekill "$T/kv.txt" 9 > "$T/cache.out" 2> "$T/cache.err" &
-CLIENT=$!
-wait_dlog "stage submitted .*functions=\"[^\"]*slow_group_stats" 1 &&
-  wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*slow_group_stats" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/')" 1
-kill_worker 1
-wait "$CLIENT"
-rc=$?
-LC_ALL=C sort "$T/cache.out" > "$T/cache.sorted"
-if [ $rc -eq 0 ] && cmp -s "$T/cache.sorted" "$T/group.want"; then pass kill9_cached_partitions_recomputed
-else fail kill9_cached_partitions_recomputed "rc=$rc $(head -c 400 "$T/cache.err")"; fi
+kill_mid_stage kill9_cached_partitions_recomputed slow_group_stats 1 "$T/group.want" cachekill "$T/kv.txt" 9
 check cache_loss_replans grep -q "job replanned .*cached partitions lost" "$DLOG"
 add_worker
 wait_workers 3 || fail rejoin2 "the new worker did not register"
