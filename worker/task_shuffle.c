@@ -145,9 +145,11 @@ static uint32_t partition_of(shuffle_writer *w, kiln_slice key, kiln_slice val)
     case KILN__SHUFFLE_KIND__SHUFFLE_SORT:
         return sort_partition(w, key, val);
     case KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION:
-        return (uint32_t)(w->rr++ % w->nparts);
+        if (++w->rr >= w->nparts) w->rr = 0; /* round robin without a division */
+        return (uint32_t)w->rr;
     default:
-        return (uint32_t)(XXH3_64bits(key.ptr, key.len) % w->nparts);
+        /* the hash's top 32 bits scaled to [0, nparts): a multiply, not a division */
+        return (uint32_t)(((XXH3_64bits(key.ptr, key.len) >> 32) * (uint64_t)w->nparts) >> 32);
     }
 }
 
@@ -207,7 +209,7 @@ int shuffle_sink_open(run *r)
     size_t target = mem / (2 * (size_t)w->nparts);
     w->block_target = target < 16384 ? 16384 : target > (1u << 20) ? (1u << 20) : target;
     w->tmp_dir = task_tmp_dir(r);
-    w->rr = (uint64_t)r->t->input->partition * 7919u;
+    w->rr = (uint64_t)r->t->input->partition * 7919u % w->nparts;
     if (spec->kind == KILN__SHUFFLE_KIND__SHUFFLE_SORT) {
         w->bounds = xcalloc(spec->n_bounds + 1, sizeof *w->bounds);
         w->bound_vals = xcalloc(spec->n_bounds + 1, sizeof *w->bound_vals);

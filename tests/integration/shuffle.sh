@@ -154,7 +154,9 @@ k2	1048576	l
 BIG
 # the reduce part: one record per key, with the largest value
 printf '\t1048576\tk\nk0\t1048576\tj\nk1\t1048576\th\nk2\t1048576\tl\n' | LC_ALL=C sort > "$T/bigr.want"
-if head -16 "$T/big.got" | cmp -s - "$T/big.want" && tail -n +17 "$T/big.got" | LC_ALL=C sort | cmp -s - "$T/bigr.want"; then
+# groups come in partition order (by hash): compared sorted; the sort part in its order
+if { head -4 "$T/big.got" | LC_ALL=C sort; sed -n 5,16p "$T/big.got"; } | cmp -s - "$T/big.want" &&
+   tail -n +17 "$T/big.got" | LC_ALL=C sort | cmp -s - "$T/bigr.want"; then
   pass keys_values_0_and_1mib
 else
   fail keys_values_0_and_1mib "$(head -c 300 "$T/err")"
