@@ -370,7 +370,16 @@ static int counted_emit(kiln_out *self, kiln_slice key, kiln_slice val)
     return c->next->emit(c->next, key, val);
 }
 
-static int op_emit(kiln_out *self, kiln_slice key, kiln_slice val)
+/* GCC copies the by-value record argument through a stack temporary with
+ * 8-byte stores and 16-byte loads, a store-forwarding stall on every
+ * record; without vector registers it pushes the four words directly. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
+#define SCALAR_ARGS __attribute__((target("general-regs-only")))
+#else
+#define SCALAR_ARGS
+#endif
+
+SCALAR_ARGS static int op_emit(kiln_out *self, kiln_slice key, kiln_slice val)
 {
     chain *c = (chain *)self;
     run *r = c->r;
