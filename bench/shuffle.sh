@@ -8,6 +8,7 @@
 #   3. shuffle throughput between two workers on loopback (MB/s of
 #      uncompressed records through a repartition)
 # Inputs go to $BENCH_DIR (default /tmp/kiln-bench), generated once.
+# BENCH_ONLY=shuffle runs the third alone.
 set -eu
 cd "$(dirname "$0")/.."
 export KILN_BUILD=${1:-build}
@@ -37,6 +38,7 @@ secs() { /usr/bin/time -f %e "$@" 2>&1 >/dev/null | tail -1; }
 
 O=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench-XXXXXX")
 trap 'stop_all; rm -rf "$O"' EXIT
+if [ "${BENCH_ONLY:-}" != shuffle ]; then
 t_kiln=$(secs "$B/kiln" submit --master 'local[2]' "$B/examples/wordcount.so" "$TXT" "$O/wc" 8)
 t_mawk=$(secs mawk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w, c[w] }' "$TXT")
 t_tr=$(secs sh -c "tr -s ' ' '\n' < '$TXT' | LC_ALL=C sort -S 8G --parallel=2 | uniq -c > '$O/tr.out'")
@@ -53,10 +55,23 @@ echo "sort of $(( $(stat -L -c %s "$RECS") / 1048576 )) MiB of 100-byte records,
 echo "  kiln local[2]            $t_ksort s  $(mb "$RECS" "$t_ksort") MB/s"
 echo "  LC_ALL=C sort --parallel=2 -S 8G   $t_gsort s  $(mb "$RECS" "$t_gsort") MB/s"
 rm -rf "$O/sorted" "$O/gsorted"
+fi
 
 start_driver "$O/driver"
 start_worker "$O/w1" 1
 start_worker "$O/w2" 1
 wait_workers 2
-sh=$("$KILN" submit "$B/bench/bench.so" shuffle 1000 4)
-echo "shuffle between two workers (1 slot each), 1000 MB of 100-byte records repartitioned 4 ways: ${sh%% *} MB/s"
+# five runs of each, alternating; the job with the shuffle and the same job
+# without it (records made and counted), so the shuffle's own cost shows
+for i in 1 2 3 4 5; do
+  "$KILN" submit "$B/bench/bench.so" shuffle 1000 4 | awk '{ print $2 }' >> "$O/t_shuffle"
+  "$KILN" submit "$B/bench/bench.so" gen 1000 4 | awk '{ print $2 }' >> "$O/t_gen"
+done
+med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ts=$(med "$O/t_shuffle")
+tg=$(med "$O/t_gen")
+echo "shuffle between two workers (1 slot each), 1000 MB of 100-byte records repartitioned 4 ways, median of 5:"
+echo "  whole job (make records, partition, write, fetch, read, count)  $ts s  $(echo "$ts" | awk '{ printf "%.0f", 1000 / $1 }') MB/s"
+echo "  the same job without the shuffle (make records, count)          $tg s  $(echo "$tg" | awk '{ printf "%.0f", 1000 / $1 }') MB/s"
+echo "  the shuffle alone (1000 MB / the difference)                    $(echo "$ts $tg" | awk '{ printf "%.3f s  %.0f MB/s", $1 - $2, 1000 / ($1 - $2) }')"
+echo "  all runs (s): shuffle $(tr '\n' ' ' < "$O/t_shuffle")/ gen $(tr '\n' ' ' < "$O/t_gen")"
