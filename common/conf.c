@@ -385,6 +385,12 @@ int conf_is_job_key(const char *key)
     return k && (k->flags & CONF_JOB);
 }
 
+/* The i-th row's name; see conf.h. */
+const char *conf_key_name(size_t i)
+{
+    return i < NKEYS ? keys[i].name : NULL;
+}
+
 /* Formats key's current value; see conf.h. */
 int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len)
 {

@@ -71,6 +71,10 @@ int conf_is_job_key(const char *key);
  * (buf then holds as much as fits, NUL-terminated, when len > 0). */
 int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len);
 
+/* The name of the i-th key kiln knows, or NULL when i is past the last:
+ * walks every key (tests, fuzzing). */
+const char *conf_key_name(size_t i);
+
 /* Parsers, exposed for tests and flags. 0, or -1 on bad text. */
 int conf_parse_size(const char *s, uint64_t *out);
 int conf_parse_duration_ms(const char *s, uint64_t *out);

@@ -271,6 +271,16 @@ START_TEST(test_set_bad_values)
 }
 END_TEST
 
+/* conf_key_name walks the table: every key, in the order of kiln_conf. */
+START_TEST(test_key_names)
+{
+    for (size_t i = 0; i < NALL; i++)
+        ck_assert_str_eq(conf_key_name(i), all_keys[i]);
+    ck_assert_ptr_null(conf_key_name(NALL));
+    ck_assert_ptr_null(conf_key_name((size_t)-1));
+}
+END_TEST
+
 START_TEST(test_is_job_key)
 {
     ck_assert(conf_is_job_key("broadcast.threshold"));
@@ -695,6 +705,7 @@ static Suite *conf_suite(void)
     tcase_add_test(tc, test_set_unknown_key);
     tcase_add_test(tc, test_set_bad_values);
     tcase_add_test(tc, test_is_job_key);
+    tcase_add_test(tc, test_key_names);
     tcase_add_test(tc, test_copy);
     tcase_add_test(tc, test_get_text);
     tcase_add_test(tc, test_get_text_round_trip);
