@@ -7,7 +7,8 @@
 #
 # Each fuzz/fuzz_NAME.c is one target, built with clang's
 # -fsanitize=fuzzer,address,undefined against the sources of libkilncommon
-# (and driver/stages.c), all compiled again with clang into build-fuzz/.
+# (and driver/stages.c, and the worker's modules but its main.c), all
+# compiled again with clang into build-fuzz/.
 # A run reads the committed seeds in fuzz/corpus/NAME/ but writes what it
 # finds to build-fuzz/corpus/NAME/ (libFuzzer adds new inputs to the first
 # directory only) and crashes to build-fuzz/artifacts/NAME/.
@@ -19,14 +20,15 @@ FUZZ_TIME ?= 60
 FUZZ_SMOKE ?= 3
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
-	-Iinclude -Icommon -Idriver -I$(BUILD)/gen \
+	-Iinclude -Icommon -Idriver -Iworker -I$(BUILD)/gen \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null)
 # -max_len: bigger than every seed, small enough to keep runs fast
 FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(COMMON_SRC) driver/stages.c) $(FUZZ_BUILD)/obj/gen/kiln.pb-c.o
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(COMMON_SRC) driver/stages.c $(filter-out worker/main.c,$(WORKER_SRC))) \
+	$(FUZZ_BUILD)/obj/gen/kiln.pb-c.o
 
 .PHONY: fuzz check-fuzz fuzz-tools fuzz-corpus
 
@@ -45,7 +47,7 @@ $(FUZZ_BUILD)/obj/gen/kiln.pb-c.o: $(GEN_C) | fuzz-tools
 # A 16-byte first buffer makes the line reader refill and grow on every input.
 $(FUZZ_BUILD)/obj/common/split.o: FUZZ_DEFS := -DLINE_BUF_INITIAL=16u
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h) | fuzz-tools
+$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h) | fuzz-tools
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -2,8 +2,9 @@
  * mkcorpus.c - writes the generated seeds of the fuzz targets into
  * fuzz/corpus/ (`make fuzz-corpus`): envelopes of every kind (msg), streams
  * of frames (frame), job submits of narrow and wide graphs (jobplan),
- * record blocks (block), packed lists and pairs (runtime) and text files
- * cut into ranges (split). The conf seeds are written by hand.
+ * record blocks (block), packed lists and pairs (runtime), text files
+ * cut into ranges (split) and narrow stages of built-ins with a task input
+ * (task). The conf seeds are written by hand.
  *
  * Seeds are valid inputs, small (the fuzzer mutates from them), built with
  * kiln's own encoders; the prefix bytes each target reads first (mode,
@@ -19,6 +20,7 @@
 #include "frame.h"
 #include "msg.h"
 #include "runtime.h"
+#include "stages.h"
 #include "util.h"
 
 static const char *root;
@@ -172,6 +174,27 @@ static void job_seed(const char *name, job *j)
     envelope(name, &env, NULL);
 }
 
+/* A narrow job's result stage and its first task input, as the executor
+ * gets them: task/NAME is u16 length, StageFunc, TaskInput. */
+static void task_seed(const char *name, job *j)
+{
+    stage_plan sp;
+    char err[512];
+    if (stages_build(&j->js, 1, 1u << 20, NULL, &sp, err, sizeof err) < 0 || sp.len > 0xffff || !sp.ntasks) {
+        fprintf(stderr, "%s: %s\n", name, err);
+        exit(1);
+    }
+    size_t n = kiln__task_input__get_packed_size(sp.inputs[0]);
+    uint8_t *b = xmalloc(2 + sp.len + n);
+    b[0] = (uint8_t)sp.len;
+    b[1] = (uint8_t)(sp.len >> 8);
+    memcpy(b + 2, sp.bytes, sp.len);
+    kiln__task_input__pack(sp.inputs[0], b + 2 + sp.len);
+    put("task", name, NULL, 0, b, 2 + sp.len + n);
+    free(b);
+    stage_plan_release(&sp);
+}
+
 static void job_seeds(void)
 {
     job j;
@@ -194,7 +217,31 @@ static void job_seeds(void)
     job_node(&j, KILN__NODE_KIND__NODE_MAP, 1, 0, "parse");
     job_node(&j, KILN__NODE_KIND__NODE_FILTER, 2, 0, "keep");
     job_seed("job_narrow", &j);
+
+    /* the same records through built-ins: words, collected; summed */
+    j.nodes[1].kind = KILN__NODE_KIND__NODE_FLAT_MAP;
+    j.fns[1].symbol = "kiln_words";
+    j.fns[1].builtin = 1;
+    j.js.n_nodes = 2;
+    j.js.target = 2;
+    j.action.kind = KILN__ACTION_KIND__ACTION_COLLECT;
+    task_seed("words_collect", &j);
+    Kiln__FnRef add = KILN__FN_REF__INIT;
+    add.symbol = "kiln_sum_i64";
+    add.builtin = 1;
+    j.action.kind = KILN__ACTION_KIND__ACTION_REDUCE;
+    j.action.fn = &add;
+    task_seed("words_reduce", &j);
     free(j.block.data);
+
+    /* a range formatted, counted and taken */
+    job_init(&j, KILN__ACTION_KIND__ACTION_COUNT);
+    job_range(&j, 1);
+    job_node(&j, KILN__NODE_KIND__NODE_MAP, 1, 0, "kiln_fmt_i64");
+    task_seed("range_count", &j);
+    j.action.kind = KILN__ACTION_KIND__ACTION_TAKE;
+    j.action.take = 7;
+    task_seed("range_take", &j);
 
     /* two ranges joined, then sorted, saved */
     job_init(&j, KILN__ACTION_KIND__ACTION_SAVE_TEXT);
