@@ -1,7 +1,9 @@
 # kiln - build, test and demo.
 #
 #   make            build daemons, CLI, examples (into build/)
-#   make check      unit + integration tests, then the same under ASan+UBSan
+#   make check      unit + integration tests, then the same under ASan+UBSan,
+#                   then a short run of every fuzz target (check-fuzz)
+#   make fuzz       run every fuzz target for FUZZ_TIME seconds (fuzz/fuzz.mk)
 #   make demo       run the demo on an embedded local[2] cluster
 #   make bench      run the benchmarks (figures go to docs/performance.md by hand)
 #   make install    install under $(PREFIX) (default /usr/local)
@@ -128,7 +130,7 @@ check-fast: check-unit check-integration
 check-asan:
 	$(MAKE) BUILD=build-asan SAN=1 SPILL_MB=40 check-unit check-integration
 
-check: check-fast check-asan
+check: check-fast check-asan check-fuzz
 
 demo: all
 	bash scripts/demo.sh $(BUILD)
@@ -144,5 +146,7 @@ install: all
 	install -m 644 systemd/kiln-driver.service systemd/kiln-worker.service $(DESTDIR)/lib/systemd/system/
 	[ -f $(DESTDIR)/etc/kiln/kiln.conf ] || install -m 644 docs/kiln.conf.example $(DESTDIR)/etc/kiln/kiln.conf
 
+include fuzz/fuzz.mk
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

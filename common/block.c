@@ -252,6 +252,15 @@ int block_reader_open(block_reader *r, const void *p, size_t n, char *err, size_
     if (comp_len > (uint32_t)LZ4_compressBound((int)raw_len))
         return errf(err, errlen, "block: compressed length %" PRIu32 " impossible for raw length %" PRIu32, comp_len,
                     raw_len);
+    /* LZ4 never expands a byte into more than 255 (a match-length byte of
+     * 255), so a short payload cannot claim a huge block: refuse before
+     * allocating raw_len for it (found while fuzzing: 40 bytes made the
+     * reader allocate 256 MiB) */
+    if (comp_len && (uint64_t)comp_len * 255 < raw_len)
+        return errf(err, errlen,
+                    "block: compressed length %" PRIu32 " too short for raw length %" PRIu32
+                    " (LZ4 expands at most 255x)",
+                    comp_len, raw_len);
     /* every record takes at least two bytes (two one-byte varints) */
     if (nrec > raw_len / 2)
         return errf(err, errlen, "block: %" PRIu32 " records cannot fit in %" PRIu32 " bytes", nrec, raw_len);

@@ -387,6 +387,12 @@ int conf_is_job_key(const char *key)
     return k && (k->flags & CONF_JOB);
 }
 
+/* The i-th row's name; see conf.h. */
+const char *conf_key_name(size_t i)
+{
+    return i < NKEYS ? keys[i].name : NULL;
+}
+
 /* Formats key's current value; see conf.h. */
 int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len)
 {
@@ -417,16 +423,16 @@ int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len)
     return -1;
 }
 
-/* State of one conf_load_file: the stream libinih reads through
- * load_reader (so that we know the line number and can tidy each line) and
- * the first error found. */
+/* State of one conf_load_text: the text libinih reads a line at a time
+ * through load_reader (so that we know the line number and can tidy each
+ * line) and the first error found. */
 typedef struct load_state {
-    kiln_conf *conf; /* a copy, committed only when the whole file is good */
-    FILE *f;
-    int line;       /* number of the line last read, from 1 */
-    int read_errno; /* errno of a failed read, or 0 */
-    int err_line;   /* line of the first error, or 0 */
-    char err[512];  /* its message */
+    kiln_conf *conf;  /* a copy, committed only when the whole text is good */
+    const char *text; /* borrowed */
+    size_t len, pos;  /* bytes in text; where the next line starts */
+    int line;         /* number of the line last read, from 1 */
+    int err_line;     /* line of the first error, or 0 */
+    char err[512];    /* its message */
 } load_state;
 
 /* Records the first error seen while loading. */
@@ -438,31 +444,33 @@ static void load_fail(load_state *st, const char *msg)
     }
 }
 
-/* libinih's reader: reads one whole line, drops leading whitespace (so an
- * indented line is never taken as a continuation) and cuts a trailing
- * comment that starts with " #". A line longer than libinih's buffer is an
- * error rather than being split. */
+/* libinih's reader, fgets over the text: copies one whole line into str
+ * (num bytes of room), drops leading whitespace (so an indented line is
+ * never taken as a continuation) and cuts a trailing comment that starts
+ * with " #". A line longer than libinih's buffer is an error rather than
+ * being split. A NUL byte ends what libinih sees of its line. */
 static char *load_reader(char *str, int num, void *stream)
 {
     load_state *st = stream;
-    size_t n, skip;
+    size_t n, skip, room = num > 1 ? (size_t)num - 1 : 0;
+    const char *line = st->text + st->pos, *nl;
     char *p;
 
-    if (!fgets(str, num, st->f)) {
-        if (ferror(st->f)) st->read_errno = errno ? errno : EIO;
+    if (st->pos >= st->len) return NULL;
+    st->line++;
+    n = st->len - st->pos;
+    nl = memchr(line, '\n', n);
+    if (nl) n = (size_t)(nl - line); /* the line's bytes without its newline */
+    if (n > room) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "line too long (at most %d characters)", num - 1);
+        load_fail(st, msg);
         return NULL;
     }
-    st->line++;
+    memcpy(str, line, n);
+    str[n] = '\0';
+    st->pos += n + (nl != NULL);
     n = strlen(str);
-    if (n > 0 && str[n - 1] != '\n') {
-        int ch = getc(st->f);
-        if (ch != EOF && ch != '\n') {
-            char msg[64];
-            snprintf(msg, sizeof msg, "line too long (at most %d characters)", num - 1);
-            load_fail(st, msg);
-            return NULL;
-        }
-    }
     skip = strspn(str, " \t");
     if (skip > 0) memmove(str, str + skip, n - skip + 1);
     if (str[0] != '#' && str[0] != ';') {
@@ -499,39 +507,84 @@ static int load_handler(void *user, const char *section, const char *name, const
     return 1;
 }
 
-/* Loads path into c. All or nothing: on error c is unchanged and err reads
- * "PATH:LINE: message" (or "PATH: reason" when it cannot be read). */
-int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen)
+/* Loads config text into c; see conf.h. All or nothing: on error c is
+ * unchanged and err reads "NAME:LINE: message". Borrows name and text. */
+int conf_load_text(kiln_conf *c, const char *name, const char *text, size_t len, char *err, size_t errlen)
 {
     load_state st;
     kiln_conf tmp;
     int ret;
 
     memset(&st, 0, sizeof st);
-    st.f = fopen(path, "re");
-    if (!st.f) return conf_error(err, errlen, "%s: %s", path, strerror(errno));
+    st.text = text;
+    st.len = len;
     conf_copy(&tmp, c);
     st.conf = &tmp;
     ret = ini_parse_stream(load_reader, &st, load_handler, &st);
-    fclose(st.f);
 
-    if (st.read_errno) {
-        conf_release(&tmp);
-        return conf_error(err, errlen, "%s: %s", path, strerror(st.read_errno));
-    }
     if (ret > 0 && (st.err_line == 0 || ret < st.err_line)) {
         conf_release(&tmp);
-        return conf_error(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')", path, ret);
+        return conf_error(err, errlen, "%s:%d: syntax error (expected 'key = value' or '[section]')", name, ret);
     }
     if (st.err_line) {
         conf_release(&tmp);
-        return conf_error(err, errlen, "%s:%d: %s", path, st.err_line, st.err);
+        return conf_error(err, errlen, "%s:%d: %s", name, st.err_line, st.err);
     }
     if (ret != 0) {
         conf_release(&tmp);
-        return conf_error(err, errlen, "%s: cannot parse (libinih error %d)", path, ret);
+        return conf_error(err, errlen, "%s: cannot parse (libinih error %d)", name, ret);
     }
     conf_release(c);
     *c = tmp;
     return 0;
+}
+
+/* Reads the whole file at path into a new buffer (*text, *len; caller
+ * frees). 0, or -1 with "PATH: reason". */
+static int conf_read_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+
+    if (!f) return conf_error(err, errlen, "%s: %s", path, strerror(errno));
+    for (;;) {
+        if (cap - n < 4096) {
+            if (cap >= CONF_MAX_FILE) {
+                free(buf);
+                fclose(f);
+                return conf_error(err, errlen, "%s: larger than %u bytes", path, CONF_MAX_FILE);
+            }
+            cap = cap ? 2 * cap : 8192;
+            buf = realloc(buf, cap + 1);
+            if (!buf) abort(); /* control plane */
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        free(buf);
+        fclose(f);
+        return conf_error(err, errlen, "%s: %s", path, strerror(e));
+    }
+    fclose(f);
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
+/* Loads path into c: conf_load_text over the file's bytes. All or nothing:
+ * on error c is unchanged and err reads "PATH:LINE: message" (or "PATH:
+ * reason" when it cannot be read). */
+int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (conf_read_file(path, &text, &len, err, errlen) < 0) return -1;
+    int rc = conf_load_text(c, path, text, len, err, errlen);
+    free(text);
+    return rc;
 }

@@ -55,8 +55,15 @@ void conf_copy(kiln_conf *dst, const kiln_conf *src);
 /* Sets one key from text. 0, or -1 with a message naming the key
  * ("unknown key 'x'", "task.memory: bad size 'lots'"). */
 int conf_set(kiln_conf *c, const char *key, const char *value, char *err, size_t errlen);
-/* Loads a file. 0, or -1 with a message naming the file, line and key. */
+/* Loads a file (at most CONF_MAX_FILE bytes) with conf_load_text. 0, or -1
+ * with a message naming the file, line and key. */
+#define CONF_MAX_FILE (1u << 20)
 int conf_load_file(kiln_conf *c, const char *path, char *err, size_t errlen);
+/* Loads config text from memory: len bytes at text (no NUL needed; a NUL
+ * byte ends what is seen of its line). name stands for the file in
+ * messages ("NAME:LINE: ..."). All or nothing: on error c is unchanged.
+ * 0, or -1 with a message. Borrows everything. */
+int conf_load_text(kiln_conf *c, const char *name, const char *text, size_t len, char *err, size_t errlen);
 /* True when key may be given per job (--conf): broadcast.*, task.*,
  * driver.max_result_size. */
 int conf_is_job_key(const char *key);
@@ -65,6 +72,10 @@ int conf_is_job_key(const char *key);
  * ("256m", "10s"). 0, or -1 when the key is unknown or buf is too small
  * (buf then holds as much as fits, NUL-terminated, when len > 0). */
 int conf_get_text(const kiln_conf *c, const char *key, char *buf, size_t len);
+
+/* The name of the i-th key kiln knows, or NULL when i is past the last:
+ * walks every key (tests, fuzzing). */
+const char *conf_key_name(size_t i);
 
 /* Parsers, exposed for tests and flags. 0, or -1 on bad text. */
 int conf_parse_size(const char *s, uint64_t *out);

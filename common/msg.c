@@ -3,7 +3,8 @@
  *
  * Validation here is the first wall against hostile input: everything a
  * daemon reads passes msg_decode, which refuses a message that does not
- * decode, has no body, or carries a name that could escape a directory.
+ * decode (or holds what would not decode once re-encoded), has no body,
+ * or carries a name that could escape a directory.
  * State checks (is this message allowed now?) belong to each connection's
  * owner.
  */
@@ -120,11 +121,50 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
     }
 }
 
+/*
+ * True when m, or a message inside it, holds an unknown field numbered 0.
+ * Field 0 is not valid protobuf, but protobuf-c checks for it only in the
+ * first byte of a tag, so an overlong tag varint (0x81 0x00) gets one
+ * through; kept, it re-encodes as a plain 0x01 tag that protobuf-c then
+ * refuses, so a message the worker passes on (a task launch to its
+ * executor, a task output to the driver) would be refused at the next hop.
+ * The schema has no recursive messages: the depth is bounded.
+ */
+static int has_field_zero(const ProtobufCMessage *m)
+{
+    for (unsigned i = 0; i < m->n_unknown_fields; i++)
+        if (m->unknown_fields[i].tag == 0) return 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t j = 0; j < count; j++)
+                if (has_field_zero(v[j])) return 1;
+            continue;
+        }
+        /* a oneof member's slot holds another member unless the case is this one */
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)(base + f->offset);
+        if (sub && has_field_zero(sub)) return 1;
+    }
+    return 0;
+}
+
 Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen)
 {
     Kiln__Envelope *e = kiln__envelope__unpack(NULL, n, p);
     if (!e) {
         errf(err, errlen, "message of %zu bytes does not decode", n);
+        return NULL;
+    }
+    if (has_field_zero(&e->base)) {
+        errf(err, errlen, "message of %zu bytes has a field numbered 0", n);
+        kiln__envelope__free_unpacked(e, NULL);
         return NULL;
     }
     if (msg_validate(e, err, errlen) < 0) {

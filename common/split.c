@@ -38,7 +38,11 @@
 #include <emmintrin.h>
 #endif
 
+/* The line reader's first buffer; the fuzz build makes it tiny so that
+ * refills and growth happen on every input (fuzz/fuzz.mk). */
+#ifndef LINE_BUF_INITIAL
 #define LINE_BUF_INITIAL (1u << 20)
+#endif
 
 /* ---- planning ---------------------------------------------------------- */
 

@@ -44,7 +44,27 @@ static int add_name(stage_prog *p, const char *name, char *err, size_t errlen)
     return p->nnames++;
 }
 
-static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
+/* What a stage calls a function as: the C type the call site uses. */
+typedef enum fn_use { USE_MAP, USE_FILTER, USE_PARTITIONS, USE_COMBINE } fn_use;
+
+static const char *const use_names[] = {"map", "filter", "map_partitions", "combine"};
+
+/* The use an operation makes of its function. */
+static fn_use op_use(Kiln__OpKind k)
+{
+    if (k == KILN__OP_KIND__OP_FILTER) return USE_FILTER;
+    if (k == KILN__OP_KIND__OP_MAP_PARTITIONS) return USE_PARTITIONS;
+    return USE_MAP; /* map and flat_map share kiln_map_fn */
+}
+
+/*
+ * Finds fn for a call of the given use. A built-in must be of the kind the
+ * call site expects: calling kiln_words through a kiln_partition_fn
+ * pointer, say, would pass it the wrong arguments (found by
+ * fuzz/fuzz_task.c). An application's symbol cannot be checked: its type
+ * is the application's promise, as in any dlsym.
+ */
+static void *resolve(void *lib, const Kiln__FnRef *fn, fn_use use, char *err, size_t errlen)
 {
     if (!fn || !fn->symbol || !*fn->symbol) {
         errf(err, errlen, "stage names no function");
@@ -52,8 +72,17 @@ static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
     }
     if (fn->builtin) {
         const rt_builtin *b = rt_builtin_by_name(fn->symbol);
-        if (!b) errf(err, errlen, "'%s' is not a kiln built-in", fn->symbol);
-        return b ? b->fn : NULL;
+        if (!b) {
+            errf(err, errlen, "'%s' is not a kiln built-in", fn->symbol);
+            return NULL;
+        }
+        int fits = b->kind == RT_FN_COMBINE ? use == USE_COMBINE : use == USE_MAP;
+        if (!fits) {
+            errf(err, errlen, "built-in '%s' is a %s function, not a %s function", fn->symbol,
+                 b->kind == RT_FN_COMBINE ? "combine" : "map", use_names[use]);
+            return NULL;
+        }
+        return b->fn;
     }
     dlerror();
     void *sym = lib ? dlsym(lib, fn->symbol) : NULL;
@@ -62,10 +91,10 @@ static void *resolve(void *lib, const Kiln__FnRef *fn, char *err, size_t errlen)
 }
 
 /* Resolves fn into o (function, env, name). 0, or -1 with a message. */
-static int resolve_rop(stage_prog *p, void *lib, const Kiln__FnRef *fn, ProtobufCBinaryData env, rop *o, char *err,
-                       size_t errlen)
+static int resolve_rop(stage_prog *p, void *lib, const Kiln__FnRef *fn, fn_use use, ProtobufCBinaryData env, rop *o,
+                       char *err, size_t errlen)
 {
-    o->fn = resolve(lib, fn, err, errlen);
+    o->fn = resolve(lib, fn, use, err, errlen);
     if (!o->fn) return -1;
     o->env = KILN_SLICE(env.data, env.len);
     return (o->name_index = add_name(p, fn->symbol, err, errlen)) < 0 ? -1 : 0;
@@ -97,7 +126,7 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
                 goto fail;
             }
             if (pl->read->kind == KILN__SHUFFLE_KIND__SHUFFLE_REDUCE &&
-                resolve_rop(p, lib, pl->read->combine, pl->read->env, &rp->read_combine, err, errlen) < 0)
+                resolve_rop(p, lib, pl->read->combine, USE_COMBINE, pl->read->env, &rp->read_combine, err, errlen) < 0)
                 goto fail;
         }
         for (size_t j = 0; j < rp->nops; j++) {
@@ -110,7 +139,7 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
                 o->name_index = -1;
                 continue;
             }
-            if (resolve_rop(p, lib, op->fn, op->env, o, err, errlen) < 0) goto fail;
+            if (resolve_rop(p, lib, op->fn, op_use(op->kind), op->env, o, err, errlen) < 0) goto fail;
         }
     }
     if (!sf->output) {
@@ -118,7 +147,7 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
         goto fail;
     }
     if (sf->output->kind == KILN__ACTION_KIND__ACTION_REDUCE) {
-        p->combine_fn = resolve(lib, sf->output->fn, err, errlen);
+        p->combine_fn = resolve(lib, sf->output->fn, USE_COMBINE, err, errlen);
         if (!p->combine_fn) goto fail;
         p->combine_env = KILN_SLICE(sf->output->env.data, sf->output->env.len);
         if ((p->combine_name = add_name(p, sf->output->fn->symbol, err, errlen)) < 0) goto fail;
@@ -131,7 +160,7 @@ stage_prog *stage_prog_new(const uint8_t *bytes, size_t n, void *lib, char *err,
             goto fail;
         }
         if (w->kind == KILN__SHUFFLE_KIND__SHUFFLE_REDUCE &&
-            resolve_rop(p, lib, w->combine, w->env, &p->write_combine, err, errlen) < 0)
+            resolve_rop(p, lib, w->combine, USE_COMBINE, w->env, &p->write_combine, err, errlen) < 0)
             goto fail;
     }
     return p;
@@ -243,7 +272,6 @@ static int save_put(run *r, const void *p, size_t n)
 }
 
 static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val);
-
 
 static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
 {
@@ -437,7 +465,6 @@ static kiln_out *chain_build(run *r, rop *ops, size_t from, size_t to, kiln_out 
 }
 
 /* ---- sources and queues -------------------------------------------------- */
-
 
 static int src_text_next(src *s, kiln_rec *rec)
 {

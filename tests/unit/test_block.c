@@ -374,6 +374,28 @@ START_TEST(test_corrupt_payload_detected)
 }
 END_TEST
 
+/* The most compressible records LZ4 meets (all zero bytes) stay within
+ * the 255x expansion the reader allows. */
+START_TEST(test_zeros_within_lz4_ratio)
+{
+    block_builder b;
+    block_builder_init(&b);
+    size_t vlen = 4u << 20;
+    uint8_t *zeros = calloc(1, vlen);
+    ck_assert_int_eq(block_builder_add(&b, KILN_NONE, KILN_SLICE(zeros, vlen)), 0);
+    uint8_t *blk;
+    size_t n;
+    ck_assert_int_eq(block_builder_seal(&b, &blk, &n), 0);
+    ck_assert_uint_ne(hdr_u32(blk, 8), 0);
+    ck_assert_uint_le(hdr_u32(blk, 4), (uint64_t)hdr_u32(blk, 8) * 255);
+    char err[256];
+    ck_assert_msg(read_all(blk, n, err, sizeof(err)) == 1, "%s", err);
+    free(blk);
+    free(zeros);
+    block_builder_release(&b);
+}
+END_TEST
+
 START_TEST(test_corrupt_header_detected)
 {
     char err[256];
@@ -407,6 +429,13 @@ START_TEST(test_corrupt_header_detected)
         memcpy(c, blk, n); /* comp_len */
         set_u32(c, 8, hdr_u32(blk, 8) + 1);
         ck_assert_int_eq(read_all(c, n, err, sizeof(err)), -1);
+
+        if (hdr_u32(blk, 8)) { /* compressed: a raw length LZ4 cannot reach from comp_len bytes */
+            memcpy(c, blk, n);
+            set_u32(c, 4, hdr_u32(blk, 8) * 255 + 1);
+            ck_assert_int_eq(read_all(c, n, err, sizeof(err)), -1);
+            ck_assert_msg(strstr(err, "too short") != NULL, "%s", err);
+        }
 
         memcpy(c, blk, n); /* one record more than written */
         set_u32(c, 12, 301);
@@ -627,6 +656,7 @@ static Suite *block_suite(void)
     tcase_add_test(tc, test_lz4_backoff);
     tcase_add_test(tc, test_corrupt_payload_detected);
     tcase_add_test(tc, test_corrupt_header_detected);
+    tcase_add_test(tc, test_zeros_within_lz4_ratio);
     tcase_add_test(tc, test_truncated_detected);
     tcase_add_test(tc, test_bad_records_detected);
     tcase_add_test(tc, test_lz4_garbage_detected);

@@ -1,7 +1,8 @@
 /*
  * test_conf.c - unit tests of common/conf.c: defaults, the size, duration
  * and integer parsers, conf_set's messages, loading files (syntax, errors
- * with file:line, all-or-nothing), precedence of flags over the file,
+ * with file:line, all-or-nothing; the same parser over memory with
+ * conf_load_text), precedence of flags over the file,
  * conf_copy, conf_get_text, and docs/kiln.conf.example (run from the top
  * of the tree).
  */
@@ -270,6 +271,16 @@ START_TEST(test_set_bad_values)
 }
 END_TEST
 
+/* conf_key_name walks the table: every key, in the order of kiln_conf. */
+START_TEST(test_key_names)
+{
+    for (size_t i = 0; i < NALL; i++)
+        ck_assert_str_eq(conf_key_name(i), all_keys[i]);
+    ck_assert_ptr_null(conf_key_name(NALL));
+    ck_assert_ptr_null(conf_key_name((size_t)-1));
+}
+END_TEST
+
 START_TEST(test_is_job_key)
 {
     ck_assert(conf_is_job_key("broadcast.threshold"));
@@ -427,6 +438,67 @@ START_TEST(test_load_missing_file)
 
     ck_assert_int_eq(conf_load_file(&c, tmpdir, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: Is a directory", tmpdir);
+    ck_assert_str_eq(err, want);
+    conf_release(&c);
+}
+END_TEST
+
+/* conf_load_text: the same parser over memory, which need not end in a
+ * NUL; the name stands for the file in messages. */
+START_TEST(test_load_text)
+{
+    kiln_conf c;
+    char err[512];
+    /* no terminating NUL after the last byte: read exactly len bytes */
+    static const char text[] = "worker.slots = 3\n[task]\nmemory = 64m\nmax_failures = 7XYZ";
+    size_t len = sizeof text - 1 - 3;
+
+    conf_init(&c);
+    ck_assert_int_eq(conf_load_text(&c, "mem", text, len, err, sizeof err), 0);
+    ck_assert_int_eq(c.worker_slots, 3);
+    ck_assert_uint_eq(c.task_memory, 64ull << 20);
+    ck_assert_int_eq(c.task_max_failures, 7);
+
+    /* empty text changes nothing */
+    ck_assert_int_eq(conf_load_text(&c, "mem", "", 0, err, sizeof err), 0);
+    ck_assert_int_eq(c.worker_slots, 3);
+
+    /* errors name the text and the line; all or nothing */
+    static const char bad[] = "worker.slots = 9\n\nbogus = 1\n";
+    ck_assert_int_eq(conf_load_text(&c, "mem", bad, sizeof bad - 1, err, sizeof err), -1);
+    ck_assert_str_eq(err, "mem:3: unknown key 'bogus'");
+    ck_assert_int_eq(c.worker_slots, 3);
+
+    /* a NUL byte ends what the parser sees of its line; the next line counts */
+    static const char nul[] = "worker.slots = 5\0garbage\nlog.level = warn\n";
+    ck_assert_int_eq(conf_load_text(&c, "mem", nul, sizeof nul - 1, err, sizeof err), 0);
+    ck_assert_int_eq(c.worker_slots, 5);
+    ck_assert_str_eq(c.log_level, "warn");
+
+    /* a line too long for libinih's buffer, even the last one without a newline */
+    char longl[1024];
+    int n = snprintf(longl, sizeof longl, "secret_file = /%0700d", 0);
+    ck_assert_int_eq(conf_load_text(&c, "mem", longl, (size_t)n, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, "mem:1: line too long", 20) == 0, "got '%s'", err);
+    conf_release(&c);
+}
+END_TEST
+
+START_TEST(test_load_file_too_large)
+{
+    kiln_conf c;
+    char err[512], want[600], path[512];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/big.conf", tmpdir);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (unsigned i = 0; i <= CONF_MAX_FILE / 16; i++)
+        fputs("# fifteen bytes\n", f);
+    fclose(f);
+    conf_init(&c);
+    ck_assert_int_eq(conf_load_file(&c, path, err, sizeof err), -1);
+    snprintf(want, sizeof want, "%s: larger than %u bytes", path, CONF_MAX_FILE);
     ck_assert_str_eq(err, want);
     conf_release(&c);
 }
@@ -633,6 +705,7 @@ static Suite *conf_suite(void)
     tcase_add_test(tc, test_set_unknown_key);
     tcase_add_test(tc, test_set_bad_values);
     tcase_add_test(tc, test_is_job_key);
+    tcase_add_test(tc, test_key_names);
     tcase_add_test(tc, test_copy);
     tcase_add_test(tc, test_get_text);
     tcase_add_test(tc, test_get_text_round_trip);
@@ -647,6 +720,8 @@ static Suite *conf_suite(void)
     tcase_add_test(tc, test_load_long_line);
     tcase_add_test(tc, test_load_missing_file);
     tcase_add_test(tc, test_flags_after_file_win);
+    tcase_add_test(tc, test_load_text);
+    tcase_add_test(tc, test_load_file_too_large);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("example");

@@ -293,6 +293,48 @@ START_TEST(test_decode_garbage)
 }
 END_TEST
 
+/* Regression (found by fuzz/fuzz_msg.c): protobuf-c takes a field numbered
+ * 0 when its tag varint is overlong (0x81 0x00), keeps it as an unknown
+ * field and re-encodes it as a tag it refuses itself; msg_decode refuses it
+ * at any depth. Unknown fields with real numbers still decode. */
+START_TEST(test_decode_field_zero)
+{
+    /* kill_app { field 0, fixed64 } : fuzz/corpus/msg/crash-field-zero */
+    static const uint8_t nested[] = {0xb2, 0x01, 0x0a, 0x81, 0x00, 0x60, 0x20, 0x00, 0x00, 0x95, 0xf4, 0x2d, 0x2f};
+    /* field 0 (varint) in the envelope itself, then kill_app {} */
+    static const uint8_t top[] = {0x80, 0x00, 0x05, 0xb2, 0x01, 0x00};
+    /* kill_app { field 9 varint 5 }: an unknown field a newer peer might send */
+    static const uint8_t unknown[] = {0xb2, 0x01, 0x02, 0x48, 0x05};
+    char err[256] = "";
+    ck_assert_ptr_null(msg_decode(nested, sizeof nested, err, sizeof err));
+    ck_assert_msg(strstr(err, "numbered 0") != NULL, "got '%s'", err);
+    err[0] = 0;
+    ck_assert_ptr_null(msg_decode(top, sizeof top, err, sizeof err));
+    ck_assert_msg(strstr(err, "numbered 0") != NULL, "got '%s'", err);
+    Kiln__Envelope *e = msg_decode(unknown, sizeof unknown, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_int_eq(e->body_case, KILN__ENVELOPE__BODY_KILL_APP);
+    /* and it re-encodes into what decodes again */
+    size_t n;
+    uint8_t *f = msg_pack_frame(e, &n);
+    Kiln__Envelope *again = msg_decode(f + FRAME_HEADER, n - FRAME_HEADER, err, sizeof err);
+    ck_assert_msg(again != NULL, "%s", err);
+    msg_free(again);
+    free(f);
+    msg_free(e);
+
+    /* deep inside a repeated message: job_submit { nodes { field 0 } action {} } */
+    static const uint8_t deep[] = {0x6a, 0x07, 0x12, 0x03, 0x80, 0x00, 0x00, 0x22, 0x00};
+    static const uint8_t deep_ok[] = {0x6a, 0x06, 0x12, 0x02, 0x48, 0x00, 0x22, 0x00}; /* field 9 instead */
+    ck_assert_ptr_null(msg_decode(deep, sizeof deep, err, sizeof err));
+    ck_assert_msg(strstr(err, "numbered 0") != NULL, "got '%s'", err);
+    e = msg_decode(deep_ok, sizeof deep_ok, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_uint_eq(e->job_submit->n_nodes, 1);
+    msg_free(e);
+}
+END_TEST
+
 /* Every strict prefix of a one-body envelope is refused, and random byte
  * changes never crash: what does decode passes validation. */
 START_TEST(test_decode_truncated_and_mutated)
@@ -1151,6 +1193,7 @@ static Suite *frame_suite(void)
     tcase_set_timeout(td, 60);
     tcase_add_test(td, test_decode_valid);
     tcase_add_test(td, test_decode_garbage);
+    tcase_add_test(td, test_decode_field_zero);
     tcase_add_test(td, test_decode_truncated_and_mutated);
     tcase_add_test(td, test_decode_no_body);
     tcase_add_test(td, test_decode_bad_app_id);

@@ -1,0 +1,92 @@
+# fuzz/fuzz.mk - libFuzzer targets (included by the Makefile).
+#
+#   make fuzz        build the targets and run each for FUZZ_TIME seconds
+#   make check-fuzz  the smoke run `make check` does: the committed corpus,
+#                    then FUZZ_SMOKE seconds of fuzzing per target
+#   make fuzz-corpus regenerate the generated seeds under fuzz/corpus/
+#
+# Each fuzz/fuzz_NAME.c is one target, built with clang's
+# -fsanitize=fuzzer,address,undefined against the sources of libkilncommon
+# (and driver/stages.c, and the worker's modules but its main.c), all
+# compiled again with clang into build-fuzz/.
+# A run reads the committed seeds in fuzz/corpus/NAME/ but writes what it
+# finds to build-fuzz/corpus/NAME/ (libFuzzer adds new inputs to the first
+# directory only) and crashes to build-fuzz/artifacts/NAME/.
+# See docs/fuzzing.md.
+
+FUZZ_BUILD := build-fuzz
+FUZZ_CC ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SMOKE ?= 3
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
+	-Iinclude -Icommon -Idriver -Iworker -I$(BUILD)/gen \
+	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null)
+# -max_len: bigger than every seed, small enough to keep runs fast
+FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(COMMON_SRC) driver/stages.c $(filter-out worker/main.c,$(WORKER_SRC))) \
+	$(FUZZ_BUILD)/obj/gen/kiln.pb-c.o
+
+.PHONY: fuzz check-fuzz fuzz-tools fuzz-corpus
+
+# Fails loudly when clang or its libFuzzer runtime is missing: CI installs
+# both (scripts/deps.sh), so a skipped fuzz pass would only hide a problem.
+fuzz-tools:
+	@mkdir -p $(FUZZ_BUILD)
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: '$(FUZZ_CC)' not found; install clang and libclang-rt-dev (bash scripts/deps.sh)" >&2; exit 1; }
+	@printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }\n' >$(FUZZ_BUILD)/probe.c
+	@$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_BUILD)/probe.c -o $(FUZZ_BUILD)/probe 2>$(FUZZ_BUILD)/probe.log || { cat $(FUZZ_BUILD)/probe.log >&2; echo "fuzz: $(FUZZ_CC) cannot link -fsanitize=fuzzer (libFuzzer missing); install libclang-rt-dev (bash scripts/deps.sh)" >&2; exit 1; }
+
+$(FUZZ_BUILD)/obj/gen/kiln.pb-c.o: $(GEN_C) | fuzz-tools
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wno-error -c $< -o $@
+
+# A 16-byte first buffer makes the line reader refill and grow on every input.
+$(FUZZ_BUILD)/obj/common/split.o: FUZZ_DEFS := -DLINE_BUF_INITIAL=16u
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h) | fuzz-tools
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libkilnfuzz.a: $(FUZZ_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libkilnfuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libkilnfuzz.a $(LIBS_COMMON)
+
+# Runs each target: $(1) is the time in seconds, $(2) the directory under
+# build-fuzz/ that takes new inputs, $(3) more libFuzzer flags.
+define fuzz_run
+	@set -e; for t in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/$(2)/$$t $(FUZZ_BUILD)/artifacts/$$t; \
+	  echo "== fuzz_$$t ($(1) s)"; \
+	  $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_FLAGS) $(3) -max_total_time=$(1) \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/$(2)/$$t fuzz/corpus/$$t \
+	    >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; \
+	    echo "fuzz_$$t FAILED: crash input in $(FUZZ_BUILD)/artifacts/$$t/, log in $(FUZZ_BUILD)/fuzz_$$t.log"; exit 1; }; \
+	  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_BUILD)/fuzz_$$t.log | tr '\n' ' '; echo; \
+	done
+endef
+
+# Keeps what it finds in build-fuzz/corpus/ for the next run.
+fuzz: $(FUZZ_BINS)
+	$(call fuzz_run,$(FUZZ_TIME),corpus,)
+
+# Repeatable: a fresh work directory and a fixed seed each time, so a
+# failure here is the committed corpus or the same few seconds of
+# mutations, not luck.
+check-fuzz: $(FUZZ_BINS)
+	rm -rf $(FUZZ_BUILD)/smoke
+	$(call fuzz_run,$(FUZZ_SMOKE),smoke,-seed=1)
+
+# The seeds that are not written by hand (the conf seeds are).
+$(BUILD)/fuzz/mkcorpus: fuzz/mkcorpus.c $(BUILD)/libkilncommon.a $(BUILD)/libkilndriver.a $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Idriver -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilncommon.a $(LIBS_COMMON)
+
+fuzz-corpus: $(BUILD)/fuzz/mkcorpus
+	mkdir -p fuzz/corpus
+	$(BUILD)/fuzz/mkcorpus fuzz/corpus
