@@ -10,6 +10,10 @@
  * that frame decodes and validates again to the same bytes (validation is
  * a function of the fields alone, and encoding is deterministic).
  *
+ * msg_peek_fetch_data, the fetcher's fast path for FetchData pieces, is
+ * checked against it: whatever the peek accepts, msg_decode accepts as the
+ * same FetchData (id, last, the very data bytes, no error).
+ *
  * Seeds: fuzz/corpus/msg/, one packed envelope of each kind
  * (fuzz/mkcorpus.c).
  */
@@ -23,6 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512] = "";
     Kiln__Envelope *e = msg_decode(data, size, err, sizeof err);
+    uint32_t id;
+    int last;
+    const uint8_t *d;
+    size_t dn;
+    if (msg_peek_fetch_data(data, size, &id, &last, &d, &dn) == 1) {
+        if (!e) fprintf(stderr, "peek accepted a payload msg_decode refuses: %s\n", err);
+        FUZZ_ASSERT(e != NULL);
+        FUZZ_ASSERT(e->body_case == KILN__ENVELOPE__BODY_FETCH_DATA);
+        const Kiln__FetchData *fd = e->fetch_data;
+        FUZZ_ASSERT(fd->request_id == id && fd->last == (protobuf_c_boolean)last);
+        FUZZ_ASSERT(fd->data.len == dn && (dn == 0 || memcmp(fd->data.data, d, dn) == 0));
+        FUZZ_ASSERT(dn == 0 || (d >= data && d + dn <= data + size));
+        FUZZ_ASSERT(!fd->error || !*fd->error);
+    }
     if (!e) {
         FUZZ_ASSERT(err[0] != '\0');
         return 0;
