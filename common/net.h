@@ -19,8 +19,8 @@ int net_is_loopback(const struct sockaddr_storage *ss);
 /* Opens a listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR);
  * *port gets the bound port. Returns the fd, or -1 with a message. */
 int net_listen(const char *hostport, int *port, char *err, size_t errlen);
-/* Connects to host:port, giving up after 10 s; the fd is blocking. fd, or
- * -1 with a message. */
+/* Connects to host:port, giving up after 10 s; the fd is blocking, with TCP
+ * keepalive (a vanished peer fails it in ~25 s). fd, or -1 with a message. */
 int net_connect_blocking(const char *hostport, char *err, size_t errlen);
 /* Writes the ports file of a daemon: "name port" lines, atomically. */
 int net_write_ports(const char *dir, const char *const *names, const int *ports, int n, char *err, size_t errlen);

@@ -117,5 +117,20 @@ check link_cut_worker_lost grep -q "worker lost id=$cut_id .*no heartbeat" "$DLO
 "$KILN" submit "${KILN_CMD_SECRET[@]}" "$APPS/shuf.so" sum "$T/kv.txt" 4 2> "$T/after.err" | LC_ALL=C sort > "$T/after.out"
 check after_cut_next_job_right cmp -s "$T/after.out" "$T/kv.want"
 
+# the driver's host vanishes (its link goes down, no FIN or RST) while a
+# client waits on a job: the client fails with a message (TCP keepalive)
+"$KILN" submit "${KILN_CMD_SECRET[@]}" "$APPS/shuf.so" slowsum "$T/kv.txt" 12 > /dev/null 2> "$T/gone.err" &
+CLIENT=$!
+n=$(grep -c "functions=\"[^\"]*slow_fmt" "$DLOG")
+for i in $(seq 1 1500); do
+  [ "$(grep -c "functions=\"[^\"]*slow_fmt" "$DLOG")" -gt "$n" ] && break
+  sleep 0.02
+done
+ip link set "${TAG}vd" down
+wait "$CLIENT"
+rc=$?
+if [ $rc -ne 0 ] && grep -q "lost the connection to the driver" "$T/gone.err"; then pass driver_host_gone_client_fails
+else fail driver_host_gone_client_fails "rc=$rc $(head -c 300 "$T/gone.err")"; fi
+
 stop_all
 summary
