@@ -110,6 +110,9 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
     case KILN__ENVELOPE__BODY_APP_END:
         if (!name_is_safe(e->app_end->app_id)) return errf(err, errlen, "app_end: bad app id");
         return 0;
+    case KILN__ENVELOPE__BODY_CANCEL_TASKS:
+        if (!name_is_safe(e->cancel_tasks->app_id)) return errf(err, errlen, "cancel_tasks: bad app id");
+        return 0;
     case KILN__ENVELOPE__BODY_FETCH_REQUEST:
         if (!name_is_safe(e->fetch_request->app_id)) return errf(err, errlen, "fetch_request: bad app id");
         return 0;

@@ -118,12 +118,50 @@ static void job_shrink(job *j)
     j->submit = NULL;
 }
 
+/* Stops the job's tasks still running on workers (their answers are no
+ * longer wanted: the job ended, or was planned again) and frees their
+ * slots at once. */
+static void job_cancel_running(driver *d, job *j)
+{
+    for (dworker *w = d->workers; w; w = w->next) {
+        uint64_t *ids = NULL;
+        size_t n = 0;
+        for (dtask **pp = &w->tasks; *pp;) {
+            dtask *t = *pp;
+            if (t->job != j) {
+                pp = &t->wnext;
+                continue;
+            }
+            *pp = t->wnext;
+            t->wnext = NULL;
+            t->worker = NULL;
+            t->state = TASK_DONE;
+            w->running--;
+            ids = xrealloc(ids, (n + 1) * sizeof *ids);
+            ids[n++] = t->id;
+        }
+        if (n && w->dc) {
+            Kiln__Envelope env = KILN__ENVELOPE__INIT;
+            Kiln__CancelTasks m = KILN__CANCEL_TASKS__INIT;
+            m.app_id = j->app->id;
+            m.task_ids = ids;
+            m.n_task_ids = n;
+            MSG_BODY(env, cancel_tasks, CANCEL_TASKS, &m);
+            conn_send(w->dc->c, &env);
+            log_msg(&d->log, LOG_INFO, "tasks cancelled app=%s job=%u worker=%s tasks=%zu", j->app->id, j->job_id,
+                    w->name, n);
+        }
+        free(ids);
+    }
+}
+
 static void job_finish(driver *d, job *j, int ok, const char *error)
 {
     if (j->state != JOB_RUNNING) return;
     j->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
     if (error) snprintf(j->error, sizeof j->error, "%s", error);
     pending_drop_job(d, j);
+    job_cancel_running(d, j);
     app *a = j->app;
     uint64_t ms = now_ms() - j->started_ms;
     if (ok)
@@ -465,6 +503,7 @@ static int job_lost_cache(job *j)
 static void job_replan(driver *d, job *j)
 {
     pending_drop_job(d, j);
+    job_cancel_running(d, j);
     dstage *res = &j->stages[0];
     if (res->tasks) {
         if (j->nresult_attempts < res->plan.ntasks) {

@@ -246,6 +246,10 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
     case KILN__ENVELOPE__BODY_APP_END:
         pool_end_app(w, m->app_end->app_id);
         return;
+    case KILN__ENVELOPE__BODY_CANCEL_TASKS:
+        if (!w->registered) break;
+        pool_cancel_tasks(w, m->cancel_tasks->app_id, m->cancel_tasks->task_ids, m->cancel_tasks->n_task_ids);
+        return;
     case KILN__ENVELOPE__BODY_ERROR:
         log_msg(&w->log, LOG_ERROR, "driver refused us: %s", m->error->message);
         conn_close(c, 0, "refused by driver");

@@ -348,6 +348,44 @@ void pool_on_sigchld(worker *w)
     pool_schedule(w);
 }
 
+static int id_listed(uint64_t id, const uint64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id) return 1;
+    return 0;
+}
+
+void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n)
+{
+    int cancelled = 0;
+    for (wexec *x = w->execs; x; x = x->next) {
+        if (!x->task || strcmp(x->app_id, app_id) || !id_listed(x->task->t->task_id, ids, n)) continue;
+        x->task->exec = NULL;
+        task_free(x->task);
+        x->task = NULL;
+        w->ntasks--;
+        deadline_stop(x);
+        exec_retire(x); /* a task stuck in user code cannot be stopped any other way */
+        cancelled++;
+    }
+    wtask **pp = &w->queue_head;
+    w->queue_tail = NULL;
+    while (*pp) {
+        wtask *t = *pp;
+        if (!strcmp(t->t->app_id, app_id) && id_listed(t->t->task_id, ids, n)) {
+            *pp = t->next;
+            task_free(t);
+            w->ntasks--;
+            cancelled++;
+            continue;
+        }
+        w->queue_tail = t;
+        pp = &t->next;
+    }
+    log_msg(&w->log, LOG_INFO, "tasks cancelled app=%s tasks=%d", app_id, cancelled);
+    pool_schedule(w);
+}
+
 /* The application ended: its queued and running tasks are dropped without
  * an answer (the driver no longer wants one) and its executors end. */
 void pool_end_app(worker *w, const char *app_id)

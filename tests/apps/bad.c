@@ -20,6 +20,9 @@
  *                          FILE.go to exist and then segfaults: the test decides when
  *   bad.so flaky FILE      a map that segfaults on a "boom" line the first time only
  *                          (a marker file FILE.marker remembers it), after emitting
+ *   bad.so failslow FILE   a map that calls kiln_fail on a "boom" line and sleeps 50 ms on
+ *                          every other one; when that job has failed, counts FILE again
+ *                          (the application goes on while the failed job's tasks are cancelled)
  *
  * With a third argument DIR the dataset is saved with kiln_save_text(DIR)
  * instead of counted.
@@ -67,6 +70,15 @@ KILN_EXPORT int multi_map(kiln_rec in, kiln_out *out, kiln_slice env)
 
 KILN_EXPORT int slow_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {
+    usleep(50000);
+    return kiln_emit(out, in.key, in.val);
+}
+
+static bool is_boom(kiln_rec in);
+
+KILN_EXPORT int failslow_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    if (is_boom(in)) return kiln_fail("boom");
     usleep(50000);
     return kiln_emit(out, in.key, in.val);
 }
@@ -167,6 +179,11 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         char go[4096];
         snprintf(go, sizeof go, "%s.go", argv[2]);
         r = kiln_map(lines, waitsegv_map, KILN_STR(go));
+    } else if (!strcmp(cmd, "failslow")) {
+        int64_t n = kiln_count(kiln_map(lines, failslow_map, KILN_NONE));
+        printf("first job: %s\n", n < 0 ? kiln_errmsg(ctx) : "succeeded");
+        fflush(stdout);
+        r = lines;
     } else if (!strcmp(cmd, "missing"))
         r = lines;
     if (!r) {

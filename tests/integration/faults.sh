@@ -124,6 +124,17 @@ for p in $PIDS; do kill -0 "$p" 2>/dev/null || alive=0; done
 got=$("$KILN" submit "$EX/linecount.so" "$T/lines.txt" 6 2>&1)
 [ $alive -eq 1 ] && [ "$got" = "$WANT_LINES" ] && pass daemons_serve_after_faults || fail daemons_serve_after_faults "alive=$alive got=$got"
 
+# ---- a failed job's other tasks are cancelled while the application goes on ----------
+# partition 0 fails at once; partition 1 would sleep ~50 s: the driver cancels it
+{ echo boom; seq 1 2000; } > "$T/failslow.txt"
+out=$("$KILN" submit --conf task.max_failures=1 "$BAD" failslow "$T/failslow.txt" 2>&1)
+app=$(newest_app)
+if echo "$out" | grep -q "first job: .*boom" && echo "$out" | grep -qx 2001; then pass app_goes_on_after_failed_job
+else fail app_goes_on_after_failed_job "$out"; fi
+check failed_job_tasks_cancelled grep -q "tasks cancelled app=$app job=1 " "$DLOG"
+if cat "$T"/w[123]/worker.log | grep -q "tasks cancelled app=$app tasks=1"; then pass worker_stops_cancelled_task
+else fail worker_stops_cancelled_task "$(grep -h "app=$app" "$T"/w[123]/worker.log | tail -5)"; fi
+
 # ---- kill -9 of an executor mid-task: retried, the answer is right ------------------
 start_bg "$BAD" slow "$T/slow.txt"
 for i in $(seq 1 200); do [ -n "$(exec_pids "$APP")" ] && break; sleep 0.02; done
