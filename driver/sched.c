@@ -948,20 +948,8 @@ void sched_app_ended(driver *d, app *a, const char *why)
     a->ended = 1;
     for (job *j = a->jobs; j; j = j->next)
         if (j->state == JOB_RUNNING) job_fail(d, j, "the application ended: %s", why);
-    /* workers drop the application's tasks without answering: free their slots now */
-    for (dworker *w = d->workers; w; w = w->next)
-        for (dtask **pp = &w->tasks; *pp;) {
-            dtask *t = *pp;
-            if (t->job->app != a) {
-                pp = &t->wnext;
-                continue;
-            }
-            *pp = t->wnext;
-            t->wnext = NULL;
-            t->worker = NULL;
-            t->state = TASK_DONE;
-            w->running--;
-        }
+    /* every job is finished now, and job_finish cancelled its running
+     * tasks and freed their slots: no task of a is left on a worker */
     log_msg(&d->log, LOG_INFO, "application ended app=%s jobs=%u reason=\"%s\"", a->id, a->njobs, why);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppEnd m = KILN__APP_END__INIT;
