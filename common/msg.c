@@ -40,6 +40,19 @@ static int valid_app_id(const char *s)
     return *s == 0 || name_is_safe(s);
 }
 
+/* An absolute path without "." or ".." components, of a sane length. */
+static int abs_path_is_plain(const char *p)
+{
+    if (!p || p[0] != '/' || strlen(p) > 4000) return 0;
+    for (const char *c = p; *c; c++) {
+        if (*c != '/') continue;
+        const char *n = c + 1;
+        if (n[0] == '.' && (n[1] == '/' || n[1] == 0)) return 0;
+        if (n[0] == '.' && n[1] == '.' && (n[2] == '/' || n[2] == 0)) return 0;
+    }
+    return 1;
+}
+
 int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
 {
     switch (e->body_case) {
@@ -109,6 +122,9 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
     }
     case KILN__ENVELOPE__BODY_APP_END:
         if (!name_is_safe(e->app_end->app_id)) return errf(err, errlen, "app_end: bad app id");
+        for (size_t i = 0; i < e->app_end->n_abandoned_dirs; i++)
+            if (!abs_path_is_plain(e->app_end->abandoned_dirs[i]))
+                return errf(err, errlen, "app_end: bad directory '%.200s'", e->app_end->abandoned_dirs[i]);
         return 0;
     case KILN__ENVELOPE__BODY_CANCEL_TASKS:
         if (!name_is_safe(e->cancel_tasks->app_id)) return errf(err, errlen, "cancel_tasks: bad app id");

@@ -149,6 +149,7 @@ struct job {
     size_t ntasks; /* result tasks */
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
+    char *save_dir; /* save_text: the output directory (owned) */
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
     char error[1024];

@@ -228,6 +228,7 @@ void job_free(job *j)
         free(o);
     }
     free(j->result_attempts);
+    free(j->save_dir);
     conf_release(&j->conf);
     free(j);
 }
@@ -579,6 +580,7 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
     }
+    if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT) j->save_dir = xstrdup(js->action->dir);
     job_plan_and_start(d, j);
 }
 
@@ -954,6 +956,10 @@ void sched_app_ended(driver *d, app *a, const char *why)
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppEnd m = KILN__APP_END__INIT;
     m.app_id = a->id;
+    m.abandoned_dirs = xcalloc(a->njobs + 1, sizeof *m.abandoned_dirs);
+    for (job *j = a->jobs; j; j = j->next)
+        if (j->save_dir && j->state != JOB_SUCCEEDED) m.abandoned_dirs[m.n_abandoned_dirs++] = j->save_dir;
     MSG_BODY(env, app_end, APP_END, &m);
     workers_broadcast(d, &env);
+    free(m.abandoned_dirs);
 }

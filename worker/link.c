@@ -244,7 +244,7 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
         on_blob_chunk(w, m->blob_chunk);
         return;
     case KILN__ENVELOPE__BODY_APP_END:
-        pool_end_app(w, m->app_end->app_id);
+        pool_end_app(w, m->app_end->app_id, m->app_end->abandoned_dirs, m->app_end->n_abandoned_dirs);
         return;
     case KILN__ENVELOPE__BODY_CANCEL_TASKS:
         if (!w->registered) break;

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "executor.h"
 #include "msg.h"
 #include "util.h"
@@ -388,7 +389,7 @@ void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_
 
 /* The application ended: its queued and running tasks are dropped without
  * an answer (the driver no longer wants one) and its executors end. */
-void pool_end_app(worker *w, const char *app_id)
+void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t ndirs)
 {
     int dropped = 0;
     for (wexec *x = w->execs; x; x = x->next) {
@@ -422,6 +423,11 @@ void pool_end_app(worker *w, const char *app_id)
         char *dir = xasprintf("%s/%s/%s", w->work_dir, app_id, subdirs[i]);
         rm_rf(dir);
         free(dir);
+    }
+    /* what attempts of its unfinished save_text jobs wrote here */
+    for (size_t i = 0; i < ndirs; i++) {
+        commit_abort(abandoned_dirs[i]);
+        log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
     }
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }

@@ -109,7 +109,7 @@ void pool_on_sigchld(worker *w);
 /* The driver no longer wants these tasks of app_id: queued ones are
  * dropped, running ones' executors killed, none answered. */
 void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n);
-void pool_end_app(worker *w, const char *app_id);
+void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t ndirs);
 /* Drops every queued and running task unanswered and sends sig to every
  * executor (SIGKILL when the driver is lost, SIGTERM when stopping). */
 void pool_end_all(worker *w, int sig);

@@ -215,6 +215,20 @@ else
   fail kiln_kill_files_removed "no shuffle and cache files appeared for $APP"
 fi
 
+# a client killed while its save_text job writes: the workers remove what the
+# attempts wrote (DIR/_temporary, then DIR), as the client can no longer
+start_bg "$BAD" slow "$T/slow.txt" "$T/savekill"
+for i in $(seq 1 500); do [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ] && break; sleep 0.02; done
+if [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]; then
+  kill -9 $CLIENT
+  wait $CLIENT 2>/dev/null
+  for i in $(seq 1 200); do [ ! -e "$T/savekill" ] && break; sleep 0.05; done
+  [ ! -e "$T/savekill" ] && pass client_gone_save_output_removed ||
+    fail client_gone_save_output_removed "$(find "$T/savekill" | head -5)"
+else
+  fail client_gone_save_output_removed "no attempt file appeared in $T/savekill/_temporary"
+fi
+
 # ---- kill -9 of the driver mid-job: the client errors and exits; a new driver serves ---
 rpc_port=${MASTER##*:}
 start_bg "$BAD" slow "$T/slow.txt"

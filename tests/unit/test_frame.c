@@ -443,6 +443,40 @@ START_TEST(test_decode_bad_app_id)
 }
 END_TEST
 
+/* AppEnd's abandoned directories become paths the workers remove: only
+ * absolute paths without "." or ".." components pass. */
+START_TEST(test_decode_app_end_dirs)
+{
+    static const char *good[] = {"/tmp/out", "/", "/a/b.c/..d/.e", "/a//b"};
+    static const char *bad[] = {"relative/dir", "", "/a/../b", "/..", "/a/.", "/a/./b", "/a/.."};
+    for (int pass = 0; pass < 2; pass++) {
+        const char **list = pass ? bad : good;
+        size_t count = pass ? sizeof bad / sizeof *bad : sizeof good / sizeof *good;
+        for (size_t i = 0; i < count; i++) {
+            Kiln__Envelope env = KILN__ENVELOPE__INIT;
+            Kiln__AppEnd m = KILN__APP_END__INIT;
+            char *dirs[2] = {"/fine", (char *)list[i]};
+            m.app_id = "app-20240101-0001";
+            m.abandoned_dirs = dirs;
+            m.n_abandoned_dirs = 2;
+            MSG_BODY(env, app_end, APP_END, &m);
+            size_t n;
+            uint8_t *f = msg_pack_frame(&env, &n);
+            char err[256] = "";
+            Kiln__Envelope *e = msg_decode(f + FRAME_HEADER, n - FRAME_HEADER, err, sizeof err);
+            if (pass) {
+                ck_assert_msg(e == NULL, "\"%s\" accepted", list[i]);
+                ck_assert_msg(strstr(err, "bad directory") != NULL, "%s", err);
+            } else {
+                ck_assert_msg(e != NULL, "\"%s\" refused: %s", list[i], err);
+                msg_free(e);
+            }
+            free(f);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_decode_bad_blob_hash)
 {
     static const char *bad[] = {
@@ -1197,6 +1231,7 @@ static Suite *frame_suite(void)
     tcase_add_test(td, test_decode_truncated_and_mutated);
     tcase_add_test(td, test_decode_no_body);
     tcase_add_test(td, test_decode_bad_app_id);
+    tcase_add_test(td, test_decode_app_end_dirs);
     tcase_add_test(td, test_decode_bad_blob_hash);
     suite_add_tcase(s, td);
 
