@@ -356,8 +356,31 @@ static int id_listed(uint64_t id, const uint64_t *ids, size_t n)
     return 0;
 }
 
+/* Drops the queued tasks of app_id (those listed in ids, or all of them
+ * when ids is NULL) without an answer; returns how many. */
+static int drop_queued(worker *w, const char *app_id, const uint64_t *ids, size_t n)
+{
+    int dropped = 0;
+    wtask **pp = &w->queue_head;
+    w->queue_tail = NULL;
+    while (*pp) {
+        wtask *t = *pp;
+        if (!strcmp(t->t->app_id, app_id) && (!ids || id_listed(t->t->task_id, ids, n))) {
+            *pp = t->next;
+            task_free(t);
+            w->ntasks--;
+            dropped++;
+            continue;
+        }
+        w->queue_tail = t;
+        pp = &t->next;
+    }
+    return dropped;
+}
+
 void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n)
 {
+    if (n == 0) return; /* ids may be NULL then, which drop_queued reads as "all" */
     int cancelled = 0;
     for (wexec *x = w->execs; x; x = x->next) {
         if (!x->task || strcmp(x->app_id, app_id) || !id_listed(x->task->t->task_id, ids, n)) continue;
@@ -369,20 +392,7 @@ void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_
         exec_retire(x); /* a task stuck in user code cannot be stopped any other way */
         cancelled++;
     }
-    wtask **pp = &w->queue_head;
-    w->queue_tail = NULL;
-    while (*pp) {
-        wtask *t = *pp;
-        if (!strcmp(t->t->app_id, app_id) && id_listed(t->t->task_id, ids, n)) {
-            *pp = t->next;
-            task_free(t);
-            w->ntasks--;
-            cancelled++;
-            continue;
-        }
-        w->queue_tail = t;
-        pp = &t->next;
-    }
+    cancelled += drop_queued(w, app_id, ids, n);
     log_msg(&w->log, LOG_INFO, "tasks cancelled app=%s tasks=%d", app_id, cancelled);
     pool_schedule(w);
 }
@@ -403,20 +413,7 @@ void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t n
         }
         exec_retire(x);
     }
-    wtask **pp = &w->queue_head;
-    w->queue_tail = NULL;
-    while (*pp) {
-        wtask *t = *pp;
-        if (!strcmp(t->t->app_id, app_id)) {
-            *pp = t->next;
-            task_free(t);
-            w->ntasks--;
-            dropped++;
-            continue;
-        }
-        w->queue_tail = t;
-        pp = &t->next;
-    }
+    dropped += drop_queued(w, app_id, NULL, 0);
     /* its shuffle outputs, cached partitions and spills go; executor logs stay */
     const char *subdirs[] = {"shuffle", "cache", "tmp"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
