@@ -293,31 +293,39 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t len)
+size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env, unsigned field, size_t len)
 {
-    uint8_t sub[24];
-    size_t k = 0;
-    if (request_id) {
-        sub[k++] = FD_REQUEST_ID << 3 | 0;
-        k += rt_varint_put(sub + k, request_id);
-    }
-    if (last) {
-        sub[k++] = FD_LAST << 3 | 0;
-        sub[k++] = 1;
-    }
-    if (len) {
-        sub[k++] = FD_DATA << 3 | 2;
-        k += rt_varint_put(sub + k, len);
-    }
-    uint64_t sublen = k + len;
-    uint64_t field = KILN__ENVELOPE__BODY_FETCH_DATA;
-    uint64_t envlen = varint_len(field << 3 | 2) + varint_len(sublen) + sublen;
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(&kiln__envelope__descriptor, (unsigned)env->body_case);
+    if (!fd || fd->type != PROTOBUF_C_TYPE_MESSAGE) return 0;
+    const ProtobufCMessage *body = *(const ProtobufCMessage *const *)((const char *)env + fd->offset);
+    size_t blen = protobuf_c_message_get_packed_size(body);
+    uint64_t tag = (uint64_t)field << 3 | 2;
+    uint64_t sublen = blen + (len ? varint_len(tag) + varint_len(len) + len : 0);
+    uint64_t etag = (uint64_t)env->body_case << 3 | 2;
+    uint64_t envlen = varint_len(etag) + varint_len(sublen) + sublen;
+    size_t head = FRAME_HEADER + varint_len(etag) + varint_len(sublen) + blen + (len ? varint_len(tag) + varint_len(len) : 0);
+    if (head > cap || envlen > UINT32_MAX) return 0;
     frame_put_header(buf, (uint32_t)envlen);
     size_t h = FRAME_HEADER;
-    h += rt_varint_put(buf + h, field << 3 | 2);
+    h += rt_varint_put(buf + h, etag);
     h += rt_varint_put(buf + h, sublen);
-    memcpy(buf + h, sub, k);
-    return h + k;
+    h += protobuf_c_message_pack(body, buf + h);
+    if (len) { /* the bytes field last: what follows the head is its content */
+        h += rt_varint_put(buf + h, tag);
+        h += rt_varint_put(buf + h, len);
+    }
+    return h;
+}
+
+size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t len)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__FetchData fd = KILN__FETCH_DATA__INIT;
+    fd.request_id = request_id;
+    fd.last = last != 0;
+    MSG_BODY(env, fetch_data, FETCH_DATA, &fd);
+    return msg_head_before_bytes(buf, MSG_FETCH_HEAD_MAX, &env, FD_DATA, len);
 }
 
 /* A varint at p, within end: bytes used, 0 when bad. */

@@ -49,6 +49,12 @@ uint8_t *msg_pack_frame(const Kiln__Envelope *e, size_t *len);
  * (at most MSG_FETCH_HEAD_MAX): the frame is these bytes, then the len data
  * bytes. Returns the head's length. */
 size_t msg_fetch_data_head(uint8_t *buf, uint32_t request_id, int last, size_t len);
+/* The same for any message whose body has one bytes field (number field,
+ * left empty in env) to be sent from a file: writes the frame header, the
+ * envelope, the body's other fields and the bytes field's tag and length
+ * into buf (cap bytes); the frame is these bytes, then the len bytes.
+ * Returns the head's length, or 0 when it does not fit in cap. */
+size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env, unsigned field, size_t len);
 /* Reads a frame payload (after the header) that is a FetchData without an
  * error: 1 with the fields set (*data points into p), 0 when it is anything
  * else or does not parse (then msg_decode it: that names the problem). */

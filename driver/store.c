@@ -8,6 +8,7 @@
  * BlobGet and receive it as ordered BlobChunk pieces.
  */
 #include <errno.h>
+#include <event2/buffer.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@
 #include "util.h"
 
 #define CHUNK (1u << 20)
+#define HEAD_MAX 256      /* a BlobChunk without its data: hash, sizes, flags */
+#define BLOB_CHUNK_DATA 4 /* BlobChunk.data's field number (proto/kiln.proto) */
 
 static void blob_path(driver *d, const char *hash, char *buf, size_t len)
 {
@@ -95,28 +98,41 @@ void store_serve(driver *d, dconn *dc, const char *hash)
         return;
     }
     off_t size = lseek(fd, 0, SEEK_END);
-    uint8_t *buf = xmalloc(CHUNK);
+    if (size == 0) { /* an empty blob: one last chunk, no data */
+        close(fd);
+        ch.last = 1;
+        conn_send(dc->c, &env);
+        d->blobs_served++;
+        return;
+    }
+    /* every piece is queued at once, but as references to the file, not its
+     * bytes: sendfile moves them when the connection can take them */
+    struct evbuffer_file_segment *seg =
+        size < 0 ? NULL : evbuffer_file_segment_new(fd, 0, size, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_LOCKING);
+    if (!seg) {
+        close(fd);
+        ch.last = 1;
+        ch.error = "the driver cannot read the blob";
+        conn_send(dc->c, &env);
+        log_msg(&d->log, LOG_WARN, "blob unreadable hash=%s worker=%s", hash, dc->worker ? dc->worker->name : "?");
+        return;
+    }
     uint64_t off = 0;
     ch.size = (uint64_t)size;
     do {
-        ssize_t n = pread(fd, buf, CHUNK, (off_t)off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            ch.last = 1;
-            ch.error = "the driver cannot read the blob";
-            ch.data.len = 0;
-            conn_send(dc->c, &env);
+        uint64_t left = (uint64_t)size - off;
+        size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        ch.offset = off;
+        ch.last = off + n >= (uint64_t)size;
+        uint8_t head[HEAD_MAX];
+        size_t hn = msg_head_before_bytes(head, sizeof head, &env, BLOB_CHUNK_DATA, n);
+        if (!hn || conn_send_file(dc->c, head, hn, seg, (int64_t)off, (int64_t)n) < 0) {
+            conn_close(dc->c, 0, "cannot queue a blob");
             break;
         }
-        ch.offset = off;
-        ch.data.data = buf;
-        ch.data.len = (size_t)n;
-        off += (uint64_t)n;
-        ch.last = off >= (uint64_t)size || n == 0;
-        conn_send(dc->c, &env);
+        off += n;
     } while (!ch.last);
-    free(buf);
-    close(fd);
+    evbuffer_file_segment_free(seg); /* the queued pieces hold their own references */
     d->blobs_served++;
     d->blob_bytes_served += off;
     log_msg(&d->log, LOG_INFO, "blob served hash=%s bytes=%llu worker=%s", hash, (unsigned long long)off,

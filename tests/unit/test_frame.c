@@ -1177,6 +1177,39 @@ START_TEST(test_fetch_data_fast_path)
                 free(frame);
             }
 
+    /* the same head for another message: a BlobChunk the driver sends from
+     * its blob file (its data is field 4) */
+    {
+        Kiln__Envelope be = KILN__ENVELOPE__INIT;
+        Kiln__BlobChunk bc = KILN__BLOB_CHUNK__INIT;
+        bc.hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        bc.size = 5000000;
+        bc.offset = 4194304;
+        bc.last = 1;
+        MSG_BODY(be, blob_chunk, BLOB_CHUNK, &bc);
+        uint8_t head[256];
+        size_t hn = msg_head_before_bytes(head, sizeof head, &be, 4, 805696);
+        ck_assert_uint_gt(hn, 0);
+        ck_assert_uint_eq(msg_head_before_bytes(head, 10, &be, 4, 805696), 0); /* does not fit */
+        uint8_t *frame = malloc(hn + 805696);
+        memcpy(frame, head, hn);
+        memcpy(frame + hn, data, 805696);
+        size_t plen;
+        char err[256];
+        ck_assert_int_eq(frame_parse(frame, hn + 805696, 64u << 20, &plen, err, sizeof err), FRAME_OK);
+        Kiln__Envelope *m = msg_decode(frame + FRAME_HEADER, plen, err, sizeof err);
+        ck_assert_msg(m != NULL, "%s", err);
+        ck_assert_int_eq(m->body_case, KILN__ENVELOPE__BODY_BLOB_CHUNK);
+        ck_assert_str_eq(m->blob_chunk->hash, bc.hash);
+        ck_assert_uint_eq(m->blob_chunk->size, 5000000);
+        ck_assert_uint_eq(m->blob_chunk->offset, 4194304);
+        ck_assert_int_eq(m->blob_chunk->last, 1);
+        ck_assert_uint_eq(m->blob_chunk->data.len, 805696);
+        ck_assert_int_eq(memcmp(m->blob_chunk->data.data, data, 805696), 0);
+        msg_free(m);
+        free(frame);
+    }
+
     /* what protobuf-c packs (field order of its own) peeks the same */
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__FetchData fd = KILN__FETCH_DATA__INIT;
