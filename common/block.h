@@ -34,7 +34,7 @@ typedef struct block_builder {
     size_t len;   /* bytes used in buf */
     size_t cap;
     uint32_t nrec;
-    uint32_t skip_lz4; /* blocks left to store raw after one LZ4 could not shrink */
+    uint32_t skip_lz4;  /* blocks left to store raw after one LZ4 could not shrink */
     uint32_t skip_next; /* how many to skip after the next failure (doubles, up to 256) */
 } block_builder;
 

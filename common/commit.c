@@ -16,7 +16,10 @@
 
 #include "util.h"
 
-char *commit_temp_dir(const char *dir) { return xasprintf("%s/_temporary", dir); }
+char *commit_temp_dir(const char *dir)
+{
+    return xasprintf("%s/_temporary", dir);
+}
 
 char *commit_temp_path(const char *dir, uint32_t part, uint64_t task_id, uint32_t attempt)
 {
@@ -34,8 +37,7 @@ static void remove_temporary(const char *dir)
     free(tmp);
 }
 
-int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err,
-               size_t errlen)
+int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err, size_t errlen)
 {
     size_t done = 0;
     int rc = 0;

@@ -25,8 +25,7 @@ char *commit_temp_path(const char *dir, uint32_t part, uint64_t task_id, uint32_
  * crashed attempts with it) and writes DIR/_SUCCESS last. On failure the
  * parts renamed so far are removed again, so no part is visible without
  * _SUCCESS; -1 with a message. Borrows everything. */
-int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err,
-               size_t errlen);
+int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err, size_t errlen);
 
 /* The job failed: removes DIR/_temporary and then DIR itself when nothing
  * else is in it (the caller created it), so the same job can run again. */

@@ -304,7 +304,8 @@ size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env
     uint64_t sublen = blen + (len ? varint_len(tag) + varint_len(len) + len : 0);
     uint64_t etag = (uint64_t)env->body_case << 3 | 2;
     uint64_t envlen = varint_len(etag) + varint_len(sublen) + sublen;
-    size_t head = FRAME_HEADER + varint_len(etag) + varint_len(sublen) + blen + (len ? varint_len(tag) + varint_len(len) : 0);
+    size_t head =
+        FRAME_HEADER + varint_len(etag) + varint_len(sublen) + blen + (len ? varint_len(tag) + varint_len(len) : 0);
     if (head > cap || envlen > UINT32_MAX) return 0;
     frame_put_header(buf, (uint32_t)envlen);
     size_t h = FRAME_HEADER;
@@ -334,8 +335,7 @@ static size_t get_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
     return rt_varint_get(p, (size_t)(end - p), v);
 }
 
-int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data,
-                        size_t *len)
+int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data, size_t *len)
 {
     const uint8_t *end = p + n;
     uint64_t tag, sublen, v;

@@ -58,8 +58,7 @@ size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env
 /* Reads a frame payload (after the header) that is a FetchData without an
  * error: 1 with the fields set (*data points into p), 0 when it is anything
  * else or does not parse (then msg_decode it: that names the problem). */
-int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data,
-                        size_t *len);
+int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data, size_t *len);
 
 /* A buffered blocking reader of frames from one fd. */
 typedef struct msg_reader {

@@ -17,7 +17,7 @@
 
 #include "util.h"
 
-#define NET_CONNECT_MS 10000 /* a connect that takes longer fails */
+#define NET_CONNECT_MS  10000 /* a connect that takes longer fails */
 #define NET_KEEPIDLE_S  10    /* TCP keepalive of blocking connections: first probe after 10 s idle, */
 #define NET_KEEPINTVL_S 5     /* then every 5 s, */
 #define NET_KEEPCNT     3     /* and the connection fails after 3 unanswered */

@@ -48,7 +48,7 @@ struct dconn {
     handshake hs;    /* hello and, with a secret, authentication */
     dworker *worker; /* role == WORKER, after registration */
     app *app;        /* role == CLIENT, after app_register */
-    blob_recv up; /* an upload in progress (BlobPut) */
+    blob_recv up;    /* an upload in progress (BlobPut) */
     dconn *next;
 };
 
@@ -78,7 +78,7 @@ struct dtask {
     uint32_t failures;
     uint32_t fetch_failures; /* its input could not be read (not counted in failures) */
     uint32_t avoid_worker;   /* last worker it failed on */
-    uint32_t need_worker;  /* reads a cached partition kept there (0: any) */
+    uint32_t need_worker;    /* reads a cached partition kept there (0: any) */
     dworker *worker;
     dtask *wnext; /* in worker->tasks */
     dtask *qnext; /* in the pending queue */

@@ -300,8 +300,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     stage_plan *p = &s->plan;
     log_msg(&d->log, LOG_INFO,
             "stage serialized app=%s job=%u stage=%u kind=%s bytes=%zu hash=%.16s broadcast=%s tasks=%zu", a->id,
-            j->job_id, p->stage_id, action_name(output->kind), p->len, p->hash, p->broadcast ? "yes" : "no",
-            p->ntasks);
+            j->job_id, p->stage_id, action_name(output->kind), p->len, p->hash, p->broadcast ? "yes" : "no", p->ntasks);
     if (p->broadcast) {
         if (store_put_bytes(d, p->hash, p->bytes, p->len, err, sizeof err) < 0) {
             job_fail(d, j, "cannot store the stage function: %s", err);
@@ -686,8 +685,8 @@ static void rerun_lost_maps(driver *d, app *a, uint32_t avoid)
                 if (!ms || !so || so->available == so->nmaps) continue;
                 if (ms->state == STAGE_WAITING || ms->state == STAGE_SAMPLING) continue; /* not written yet */
                 if (!ms->tasks) { /* an earlier job's stage, skipped in this one: run what is missing */
-                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u shuffle=%u missing=%u: rerunning",
-                            a->id, j->job_id, so->shuffle_id, so->nmaps - so->available);
+                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u shuffle=%u missing=%u: rerunning", a->id,
+                            j->job_id, so->shuffle_id, so->nmaps - so->available);
                     ms->state = STAGE_WAITING;
                     stage_start(d, ms);
                     continue;
@@ -713,7 +712,10 @@ static void rerun_lost_maps(driver *d, app *a, uint32_t avoid)
     }
 }
 
-static int has_room(const dworker *w) { return w->dc && w->running < w->slots * INFLIGHT_PER_SLOT; }
+static int has_room(const dworker *w)
+{
+    return w->dc && w->running < w->slots * INFLIGHT_PER_SLOT;
+}
 
 static dworker *pick_worker(driver *d, const dtask *t)
 {
@@ -826,7 +828,10 @@ static void stage_finished(driver *d, dstage *s)
     job *j = s->job;
     const plan_stage *ps = &j->jp.stages[s->index];
     log_msg(&d->log, LOG_INFO, "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu", j->app->id, j->job_id,
-            s->plan.stage_id, s->state == STAGE_SAMPLING ? "sample" : ps->is_map ? "shuffle_write" : "result",
+            s->plan.stage_id,
+            s->state == STAGE_SAMPLING ? "sample"
+            : ps->is_map               ? "shuffle_write"
+                                       : "result",
             s->plan.ntasks);
     if (s->state == STAGE_SAMPLING) {
         stage_pick_bounds(s, mapout_find(j->app, ps->shuffle_id), s->sw.partitions);
@@ -899,8 +904,8 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
                 a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->fetch_shuffle_id,
                 done->fetch_map, done->fetch_worker_id, done->error);
         if (t->fetch_failures > (uint32_t)j->conf.task_max_failures * 2) {
-            job_fail(d, j, "stage %u: partition %u could not read its input %u times; last error: %s",
-                     s->plan.stage_id, t->index, t->fetch_failures, done->error);
+            job_fail(d, j, "stage %u: partition %u could not read its input %u times; last error: %s", s->plan.stage_id,
+                     t->index, t->fetch_failures, done->error);
         } else {
             mapout_worker_lost(a, done->fetch_worker_id, 0);
             pending_push(d, t);

@@ -32,7 +32,10 @@ typedef struct builder {
     size_t errlen;
 } builder;
 
-static const Kiln__Node *node(const job_plan *p, uint32_t id) { return id <= p->max_id ? p->by_id[id] : NULL; }
+static const Kiln__Node *node(const job_plan *p, uint32_t id)
+{
+    return id <= p->max_id ? p->by_id[id] : NULL;
+}
 
 static int is_source(Kiln__NodeKind k)
 {
@@ -473,8 +476,8 @@ void stage_plan_release(stage_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats,
-                 stage_plan *out, char *err, size_t errlen)
+int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats, stage_plan *out,
+                 char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     job_plan jp;

@@ -42,14 +42,14 @@ typedef struct plan_pipe {
 } plan_pipe;
 
 typedef struct plan_stage {
-    int is_map;               /* writes a shuffle (else: the result stage) */
-    const Kiln__Node *wide;   /* is_map: the wide node whose input this writes */
-    uint32_t side;            /* is_map: which parent of wide (join: 0 left, 1 right) */
-    uint32_t shuffle_id;      /* is_map: shuffle_id_of(wide, side) */
+    int is_map;             /* writes a shuffle (else: the result stage) */
+    const Kiln__Node *wide; /* is_map: the wide node whose input this writes */
+    uint32_t side;          /* is_map: which parent of wide (join: 0 left, 1 right) */
+    uint32_t shuffle_id;    /* is_map: shuffle_id_of(wide, side) */
     plan_pipe *pipes;
     size_t npipes, cappipes;
     size_t ntasks;
-    uint32_t *deps;           /* shuffle ids this stage reads */
+    uint32_t *deps; /* shuffle ids this stage reads */
     size_t ndeps;
 } plan_stage;
 
@@ -65,7 +65,10 @@ typedef struct job_plan {
  * plan being made (its by_id is complete: plan_partitions works). */
 typedef int (*plan_cached_fn)(void *arg, const struct job_plan *jp, const Kiln__Node *n);
 
-static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side) { return wide->id * 2 + side; }
+static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side)
+{
+    return wide->id * 2 + side;
+}
 
 /* Plans `job` (borrowed: it must outlive the plan). is_cached may be NULL.
  * 0, or -1 with a message: a node that references an unknown or later
@@ -110,7 +113,7 @@ void stage_plan_release(stage_plan *p);
 
 /* A job of narrow operations only, in one call: plan, then serialize the
  * result stage with the job's action. -1 when the job needs a shuffle. */
-int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats,
-                 stage_plan *out, char *err, size_t errlen);
+int stages_build(const Kiln__JobSubmit *job, uint32_t stage_id, uint64_t threshold, stage_stats *stats, stage_plan *out,
+                 char *err, size_t errlen);
 
 #endif

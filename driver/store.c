@@ -19,9 +19,9 @@
 #include "msg.h"
 #include "util.h"
 
-#define CHUNK (1u << 20)
-#define HEAD_MAX 256      /* a BlobChunk without its data: hash, sizes, flags */
-#define BLOB_CHUNK_DATA 4 /* BlobChunk.data's field number (proto/kiln.proto) */
+#define CHUNK           (1u << 20)
+#define HEAD_MAX        256 /* a BlobChunk without its data: hash, sizes, flags */
+#define BLOB_CHUNK_DATA 4   /* BlobChunk.data's field number (proto/kiln.proto) */
 
 static void blob_path(driver *d, const char *hash, char *buf, size_t len)
 {

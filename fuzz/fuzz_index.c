@@ -31,9 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_ASSERT(ftruncate(fd, 0) == 0);
     FUZZ_ASSERT(pwrite(fd, data, size, 0) == (ssize_t)size);
-    uint32_t nparts = size >= 8 ? (uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 |
-                                      (uint32_t)data[7] << 24
-                                : 0;
+    uint32_t nparts =
+        size >= 8 ? (uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 | (uint32_t)data[7] << 24 : 0;
     for (uint32_t p = 0; p < 6; p++) {
         char err[512] = "";
         shuffle_extent *e;

@@ -306,8 +306,8 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
         char lim[64];
         format_size(limit, lim, sizeof lim);
         if (limit)
-            snprintf(buf, len, "memory limit %s exceeded (task.memory_limit) in %s: an allocation failed, then %s",
-                     lim, fn, how);
+            snprintf(buf, len, "memory limit %s exceeded (task.memory_limit) in %s: an allocation failed, then %s", lim,
+                     fn, how);
         else
             snprintf(buf, len, "out of memory in %s: an allocation failed, then %s", fn, how);
     } else if (WIFSIGNALED(status)) {

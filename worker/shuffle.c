@@ -52,7 +52,7 @@
 #define QUEUE_RESUME  1024       /* and resumes */
 #define LOCAL_CHUNK   (8u << 20) /* what the local fetch maps (or reads) at a time */
 #define RECV_MIN      (256u << 10)
-#define RECV_BUF      (8u << 20) /* a remote connection's receive buffer */
+#define RECV_BUF      (8u << 20)  /* a remote connection's receive buffer */
 #define FETCH_IDLE_MS (30 * 1000) /* no byte from any worker for this long fails the fetch */
 #define INDEX_MAGIC   0x5844494bu /* "KIDX" */
 #define INDEX_HEAD    8
@@ -172,8 +172,9 @@ int shuffle_index_lookup(const char *index_path, uint32_t p, shuffle_extent **ex
     if (pread_exact(fd, b, 16, INDEX_HEAD + (uint64_t)p * 8, index_path, err, errlen) < 0) goto out;
     uint64_t lo = get_u64le(b), hi = get_u64le(b + 8);
     if (lo > hi || hi > nall) {
-        errf(err, errlen, "corrupt index %s (extents %" PRIu64 "..%" PRIu64 " of %" PRIu64 " for partition %" PRIu32 ")",
-             index_path, lo, hi, nall, p);
+        errf(err, errlen,
+             "corrupt index %s (extents %" PRIu64 "..%" PRIu64 " of %" PRIu64 " for partition %" PRIu32 ")", index_path,
+             lo, hi, nall, p);
         goto out;
     }
     size_t n = (size_t)(hi - lo);
@@ -280,8 +281,8 @@ struct shuffle_out {
     part_extents *parts;
 };
 
-shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
-                              uint32_t nparts, char *err, size_t errlen)
+shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map, uint32_t nparts,
+                              char *err, size_t errlen)
 {
     if (nparts == 0) {
         errf(err, errlen, "a map output needs at least one partition");
@@ -426,8 +427,8 @@ typedef struct peer {
     int paused;   /* reading paused: too many requests queued */
     fetch_req *head, *tail;
     size_t queued;
-    fetch_req *cur;  /* being streamed from rg */
-    shuffle_range rg; /* open while cur is */
+    fetch_req *cur;                    /* being streamed from rg */
+    shuffle_range rg;                  /* open while cur is */
     struct evbuffer_file_segment *seg; /* rg's data file, for sendfile */
     struct peer *prev, *next;
 } peer;

@@ -73,8 +73,8 @@ void shuffle_range_close(shuffle_range *r);
  * one whole. */
 typedef struct shuffle_out shuffle_out;
 struct iovec;
-shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map,
-                              uint32_t nparts, char *err, size_t errlen);
+shuffle_out *shuffle_out_open(const char *work_dir, const char *app, uint32_t shuffle_id, uint32_t map, uint32_t nparts,
+                              char *err, size_t errlen);
 /* Appends whole sealed blocks of partition p (up to 8 iovecs). 0, or -1. */
 int shuffle_out_append(shuffle_out *o, uint32_t p, const struct iovec *iov, int niov, char *err, size_t errlen);
 /* Writes the index and renames both files into place; sizes[p] (may be

@@ -45,11 +45,10 @@ typedef struct run {
     uint8_t *save_buf;
     size_t save_len;
     char *save_tmp;
-    shuffle_writer *sw;  /* ACTION_SHUFFLE_WRITE */
-    sampler *sample;     /* ACTION_SAMPLE */
-    cache_writer *cws;   /* OP_CACHE writers of this task (linked) */
+    shuffle_writer *sw; /* ACTION_SHUFFLE_WRITE */
+    sampler *sample;    /* ACTION_SAMPLE */
+    cache_writer *cws;  /* OP_CACHE writers of this task (linked) */
 } run;
-
 
 /* Records the task's failure (the first one wins). Returns -1. */
 int run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -27,7 +27,7 @@
 #include "task_int.h"
 #include "util.h"
 
-#define MAX_FRAME (64u << 20)
+#define MAX_FRAME      (64u << 20)
 #define DEFAULT_MEMORY ((size_t)256 << 20)
 #define SAMPLE_KEY_MAX 256
 #define SAMPLE_VAL_MAX 64
@@ -446,7 +446,7 @@ static int reader_emit(void *arg, kiln_slice key, kiln_slice val)
             if (!item.len) return run_fail(r, "corrupt join value");
             kiln_slice v = KILN_SLICE((const uint8_t *)item.ptr + 1, item.len - 1);
             int rc = ((const uint8_t *)item.ptr)[0] == 0 ? push_slot(&rd->left, &rd->nleft, &rd->capleft, v)
-                                                        : push_slot(&rd->right, &rd->nright, &rd->capright, v);
+                                                         : push_slot(&rd->right, &rd->nright, &rd->capright, v);
             if (rc < 0) return run_fail(r, "out of memory joining");
         }
         for (size_t i = 0; i < rd->nleft; i++)

@@ -44,8 +44,8 @@ struct wexec {
     int index; /* N in executor-N.log */
     char app_id[129];
     conn *c;
-    exec_status *status; /* MAP_SHARED with the process */
-    wtask *task;         /* running, or NULL when idle */
+    exec_status *status;    /* MAP_SHARED with the process */
+    wtask *task;            /* running, or NULL when idle */
     struct event *deadline; /* task.timeout of the running task (created on first use) */
     uint64_t timed_out_ms;  /* the executor was killed for passing this task.timeout */
     int reaped, conn_gone, retiring;

@@ -83,7 +83,10 @@ KILN_EXPORT int failslow_map(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_emit(out, in.key, in.val);
 }
 
-static bool is_boom(kiln_rec in) { return in.val.len >= 4 && !memcmp(in.val.ptr, "boom", 4); }
+static bool is_boom(kiln_rec in)
+{
+    return in.val.len >= 4 && !memcmp(in.val.ptr, "boom", 4);
+}
 
 KILN_EXPORT int abort_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {
@@ -142,7 +145,10 @@ KILN_EXPORT int waitsegv_map(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_emit(out, in.key, in.val);
 }
 
-KILN_EXPORT int line_one(kiln_rec in, kiln_out *out, kiln_slice env) { return kiln_emit_i64(out, in.val, 1); }
+KILN_EXPORT int line_one(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    return kiln_emit_i64(out, in.val, 1);
+}
 
 KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {

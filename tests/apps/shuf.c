@@ -41,7 +41,10 @@ KILN_EXPORT int parse_kv_i64(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_emit_i64(out, KILN_SLICE(p, tab - p), strtoll(num, NULL, 10));
 }
 
-KILN_EXPORT int one(kiln_rec in, kiln_out *out, kiln_slice env) { return kiln_emit_i64(out, in.key, 1); }
+KILN_EXPORT int one(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    return kiln_emit_i64(out, in.key, 1);
+}
 
 /* (key, packed list) -> "key<TAB>n<TAB>bytes" */
 KILN_EXPORT int group_stats(kiln_rec in, kiln_out *out, kiln_slice env)
@@ -156,12 +159,11 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
     kiln_rdd *kv = kiln_map(lines, parse_kv, KILN_NONE);
     if (!strcmp(cmd, "group")) return print_all(ctx, kiln_map(kiln_group_by_key(kv, parts), group_stats, KILN_NONE));
     if (!strcmp(cmd, "distinct")) return print_all(ctx, kiln_map(kiln_distinct(kv, parts), join_line, KILN_NONE));
-    if (!strcmp(cmd, "repartition"))
-        return print_all(ctx, kiln_map(kiln_repartition(kv, parts), join_line, KILN_NONE));
+    if (!strcmp(cmd, "repartition")) return print_all(ctx, kiln_map(kiln_repartition(kv, parts), join_line, KILN_NONE));
     if (!strcmp(cmd, "sum")) {
         kiln_rdd *nums = kiln_map(lines, parse_kv_i64, KILN_NONE);
-        return print_all(ctx, kiln_map(kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts), kiln_fmt_i64,
-                                       KILN_NONE));
+        return print_all(ctx,
+                         kiln_map(kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts), kiln_fmt_i64, KILN_NONE));
     }
     if (!strcmp(cmd, "slowsum")) {
         kiln_rdd *nums = kiln_map(lines, parse_kv_i64, KILN_NONE);

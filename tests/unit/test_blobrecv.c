@@ -25,7 +25,10 @@ static void setup(void)
     hash_sha256_hex(data, sizeof data, hex);
 }
 
-static void teardown(void) { rm_rf(dir); }
+static void teardown(void)
+{
+    rm_rf(dir);
+}
 
 static int exists(const char *name)
 {

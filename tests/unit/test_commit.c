@@ -28,7 +28,10 @@ static void setup(void)
     free(tmp);
 }
 
-static void teardown(void) { rm_rf(dir); }
+static void teardown(void)
+{
+    rm_rf(dir);
+}
 
 static void put(uint32_t part, uint64_t task, uint32_t attempt, const char *text)
 {

@@ -21,11 +21,11 @@
 
 /* Every key, in the order of kiln_conf. */
 static const char *const all_keys[] = {
-    "driver.listen", "driver.http",       "driver.state_dir", "driver.log_file",     "driver.max_result_size",
-    "worker.driver", "worker.listen",     "worker.http",      "worker.work_dir",     "worker.log_file",
-    "worker.slots",  "worker.heartbeat",  "worker.timeout",   "broadcast.threshold", "task.max_failures",
-    "task.memory",   "task.memory_limit", "task.timeout",     "net.max_frame",       "net.handshake_timeout",
-    "net.max_connections", "secret_file", "log.level",
+    "driver.listen",       "driver.http",       "driver.state_dir", "driver.log_file",     "driver.max_result_size",
+    "worker.driver",       "worker.listen",     "worker.http",      "worker.work_dir",     "worker.log_file",
+    "worker.slots",        "worker.heartbeat",  "worker.timeout",   "broadcast.threshold", "task.max_failures",
+    "task.memory",         "task.memory_limit", "task.timeout",     "net.max_frame",       "net.handshake_timeout",
+    "net.max_connections", "secret_file",       "log.level",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 

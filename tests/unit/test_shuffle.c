@@ -685,7 +685,8 @@ START_TEST(test_fetch_large)
     sink s = {.sleep_first = 300, .hash = XXH64_createState()};
     XXH64_reset(s.hash, 0);
     fetch_stats st;
-    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &s, &st, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &s, &st, err, sizeof err) == 0, "%s",
+                  err);
     ck_assert_uint_eq(s.bytes, g_big_len);
     ck_assert_uint_eq(st.remote_bytes, g_big_len);
     ck_assert_uint_eq(s.nrec, g_big_recs);
@@ -697,8 +698,8 @@ START_TEST(test_fetch_large)
         for (int i = 0; i < 3; i++) {
             sink t = {.raw = raw};
             double t0 = now_s();
-            ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &t, &st, err, sizeof err) == 0, "%s",
-                          err);
+            ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &t, &st, err, sizeof err) == 0,
+                          "%s", err);
             double mbs = (double)g_big_len / 1e6 / (now_s() - t0);
             if (mbs > best) best = mbs;
             ck_assert_uint_eq(t.bytes, g_big_len);
@@ -711,7 +712,8 @@ START_TEST(test_fetch_large)
     in.n_blocks = 2;
     sink m = {0};
     double t0 = now_s();
-    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &m, &st, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(shuffle_fetch(g_local, APP, 1, &in, 0, 0, NULL, sink_block, &m, &st, err, sizeof err) == 0, "%s",
+                  err);
     printf("shuffle: local + remote fetch of %.1f MB: %.0f MB/s\n", 2.0 * (double)g_big_len / 1e6,
            2.0 * (double)g_big_len / 1e6 / (now_s() - t0));
     fflush(stdout);
@@ -735,7 +737,8 @@ static int raw_connect(msg_reader *r, int hello)
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     msg_reader_init(r, fd, FRAME_MAX_DEFAULT);
-    if (hello) ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", NULL, err, sizeof err) == 0, "%s", err);
+    if (hello)
+        ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", NULL, err, sizeof err) == 0, "%s", err);
     return fd;
 }
 
