@@ -352,6 +352,12 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
         if (!m) return -1;
         if (m->body_case == KILN__ENVELOPE__BODY_JOB_OUTPUT && m->job_output->job_id == js.job_id) {
             part_add(res, m->job_output);
+        } else if (m->body_case == KILN__ENVELOPE__BODY_JOB_PROGRESS && m->job_progress->job_id == js.job_id) {
+            const Kiln__JobProgress *p = m->job_progress;
+            if (ctx->progress)
+                fprintf(stderr, "\rkiln: job %u: stage %u of %u: %u/%u tasks, %.1f s\033[K", js.job_id,
+                        p->stages_done + (p->stages_done < p->stages), p->stages, p->tasks_done, p->tasks,
+                        (double)(now_ms() - t0) / 1000.0);
         } else if (m->body_case == KILN__ENVELOPE__BODY_JOB_DONE && m->job_done->job_id == js.job_id) {
             Kiln__JobDone *d = m->job_done;
             store_counters(ctx, d);
@@ -361,9 +367,9 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
                 memset(res->parts + res->nparts, 0, (d->partitions - res->nparts) * sizeof *res->parts);
                 res->nparts = d->partitions;
             }
-            if (ctx->progress)
-                fprintf(stderr, "kiln: job %u %s: %u tasks in %.3f s\n", js.job_id, d->ok ? "done" : "failed", d->tasks,
-                        (double)(now_ms() - t0) / 1000.0);
+            if (ctx->progress) /* over the progress line */
+                fprintf(stderr, "\rkiln: job %u %s: %u tasks in %.3f s\033[K\n", js.job_id, d->ok ? "done" : "failed",
+                        d->tasks, (double)(now_ms() - t0) / 1000.0);
             if (d->ok && d->n_commit_tasks == d->n_commit_attempts && d->n_commit_tasks) {
                 res->ncommit = d->n_commit_tasks;
                 res->commit_tasks = xmalloc(res->ncommit * sizeof *res->commit_tasks);

@@ -150,6 +150,7 @@ struct job {
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
     char *save_dir; /* save_text: the output directory (owned) */
+    uint64_t progress_ms; /* when the client was last told how far the job is */
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
     char error[1024];

@@ -281,6 +281,29 @@ static int job_is_cached(void *arg, const job_plan *jp, const Kiln__Node *n)
 
 static void stage_finished(driver *d, dstage *s);
 
+#define PROGRESS_EVERY_MS 100
+
+/* Tells the client how far the job is: always with force (a stage started
+ * or ended), else at most every PROGRESS_EVERY_MS. */
+static void job_progress(driver *d, job *j, const dstage *s, int force)
+{
+    app *a = j->app;
+    uint64_t now = now_ms();
+    if (!a->client || (!force && now - j->progress_ms < PROGRESS_EVERY_MS)) return;
+    j->progress_ms = now;
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__JobProgress m = KILN__JOB_PROGRESS__INIT;
+    m.job_id = j->job_id;
+    m.stages = (uint32_t)j->nstages;
+    for (size_t i = 0; i < j->nstages; i++)
+        m.stages_done += j->stages[i].state == STAGE_DONE;
+    m.stage_id = s->plan.stage_id;
+    m.tasks_done = (uint32_t)s->ndone;
+    m.tasks = (uint32_t)s->plan.ntasks;
+    MSG_BODY(env, job_progress, JOB_PROGRESS, &m);
+    conn_send(a->client->c, &env);
+}
+
 /* Serializes stage s with its output and queues its tasks. */
 static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum stage_state state)
 {
@@ -340,6 +363,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     if (kept)
         log_msg(&d->log, LOG_INFO, "stage reuses map outputs app=%s job=%u stage=%u kept=%zu rerun=%zu", a->id,
                 j->job_id, p->stage_id, kept, p->ntasks - kept);
+    job_progress(d, j, s, 1);
     if (s->ndone == p->ntasks) stage_finished(d, s); /* nothing to run: done at once */
     return 0;
 }
@@ -890,6 +914,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
                 a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id,
                 (unsigned long long)done->records_in, (unsigned long long)done->records_out,
                 (unsigned long long)done->spills);
+        job_progress(d, j, s, s->ndone == s->plan.ntasks);
         if (s->ndone == s->plan.ntasks) stage_finished(d, s);
         sched_schedule(d);
         return;

@@ -58,6 +58,14 @@ got=$("$KILN" submit "$EX/grep.so" --count needle "$T/big.txt" 2>&1)
 mkdir -p "$T/dir"
 split -l 5000 "$T/small.txt" "$T/dir/chunk-"
 : > "$T/dir/empty"
+# a progress line on stderr when it is a terminal (script(1) gives it one), none otherwise
+script -qec "timeout 120 $B/kiln submit --master $MASTER $EX/linecount.so $T/big.txt 16" "$T/tty.out" > /dev/null 2>&1
+if grep -q "job 1: stage 1 of 1: [0-9]*/16 tasks" "$T/tty.out" && grep -q "job 1 done: 16 tasks" "$T/tty.out"; then
+  pass progress_line_on_terminal
+else
+  fail progress_line_on_terminal "$(tr '\r' '\n' < "$T/tty.out" | tail -5)"
+fi
+check no_progress_line_off_terminal test ! -s "$T/lc.err"
 got=$("$KILN" submit "$EX/linecount.so" "$T/dir" 5 2>&1)
 [ "$got" = "$(cat "$T"/dir/chunk-* | wc -l)" ] && pass count_directory || fail count_directory "got '$got'"
 got=$("$KILN" submit "$EX/linecount.so" "$T/dir/chunk-a*" 3 2>&1)
