@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lz4.h>
 #if defined(__x86_64__)
@@ -228,6 +229,43 @@ int block_peek_size(const uint8_t *p, size_t n, size_t *total)
     uint32_t raw_len = get_u32le(p + 4), comp_len = get_u32le(p + 8);
     if (raw_len > BLOCK_MAX_RAW || comp_len > (uint32_t)LZ4_compressBound((int)raw_len)) return -1;
     *total = BLOCK_HEADER_SIZE + (size_t)(comp_len ? comp_len : raw_len);
+    return 1;
+}
+
+/* Reads up to n bytes; the count (short only at end of file) or -1. */
+static ssize_t read_upto(int fd, uint8_t *p, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int block_read_fd(int fd, uint8_t **buf, size_t *cap, size_t *n, char *err, size_t errlen)
+{
+    uint8_t hdr[BLOCK_HEADER_SIZE];
+    ssize_t got = read_upto(fd, hdr, sizeof hdr);
+    if (got == 0) return 0;
+    if (got < 0) return errf(err, errlen, "block file: %s", strerror(errno));
+    size_t total;
+    if (got < BLOCK_HEADER_SIZE || block_peek_size(hdr, sizeof hdr, &total) != 1)
+        return errf(err, errlen, "block file: corrupt (not a block header)");
+    if (total > *cap) {
+        uint8_t *b = realloc(*buf, total);
+        if (!b) return errf(err, errlen, "block file: out of memory for a block of %zu bytes", total);
+        *buf = b;
+        *cap = total;
+    }
+    memcpy(*buf, hdr, sizeof hdr);
+    got = read_upto(fd, *buf + sizeof hdr, total - sizeof hdr);
+    if (got < 0) return errf(err, errlen, "block file: %s", strerror(errno));
+    if ((size_t)got != total - sizeof hdr) return errf(err, errlen, "block file: truncated");
+    *n = total;
     return 1;
 }
 

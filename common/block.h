@@ -71,6 +71,12 @@ int block_builder_seal(block_builder *b, uint8_t **out, size_t *out_len);
  * BLOCK_HEADER_SIZE bytes are there, -1 when the header is not a block's. */
 int block_peek_size(const uint8_t *p, size_t n, size_t *total);
 
+/* Reads the next whole sealed block from fd's position (a run, spill or
+ * cache file of blocks back to back) into *buf, grown as needed (*cap is
+ * its size): 1 with *n set, 0 at a clean end of file, -1 with a message
+ * (an I/O error, a header that is not a block's, a truncated block). */
+int block_read_fd(int fd, uint8_t **buf, size_t *cap, size_t *n, char *err, size_t errlen);
+
 /* A reader over one sealed block; embed it. */
 typedef struct block_reader {
     const uint8_t *raw; /* the records: in the sealed block when it was stored raw, else owned */

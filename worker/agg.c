@@ -635,40 +635,12 @@ typedef struct cursor {
     kiln_rec rec; /* the current record */
 } cursor;
 
-/* Reads up to n bytes; the count (short only at end of file) or -1. */
-static ssize_t read_upto(int fd, uint8_t *p, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) return -1;
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Reads the next sealed block of a run into c->br. 1, 0 at the end, -1. */
 static int cursor_load(cursor *c, char *err, size_t errlen)
 {
-    uint8_t hdr[BLOCK_HEADER_SIZE];
-    ssize_t got = read_upto(c->fd, hdr, sizeof hdr);
-    if (got == 0) return 0;
-    if (got < 0) return errf(err, errlen, "agg: cannot read a run: %s", strerror(errno));
     size_t total;
-    if (got < BLOCK_HEADER_SIZE || block_peek_size(hdr, sizeof hdr, &total) != 1)
-        return errf(err, errlen, "agg: a run file is corrupt (bad block header)");
-    if (total > c->blk_cap) {
-        uint8_t *b = realloc(c->blk, total);
-        if (!b) return oom(err, errlen, "a run block");
-        c->blk = b;
-        c->blk_cap = total;
-    }
-    memcpy(c->blk, hdr, sizeof hdr);
-    got = read_upto(c->fd, c->blk + sizeof hdr, total - sizeof hdr);
-    if (got < 0) return errf(err, errlen, "agg: cannot read a run: %s", strerror(errno));
-    if ((size_t)got != total - sizeof hdr) return errf(err, errlen, "agg: a run file is truncated");
+    int st = block_read_fd(c->fd, &c->blk, &c->blk_cap, &total, err, errlen);
+    if (st <= 0) return st;
     if (block_reader_open(&c->br, c->blk, total, err, errlen) < 0) return -1;
     c->br_open = 1;
     return 1;

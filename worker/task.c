@@ -540,9 +540,18 @@ static void src_close(src *s)
     if (s->br_open) block_reader_close(&s->br);
 }
 
-/* A queue of records in one arena: collects pushed records, then yields them. */
+/*
+ * A queue of records in one arena: collects pushed records, then yields
+ * them. A lazy queue (upstream set) holds what one upstream record made; a
+ * materialising one holds a whole partition (the reduced records before a
+ * map_partitions, or a map_partitions' output before the next) and past
+ * half of task.memory moves what it holds into record blocks in an unnamed
+ * temporary file, read back first and in order.
+ */
+struct recq;
+static int recq_emit(kiln_out *self, kiln_slice key, kiln_slice val);
+static bool recq_next(kiln_iter *self, kiln_rec *rec);
 
-/* A queue of records in one arena: collects pushed records, then yields them. */
 typedef struct recq {
     kiln_out base;  /* collecting end */
     kiln_iter iter; /* reading end */
@@ -552,12 +561,97 @@ typedef struct recq {
     /* lazy mode: refill from upstream when drained */
     src *upstream;
     kiln_out *head; /* chain that ends in this queue */
+    /* materialising mode: spilling */
+    size_t budget; /* 0: never spills */
+    int spill_fd;  /* -1 until the first spill, and after reading it back */
+    int draining;  /* reading the spill file */
+    block_builder bb;
+    uint8_t *fbuf; /* one block read back */
+    size_t fcap;
+    block_reader br;
+    int br_open;
 } recq;
+
+static recq *recq_new(run *r, size_t budget)
+{
+    recq *q = xcalloc(1, sizeof *q);
+    q->base.emit = recq_emit;
+    q->iter.next = recq_next;
+    q->r = r;
+    q->budget = budget;
+    q->spill_fd = -1;
+    block_builder_init(&q->bb);
+    return q;
+}
+
+static void recq_free(recq *q)
+{
+    if (!q) return;
+    if (q->spill_fd >= 0) close(q->spill_fd);
+    if (q->br_open) block_reader_close(&q->br);
+    block_builder_release(&q->bb);
+    free(q->fbuf);
+    free(q->buf);
+    free(q);
+}
+
+/* Seals the builder's records and appends the block to the spill file. */
+static int recq_seal(recq *q)
+{
+    if (q->bb.nrec == 0) return 0;
+    uint8_t *blk;
+    size_t n;
+    if (block_builder_seal(&q->bb, &blk, &n) < 0) return run_fail(q->r, "out of memory spilling records");
+    int rc = write_all(q->spill_fd, blk, n);
+    free(blk);
+    if (rc < 0) return run_fail(q->r, "cannot write a spill file: %s", strerror(errno));
+    q->r->res->spill_bytes += n;
+    return 0;
+}
+
+/* Moves every record held in memory to the spill file, as blocks. */
+static int recq_spill(recq *q)
+{
+    if (q->spill_fd < 0) {
+        /* the application's tmp dir: the file has no name, so nothing is left behind */
+        char *dir = xasprintf("%s/%s/tmp", q->r->t->work_dir, q->r->t->app_id), err[256];
+        if (mkdir_p(dir, 0755, err, sizeof err) < 0) {
+            free(dir);
+            return run_fail(q->r, "%s", err);
+        }
+        q->spill_fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (q->spill_fd < 0) {
+            char *path = xasprintf("%s/queue-XXXXXX", dir);
+            q->spill_fd = mkstemp(path);
+            if (q->spill_fd >= 0) unlink(path);
+            free(path);
+        }
+        int e = errno;
+        free(dir);
+        if (q->spill_fd < 0) return run_fail(q->r, "cannot create a spill file: %s", strerror(e));
+    }
+    for (size_t pos = 0; pos < q->len;) {
+        uint64_t kl, vl;
+        memcpy(&kl, q->buf + pos, 8);
+        memcpy(&vl, q->buf + pos + 8, 8);
+        /* blocks of about 1 MiB; a bigger record gets a block of its own */
+        if (block_builder_size(&q->bb) + kl + vl > (1u << 20) && recq_seal(q) < 0) return -1;
+        if (block_builder_add(&q->bb, KILN_SLICE(q->buf + pos + 16, kl), KILN_SLICE(q->buf + pos + 16 + kl, vl)) < 0)
+            return run_fail(q->r, "cannot spill a record of %llu bytes: %s", (unsigned long long)(kl + vl),
+                            errno == EFBIG ? "larger than a block may be" : "out of memory");
+        pos += 16 + kl + vl;
+    }
+    if (recq_seal(q) < 0) return -1;
+    q->len = 0;
+    q->r->res->spills++;
+    return 0;
+}
 
 static int recq_emit(kiln_out *self, kiln_slice key, kiln_slice val)
 {
     recq *q = (recq *)self;
     size_t need = 16 + key.len + val.len;
+    if (q->budget && q->len > 0 && q->len + need > q->budget && recq_spill(q) < 0) return -1;
     if (q->len + need > q->cap) {
         size_t cap = q->cap ? q->cap : 65536;
         while (cap < q->len + need)
@@ -576,9 +670,44 @@ static int recq_emit(kiln_out *self, kiln_slice key, kiln_slice val)
     return 0;
 }
 
+/* The next record of the spill file: 1, 0 when it is read to its end
+ * (the file is closed), -1 after run_fail. */
+static int recq_drain_next(recq *q, kiln_rec *rec)
+{
+    char err[256];
+    if (!q->draining) {
+        if (lseek(q->spill_fd, 0, SEEK_SET) < 0) return run_fail(q->r, "spill file: %s", strerror(errno));
+        q->draining = 1;
+    }
+    for (;;) {
+        if (q->br_open) {
+            int st = block_reader_next(&q->br, rec, err, sizeof err);
+            if (st != 0) return st > 0 ? 1 : run_fail(q->r, "spill file: %s", err);
+            block_reader_close(&q->br);
+            q->br_open = 0;
+        }
+        size_t n;
+        int st = block_read_fd(q->spill_fd, &q->fbuf, &q->fcap, &n, err, sizeof err);
+        if (st < 0) return run_fail(q->r, "%s", err);
+        if (st == 0) {
+            close(q->spill_fd);
+            q->spill_fd = -1;
+            q->draining = 0;
+            return 0;
+        }
+        if (block_reader_open(&q->br, q->fbuf, n, err, sizeof err) < 0) return run_fail(q->r, "spill file: %s", err);
+        q->br_open = 1;
+    }
+}
+
 static bool recq_next(kiln_iter *self, kiln_rec *rec)
 {
     recq *q = (recq *)((char *)self - offsetof(recq, iter));
+    if (q->spill_fd >= 0) { /* what was spilled comes first: it was pushed first */
+        int st = recq_drain_next(q, rec);
+        if (st > 0) return true;
+        if (st < 0) return false;
+    }
     while (q->pos >= q->len) {
         if (!q->upstream || q->r->failed || q->r->stop) return false;
         q->len = q->pos = 0;
@@ -628,11 +757,8 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
             if (!r->failed) shuffle_source_push(r, pl, in, head);
             return r->failed ? -1 : 0;
         }
-        /* map_partitions pulls: hold the reduced partition in memory first */
-        recq *mat = xcalloc(1, sizeof *mat);
-        mat->base.emit = recq_emit;
-        mat->iter.next = recq_next;
-        mat->r = r;
+        /* map_partitions pulls: collect the reduced partition first (spilling past half of task.memory) */
+        recq *mat = recq_new(r, task_memory(r) / 2);
         queues[nq++] = mat;
         shuffle_source_push(r, pl, in, &mat->base);
         memset(&first, 0, sizeof first);
@@ -649,11 +775,8 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
     for (size_t m = 0; m < pl->nops && rc == 0; m++) {
         if (pl->ops[m].kind != KILN__OP_KIND__OP_MAP_PARTITIONS) continue;
         /* ops[from, m) run lazily behind an iterator feeding map_partitions m */
-        recq *q = xcalloc(1, sizeof *q);
+        recq *q = recq_new(r, 0);
         queues[nq] = q;
-        q->base.emit = recq_emit;
-        q->iter.next = recq_next;
-        q->r = r;
         q->upstream = input;
         q->head = chain_build(r, pl->ops, from, m, &q->base, nodes);
         int last = 1;
@@ -665,10 +788,7 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
         if (last) {
             out = chain_build(r, pl->ops, m + 1, pl->nops, &sink.base, nodes);
         } else {
-            mat = xcalloc(1, sizeof *mat);
-            mat->base.emit = recq_emit;
-            mat->iter.next = recq_next;
-            mat->r = r;
+            mat = recq_new(r, task_memory(r) / 2);
             out = &mat->base;
         }
         int prev = r->st->current;
@@ -700,11 +820,8 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
             if (head->emit(head, rec.key, rec.val) < 0) break;
         }
     }
-    for (int i = 0; i < nq; i++) {
-        if (!queues[i]) continue;
-        free(queues[i]->buf);
-        free(queues[i]);
-    }
+    for (int i = 0; i < nq; i++)
+        recq_free(queues[i]);
     src_close(&first);
     return r->failed ? -1 : 0;
 }

@@ -82,6 +82,11 @@ typedef struct src {
 } src;
 
 /* ---- task_shuffle.c ---- */
+/* The task's memory budget (task.memory, default 256 MiB). */
+size_t task_memory(const run *r);
+/* WORK/APP/tmp/task-ID: where this task's spills go (a new string; the
+ * directory is removed when the shuffle read that made it ends). */
+char *task_tmp_dir(const run *r);
 /* ACTION_SHUFFLE_WRITE: partitions (and combines) what reaches the sink. */
 int shuffle_sink_open(run *r);
 int shuffle_sink_emit(run *r, kiln_slice key, kiln_slice val);

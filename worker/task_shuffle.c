@@ -32,13 +32,12 @@
 #define SAMPLE_KEY_MAX 256
 #define SAMPLE_VAL_MAX 64
 
-static size_t task_memory(const run *r)
+size_t task_memory(const run *r)
 {
     return r->t->memory ? (size_t)r->t->memory : DEFAULT_MEMORY;
 }
 
-/* WORK/APP/tmp/task-ID: where this task's spills go (removed at the end). */
-static char *task_tmp_dir(const run *r)
+char *task_tmp_dir(const run *r)
 {
     return xasprintf("%s/%s/tmp/task-%llu", r->t->work_dir, r->t->app_id, (unsigned long long)r->t->task_id);
 }
@@ -610,22 +609,11 @@ void cache_writers_close(run *r, int ok)
 /* Reads the next whole block of the cached file into s->fbuf and opens it. */
 static int cached_next_block(src *s)
 {
-    uint8_t hdr[BLOCK_HEADER_SIZE];
-    ssize_t got = read(s->fd, hdr, sizeof hdr);
-    if (got == 0) return 0;
-    size_t total;
-    if (got != (ssize_t)sizeof hdr || block_peek_size(hdr, sizeof hdr, &total) != 1)
-        return run_fail(s->r, "cached partition is corrupt");
-    if (total > s->fcap) {
-        uint8_t *nb = realloc(s->fbuf, total);
-        if (!nb) return run_fail(s->r, "out of memory reading a cached partition");
-        s->fbuf = nb;
-        s->fcap = total;
-    }
-    memcpy(s->fbuf, hdr, sizeof hdr);
-    if (read_all(s->fd, s->fbuf + sizeof hdr, total - sizeof hdr) < 0)
-        return run_fail(s->r, "cached partition is truncated");
     char err[256];
+    size_t total;
+    int st = block_read_fd(s->fd, &s->fbuf, &s->fcap, &total, err, sizeof err);
+    if (st < 0) return run_fail(s->r, "cached partition: %s", err);
+    if (st == 0) return 0;
     if (s->br_open) block_reader_close(&s->br);
     s->br_open = 0;
     if (block_reader_open(&s->br, s->fbuf, total, err, sizeof err) < 0)

@@ -12,6 +12,8 @@
  *   shuf.so slowsum FILE PARTS      like sum, with every reduced record taking 2 ms (a long reduce stage)
  *   shuf.so cachekill FILE PARTS    caches group_by_key, counts it, then prints group_stats of the cached
  *                                   dataset slowly (2 ms a group: a worker can be killed meanwhile)
+ *   shuf.so mpgroup FILE PARTS      like group, with the stats made by a map_partitions over the
+ *                                   grouped partition (which it must pull: held, or spilled)
  *   shuf.so big MB PARTS            records with 0-byte keys and MB-MiB values through group, sort, reduce
  */
 #define _GNU_SOURCE
@@ -135,6 +137,14 @@ KILN_EXPORT int slow_fmt(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_fmt_i64(in, out, env);
 }
 
+KILN_EXPORT int mp_group_stats(kiln_iter *in, kiln_out *out, kiln_slice env)
+{
+    kiln_rec r;
+    while (kiln_next(in, &r))
+        if (group_stats(r, out, env) < 0) return -1;
+    return 0;
+}
+
 KILN_EXPORT int slow_group_stats(kiln_rec in, kiln_out *out, kiln_slice env)
 {
     struct timespec ts = {0, 2000000};
@@ -158,6 +168,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
     kiln_rdd *lines = kiln_text_file(ctx, argv[2], 4);
     kiln_rdd *kv = kiln_map(lines, parse_kv, KILN_NONE);
     if (!strcmp(cmd, "group")) return print_all(ctx, kiln_map(kiln_group_by_key(kv, parts), group_stats, KILN_NONE));
+    if (!strcmp(cmd, "mpgroup"))
+        return print_all(ctx, kiln_map_partitions(kiln_group_by_key(kv, parts), mp_group_stats, KILN_NONE));
     if (!strcmp(cmd, "distinct")) return print_all(ctx, kiln_map(kiln_distinct(kv, parts), join_line, KILN_NONE));
     if (!strcmp(cmd, "repartition")) return print_all(ctx, kiln_map(kiln_repartition(kv, parts), join_line, KILN_NONE));
     if (!strcmp(cmd, "sum")) {

@@ -181,6 +181,15 @@ sqlite3 -separator $'\t' :memory: "create table t(k, v);" ".import $T/spillkv.tx
 "$KILN" submit --conf task.memory=4m "$APPS/shuf.so" group "$T/spillkv.txt" 6 2>"$T/err" | LC_ALL=C sort > "$T/spillg.got"
 cmp -s "$T/spillg.got" "$T/spillg.want" && pass spill_group_by_key || fail spill_group_by_key "$(head -c 300 "$T/err")"
 n=$(last_spills); [ "${n:-0}" -gt 0 ] && pass spill_group_spilled || fail spill_group_spilled "spills=$n"
+# a map_partitions right after the shuffle pulls the whole reduced partition:
+# 2 partitions of SPILL_MB/2 each, within a 96 MiB executor (task.memory_limit;
+# not under ASan, whose quarantine keeps freed memory counted)
+limit="--conf task.memory_limit=96m"
+[ -n "${KILN_SAN:-}" ] && limit=""
+"$KILN" submit --conf task.memory=4m $limit "$APPS/shuf.so" mpgroup "$T/spillkv.txt" 2 \
+  2>"$T/err" | LC_ALL=C sort > "$T/spillmp.got"
+cmp -s "$T/spillmp.got" "$T/spillg.want" && pass spill_map_partitions_after_shuffle ||
+  fail spill_map_partitions_after_shuffle "$(head -c 300 "$T/err")"
 rm -rf "$T/spills.out"
 "$KILN" submit --conf task.memory=4m "$EX/sort.so" "$T/spill.txt" "$T/spills.out" 6 2>"$T/err"
 cat "$T"/spills.out/part-* 2>/dev/null | cmp -s - <(LC_ALL=C sort "$T/spill.txt") && pass spill_sort || fail spill_sort "$(head -c 300 "$T/err")"
