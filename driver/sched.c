@@ -649,8 +649,7 @@ static void launch(driver *d, dtask *t, dworker *w)
     if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
         const Kiln__Node *w2 = pp->source;
         uint32_t ids[2] = {shuffle_id_of(w2, 0), shuffle_id_of(w2, 1)};
-        int missing =
-            mapout_inputs(d, j->app, ids, w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1, in.source_partition, &in);
+        int missing = mapout_inputs(d, j->app, ids, shuffle_sides(w2), in.source_partition, &in);
         if (missing) {
             /* never run a reduce task over part of its input (task_inputs_ready
              * keeps such tasks queued, so this is a scheduler bug) */
@@ -683,8 +682,7 @@ static int task_inputs_ready(const dtask *t)
     const plan_pipe *pp = &j->jp.stages[t->stage->index].pipes[in->pipeline];
     if (pp->source_kind != KILN__NODE_KIND__NODE_SHUFFLE_READ) return 1;
     const Kiln__Node *w2 = pp->source;
-    int n = w2->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
-    for (int i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < shuffle_sides(w2); i++) {
         const shuffle_out *so = mapout_find(j->app, shuffle_id_of(w2, i));
         if (!so || so->available < so->nmaps) return 0;
     }

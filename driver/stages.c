@@ -106,7 +106,7 @@ static int plan_stage_of(builder *b, plan_stage *st, const Kiln__Node *top, int 
 /* Registers the map stages of wide node w (once per shuffle). */
 static int add_map_stages(builder *b, const Kiln__Node *w, int depth)
 {
-    size_t sides = w->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
+    uint32_t sides = shuffle_sides(w);
     for (uint32_t side = 0; side < sides; side++) {
         uint32_t sid = shuffle_id_of(w, side);
         if (stage_for_shuffle(b->jp, sid)) continue;
@@ -190,8 +190,7 @@ static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
             return errf(b->err, b->errlen, "node %u: %zu parents, expected %zu", n->id, n->n_parents,
                         parents_wanted(n->kind));
         if (!new_pipe(b, st, n, KILN__NODE_KIND__NODE_SHUFFLE_READ)) return -1;
-        size_t sides = n->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
-        for (uint32_t side = 0; side < sides; side++)
+        for (uint32_t side = 0; side < shuffle_sides(n); side++)
             add_dep(st, shuffle_id_of(n, side));
         if (add_map_stages(b, n, depth) < 0) return -1;
     } else if (n->kind == KILN__NODE_KIND__NODE_UNION || is_narrow_op(n->kind)) {
@@ -376,7 +375,7 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
             kiln__shuffle_read__init(r);
             r->kind = shuffle_kind(w->kind);
             r->shuffle_ids = &sids[2 * i];
-            r->n_shuffle_ids = w->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
+            r->n_shuffle_ids = shuffle_sides(w);
             for (uint32_t s = 0; s < r->n_shuffle_ids; s++)
                 sids[2 * i + s] = shuffle_id_of(w, s);
             if (w->kind == KILN__NODE_KIND__NODE_REDUCE_BY_KEY) {

@@ -70,6 +70,12 @@ static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side)
     return wide->id * 2 + side;
 }
 
+/* How many shuffles wide node reads: a join's two sides, else one. */
+static inline uint32_t shuffle_sides(const Kiln__Node *wide)
+{
+    return wide->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
+}
+
 /* Plans `job` (borrowed: it must outlive the plan). is_cached may be NULL.
  * 0, or -1 with a message: a node that references an unknown or later
  * node, an operation without a function, a wide node with a bad partition
