@@ -119,14 +119,6 @@ int auth_nonce(uint8_t out[AUTH_NONCE_LEN], char *err, size_t errlen)
     return errf(err, errlen, "no random bytes for a nonce: %s", strerror(errno));
 }
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 void auth_mac(const auth_secret *s, auth_dir dir, const uint8_t nonce_c[AUTH_NONCE_LEN],
               const uint8_t nonce_s[AUTH_NONCE_LEN], uint32_t client_role, uint32_t server_role,
               uint8_t mac[AUTH_MAC_LEN])
@@ -137,8 +129,8 @@ void auth_mac(const auth_secret *s, auth_dir dir, const uint8_t nonce_c[AUTH_NON
     memcpy(msg, label, llen);
     memcpy(msg + llen, dir == AUTH_SERVER ? nonce_c : nonce_s, AUTH_NONCE_LEN);
     memcpy(msg + llen + AUTH_NONCE_LEN, dir == AUTH_SERVER ? nonce_s : nonce_c, AUTH_NONCE_LEN);
-    put_le32(msg + llen + 2 * AUTH_NONCE_LEN, client_role);
-    put_le32(msg + llen + 2 * AUTH_NONCE_LEN + 4, server_role);
+    put_u32le(msg + llen + 2 * AUTH_NONCE_LEN, client_role);
+    put_u32le(msg + llen + 2 * AUTH_NONCE_LEN + 4, server_role);
     unsigned int out_len = AUTH_MAC_LEN;
     static const uint8_t none = 0;
     /* HMAC() with a NULL result buffer would use a static one: never */

@@ -36,32 +36,6 @@
 #define BLOCK_MIN_CAP (64u << 10) /* first allocation of a builder */
 #define VARINT_MAX    5           /* bytes of a length <= BLOCK_MAX_RAW */
 
-/* Stores v at p, little-endian. */
-static void put_u32le(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static void put_u64le(uint8_t *p, uint64_t v)
-{
-    put_u32le(p, (uint32_t)v);
-    put_u32le(p + 4, (uint32_t)(v >> 32));
-}
-
-/* Loads a little-endian integer from p. */
-static uint32_t get_u32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64le(const uint8_t *p)
-{
-    return (uint64_t)get_u32le(p) | (uint64_t)get_u32le(p + 4) << 32;
-}
-
 /* Reads a varint of at most VARINT_MAX bytes from the avail bytes at p.
  * Returns the bytes used, or 0 when it runs past avail or is too long. */
 static inline size_t get_varint(const uint8_t *p, size_t avail, uint64_t *v)

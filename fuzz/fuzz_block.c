@@ -27,17 +27,7 @@
 
 #include "block.h"
 #include "fuzz.h"
-
-static void put_u32le(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#include "util.h"
 
 /* Reads every record of the n-byte block at p; when it decodes whole,
  * seals the records again and checks they read back the same (record by

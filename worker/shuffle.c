@@ -75,21 +75,6 @@ char *shuffle_index_path(const char *work_dir, const char *app, uint32_t shuffle
     return xasprintf("%s/%s/shuffle/%" PRIu32 "/map-%" PRIu32 ".index", work_dir, app, shuffle_id, map);
 }
 
-/* The index's little-endian u64s. */
-static void put_u64le(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Writes n bytes to a new file at path. */
 static int write_new_file(const char *path, const void *p, size_t n, char *err, size_t errlen)
 {
@@ -102,17 +87,6 @@ static int write_new_file(const char *path, const void *p, size_t n, char *err, 
     }
     if (close(fd) < 0) return errf(err, errlen, "cannot write %s: %s", path, strerror(errno));
     return 0;
-}
-
-static void put_u32le(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* pread of exactly n bytes at off. 0, or -1 with a message. */
