@@ -24,7 +24,7 @@ OPT := -O2 -g
 ifeq ($(SAN),1)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Icommon -I$(BUILD)/gen \
+CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Icommon -I$(BUILD)/gen -Iworker -Iexecutor \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null) $(CFLAGS)
 LIBS_COMMON := $(shell pkg-config --libs libevent libprotobuf-c liblz4 inih jansson libxxhash libcrypto 2>/dev/null) -ldl -lm
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
@@ -34,7 +34,7 @@ GEN_H := $(BUILD)/gen/kiln.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
 DRIVER_SRC := $(wildcard driver/*.c)
-WORKER_SRC := $(wildcard worker/*.c)
+WORKER_SRC := $(wildcard worker/*.c) $(wildcard executor/*.c)
 CLIENT_SRC := $(filter-out client/kiln.c,$(wildcard client/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -66,7 +66,7 @@ $(BUILD)/obj/gen/kiln.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-error -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h client/*.h)
+$(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h executor/*.h client/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 

@@ -20,7 +20,7 @@ FUZZ_TIME ?= 60
 FUZZ_SMOKE ?= 3
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
-	-Iinclude -Icommon -Idriver -Iworker -I$(BUILD)/gen \
+	-Iinclude -Icommon -Idriver -Iworker -Iexecutor -I$(BUILD)/gen \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null)
 # -max_len: bigger than every seed, small enough to keep runs fast
 FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
@@ -47,7 +47,7 @@ $(FUZZ_BUILD)/obj/gen/kiln.pb-c.o: $(GEN_C) | fuzz-tools
 # A 16-byte first buffer makes the line reader refill and grow on every input.
 $(FUZZ_BUILD)/obj/common/split.o: FUZZ_DEFS := -DLINE_BUF_INITIAL=16u
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h) | fuzz-tools
+$(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h executor/*.h) | fuzz-tools
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_task.c - libFuzzer target: the executor's side of a task
- * (worker/task.c): stage_prog_new decoding and resolving a serialized
+ * (executor/task.c): stage_prog_new decoding and resolving a serialized
  * StageFunc, then task_run over one task input, with the built-in
  * functions only (no application library is loaded).
  *

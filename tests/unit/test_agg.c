@@ -1,5 +1,5 @@
 /*
- * test_agg.c - unit tests of worker/agg.c: every mode, in memory and
+ * test_agg.c - unit tests of executor/agg.c: every mode, in memory and
  * spilling under tiny budgets (4 KiB, 64 KiB), checked against an oracle
  * written here (qsort and linear scans, no shared code) on generated data
  * with skewed keys, empty keys and values, a 1 MiB value and long runs of

@@ -1,5 +1,5 @@
 /*
- * test_task.c - unit tests of worker/task.c's stage resolution
+ * test_task.c - unit tests of executor/task.c's stage resolution
  * (stage_prog_new) with the built-in functions, and task runs over a
  * range, all in-process and without an application library.
  *

@@ -1,7 +1,7 @@
 /*
  * task_int.h - the inside of the task engine, shared by task.c (sources,
  * the operation chain, the action sinks) and task_shuffle.c (shuffle
- * write, sampling, shuffle read, cache). Not for use outside worker/task*.c.
+ * write, sampling, shuffle read, cache). Not for use outside executor/task*.c.
  */
 #ifndef KILN_TASK_INT_H
 #define KILN_TASK_INT_H
