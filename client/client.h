@@ -8,8 +8,10 @@
 #ifndef KILN_CLIENT_H
 #define KILN_CLIENT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth.h"
 #include "hash.h"
@@ -68,10 +70,12 @@ struct kiln_ctx {
 
 /* Connects to the driver at hostport, authenticating with secret (borrowed;
  * NULL or empty: none), registers the application whose library is at
- * lib_path (uploading it when the driver lacks it).
+ * lib_path (uploading it when the driver lacks it; NULL: an application
+ * without a library, whose stages call built-ins only: a Python job) under
+ * app_name (NULL: the library's file name).
  * conf: "key=value" strings for every job. NULL with a message. */
-kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *lib_path, const void *app_base,
-                         char *const *conf, size_t nconf, char *err, size_t errlen);
+kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *app_name, const char *lib_path,
+                         const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen);
 void client_ctx_free(kiln_ctx *ctx);
 
 /* Sets ctx->err; returns -1. */
@@ -107,5 +111,22 @@ void job_result_release(job_result *res);
  * (secret as for client_ctx_new). */
 Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Kiln__Envelope *req, char *err,
                              size_t errlen);
+
+/* ---- local.c: local[N] ---- */
+typedef struct local_cluster {
+    char dir[PATH_MAX];
+    pid_t driver, worker;
+    char master[64];
+} local_cluster;
+
+/* 1 when m is "local", "local[N]" or "local[*]" (slots: N, or the online
+ * cores), else 0. */
+int local_parse(const char *m, int *slots);
+/* Starts the private daemons (binaries in bindir; NULL: next to this
+ * executable, else on PATH) and waits until the worker has registered.
+ * secret_file (may be NULL) is passed to both. 0, or -1 with err. */
+int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, const auth_secret *secret,
+                char *err, size_t errlen);
+void local_stop(local_cluster *lc);
 
 #endif

@@ -87,12 +87,12 @@ int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const ui
     return rc;
 }
 
-kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *lib_path, const void *app_base,
-                         char *const *conf, size_t nconf, char *err, size_t errlen)
+kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *app_name, const char *lib_path,
+                         const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen)
 {
-    uint8_t *lib;
-    size_t lib_len;
-    if (read_file(lib_path, &lib, &lib_len, err, errlen) < 0) return NULL;
+    uint8_t *lib = NULL;
+    size_t lib_len = 0;
+    if (lib_path && read_file(lib_path, &lib, &lib_len, err, errlen) < 0) return NULL;
     int fd = net_connect_blocking(hostport, err, errlen);
     if (fd < 0) {
         free(lib);
@@ -102,7 +102,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     ctx->fd = fd;
     ctx->app_base = app_base;
     ctx->progress = isatty(2);
-    snprintf(ctx->app_path, sizeof ctx->app_path, "%s", lib_path);
+    snprintf(ctx->app_path, sizeof ctx->app_path, "%s", lib_path ? lib_path : "");
     msg_reader_init(&ctx->rd, fd, FRAME_MAX_DEFAULT);
     for (size_t i = 0; i < nconf; i++) {
         const char *eq = strchr(conf[i], '=');
@@ -119,12 +119,15 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     }
     if (msg_handshake_fd(fd, &ctx->rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, err, errlen) < 0) goto fail;
 
-    char hash[HASH_HEX_LEN + 1];
-    hash_sha256_hex(lib, lib_len, hash);
-    const char *base = strrchr(lib_path, '/');
+    char hash[HASH_HEX_LEN + 1] = "";
+    if (lib) hash_sha256_hex(lib, lib_len, hash);
+    if (!app_name) {
+        const char *base = lib_path ? strrchr(lib_path, '/') : NULL;
+        app_name = base ? base + 1 : lib_path ? lib_path : "app";
+    }
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppRegister reg = KILN__APP_REGISTER__INIT;
-    reg.name = (char *)(base ? base + 1 : lib_path);
+    reg.name = (char *)app_name;
     reg.lib_hash = hash;
     reg.lib_size = lib_len;
     reg.user = getenv("USER") ? getenv("USER") : "";

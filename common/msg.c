@@ -93,8 +93,8 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
             return errf(err, errlen, "blob_chunk: piece outside the blob");
         return 0;
     case KILN__ENVELOPE__BODY_APP_REGISTER:
-        if (!valid_hash(e->app_register->lib_hash) || !*e->app_register->lib_hash)
-            return errf(err, errlen, "app_register: bad library hash");
+        /* an empty hash: an application without a library (a Python job) */
+        if (!valid_hash(e->app_register->lib_hash)) return errf(err, errlen, "app_register: bad library hash");
         if (strlen(e->app_register->name) > 256) return errf(err, errlen, "app_register: name too long");
         return 0;
     case KILN__ENVELOPE__BODY_APP_REGISTERED:
@@ -112,7 +112,7 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
     case KILN__ENVELOPE__BODY_TASK_LAUNCH: {
         const Kiln__TaskLaunch *t = e->task_launch;
         if (!name_is_safe(t->app_id)) return errf(err, errlen, "task_launch: bad app id");
-        if (!valid_hash(t->lib_hash) || !*t->lib_hash) return errf(err, errlen, "task_launch: bad library hash");
+        if (!valid_hash(t->lib_hash)) return errf(err, errlen, "task_launch: bad library hash");
         if (!valid_hash(t->stage_hash) || !*t->stage_hash) return errf(err, errlen, "task_launch: bad stage hash");
         for (size_t i = 0; i < t->n_broadcasts; i++)
             if (!valid_hash(t->broadcasts[i]) || !*t->broadcasts[i])

@@ -72,11 +72,11 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppRegistered m = KILN__APP_REGISTERED__INIT;
     m.app_id = a->id;
-    m.need_lib = !store_has(d, r->lib_hash);
+    m.need_lib = *r->lib_hash && !store_has(d, r->lib_hash);
     MSG_BODY(env, app_registered, APP_REGISTERED, &m);
     conn_send(dc->c, &env);
     log_msg(&d->log, LOG_INFO, "application registered app=%s name=%s lib=%.12s upload=%s client=%s", a->id, a->name,
-            a->lib_hash, m.need_lib ? "yes" : "no", conn_peer(dc->c));
+            *a->lib_hash ? a->lib_hash : "none", m.need_lib ? "yes" : "no", conn_peer(dc->c));
 }
 
 static void info_reply(driver *d, dconn *dc)

@@ -590,7 +590,7 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         job_fail(d, j, "action %d is not one a client may ask for", js->action->kind);
         return;
     }
-    if (!store_has(d, a->lib_hash)) {
+    if (*a->lib_hash && !store_has(d, a->lib_hash)) {
         job_fail(d, j, "the application's library %.12s was never uploaded", a->lib_hash);
         return;
     }

@@ -183,6 +183,7 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
 
 static int load_library(executor *x, const char *hash, char *err, size_t errlen)
 {
+    if (!*hash) return 0; /* no library: the stage calls built-ins only (a Python job) */
     if (x->lib && !strcmp(x->lib_hash, hash)) return 0;
     if (x->lib) return errf(err, errlen, "executor already runs another library");
     char path[4096];

@@ -101,7 +101,7 @@ static int blob_need(worker *w, const char *hash)
 static int task_missing(worker *w, wtask *t)
 {
     Kiln__TaskLaunch *tl = t->t;
-    int n = blob_need(w, tl->lib_hash);
+    int n = *tl->lib_hash ? blob_need(w, tl->lib_hash) : 0; /* none: a Python job */
     if (tl->stage_broadcast) n += blob_need(w, tl->stage_hash);
     for (size_t i = 0; i < tl->n_broadcasts; i++)
         n += blob_need(w, tl->broadcasts[i]);

@@ -1,0 +1,151 @@
+/*
+ * local.c - local[N]: a private kiln-driver and one kiln-worker with N
+ * slots in a temporary directory, on loopback ports picked by the kernel
+ * (port 0 and the daemons' ports files). Used by `kiln submit` and by the
+ * Python package (a script run as `python3 job.py`). The daemons are
+ * children of the calling process; local_stop ends them and removes the
+ * directory (kept when $KILN_KEEP_LOCAL is set).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "util.h"
+
+static void sibling(const char *bindir, const char *name, char *out, size_t len)
+{
+    if (bindir) {
+        snprintf(out, len, "%s/%s", bindir, name);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = 0;
+            snprintf(out, len, "%s/%s", self, name);
+            if (access(out, X_OK) == 0) return;
+        }
+    }
+    snprintf(out, len, "%s", name); /* from PATH */
+}
+
+static pid_t spawn(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "kiln: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for dir/ports and returns the port called name, or -1. */
+static int wait_port(const char *dir, const char *name, pid_t pid)
+{
+    char path[PATH_MAX + 8];
+    snprintf(path, sizeof path, "%s/ports", dir);
+    for (int i = 0; i < 1000; i++) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char key[32];
+            int port;
+            while (fscanf(f, "%31s %d", key, &port) == 2)
+                if (!strcmp(key, name)) {
+                    fclose(f);
+                    return port;
+                }
+            fclose(f);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) return -1;
+        usleep(10000);
+    }
+    return -1;
+}
+
+void local_stop(local_cluster *lc)
+{
+    if (lc->worker > 0) kill(lc->worker, SIGTERM);
+    if (lc->driver > 0) kill(lc->driver, SIGTERM);
+    if (lc->worker > 0) waitpid(lc->worker, NULL, 0);
+    if (lc->driver > 0) waitpid(lc->driver, NULL, 0);
+    if (getenv("KILN_KEEP_LOCAL"))
+        fprintf(stderr, "kiln: local cluster files kept in %s\n", lc->dir);
+    else
+        rm_rf(lc->dir);
+}
+
+int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, const auth_secret *secret,
+                char *err, size_t errlen)
+{
+    memset(lc, 0, sizeof *lc);
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(lc->dir, sizeof lc->dir, "%s/kiln-local-XXXXXX", tmp);
+    if (!mkdtemp(lc->dir)) return errf(err, errlen, "cannot create a directory in %s: %s", tmp, strerror(errno));
+    char drv[PATH_MAX], wrk[PATH_MAX], ddir[PATH_MAX + 16], wdir[PATH_MAX + 16], dlog[PATH_MAX + 16],
+        wlog[PATH_MAX + 16], slotbuf[16], driver_addr[64];
+    sibling(bindir, "kiln-driver", drv, sizeof drv);
+    sibling(bindir, "kiln-worker", wrk, sizeof wrk);
+    snprintf(ddir, sizeof ddir, "%s/driver", lc->dir);
+    snprintf(wdir, sizeof wdir, "%s/worker", lc->dir);
+    snprintf(dlog, sizeof dlog, "%s/driver.log", lc->dir);
+    snprintf(wlog, sizeof wlog, "%s/worker.log", lc->dir);
+    snprintf(slotbuf, sizeof slotbuf, "%d", slots);
+    mkdir(ddir, 0755);
+    mkdir(wdir, 0755);
+    const char *sf = secret_file && *secret_file ? secret_file : "";
+    char *dargv[] = {drv,  "--listen",   "127.0.0.1:0", "--http",        "127.0.0.1:0", "--state-dir",
+                     ddir, "--log-file", dlog,          "--secret-file", (char *)sf,    NULL};
+    lc->driver = spawn(dargv);
+    int port = wait_port(ddir, "rpc", lc->driver);
+    if (port < 0) {
+        local_stop(lc);
+        return errf(err, errlen, "the local driver did not start (see %s)", dlog);
+    }
+    snprintf(driver_addr, sizeof driver_addr, "127.0.0.1:%d", port);
+    snprintf(lc->master, sizeof lc->master, "%s", driver_addr);
+    char *wargv[] = {wrk,           "--driver",      driver_addr, "--listen",   "127.0.0.1:0", "--http",
+                     "127.0.0.1:0", "--slots",       slotbuf,     "--work-dir", wdir,          "--log-file",
+                     wlog,          "--secret-file", (char *)sf,  NULL};
+    lc->worker = spawn(wargv);
+    /* wait until the driver knows the worker */
+    for (int i = 0; i < 1000; i++) {
+        Kiln__Envelope req = KILN__ENVELOPE__INIT;
+        Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
+        ir.what = "workers";
+        MSG_BODY(req, info_request, INFO_REQUEST, &ir);
+        char e2[256];
+        Kiln__Envelope *m = client_query(lc->master, secret, &req, e2, sizeof e2);
+        int ready = m && m->body_case == KILN__ENVELOPE__BODY_INFO_REPLY && m->info_reply->n_workers > 0;
+        msg_free(m);
+        if (ready) return 0;
+        if (waitpid(lc->worker, NULL, WNOHANG) == lc->worker) break;
+        usleep(10000);
+    }
+    local_stop(lc);
+    return errf(err, errlen, "the local worker did not register (see %s)", wlog);
+}
+
+int local_parse(const char *m, int *slots)
+{
+    if (strncmp(m, "local", 5)) return 0;
+    *slots = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (m[5] == 0) return 1;
+    if (m[5] == '[') {
+        if (!strcmp(m + 6, "*]")) return 1;
+        int n = atoi(m + 6);
+        if (n > 0) *slots = n;
+        return 1;
+    }
+    return 0;
+}
