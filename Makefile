@@ -16,6 +16,16 @@ SAN ?=
 PREFIX ?= /usr/local
 CC ?= cc
 
+# Python: always Debian's interpreter, never the first python3 on PATH
+# (a pyenv build here). The worker embeds it; the package's extension is
+# built for it; `kiln submit job.py` runs it.
+PY := /usr/bin/python3
+PY_BIN := $(shell readlink -f $(PY))
+PY_CFLAGS := $(shell /usr/bin/python3-config --includes 2>/dev/null)
+PY_LDFLAGS := $(shell /usr/bin/python3-config --embed --ldflags 2>/dev/null)
+PY_EXT := $(shell /usr/bin/python3-config --extension-suffix 2>/dev/null)
+PY_VERSION := $(shell $(PY) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
+
 PKGS := libevent libprotobuf-c liblz4 check inih jansson libxxhash libcrypto
 DEPS_OK := $(shell bash scripts/deps.sh >&2 && echo ok)
 
@@ -24,7 +34,8 @@ OPT := -O2 -g
 ifeq ($(SAN),1)
   OPT := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 endif
-CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Icommon -I$(BUILD)/gen -Iworker -Iexecutor \
+CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Icommon -I$(BUILD)/gen -Iworker -Iexecutor -Ipython \
+	$(PY_CFLAGS) -DKILN_PYTHON='"$(PY_BIN)"' \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null) $(CFLAGS)
 LIBS_COMMON := $(shell pkg-config --libs libevent libprotobuf-c liblz4 inih jansson libxxhash libcrypto 2>/dev/null) -ldl -lm
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
@@ -34,7 +45,8 @@ GEN_H := $(BUILD)/gen/kiln.pb-c.h
 
 COMMON_SRC := $(wildcard common/*.c)
 DRIVER_SRC := $(wildcard driver/*.c)
-WORKER_SRC := $(wildcard worker/*.c) $(wildcard executor/*.c)
+PYRT_SRC := python/codec.c python/records.c
+WORKER_SRC := $(wildcard worker/*.c) $(wildcard executor/*.c) $(PYRT_SRC)
 CLIENT_SRC := $(filter-out client/kiln.c,$(wildcard client/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -52,8 +64,18 @@ TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests
 
 BINS := $(BUILD)/kiln-driver $(BUILD)/kiln-worker $(BUILD)/kiln
 
+# The Python package, built in the tree: build/python/kiln holds the .py
+# files, the extension kiln._kiln and _build.py (what it was built for).
+# Its C objects are position-independent copies of the client's.
+PYPKG := $(BUILD)/python/kiln
+PY_FILES := $(patsubst python/kiln/%,$(PYPKG)/%,$(wildcard python/kiln/*.py))
+PYEXT_SRC := $(COMMON_SRC) $(CLIENT_SRC) python/codec.c python/records.c python/_kiln.c
+PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln.pb-c.o
+PYEXT := $(PYPKG)/_kiln$(PY_EXT)
+PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py
+
 .PHONY: all check check-fast check-asan check-unit check-integration demo bench clean install deps
-all: $(BINS) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
+all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 deps:
 	bash scripts/deps.sh
@@ -66,7 +88,7 @@ $(BUILD)/obj/gen/kiln.pb-c.o: $(GEN_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-error -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h executor/*.h client/*.h)
+$(BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h worker/*.h executor/*.h client/*.h python/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -79,10 +101,29 @@ $(BUILD)/kiln-driver: $(DRIVER_OBJ) $(BUILD)/libkilncommon.a
 # The worker and the CLI load user libraries that call back into kiln's
 # API, so they export their symbols (-rdynamic) and keep all of libkiln.
 $(BUILD)/kiln-worker: $(WORKER_OBJ) $(BUILD)/libkilncommon.a
-	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(WORKER_OBJ) -Wl,--whole-archive $(BUILD)/libkilncommon.a -Wl,--no-whole-archive $(LIBS_COMMON)
+	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(WORKER_OBJ) -Wl,--whole-archive $(BUILD)/libkilncommon.a -Wl,--no-whole-archive $(LIBS_COMMON) $(PY_LDFLAGS)
 
 $(BUILD)/kiln: $(BUILD)/obj/client/kiln.o $(CLIENT_OBJ) $(BUILD)/libkilncommon.a
 	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(BUILD)/obj/client/kiln.o $(CLIENT_OBJ) -Wl,--whole-archive $(BUILD)/libkilncommon.a -Wl,--no-whole-archive $(LIBS_COMMON)
+
+$(BUILD)/pic/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h client/*.h python/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Iclient -fPIC -fvisibility=hidden -c $< -o $@
+$(BUILD)/pic/gen/kiln.pb-c.o: $(GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -Wno-error -c $< -o $@
+$(PYEXT): $(PYEXT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -shared -o $@ $^ $(LIBS_COMMON)
+$(PYPKG)/%.py: python/kiln/%.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+# KILN_BINDIR: where the daemons are (the tree's build dir, or the
+# installed bin dir: make install writes its own _build.py).
+$(PYPKG)/_build.py: Makefile
+	@mkdir -p $(dir $@)
+	printf '# written by make: what this package was built for\npython = "%s"\npython_version = "%s"\nbindir = "%s"\n' \
+		"$(PY_BIN)" "$(PY_VERSION)" "$(abspath $(BUILD))" > $@
 
 # Applications build exactly as a user's would: no library to link.
 APP_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O2 -g -fPIC -shared -Iinclude
@@ -104,7 +145,7 @@ $(BUILD)/libkilnworker.a: $(filter-out $(BUILD)/obj/worker/main.o,$(WORKER_OBJ))
 	rm -f $@; ar rcs $@ $^
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/libkilncommon.a $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(GEN_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Idriver -Iworker -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(BUILD)/libkilncommon.a $(shell pkg-config --libs check) $(LIBS_COMMON)
+	$(CC) $(CFLAGS_ALL) -Idriver -Iworker -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilnworker.a $(BUILD)/libkilncommon.a $(shell pkg-config --libs check) $(LIBS_COMMON) $(PY_LDFLAGS)
 
 # Test tools: programs the integration tests run (a hostile client).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libkilncommon.a $(GEN_H)

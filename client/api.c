@@ -62,29 +62,46 @@ static int resolve_fn(kiln_ctx *ctx, const char *api, const void *fn, char **sym
     return 0;
 }
 
-static kiln_rdd *narrow(kiln_rdd *parent, Kiln__NodeKind kind, const char *api, const void *fn, kiln_slice env)
+/* Gives r its function (sym: taken) and a copy of env. r, or NULL. */
+static kiln_rdd *set_fn(kiln_rdd *r, const char *api, char *sym, int builtin, kiln_slice env)
 {
-    if (!parent) return NULL;
-    kiln_ctx *ctx = parent->ctx;
-    char *sym;
-    int builtin;
-    if (resolve_fn(ctx, api, fn, &sym, &builtin) < 0) return NULL;
-    kiln_rdd *r = rdd_new(ctx, kind);
-    r->parents[0] = parent;
-    r->nparents = 1;
-    r->partitions = parent->partitions;
     r->symbol = sym;
     r->builtin = builtin;
     if (env.len) {
         r->env = malloc(env.len);
         if (!r->env) {
-            client_fail(ctx, "%s: out of memory copying an env of %zu bytes", api, env.len);
+            client_fail(r->ctx, "%s: out of memory copying an env of %zu bytes", api, env.len);
             return NULL;
         }
         memcpy(r->env, env.ptr, env.len);
         r->env_len = env.len;
     }
     return r;
+}
+
+static kiln_rdd *narrow_sym(kiln_rdd *parent, Kiln__NodeKind kind, const char *api, char *sym, int builtin,
+                            kiln_slice env)
+{
+    kiln_rdd *r = rdd_new(parent->ctx, kind);
+    r->parents[0] = parent;
+    r->nparents = 1;
+    r->partitions = parent->partitions;
+    return set_fn(r, api, sym, builtin, env);
+}
+
+static kiln_rdd *narrow(kiln_rdd *parent, Kiln__NodeKind kind, const char *api, const void *fn, kiln_slice env)
+{
+    if (!parent) return NULL;
+    char *sym;
+    int builtin;
+    if (resolve_fn(parent->ctx, api, fn, &sym, &builtin) < 0) return NULL;
+    return narrow_sym(parent, kind, api, sym, builtin, env);
+}
+
+kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env)
+{
+    if (!rdd) return NULL;
+    return narrow_sym(rdd, KILN__NODE_KIND__NODE_MAP_PARTITIONS, "map_partitions", xstrdup(name), 1, env);
 }
 
 kiln_rdd *kiln_map(kiln_rdd *rdd, kiln_map_fn *fn, kiln_slice env)
@@ -150,18 +167,14 @@ kiln_rdd *kiln_reduce_by_key(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env,
     int builtin;
     if (resolve_fn(rdd->ctx, "kiln_reduce_by_key", (const void *)fn, &sym, &builtin) < 0) return NULL;
     kiln_rdd *r = wide(rdd, NULL, KILN__NODE_KIND__NODE_REDUCE_BY_KEY, "kiln_reduce_by_key", partitions);
-    r->symbol = sym;
-    r->builtin = builtin;
-    if (env.len) {
-        r->env = malloc(env.len);
-        if (!r->env) {
-            client_fail(rdd->ctx, "kiln_reduce_by_key: out of memory copying an env of %zu bytes", env.len);
-            return NULL;
-        }
-        memcpy(r->env, env.ptr, env.len);
-        r->env_len = env.len;
-    }
-    return r;
+    return set_fn(r, "kiln_reduce_by_key", sym, builtin, env);
+}
+
+kiln_rdd *client_reduce_by_key_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, int partitions)
+{
+    if (!rdd) return NULL;
+    kiln_rdd *r = wide(rdd, NULL, KILN__NODE_KIND__NODE_REDUCE_BY_KEY, "reduce_by_key", partitions);
+    return set_fn(r, "reduce_by_key", xstrdup(name), 1, env);
 }
 
 kiln_rdd *kiln_group_by_key(kiln_rdd *rdd, int partitions)

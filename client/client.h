@@ -78,6 +78,12 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
                          const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen);
 void client_ctx_free(kiln_ctx *ctx);
 
+/* The narrow and reduce transformations with a built-in named by name
+ * rather than a function pointer: the built-ins of Python jobs live in the
+ * executor only (executor/python.c), so the client knows them by name. */
+kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env);
+kiln_rdd *client_reduce_by_key_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, int partitions);
+
 /* Sets ctx->err; returns -1. */
 int client_fail(kiln_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

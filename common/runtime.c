@@ -20,6 +20,11 @@ void rt_set_hooks(const rt_hooks *h)
     rt_current = h;
 }
 
+const rt_hooks *rt_hooks_current(void)
+{
+    return rt_current;
+}
+
 int kiln_emit(kiln_out *out, kiln_slice key, kiln_slice val)
 {
     return out->emit(out, key, val);
@@ -97,7 +102,7 @@ void kiln_counter_add(const char *name, int64_t delta)
 
 int kiln_fail(const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[KILN_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

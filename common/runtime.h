@@ -34,15 +34,27 @@ struct kiln_buf {
 
 void kiln_buf_release(kiln_buf *b);
 
+/* The longest task error kept (a Python traceback fits). */
+#define KILN_ERR_MAX 8192
+
 typedef struct rt_hooks {
     void *arg;
     void (*counter_add)(void *arg, const char *name, int64_t delta);
     void (*fail)(void *arg, const char *msg);
     kiln_slice (*bcast_value)(void *arg, kiln_bcast b);
+    /* What built-ins that run another language (executor/python.c) need
+     * beyond the public API; any of them may be NULL outside a task. */
+    void (*set_name)(void *arg, const char *name); /* names the running function, for errors and blame */
+    void (*fail_fatal)(void *arg);                 /* retrying cannot help: fail the job at once */
+    uint32_t partition;                            /* the task's output partition */
+    const char *app_dir;                           /* WORK/APP: the application's directory on this worker */
+    const char *cache_dir;                         /* the worker's blob cache: cache_dir/<sha256 hex> */
 } rt_hooks;
 
 /* Installs hooks (borrowed; NULL removes them). */
 void rt_set_hooks(const rt_hooks *h);
+/* The hooks of the task running now (borrowed), or NULL. */
+const rt_hooks *rt_hooks_current(void);
 
 /* Packed formats of group_by_key lists and join pairs: each item is
  * varint(len) then the bytes; a pair is varint(left_len) left right. */
@@ -60,7 +72,7 @@ static inline size_t rt_varint_put(uint8_t *p, uint64_t v)
 size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v);
 
 /* The built-in functions by name: shipped with every worker. */
-typedef enum rt_fn_kind { RT_FN_MAP, RT_FN_COMBINE } rt_fn_kind;
+typedef enum rt_fn_kind { RT_FN_MAP, RT_FN_COMBINE, RT_FN_PARTITIONS } rt_fn_kind;
 typedef struct rt_builtin {
     const char *name;
     rt_fn_kind kind;

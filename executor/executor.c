@@ -240,10 +240,17 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     exec_status *st = x->a->status;
     st->nnames = p->nnames;
     memcpy(st->names, p->names, sizeof st->names);
-    task_sink sink = {.arg = x, .block = send_block, .bcast = bcast_lookup, .secret = x->a->secret};
+    char app_dir[4096];
+    snprintf(app_dir, sizeof app_dir, "%s/%s", x->a->work_dir, t->app_id);
+    task_sink sink = {.arg = x,
+                      .block = send_block,
+                      .bcast = bcast_lookup,
+                      .secret = x->a->secret,
+                      .app_dir = app_dir,
+                      .cache_dir = x->a->cache_dir};
     errno = 0; /* an ENOMEM seen by the fatal-signal handler is this task's */
     int rc = task_run(p, t, &sink, st, &res);
-    send_done(x, t, &res, rc == 0, 0);
+    send_done(x, t, &res, rc == 0, rc != 0 && res.fatal);
     task_result_release(&res);
 }
 

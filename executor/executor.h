@@ -14,6 +14,7 @@
 typedef struct executor_args {
     int fd;                /* socketpair end to the worker */
     const char *cache_dir; /* the worker's blob cache */
+    const char *work_dir;  /* the worker's work dir: WORK/APP is the application's */
     exec_status *status;   /* shared with the worker */
     size_t max_frame;
     const struct auth_secret *secret; /* the worker's, inherited by fork: for other workers' data ports */

@@ -29,6 +29,7 @@
 #include "commit.h"
 #include "runtime.h"
 #include "split.h"
+#include "python.h"
 #include "task_int.h"
 #include "util.h"
 
@@ -72,14 +73,17 @@ static void *resolve(void *lib, const Kiln__FnRef *fn, fn_use use, char *err, si
     }
     if (fn->builtin) {
         const rt_builtin *b = rt_builtin_by_name(fn->symbol);
+        if (!b) b = py_builtin_by_name(fn->symbol);
         if (!b) {
             errf(err, errlen, "'%s' is not a kiln built-in", fn->symbol);
             return NULL;
         }
-        int fits = b->kind == RT_FN_COMBINE ? use == USE_COMBINE : use == USE_MAP;
-        if (!fits) {
-            errf(err, errlen, "built-in '%s' is a %s function, not a %s function", fn->symbol,
-                 b->kind == RT_FN_COMBINE ? "combine" : "map", use_names[use]);
+        static const fn_use kind_use[] = {
+            [RT_FN_MAP] = USE_MAP, [RT_FN_COMBINE] = USE_COMBINE, [RT_FN_PARTITIONS] = USE_PARTITIONS};
+        static const char *const kind_names[] = {"map", "combine", "map_partitions"};
+        if (kind_use[b->kind] != use) {
+            errf(err, errlen, "built-in '%s' is a %s function, not a %s function", fn->symbol, kind_names[b->kind],
+                 use_names[use]);
             return NULL;
         }
         return b->fn;
@@ -219,6 +223,23 @@ static kiln_slice hook_bcast(void *arg, kiln_bcast b)
 {
     run *r = arg;
     return r->sink->bcast ? r->sink->bcast(r->sink->arg, b) : KILN_NONE;
+}
+
+/* A built-in that runs another language's function names it, so errors and
+ * a crash's blame say the user's function rather than the built-in's. */
+static void hook_set_name(void *arg, const char *name)
+{
+    run *r = arg;
+    int i = r->st->current;
+    if (i < 0 || i >= r->p->nnames) return;
+    snprintf(r->p->names[i], sizeof r->p->names[i], "%s", name);
+    snprintf(r->st->names[i], sizeof r->st->names[i], "%s", name);
+}
+
+static void hook_fail_fatal(void *arg)
+{
+    run *r = arg;
+    r->res->fatal = 1;
 }
 
 /* After a user call: fold kiln_fail and a non-zero return into the task's
@@ -832,7 +853,15 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
     run r = {.p = p, .t = t, .sink = sink, .res = res};
     r.st = status ? status : &r.dummy;
     r.st->current = -1;
-    rt_hooks hooks = {.arg = &r, .counter_add = hook_counter_add, .fail = hook_fail, .bcast_value = hook_bcast};
+    rt_hooks hooks = {.arg = &r,
+                      .counter_add = hook_counter_add,
+                      .fail = hook_fail,
+                      .bcast_value = hook_bcast,
+                      .set_name = hook_set_name,
+                      .fail_fatal = hook_fail_fatal,
+                      .partition = t->input ? t->input->partition : 0,
+                      .app_dir = sink->app_dir,
+                      .cache_dir = sink->cache_dir};
     rt_set_hooks(&hooks);
 
     const Kiln__TaskInput *in = t->input;

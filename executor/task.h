@@ -15,6 +15,7 @@
 
 #include "kiln.h"
 #include "kiln.pb-c.h"
+#include "runtime.h"
 
 #define TASK_MAX_OPS 64
 
@@ -74,6 +75,8 @@ typedef struct task_sink {
     kiln_slice (*bcast)(void *arg, kiln_bcast b);
     /* The shared secret for other workers' data ports (NULL: none). */
     const struct auth_secret *secret;
+    /* The application's directory and the blob cache (NULL in tests). */
+    const char *app_dir, *cache_dir;
 } task_sink;
 
 typedef struct task_result {
@@ -89,7 +92,8 @@ typedef struct task_result {
     uint32_t fetch_shuffle_id, fetch_map, fetch_worker_id;
     Kiln__Counter **counters; /* owned; free with task_result_release */
     size_t ncounters;
-    char error[1024];
+    int fatal; /* retrying cannot help (rt_hooks.fail_fatal) */
+    char error[KILN_ERR_MAX];
 } task_result;
 
 /* Runs the task. 0 on success; -1 with res->error set. status may be NULL. */

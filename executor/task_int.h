@@ -31,7 +31,7 @@ typedef struct run {
     task_result *res;
     int failed;      /* the task failed; res->error says why */
     int fail_called; /* kiln_fail was called during the current user call */
-    char fail_msg[1024];
+    char fail_msg[KILN_ERR_MAX];
     int stop; /* take: enough records */
     counter *counters;
     size_t ncounters, capcounters;

@@ -137,7 +137,7 @@ static void child_exec(worker *w, int fd, exec_status *st, const char *logpath)
     close_range(4, ~0U, 0);
     signal(SIGPIPE, SIG_IGN);
     executor_args a = {
-        .fd = 3, .cache_dir = w->cache_dir, .status = st, .max_frame = w->conf.net_max_frame, .secret = &w->secret};
+        .fd = 3, .cache_dir = w->cache_dir, .work_dir = w->work_dir, .status = st, .max_frame = w->conf.net_max_frame, .secret = &w->secret};
     executor_main(&a);
 }
 

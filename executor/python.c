@@ -1,0 +1,443 @@
+/*
+ * python.c - CPython embedded in the executor: the built-ins of Python jobs
+ * (see python.h).
+ *
+ * Owns the executor's interpreter. It is started on the first Python task
+ * (Py_InitializeFromConfig with Debian's interpreter as program name, no
+ * signal handlers of its own, faulthandler on so a crash in a C extension
+ * leaves the Python stack in the executor log) and lives as long as the
+ * executor, which serves one application: modules are imported once per
+ * executor, as with PySpark's worker reuse. The executor is single-threaded;
+ * this file takes the GIL when a Python built-in is entered and releases it
+ * when it returns, so threads the user's code started can run while the
+ * engine works in C.
+ *
+ * The one idea: records cross the C/Python boundary in batches. A stage's
+ * input is a Python iterator (batch_reader) whose __next__ reads up to
+ * BATCH_RECORDS records (or BATCH_BYTES) from the kiln_iter and decodes
+ * them into a list; the stage's output comes back as lists too
+ * (kiln._worker.run cuts the user's iterator into batches), which this file
+ * walks with PyList_GET_ITEM, encoding and emitting each item. No Python
+ * function is called per record from C; per record there is only decoding
+ * and encoding (python/codec.c), which calls no Python code for the common
+ * key and value types.
+ *
+ * A stage's env (written by python/kiln/_stage.py):
+ *   "KPY1" u8 in_fmt u8 out_fmt
+ *   u16 n, op name (for key errors)      u16 n, description (for blame)
+ *   u32 n, header (a pickled dict of plain types: versions, dependencies)
+ *   the rest: the cloudpickled function f(split, iterator) -> iterator
+ * Loaded stages are cached by the XXH3 of their env.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "python.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "records.h"
+#include "runtime.h"
+
+#define BATCH_RECORDS 1024
+#define BATCH_BYTES   (1u << 20)
+#define STAGES_KEPT   16
+
+typedef struct py_stage {
+    XXH64_hash_t hash;
+    size_t env_len;
+    int in_fmt, out_fmt;
+    char op[64];
+    char name[96];
+    PyObject *fn; /* owned: f(split, iterator) */
+} py_stage;
+
+/* The interpreter of this process: one owner, this file. */
+static struct {
+    int state;         /* 0 not started, 1 running, -1 failed to start */
+    char error[1024];  /* why it did not start */
+    PyObject *run;     /* owned: kiln._worker.run */
+    PyObject *load;    /* owned: kiln._worker.load */
+    PyObject *fmt_exc; /* owned: kiln._worker.format_exception */
+    PyTypeObject *reader_type;
+    py_stage stages[STAGES_KEPT];
+    int nstages, next_evict;
+} py;
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* Fails the task with the pending Python exception, formatted by
+ * kiln._worker.format_exception (the user's frames, type, message). */
+static int fail_with_exception(const char *what)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value) PyException_SetTraceback(value, tb);
+    PyObject *text = value && py.fmt_exc ? PyObject_CallOneArg(py.fmt_exc, value) : NULL; /* new */
+    const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
+    if (s)
+        kiln_fail("%s%s", what, s);
+    else
+        kiln_fail("%sa Python exception that could not be formatted", what);
+    PyErr_Clear();
+    Py_XDECREF(text);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return -1;
+}
+
+static void fail_fatal(void)
+{
+    const rt_hooks *h = rt_hooks_current();
+    if (h && h->fail_fatal) h->fail_fatal(h->arg);
+}
+
+/* ---- the input: a Python iterator of record batches ------------------- */
+
+typedef struct batch_reader {
+    PyObject_HEAD kiln_iter *in;
+    int fmt;
+    int done;
+} batch_reader;
+
+static PyObject *reader_next(PyObject *self)
+{
+    batch_reader *br = (batch_reader *)self;
+    if (br->done) return NULL;
+    PyObject *list = PyList_New(0);
+    if (!list) return NULL;
+    size_t bytes = 0;
+    kiln_rec rec;
+    while (PyList_GET_SIZE(list) < BATCH_RECORDS && bytes < BATCH_BYTES) {
+        if (!kiln_next(br->in, &rec)) {
+            br->done = 1;
+            break;
+        }
+        bytes += rec.key.len + rec.val.len;
+        PyObject *o = kr_decode(br->fmt, rec.key.ptr, rec.key.len, rec.val.ptr, rec.val.len); /* new */
+        if (!o || PyList_Append(list, o) < 0) {
+            Py_XDECREF(o);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(o);
+    }
+    if (PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        return NULL; /* StopIteration */
+    }
+    return list;
+}
+
+static PyType_Slot reader_slots[] = {
+    {Py_tp_iter, (void *)PyObject_SelfIter},
+    {Py_tp_iternext, (void *)reader_next},
+    {Py_tp_doc, (void *)"The records of a kiln task's input, in batches (lists)."},
+    {0, NULL},
+};
+
+static PyType_Spec reader_spec = {
+    .name = "kiln._worker.BatchReader",
+    .basicsize = sizeof(batch_reader),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = reader_slots,
+};
+
+/* ---- the output ------------------------------------------------------- */
+
+/* 0 emitted, 1 the engine refused it (the task has failed), -1 a Python
+ * exception is set. */
+static int emit_item(kiln_out *out, int fmt, const char *op, PyObject *item, kc_buf *kb, kc_buf *vb)
+{
+    if (kr_encode(fmt, op, item, kb, vb) < 0) return -1;
+    return kiln_emit(out, KILN_SLICE(kb->p, kb->len), KILN_SLICE(vb->p, vb->len)) ? 1 : 0;
+}
+
+/* ---- _kiln_exec: what the package calls in an executor ---------------- */
+
+static PyObject *exec_counter_add(PyObject *mod, PyObject *args)
+{
+    const char *name;
+    long long delta;
+    if (!PyArg_ParseTuple(args, "sL", &name, &delta)) return NULL;
+    kiln_counter_add(name, delta);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef exec_methods[] = {
+    {"counter_add", exec_counter_add, METH_VARARGS, "counter_add(name, delta): adds to the task's counter"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef exec_module = {PyModuleDef_HEAD_INIT, .m_name = "_kiln_exec",
+                                         .m_doc = "kiln's executor (internal).", .m_methods = exec_methods};
+
+static PyObject *exec_init(void)
+{
+    return PyModule_Create(&exec_module);
+}
+
+/* ---- the interpreter -------------------------------------------------- */
+
+/* The in-tree package next to the binary (build/python beside
+ * build/kiln-worker), or "" when kiln is installed (then the package is in
+ * the interpreter's own dist-packages). */
+static void tree_package_dir(char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    out[0] = 0;
+    if (n <= 0) return;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return;
+    *slash = 0;
+    snprintf(out, len, "%s/python/kiln/_worker.py", self);
+    if (access(out, R_OK) == 0)
+        snprintf(out, len, "%s/python", self);
+    else
+        out[0] = 0;
+}
+
+static int start_failed(const char *fmt, const char *detail)
+{
+    snprintf(py.error, sizeof py.error, fmt, detail);
+    py.state = -1;
+    return -1;
+}
+
+/* Starts the interpreter and imports kiln._worker. Runs once; the GIL is
+ * held on return (when the interpreter started at all). */
+static int py_start(void)
+{
+    if (PyImport_AppendInittab("_kiln_exec", exec_init) < 0) return start_failed("%s", "cannot add _kiln_exec");
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0; /* the executor's handlers stay */
+    config.parse_argv = 0;
+    config.faulthandler = 1; /* a crash dumps the Python stack to the executor log */
+    PyStatus st = PyConfig_SetBytesString(&config, &config.program_name, KILN_PYTHON);
+    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st))
+        return start_failed("cannot start Python (" KILN_PYTHON "): %s", st.err_msg ? st.err_msg : "unknown error");
+
+    char dir[PATH_MAX + 32];
+    tree_package_dir(dir, sizeof dir);
+    if (*dir) {
+        PyObject *path = PySys_GetObject("path"); /* borrowed */
+        PyObject *d = PyUnicode_DecodeFSDefault(dir);
+        if (!path || !d || PyList_Insert(path, 0, d) < 0) PyErr_Clear();
+        Py_XDECREF(d);
+    }
+    PyObject *mod = PyImport_ImportModule("kiln._worker"); /* new */
+    if (!mod) {
+        PyErr_Clear();
+        return start_failed("%s", "the kiln Python package is not installed for " KILN_PYTHON
+                                  " on this worker (make install, or install the kiln package there)");
+    }
+    py.run = PyObject_GetAttrString(mod, "run");
+    py.load = PyObject_GetAttrString(mod, "load");
+    py.fmt_exc = PyObject_GetAttrString(mod, "format_exception");
+    py.reader_type = (PyTypeObject *)PyType_FromSpec(&reader_spec);
+    Py_DECREF(mod);
+    if (!py.run || !py.load || !py.fmt_exc || !py.reader_type || kc_init() < 0) {
+        PyErr_Clear();
+        return start_failed("%s", "kiln._worker or cloudpickle is incomplete on this worker");
+    }
+    py.state = 1;
+    return 0;
+}
+
+/* Takes the GIL, starting the interpreter the first time. 0, or -1 after
+ * failing the task (a failed start fails every later task the same way). */
+static int py_enter(PyGILState_STATE *gs)
+{
+    if (py.state == 0) {
+        if (py_start() < 0) {
+            if (Py_IsInitialized()) PyEval_SaveThread();
+        } else {
+            PyEval_SaveThread(); /* the main thread state is kept by the runtime */
+        }
+    }
+    if (py.state < 0) {
+        kiln_fail("%s", py.error);
+        fail_fatal();
+        return -1;
+    }
+    *gs = PyGILState_Ensure();
+    return 0;
+}
+
+static void py_leave(PyGILState_STATE gs)
+{
+    PyGILState_Release(gs);
+}
+
+/* ---- stages ----------------------------------------------------------- */
+
+static int rd16(const uint8_t **p, const uint8_t *end, const uint8_t **s, size_t *n)
+{
+    if (end - *p < 2) return -1;
+    *n = (size_t)(*p)[0] | (size_t)(*p)[1] << 8;
+    *p += 2;
+    if ((size_t)(end - *p) < *n) return -1;
+    *s = *p;
+    *p += *n;
+    return 0;
+}
+
+/* The loaded stage for env (borrowed from the cache), or NULL with a
+ * Python exception set (or, for a malformed env, after kiln_fail). */
+static py_stage *stage_get(kiln_slice env)
+{
+    XXH64_hash_t h = XXH3_64bits(env.ptr, env.len);
+    for (int i = 0; i < py.nstages; i++)
+        if (py.stages[i].hash == h && py.stages[i].env_len == env.len) return &py.stages[i];
+
+    const uint8_t *p = env.ptr, *end = p + env.len, *op, *name;
+    size_t nop, nname;
+    if (env.len < 6 || memcmp(p, "KPY1", 4) || p[4] > KR_LAST || p[5] > KR_LAST) {
+        PyErr_SetString(PyExc_ValueError, "the stage function is not a kiln Python stage (KPY1)");
+        return NULL;
+    }
+    int in_fmt = p[4], out_fmt = p[5];
+    p += 6;
+    if (rd16(&p, end, &op, &nop) < 0 || rd16(&p, end, &name, &nname) < 0 || end - p < 4) {
+        PyErr_SetString(PyExc_ValueError, "the Python stage function is truncated");
+        return NULL;
+    }
+    size_t nhead = (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+    p += 4;
+    if ((size_t)(end - p) < nhead) {
+        PyErr_SetString(PyExc_ValueError, "the Python stage function is truncated");
+        return NULL;
+    }
+    PyObject *head = PyMemoryView_FromMemory((char *)p, (Py_ssize_t)nhead, PyBUF_READ);
+    PyObject *body = PyMemoryView_FromMemory((char *)p + nhead, end - p - (Py_ssize_t)nhead, PyBUF_READ);
+    const rt_hooks *hk = rt_hooks_current();
+    PyObject *fn = head && body
+                       ? PyObject_CallFunction(py.load, "OOss", head, body, hk && hk->app_dir ? hk->app_dir : "",
+                                               hk && hk->cache_dir ? hk->cache_dir : "")
+                       : NULL; /* new */
+    Py_XDECREF(head);
+    Py_XDECREF(body);
+    if (!fn) return NULL;
+
+    int slot = py.nstages < STAGES_KEPT ? py.nstages++ : (py.next_evict++ % STAGES_KEPT);
+    py_stage *s = &py.stages[slot];
+    Py_XDECREF(s->fn);
+    s->hash = h;
+    s->env_len = env.len;
+    s->in_fmt = in_fmt;
+    s->out_fmt = out_fmt;
+    snprintf(s->op, sizeof s->op, "%.*s", (int)nop, (const char *)op);
+    snprintf(s->name, sizeof s->name, "%.*s", (int)nname, (const char *)name);
+    s->fn = fn;
+    return s;
+}
+
+/* ---- the built-ins ---------------------------------------------------- */
+
+static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
+{
+    PyGILState_STATE gs;
+    if (py_enter(&gs) < 0) return -1;
+    int rc = -1;
+    const rt_hooks *hk = rt_hooks_current();
+    kc_buf kb = {0}, vb = {0};
+    PyObject *reader = NULL, *it = NULL;
+    py_stage *s = stage_get(env);
+    if (!s) {
+        /* a version mismatch or a module that will not import: the same on every attempt */
+        if (PyErr_ExceptionMatches(PyExc_ImportError) || PyErr_ExceptionMatches(PyExc_RuntimeError)) fail_fatal();
+        fail_with_exception("cannot load the Python stage: ");
+        goto out;
+    }
+    if (hk && hk->set_name) hk->set_name(hk->arg, s->name);
+    batch_reader *br = PyObject_New(batch_reader, py.reader_type);
+    if (!br) goto pyfail;
+    br->in = in;
+    br->fmt = s->in_fmt;
+    br->done = 0;
+    reader = (PyObject *)br;
+    it = PyObject_CallFunction(py.run, "OIO", s->fn, hk ? hk->partition : 0u, reader); /* new */
+    if (!it) goto pyfail;
+    PyObject *batch;
+    while ((batch = PyIter_Next(it))) { /* new */
+        if (!PyList_CheckExact(batch)) {
+            Py_DECREF(batch);
+            PyErr_SetString(PyExc_TypeError, "kiln._worker.run must yield lists");
+            goto pyfail;
+        }
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+            int e = emit_item(out, s->out_fmt, s->op, PyList_GET_ITEM(batch, i), &kb, &vb);
+            if (e != 0) {
+                Py_DECREF(batch);
+                if (e < 0) goto pyfail;
+                goto out; /* the engine refused the record: the task has failed */
+            }
+        }
+        Py_DECREF(batch);
+    }
+    if (PyErr_Occurred()) goto pyfail;
+    rc = 0;
+    goto out;
+pyfail:
+    if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError))
+        fail_with_exception("out of memory (an allocation failed: is task.memory_limit too small?): ");
+    else
+        fail_with_exception("");
+out:
+    Py_XDECREF(it);
+    Py_XDECREF(reader);
+    kc_buf_release(&kb);
+    kc_buf_release(&vb);
+    py_leave(gs);
+    return rc;
+}
+
+static int py_add(kiln_slice a, kiln_slice b, kiln_buf *out, kiln_slice env)
+{
+    kc_buf r = {0};
+    int fast = kc_val_add_fast(a.ptr, a.len, b.ptr, b.len, &r);
+    if (fast == 1) {
+        int rc = kiln_buf_set(out, r.p, r.len);
+        kc_buf_release(&r);
+        return rc;
+    }
+    PyGILState_STATE gs;
+    if (py_enter(&gs) < 0) return -1;
+    int rc = -1;
+    PyObject *x = kc_val_decode(a.ptr, a.len), *y = x ? kc_val_decode(b.ptr, b.len) : NULL; /* new */
+    PyObject *sum = y ? PyNumber_Add(x, y) : NULL;
+    if (sum && kc_val_encode(sum, &r) == 0)
+        rc = kiln_buf_set(out, r.p, r.len);
+    else
+        fail_with_exception("reduceByKey(add): ");
+    Py_XDECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(sum);
+    kc_buf_release(&r);
+    py_leave(gs);
+    return rc;
+}
+
+static const rt_builtin py_builtins[] = {
+    {"kiln_py_stage", RT_FN_PARTITIONS, (void *)py_stage_run},
+    {"kiln_py_add", RT_FN_COMBINE, (void *)py_add},
+};
+
+const rt_builtin *py_builtin_by_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof py_builtins / sizeof py_builtins[0]; i++)
+        if (!strcmp(py_builtins[i].name, name)) return &py_builtins[i];
+    return NULL;
+}

@@ -1,0 +1,103 @@
+"""The executor's side of the kiln package: run by the Python that
+executor/python.c embeds in each executor, never by the user's script.
+
+load() checks where a stage comes from, puts what it needs on sys.path and
+unpickles it; run() drives it over the task's input batches; the
+executor's C code decodes and encodes records.
+"""
+import os
+import pickle
+import socket
+import sys
+import traceback
+from itertools import chain, islice
+
+import cloudpickle
+
+from . import _stage
+
+BATCH = 1024
+
+# Where the running executor keeps the application's files; set by load().
+app_dir = ""
+cache_dir = ""
+_added = set()
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _link(name, hexid, sub):
+    d = os.path.join(app_dir, sub)
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, name)
+    if not os.path.lexists(path):
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        os.symlink(os.path.join(cache_dir, hexid), tmp)
+        os.replace(tmp, path)
+    return path
+
+
+def _deps(deps):
+    for kind, name, hexid in deps:
+        if (kind, name, hexid) in _added:
+            continue
+        if kind == "file":
+            _link(name, hexid, "files")
+        elif kind == "pyfile":
+            path = _link(name, hexid, "pyfiles")
+            entry = os.path.dirname(path) if name.endswith(".py") else path
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+        elif kind == "modules":
+            path = _link(hexid + ".zip", hexid, "modules")
+            if path not in sys.path:
+                sys.path.insert(0, path)
+        _added.add((kind, name, hexid))
+
+
+def load(header, body, app, cache):
+    """The stage function in body, after checking header (versions, deps)."""
+    global app_dir, cache_dir
+    app_dir, cache_dir = app, cache
+    h = pickle.loads(header)
+    mine = (_stage.PYTHON, cloudpickle.__version__)
+    theirs = (h.get("python"), h.get("cloudpickle"))
+    if mine != theirs:
+        raise RuntimeError(
+            "the client runs Python %s with cloudpickle %s, this executor (%s on %s) Python %s with cloudpickle %s: "
+            "kiln needs the same on both sides" % (theirs[0], theirs[1], sys.executable, socket.gethostname(),
+                                                  mine[0], mine[1]))
+    _deps(h.get("deps", ()))
+    try:
+        return cloudpickle.loads(body)
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError(
+            "module '%s' is not on worker %s (Python %s): install it there, or ship it with sc.addPyFile() "
+            "or kiln submit --py-files" % (e.name, socket.gethostname(), sys.executable), name=e.name) from None
+
+
+def run(fn, split, batches):
+    """Runs fn over the records of batches; yields its output in lists."""
+    it = iter(fn(split, chain.from_iterable(batches)))
+    while True:
+        b = list(islice(it, BATCH))
+        if not b:
+            return
+        yield b
+
+
+def _ours(frame_summary):
+    f = frame_summary.filename
+    return f.startswith(_PKG_DIR) or "/cloudpickle/" in f
+
+
+def format_exception(exc):
+    """The user's traceback: kiln's own frames left out."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in tb if not _ours(f)]
+    lines = []
+    if user:
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(traceback.format_list(user))
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines).rstrip("\n")

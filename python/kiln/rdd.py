@@ -1,0 +1,761 @@
+"""RDD: PySpark's resilient distributed dataset, on kiln's engine.
+
+An RDD is either a node of the engine's lineage graph (a source, a
+shuffle's output, a cached dataset) in one of the record formats of
+_stage.py, or a pipeline: Python functions waiting to run over such a
+node. Narrow transformations compose into the pipeline (PySpark's
+PipelinedRDD), so the engine sees one operation per Python stage; the
+pipeline becomes a node (_node) when a shuffle, an action or a cache
+needs one, in the record format that consumer reads. Shuffles, sorts,
+joins and grouping run in C on encoded keys.
+
+The functions shipped are built by the module-level helpers below from
+the user's functions only: nothing here captures an RDD or a Context
+into a closure.
+"""
+import copy
+import functools
+import heapq
+import operator
+import os
+import random
+from collections import defaultdict
+from itertools import chain, islice
+
+from . import _stage
+from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
+from .stats import StatCounter
+
+
+class StorageLevel:
+    """Accepted for persist(); kiln keeps cached partitions as files on the
+    worker that computed them (the page cache holds them in memory)."""
+
+    def __init__(self, useDisk=True, useMemory=True, useOffHeap=False, deserialized=False, replication=1):
+        self.useDisk, self.useMemory, self.replication = useDisk, useMemory, replication
+
+
+for _n in ("DISK_ONLY", "MEMORY_ONLY", "MEMORY_AND_DISK", "MEMORY_ONLY_SER", "MEMORY_AND_DISK_SER", "OFF_HEAP"):
+    setattr(StorageLevel, _n, StorageLevel())
+
+
+# ---- the functions that become stages (no RDD captured) ----------------
+
+def _compose(f, g):
+    def composed(split, it):
+        return g(split, f(split, it))
+    return composed
+
+
+def _identity(split, it):
+    return it
+
+
+def _map(f):
+    def stage(split, it):
+        return map(f, it)
+    return stage
+
+
+def _flat_map(f):
+    def stage(split, it):
+        return chain.from_iterable(map(f, it))
+    return stage
+
+
+def _filter(f):
+    def stage(split, it):
+        return filter(f, it)
+    return stage
+
+
+def _partitions(f):
+    def stage(split, it):
+        return f(it)
+    return stage
+
+
+def _map_values(f):
+    def stage(split, it):
+        return ((k, f(v)) for k, v in it)
+    return stage
+
+
+def _flat_map_values(f):
+    def stage(split, it):
+        return ((k, x) for k, v in it for x in f(v))
+    return stage
+
+
+def _range_parts(r, n):
+    start, step, length = r.start, r.step, len(r)
+
+    def parts(it):
+        for i in it:
+            lo, hi = i * length // n, (i + 1) * length // n
+            yield from range(start + lo * step, start + hi * step, step)
+    return parts
+
+
+def _combine_locally(create, merge_value):
+    """Map side of combineByKey: one combiner per key and partition."""
+    def stage(it):
+        d = {}
+        for k, v in it:
+            d[k] = merge_value(d[k], v) if k in d else create(v)
+        return iter(d.items())
+    return stage
+
+
+def _merge_groups(merge):
+    def stage(it):
+        for k, cs in it:
+            yield k, functools.reduce(merge, cs)
+    return stage
+
+
+def _tag(i):
+    def f(v):
+        return (i, v)
+    return f
+
+
+def _cogroup_lists(n):
+    def f(tagged):
+        out = tuple([] for _ in range(n))
+        for i, v in tagged:
+            out[i].append(v)
+        return out
+    return f
+
+
+def _outer(kind):
+    def f(lists):
+        left, right = lists
+        if kind in ("right", "full") and not left:
+            left = [None]
+        if kind in ("left", "full") and not right:
+            right = [None]
+        return [(a, b) for a in left for b in right]
+    return f
+
+
+def _mp_fold(zero, op):
+    def stage(it):
+        acc = copy.deepcopy(zero)
+        for x in it:
+            acc = op(acc, x)
+        yield acc
+    return stage
+
+
+def _mp_reduce(f):
+    def stage(it):
+        it = iter(it)
+        for first in it:
+            yield functools.reduce(f, it, first)
+            return
+    return stage
+
+
+def _count_part(it):
+    n = 0
+    for _ in it:
+        n += 1
+    yield n
+
+
+def _count_values(it):
+    d = defaultdict(int)
+    for x in it:
+        d[x] += 1
+    yield dict(d)
+
+
+def _stats_part(it):
+    yield StatCounter(it)
+
+
+def _foreach(f):
+    def stage(it):
+        for x in it:
+            f(x)
+        return iter(())
+    return stage
+
+
+def _foreach_partition(f):
+    def stage(it):
+        f(it)
+        return iter(())
+    return stage
+
+
+def _nlargest(n, key):
+    def stage(it):
+        yield heapq.nlargest(n, it, key=key)
+    return stage
+
+
+def _nsmallest(n, key):
+    def stage(it):
+        yield heapq.nsmallest(n, it, key=key)
+    return stage
+
+
+def _glom(it):
+    yield list(it)
+
+
+def _sample(with_replacement, fraction, seed):
+    def stage(split, it):
+        rng = random.Random(seed ^ (split * 0x9E3779B1))
+        if with_replacement:
+            import math
+            for x in it:
+                # Poisson(fraction) copies of each element (Knuth)
+                limit, k, p = math.exp(-fraction), 0, 1.0
+                while True:
+                    p *= rng.random()
+                    if p <= limit:
+                        break
+                    k += 1
+                for _ in range(k):
+                    yield x
+        else:
+            for x in it:
+                if rng.random() < fraction:
+                    yield x
+    return stage
+
+
+def _with_index(offsets):
+    def stage(split, it):
+        for i, x in enumerate(it, offsets[split]):
+            yield x, i
+    return stage
+
+
+def _to_pickled_lines(batch):
+    import base64
+    import pickle
+
+    def stage(it):
+        it = iter(it)
+        while True:
+            b = list(islice(it, batch))
+            if not b:
+                return
+            yield base64.b64encode(pickle.dumps(b, protocol=5)).decode("ascii")
+    return stage
+
+
+def _from_pickled_lines(line):
+    import base64
+    import pickle
+    return pickle.loads(base64.b64decode(line))
+
+
+def _histogram_part(buckets, even):
+    import bisect
+    lo, hi, n = buckets[0], buckets[-1], len(buckets) - 1
+
+    def stage(it):
+        counts = [0] * n
+        for x in it:
+            if x is None or (isinstance(x, float) and x != x) or x < lo or x > hi:
+                continue
+            if even:
+                i = int((x - lo) * n / (hi - lo)) if hi > lo else 0
+            else:
+                i = bisect.bisect_right(buckets, x) - 1
+            counts[min(i, n - 1)] += 1
+        yield counts
+    return stage
+
+
+# ---- the RDD -------------------------------------------------------------
+
+class RDD:
+    """A dataset: lazy transformations, actions that run jobs."""
+
+    def __init__(self, ctx, base, fmt, func=None, name=None):
+        self.ctx = ctx
+        self._base = base      # an engine node, or None for a pipeline over prev
+        self._fmt = fmt        # the base node's record format
+        self._func = func      # pending Python functions over the base, or None
+        self._name = name      # what the functions are, for errors and blame
+        self._nodes = {}       # format -> node made of this RDD
+        self._cached = False
+        self._id = ctx._next_rdd_id()
+
+    @classmethod
+    def _of(cls, ctx, node, fmt):
+        return cls(ctx, node, fmt)
+
+    # ---- plumbing -------------------------------------------------------
+
+    def _pipe(self, stage, name):
+        """A new RDD running stage(split, iterator) after this one."""
+        if self._func is not None and not self._cached:
+            return RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage),
+                       "%s | %s" % (self._name, name))
+        if self._cached:  # read the kept node: a cached dataset is not pipelined into
+            fmt = next(iter(self._nodes)) if self._nodes else self._own_fmt()
+            return RDD(self.ctx, self._node(fmt), fmt, stage, name)
+        return RDD(self.ctx, self._base, self._fmt, stage, name)
+
+    def _own_fmt(self):
+        """The format this RDD's records are in without converting them."""
+        return self._fmt if self._func is None else VALUE
+
+    def _node(self, fmt):
+        """This RDD as an engine node in record format fmt (built once)."""
+        if fmt in self._nodes:
+            return self._nodes[fmt]
+        if self._cached and self._nodes:  # convert the kept node: it is never computed twice
+            have_fmt, have = next(iter(self._nodes.items()))
+            node = self._stage(have, have_fmt, _identity, fmt, "convert")
+        else:
+            if self._func is None and fmt == self._fmt:
+                node = self._base
+            else:
+                node = self._stage(self._base, self._fmt, self._func or _identity, fmt, self._name or "convert")
+            if self._cached:
+                self.ctx._session.cache(node, True)
+        self._nodes[fmt] = node
+        return node
+
+    def _stage(self, base, in_fmt, func, out_fmt, name):
+        op = {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
+        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps())
+        return self.ctx._session.py_stage(base, env)
+
+    def _keyed(self):
+        return self._node(PAIR)
+
+    def _parts(self, n):
+        return int(n) if n else 0
+
+    # ---- about the dataset ---------------------------------------------
+
+    def id(self):
+        return self._id
+
+    def getNumPartitions(self):
+        return self.ctx._session.partitions(self._base)
+
+    def cache(self):
+        self._cached = True
+        return self
+
+    def persist(self, storageLevel=None):
+        return self.cache()
+
+    def unpersist(self, blocking=False):
+        """Later jobs compute it again (its kept files go when the application ends)."""
+        for node in self._nodes.values():
+            self.ctx._session.cache(node, False)
+        self._cached = False
+        self._nodes = {}
+        return self
+
+    @property
+    def is_cached(self):
+        return self._cached
+
+    def setName(self, name):
+        self.name_ = name
+        return self
+
+    def __repr__(self):
+        return "RDD[%d]" % self._id
+
+    # ---- narrow transformations ---------------------------------------
+
+    def map(self, f, preservesPartitioning=False):
+        return self._pipe(_map(f), "map(%s)" % _stage.describe(f))
+
+    def flatMap(self, f, preservesPartitioning=False):
+        return self._pipe(_flat_map(f), "flatMap(%s)" % _stage.describe(f))
+
+    def filter(self, f):
+        return self._pipe(_filter(f), "filter(%s)" % _stage.describe(f))
+
+    def mapPartitions(self, f, preservesPartitioning=False):
+        return self._pipe(_partitions(f), "mapPartitions(%s)" % _stage.describe(f))
+
+    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        return self._pipe(f, "mapPartitionsWithIndex(%s)" % _stage.describe(f))
+
+    mapPartitionsWithSplit = mapPartitionsWithIndex
+
+    def keys(self):
+        return self.map(operator.itemgetter(0))
+
+    def values(self):
+        return self.map(operator.itemgetter(1))
+
+    def mapValues(self, f):
+        return self._pipe(_map_values(f), "mapValues(%s)" % _stage.describe(f))
+
+    def flatMapValues(self, f):
+        return self._pipe(_flat_map_values(f), "flatMapValues(%s)" % _stage.describe(f))
+
+    def keyBy(self, f):
+        return self.map(_key_by(f))
+
+    def glom(self):
+        return self.mapPartitions(_glom)
+
+    def sample(self, withReplacement, fraction, seed=None):
+        if fraction < 0:
+            raise ValueError("fraction must be >= 0")
+        seed = random.randrange(1 << 31) if seed is None else seed
+        return self._pipe(_sample(withReplacement, fraction, seed), "sample")
+
+    def union(self, other):
+        fmt = self._own_fmt() if self._own_fmt() == other._own_fmt() else VALUE
+        a, b = self._node(fmt), other._node(fmt)
+        return RDD._of(self.ctx, self.ctx._session.union(a, b), fmt)
+
+    def __add__(self, other):
+        return self.union(other)
+
+    # ---- wide transformations -------------------------------------------
+
+    def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
+        _no_partition_func(partitionFunc)
+        if func is operator.add:  # in C on the encoded values, ints and floats without Python
+            node = self.ctx._session.reduce_add(self._keyed(), self._parts(numPartitions))
+            return RDD._of(self.ctx, node, PAIR)
+        return self.combineByKey(_ident1, func, func, numPartitions)
+
+    def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
+        _no_partition_func(partitionFunc)
+        local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
+        grouped = self.ctx._session.group_by_key(local._keyed(), self._parts(numPartitions))
+        return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
+
+    def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None, partitionFunc=None):
+        return self.combineByKey(_zero_then(zeroValue, seqFunc), seqFunc, combFunc, numPartitions, partitionFunc)
+
+    def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=None):
+        return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
+
+    def groupByKey(self, numPartitions=None, partitionFunc=None):
+        _no_partition_func(partitionFunc)
+        node = self.ctx._session.group_by_key(self._keyed(), self._parts(numPartitions))
+        return RDD._of(self.ctx, node, GROUP)
+
+    def partitionBy(self, numPartitions, partitionFunc=None):
+        """Pairs partitioned by the hash of their key's encoding."""
+        return self.groupByKey(numPartitions, partitionFunc).flatMapValues(_ident1)
+
+    def join(self, other, numPartitions=None):
+        node = self.ctx._session.join(self._keyed(), other._keyed(), self._parts(numPartitions))
+        return RDD._of(self.ctx, node, JOIN)
+
+    def cogroup(self, other, numPartitions=None):
+        return self._cogroup([other], numPartitions)
+
+    def groupWith(self, other, *others):
+        return self._cogroup([other] + list(others), None)
+
+    def _cogroup(self, others, numPartitions):
+        rdds = [self] + others
+        tagged = rdds[0].mapValues(_tag(0))
+        for i, r in enumerate(rdds[1:], 1):
+            tagged = tagged.union(r.mapValues(_tag(i)))
+        return tagged.groupByKey(numPartitions).mapValues(_cogroup_lists(len(rdds)))
+
+    def leftOuterJoin(self, other, numPartitions=None):
+        return self.cogroup(other, numPartitions).flatMapValues(_outer("left"))
+
+    def rightOuterJoin(self, other, numPartitions=None):
+        return self.cogroup(other, numPartitions).flatMapValues(_outer("right"))
+
+    def fullOuterJoin(self, other, numPartitions=None):
+        return self.cogroup(other, numPartitions).flatMapValues(_outer("full"))
+
+    def subtractByKey(self, other, numPartitions=None):
+        return self.cogroup(other, numPartitions).filter(_only_left).flatMapValues(operator.itemgetter(0))
+
+    def subtract(self, other, numPartitions=None):
+        return self.map(_with_true).subtractByKey(other.map(_with_true), numPartitions).keys()
+
+    def intersection(self, other):
+        return self.map(_with_true).cogroup(other.map(_with_true)).filter(_in_both).keys()
+
+    def distinct(self, numPartitions=None):
+        node = self.ctx._session.distinct(self._node(KEY), self._parts(numPartitions))
+        return RDD._of(self.ctx, node, KEY)
+
+    def sortByKey(self, ascending=True, numPartitions=None, keyfunc=None):
+        if keyfunc is not None:
+            return self.map(_key_by_key(keyfunc)).sortByKey(ascending, numPartitions).values()
+        node = self.ctx._session.sort_by_key(self._keyed(), bool(ascending), self._parts(numPartitions))
+        return RDD._of(self.ctx, node, PAIR)
+
+    def sortBy(self, keyfunc, ascending=True, numPartitions=None):
+        return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
+
+    def repartition(self, numPartitions):
+        fmt = self._own_fmt()
+        return RDD._of(self.ctx, self.ctx._session.repartition(self._node(fmt), int(numPartitions)), fmt)
+
+    def coalesce(self, numPartitions, shuffle=False):
+        """Always a shuffle in kiln (repartition)."""
+        return self.repartition(numPartitions)
+
+    def cartesian(self, other):
+        """Every pair (a, b); the other dataset is collected and shipped with the stage."""
+        rows = other.collect()
+        return self.flatMap(_pairs_with(rows))
+
+    def zipWithIndex(self):
+        counts = self.mapPartitions(_count_part).collect()
+        offsets, at = [], 0
+        for c in counts:
+            offsets.append(at)
+            at += c
+        return self.mapPartitionsWithIndex(_with_index(offsets))
+
+    def zipWithUniqueId(self):
+        return self.zipWithIndex()
+
+    def zip(self, other):
+        a = self.zipWithIndex().map(_swap)
+        b = other.zipWithIndex().map(_swap)
+        if self.count() != other.count():
+            raise ValueError("Can only zip RDDs with the same number of elements")
+        return a.join(b).sortByKey().values()
+
+    # ---- actions ------------------------------------------------------
+
+    def collect(self):
+        fmt = self._own_fmt()
+        return self.ctx._session.collect(self._node(fmt), fmt)
+
+    def toLocalIterator(self, prefetchPartitions=False):
+        return iter(self.collect())
+
+    def take(self, num):
+        if num <= 0:
+            return []
+        fmt = self._own_fmt()
+        return self.ctx._session.collect(self._node(fmt), fmt, num)
+
+    def first(self):
+        rs = self.take(1)
+        if not rs:
+            raise ValueError("RDD is empty")
+        return rs[0]
+
+    def isEmpty(self):
+        return self.getNumPartitions() == 0 or len(self.take(1)) == 0
+
+    def count(self):
+        if self._func is None:
+            return self.ctx._session.count(self._node(self._fmt))  # in C: one record per element
+        return sum(self.mapPartitions(_count_part).collect())
+
+    def reduce(self, f):
+        vals = self.mapPartitions(_mp_reduce(f)).collect()
+        if not vals:
+            raise ValueError("Can not reduce() empty RDD")
+        return functools.reduce(f, vals)
+
+    def treeReduce(self, f, depth=2):
+        return self.reduce(f)
+
+    def fold(self, zeroValue, op):
+        vals = self.mapPartitions(_mp_fold(zeroValue, op)).collect()
+        return functools.reduce(op, vals, zeroValue)
+
+    def aggregate(self, zeroValue, seqOp, combOp):
+        vals = self.mapPartitions(_mp_fold(zeroValue, seqOp)).collect()
+        return functools.reduce(combOp, vals, zeroValue)
+
+    def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
+        return self.aggregate(zeroValue, seqOp, combOp)
+
+    def sum(self):
+        return self.mapPartitions(_partial_sum).fold(0, operator.add)
+
+    def max(self, key=None):
+        return self.reduce(_pick(max, key))
+
+    def min(self, key=None):
+        return self.reduce(_pick(min, key))
+
+    def stats(self):
+        return functools.reduce(StatCounter.mergeStats, self.mapPartitions(_stats_part).collect(), StatCounter())
+
+    def mean(self):
+        return self.stats().mean()
+
+    def variance(self):
+        return self.stats().variance()
+
+    def stdev(self):
+        return self.stats().stdev()
+
+    def sampleStdev(self):
+        return self.stats().sampleStdev()
+
+    def sampleVariance(self):
+        return self.stats().sampleVariance()
+
+    def histogram(self, buckets):
+        if isinstance(buckets, int):
+            if buckets < 1:
+                raise ValueError("number of buckets must be >= 1")
+            st = self.stats()
+            if st.count() == 0:
+                raise ValueError("can not generate buckets with an empty RDD")
+            lo, hi = st.min(), st.max()
+            if lo == hi:
+                buckets_list = [lo, hi]
+            else:
+                inc = (hi - lo) / buckets
+                buckets_list = [lo + i * inc for i in range(buckets)] + [hi]
+            even = True
+        else:
+            buckets_list = list(buckets)
+            if len(buckets_list) < 2 or sorted(buckets_list) != buckets_list:
+                raise ValueError("buckets must be sorted and hold at least two values")
+            even = False
+        parts = self.mapPartitions(_histogram_part(buckets_list, even)).collect()
+        counts = [sum(c) for c in zip(*parts)] if parts else [0] * (len(buckets_list) - 1)
+        return buckets_list, counts
+
+    def top(self, num, key=None):
+        parts = self.mapPartitions(_nlargest(num, key)).collect()
+        return heapq.nlargest(num, chain.from_iterable(parts), key=key)
+
+    def takeOrdered(self, num, key=None):
+        parts = self.mapPartitions(_nsmallest(num, key)).collect()
+        return heapq.nsmallest(num, chain.from_iterable(parts), key=key)
+
+    def takeSample(self, withReplacement, num, seed=None):
+        if num < 0:
+            raise ValueError("Sample size cannot be negative")
+        rng = random.Random(seed)
+        if num == 0:
+            return []
+        items = self.collect()
+        if withReplacement:
+            return [rng.choice(items) for _ in range(num)] if items else []
+        rng.shuffle(items)
+        return items[:num]
+
+    def countByKey(self):
+        return self.map(operator.itemgetter(0)).countByValue()
+
+    def countByValue(self):
+        total = defaultdict(int)
+        for d in self.mapPartitions(_count_values).collect():
+            for k, v in d.items():
+                total[k] += v
+        return total
+
+    def collectAsMap(self):
+        return dict(self.collect())
+
+    def lookup(self, key):
+        return self.filter(_key_is(key)).values().collect()
+
+    def foreach(self, f):
+        self.mapPartitions(_foreach(f)).count()
+
+    def foreachPartition(self, f):
+        self.mapPartitions(_foreach_partition(f)).count()
+
+    def saveAsTextFile(self, path, compressionCodecClass=None):
+        self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path))
+
+    def saveAsPickleFile(self, path, batchSize=10):
+        """kiln's own layout: text parts of base64-encoded pickled batches."""
+        self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
+
+
+def _pickle_file(ctx, name, minPartitions=None):
+    return ctx.textFile(name, minPartitions).flatMap(_from_pickled_lines)
+
+
+# ---- small shipped helpers -----------------------------------------------
+
+def _ident1(v):
+    return v
+
+
+def _with_true(x):
+    return (x, True)
+
+
+def _only_left(kv):
+    return bool(kv[1][0]) and not kv[1][1]
+
+
+def _in_both(kv):
+    return bool(kv[1][0]) and bool(kv[1][1])
+
+
+def _swap(xi):
+    return (xi[1], xi[0])
+
+
+def _key_by(f):
+    def g(x):
+        return (f(x), x)
+    return g
+
+
+def _key_by_key(keyfunc):
+    def g(kv):
+        return (keyfunc(kv[0]), kv)
+    return g
+
+
+def _key_is(key):
+    def g(kv):
+        return kv[0] == key
+    return g
+
+
+def _pairs_with(rows):
+    def g(a):
+        return [(a, b) for b in rows]
+    return g
+
+
+def _zero_then(zero, func):
+    def create(v):
+        return func(copy.deepcopy(zero), v)
+    return create
+
+
+def _partial_sum(it):
+    yield sum(it)
+
+
+def _pick(which, key):
+    def f(a, b):
+        return which(a, b, key=key) if key else which(a, b)
+    return f
+
+
+def _no_partition_func(f):
+    if f is not None and getattr(f, "__name__", "") != "portable_hash":
+        raise NotImplementedError("kiln partitions by a hash of the key's encoding; a custom partitionFunc "
+                                  "is not supported")
+
+
+# pickleFile lives on the context, as in PySpark
+def _install():
+    from .context import Context
+    Context.pickleFile = _pickle_file
+
+
+_install()
