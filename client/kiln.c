@@ -30,6 +30,8 @@
 #include "util.h"
 
 static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
+                            "       kiln submit [--master ...] [--conf ...] [--py-files A.zip,b.py] [--files x.ini]\n"
+                            "                   JOB.py [ARGS...]\n"
                             "       kiln status|workers|jobs [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE) for a\n"
@@ -46,10 +48,98 @@ static int load_secret(const char *cmd, const char *path, auth_secret *s)
     return -1;
 }
 
+/* The in-tree Python package next to this binary (build/python), or NULL
+ * when kiln is installed (the package is then the interpreter's own). */
+static const char *tree_python_dir(char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = 0;
+    snprintf(out, len, "%s/python/kiln/__init__.py", self);
+    if (access(out, R_OK) != 0) return NULL;
+    snprintf(out, len, "%s/python", self);
+    return out;
+}
+
+static char *join_list(char **v, size_t n, const char *sep)
+{
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + strlen(sep);
+    char *s = xcalloc(1, len);
+    for (size_t i = 0; i < n; i++) {
+        if (i) strcat(s, sep);
+        strcat(s, v[i]);
+    }
+    return s;
+}
+
+/*
+ * A Python job: runs the script with the interpreter the package was built
+ * for (KILN_PYTHON, Debian's, never the first python3 on PATH), telling
+ * kiln.Context the master, secret, --conf settings and shipped files
+ * through the environment, and waits for it. Returns its exit status.
+ */
+static int run_python(char **argv, const char *master, const char *secret_file, char **conf, size_t nconf,
+                      const char *py_files, const char *files)
+{
+    char dir[PATH_MAX + 32];
+    const char *tree = tree_python_dir(dir, sizeof dir);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "kiln submit: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        setenv("KILN_MASTER", master, 1);
+        if (secret_file && *secret_file) setenv("KILN_SECRET_FILE", secret_file, 1);
+        char *c = join_list(conf, nconf, "\n");
+        setenv("KILN_CONF", c, 1);
+        if (py_files) setenv("KILN_PY_FILES", py_files, 1);
+        if (files) setenv("KILN_FILES", files, 1);
+        if (tree) {
+            const char *old = getenv("PYTHONPATH");
+            char *pp = xcalloc(1, strlen(tree) + (old ? strlen(old) : 0) + 2);
+            sprintf(pp, "%s%s%s", tree, old && *old ? ":" : "", old ? old : "");
+            setenv("PYTHONPATH", pp, 1);
+        }
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        char **pargv = xcalloc(n + 2, sizeof *pargv);
+        pargv[0] = KILN_PYTHON;
+        memcpy(pargv + 1, argv, n * sizeof *argv);
+        execv(KILN_PYTHON, pargv);
+        fprintf(stderr, "kiln submit: cannot run %s: %s\n", KILN_PYTHON, strerror(errno));
+        _exit(127);
+    }
+    signal(SIGINT, SIG_IGN); /* the terminal's ^C reaches the script; we wait for it */
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    signal(SIGINT, SIG_DFL);
+    if (WIFSIGNALED(st)) {
+        fprintf(stderr, "kiln submit: %s ended by signal %d (%s)\n", argv[0], WTERMSIG(st), strsignal(WTERMSIG(st)));
+        return 128 + WTERMSIG(st);
+    }
+    return WEXITSTATUS(st);
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
 static int cmd_submit(int argc, char **argv, const char *master, const char *secret_file)
 {
     char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
     size_t nconf = 0;
+    const char *py_files = NULL, *files = NULL;
     int i = 0;
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--master") && i + 1 < argc)
@@ -64,6 +154,14 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
             secret_file = argv[++i];
         else if (!strncmp(argv[i], "--secret-file=", 14))
             secret_file = argv[i] + 14;
+        else if (!strcmp(argv[i], "--py-files") && i + 1 < argc)
+            py_files = argv[++i];
+        else if (!strncmp(argv[i], "--py-files=", 11))
+            py_files = argv[i] + 11;
+        else if (!strcmp(argv[i], "--files") && i + 1 < argc)
+            files = argv[++i];
+        else if (!strncmp(argv[i], "--files=", 8))
+            files = argv[i] + 8;
         else if (argv[i][0] == '-' && argv[i][1] == '-') {
             fprintf(stderr, "kiln submit: unknown option %s\n%s", argv[i], usage);
             free(conf);
@@ -73,6 +171,32 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     }
     if (i >= argc) {
         fputs(usage, stderr);
+        free(conf);
+        return 2;
+    }
+    if (ends_with(argv[i], ".py")) {
+        auth_secret secret;
+        if (load_secret("submit", secret_file, &secret) < 0) {
+            free(conf);
+            return 2;
+        }
+        local_cluster lc;
+        int slots, local = local_parse(master, &slots);
+        char err[2048];
+        if (local && local_start(&lc, NULL, slots, secret_file, &secret, err, sizeof err) < 0) {
+            fprintf(stderr, "kiln submit: %s\n", err);
+            auth_secret_release(&secret);
+            free(conf);
+            return 1;
+        }
+        int rc = run_python(argv + i, local ? lc.master : master, secret_file, conf, nconf, py_files, files);
+        if (local) local_stop(&lc);
+        auth_secret_release(&secret);
+        free(conf);
+        return rc;
+    }
+    if (py_files || files) {
+        fprintf(stderr, "kiln submit: --py-files and --files are for Python jobs (job.py)\n");
         free(conf);
         return 2;
     }
