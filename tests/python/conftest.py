@@ -1,0 +1,109 @@
+"""A real kiln cluster for the Python tests: one driver and two workers on
+loopback ports the kernel picks (port 0 and the daemons' ports files).
+
+KILN_BUILD names the build directory (default: build). The package under
+test is the in-tree one (KILN_BUILD/python), run by Debian's interpreter.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+BUILD = os.path.abspath(os.environ.get("KILN_BUILD", "build"))
+sys.path.insert(0, os.path.join(BUILD, "python"))
+
+
+def _port(d, name, proc, timeout=20):
+    path = os.path.join(d, "ports")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            for line in open(path):
+                k, v = line.split()
+                if k == name:
+                    return int(v)
+        if proc.poll() is not None:
+            raise RuntimeError("daemon exited: see %s" % d)
+        time.sleep(0.02)
+    raise RuntimeError("no %s port in %s" % (name, d))
+
+
+class Cluster:
+    def __init__(self, root, workers=2, slots=2, conf=()):
+        self.root = root
+        self.procs = []
+        ddir = os.path.join(root, "driver")
+        os.makedirs(ddir)
+        self.driver = self._spawn([os.path.join(BUILD, "kiln-driver"), "--listen", "127.0.0.1:0", "--http",
+                                   "127.0.0.1:0", "--state-dir", ddir, "--log-file", os.path.join(ddir, "driver.log")])
+        self.master = "127.0.0.1:%d" % _port(ddir, "rpc", self.driver)
+        self.workers = []
+        for i in range(workers):
+            self.start_worker(i, slots)
+        self.wait_workers(workers)
+
+    def _spawn(self, argv):
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def start_worker(self, i, slots=2):
+        wdir = os.path.join(self.root, "worker%d-%d" % (i, len(self.procs)))
+        os.makedirs(wdir)
+        p = self._spawn([os.path.join(BUILD, "kiln-worker"), "--driver", self.master, "--listen", "127.0.0.1:0",
+                         "--http", "127.0.0.1:0", "--slots", str(slots), "--work-dir", wdir, "--log-file",
+                         os.path.join(wdir, "worker.log")])
+        _port(wdir, "data", p)
+        self.workers.append((p, wdir))
+        return p
+
+    def wait_workers(self, n, timeout=20):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            out = subprocess.run([os.path.join(BUILD, "kiln"), "workers", "--master", self.master],
+                                 capture_output=True, text=True)
+            if out.returncode == 0 and out.stdout.count("127.0.0.1") >= n:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("workers did not register")
+
+    def logs(self, pattern="*.log"):
+        import glob
+        text = []
+        for f in sorted(glob.glob(os.path.join(self.root, "**", pattern), recursive=True)):
+            with open(f, errors="replace") as fh:
+                text.append(fh.read())
+        return "\n".join(text)
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    root = tempfile.mkdtemp(prefix="kiln-pytest-")
+    c = Cluster(root)
+    yield c
+    c.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def sc(cluster):
+    import kiln
+    ctx = kiln.Context(cluster.master, "pytest")
+    yield ctx
+    ctx.stop()
