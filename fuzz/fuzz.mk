@@ -20,7 +20,7 @@ FUZZ_TIME ?= 60
 FUZZ_SMOKE ?= 3
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
-	-Iinclude -Icommon -Idriver -Iworker -Iexecutor -I$(BUILD)/gen \
+	-Iinclude -Icommon -Idriver -Iworker -Iexecutor -Ipython -I$(BUILD)/gen $(PY_CFLAGS) -DKILN_PYTHON='"$(PY_BIN)"' \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null)
 # -max_len: bigger than every seed, small enough to keep runs fast
 FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
@@ -55,7 +55,7 @@ $(FUZZ_BUILD)/libkilnfuzz.a: $(FUZZ_OBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libkilnfuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libkilnfuzz.a $(LIBS_COMMON)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libkilnfuzz.a $(LIBS_COMMON) $(PY_LDFLAGS)
 
 # Runs each target: $(1) is the time in seconds, $(2) the directory under
 # build-fuzz/ that takes new inputs, $(3) more libFuzzer flags.
