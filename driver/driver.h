@@ -149,7 +149,7 @@ struct job {
     size_t ntasks; /* result tasks */
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
-    char *save_dir; /* save_text: the output directory (owned) */
+    char *save_dir;       /* save_text: the output directory (owned) */
     uint64_t progress_ms; /* when the client was last told how far the job is */
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
@@ -216,11 +216,29 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js);
 void sched_schedule(driver *d);
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o);
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done);
-void sched_requeue_worker(driver *d, dworker *w);
 void sched_app_ended(driver *d, app *a, const char *why);
-void sched_worker_lost(driver *d, dworker *w);
 void job_free(job *j);
 void app_free(app *a);
+/* The scheduler's own pieces that loss.c uses. None of them launches a
+ * task: launching is sched_schedule's alone. */
+void pending_push(driver *d, dtask *t);
+void pending_drop_job(driver *d, job *j);
+void job_cancel_running(driver *d, job *j);
+dstage *stage_writing(job *j, uint32_t sid);
+void stage_start(driver *d, dstage *s);
+void job_plan_and_start(driver *d, job *j);
+
+/* loss.c: lost workers and lost map outputs */
+/* Applies the loss of worker w (already out of d->workers) to every
+ * application: its running tasks are queued again, its map outputs and
+ * cached partitions forgotten everywhere; only then are lost maps queued
+ * to run again and jobs that read lost cached partitions planned again.
+ * Launches nothing: the caller calls sched_schedule. */
+void loss_worker_lost(driver *d, dworker *w);
+/* Queues again, from lineage, the map tasks of a whose outputs are gone and
+ * that a stage still to finish needs (avoid: the worker they were lost
+ * on). Launches nothing. */
+void loss_rerun_maps(driver *d, app *a, uint32_t avoid);
 
 /* mapout.c: where shuffle outputs and cached partitions are */
 shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t nparts);

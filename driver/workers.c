@@ -52,7 +52,7 @@ void workers_lost(driver *d, dworker *w, const char *reason)
     log_msg(&d->log, LOG_WARN, "worker lost id=%u name=%s reason=\"%s\" running=%u", w->id, w->name, reason,
             w->running);
     if (w->dc) w->dc->worker = NULL;
-    sched_requeue_worker(d, w);
+    loss_worker_lost(d, w);
     free(w);
     sched_schedule(d);
 }

@@ -3,8 +3,9 @@
 # killed (kill -9) or frozen (SIGSTOP past worker.timeout) in the middle of
 # a shuffle, and the job must still give the answer mawk gives, the driver
 # rerunning from lineage only the map tasks whose outputs went with the
-# worker. Then a soak: 20 jobs in a row with a random worker killed during
-# each, every answer checked. Prints "N passed, M failed".
+# worker; a worker lost while two applications run fails neither. Then a
+# soak: 20 pairs of jobs of two applications at once with a random worker
+# killed during each pair, every answer checked. Prints "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -52,6 +53,18 @@ wait_dlog() {
   return 1
 }
 
+# stages_of FUNCTION: how many stages calling FUNCTION were submitted so far
+stages_of() { grep -c "stage submitted .*functions=\"[^\"]*$1" "$DLOG"; }
+
+# wait_stage_started FUNCTION BEFORE TASKS: until stage number BEFORE+1
+# calling FUNCTION was submitted and TASKS of its tasks started
+wait_stage_started() {
+  wait_dlog "stage submitted .*functions=\"[^\"]*$1" $(($2 + 1)) || return 1
+  local stage
+  stage=$(grep "stage submitted .*functions=\"[^\"]*$1" "$DLOG" | sed -n "$(($2 + 1))p" | sed 's/.*stage=\([0-9]*\).*/\1/')
+  wait_dlog "task started .*stage=$stage " "$3"
+}
+
 # kill_worker N: kill -9 of worker N, reaped quietly
 kill_worker() {
   kill -9 "${W[$1]}" 2>/dev/null
@@ -65,11 +78,11 @@ kill_worker() {
 kill_mid_stage() {
   local name=$1 fn=$2 victim=$3 want=$4
   shift 4
+  local before
+  before=$(stages_of "$fn")
   "$KILN" submit "$APPS/shuf.so" "$@" > "$T/$name.out" 2> "$T/$name.err" &
-  local client=$! n
-  n=$(grep -c "functions=\"[^\"]*$fn" "$DLOG")
-  wait_dlog "stage submitted .*functions=\"[^\"]*$fn" $((n + 1)) &&
-    wait_dlog "task started .*stage=$(grep "functions=\"[^\"]*$fn" "$DLOG" | tail -1 | sed 's/.*stage=\([0-9]*\).*/\1/') " 1
+  local client=$!
+  wait_stage_started "$fn" "$before" 1
   kill_worker "$victim"
   wait "$client"
   local rc=$?
@@ -128,31 +141,72 @@ if wait_dlog "worker registered" $((reg0 + 1)); then pass thawed_worker_register
 else fail thawed_worker_registers_again "no new registration"; fi
 wait_workers 3 || fail thawed_rejoin "only $(live_workers) workers"
 
-# ---- soak: a random worker killed during each of $SOAK_JOBS jobs --------------
+# ---- a worker lost while two applications run ---------------------------------
+# Y's reduce stage (3 tasks, one on each worker, 4 ms a key) runs when X, a
+# second application, starts reading its cached dataset; then a worker goes.
+# X is planned again at once (its cached partitions went) and Y's task that
+# ran there is queued again: it must not launch before Y too has forgotten
+# the lost worker's map outputs (issue 9, defect 3: Y failed with "launched
+# with 2 map outputs of its input missing").
+ybefore=$(stages_of nap_fmt)
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 3 4 > "$T/two_y.out" 2> "$T/two_y.err" &
+YCLIENT=$!
+wait_stage_started nap_fmt "$ybefore" 3 || fail two_apps_setup "Y's reduce stage did not start"
+xbefore=$(stages_of slow_group_stats)
+"$KILN" submit "$APPS/shuf.so" cachekill "$T/kv.txt" 9 > "$T/two_x.out" 2> "$T/two_x.err" &
+XCLIENT=$!
+wait_stage_started slow_group_stats "$xbefore" 1 || fail two_apps_setup "X's second job did not start"
+kill_worker 2
+wait "$YCLIENT"
+rc=$?
+if [ $rc -eq 0 ] && LC_ALL=C sort "$T/two_y.out" | cmp -s - "$T/kv.want"; then pass two_apps_kill9_first_app_right
+else fail two_apps_kill9_first_app_right "rc=$rc $(head -c 400 "$T/two_y.err")"; fi
+wait "$XCLIENT"
+rc=$?
+if [ $rc -eq 0 ] && LC_ALL=C sort "$T/two_x.out" | cmp -s - "$T/group.want"; then pass two_apps_kill9_second_app_right
+else fail two_apps_kill9_second_app_right "rc=$rc $(head -c 400 "$T/two_x.err")"; fi
+check two_apps_no_missing_inputs test "$(grep -c "map outputs\? of its input missing" "$DLOG")" -eq 0
+add_worker
+wait_workers 3 || fail two_apps_rejoin "only $(live_workers) workers"
+
+# ---- soak: a random worker killed during each of $SOAK_JOBS pairs of jobs -----
+# Two applications at once: wordcount, and a shuffle job of shuf.so
+# (alternately a sum and a cached group read twice); both answers checked.
 ok=0
 for i in $(seq 1 "$SOAK_JOBS"); do
   "$KILN" submit "$EX/wordcount.so" "$T/words.txt" "$T/soak-$i" 6 > /dev/null 2> "$T/soak.err" &
   CLIENT=$!
-  # the kill lands after a random number (1..12) of the job's task launches
-  target=$(($(grep -c "task started" "$DLOG") + 1 + RANDOM % 12))
+  if [ $((i % 2)) -eq 0 ]; then
+    "$KILN" submit "$APPS/shuf.so" sum "$T/kv.txt" 5 > "$T/soak2.out" 2> "$T/soak2.err" &
+    want2=$T/kv.want
+  else
+    "$KILN" submit "$APPS/shuf.so" cachekill "$T/kv.txt" 6 > "$T/soak2.out" 2> "$T/soak2.err" &
+    want2=$T/group.want
+  fi
+  CLIENT2=$!
+  # the kill lands after a random number (1..24) of the jobs' task launches
+  target=$(($(grep -c "task started" "$DLOG") + 1 + RANDOM % 24))
   while kill -0 "$CLIENT" 2>/dev/null && [ "$(grep -c "task started" "$DLOG")" -lt "$target" ]; do sleep 0.01; done
   keys=("${!W[@]}")
   victim=${keys[$((RANDOM % ${#keys[@]}))]}
   kill_worker "$victim"
   wait "$CLIENT"
   rc=$?
-  if [ $rc -eq 0 ] && cat "$T/soak-$i"/part-* 2>/dev/null | LC_ALL=C sort | cmp -s - "$T/words.want"; then
+  wait "$CLIENT2"
+  rc2=$?
+  if [ $rc -eq 0 ] && cat "$T/soak-$i"/part-* 2>/dev/null | LC_ALL=C sort | cmp -s - "$T/words.want" &&
+    [ $rc2 -eq 0 ] && LC_ALL=C sort "$T/soak2.out" | cmp -s - "$want2"; then
     ok=$((ok + 1))
   else
-    log "soak job $i (worker $victim killed): rc=$rc $(head -c 300 "$T/soak.err")"
+    log "soak pair $i (worker $victim killed): rc=$rc rc2=$rc2 $(head -c 300 "$T/soak.err") $(head -c 300 "$T/soak2.err")"
   fi
   rm -rf "$T/soak-$i"
   add_worker
   wait_workers 3 >/dev/null 2>&1
 done
 log "soak: $(grep -c "task requeued" "$DLOG") tasks requeued, $(grep -c "task fetch failed" "$DLOG") fetch failures, $(grep -c "map outputs lost" "$DLOG") map reruns in the whole run"
-if [ "$ok" -eq "$SOAK_JOBS" ]; then pass "soak_${SOAK_JOBS}_jobs_right"
-else fail "soak_${SOAK_JOBS}_jobs_right" "$ok of $SOAK_JOBS right"; fi
+if [ "$ok" -eq "$SOAK_JOBS" ]; then pass "soak_${SOAK_JOBS}_pairs_right"
+else fail "soak_${SOAK_JOBS}_pairs_right" "$ok of $SOAK_JOBS right"; fi
 
 # ---- nothing left behind -------------------------------------------------------
 stop_all
