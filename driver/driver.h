@@ -170,6 +170,10 @@ struct app {
     size_t ncounters;
     shuffle_out *shuffles;
     cache_entry *cache;
+    /* every blob it used (library, broadcasts, broadcast stages): never
+     * dropped from the store while it runs */
+    char (*blobs)[HASH_HEX_LEN + 1];
+    size_t nblobs;
     app *next;
 };
 
@@ -195,6 +199,8 @@ struct driver {
     uint64_t started_ms;
     stage_stats stats;
     uint64_t blobs_served, blob_bytes_served, tasks_launched;
+    uint64_t store_swept_ms; /* when the blob store was last swept (store.retention) */
+    uint64_t blobs_dropped;
     uint32_t next_stage_id;
 };
 
@@ -266,5 +272,15 @@ int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *
 void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p);
 void store_upload_abort(dconn *dc);
 void store_serve(driver *d, dconn *dc, const char *hash);
+/* Application a uses blob hash (it need not be stored yet): it stays while
+ * a runs, and its retention counts from a's end. */
+void store_use(driver *d, app *a, const char *hash);
+/* a ended: the retention of every blob it used starts now. */
+void store_app_ended(driver *d, app *a);
+/* Drops every blob no running application uses whose last use is older
+ * than store.retention; at start-up also what uploads cut short by a crash
+ * left. The tick does it every min(store.retention / 2, 1 min). */
+void store_sweep(driver *d, int startup);
+void store_tick(driver *d);
 
 #endif

@@ -245,6 +245,7 @@ void app_free(app *a)
         free(a->counters[i]);
     }
     free(a->counters);
+    free(a->blobs);
     while (a->shuffles) {
         shuffle_out *s = a->shuffles;
         a->shuffles = s->next;
@@ -331,6 +332,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
         }
         log_msg(&d->log, LOG_INFO, "broadcast stored app=%s job=%u stage=%u hash=%s bytes=%zu", a->id, j->job_id,
                 p->stage_id, p->hash, p->len);
+        store_use(d, a, p->hash);
     }
     s->state = state;
     log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u kind=%s tasks=%zu functions=\"%s\"", a->id,
@@ -541,6 +543,8 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
             job_fail(d, j, "broadcast %.12s was never uploaded", js->broadcasts[i]);
             return;
         }
+    for (size_t i = 0; i < js->n_broadcasts; i++)
+        store_use(d, a, js->broadcasts[i]);
     if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT && js->action->dir[0] != '/') {
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
@@ -857,6 +861,7 @@ void sched_app_ended(driver *d, app *a, const char *why)
     /* every job is finished now, and job_finish cancelled its running
      * tasks and freed their slots: no task of a is left on a worker */
     log_msg(&d->log, LOG_INFO, "application ended app=%s jobs=%u reason=\"%s\"", a->id, a->njobs, why);
+    store_app_ended(d, a);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppEnd m = KILN__APP_END__INIT;
     m.app_id = a->id;

@@ -208,6 +208,77 @@ log "soak: $(grep -c "task requeued" "$DLOG") tasks requeued, $(grep -c "task fe
 if [ "$ok" -eq "$SOAK_JOBS" ]; then pass "soak_${SOAK_JOBS}_pairs_right"
 else fail "soak_${SOAK_JOBS}_pairs_right" "$ok of $SOAK_JOBS right"; fi
 
+# ---- a crash leaves no files behind (issue 9, defect 4) -----------------------
+# The driver and a worker are killed (kill -9) in the middle of a shuffle,
+# then both start again (the driver on the same port and state dir, the
+# worker on the same work dir): once the workers registered and a job ran,
+# nothing of the dead application is left under any work dir but its
+# executor logs.
+cbefore=$(stages_of nap_fmt)
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 3 50 > /dev/null 2> "$T/crash.err" &
+CCLIENT=$!
+wait_stage_started nap_fmt "$cbefore" 3 || fail crash_setup "the reduce stage did not start"
+DEAD_APP=$(grep "application registered" "$DLOG" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+keys=("${!W[@]}")
+CRASHED=${keys[0]}
+kill -9 "$DRIVER_PID"
+wait "$DRIVER_PID" 2>/dev/null
+kill_worker "$CRASHED"
+wait "$CCLIENT" 2>/dev/null
+if find "$T/w$CRASHED/$DEAD_APP/shuffle" -name '*.data' | grep -q .; then pass crash_left_shuffle_files
+else fail crash_left_shuffle_files "no map output of $DEAD_APP on worker $CRASHED to clean"; fi
+# the new driver keeps unused blobs for 1 s only (store.retention)
+printf 'worker.timeout = 2s\nstore.retention = 1s\n' > "$T/kiln2.conf"
+rm -f "$T/driver/ports"
+"$B/kiln-driver" --listen "$MASTER" --http 127.0.0.1:0 --state-dir "$T/driver" --log-file "$T/driver/driver2.log" \
+  --config "$T/kiln2.conf" &
+DRIVER_PID=$!
+PIDS="$PIDS $DRIVER_PID"
+port "$T/driver" rpc > /dev/null
+DLOG=$T/driver/driver2.log
+rm -f "$T/w$CRASHED/ports"
+start_worker "$T/w$CRASHED" 2
+W[$CRASHED]=${WORKER_PIDS##* }
+wait_workers 3 || fail crash_rejoin "only $(live_workers) workers after the restart"
+"$KILN" submit "$APPS/shuf.so" sum "$T/kv.txt" 5 | LC_ALL=C sort > "$T/crash.out"
+check crash_restart_next_job_right cmp -s "$T/crash.out" "$T/kv.want"
+# leftovers WORKER: what applications left in its work dir besides logs
+leftovers() { find "$T/w$1" -mindepth 2 -path "$T/w$1/app-*/*" ! -name 'executor-*.log' 2>/dev/null; }
+clean=1
+for n in "${!W[@]}"; do
+  for i in $(seq 1 250); do [ -z "$(leftovers "$n")" ] && break; sleep 0.02; done
+  if [ -n "$(leftovers "$n")" ]; then clean=0; log "left on worker $n: $(leftovers "$n" | head -5)"; fi
+done
+if [ $clean -eq 1 ]; then pass crash_nothing_left_but_logs
+else fail crash_nothing_left_but_logs "shuffle, cache or spill files stayed"; fi
+if ls "$T/w$CRASHED/$DEAD_APP"/executor-*.log > /dev/null 2>&1; then pass crash_executor_logs_kept
+else fail crash_executor_logs_kept "no executor log of $DEAD_APP on worker $CRASHED"; fi
+
+# ---- blob retention: an unused library goes, a running application's stays ----
+SHUF_HASH=$(sha256sum "$APPS/shuf.so" | cut -c1-64)
+WC_HASH=$(sha256sum "$EX/wordcount.so" | cut -c1-64)
+rbefore=$(stages_of nap_fmt)
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 3 50 > /dev/null 2> "$T/live.err" &
+LCLIENT=$!
+wait_stage_started nap_fmt "$rbefore" 1 || fail retention_setup "the long job did not start"
+LIVE_APP=$(grep "application registered" "$DLOG" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+# (the restarted driver may have dropped either blob already at start-up)
+wc_drops=$(grep -c "blob dropped hash=$WC_HASH" "$DLOG")
+shuf_drops=$(grep -c "blob dropped hash=$SHUF_HASH" "$DLOG")
+"$KILN" submit "$EX/wordcount.so" "$T/words.txt" "$T/retention-out" 3 > /dev/null 2> "$T/wc.err"
+check retention_job_right sh -c "cat '$T/retention-out'/part-* | LC_ALL=C sort | cmp -s - '$T/words.want'"
+if wait_dlog "blob dropped hash=$WC_HASH" $((wc_drops + 1)); then pass retention_drops_unused_library
+else fail retention_drops_unused_library "wordcount.so's blob stayed"; fi
+check retention_dropped_file_gone test ! -e "$T/driver/blobs/$WC_HASH"
+# dropped later than the blob of the running application was last used: kept only for being in use
+check retention_keeps_running_apps_library test -e "$T/driver/blobs/$SHUF_HASH"
+check retention_running_app_still_running kill -0 "$LCLIENT"
+check retention_running_app_blob_not_dropped test "$(grep -c "blob dropped hash=$SHUF_HASH" "$DLOG")" -eq "$shuf_drops"
+"$KILN" kill "$LIVE_APP" > /dev/null 2>&1
+wait "$LCLIENT" 2>/dev/null
+if wait_dlog "blob dropped hash=$SHUF_HASH" $((shuf_drops + 1)); then pass retention_drops_library_after_app_ended
+else fail retention_drops_library_after_app_ended "shuf.so's blob stayed after its application ended"; fi
+
 # ---- nothing left behind -------------------------------------------------------
 stop_all
 sleep 0.2
