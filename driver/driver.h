@@ -4,6 +4,7 @@
  *   rpc.c      connections: hello, roles, and the client protocol
  *   workers.c  the worker registry: registration, heartbeats, time-outs
  *   sched.c    jobs and tasks: launching, results, retries, completion
+ *   loss.c     lost workers and map outputs: forget everywhere, then rerun
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
  * All scheduler state changes on the one event-loop thread.
