@@ -97,6 +97,11 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
         if (!valid_hash(e->app_register->lib_hash)) return errf(err, errlen, "app_register: bad library hash");
         if (strlen(e->app_register->name) > 256) return errf(err, errlen, "app_register: name too long");
         return 0;
+    case KILN__ENVELOPE__BODY_WORKER_REGISTERED:
+        for (size_t i = 0; i < e->worker_registered->n_live_apps; i++)
+            if (!name_is_safe(e->worker_registered->live_apps[i]))
+                return errf(err, errlen, "worker_registered: bad app id");
+        return 0;
     case KILN__ENVELOPE__BODY_APP_REGISTERED:
         if (!name_is_safe(e->app_registered->app_id)) return errf(err, errlen, "app_registered: bad app id");
         return 0;

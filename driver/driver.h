@@ -4,6 +4,7 @@
  *   rpc.c      connections: hello, roles, and the client protocol
  *   workers.c  the worker registry: registration, heartbeats, time-outs
  *   sched.c    jobs and tasks: launching, results, retries, completion
+ *   loss.c     lost workers and map outputs: forget everywhere, then rerun
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
  * All scheduler state changes on the one event-loop thread.
@@ -149,7 +150,7 @@ struct job {
     size_t ntasks; /* result tasks */
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
-    char *save_dir; /* save_text: the output directory (owned) */
+    char *save_dir;       /* save_text: the output directory (owned) */
     uint64_t progress_ms; /* when the client was last told how far the job is */
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
@@ -170,6 +171,10 @@ struct app {
     size_t ncounters;
     shuffle_out *shuffles;
     cache_entry *cache;
+    /* every blob it used (library, broadcasts, broadcast stages): never
+     * dropped from the store while it runs */
+    char (*blobs)[HASH_HEX_LEN + 1];
+    size_t nblobs;
     app *next;
 };
 
@@ -195,6 +200,8 @@ struct driver {
     uint64_t started_ms;
     stage_stats stats;
     uint64_t blobs_served, blob_bytes_served, tasks_launched;
+    uint64_t store_swept_ms; /* when the blob store was last swept (store.retention) */
+    uint64_t blobs_dropped;
     uint32_t next_stage_id;
 };
 
@@ -216,11 +223,29 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js);
 void sched_schedule(driver *d);
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o);
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done);
-void sched_requeue_worker(driver *d, dworker *w);
 void sched_app_ended(driver *d, app *a, const char *why);
-void sched_worker_lost(driver *d, dworker *w);
 void job_free(job *j);
 void app_free(app *a);
+/* The scheduler's own pieces that loss.c uses. None of them launches a
+ * task: launching is sched_schedule's alone. */
+void pending_push(driver *d, dtask *t);
+void pending_drop_job(driver *d, job *j);
+void job_cancel_running(driver *d, job *j);
+dstage *stage_writing(job *j, uint32_t sid);
+void stage_start(driver *d, dstage *s);
+void job_plan_and_start(driver *d, job *j);
+
+/* loss.c: lost workers and lost map outputs */
+/* Applies the loss of worker w (already out of d->workers) to every
+ * application: its running tasks are queued again, its map outputs and
+ * cached partitions forgotten everywhere; only then are lost maps queued
+ * to run again and jobs that read lost cached partitions planned again.
+ * Launches nothing: the caller calls sched_schedule. */
+void loss_worker_lost(driver *d, dworker *w);
+/* Queues again, from lineage, the map tasks of a whose outputs are gone and
+ * that a stage still to finish needs (avoid: the worker they were lost
+ * on). Launches nothing. */
+void loss_rerun_maps(driver *d, app *a, uint32_t avoid);
 
 /* mapout.c: where shuffle outputs and cached partitions are */
 shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t nparts);
@@ -248,5 +273,15 @@ int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *
 void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p);
 void store_upload_abort(dconn *dc);
 void store_serve(driver *d, dconn *dc, const char *hash);
+/* Application a uses blob hash (it need not be stored yet): it stays while
+ * a runs, and its retention counts from a's end. */
+void store_use(driver *d, app *a, const char *hash);
+/* a ended: the retention of every blob it used starts now. */
+void store_app_ended(driver *d, app *a);
+/* Drops every blob no running application uses whose last use is older
+ * than store.retention; at start-up also what uploads cut short by a crash
+ * left. The tick does it every min(store.retention / 2, 1 min). */
+void store_sweep(driver *d, int startup);
+void store_tick(driver *d);
 
 #endif

@@ -103,6 +103,7 @@ static void http_cb(struct evhttp_request *req, void *arg)
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     workers_tick(arg);
+    store_tick(arg);
 }
 
 static void on_sighup(evutil_socket_t s, short what, void *arg)
@@ -204,6 +205,7 @@ int main(int argc, char **argv)
         log_msg(&d.log, LOG_ERROR, "%s", err);
         goto out;
     }
+    store_sweep(&d, 1); /* what the last run left: no application runs yet */
     d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
     struct timeval tick = {0, 250000};
     evtimer_add(d.tick_ev, &tick);

@@ -35,7 +35,7 @@ static const char *action_name(Kiln__ActionKind k)
     return (unsigned)k < 7 ? names[k] : "?";
 }
 
-static void pending_push(driver *d, dtask *t)
+void pending_push(driver *d, dtask *t)
 {
     t->state = TASK_PENDING;
     t->qnext = NULL;
@@ -46,7 +46,7 @@ static void pending_push(driver *d, dtask *t)
     d->pending_tail = t;
 }
 
-static void pending_drop_job(driver *d, job *j)
+void pending_drop_job(driver *d, job *j)
 {
     dtask **pp = &d->pending_head;
     d->pending_tail = NULL;
@@ -121,7 +121,7 @@ static void job_shrink(job *j)
 /* Stops the job's tasks still running on workers (their answers are no
  * longer wanted: the job ended, or was planned again) and frees their
  * slots at once. */
-static void job_cancel_running(driver *d, job *j)
+void job_cancel_running(driver *d, job *j)
 {
     for (dworker *w = d->workers; w; w = w->next) {
         uint64_t *ids = NULL;
@@ -245,6 +245,7 @@ void app_free(app *a)
         free(a->counters[i]);
     }
     free(a->counters);
+    free(a->blobs);
     while (a->shuffles) {
         shuffle_out *s = a->shuffles;
         a->shuffles = s->next;
@@ -261,7 +262,7 @@ void app_free(app *a)
 
 /* ---- stages ---------------------------------------------------------------- */
 
-static dstage *stage_writing(job *j, uint32_t sid)
+dstage *stage_writing(job *j, uint32_t sid)
 {
     for (size_t i = 1; i < j->nstages; i++)
         if (j->jp.stages[i].shuffle_id == sid) return &j->stages[i];
@@ -331,6 +332,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
         }
         log_msg(&d->log, LOG_INFO, "broadcast stored app=%s job=%u stage=%u hash=%s bytes=%zu", a->id, j->job_id,
                 p->stage_id, p->hash, p->len);
+        store_use(d, a, p->hash);
     }
     s->state = state;
     log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u kind=%s tasks=%zu functions=\"%s\"", a->id,
@@ -424,7 +426,7 @@ static void stage_pick_bounds(dstage *s, shuffle_out *so, uint32_t partitions)
     stage_clear_samples(s);
 }
 
-static void stage_start(driver *d, dstage *s)
+void stage_start(driver *d, dstage *s)
 {
     job *j = s->job;
     const plan_stage *ps = &j->jp.stages[s->index];
@@ -471,8 +473,10 @@ static void job_advance(driver *d, job *j)
 
 /* Plans the job (j->jp from its submission and what the application has
  * cached), makes its stages, marks map stages whose outputs an earlier job
- * wrote as done, and starts what can start. */
-static void job_plan_and_start(driver *d, job *j)
+ * wrote as done, and starts what can start. Queues tasks and launches
+ * none: the caller calls sched_schedule when the driver's state is whole
+ * again (loss.c plans jobs again in the middle of applying a loss). */
+void job_plan_and_start(driver *d, job *j)
 {
     app *a = j->app;
     char err[1024];
@@ -497,66 +501,6 @@ static void job_plan_and_start(driver *d, job *j)
     log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu", a->id, j->job_id, j->nstages,
             skipped);
     job_advance(d, j);
-    sched_schedule(d);
-}
-
-/* Whether a stage of j still to finish reads a cached dataset that lost
- * partitions (their worker went). */
-static int job_lost_cache(job *j)
-{
-    for (size_t i = 0; i < j->nstages; i++) {
-        if (j->stages[i].state == STAGE_DONE) continue;
-        const plan_stage *ps = &j->jp.stages[i];
-        for (size_t k = 0; k < ps->npipes; k++) {
-            const plan_pipe *pp = &ps->pipes[k];
-            if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED &&
-                !cache_complete(j->app, pp->source->id, (uint32_t)plan_partitions(&j->jp, pp->source)))
-                return 1;
-        }
-    }
-    return 0;
-}
-
-/*
- * A cached partition the job reads went with its worker: plans the job
- * again, so what is lost is recomputed from lineage (and cached again).
- * Shuffles already written are kept (their stages are skipped); tasks
- * still running under the old plan finish unheard; result attempts go on
- * counting, so the client drops blocks of the old plan's attempts.
- */
-static void job_replan(driver *d, job *j)
-{
-    pending_drop_job(d, j);
-    job_cancel_running(d, j);
-    dstage *res = &j->stages[0];
-    if (res->tasks) {
-        if (j->nresult_attempts < res->plan.ntasks) {
-            j->result_attempts = xrealloc(j->result_attempts, res->plan.ntasks * sizeof *j->result_attempts);
-            memset(j->result_attempts + j->nresult_attempts, 0,
-                   (res->plan.ntasks - j->nresult_attempts) * sizeof *j->result_attempts);
-            j->nresult_attempts = res->plan.ntasks;
-        }
-        for (size_t i = 0; i < res->plan.ntasks; i++)
-            if (res->tasks[i].attempt > j->result_attempts[i]) j->result_attempts[i] = res->tasks[i].attempt;
-    }
-    for (size_t i = 0; i < j->nstages; i++)
-        for (size_t k = 0; j->stages[i].tasks && k < j->stages[i].plan.ntasks; k++)
-            j->stages[i].tasks[k].state = TASK_DONE; /* running ones: their answers are ignored */
-    struct old_plan *o = xcalloc(1, sizeof *o);
-    o->stages = j->stages;
-    o->nstages = j->nstages;
-    o->next = j->old;
-    j->old = o;
-    j->stages = NULL;
-    j->nstages = 0;
-    job_plan_release(&j->jp);
-    j->ndone = 0;
-    j->count = 0;
-    j->result_bytes = 0;
-    j->replans++;
-    log_msg(&d->log, LOG_WARN, "job replanned app=%s job=%u reason=\"cached partitions lost\" replans=%u", j->app->id,
-            j->job_id, j->replans);
-    job_plan_and_start(d, j);
 }
 
 void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
@@ -599,12 +543,15 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
             job_fail(d, j, "broadcast %.12s was never uploaded", js->broadcasts[i]);
             return;
         }
+    for (size_t i = 0; i < js->n_broadcasts; i++)
+        store_use(d, a, js->broadcasts[i]);
     if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT && js->action->dir[0] != '/') {
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
     }
     if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT) j->save_dir = xstrdup(js->action->dir);
     job_plan_and_start(d, j);
+    sched_schedule(d);
 }
 
 /* ---- tasks ------------------------------------------------------------------- */
@@ -687,51 +634,6 @@ static int task_inputs_ready(const dtask *t)
         if (!so || so->available < so->nmaps) return 0;
     }
     return 1;
-}
-
-/*
- * Reruns, from lineage, the map tasks whose outputs were lost (with a
- * worker, or because a reduce task could not read them) and that a stage
- * still to finish needs. The reduce tasks wait in the queue meanwhile
- * (task_inputs_ready). avoid: the worker the outputs were lost on.
- */
-static void rerun_lost_maps(driver *d, app *a, uint32_t avoid)
-{
-    for (job *j = a->jobs; j; j = j->next) {
-        for (size_t i = 0; i < j->nstages && j->state == JOB_RUNNING; i++) {
-            if (j->stages[i].state == STAGE_DONE) continue;
-            const plan_stage *ps = &j->jp.stages[i];
-            for (size_t k = 0; k < ps->ndeps; k++) {
-                dstage *ms = stage_writing(j, ps->deps[k]);
-                shuffle_out *so = mapout_find(a, ps->deps[k]);
-                if (!ms || !so || so->available == so->nmaps) continue;
-                if (ms->state == STAGE_WAITING || ms->state == STAGE_SAMPLING) continue; /* not written yet */
-                if (!ms->tasks) { /* an earlier job's stage, skipped in this one: run what is missing */
-                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u shuffle=%u missing=%u: rerunning", a->id,
-                            j->job_id, so->shuffle_id, so->nmaps - so->available);
-                    ms->state = STAGE_WAITING;
-                    stage_start(d, ms);
-                    continue;
-                }
-                uint32_t rerun = 0;
-                for (uint32_t m = 0; m < so->nmaps && m < ms->plan.ntasks; m++) {
-                    dtask *t = &ms->tasks[m];
-                    if (so->worker[m] || t->state != TASK_DONE) continue;
-                    t->state = TASK_PENDING;
-                    t->avoid_worker = avoid;
-                    t->need_worker = 0;
-                    ms->ndone--;
-                    pending_push(d, t);
-                    rerun++;
-                }
-                if (rerun) {
-                    ms->state = STAGE_RUNNING;
-                    log_msg(&d->log, LOG_WARN, "map outputs lost app=%s job=%u stage=%u shuffle=%u rerun=%u", a->id,
-                            j->job_id, ms->plan.stage_id, so->shuffle_id, rerun);
-                }
-            }
-        }
-    }
 }
 
 static int has_room(const dworker *w)
@@ -932,7 +834,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         } else {
             mapout_worker_lost(a, done->fetch_worker_id, 0);
             pending_push(d, t);
-            rerun_lost_maps(d, a, done->fetch_worker_id);
+            loss_rerun_maps(d, a, done->fetch_worker_id);
         }
         sched_schedule(d);
         return;
@@ -951,28 +853,6 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
     sched_schedule(d);
 }
 
-void sched_requeue_worker(driver *d, dworker *w)
-{
-    while (w->tasks) {
-        dtask *t = w->tasks;
-        w->tasks = t->wnext;
-        t->wnext = NULL;
-        t->worker = NULL;
-        if (t->job->state != JOB_RUNNING || t->state != TASK_RUNNING) continue;
-        log_msg(&d->log, LOG_INFO, "task requeued app=%s job=%u stage=%u partition=%u reason=\"worker %s lost\"",
-                t->job->app->id, t->job->job_id, t->stage->plan.stage_id, t->index, w->name);
-        t->need_worker = 0;
-        pending_push(d, t);
-    }
-    w->running = 0;
-    for (app *a = d->apps; a; a = a->next) {
-        mapout_worker_lost(a, w->id, 1);
-        rerun_lost_maps(d, a, w->id);
-        for (job *j = a->jobs; j; j = j->next)
-            if (j->state == JOB_RUNNING && j->submit && job_lost_cache(j)) job_replan(d, j);
-    }
-}
-
 void sched_app_ended(driver *d, app *a, const char *why)
 {
     a->ended = 1;
@@ -981,6 +861,7 @@ void sched_app_ended(driver *d, app *a, const char *why)
     /* every job is finished now, and job_finish cancelled its running
      * tasks and freed their slots: no task of a is left on a worker */
     log_msg(&d->log, LOG_INFO, "application ended app=%s jobs=%u reason=\"%s\"", a->id, a->njobs, why);
+    store_app_ended(d, a);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppEnd m = KILN__APP_END__INIT;
     m.app_id = a->id;

@@ -6,13 +6,21 @@
  * written to a temporary file while hashed, and become visible under their
  * hash only when the whole content matches it. Workers fetch a blob with
  * BlobGet and receive it as ordered BlobChunk pieces.
+ *
+ * Retention: every application records the blobs it uses (store_use); a
+ * blob no running application uses is dropped once its file's mtime, set
+ * at each use and when the last application using it ended, is older than
+ * store.retention. After a driver crash no application runs, so the
+ * mtimes alone decide.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "driver.h"
@@ -72,6 +80,7 @@ void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p)
     if (st == 0) return;
     log_msg(&d->log, LOG_INFO, "blob stored hash=%s bytes=%llu from=%s", p->hash, (unsigned long long)p->size,
             conn_peer(dc->c));
+    if (dc->app) store_use(d, dc->app, p->hash);
     put_done(dc, p->hash, NULL);
     return;
 fail:
@@ -137,4 +146,81 @@ void store_serve(driver *d, dconn *dc, const char *hash)
     d->blob_bytes_served += off;
     log_msg(&d->log, LOG_INFO, "blob served hash=%s bytes=%llu worker=%s", hash, (unsigned long long)off,
             dc->worker ? dc->worker->name : "?");
+}
+
+/* ---- retention ------------------------------------------------------------- */
+
+static void blob_touch(driver *d, const char *hash)
+{
+    char path[4200];
+    blob_path(d, hash, path, sizeof path);
+    utimensat(AT_FDCWD, path, NULL, 0); /* not stored (yet): nothing to do */
+}
+
+void store_use(driver *d, app *a, const char *hash)
+{
+    blob_touch(d, hash);
+    for (size_t i = 0; i < a->nblobs; i++)
+        if (!strcmp(a->blobs[i], hash)) return;
+    a->blobs = xrealloc(a->blobs, (a->nblobs + 1) * sizeof *a->blobs);
+    snprintf(a->blobs[a->nblobs++], sizeof a->blobs[0], "%s", hash);
+}
+
+void store_app_ended(driver *d, app *a)
+{
+    for (size_t i = 0; i < a->nblobs; i++)
+        blob_touch(d, a->blobs[i]);
+}
+
+static int blob_in_use(driver *d, const char *hash)
+{
+    for (app *a = d->apps; a; a = a->next) {
+        if (a->ended) continue;
+        for (size_t i = 0; i < a->nblobs; i++)
+            if (!strcmp(a->blobs[i], hash)) return 1;
+    }
+    return 0;
+}
+
+void store_sweep(driver *d, int startup)
+{
+    d->store_swept_ms = now_ms();
+    DIR *dir = opendir(d->blob_dir);
+    if (!dir) {
+        log_msg(&d->log, LOG_WARN, "cannot list the blob store %s: %s", d->blob_dir, strerror(errno));
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint8_t bin[32];
+    for (struct dirent *e; (e = readdir(dir));) {
+        const char *name = e->d_name;
+        struct stat st;
+        if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) continue;
+        if (hash_from_hex(name, bin) < 0) {
+            /* an upload or a write cut short by a crash: no one finishes it */
+            if (startup && (strstr(name, ".upload.") || strstr(name, ".tmp")) && !unlinkat(dirfd(dir), name, 0))
+                log_msg(&d->log, LOG_INFO, "unfinished blob removed file=%s", name);
+            continue;
+        }
+        if (blob_in_use(d, name)) continue;
+        int64_t age_ms =
+            ((int64_t)now.tv_sec - st.st_mtim.tv_sec) * 1000 + (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+        if (age_ms < (int64_t)d->conf.store_retention_ms) continue;
+        if (unlinkat(dirfd(dir), name, 0) < 0) {
+            log_msg(&d->log, LOG_WARN, "cannot drop blob hash=%s: %s", name, strerror(errno));
+            continue;
+        }
+        d->blobs_dropped++;
+        log_msg(&d->log, LOG_INFO, "blob dropped hash=%s bytes=%lld unused_ms=%lld", name, (long long)st.st_size,
+                (long long)age_ms);
+    }
+    closedir(dir);
+}
+
+void store_tick(driver *d)
+{
+    uint64_t every = d->conf.store_retention_ms / 2;
+    if (every > 60000) every = 60000;
+    if (now_ms() - d->store_swept_ms >= every) store_sweep(d, 0);
 }

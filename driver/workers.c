@@ -2,7 +2,9 @@
  * workers.c - the driver's worker registry: registration, heartbeats, and
  * removal when a connection drops or heartbeats stop for worker.timeout.
  * A removed worker's running tasks go back to the pending queue; a worker
- * that comes back registers as a new worker with a new id.
+ * that comes back registers as a new worker with a new id. The answer to
+ * a registration names the applications still running, so that the worker
+ * can remove what the others left behind.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +32,15 @@ void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r)
     Kiln__WorkerRegistered m = KILN__WORKER_REGISTERED__INIT;
     m.worker_id = w->id;
     m.heartbeat_ms = d->conf.worker_heartbeat_ms;
+    size_t napps = 0;
+    for (app *a = d->apps; a; a = a->next)
+        napps += !a->ended;
+    m.live_apps = xcalloc(napps + 1, sizeof *m.live_apps);
+    for (app *a = d->apps; a; a = a->next)
+        if (!a->ended) m.live_apps[m.n_live_apps++] = a->id;
     MSG_BODY(env, worker_registered, WORKER_REGISTERED, &m);
     conn_send(dc->c, &env);
+    free(m.live_apps);
     log_msg(&d->log, LOG_INFO, "worker registered id=%u name=%s addr=%s slots=%u", w->id, w->name, conn_peer(dc->c),
             w->slots);
     sched_schedule(d);
@@ -52,7 +61,7 @@ void workers_lost(driver *d, dworker *w, const char *reason)
     log_msg(&d->log, LOG_WARN, "worker lost id=%u name=%s reason=\"%s\" running=%u", w->id, w->name, reason,
             w->running);
     if (w->dc) w->dc->worker = NULL;
-    sched_requeue_worker(d, w);
+    loss_worker_lost(d, w);
     free(w);
     sched_schedule(d);
 }

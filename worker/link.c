@@ -9,6 +9,8 @@
  * executors' results. When the link drops, every executor is ended, every
  * queued task is dropped (the driver reschedules), and the worker
  * reconnects with exponential back-off, registering again as a new worker.
+ * Each registration's answer names the applications still running; the
+ * files of every other one are removed (pool_sweep_apps).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -234,6 +236,8 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
         evtimer_add(w->heartbeat_ev, &tv);
         log_msg(&w->log, LOG_INFO, "registered with driver worker_id=%u driver=%s slots=%d", w->worker_id, conn_peer(c),
                 w->slots);
+        /* applications that ended while we were away (or dead) leave nothing */
+        pool_sweep_apps(w, m->worker_registered->live_apps, m->worker_registered->n_live_apps);
         return;
     }
     case KILN__ENVELOPE__BODY_TASK_LAUNCH:

@@ -10,12 +10,18 @@
  * task that was running is reported failed with the signal or exit status
  * and the function to blame.
  *
+ * What an application leaves in the work dir (shuffle/, cache/, tmp/ under
+ * work-dir/APP) goes when it ends (AppEnd), and, for applications that
+ * ended while the worker was away or dead (a crash, a driver restart),
+ * when the worker registers and the driver names the ones still running.
+ *
  * Limits: a task with task.timeout arms a timer when it is dispatched; if
  * the task is still running when it fires, the executor is SIGKILLed and
  * its death reported as the time limit. task.memory_limit is set by the
  * executor itself (executor.c); its exec_status says when a fatal signal
  * followed an allocation failure, and the death is reported as the limit.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -397,6 +403,22 @@ void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_
     pool_schedule(w);
 }
 
+/* Removes what application app_id keeps in the work dir: its shuffle
+ * outputs, cached partitions and spills; its executor logs stay (operators
+ * read them). Returns how many of those directories there were. */
+static int app_files_remove(worker *w, const char *app_id)
+{
+    static const char *const subdirs[] = {"shuffle", "cache", "tmp"};
+    int n = 0;
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        char *dir = xasprintf("%s/%s/%s", w->work_dir, app_id, subdirs[i]);
+        if (access(dir, F_OK) == 0) n++;
+        rm_rf(dir);
+        free(dir);
+    }
+    return n;
+}
+
 /* The application ended: its queued and running tasks are dropped without
  * an answer (the driver no longer wants one) and its executors end. */
 void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t ndirs)
@@ -414,19 +436,39 @@ void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t n
         exec_retire(x);
     }
     dropped += drop_queued(w, app_id, NULL, 0);
-    /* its shuffle outputs, cached partitions and spills go; executor logs stay */
-    const char *subdirs[] = {"shuffle", "cache", "tmp"};
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        char *dir = xasprintf("%s/%s/%s", w->work_dir, app_id, subdirs[i]);
-        rm_rf(dir);
-        free(dir);
-    }
+    app_files_remove(w, app_id);
     /* what attempts of its unfinished save_text jobs wrote here */
     for (size_t i = 0; i < ndirs; i++) {
         commit_abort(abandoned_dirs[i]);
         log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
     }
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
+}
+
+void pool_sweep_apps(worker *w, char **live, size_t nlive)
+{
+    DIR *dir = opendir(w->work_dir);
+    if (!dir) {
+        log_msg(&w->log, LOG_WARN, "cannot list the work dir %s: %s", w->work_dir, strerror(errno));
+        return;
+    }
+    int swept = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+        /* cache/ is the blob cache; anything not named like an app id is not ours */
+        if (!strcmp(e->d_name, "cache") || !name_is_safe(e->d_name)) continue;
+        struct stat st;
+        if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) continue;
+        size_t i = 0;
+        while (i < nlive && strcmp(live[i], e->d_name))
+            i++;
+        if (i < nlive) continue;
+        if (app_files_remove(w, e->d_name)) {
+            log_msg(&w->log, LOG_INFO, "files of an ended application removed app=%s", e->d_name);
+            swept++;
+        }
+    }
+    closedir(dir);
+    if (swept) log_msg(&w->log, LOG_INFO, "work dir swept applications=%d live=%zu", swept, nlive);
 }
 
 void pool_end_all(worker *w, int sig)

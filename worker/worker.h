@@ -110,6 +110,10 @@ void pool_on_sigchld(worker *w);
  * dropped, running ones' executors killed, none answered. */
 void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n);
 void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t ndirs);
+/* Removes the shuffle, cache and spill directories of every application in
+ * the work dir that is not in live[] (borrowed: the driver's list of the
+ * applications still running); executor logs stay. */
+void pool_sweep_apps(worker *w, char **live, size_t nlive);
 /* Drops every queued and running task unanswered and sends sig to every
  * executor (SIGKILL when the driver is lost, SIGTERM when stopping). */
 void pool_end_all(worker *w, int sig);

@@ -9,7 +9,8 @@
  *   shuf.so sum FILE PARTS          "key<TAB>sum" of the integer values, by reduce_by_key
  *   shuf.so union FILE PARTS        "key<TAB>n" over a union of two shuffled datasets (the file twice)
  *   shuf.so cache FILE PARTS        counts a cached dataset twice; prints "n1 n2 calls1 calls2"
- *   shuf.so slowsum FILE PARTS      like sum, with every reduced record taking 2 ms (a long reduce stage)
+ *   shuf.so slowsum FILE PARTS [MS] like sum, with every reduced record taking MS (default 2) ms (a long
+ *                                   reduce stage)
  *   shuf.so cachekill FILE PARTS    caches group_by_key, counts it, then prints group_stats of the cached
  *                                   dataset slowly (2 ms a group: a worker can be killed meanwhile)
  *   shuf.so mpgroup FILE PARTS      like group, with the stats made by a map_partitions over the
@@ -137,6 +138,15 @@ KILN_EXPORT int slow_fmt(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_fmt_i64(in, out, env);
 }
 
+/* slow_fmt with the nap in env (an int64 of milliseconds) */
+KILN_EXPORT int nap_fmt(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    int64_t ms = kiln_i64(env);
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+    return kiln_fmt_i64(in, out, KILN_NONE);
+}
+
 KILN_EXPORT int mp_group_stats(kiln_iter *in, kiln_out *out, kiln_slice env)
 {
     kiln_rec r;
@@ -179,7 +189,10 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
     }
     if (!strcmp(cmd, "slowsum")) {
         kiln_rdd *nums = kiln_map(lines, parse_kv_i64, KILN_NONE);
-        return print_all(ctx, kiln_map(kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts), slow_fmt, KILN_NONE));
+        kiln_rdd *sums = kiln_reduce_by_key(nums, kiln_sum_i64, KILN_NONE, parts);
+        if (argc < 5) return print_all(ctx, kiln_map(sums, slow_fmt, KILN_NONE));
+        int64_t ms = atoi(argv[4]);
+        return print_all(ctx, kiln_map(sums, nap_fmt, KILN_SLICE(&ms, sizeof ms)));
     }
     if (!strcmp(cmd, "union")) {
         kiln_rdd *a = kiln_reduce_by_key(kiln_map(kv, one, KILN_NONE), kiln_sum_i64, KILN_NONE, parts);

@@ -21,11 +21,11 @@
 
 /* Every key, in the order of kiln_conf. */
 static const char *const all_keys[] = {
-    "driver.listen",       "driver.http",       "driver.state_dir", "driver.log_file",     "driver.max_result_size",
-    "worker.driver",       "worker.listen",     "worker.http",      "worker.work_dir",     "worker.log_file",
-    "worker.slots",        "worker.heartbeat",  "worker.timeout",   "broadcast.threshold", "task.max_failures",
-    "task.memory",         "task.memory_limit", "task.timeout",     "net.max_frame",       "net.handshake_timeout",
-    "net.max_connections", "secret_file",       "log.level",
+    "driver.listen",         "driver.http",         "driver.state_dir",  "driver.log_file", "driver.max_result_size",
+    "store.retention",       "worker.driver",       "worker.listen",     "worker.http",     "worker.work_dir",
+    "worker.log_file",       "worker.slots",        "worker.heartbeat",  "worker.timeout",  "broadcast.threshold",
+    "task.max_failures",     "task.memory",         "task.memory_limit", "task.timeout",    "net.max_frame",
+    "net.handshake_timeout", "net.max_connections", "secret_file",       "log.level",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
@@ -73,6 +73,7 @@ START_TEST(test_defaults)
     kiln_conf c;
 
     conf_init(&c);
+    ck_assert_uint_eq(c.store_retention_ms, 3600000); /* an hour */
     ck_assert_str_eq(c.driver_listen, "127.0.0.1:7077");
     ck_assert_str_eq(c.driver_http, "127.0.0.1:8077");
     ck_assert_str_eq(c.driver_state_dir, "/var/lib/kiln/driver");
