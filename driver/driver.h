@@ -40,6 +40,21 @@ struct old_plan {
     struct old_plan *next;
 };
 
+/* The BlobGet answers of one worker connection, streamed in order with
+ * backpressure (store.c): the queue of hashes asked for, and the blob
+ * being sent. */
+typedef struct blob_ask {
+    char hash[65];
+    struct blob_ask *next;
+} blob_ask;
+typedef struct blob_send {
+    blob_ask *head, *tail;
+    size_t queued;
+    struct evbuffer_file_segment *seg; /* the blob being sent; NULL: none */
+    char hash[65];
+    uint64_t off, size;
+} blob_send;
+
 /* One accepted connection before and after it says who it is. */
 struct dconn {
     driver *d;
@@ -49,6 +64,7 @@ struct dconn {
     dworker *worker; /* role == WORKER, after registration */
     app *app;        /* role == CLIENT, after app_register */
     blob_recv up;    /* an upload in progress (BlobPut) */
+    blob_send down;  /* blobs being served (BlobGet) */
     dconn *next;
 };
 
@@ -149,7 +165,7 @@ struct job {
     size_t ntasks; /* result tasks */
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
-    char *save_dir; /* save_text: the output directory (owned) */
+    char *save_dir;       /* save_text: the output directory (owned) */
     uint64_t progress_ms; /* when the client was last told how far the job is */
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
@@ -247,6 +263,18 @@ int store_has(driver *d, const char *hash);
 int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *err, size_t errlen);
 void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p);
 void store_upload_abort(dconn *dc);
+/* Queues the answer to a BlobGet; the pieces go out as the connection
+ * drains (store_pump). A worker with STORE_ASK_MAX answers already queued
+ * is refused and its connection closed (a worker asks each blob once). */
 void store_serve(driver *d, dconn *dc, const char *hash);
+/* Queues pieces of the blobs asked for while the connection's unsent
+ * output is under STORE_OUT_HIGH; call again when it drained to
+ * STORE_OUT_LOW (rpc.c's drain callback). */
+void store_pump(driver *d, dconn *dc);
+/* Forgets the blobs still to send (the connection ends). */
+void store_serve_abort(dconn *dc);
+#define STORE_OUT_HIGH (4u << 20)
+#define STORE_OUT_LOW  (1u << 20)
+#define STORE_ASK_MAX  1024
 
 #endif
