@@ -1,5 +1,6 @@
 /*
- * kiln-probe.c - a hostile client for the integration tests (auth.sh): it
+ * kiln-probe.c - a hostile peer for the integration tests (auth.sh,
+ * bounds.sh): it
  * connects to a driver's RPC port or a worker's data port and breaks the
  * protocol in one chosen way, then checks that the daemon closed that
  * connection (an Error message before the end is fine).
@@ -16,10 +17,23 @@
  * accepted and refused), refused-peer (a data-port handshake that must be
  * refused: run it with a wrong secret or none).
  *
+ * Bounds (bounds.sh): big-frames N PID [peer|auth] (N connections, every
+ * other one after a hello, each declaring a frame near net.max_frame and
+ * sending most of it without authenticating: each must be closed before
+ * its body went; with auth, after a full handshake, none may be; prints
+ * the VmRSS of process PID, from /proc/PID/status, while all are open),
+ * pipeline N PID (an authenticated client pipelines N InfoRequests and
+ * reads no reply: the daemon must stop reading or close it before it took
+ * them all; prints its VmRSS then), fake-server ROLE K (listens on
+ * HOST:PORT, port 0 for any, prints "port P", and answers K hellos with a
+ * HelloAck naming ROLE, its proof right for that role: each client must
+ * refuse it instead of sending its Auth).
+ *
  * Exit status: 0 when the daemon refused as it should (flood: when at
  * least one was refused and one accepted; fake-server: when every client
- * refused), 1 when it did not, 2 on a usage or set-up error. No timing is asserted: waits are bounded only so that a
- * broken daemon fails the test instead of hanging it.
+ * refused), 1 when it did not, 2 on a usage or set-up error. No timing is
+ * asserted: waits are bounded only so that a broken daemon fails the test
+ * instead of hanging it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -293,15 +307,18 @@ static void say_hello(const probe *p, int fd, msg_reader *rd, Kiln__Role role)
  * FRAME_MAX_DEFAULT and sending BIG_SEND bytes of it; odd ones say hello
  * first (the frame comes instead of the proof). Each must be closed by the
  * daemon before its body went. All stay open until VmRSS was read. */
-static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role role)
+static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role role, int authed)
 {
     int *fds = xcalloc((size_t)n, sizeof *fds);
     msg_reader *rds = xcalloc((size_t)n, sizeof *rds);
     uint8_t *body = xcalloc(1, 1u << 20);
     int early = 0;
     for (int i = 0; i < n; i++) {
-        fds[i] = dial(p, &rds[i]);
-        if (i % 2) say_hello(p, fds[i], &rds[i], role);
+        if (authed)
+            fds[i] = connect_greeted(p, role, &rds[i]);
+        else
+            fds[i] = dial(p, &rds[i]);
+        if (!authed && i % 2) say_hello(p, fds[i], &rds[i], role);
         uint8_t hdr[FRAME_HEADER];
         frame_put_header(hdr, FRAME_MAX_DEFAULT - 16);
         size_t sent = 0;
@@ -319,7 +336,7 @@ static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role ro
     free(body);
     free(fds);
     free(rds);
-    return early == n ? 0 : 1;
+    return early == (authed ? 0 : n) ? 0 : 1;
 }
 
 /* An authenticated client that pipelines n InfoRequests and reads nothing. */
@@ -483,7 +500,8 @@ int main(int argc, char **argv)
         rc = case_flood(&p, atoi(argv[4]));
     else if (!strcmp(c, "big-frames") && argc > 5)
         rc = case_big_frames(&p, atoi(argv[4]), argv[5],
-                             argc > 6 && !strcmp(argv[6], "peer") ? KILN__ROLE__ROLE_PEER : KILN__ROLE__ROLE_CLIENT);
+                             argc > 6 && !strcmp(argv[6], "peer") ? KILN__ROLE__ROLE_PEER : KILN__ROLE__ROLE_CLIENT,
+                             argc > 6 && !strcmp(argv[6], "auth"));
     else if (!strcmp(c, "pipeline") && argc > 5)
         rc = case_pipeline(&p, atol(argv[4]), argv[5]);
     else if (!strcmp(c, "fake-server") && argc > 5)
