@@ -1,15 +1,28 @@
 /*
  * conn.c - framed connections over bufferevents.
  *
- * Reading: the input evbuffer is parsed with frame_parse; a whole frame is
- * made contiguous with evbuffer_pullup, decoded, handed to the owner, then
- * drained. Writing: the envelope is packed straight into the output
- * evbuffer's reserved space (one copy, no temporary). Closing: see conn.h.
+ * Reading: the input evbuffer is parsed with frame_parse_conn; a whole
+ * frame is made contiguous with evbuffer_pullup, decoded, handed to the
+ * owner, then drained. Writing: the envelope is packed straight into the
+ * output evbuffer's reserved space (one copy, no temporary). Closing: see
+ * conn.h.
+ *
+ * The one idea: a peer decides what this process holds only within bounds.
+ * Before the handshake finished a frame may have FRAME_HANDSHAKE_MAX bytes
+ * (a header announcing more closes the connection before its body is read)
+ * and the input holds FRAME_INPUT_HANDSHAKE; after it, the read watermark
+ * follows the frame being received (frame_input_high), so reading stops
+ * once one whole frame is there until it was consumed, and stops while the
+ * owner paused it or, with an output limit, while the peer leaves more
+ * than that unread. A connection that held a big frame gives the memory
+ * back to the system when it ends (malloc_trim), so a burst of big frames
+ * does not stay in the process's resident set.
  */
 #include "conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <netinet/in.h>
@@ -25,6 +38,9 @@
 #include "net.h"
 #include "util.h"
 
+/* A connection that held a frame this big trims the heap when it ends. */
+#define TRIM_AT (8u << 20)
+
 struct conn {
     struct event_base *base;
     struct bufferevent *bev;
@@ -36,7 +52,13 @@ struct conn {
     int in_callback;
     int flushing;
     int protocol_error;
+    int authenticated; /* the handshake finished, or the link needs none */
+    int paused;        /* by the owner (conn_pause_read) */
+    int out_paused;    /* the peer leaves over out_high bytes unread */
+    size_t out_high, out_low;
+    size_t held; /* largest frame received, for TRIM_AT */
     struct event *free_ev;
+    struct event *resume_ev; /* frames left buffered when reading resumes */
     struct event *flush_timeout;
     struct event *deadline; /* see conn_set_deadline */
     char deadline_reason[96];
@@ -48,11 +70,15 @@ struct conn {
 
 static void conn_free(conn *c)
 {
+    int trim = c->held >= TRIM_AT;
     if (c->bev) bufferevent_free(c->bev);
     if (c->free_ev) event_free(c->free_ev);
+    if (c->resume_ev) event_free(c->resume_ev);
     if (c->flush_timeout) event_free(c->flush_timeout);
     if (c->deadline) event_free(c->deadline);
     free(c);
+    /* glibc keeps freed evbuffer chains in its arenas: give them back */
+    if (trim) malloc_trim(0);
 }
 
 static void free_cb(evutil_socket_t fd, short what, void *arg)
@@ -71,12 +97,57 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
     schedule_free(arg);
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+
+static void resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    read_cb(c->bev, c);
+}
+
+/* Reading is on unless the connection is closing or paused (by its owner
+ * or by its output); frames already buffered are read from the loop. */
+static void update_read(conn *c)
+{
+    if (c->closing) return;
+    if (c->paused || c->out_paused) {
+        bufferevent_disable(c->bev, EV_READ);
+        return;
+    }
+    bufferevent_enable(c->bev, EV_READ);
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= FRAME_HEADER) {
+        if (!c->resume_ev) c->resume_ev = event_new(c->base, -1, 0, resume_cb, c);
+        event_active(c->resume_ev, 0, 0);
+    }
+}
+
+/* The bufferevent calls write_cb when a write leaves at most this. */
+static void set_write_mark(conn *c)
+{
+    size_t low = c->drain_low > c->out_low ? c->drain_low : c->out_low;
+    bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
+}
+
+/* After queuing: a peer over the output limit stops being read. */
+static void check_output(conn *c)
+{
+    if (c->out_high && !c->out_paused && conn_output_pending(c) > c->out_high) {
+        c->out_paused = 1;
+        update_read(c);
+    }
+}
+
 static void write_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
     size_t left = evbuffer_get_length(bufferevent_get_output(bev));
     if (c->flushing && left == 0) schedule_free(c);
-    if (!c->closing && c->drain_cb && left <= c->drain_low) c->drain_cb(c, c->arg);
+    if (c->closing) return;
+    if (c->out_paused && left <= c->out_low) {
+        c->out_paused = 0;
+        update_read(c);
+    }
+    if (c->drain_cb && left <= c->drain_low) c->drain_cb(c, c->arg);
 }
 
 void conn_close(conn *c, int flush, const char *reason)
@@ -137,20 +208,26 @@ static void read_cb(struct bufferevent *bev, void *arg)
 {
     conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
-    while (!c->closing) {
+    size_t pending = 0; /* payload of the frame still arriving */
+    while (!c->closing && !c->paused && !c->out_paused) {
         uint8_t hdr[FRAME_HEADER];
         size_t avail = evbuffer_get_length(in), len;
         char err[256];
         if (avail < FRAME_HEADER) break;
         evbuffer_copyout(in, hdr, FRAME_HEADER);
-        /* parse the header alone, then check that the payload arrived */
-        int st = frame_parse(hdr, FRAME_HEADER, c->max_frame, &len, err, sizeof err);
+        /* parse the header alone (closing at once when it is over the
+         * limit), then check that the payload arrived */
+        int st = frame_parse_conn(hdr, FRAME_HEADER, c->authenticated, c->max_frame, &len, err, sizeof err);
         if (st == FRAME_ERROR) {
             c->protocol_error = 1;
             conn_close(c, 0, err);
             return;
         }
-        if (avail < FRAME_HEADER + len) break;
+        if (len > c->held) c->held = len;
+        if (avail < FRAME_HEADER + len) {
+            pending = len;
+            break;
+        }
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
         Kiln__Envelope *m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
         evbuffer_drain(in, FRAME_HEADER + len);
@@ -164,6 +241,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         msg_free(c->cur_msg);
         c->cur_msg = NULL;
     }
+    /* read no more than the frame being received (or one chunk) */
+    if (!c->closing) bufferevent_setwatermark(bev, EV_READ, 0, frame_input_high(c->authenticated, pending));
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
@@ -200,7 +279,8 @@ static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t
     /* libevent's default of 16 KiB per read or write costs a syscall per
      * 16 KiB on bulk transfers (blobs, results, shuffle blocks) */
     bufferevent_set_max_single_write(bev, 1 << 20);
-    bufferevent_set_max_single_read(bev, 1 << 20);
+    bufferevent_set_max_single_read(bev, FRAME_INPUT_CHUNK);
+    bufferevent_setwatermark(bev, EV_READ, 0, frame_input_high(0, 0));
     bufferevent_enable(bev, EV_READ | EV_WRITE);
     return c;
 }
@@ -246,7 +326,9 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
     frame_put_header(p, (uint32_t)n);
     kiln__envelope__pack(msg, p + FRAME_HEADER);
     v.iov_len = FRAME_HEADER + n;
-    return evbuffer_commit_space(out, &v, 1);
+    int rc = evbuffer_commit_space(out, &v, 1);
+    check_output(c);
+    return rc;
 }
 
 int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len)
@@ -254,7 +336,9 @@ int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_seg
     if (c->closing) return -1;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (evbuffer_add(out, head, n) < 0) return -1;
-    return evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
+    int rc = evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
+    check_output(c);
+    return rc;
 }
 
 int conn_send_error(conn *c, const char *fmt, ...)
@@ -276,8 +360,35 @@ int conn_handshake(conn *c, handshake *h, const Kiln__Envelope *m, char *err, si
     const Kiln__Envelope *out;
     int st = h->server ? hs_server_msg(h, m, &out, err, errlen) : hs_client_msg(h, m, &out, err, errlen);
     if (out) conn_send(c, out);
-    if (st > 0) conn_set_deadline(c, 0, NULL);
+    if (st > 0) {
+        conn_set_deadline(c, 0, NULL);
+        conn_set_authenticated(c);
+    }
     return st;
+}
+
+void conn_set_authenticated(conn *c)
+{
+    if (c->authenticated || c->closing) return;
+    c->authenticated = 1;
+    bufferevent_setwatermark(c->bev, EV_READ, 0, frame_input_high(1, 0));
+}
+
+void conn_set_max_frame(conn *c, size_t max)
+{
+    c->max_frame = max ? max : FRAME_MAX_DEFAULT;
+}
+
+void conn_set_output_limit(conn *c, size_t high, size_t low)
+{
+    c->out_high = high;
+    c->out_low = high ? (low < high ? low : high) : 0;
+    set_write_mark(c);
+    if (!high && c->out_paused) {
+        c->out_paused = 0;
+        update_read(c);
+    }
+    check_output(c);
 }
 
 const char *conn_peer(const conn *c)
@@ -298,16 +409,13 @@ void conn_set_arg(conn *c, void *arg)
 void conn_pause_read(conn *c, int paused)
 {
     if (c->closing) return;
-    if (paused)
-        bufferevent_disable(c->bev, EV_READ);
-    else
-        bufferevent_enable(c->bev, EV_READ);
+    c->paused = paused;
+    update_read(c);
 }
 
 void conn_set_drain_cb(conn *c, void (*cb)(conn *c, void *arg), size_t low)
 {
     c->drain_cb = cb;
     c->drain_low = cb ? low : 0;
-    /* the bufferevent calls write_cb when a write leaves <= the low mark */
-    bufferevent_setwatermark(c->bev, EV_WRITE, c->drain_low, 0);
+    set_write_mark(c);
 }

@@ -7,6 +7,12 @@
  * it when the event loop comes back (after flushing what was queued, when
  * asked). A frame over the limit or one that does not decode closes the
  * connection with a reason; it never reaches the owner.
+ *
+ * A new connection is unauthenticated: its frames may have at most
+ * FRAME_HANDSHAKE_MAX bytes and it buffers at most FRAME_INPUT_HANDSHAKE
+ * (frame.h) until conn_handshake finished, or the owner calls
+ * conn_set_authenticated for a link that needs no handshake. After that
+ * its limit is max_frame and it buffers at most one frame (or one read).
  */
 #ifndef KILN_CONN_H
 #define KILN_CONN_H
@@ -52,6 +58,20 @@ int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf,
  * address and closes the connection with flush (the Error goes out). */
 int conn_handshake(conn *c, handshake *h, const Kiln__Envelope *m, char *err, size_t errlen);
 
+/* Lifts the handshake's frame limit: for a link that needs no handshake (a
+ * socketpair to a child), and called by conn_handshake when it finished. */
+void conn_set_authenticated(conn *c);
+/* Changes the frame limit after authentication (0: FRAME_MAX_DEFAULT), e.g.
+ * down to what the protocol's requests need. */
+void conn_set_max_frame(conn *c, size_t max);
+/* Backpressure on a peer that does not read: while more than high bytes of
+ * output wait for it (counted after each send), its input is not read,
+ * until a write leaves at most low. For request/reply protocols, where
+ * every reply answers a request, this bounds what a peer that pipelines
+ * requests and reads no reply can make queue to high and one reply.
+ * high 0 removes it. */
+void conn_set_output_limit(conn *c, size_t high, size_t low);
+
 /* Called only inside the message callback: takes ownership of the message
  * being delivered (free it with msg_free), so it outlives the callback. */
 Kiln__Envelope *conn_steal_msg(conn *c);
@@ -73,7 +93,8 @@ const char *conn_peer(const conn *c);
 /* Bytes queued for output and not yet written (for backpressure). */
 size_t conn_output_pending(const conn *c);
 void conn_set_arg(conn *c, void *arg);
-/* Reading can be paused for backpressure. */
+/* Reading can be paused for backpressure; frames already buffered wait
+ * too, and are delivered from the loop when it resumes. */
 void conn_pause_read(conn *c, int paused);
 /* Backpressure on output: cb(c, arg) (arg as given to conn_new or
  * conn_set_arg) runs from the write callback whenever a write leaves at most

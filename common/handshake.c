@@ -3,7 +3,9 @@
  * machines (see handshake.h), and the blocking client over an fd.
  *
  * Owns: the order of the handshake's messages and what a refusal says.
- * The cryptography is auth.c's; sockets are the callers'. The one idea:
+ * The cryptography is auth.c's; sockets are the callers'. A client checks
+ * that the server is of the role it came for (the driver, or a worker's
+ * data port), so a wrong address fails with a message saying so. The one idea:
  * the server answers a hello only with its own proof and reads nothing
  * but the client's proof next, so no other message is ever handled on a
  * connection that has not shown it knows the secret.
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "frame.h"
 #include "util.h"
 
 #define CHECK_SECRET "check --secret-file"
@@ -164,6 +167,21 @@ int hs_client_start(handshake *h, const auth_secret *secret, Kiln__Role role, co
     return 0;
 }
 
+/* The role of the server a client of role r talks to: clients and workers
+ * talk to the driver, shuffle fetchers to a worker's data port. */
+static Kiln__Role server_role_for(Kiln__Role r)
+{
+    switch (r) {
+    case KILN__ROLE__ROLE_CLIENT:
+    case KILN__ROLE__ROLE_WORKER:
+        return KILN__ROLE__ROLE_DRIVER;
+    case KILN__ROLE__ROLE_PEER:
+        return KILN__ROLE__ROLE_WORKER;
+    default:
+        return KILN__ROLE__ROLE_UNKNOWN;
+    }
+}
+
 int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -176,6 +194,10 @@ int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope *
     const Kiln__HelloAck *a = in->hello_ack;
     if (a->version != PROTOCOL_VERSION)
         return hs_fail(h, out, 1, err, errlen, "protocol version %u, expected %u", a->version, PROTOCOL_VERSION);
+    Kiln__Role want = server_role_for(h->role);
+    if (a->role != want)
+        return hs_fail(h, out, 1, err, errlen, "the server is a %s, not %s%s (check the address)", role_name(a->role),
+                       want == KILN__ROLE__ROLE_DRIVER ? "the " : "a ", role_name(want));
     int have = auth_enabled(h->secret), proved = a->nonce.len > 0 || a->mac.len > 0;
     if (!have && proved)
         return hs_fail(h, out, 1, err, errlen,
@@ -213,7 +235,11 @@ int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, c
     if (hs_client_start(&h, secret, role, name, &out, err, errlen) < 0) return -1;
     if (msg_write_fd(fd, out) < 0) return errf(err, errlen, "send hello: %s", strerror(errno));
     Kiln__Envelope *in = NULL;
+    /* the answer is a HelloAck or an Error: a bigger frame is not read */
+    size_t max = r->max;
+    r->max = frame_limit(0, max);
     int st = msg_reader_next(r, &in, err, errlen);
+    r->max = max;
     if (st == 0) return errf(err, errlen, "the peer closed the connection during the handshake");
     if (st < 0) return -1;
     st = hs_client_msg(&h, in, &out, err, errlen);

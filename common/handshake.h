@@ -12,7 +12,9 @@
  *
  * Rules: no secret on both sides -> Hello/HelloAck as before; a secret on
  * one side only -> refused, saying so; a wrong secret -> refused; any
- * message other than the next handshake message -> refused. A refusal
+ * message other than the next handshake message -> refused; a HelloAck
+ * from a server of another role than the client's role talks to (clients
+ * and workers the driver, shuffle fetchers a worker) -> refused. A refusal
  * comes with an Error message for the peer (the server logs the reason
  * with the peer's address; the client reports it).
  *

@@ -41,6 +41,21 @@ struct old_plan {
     struct old_plan *next;
 };
 
+/* The BlobGet answers of one worker connection, streamed in order with
+ * backpressure (store.c): the queue of hashes asked for, and the blob
+ * being sent. */
+typedef struct blob_ask {
+    char hash[65];
+    struct blob_ask *next;
+} blob_ask;
+typedef struct blob_send {
+    blob_ask *head, *tail;
+    size_t queued;
+    struct evbuffer_file_segment *seg; /* the blob being sent; NULL: none */
+    char hash[65];
+    uint64_t off, size;
+} blob_send;
+
 /* One accepted connection before and after it says who it is. */
 struct dconn {
     driver *d;
@@ -50,6 +65,7 @@ struct dconn {
     dworker *worker; /* role == WORKER, after registration */
     app *app;        /* role == CLIENT, after app_register */
     blob_recv up;    /* an upload in progress (BlobPut) */
+    blob_send down;  /* blobs being served (BlobGet) */
     dconn *next;
 };
 
@@ -272,6 +288,9 @@ int store_has(driver *d, const char *hash);
 int store_put_bytes(driver *d, const char *hash, const void *p, size_t n, char *err, size_t errlen);
 void store_upload_piece(driver *d, dconn *dc, const Kiln__BlobPut *p);
 void store_upload_abort(dconn *dc);
+/* Queues the answer to a BlobGet; the pieces go out as the connection
+ * drains (store_pump). A worker with STORE_ASK_MAX answers already queued
+ * is refused and its connection closed (a worker asks each blob once). */
 void store_serve(driver *d, dconn *dc, const char *hash);
 /* Application a uses blob hash (it need not be stored yet): it stays while
  * a runs, and its retention counts from a's end. */
@@ -283,5 +302,14 @@ void store_app_ended(driver *d, app *a);
  * left. The tick does it every min(store.retention / 2, 1 min). */
 void store_sweep(driver *d, int startup);
 void store_tick(driver *d);
+/* Queues pieces of the blobs asked for while the connection's unsent
+ * output is under STORE_OUT_HIGH; call again when it drained to
+ * STORE_OUT_LOW (rpc.c's drain callback). */
+void store_pump(driver *d, dconn *dc);
+/* Forgets the blobs still to send (the connection ends). */
+void store_serve_abort(dconn *dc);
+#define STORE_OUT_HIGH (4u << 20)
+#define STORE_OUT_LOW  (1u << 20)
+#define STORE_ASK_MAX  1024
 
 #endif

@@ -7,7 +7,10 @@
  * for status and kill applications, and a worker may register, heartbeat,
  * fetch blobs and report tasks. A message that is not allowed in the
  * connection's state is logged with the peer's address and closes that
- * connection only. At most net.max_connections are open at once.
+ * connection only. At most net.max_connections are open at once. What a
+ * peer can make the driver hold is bounded: before the handshake by
+ * conn.c's handshake frame limit, after it by one frame of input and, for
+ * output, by dconn_accepted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +21,12 @@
 #include "msg.h"
 #include "net.h"
 #include "util.h"
+
+/* Output a client may leave unread before its requests wait (see
+ * dconn_accepted): far over any reply but a job's results, which a client
+ * reads while it sends nothing. */
+#define CLIENT_OUT_HIGH (16u << 20)
+#define CLIENT_OUT_LOW  (4u << 20)
 
 static void dconn_closed(conn *c, const char *reason, void *arg)
 {
@@ -30,6 +39,7 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
             break;
         }
     store_upload_abort(dc);
+    store_serve_abort(dc);
     if (dc->worker) workers_lost(d, dc->worker, reason);
     if (dc->app) {
         dc->app->client = NULL;
@@ -239,6 +249,29 @@ static void worker_msg(driver *d, dconn *dc, Kiln__Envelope *m)
     refuse(d, dc, what);
 }
 
+/* A worker connection's output drained: queue more of the blobs it asked for. */
+static void dconn_drained(conn *c, void *arg)
+{
+    dconn *dc = arg;
+    store_pump(dc->d, dc);
+}
+
+/* The handshake finished: bound what the peer can make us queue. A client
+ * speaks request/reply, so its input waits while it leaves over
+ * CLIENT_OUT_HIGH unread; a worker's one request with a reply (BlobGet) is
+ * streamed with backpressure by store.c, and its reports and heartbeats
+ * are always read. */
+static void dconn_accepted(driver *d, dconn *dc)
+{
+    dc->role = dc->hs.peer_role;
+    if (dc->role == KILN__ROLE__ROLE_CLIENT)
+        conn_set_output_limit(dc->c, CLIENT_OUT_HIGH, CLIENT_OUT_LOW);
+    else
+        conn_set_drain_cb(dc->c, dconn_drained, STORE_OUT_LOW);
+    log_msg(&d->log, LOG_DEBUG, "connection accepted peer=%s role=%s auth=%s", conn_peer(dc->c),
+            dc->role == KILN__ROLE__ROLE_CLIENT ? "client" : "worker", auth_enabled(&d->secret) ? "yes" : "no");
+}
+
 static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
 {
     dconn *dc = arg;
@@ -250,9 +283,7 @@ static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
             log_msg(&d->log, LOG_WARN, "connection refused peer=%s error=\"%s\"", conn_peer(c), why);
             conn_close(c, 1, why);
         } else if (st > 0) {
-            dc->role = dc->hs.peer_role;
-            log_msg(&d->log, LOG_DEBUG, "connection accepted peer=%s role=%s auth=%s", conn_peer(c),
-                    dc->role == KILN__ROLE__ROLE_CLIENT ? "client" : "worker", auth_enabled(&d->secret) ? "yes" : "no");
+            dconn_accepted(d, dc);
         }
         return;
     }

@@ -5,7 +5,9 @@
  * Uploads arrive as ordered BlobPut pieces on one client connection, are
  * written to a temporary file while hashed, and become visible under their
  * hash only when the whole content matches it. Workers fetch a blob with
- * BlobGet and receive it as ordered BlobChunk pieces.
+ * BlobGet and receive it as ordered BlobChunk pieces, queued while the
+ * connection has under STORE_OUT_HIGH unsent (the rest as it drains), so
+ * a worker that asks and does not read holds neither memory nor files.
  *
  * Retention: every application records the blobs it uses (store_use); a
  * blob no running application uses is dropped once its file's mtime, set
@@ -89,63 +91,130 @@ fail:
     store_upload_abort(dc);
 }
 
-void store_serve(driver *d, dconn *dc, const char *hash)
+/* Sends a BlobChunk without data: the last one, with error when not NULL. */
+static void serve_empty(dconn *dc, const char *hash, uint64_t size, const char *error)
 {
-    char path[4200];
-    blob_path(d, hash, path, sizeof path);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__BlobChunk ch = KILN__BLOB_CHUNK__INIT;
     ch.hash = (char *)hash;
+    ch.size = size;
+    ch.last = 1;
+    ch.error = (char *)error;
     MSG_BODY(env, blob_chunk, BLOB_CHUNK, &ch);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ch.last = 1;
-        ch.error = xasprintf("the driver has no blob %.12s", hash);
-        conn_send(dc->c, &env);
-        free(ch.error);
-        log_msg(&d->log, LOG_WARN, "blob not found hash=%s worker=%s", hash, dc->worker ? dc->worker->name : "?");
-        return;
+    conn_send(dc->c, &env);
+}
+
+/* Opens the next blob asked for as dc->down.seg; one that cannot be served
+ * is answered with an error at once. 0 when nothing is left to open. */
+static int serve_open_next(driver *d, dconn *dc)
+{
+    blob_send *b = &dc->down;
+    while (b->head) {
+        blob_ask *q = b->head;
+        b->head = q->next;
+        if (!b->head) b->tail = NULL;
+        b->queued--;
+        snprintf(b->hash, sizeof b->hash, "%s", q->hash);
+        free(q);
+        const char *who = dc->worker ? dc->worker->name : "?";
+        char path[4200];
+        blob_path(d, b->hash, path, sizeof path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            char *why = xasprintf("the driver has no blob %.12s", b->hash);
+            serve_empty(dc, b->hash, 0, why);
+            free(why);
+            log_msg(&d->log, LOG_WARN, "blob not found hash=%s worker=%s", b->hash, who);
+            continue;
+        }
+        off_t size = lseek(fd, 0, SEEK_END);
+        if (size == 0) { /* an empty blob: one last chunk, no data */
+            close(fd);
+            serve_empty(dc, b->hash, 0, NULL);
+            d->blobs_served++;
+            continue;
+        }
+        /* the pieces are references to the file, not its bytes: sendfile
+         * moves them when the connection can take them */
+        b->seg =
+            size < 0 ? NULL : evbuffer_file_segment_new(fd, 0, size, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_LOCKING);
+        if (!b->seg) {
+            close(fd);
+            serve_empty(dc, b->hash, 0, "the driver cannot read the blob");
+            log_msg(&d->log, LOG_WARN, "blob unreadable hash=%s worker=%s", b->hash, who);
+            continue;
+        }
+        b->off = 0;
+        b->size = (uint64_t)size;
+        return 1;
     }
-    off_t size = lseek(fd, 0, SEEK_END);
-    if (size == 0) { /* an empty blob: one last chunk, no data */
-        close(fd);
-        ch.last = 1;
-        conn_send(dc->c, &env);
-        d->blobs_served++;
-        return;
-    }
-    /* every piece is queued at once, but as references to the file, not its
-     * bytes: sendfile moves them when the connection can take them */
-    struct evbuffer_file_segment *seg =
-        size < 0 ? NULL : evbuffer_file_segment_new(fd, 0, size, EVBUF_FS_CLOSE_ON_FREE | EVBUF_FS_DISABLE_LOCKING);
-    if (!seg) {
-        close(fd);
-        ch.last = 1;
-        ch.error = "the driver cannot read the blob";
-        conn_send(dc->c, &env);
-        log_msg(&d->log, LOG_WARN, "blob unreadable hash=%s worker=%s", hash, dc->worker ? dc->worker->name : "?");
-        return;
-    }
-    uint64_t off = 0;
-    ch.size = (uint64_t)size;
-    do {
-        uint64_t left = (uint64_t)size - off;
+    return 0;
+}
+
+void store_pump(driver *d, dconn *dc)
+{
+    blob_send *b = &dc->down;
+    while (!conn_is_closing(dc->c) && conn_output_pending(dc->c) < STORE_OUT_HIGH) {
+        if (!b->seg && !serve_open_next(d, dc)) return;
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__BlobChunk ch = KILN__BLOB_CHUNK__INIT;
+        ch.hash = b->hash;
+        ch.size = b->size;
+        MSG_BODY(env, blob_chunk, BLOB_CHUNK, &ch);
+        uint64_t left = b->size - b->off;
         size_t n = left < CHUNK ? (size_t)left : CHUNK;
-        ch.offset = off;
-        ch.last = off + n >= (uint64_t)size;
+        ch.offset = b->off;
+        ch.last = b->off + n >= b->size;
         uint8_t head[HEAD_MAX];
         size_t hn = msg_head_before_bytes(head, sizeof head, &env, BLOB_CHUNK_DATA, n);
-        if (!hn || conn_send_file(dc->c, head, hn, seg, (int64_t)off, (int64_t)n) < 0) {
+        if (!hn || conn_send_file(dc->c, head, hn, b->seg, (int64_t)b->off, (int64_t)n) < 0) {
             conn_close(dc->c, 0, "cannot queue a blob");
-            break;
+            return;
         }
-        off += n;
-    } while (!ch.last);
-    evbuffer_file_segment_free(seg); /* the queued pieces hold their own references */
-    d->blobs_served++;
-    d->blob_bytes_served += off;
-    log_msg(&d->log, LOG_INFO, "blob served hash=%s bytes=%llu worker=%s", hash, (unsigned long long)off,
-            dc->worker ? dc->worker->name : "?");
+        b->off += n;
+        if (ch.last) {
+            evbuffer_file_segment_free(b->seg); /* the queued pieces hold their own references */
+            b->seg = NULL;
+            d->blobs_served++;
+            d->blob_bytes_served += b->size;
+            log_msg(&d->log, LOG_INFO, "blob served hash=%s bytes=%llu worker=%s", b->hash, (unsigned long long)b->size,
+                    dc->worker ? dc->worker->name : "?");
+        }
+    }
+}
+
+void store_serve(driver *d, dconn *dc, const char *hash)
+{
+    blob_send *b = &dc->down;
+    if (b->queued >= STORE_ASK_MAX) {
+        log_msg(&d->log, LOG_WARN, "protocol error peer=%s error=\"%zu blob requests queued, the limit is %d\"",
+                conn_peer(dc->c), b->queued, STORE_ASK_MAX);
+        conn_close(dc->c, 0, "too many blob requests queued");
+        return;
+    }
+    blob_ask *q = xcalloc(1, sizeof *q);
+    snprintf(q->hash, sizeof q->hash, "%s", hash);
+    if (b->tail)
+        b->tail->next = q;
+    else
+        b->head = q;
+    b->tail = q;
+    b->queued++;
+    store_pump(d, dc);
+}
+
+void store_serve_abort(dconn *dc)
+{
+    blob_send *b = &dc->down;
+    if (b->seg) evbuffer_file_segment_free(b->seg);
+    b->seg = NULL;
+    while (b->head) {
+        blob_ask *q = b->head;
+        b->head = q->next;
+        free(q);
+    }
+    b->tail = NULL;
+    b->queued = 0;
 }
 
 /* ---- retention ------------------------------------------------------------- */

@@ -7,6 +7,10 @@
  *     reader of executors and the client, with a read buffer shrunk to a
  *     few bytes so that its compaction and growth run on every input.
  * Both stop at the first bad frame (over the limit, or not decoding).
+ * Each header is also put through the rule before authentication
+ * (frame_parse_conn with the handshake's limit), which must decide from the
+ * header alone, and through the input bound (frame_input_high), which must
+ * leave room for the whole frame it allows.
  *
  * Input: byte 0 picks the frame limit (64 + 256 * byte, so "over the
  * limit" is reachable), byte 1 the reader's first buffer size (1..64), the
@@ -47,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int end;
     for (;;) {
         size_t len;
+        if (n - off >= FRAME_HEADER) {
+            size_t plen;
+            uint32_t announced = frame_get_header(s + off);
+            int pst = frame_parse_conn(s + off, FRAME_HEADER, 0, max, &plen, err, sizeof err);
+            FUZZ_ASSERT((pst == FRAME_ERROR) == (announced > frame_limit(0, max)));
+            FUZZ_ASSERT(frame_limit(0, max) <= FRAME_HANDSHAKE_MAX);
+            if (pst != FRAME_ERROR) FUZZ_ASSERT(frame_input_high(0, plen) >= FRAME_HEADER + plen);
+            if (announced <= max) FUZZ_ASSERT(frame_input_high(1, announced) >= FRAME_HEADER + (size_t)announced);
+        }
         err[0] = '\0';
         int st = frame_parse(s + off, n - off, max, &len, err, sizeof err);
         if (st == FRAME_ERROR) {

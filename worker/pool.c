@@ -191,6 +191,7 @@ static wexec *exec_fork(worker *w, const char *app_id)
     x->status = st;
     snprintf(x->app_id, sizeof x->app_id, "%s", app_id);
     x->c = conn_new(w->base, sv[0], w->conf.net_max_frame, exec_msg, exec_closed, x);
+    conn_set_authenticated(x->c); /* a socketpair no one else reaches: no handshake */
     x->next = w->execs;
     w->execs = x;
     w->execs_forked++;

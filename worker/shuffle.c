@@ -56,7 +56,8 @@
 #define FETCH_IDLE_MS (30 * 1000) /* no byte from any worker for this long fails the fetch */
 #define INDEX_MAGIC   0x5844494bu /* "KIDX" */
 #define INDEX_HEAD    8
-#define HANDSHAKE_S   10 /* seconds a worker has to answer the hello */
+#define HANDSHAKE_S   10                  /* seconds a worker has to answer the hello */
+#define REQUEST_MAX   FRAME_HANDSHAKE_MAX /* a FetchRequest: four integers and an app id of <= 128 bytes */
 
 /* ---- paths and the index ---- */
 
@@ -578,7 +579,9 @@ static void peer_on_msg(conn *c, Kiln__Envelope *m, void *arg)
     peer *p = arg;
     if (p->hs.state != HS_DONE) {
         char why[512];
-        if (conn_handshake(c, &p->hs, m, why, sizeof why) < 0) peer_reject(p, 1, "%s", why);
+        int st = conn_handshake(c, &p->hs, m, why, sizeof why);
+        if (st < 0) peer_reject(p, 1, "%s", why);
+        if (st > 0) conn_set_max_frame(c, REQUEST_MAX); /* only fetch requests come now */
         return;
     }
     if (m->body_case != KILN__ENVELOPE__BODY_FETCH_REQUEST) {

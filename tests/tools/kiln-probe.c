@@ -1,5 +1,6 @@
 /*
- * kiln-probe.c - a hostile client for the integration tests (auth.sh): it
+ * kiln-probe.c - a hostile peer for the integration tests (auth.sh,
+ * bounds.sh): it
  * connects to a driver's RPC port or a worker's data port and breaks the
  * protocol in one chosen way, then checks that the daemon closed that
  * connection (an Error message before the end is fine).
@@ -16,12 +17,27 @@
  * accepted and refused), refused-peer (a data-port handshake that must be
  * refused: run it with a wrong secret or none).
  *
+ * Bounds (bounds.sh): big-frames N PID [peer|auth] (N connections, every
+ * other one after a hello, each declaring a frame near net.max_frame and
+ * sending most of it without authenticating: each must be closed before
+ * its body went; with auth, after a full handshake, none may be; prints
+ * the VmRSS of process PID, from /proc/PID/status, while all are open),
+ * pipeline N PID (an authenticated client pipelines N InfoRequests and
+ * reads no reply: the daemon must stop reading or close it before it took
+ * them all; prints its VmRSS then), fake-server ROLE K (listens on
+ * HOST:PORT, port 0 for any, prints "port P", and answers K hellos with a
+ * HelloAck naming ROLE, its proof right for that role: each client must
+ * refuse it instead of sending its Auth).
+ *
  * Exit status: 0 when the daemon refused as it should (flood: when at
- * least one was refused and one accepted), 1 when it did not, 2 on a usage
- * or set-up error. No timing is asserted: waits are bounded only so that a
- * broken daemon fails the test instead of hanging it.
+ * least one was refused and one accepted; fake-server: when every client
+ * refused), 1 when it did not, 2 on a usage or set-up error. No timing is
+ * asserted: waits are bounded only so that a broken daemon fails the test
+ * instead of hanging it.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +53,9 @@
 #include "net.h"
 #include "util.h"
 
-#define WAIT_S 120 /* bound on any read: a daemon that never answers fails */
+#define WAIT_S   120         /* bound on any read: a daemon that never answers fails */
+#define BIG_SEND (60u << 20) /* big-frames: bytes of the body each connection tries to send */
+#define STALL_MS 3000        /* pipeline: a daemon that takes nothing for this long stopped reading */
 
 typedef struct probe {
     const char *addr;
@@ -54,6 +72,7 @@ static int dial(const probe *p, msg_reader *rd)
     }
     struct timeval tv = {WAIT_S, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     msg_reader_init(rd, fd, FRAME_MAX_DEFAULT);
     return fd;
 }
@@ -259,6 +278,191 @@ static int case_flood(const probe *p, int n)
     return accepted > 0 && refused > 0 ? 0 : 1;
 }
 
+/* The daemon's resident set in KiB (VmRSS of /proc/PID/status), -1 if unknown. */
+static long rss_kb(const char *pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%s/status", pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    fclose(f);
+    return kb;
+}
+
+/* Sends a hello and reads the daemon's answer (a HelloAck or an Error). */
+static void say_hello(const probe *p, int fd, msg_reader *rd, Kiln__Role role)
+{
+    handshake h;
+    const Kiln__Envelope *out;
+    char err[512];
+    if (hs_client_start(&h, &p->secret, role, "kiln-probe", &out, err, sizeof err) < 0) exit(2);
+    send_or_die(fd, out);
+    msg_free(read_one(rd));
+}
+
+/* N unauthenticated connections, each declaring a frame just under
+ * FRAME_MAX_DEFAULT and sending BIG_SEND bytes of it; odd ones say hello
+ * first (the frame comes instead of the proof). Each must be closed by the
+ * daemon before its body went. All stay open until VmRSS was read. */
+static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role role, int authed)
+{
+    int *fds = xcalloc((size_t)n, sizeof *fds);
+    msg_reader *rds = xcalloc((size_t)n, sizeof *rds);
+    uint8_t *body = xcalloc(1, 1u << 20);
+    int early = 0;
+    for (int i = 0; i < n; i++) {
+        if (authed)
+            fds[i] = connect_greeted(p, role, &rds[i]);
+        else
+            fds[i] = dial(p, &rds[i]);
+        if (!authed && i % 2) say_hello(p, fds[i], &rds[i], role);
+        uint8_t hdr[FRAME_HEADER];
+        frame_put_header(hdr, FRAME_MAX_DEFAULT - 16);
+        size_t sent = 0;
+        if (write_all(fds[i], hdr, sizeof hdr) == 0)
+            while (sent < BIG_SEND && write_all(fds[i], body, 1u << 20) == 0)
+                sent += 1u << 20;
+        if (sent < BIG_SEND) early++; /* the daemon closed it: the write failed */
+    }
+    long kb = rss_kb(pid);
+    printf("big-frames: %d of %d closed before their body went; daemon VmRSS %ld kB with all open\n", early, n, kb);
+    for (int i = 0; i < n; i++) {
+        msg_reader_release(&rds[i]);
+        close(fds[i]);
+    }
+    free(body);
+    free(fds);
+    free(rds);
+    return early == (authed ? 0 : n) ? 0 : 1;
+}
+
+/* An authenticated client that pipelines n InfoRequests and reads nothing. */
+static int case_pipeline(const probe *p, long n, const char *pid)
+{
+    msg_reader rd;
+    int fd = connect_greeted(p, KILN__ROLE__ROLE_CLIENT, &rd);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
+    ir.what = "status";
+    MSG_BODY(env, info_request, INFO_REQUEST, &ir);
+    size_t flen;
+    uint8_t *frame = msg_pack_frame(&env, &flen);
+    size_t per = (64u << 10) / flen, blen = per * flen;
+    uint8_t *buf = xcalloc(1, blen);
+    for (size_t i = 0; i < per; i++)
+        memcpy(buf + i * flen, frame, flen);
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    long sent = 0; /* requests */
+    size_t off = 0;
+    const char *how = "took every request";
+    while (sent < n) {
+        ssize_t w = send(fd, buf + off, blen - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            if (poll(&pf, 1, STALL_MS) == 0) {
+                how = "stopped reading";
+                break;
+            }
+            continue;
+        }
+        if (w < 0) {
+            how = "closed the connection";
+            break;
+        }
+        off += (size_t)w;
+        sent += (long)(off / flen) - (long)((off - (size_t)w) / flen);
+        if (off == blen) off = 0;
+    }
+    long kb = rss_kb(pid);
+    printf("pipeline: the daemon %s after about %ld of %ld requests; daemon VmRSS %ld kB\n", how, sent, n, kb);
+    msg_reader_release(&rd);
+    close(fd);
+    free(frame);
+    free(buf);
+    return sent < n ? 0 : 1;
+}
+
+static int role_by_name(const char *s)
+{
+    if (!strcmp(s, "client")) return KILN__ROLE__ROLE_CLIENT;
+    if (!strcmp(s, "worker")) return KILN__ROLE__ROLE_WORKER;
+    if (!strcmp(s, "driver")) return KILN__ROLE__ROLE_DRIVER;
+    if (!strcmp(s, "peer")) return KILN__ROLE__ROLE_PEER;
+    return -1;
+}
+
+/* Answers one client's hello as a server of the wrong role, with the proof
+ * right for that role. 0 when the client refused (an Error or the end, no
+ * Auth), 1 when it went on. */
+static int fake_serve(const probe *p, int fd, Kiln__Role role)
+{
+    msg_reader rd;
+    msg_reader_init(&rd, fd, FRAME_MAX_DEFAULT);
+    struct timeval tv = {WAIT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    Kiln__Envelope *m = read_one(&rd);
+    if (m->body_case != KILN__ENVELOPE__BODY_HELLO) {
+        fprintf(stderr, "kiln-probe: expected a hello, got %s\n", msg_name(m));
+        exit(2);
+    }
+    uint8_t nonce_s[AUTH_NONCE_LEN], mac[AUTH_MAC_LEN];
+    char err[256];
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__HelloAck ack = KILN__HELLO_ACK__INIT;
+    ack.version = PROTOCOL_VERSION;
+    ack.role = role;
+    if (auth_enabled(&p->secret) && m->hello->nonce.len == AUTH_NONCE_LEN) {
+        if (auth_nonce(nonce_s, err, sizeof err) < 0) exit(2);
+        auth_mac(&p->secret, AUTH_SERVER, m->hello->nonce.data, nonce_s, (uint32_t)m->hello->role, (uint32_t)role, mac);
+        ack.nonce.data = nonce_s;
+        ack.nonce.len = AUTH_NONCE_LEN;
+        ack.mac.data = mac;
+        ack.mac.len = AUTH_MAC_LEN;
+    }
+    msg_free(m);
+    MSG_BODY(env, hello_ack, HELLO_ACK, &ack);
+    send_or_die(fd, &env);
+    int rc = 0;
+    m = NULL;
+    int st = msg_reader_next(&rd, &m, err, sizeof err);
+    if (st > 0 && m->body_case == KILN__ENVELOPE__BODY_ERROR)
+        printf("fake-server: refused: %s\n", m->error->message);
+    else if (st > 0)
+        printf("fake-server: the client went on with %s\n", msg_name(m)), rc = 1;
+    else
+        printf("fake-server: the client hung up\n");
+    if (m) msg_free(m);
+    msg_reader_release(&rd);
+    close(fd);
+    return rc;
+}
+
+static int case_fake_server(const probe *p, const char *role_s, int k)
+{
+    int role = role_by_name(role_s);
+    char err[256];
+    int port, lfd = net_listen(p->addr, &port, err, sizeof err);
+    if (role < 0 || lfd < 0) {
+        fprintf(stderr, "kiln-probe: fake-server: %s\n", role < 0 ? "unknown role" : err);
+        return 2;
+    }
+    fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) & ~O_NONBLOCK);
+    printf("port %d\n", port);
+    fflush(stdout);
+    int bad = 0;
+    for (int i = 0; i < k; i++) {
+        int fd = accept(lfd, NULL, NULL);
+        if (fd < 0) return 2;
+        bad += fake_serve(p, fd, (Kiln__Role)role);
+    }
+    close(lfd);
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -294,6 +498,14 @@ int main(int argc, char **argv)
         rc = expect_closed(dial(&p, &rd), &rd, "silent connection");
     else if (!strcmp(c, "flood") && argc > 4)
         rc = case_flood(&p, atoi(argv[4]));
+    else if (!strcmp(c, "big-frames") && argc > 5)
+        rc = case_big_frames(&p, atoi(argv[4]), argv[5],
+                             argc > 6 && !strcmp(argv[6], "peer") ? KILN__ROLE__ROLE_PEER : KILN__ROLE__ROLE_CLIENT,
+                             argc > 6 && !strcmp(argv[6], "auth"));
+    else if (!strcmp(c, "pipeline") && argc > 5)
+        rc = case_pipeline(&p, atol(argv[4]), argv[5]);
+    else if (!strcmp(c, "fake-server") && argc > 5)
+        rc = case_fake_server(&p, argv[4], atoi(argv[5]));
     else
         fprintf(stderr, "kiln-probe: unknown case %s\n", c);
     auth_secret_release(&p.secret);

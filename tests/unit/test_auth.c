@@ -302,11 +302,50 @@ START_TEST(test_handshake_one_side_only)
     Kiln__Envelope ack = KILN__ENVELOPE__INIT;
     Kiln__HelloAck ha = KILN__HELLO_ACK__INIT;
     ha.version = PROTOCOL_VERSION;
+    ha.role = KILN__ROLE__ROLE_DRIVER;
     MSG_BODY(ack, hello_ack, HELLO_ACK, &ha);
     ck_assert_int_eq(hs_client_start(&cli, &s, KILN__ROLE__ROLE_CLIENT, "c", &hello, err, sizeof err), 0);
     ck_assert_int_eq(to_client(&cli, &ack, &out, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "no shared secret"), "%s", err);
     msg_free(out);
+    auth_secret_release(&s);
+}
+END_TEST
+
+/* Each client checks the role the server answers with, before its proof:
+ * a server of another role, even one holding the secret (its proof is right
+ * for the role it names), gets an Error and no Auth. */
+START_TEST(test_handshake_wrong_role)
+{
+    static const struct {
+        Kiln__Role client, server;
+        const char *says;
+    } cases[] = {
+        {KILN__ROLE__ROLE_CLIENT, KILN__ROLE__ROLE_WORKER, "the server is a worker, not the driver"},
+        {KILN__ROLE__ROLE_WORKER, KILN__ROLE__ROLE_CLIENT, "the server is a client, not the driver"},
+        {KILN__ROLE__ROLE_WORKER, KILN__ROLE__ROLE_WORKER, "the server is a worker, not the driver"},
+        {KILN__ROLE__ROLE_PEER, KILN__ROLE__ROLE_DRIVER, "the server is a driver, not a worker"},
+    };
+    auth_secret s;
+    make_secret(&s, "shared");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int with_secret = 0; with_secret < 2; with_secret++) {
+            const auth_secret *sec = with_secret ? &s : NULL;
+            handshake cli, srv;
+            const Kiln__Envelope *hello;
+            char err[512];
+            Kiln__Envelope *ack, *out;
+            hs_server_init(&srv, sec, cases[i].server, HS_ROLE(cases[i].client));
+            ck_assert_int_eq(hs_client_start(&cli, sec, cases[i].client, "c", &hello, err, sizeof err), 0);
+            ck_assert_int_ge(to_server(&srv, hello, &ack, err, sizeof err), 0);
+            ck_assert_int_eq(to_client(&cli, ack, &out, err, sizeof err), -1);
+            ck_assert_msg(strstr(err, cases[i].says), "case %zu: %s", i, err);
+            ck_assert_ptr_nonnull(out);
+            ck_assert_int_eq(out->body_case, KILN__ENVELOPE__BODY_ERROR);
+            ck_assert_int_eq(cli.state, HS_FAILED);
+            msg_free(ack);
+            msg_free(out);
+        }
     auth_secret_release(&s);
 }
 END_TEST
@@ -440,6 +479,7 @@ int main(void)
     tcase_add_test(th, test_handshake_without_secrets);
     tcase_add_test(th, test_handshake_wrong_secret);
     tcase_add_test(th, test_handshake_one_side_only);
+    tcase_add_test(th, test_handshake_wrong_role);
     tcase_add_test(th, test_handshake_replay_and_reflection);
     tcase_add_test(th, test_handshake_out_of_order);
     tcase_add_test(th, test_validate_lengths);

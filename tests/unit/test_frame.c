@@ -217,6 +217,57 @@ START_TEST(test_parse_exactly_max)
 }
 END_TEST
 
+/* The limit before and after the handshake (issue 9, defect 2): a header
+ * announcing more than FRAME_HANDSHAKE_MAX before authentication is an
+ * error with the header alone, and says so; after, max applies. */
+START_TEST(test_limit_by_state)
+{
+    ck_assert_uint_eq(frame_limit(0, FRAME_MAX_DEFAULT), FRAME_HANDSHAKE_MAX);
+    ck_assert_uint_eq(frame_limit(0, 100), 100); /* a smaller max stays */
+    ck_assert_uint_eq(frame_limit(1, FRAME_MAX_DEFAULT), FRAME_MAX_DEFAULT);
+    uint8_t hdr[FRAME_HEADER];
+    size_t len;
+    char err[256];
+    frame_put_header(hdr, FRAME_MAX_DEFAULT - 16);
+    ck_assert_int_eq(frame_parse_conn(hdr, sizeof hdr, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_ERROR);
+    ck_assert_msg(strstr(err, "before authentication is over the limit of 4096"), "%s", err);
+    ck_assert_int_eq(frame_parse_conn(hdr, sizeof hdr, 1, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_NEED_MORE);
+    ck_assert_uint_eq(len, FRAME_MAX_DEFAULT - 16);
+    frame_put_header(hdr, FRAME_HANDSHAKE_MAX);
+    ck_assert_int_eq(frame_parse_conn(hdr, sizeof hdr, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_NEED_MORE);
+    frame_put_header(hdr, FRAME_HANDSHAKE_MAX + 1);
+    ck_assert_int_eq(frame_parse_conn(hdr, sizeof hdr, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_ERROR);
+    /* after authentication the message is frame_parse's */
+    frame_put_header(hdr, FRAME_MAX_DEFAULT + 1);
+    ck_assert_int_eq(frame_parse_conn(hdr, sizeof hdr, 1, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_ERROR);
+    ck_assert_ptr_null(strstr(err, "before authentication"));
+    /* every handshake message fits, with the longest name msg_validate allows */
+    char name[257];
+    memset(name, 'n', 256);
+    name[256] = 0;
+    size_t n;
+    uint8_t *f = hello_frame(name, &n);
+    ck_assert_uint_le(n - FRAME_HEADER, FRAME_HANDSHAKE_MAX / 4);
+    ck_assert_int_eq(frame_parse_conn(f, n, 0, FRAME_MAX_DEFAULT, &len, err, sizeof err), FRAME_OK);
+    free(f);
+}
+END_TEST
+
+/* How much input a connection holds: a few KiB before authentication; one
+ * read, or the whole frame being received, after. */
+START_TEST(test_input_high)
+{
+    ck_assert_uint_eq(frame_input_high(0, 0), FRAME_INPUT_HANDSHAKE);
+    ck_assert_uint_eq(frame_input_high(0, FRAME_HANDSHAKE_MAX), FRAME_INPUT_HANDSHAKE);
+    ck_assert_uint_ge(FRAME_INPUT_HANDSHAKE, FRAME_HEADER + FRAME_HANDSHAKE_MAX);
+    ck_assert_uint_le(FRAME_INPUT_HANDSHAKE, 64u << 10);
+    ck_assert_uint_eq(frame_input_high(1, 0), FRAME_INPUT_CHUNK);
+    ck_assert_uint_eq(frame_input_high(1, 100), FRAME_INPUT_CHUNK);
+    ck_assert_uint_eq(frame_input_high(1, 10u << 20), FRAME_HEADER + (10u << 20));
+    ck_assert_uint_eq(frame_input_high(1, SIZE_MAX), SIZE_MAX);
+}
+END_TEST
+
 /* ---- msg_decode ----------------------------------------------------------- */
 
 START_TEST(test_decode_valid)
@@ -1031,6 +1082,120 @@ START_TEST(test_conn_close_in_callback)
 }
 END_TEST
 
+/* A conn that has not authenticated closes at the header of a frame over
+ * FRAME_HANDSHAKE_MAX, before its body arrived; conn_set_authenticated
+ * lifts the limit to max_frame. */
+START_TEST(test_conn_handshake_limit)
+{
+    fixture fx;
+    fx_open(&fx, 0);
+    uint8_t hdr[FRAME_HEADER];
+    frame_put_header(hdr, FRAME_HANDSHAKE_MAX + 1);
+    write_bytes(fx.fds[1], hdr, sizeof hdr);
+    fx_spin(&fx, 4);
+    ck_assert_int_eq(fx.st.nclosed, 1);
+    ck_assert_msg(strstr(fx.st.reason, "before authentication"), "reason: %s", fx.st.reason);
+    ck_assert(peer_sees_eof(&fx)); /* closed and freed at the header */
+    fx_close(&fx);
+
+    fx_open(&fx, 0);
+    conn_set_authenticated(fx.c);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Error e = KILN__ERROR__INIT;
+    char *big = calloc(1, 3 * FRAME_HANDSHAKE_MAX);
+    memset(big, 'b', 3 * FRAME_HANDSHAKE_MAX - 1);
+    e.message = big;
+    MSG_BODY(env, error, ERROR, &e);
+    size_t n;
+    uint8_t *f = msg_pack_frame(&env, &n);
+    write_bytes(fx.fds[1], f, n);
+    fx_spin(&fx, 4);
+    ck_assert_int_eq(fx.st.nmsgs, 1);
+    ck_assert_int_eq(fx.st.nclosed, 0);
+    fx_close(&fx);
+    free(f);
+    free(big);
+}
+END_TEST
+
+/* Pausing stops delivery of frames already buffered, too; they come from
+ * the loop when reading resumes. */
+static void pause_on_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    on_msg(c, m, arg);
+    conn_pause_read(c, 1);
+}
+
+START_TEST(test_conn_pause_buffered)
+{
+    fixture fx;
+    fx_open_cb(&fx, 0, pause_on_msg);
+    size_t n1, n2;
+    uint8_t *f1 = hello_frame("one", &n1);
+    uint8_t *f2 = hello_frame("two", &n2);
+    uint8_t both[512];
+    memcpy(both, f1, n1);
+    memcpy(both + n1, f2, n2);
+    write_bytes(fx.fds[1], both, n1 + n2); /* one read brings both */
+    fx_spin(&fx, 4);
+    ck_assert_int_eq(fx.st.nmsgs, 1);
+    conn_pause_read(fx.c, 0);
+    fx_spin(&fx, 4);
+    ck_assert_int_eq(fx.st.nmsgs, 2);
+    ck_assert_str_eq(fx.st.names[1], "two");
+    fx_close(&fx);
+    free(f1);
+    free(f2);
+}
+END_TEST
+
+/* With an output limit, a peer that leaves over it unread is not read:
+ * each request answered with a big reply, the peer reading none, stops
+ * being read after the first; once it reads, the rest are answered. */
+static void reply_on_msg(conn *c, Kiln__Envelope *m, void *arg)
+{
+    on_msg(c, m, arg);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__Error e = KILN__ERROR__INIT;
+    static char text[64 << 10];
+    memset(text, 'r', sizeof text - 1);
+    e.message = text;
+    MSG_BODY(env, error, ERROR, &e);
+    conn_send(c, &env);
+}
+
+START_TEST(test_conn_output_limit)
+{
+    fixture fx;
+    fx_open_cb(&fx, 0, reply_on_msg);
+    conn_set_authenticated(fx.c);
+    conn_set_output_limit(fx.c, 1000, 100);
+    /* the peer's socket buffer is full first, so the replies stay queued */
+    int small = 4096;
+    setsockopt(fx.fds[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    setsockopt(fx.fds[1], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    size_t n;
+    uint8_t *f = hello_frame("ask", &n);
+    for (int i = 0; i < 5; i++)
+        write_bytes(fx.fds[1], f, n);
+    fx_spin(&fx, 6);
+    ck_assert_int_eq(fx.st.nmsgs, 1);
+    ck_assert_uint_gt(conn_output_pending(fx.c), 1000);
+    /* the peer reads everything: the conn reads again */
+    fcntl(fx.fds[1], F_SETFL, fcntl(fx.fds[1], F_GETFL) | O_NONBLOCK);
+    char buf[65536];
+    for (int round = 0; round < 2000 && fx.st.nmsgs < 5; round++) {
+        while (read(fx.fds[1], buf, sizeof buf) > 0)
+            ;
+        fx_spin(&fx, 1);
+    }
+    ck_assert_int_eq(fx.st.nmsgs, 5);
+    ck_assert_int_eq(fx.st.nclosed, 0);
+    fx_close(&fx);
+    free(f);
+}
+END_TEST
+
 START_TEST(test_conn_send)
 {
     fixture fx;
@@ -1254,6 +1419,8 @@ static Suite *frame_suite(void)
     tcase_add_test(tf, test_parse_coalesced);
     tcase_add_test(tf, test_parse_over_max);
     tcase_add_test(tf, test_parse_exactly_max);
+    tcase_add_test(tf, test_limit_by_state);
+    tcase_add_test(tf, test_input_high);
     suite_add_tcase(s, tf);
 
     TCase *td = tcase_create("msg_decode");
@@ -1286,6 +1453,9 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_conn_garbage);
     tcase_add_test(tc, test_conn_peer_eof);
     tcase_add_test(tc, test_conn_close_in_callback);
+    tcase_add_test(tc, test_conn_handshake_limit);
+    tcase_add_test(tc, test_conn_pause_buffered);
+    tcase_add_test(tc, test_conn_output_limit);
     tcase_add_test(tc, test_conn_send);
     tcase_add_test(tc, test_conn_send_large);
     tcase_add_test(tc, test_fetch_data_fast_path);
