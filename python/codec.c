@@ -332,7 +332,7 @@ static void negate_be(uint8_t *p, size_t n)
 }
 
 /* An int beyond int64 (obj: borrowed, an int or a subclass). */
-static int key_bigint(kc_buf *b, PyObject *obj, const char *op)
+static int key_bigint(kc_buf *b, PyObject *obj /* borrowed */, const char *op)
 {
     size_t nbits = _PyLong_NumBits(obj);
     if (nbits == (size_t)-1 && PyErr_Occurred()) return -1;
@@ -373,7 +373,7 @@ out:
 }
 
 /* Any int (obj: borrowed, an int or a subclass). */
-static int key_int(kc_buf *b, PyObject *obj, const char *op)
+static int key_int(kc_buf *b, PyObject *obj /* borrowed */, const char *op)
 {
     int overflow;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
@@ -406,7 +406,7 @@ static int put_esc(kc_buf *b, uint8_t tag, const char *s, size_t n)
 }
 
 /* tag, then ESC of the UTF-8 of a str (obj: borrowed, a str or a subclass). */
-static int put_utf8(kc_buf *b, uint8_t tag, PyObject *obj)
+static int put_utf8(kc_buf *b, uint8_t tag, PyObject *obj /* borrowed */)
 {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(obj, &n); /* cached in obj; no copy for ASCII */
@@ -444,7 +444,7 @@ static int key_tuple(kc_buf *b, PyObject *obj /* borrowed tuple */, const char *
     return put_byte(b, KT_END);
 }
 
-static int key_enc(kc_buf *b, PyObject *obj, const char *op, int depth)
+static int key_enc(kc_buf *b, PyObject *obj /* borrowed */, const char *op, int depth)
 {
     /* exact types first: the common cases */
     if (PyUnicode_CheckExact(obj)) return put_utf8(b, KT_STR, obj);
@@ -464,7 +464,7 @@ static int key_enc(kc_buf *b, PyObject *obj, const char *op, int depth)
     return key_refuse(obj, op);
 }
 
-int kc_key_encode(PyObject *obj, kc_buf *b, const char *op)
+int kc_key_encode(PyObject *obj /* borrowed */, kc_buf *b, const char *op)
 {
     size_t len0 = b->len;
     if (key_enc(b, obj, op ? op : "key", 0) == 0) return 0;
@@ -479,7 +479,7 @@ typedef struct {
     size_t n, pos;
 } kdec;
 
-static PyObject *malformed(const char *what)
+static PyObject *malformed(const char *what) /* always NULL */
 {
     PyErr_Format(PyExc_ValueError, "malformed kiln key: %s", what);
     return NULL;
@@ -495,7 +495,7 @@ static uint64_t mant64(const uint8_t *q, size_t ng, uint8_t x)
 }
 
 /* An int of E bits with the nmant-bit mantissa of the ng MANT bytes at q. */
-static PyObject *big_int(const uint8_t *q, size_t ng, uint8_t x, int64_t E, size_t nmant, int neg)
+static PyObject *big_int(const uint8_t *q, size_t ng, uint8_t x, int64_t E, size_t nmant, int neg) /* new */
 {
     size_t nb = (size_t)E / 8 + 1;
     uint8_t *mag = calloc(nb, 1);
@@ -512,7 +512,7 @@ static PyObject *big_int(const uint8_t *q, size_t ng, uint8_t x, int64_t E, size
     return r;
 }
 
-static PyObject *dec_num(kdec *d, int neg)
+static PyObject *dec_num(kdec *d, int neg) /* new */
 {
     uint8_t x = neg ? 0xFF : 0x00;
     if (d->pos >= d->n) return malformed("truncated number");
@@ -555,7 +555,7 @@ static PyObject *dec_num(kdec *d, int neg)
     return PyFloat_FromDouble(neg ? -v : v);
 }
 
-static PyObject *dec_esc(kdec *d, int is_bytes)
+static PyObject *dec_esc(kdec *d, int is_bytes) /* new */
 {
     const uint8_t *s = d->p + d->pos, *end = d->p + d->n, *q = s;
     size_t escapes = 0;
@@ -587,9 +587,9 @@ static PyObject *dec_esc(kdec *d, int is_bytes)
     return r;
 }
 
-static PyObject *dec_elem(kdec *d, int depth);
+static PyObject *dec_elem(kdec *d, int depth); /* new */
 
-static PyObject *dec_tuple(kdec *d, int depth)
+static PyObject *dec_tuple(kdec *d, int depth) /* new */
 {
     if (depth >= KC_MAX_DEPTH) return malformed("tuple nested too deep");
     PyObject *small[16], **items = small; /* each a new reference */
@@ -605,7 +605,7 @@ static PyObject *dec_tuple(kdec *d, int depth)
             break;
         }
         if (n == cap) {
-            PyObject **bigger = PyMem_Malloc(2 * cap * sizeof *items);
+            PyObject **bigger = PyMem_Malloc(2 * cap * sizeof *items); /* of new references */
             if (!bigger) {
                 PyErr_NoMemory();
                 goto out;
@@ -630,7 +630,7 @@ out:
     return t;
 }
 
-static PyObject *dec_elem(kdec *d, int depth)
+static PyObject *dec_elem(kdec *d, int depth) /* new */
 {
     if (d->pos >= d->n) return malformed("truncated");
     switch (d->p[d->pos++]) {
@@ -657,7 +657,7 @@ static PyObject *dec_elem(kdec *d, int depth)
     }
 }
 
-PyObject *kc_key_decode(const uint8_t *p, size_t n)
+PyObject *kc_key_decode(const uint8_t *p, size_t n) /* new */
 {
     if (n > PY_SSIZE_T_MAX) return malformed("too long");
     kdec d = {p, n, 0};
@@ -757,7 +757,7 @@ static int val_enc(kc_buf *b, PyObject *obj /* borrowed */)
     return val_pickle(b, obj);
 }
 
-int kc_val_encode(PyObject *obj, kc_buf *b)
+int kc_val_encode(PyObject *obj /* borrowed */, kc_buf *b)
 {
     size_t len0 = b->len;
     if (val_enc(b, obj) == 0) return 0;
@@ -765,13 +765,13 @@ int kc_val_encode(PyObject *obj, kc_buf *b)
     return -1;
 }
 
-static PyObject *bad_value(const char *what)
+static PyObject *bad_value(const char *what) /* always NULL */
 {
     PyErr_Format(PyExc_ValueError, "malformed kiln value: %s", what);
     return NULL;
 }
 
-PyObject *kc_val_decode(const uint8_t *p, size_t n)
+PyObject *kc_val_decode(const uint8_t *p, size_t n) /* new */
 {
     if (n == 0) return bad_value("empty");
     if (n > PY_SSIZE_T_MAX) return bad_value("too long");
