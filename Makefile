@@ -177,6 +177,7 @@ check-unit: $(UNIT_TESTS)
 SPILL_MB ?= 200
 check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/run.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/plan.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) KILN_SPILL_MB=$(SPILL_MB) bash tests/integration/shuffle.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh

@@ -1,7 +1,9 @@
 /*
  * main.c - kiln-driver: owns struct driver, parses flags, binds the RPC and
  * HTTP ports, writes the ports file, serves the status page, and runs the
- * event loop. Connections are rpc.c; scheduling is sched.c.
+ * event loop. Connections are rpc.c; scheduling is sched.c. Names on the
+ * status page come from clients and workers: the HTML page escapes every
+ * one (html_escape), the JSON page is jansson's.
  */
 #include <errno.h>
 #include <event2/buffer.h>
@@ -18,6 +20,7 @@
 #include "driver.h"
 #include "msg.h"
 #include "net.h"
+#include "text.h"
 #include "util.h"
 
 static const char usage[] =
@@ -84,14 +87,22 @@ static void http_cb(struct evhttp_request *req, void *arg)
         evbuffer_add_printf(b, "<!doctype html><html><head><title>kiln driver</title></head><body>\n"
                                "<h1>kiln driver</h1>\n<h2>Workers</h2><table border=1><tr><th>id</th><th>name</th>"
                                "<th>slots</th><th>running</th><th>tasks done</th></tr>\n");
-        for (dworker *w = d->workers; w; w = w->next)
-            evbuffer_add_printf(b, "<tr><td>%u</td><td>%s</td><td>%u</td><td>%u</td><td>%llu</td></tr>\n", w->id,
-                                w->name, w->slots, w->running, (unsigned long long)w->tasks_done);
+        /* every name was chosen by a worker or a client: escaped, never markup */
+        for (dworker *w = d->workers; w; w = w->next) {
+            char *name = html_escape(w->name);
+            evbuffer_add_printf(b, "<tr><td>%u</td><td>%s</td><td>%u</td><td>%u</td><td>%llu</td></tr>\n", w->id, name,
+                                w->slots, w->running, (unsigned long long)w->tasks_done);
+            free(name);
+        }
         evbuffer_add_printf(b, "</table><h2>Applications</h2><table border=1><tr><th>id</th><th>name</th>"
                                "<th>state</th><th>jobs</th></tr>\n");
-        for (app *a = d->apps; a; a = a->next)
-            evbuffer_add_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%u</td></tr>\n", a->id, a->name,
+        for (app *a = d->apps; a; a = a->next) {
+            char *id = html_escape(a->id), *name = html_escape(a->name);
+            evbuffer_add_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%u</td></tr>\n", id, name,
                                 a->ended ? "ended" : "running", a->njobs);
+            free(id);
+            free(name);
+        }
         evbuffer_add_printf(b, "</table><p><a href=\"/status\">JSON</a></p></body></html>\n");
         evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
     }

@@ -22,9 +22,11 @@
 #include <string.h>
 
 #include "block.h"
+#include "bounds.h"
 #include "driver.h"
 #include "msg.h"
 #include "runtime.h"
+#include "text.h"
 #include "util.h"
 
 #define INFLIGHT_PER_SLOT 2
@@ -480,8 +482,9 @@ void job_plan_and_start(driver *d, job *j)
 {
     app *a = j->app;
     char err[1024];
-    if (job_plan_make(j->submit->job_submit, job_is_cached, a, &j->jp, err, sizeof err) < 0) {
-        job_fail(d, j, "bad lineage graph: %s", err);
+    int rc = job_plan_make(j->submit->job_submit, job_is_cached, a, &j->jp, err, sizeof err);
+    if (rc < 0) {
+        job_fail(d, j, "%s: %s", rc == PLAN_REFUSED ? "job refused" : "bad lineage graph", err);
         return;
     }
     j->nstages = j->jp.nstages;
@@ -519,6 +522,12 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
     log_msg(&d->log, LOG_INFO, "job submitted app=%s job=%u action=%s nodes=%zu", a->id, j->job_id,
             action_name(j->action), js->n_nodes);
 
+    if (js->n_nodes > KILN_MAX_NODES) { /* before anything proportional to them */
+        char n[32], limit[32];
+        job_fail(d, j, "job refused: %s nodes, the limit is %s", fmt_grouped(js->n_nodes, n, sizeof n),
+                 fmt_grouped(KILN_MAX_NODES, limit, sizeof limit));
+        return;
+    }
     char err[1024];
     for (size_t i = 0; i < js->n_conf; i++) {
         if (!conf_is_job_key(js->conf[i]->key)) {
@@ -801,7 +810,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         }
         for (size_t i = 0; i < done->n_cached_nodes && i < done->n_cached_parts; i++) {
             uint32_t node = done->cached_nodes[i];
-            const Kiln__Node *n = node <= j->jp.max_id ? j->jp.by_id[node] : NULL;
+            const Kiln__Node *n = plan_node(&j->jp, node);
             if (n) cache_record(a, node, (uint32_t)plan_partitions(&j->jp, n), done->cached_parts[i], w->id);
         }
         if (s->index == 0) {

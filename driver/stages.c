@@ -2,12 +2,21 @@
  * stages.c - cutting a job's lineage graph into stages and composing each
  * stage's narrow operations into one stage function (see stages.h).
  *
- * A job is input from the network: a union that names the same dataset
- * twice doubles the pipelines below it, so a short graph can ask for 2^n
- * pipelines (each with its own copy of every op and env above the union),
- * and a range can ask for 4 billion partitions. Pipelines, operations,
- * tasks and the serialized size are bounded (STAGE_MAX_*) and a job over
- * a bound is refused with a message before anything is allocated for it.
+ * A job is input from the network, and a graph of a few nodes can ask for
+ * a lot: a union that names the same dataset twice doubles the pipelines
+ * below it, so 40 self-unions ask for 2^40 pipelines; a range can ask for
+ * 4 billion partitions. So planning never walks the graph path by path
+ * before it knows what that costs. First, in three passes over the node
+ * ids (a parent's id is below its child's, so each pass is one loop),
+ * every node gets a plan_info: its partitions, whether it is read from a
+ * cache, and what it adds to the stage that reads it (pipelines,
+ * operations, functions, the longest pipeline, the deepest path), each
+ * computed once from its parents' and saturating. Then every bound
+ * (STAGE_MAX_*, JOB_MAX_*, KILN_STAGE_MAX_FUNCS, PLAN_MAX_DEPTH) is
+ * checked against those numbers before a stage is built, and a job over
+ * one is refused (PLAN_REFUSED) with a message the client sees. Building
+ * a stage then costs time proportional to its pipelines and operations,
+ * which were just bounded.
  */
 #include "stages.h"
 
@@ -15,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bounds.h"
+#include "text.h"
 #include "util.h"
 
 #define STAGE_MAX_PIPELINES 65536
@@ -22,19 +33,53 @@
 #define STAGE_MAX_TASKS     1000000
 #define STAGE_MAX_BYTES     ((size_t)1 << 30)
 #define STAGE_MAX_STAGES    4096
+/* over all the stages of one job */
+#define JOB_MAX_PIPELINES (1u << 20)
+#define JOB_MAX_OPS       4000000
+#define JOB_MAX_TASKS     4000000
+/* nodes on one path from the target down (the builder recurses along it) */
+#define PLAN_MAX_DEPTH 10000
+
+/* What a node costs the stage that reads it; see the comment at the top. */
+struct plan_info {
+    uint64_t parts;        /* partitions */
+    uint64_t pipes;        /* pipelines it adds to the stage reading it */
+    uint64_t steps;        /* operations and cache steps over those pipelines */
+    uint64_t funcs;        /* functions an executor resolves for them */
+    uint64_t longest;      /* steps of its longest pipeline */
+    uint64_t height;       /* nodes on its longest path down, through shuffles */
+    uint32_t map_stage[2]; /* wide node: the index of the stage writing each side, 0 = none yet */
+    uint8_t reached;       /* reachable from the target without passing a cached source */
+    uint8_t cached;        /* read from its cache (is_cached said so) */
+};
 
 typedef struct builder {
     job_plan *jp;
-    plan_cached_fn is_cached;
-    void *arg;
-    size_t nops; /* over all pipelines of the stage being built */
+    size_t nops;                              /* over all pipelines of the stage being built */
+    uint64_t job_pipes, job_steps, job_tasks; /* over the job's stages so far */
+    int refused;                              /* the error is a bound, not a broken graph */
     char *err;
     size_t errlen;
 } builder;
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
 static const Kiln__Node *node(const job_plan *p, uint32_t id)
 {
-    return id <= p->max_id ? p->by_id[id] : NULL;
+    return id <= p->max_id && p->pos[id] ? p->job->nodes[p->pos[id] - 1] : NULL;
+}
+
+const Kiln__Node *plan_node(const job_plan *p, uint32_t id)
+{
+    return p->pos ? node(p, id) : NULL;
+}
+
+static plan_info *info(const job_plan *p, const Kiln__Node *n)
+{
+    return &p->info[p->pos[n->id] - 1];
 }
 
 static int is_source(Kiln__NodeKind k)
@@ -62,59 +107,172 @@ static size_t parents_wanted(Kiln__NodeKind k)
     return k == KILN__NODE_KIND__NODE_UNION || k == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
 }
 
+/* Parent i of n when it exists and comes before n, else NULL (no message). */
+static const Kiln__Node *parent_or_null(const job_plan *p, const Kiln__Node *n, size_t i)
+{
+    return i < n->n_parents && n->parents[i] < n->id ? node(p, n->parents[i]) : NULL;
+}
+
 static const Kiln__Node *parent(builder *b, const Kiln__Node *n, size_t i)
 {
-    const Kiln__Node *p = i < n->n_parents && n->parents[i] < n->id ? node(b->jp, n->parents[i]) : NULL;
+    const Kiln__Node *p = parent_or_null(b->jp, n, i);
     if (!p) errf(b->err, b->errlen, "node %u: parent %u is unknown", n->id, i < n->n_parents ? n->parents[i] : 0);
     return p;
 }
 
 size_t plan_partitions(const job_plan *p, const Kiln__Node *n)
 {
-    switch (n->kind) {
-    case KILN__NODE_KIND__NODE_TEXT_FILE:
-        return n->n_splits;
-    case KILN__NODE_KIND__NODE_PARALLELIZE:
-        return n->n_blocks;
-    case KILN__NODE_KIND__NODE_RANGE:
-        return n->partitions;
-    case KILN__NODE_KIND__NODE_UNION: {
-        size_t s = 0;
-        for (size_t i = 0; i < n->n_parents && i < 2; i++) {
-            const Kiln__Node *q = n->parents[i] < n->id ? node(p, n->parents[i]) : NULL;
-            if (q) s += plan_partitions(p, q);
-        }
-        return s;
-    }
-    default:
-        if (is_wide(n->kind)) return n->partitions;
-        if (n->n_parents == 1 && n->parents[0] < n->id && node(p, n->parents[0]))
-            return plan_partitions(p, node(p, n->parents[0]));
-        return 0;
-    }
+    if (!p->info || n->id > p->max_id || !p->pos[n->id]) return 0;
+    return (size_t)info(p, n)->parts;
 }
 
-static plan_stage *stage_for_shuffle(job_plan *jp, uint32_t sid)
+/* Pass 1, every node in id order: partitions, as the executor will see
+ * them (a union's are its parents' in order, a narrow op's its parent's). */
+static void count_partitions(job_plan *p)
 {
-    for (size_t i = 1; i < jp->nstages; i++)
-        if (jp->stages[i].shuffle_id == sid) return &jp->stages[i];
-    return NULL;
+    for (uint32_t id = 0; id <= p->max_id; id++) {
+        const Kiln__Node *n = node(p, id);
+        if (!n) continue;
+        uint64_t parts = 0;
+        if (n->kind == KILN__NODE_KIND__NODE_TEXT_FILE) {
+            parts = n->n_splits;
+        } else if (n->kind == KILN__NODE_KIND__NODE_PARALLELIZE) {
+            parts = n->n_blocks;
+        } else if (n->kind == KILN__NODE_KIND__NODE_RANGE || is_wide(n->kind)) {
+            parts = n->partitions;
+        } else if (n->kind == KILN__NODE_KIND__NODE_UNION) {
+            for (size_t i = 0; i < 2; i++) {
+                const Kiln__Node *q = parent_or_null(p, n, i);
+                if (q) parts = sat_add(parts, info(p, q)->parts);
+            }
+        } else if (n->n_parents == 1) {
+            const Kiln__Node *q = parent_or_null(p, n, 0);
+            if (q) parts = info(p, q)->parts;
+        }
+        info(p, n)->parts = parts;
+    }
 }
 
-static int plan_stage_of(builder *b, plan_stage *st, const Kiln__Node *top, int depth);
+/* Pass 2, from the target down: which nodes the plan reads, and which of
+ * them come from a cache (is_cached once per node; nothing below a cached
+ * source is read). */
+static void mark_reached(job_plan *p, const Kiln__Node *target, plan_cached_fn is_cached, void *arg)
+{
+    info(p, target)->reached = 1;
+    for (uint32_t id = target->id + 1; id-- > 0;) {
+        const Kiln__Node *n = node(p, id);
+        if (!n || !info(p, n)->reached) continue;
+        if (n->cached && is_cached && is_cached(arg, p, n)) {
+            info(p, n)->cached = 1;
+            continue;
+        }
+        for (size_t i = 0; i < 2; i++) {
+            const Kiln__Node *q = parent_or_null(p, n, i);
+            if (q) info(p, q)->reached = 1;
+        }
+    }
+}
+
+/* Pass 3, the reached nodes in id order: what each adds to its stage. */
+static void count_costs(job_plan *p)
+{
+    for (uint32_t id = 0; id <= p->max_id; id++) {
+        const Kiln__Node *n = node(p, id);
+        if (!n || !info(p, n)->reached) continue;
+        plan_info *in = info(p, n);
+        in->height = 1;
+        if (in->cached || is_source(n->kind)) {
+            in->pipes = 1;
+            continue;
+        }
+        for (size_t i = 0; i < 2; i++) {
+            const Kiln__Node *q = parent_or_null(p, n, i);
+            if (!q) continue;
+            const plan_info *qi = info(p, q);
+            if (qi->height + 1 > in->height) in->height = qi->height + 1;
+            if (is_wide(n->kind) || (i > 0 && n->kind != KILN__NODE_KIND__NODE_UNION)) continue;
+            in->pipes = sat_add(in->pipes, qi->pipes);
+            in->steps = sat_add(in->steps, qi->steps);
+            in->funcs = sat_add(in->funcs, qi->funcs);
+            if (qi->longest > in->longest) in->longest = qi->longest;
+        }
+        if (is_wide(n->kind)) { /* the reduce side of its shuffle: one pipeline */
+            in->pipes = 1;
+            in->funcs = n->kind == KILN__NODE_KIND__NODE_REDUCE_BY_KEY; /* the combine */
+        } else if (is_narrow_op(n->kind)) {
+            in->steps = sat_add(in->steps, in->pipes);
+            in->funcs = sat_add(in->funcs, in->pipes);
+            in->longest = sat_add(in->longest, 1);
+        }
+        if (n->cached) { /* keeps its records: one more step in each pipeline */
+            in->steps = sat_add(in->steps, in->pipes);
+            in->longest = sat_add(in->longest, 1);
+        }
+    }
+}
+
+/* Fills the message of a bound and marks the job refused; returns -1. */
+static int refuse(builder *b, const char *what, uint64_t n, uint64_t limit, const char *why)
+{
+    char ns[32], ls[32];
+    fmt_grouped(n, ns, sizeof ns);
+    fmt_grouped(limit, ls, sizeof ls);
+    errf(b->err, b->errlen, "%s%s %s, the limit is %s%s", n == UINT64_MAX ? "at least " : "", ns, what, ls,
+         why ? why : "");
+    b->refused = 1;
+    return -1;
+}
+
+/* Checks the stage reading top (with extra_funcs for its output) and the
+ * job so far against every bound, before any of it is built. */
+static int check_stage(builder *b, const Kiln__Node *top, uint64_t extra_funcs)
+{
+    const plan_info *in = info(b->jp, top);
+    if (in->pipes > STAGE_MAX_PIPELINES)
+        return refuse(b, "pipelines in one stage", in->pipes, STAGE_MAX_PIPELINES,
+                      " (too many pipelines: a union reads each of its sides, so a union of a dataset with itself "
+                      "doubles them)");
+    if (in->parts > STAGE_MAX_TASKS)
+        return refuse(b, "partitions in one stage", in->parts, STAGE_MAX_TASKS, " (too many partitions)");
+    if (in->steps > STAGE_MAX_OPS)
+        return refuse(b, "operations over the pipelines of one stage", in->steps, STAGE_MAX_OPS,
+                      " (too many operations: each pipeline has its own copy)");
+    if (in->longest > KILN_STAGE_MAX_FUNCS)
+        return refuse(b, "operations in one pipeline", in->longest, KILN_STAGE_MAX_FUNCS,
+                      " (maps, filters, flat_maps, map_partitions and caches between two shuffles; a shuffle, e.g. "
+                      "repartition, starts a new stage)");
+    if (sat_add(in->funcs, extra_funcs) > KILN_STAGE_MAX_FUNCS)
+        return refuse(b, "functions called by one stage", sat_add(in->funcs, extra_funcs), KILN_STAGE_MAX_FUNCS,
+                      " (each pipeline a union reads counts its functions again)");
+    b->job_pipes = sat_add(b->job_pipes, in->pipes);
+    b->job_steps = sat_add(b->job_steps, in->steps);
+    b->job_tasks = sat_add(b->job_tasks, in->parts);
+    if (b->job_pipes > JOB_MAX_PIPELINES)
+        return refuse(b, "pipelines over the stages of the job", b->job_pipes, JOB_MAX_PIPELINES, NULL);
+    if (b->job_steps > JOB_MAX_OPS)
+        return refuse(b, "operations over the stages of the job", b->job_steps, JOB_MAX_OPS, NULL);
+    if (b->job_tasks > JOB_MAX_TASKS)
+        return refuse(b, "tasks over the stages of the job", b->job_tasks, JOB_MAX_TASKS, NULL);
+    return 0;
+}
+
+static int plan_stage_of(builder *b, plan_stage *st, const Kiln__Node *top, uint64_t extra_funcs, int depth);
 
 /* Registers the map stages of wide node w (once per shuffle). */
 static int add_map_stages(builder *b, const Kiln__Node *w, int depth)
 {
     uint32_t sides = shuffle_sides(w);
+    plan_info *wi = info(b->jp, w);
     for (uint32_t side = 0; side < sides; side++) {
+        if (wi->map_stage[side]) continue;
         uint32_t sid = shuffle_id_of(w, side);
-        if (stage_for_shuffle(b->jp, sid)) continue;
-        if (b->jp->nstages >= STAGE_MAX_STAGES) return errf(b->err, b->errlen, "more than %d stages", STAGE_MAX_STAGES);
+        if (b->jp->nstages >= STAGE_MAX_STAGES)
+            return refuse(b, "stages", (uint64_t)b->jp->nstages + 1, STAGE_MAX_STAGES, " (one per shuffle)");
         const Kiln__Node *in = parent(b, w, side);
         if (!in) return -1;
         b->jp->stages = xrealloc(b->jp->stages, (b->jp->nstages + 1) * sizeof *b->jp->stages);
         size_t idx = b->jp->nstages++;
+        wi->map_stage[side] = (uint32_t)idx;
         plan_stage *st = &b->jp->stages[idx];
         memset(st, 0, sizeof *st);
         st->is_map = 1;
@@ -125,7 +283,7 @@ static int add_map_stages(builder *b, const Kiln__Node *w, int depth)
         b->nops = 0;
         /* st may move while the stages array grows: build into a copy */
         plan_stage tmp = *st;
-        int rc = plan_stage_of(b, &tmp, in, depth + 1);
+        int rc = plan_stage_of(b, &tmp, in, w->kind == KILN__NODE_KIND__NODE_REDUCE_BY_KEY, depth + 1);
         b->jp->stages[idx] = tmp;
         b->nops = saved;
         if (rc < 0) return -1;
@@ -135,8 +293,8 @@ static int add_map_stages(builder *b, const Kiln__Node *w, int depth)
 
 static plan_pipe *new_pipe(builder *b, plan_stage *st, const Kiln__Node *src, Kiln__NodeKind kind)
 {
-    if (st->npipes >= STAGE_MAX_PIPELINES) {
-        errf(b->err, b->errlen, "too many pipelines: unions reach more than %d sources", STAGE_MAX_PIPELINES);
+    if (st->npipes >= STAGE_MAX_PIPELINES) { /* check_stage refused such a stage already */
+        refuse(b, "pipelines in one stage", st->npipes + 1, STAGE_MAX_PIPELINES, " (too many pipelines)");
         return NULL;
     }
     if (st->npipes == st->cappipes) { /* geometric growth: a union fan-out adds thousands */
@@ -150,19 +308,36 @@ static plan_pipe *new_pipe(builder *b, plan_stage *st, const Kiln__Node *src, Ki
     return pp;
 }
 
+/* Each read of a shuffle appends its id; plan_stage_of sorts them and
+ * drops repeats, so a shuffle read through many pipelines costs no search. */
 static void add_dep(plan_stage *st, uint32_t sid)
 {
-    for (size_t i = 0; i < st->ndeps; i++)
-        if (st->deps[i] == sid) return;
     st->deps = xrealloc(st->deps, (st->ndeps + 1) * sizeof *st->deps);
     st->deps[st->ndeps++] = sid;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static void unique_deps(plan_stage *st)
+{
+    if (st->ndeps < 2) return;
+    qsort(st->deps, st->ndeps, sizeof *st->deps, cmp_u32);
+    size_t k = 1;
+    for (size_t i = 1; i < st->ndeps; i++)
+        if (st->deps[i] != st->deps[k - 1]) st->deps[k++] = st->deps[i];
+    st->ndeps = k;
 }
 
 /* Appends step to every pipeline from index first on. */
 static int add_step(builder *b, plan_stage *st, size_t first, plan_step step)
 {
-    if (b->nops + (st->npipes - first) > STAGE_MAX_OPS)
-        return errf(b->err, b->errlen, "too many operations: more than %d over all pipelines", STAGE_MAX_OPS);
+    if (b->nops + (st->npipes - first) > STAGE_MAX_OPS) /* check_stage refused such a stage already */
+        return refuse(b, "operations over the pipelines of one stage", b->nops + (st->npipes - first), STAGE_MAX_OPS,
+                      " (too many operations)");
     b->nops += st->npipes - first;
     for (size_t i = first; i < st->npipes; i++) {
         plan_pipe *pp = &st->pipes[i];
@@ -172,12 +347,14 @@ static int add_step(builder *b, plan_stage *st, size_t first, plan_step step)
     return 0;
 }
 
-/* Appends to st the pipelines that produce node n, in partition order. */
+/* Appends to st the pipelines that produce node n, in partition order. A
+ * node shared by two paths is visited once per path: that is once per
+ * pipeline or operation it adds, which check_stage bounded. */
 static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
 {
-    if (depth > 10000) return errf(b->err, b->errlen, "lineage graph too deep");
-    if (n->cached && b->is_cached && b->is_cached(b->arg, b->jp, n))
-        return new_pipe(b, st, n, KILN__NODE_KIND__NODE_CACHED) ? 0 : -1;
+    if (depth > PLAN_MAX_DEPTH) /* count_costs' height bounds this already */
+        return refuse(b, "levels in the lineage graph", (uint64_t)depth, PLAN_MAX_DEPTH, " (lineage graph too deep)");
+    if (info(b->jp, n)->cached) return new_pipe(b, st, n, KILN__NODE_KIND__NODE_CACHED) ? 0 : -1;
     size_t first = st->npipes;
     if (is_source(n->kind)) {
         if (!new_pipe(b, st, n, n->kind)) return -1;
@@ -216,18 +393,19 @@ static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
 static size_t pipe_partitions(const job_plan *jp, const plan_pipe *pp)
 {
     if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) return pp->source->partitions;
-    if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED) return plan_partitions(jp, pp->source);
     return plan_partitions(jp, pp->source);
 }
 
-static int plan_stage_of(builder *b, plan_stage *st, const Kiln__Node *top, int depth)
+static int plan_stage_of(builder *b, plan_stage *st, const Kiln__Node *top, uint64_t extra_funcs, int depth)
 {
+    if (check_stage(b, top, extra_funcs) < 0) return -1;
     if (collect(b, st, top, depth) < 0) return -1;
+    unique_deps(st);
     size_t ntasks = 0;
     for (size_t i = 0; i < st->npipes; i++)
         ntasks += pipe_partitions(b->jp, &st->pipes[i]);
-    if (ntasks > STAGE_MAX_TASKS)
-        return errf(b->err, b->errlen, "too many partitions: %zu, at most %d", ntasks, STAGE_MAX_TASKS);
+    if (ntasks > STAGE_MAX_TASKS) /* check_stage refused such a stage already */
+        return refuse(b, "partitions in one stage", ntasks, STAGE_MAX_TASKS, " (too many partitions)");
     st->ntasks = ntasks;
     return 0;
 }
@@ -236,27 +414,39 @@ int job_plan_make(const Kiln__JobSubmit *job, plan_cached_fn is_cached, void *ar
                   size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    out->job = job;
     for (size_t i = 0; i < job->n_nodes; i++)
         if (job->nodes[i]->id > out->max_id) out->max_id = job->nodes[i]->id;
     if (out->max_id > 10 * job->n_nodes + 1000000) return errf(err, errlen, "node ids out of range");
-    out->by_id = xcalloc(out->max_id + 1, sizeof *out->by_id);
+    out->pos = xcalloc((size_t)out->max_id + 1, sizeof *out->pos);
+    out->info = xcalloc(job->n_nodes ? job->n_nodes : 1, sizeof *out->info);
     for (size_t i = 0; i < job->n_nodes; i++)
-        out->by_id[job->nodes[i]->id] = job->nodes[i];
+        out->pos[job->nodes[i]->id] = (uint32_t)i + 1; /* a repeated id: the last one counts */
+    builder b = {.jp = out, .err = err, .errlen = errlen};
     const Kiln__Node *target = node(out, job->target);
     if (!target) {
         job_plan_release(out);
         return errf(err, errlen, "target node %u is unknown", job->target);
     }
+    count_partitions(out);
+    mark_reached(out, target, is_cached, arg);
+    count_costs(out);
+    int rc = 0;
+    if (info(out, target)->height > PLAN_MAX_DEPTH)
+        rc = refuse(&b, "levels in the lineage graph", info(out, target)->height, PLAN_MAX_DEPTH,
+                    " (lineage graph too deep)");
     out->stages = xcalloc(1, sizeof *out->stages);
     out->nstages = 1;
-    builder b = {.jp = out, .is_cached = is_cached, .arg = arg, .err = err, .errlen = errlen};
-    plan_stage result;
-    memset(&result, 0, sizeof result);
-    int rc = plan_stage_of(&b, &result, target, 0);
-    out->stages[0] = result;
+    if (rc == 0) {
+        plan_stage result;
+        memset(&result, 0, sizeof result);
+        uint64_t extra = job->action && job->action->kind == KILN__ACTION_KIND__ACTION_REDUCE;
+        rc = plan_stage_of(&b, &result, target, extra, 0);
+        out->stages[0] = result;
+    }
     if (rc < 0) {
         job_plan_release(out);
-        return -1;
+        return b.refused ? PLAN_REFUSED : -1;
     }
     return 0;
 }
@@ -271,7 +461,8 @@ void job_plan_release(job_plan *p)
         free(st->deps);
     }
     free(p->stages);
-    free(p->by_id);
+    free(p->pos);
+    free(p->info);
     memset(p, 0, sizeof *p);
 }
 
@@ -345,6 +536,46 @@ static void add_name(char *buf, size_t len, const char *name)
     snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name);
 }
 
+/* A cache step of a stage: its op, and the pipeline it is in. */
+typedef struct cache_step {
+    uint32_t node;
+    size_t pipe;
+    Kiln__Op *op;
+} cache_step;
+
+static int cmp_cache_step(const void *x, const void *y)
+{
+    const cache_step *a = x, *b = y;
+    if (a->node != b->node) return a->node < b->node ? -1 : 1;
+    return a->pipe < b->pipe ? -1 : a->pipe > b->pipe;
+}
+
+/* Sets each cache op's part_offset: earlier pipelines through the same
+ * cached node hold its first partitions. Sorting the cache steps by (node,
+ * pipeline) makes that a running sum per node, whatever the number of
+ * pipelines. ops holds the stage's ops in pipeline order. */
+static void set_cache_offsets(const job_plan *jp, const plan_stage *st, Kiln__Op *ops)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < st->npipes; i++)
+        for (size_t j = 0; j < st->pipes[i].nsteps; j++)
+            n += !st->pipes[i].steps[j].op;
+    if (!n) return;
+    cache_step *cs = xcalloc(n, sizeof *cs);
+    size_t c = 0;
+    for (size_t i = 0; i < st->npipes; i++)
+        for (size_t j = 0; j < st->pipes[i].nsteps; j++, k++)
+            if (!st->pipes[i].steps[j].op) cs[c++] = (cache_step){st->pipes[i].steps[j].cache_node, i, &ops[k]};
+    qsort(cs, n, sizeof *cs, cmp_cache_step);
+    uint64_t offset = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || cs[i].node != cs[i - 1].node) offset = 0;
+        cs[i].op->part_offset = (uint32_t)offset;
+        offset += pipe_partitions(jp, &st->pipes[cs[i].pipe]);
+    }
+    free(cs);
+}
+
 int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln__Action *output, uint64_t threshold,
                     stage_stats *stats, stage_plan *out, char *err, size_t errlen)
 {
@@ -399,16 +630,12 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
             } else {
                 ops[k].kind = KILN__OP_KIND__OP_CACHE;
                 ops[k].node = s->cache_node;
-                /* earlier pipelines through the same node hold its first partitions */
-                for (size_t q = 0; q < i; q++)
-                    for (size_t r = 0; r < st->pipes[q].nsteps; r++)
-                        if (!st->pipes[q].steps[r].op && st->pipes[q].steps[r].cache_node == s->cache_node)
-                            ops[k].part_offset += (uint32_t)pipe_partitions(jp, &st->pipes[q]);
             }
             opp[k] = &ops[k];
         }
         sf.pipelines[i] = &pls[i];
     }
+    set_cache_offsets(jp, st, ops);
     if (output->kind == KILN__ACTION_KIND__ACTION_REDUCE && output->fn && output->fn->symbol)
         add_name(out->fn_names, sizeof out->fn_names, output->fn->symbol);
     if (output->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE && output->shuffle && output->shuffle->combine &&

@@ -53,16 +53,22 @@ typedef struct plan_stage {
     size_t ndeps;
 } plan_stage;
 
+/* What planning computed for one node (stages.c). */
+typedef struct plan_info plan_info;
+
 struct job_plan;
 typedef struct job_plan {
     plan_stage *stages; /* [0] is the result stage */
     size_t nstages;
-    const Kiln__Node **by_id;
+    const Kiln__JobSubmit *job; /* borrowed */
+    uint32_t *pos;              /* node id -> 1 + its index in job->nodes, 0 = none */
     uint32_t max_id;
+    plan_info *info; /* per index in job->nodes */
 } job_plan;
 
 /* True when every partition of node n is kept on a live worker. jp is the
- * plan being made (its by_id is complete: plan_partitions works). */
+ * plan being made (plan_node and plan_partitions work, in constant time).
+ * Called at most once per node. */
 typedef int (*plan_cached_fn)(void *arg, const struct job_plan *jp, const Kiln__Node *n);
 
 static inline uint32_t shuffle_id_of(const Kiln__Node *wide, uint32_t side)
@@ -76,16 +82,24 @@ static inline uint32_t shuffle_sides(const Kiln__Node *wide)
     return wide->kind == KILN__NODE_KIND__NODE_JOIN ? 2 : 1;
 }
 
+#define PLAN_REFUSED (-2)
+
 /* Plans `job` (borrowed: it must outlive the plan). is_cached may be NULL.
- * 0, or -1 with a message: a node that references an unknown or later
- * node, an operation without a function, a wide node with a bad partition
- * count, or a job over the STAGE_MAX_* bounds of stages.c (pipelines,
- * operations, tasks, bytes), which keep one hostile graph from exhausting
- * the driver. */
+ * Costs time linear in the nodes, plus the pipelines and operations of the
+ * stages, which are bounded before they are built. 0; -1 with a message
+ * for a broken graph (a node that references an unknown or later node, an
+ * operation without a function, a wide node with no partitions); or
+ * PLAN_REFUSED with a message ("65,536 pipelines in one stage, the limit
+ * is ...") for a job over a bound of stages.c (pipelines, operations,
+ * partitions, stages, depth, per stage and per job) or over what an
+ * executor runs (KILN_STAGE_MAX_FUNCS), which keep one hostile graph from
+ * exhausting the driver or failing on every worker. */
 int job_plan_make(const Kiln__JobSubmit *job, plan_cached_fn is_cached, void *arg, job_plan *out, char *err,
                   size_t errlen);
 void job_plan_release(job_plan *p);
-/* How many partitions node n has. */
+/* The node with that id, or NULL; borrowed from the job. */
+const Kiln__Node *plan_node(const job_plan *p, uint32_t id);
+/* How many partitions node n has (computed once when the plan was made). */
 size_t plan_partitions(const job_plan *p, const Kiln__Node *n);
 
 /* A serialized stage and its task inputs. */

@@ -13,11 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounds.h"
 #include "kiln.h"
 #include "kiln.pb-c.h"
 #include "runtime.h"
 
-#define TASK_MAX_OPS 64
+/* functions per stage and operations per pipeline (the driver refuses more) */
+#define TASK_MAX_OPS KILN_STAGE_MAX_FUNCS
 
 /* Shared with the worker (MAP_SHARED): which user function runs now, so a
  * crash can be blamed on it. */

@@ -15,7 +15,9 @@
  * "../x" on a data port), silent (connect and say nothing), flood N (open N
  * connections at once, then shake hands on each: prints how many were
  * accepted and refused), refused-peer (a data-port handshake that must be
- * refused: run it with a wrong secret or none).
+ * refused: run it with a wrong secret or none), worker-named NAME (register
+ * as a worker called NAME, print "registered", then hold the connection
+ * until the daemon closes it or the probe is killed).
  *
  * Bounds (bounds.sh): big-frames N PID [peer|auth] (N connections, every
  * other one after a hello, each declaring a frame near net.max_frame and
@@ -240,6 +242,33 @@ static int case_after_handshake(const probe *p, const char *what)
     }
     send_or_die(fd, &env);
     return expect_closed(fd, &rd, what);
+}
+
+/* Registers a worker whose name the test chooses (markup, say) and stays. */
+static int case_worker_named(const probe *p, const char *name)
+{
+    msg_reader rd;
+    int fd = connect_greeted(p, KILN__ROLE__ROLE_WORKER, &rd);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__RegisterWorker rw = KILN__REGISTER_WORKER__INIT;
+    rw.host = "127.0.0.1";
+    rw.name = (char *)name;
+    rw.slots = 1;
+    rw.data_port = 1;
+    MSG_BODY(env, register_worker, REGISTER_WORKER, &rw);
+    send_or_die(fd, &env);
+    Kiln__Envelope *m = read_one(&rd);
+    int ok = m->body_case == KILN__ENVELOPE__BODY_WORKER_REGISTERED;
+    printf("%s\n", ok ? "registered" : msg_name(m));
+    fflush(stdout);
+    msg_free(m);
+    if (!ok) return 1;
+    char err[256];
+    while (msg_reader_next(&rd, &m, err, sizeof err) > 0) /* until closed (or killed) */
+        msg_free(m);
+    msg_reader_release(&rd);
+    close(fd);
+    return 0;
 }
 
 static int case_fetch_traversal(const probe *p)
@@ -496,6 +525,8 @@ int main(int argc, char **argv)
         close(fd);
     } else if (!strcmp(c, "silent"))
         rc = expect_closed(dial(&p, &rd), &rd, "silent connection");
+    else if (!strcmp(c, "worker-named") && argc > 4)
+        rc = case_worker_named(&p, argv[4]);
     else if (!strcmp(c, "flood") && argc > 4)
         rc = case_flood(&p, atoi(argv[4]));
     else if (!strcmp(c, "big-frames") && argc > 5)

@@ -19,7 +19,7 @@
 
 /* ---- a job under construction ------------------------------------------- */
 
-#define MAX_NODES 16
+#define MAX_NODES 200
 
 typedef struct job_builder {
     Kiln__JobSubmit job;
@@ -593,7 +593,7 @@ START_TEST(test_fanout_and_partition_limits)
     job.target = LEVELS + 2;
     err[0] = 0;
     ck_assert_int_eq(stages_build(&job, 1, 1048576, NULL, &p, err, sizeof err), -1);
-    ck_assert_msg(strstr(err, "limit") != NULL, "message: %s", err);
+    ck_assert_msg(strstr(err, "limit") != NULL, "message: %s", err); /* 65,536 functions, before any copy */
     ck_assert_ptr_null(p.bytes);
     free(env);
 
@@ -636,6 +636,244 @@ START_TEST(test_fn_names)
 }
 END_TEST
 
+/* ---- planning costs time linear in the nodes ----------------------------- */
+
+typedef struct cache_probe {
+    size_t calls;  /* is_cached calls */
+    uint32_t kept; /* the node id said to be cached (0: none) */
+    size_t parts;  /* plan_partitions of the last node asked about */
+} cache_probe;
+
+/* Like the driver's job_is_cached: asks plan_partitions of every node it sees. */
+static int probe_is_cached(void *arg, const job_plan *jp, const Kiln__Node *n)
+{
+    cache_probe *cp = arg;
+    cp->calls++;
+    cp->parts = plan_partitions(jp, n);
+    return n->id == cp->kept;
+}
+
+/* u = range(0, 10, 1); levels times u = union(u, u); the last one cached. */
+static void build_self_unions(job_builder *b, uint32_t levels)
+{
+    jb_init(b, KILN__ACTION_KIND__ACTION_COUNT);
+    jb_range(b, 1, 0, 10, 1);
+    for (uint32_t i = 1; i <= levels; i++)
+        jb_union(b, i + 1, i, i);
+    b->nodes[levels].cached = 1;
+}
+
+/* Issue 9: count(cache(u)) over 40 self-unions froze the driver: the cache
+ * check asked plan_partitions, which walked both parents of every union
+ * (2^40 calls). Now each node is asked once, and the job is refused with
+ * the real numbers before anything is built. Before the fix this test does
+ * not finish. */
+START_TEST(test_self_union_40_cached)
+{
+    job_builder b;
+    build_self_unions(&b, 40);
+    cache_probe cp = {0};
+    job_plan jp;
+    char err[512] = "";
+    ck_assert_int_eq(job_plan_make(&b.job, probe_is_cached, &cp, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_uint_eq(cp.calls, 1); /* one cached node, asked once */
+    ck_assert_uint_eq(cp.parts, (size_t)1 << 40);
+    ck_assert_msg(strstr(err, "1,099,511,627,776 pipelines in one stage, the limit is 65,536"), "%s", err);
+    ck_assert_ptr_null(jp.stages);
+
+    /* kept by the cache it is one pipeline, but of 2^40 partitions */
+    cp = (cache_probe){.kept = 41};
+    ck_assert_int_eq(job_plan_make(&b.job, probe_is_cached, &cp, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_uint_eq(cp.calls, 1);
+    ck_assert_msg(strstr(err, "1,099,511,627,776 partitions in one stage, the limit is 1,000,000"), "%s", err);
+
+    /* 64 levels saturate rather than wrap */
+    build_self_unions(&b, 70);
+    cp = (cache_probe){0};
+    ck_assert_int_eq(job_plan_make(&b.job, probe_is_cached, &cp, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "at least 18,446,744,073,709,551,615 pipelines"), "%s", err);
+}
+END_TEST
+
+/* A DAG with shared parents still plans right: a pipeline per source
+ * reached through unions, each with its own copy of the steps above, and
+ * each cache step's offset counts the partitions of the earlier pipelines
+ * through the same node. The cache check runs once per reached node. */
+START_TEST(test_shared_parents_dag)
+{
+    job_builder b;
+    jb_init(&b, KILN__ACTION_KIND__ACTION_COUNT);
+    jb_range(&b, 1, 0, 6, 2);
+    Kiln__Node *m = jb_op(&b, 2, KILN__NODE_KIND__NODE_MAP, 1, "m", "");
+    m->cached = 1;
+    jb_union(&b, 3, 2, 2);                                  /* m twice */
+    jb_op(&b, 4, KILN__NODE_KIND__NODE_FILTER, 3, "f", ""); /* over both */
+    Kiln__Node *v = jb_union(&b, 5, 4, 1);                  /* and the range itself */
+    v->cached = 1;
+    cache_probe cp = {0};
+    job_plan jp;
+    char err[512] = "";
+    ck_assert_msg(job_plan_make(&b.job, probe_is_cached, &cp, &jp, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(cp.calls, 2); /* nodes 2 and 5, once each */
+    ck_assert_uint_eq(jp.nstages, 1);
+    const plan_stage *st = &jp.stages[0];
+    ck_assert_uint_eq(st->npipes, 3);
+    ck_assert_uint_eq(st->ntasks, 6);
+    ck_assert_uint_eq(plan_partitions(&jp, plan_node(&jp, 5)), 6);
+    ck_assert_uint_eq(plan_partitions(&jp, plan_node(&jp, 3)), 4);
+    stage_plan p;
+    ck_assert_msg(stage_serialize(&jp, 0, 1, b.job.action, 1048576, NULL, &p, err, sizeof err) == 0, "%s", err);
+    Kiln__StageFunc *sf = kiln__stage_func__unpack(NULL, p.len, p.bytes);
+    ck_assert_ptr_nonnull(sf);
+    ck_assert_uint_eq(sf->n_pipelines, 3);
+    /* pipelines 0 and 1: map, cache 2, filter, cache 5; pipeline 2: cache 5 */
+    for (size_t i = 0; i < 2; i++) {
+        const Kiln__Pipeline *pl = sf->pipelines[i];
+        ck_assert_uint_eq(pl->n_ops, 4);
+        ck_assert_str_eq(pl->ops[0]->fn->symbol, "m");
+        ck_assert_int_eq(pl->ops[1]->kind, KILN__OP_KIND__OP_CACHE);
+        ck_assert_uint_eq(pl->ops[1]->node, 2);
+        ck_assert_uint_eq(pl->ops[1]->part_offset, 2 * i);
+        ck_assert_str_eq(pl->ops[2]->fn->symbol, "f");
+        ck_assert_uint_eq(pl->ops[3]->node, 5);
+        ck_assert_uint_eq(pl->ops[3]->part_offset, 2 * i);
+    }
+    ck_assert_uint_eq(sf->pipelines[2]->n_ops, 1);
+    ck_assert_uint_eq(sf->pipelines[2]->ops[0]->node, 5);
+    ck_assert_uint_eq(sf->pipelines[2]->ops[0]->part_offset, 4);
+    kiln__stage_func__free_unpacked(sf, NULL);
+    stage_plan_release(&p);
+    job_plan_release(&jp);
+
+    /* with node 2 kept, the pipelines start from its cache and nothing below is asked */
+    cp = (cache_probe){.kept = 2};
+    ck_assert_msg(job_plan_make(&b.job, probe_is_cached, &cp, &jp, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(cp.calls, 2);
+    ck_assert_int_eq(jp.stages[0].pipes[0].source_kind, KILN__NODE_KIND__NODE_CACHED);
+    ck_assert_int_eq(jp.stages[0].pipes[1].source_kind, KILN__NODE_KIND__NODE_CACHED);
+    ck_assert_int_eq(jp.stages[0].pipes[2].source_kind, KILN__NODE_KIND__NODE_RANGE);
+    ck_assert_uint_eq(jp.stages[0].ntasks, 6);
+    job_plan_release(&jp);
+}
+END_TEST
+
+/* A shuffle read through many pipelines gets one map stage and one
+ * dependency. */
+START_TEST(test_shared_shuffle)
+{
+    job_builder b;
+    jb_init(&b, KILN__ACTION_KIND__ACTION_COUNT);
+    jb_range(&b, 1, 0, 100, 4);
+    Kiln__Node *r = jb_add(&b, 2, KILN__NODE_KIND__NODE_GROUP_BY_KEY); /* no combine: no function per read */
+    r->parents[0] = 1;
+    r->n_parents = 1;
+    r->partitions = 3;
+    for (uint32_t i = 3; i < 3 + 10; i++)
+        jb_union(&b, i, i - 1, i - 1); /* 1024 reads of the shuffle */
+    job_plan jp;
+    char err[512] = "";
+    ck_assert_msg(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(jp.nstages, 2);
+    ck_assert_uint_eq(jp.stages[0].npipes, 1024);
+    ck_assert_uint_eq(jp.stages[0].ntasks, 3 * 1024);
+    ck_assert_uint_eq(jp.stages[0].ndeps, 1);
+    ck_assert_uint_eq(jp.stages[0].deps[0], shuffle_id_of(r, 0));
+    ck_assert_uint_eq(jp.stages[1].ntasks, 4);
+    job_plan_release(&jp);
+}
+END_TEST
+
+/* Issue 9: a chain of 65 maps passed the driver and failed on every
+ * worker ("stage has more than 64 functions"). Now the driver refuses it,
+ * and any stage whose executor would: 64 functions over all pipelines
+ * (with a reduce's or a combine's function), 64 operations in one. */
+START_TEST(test_function_limits)
+{
+    job_builder b;
+    job_plan jp;
+    char err[512] = "";
+    jb_init(&b, KILN__ACTION_KIND__ACTION_COUNT);
+    jb_range(&b, 1, 0, 10, 2);
+    for (uint32_t i = 2; i <= 65; i++)
+        jb_op(&b, i, KILN__NODE_KIND__NODE_MAP, i - 1, "f", "");
+    ck_assert_msg(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err) == 0, "%s", err); /* 64 maps */
+    job_plan_release(&jp);
+    jb_op(&b, 66, KILN__NODE_KIND__NODE_MAP, 65, "f", "");
+    ck_assert_int_eq(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "65 operations in one pipeline, the limit is 64"), "%s", err);
+
+    /* 64 maps and a reduce action: 65 functions */
+    b.job.target = 65;
+    b.action.kind = KILN__ACTION_KIND__ACTION_REDUCE;
+    Kiln__FnRef red = KILN__FN_REF__INIT;
+    red.symbol = "kiln_sum_i64";
+    b.action.fn = &red;
+    ck_assert_int_eq(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "65 functions called by one stage, the limit is 64"), "%s", err);
+
+    /* a union of a 33-map chain with itself: 66 functions */
+    b.action.kind = KILN__ACTION_KIND__ACTION_COUNT;
+    b.job.target = 34;
+    jb_union(&b, 67, 34, 34);
+    ck_assert_int_eq(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "66 functions called by one stage"), "%s", err);
+
+    /* caches count as operations of their pipeline, not as functions */
+    jb_init(&b, KILN__ACTION_KIND__ACTION_COUNT);
+    jb_range(&b, 1, 0, 10, 2);
+    for (uint32_t i = 2; i <= 33; i++)
+        jb_op(&b, i, KILN__NODE_KIND__NODE_MAP, i - 1, "f", "")->cached = 1;
+    ck_assert_msg(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err) == 0, "%s", err); /* 32 + 32 */
+    job_plan_release(&jp);
+    jb_op(&b, 34, KILN__NODE_KIND__NODE_MAP, 33, "f", "");
+    ck_assert_int_eq(job_plan_make(&b.job, NULL, NULL, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "65 operations in one pipeline"), "%s", err);
+}
+END_TEST
+
+/* A graph deeper than the builder recurses is refused before it starts. */
+START_TEST(test_too_deep)
+{
+    enum { N = 10002 };
+    Kiln__Node *nodes = calloc(N + 1, sizeof *nodes);
+    Kiln__Node **nodep = calloc(N + 1, sizeof *nodep);
+    uint32_t(*parents)[2] = calloc(N + 1, sizeof *parents);
+    Kiln__Action act = KILN__ACTION__INIT;
+    Kiln__JobSubmit job = KILN__JOB_SUBMIT__INIT;
+    for (uint32_t i = 0; i < N; i++) {
+        kiln__node__init(&nodes[i]);
+        nodes[i].id = i + 1;
+        nodep[i] = &nodes[i];
+        if (i == 0) {
+            nodes[i].kind = KILN__NODE_KIND__NODE_RANGE;
+            nodes[i].range_end = 10;
+            nodes[i].partitions = 1;
+            continue;
+        }
+        nodes[i].kind = KILN__NODE_KIND__NODE_UNION; /* union(previous, the range) */
+        parents[i][0] = i;
+        parents[i][1] = 1;
+        nodes[i].parents = parents[i];
+        nodes[i].n_parents = 2;
+    }
+    job.nodes = nodep;
+    job.n_nodes = N;
+    job.target = N;
+    job.action = &act;
+    job_plan jp;
+    char err[512] = "";
+    ck_assert_int_eq(job_plan_make(&job, NULL, NULL, &jp, err, sizeof err), PLAN_REFUSED);
+    ck_assert_msg(strstr(err, "10,002 levels in the lineage graph, the limit is 10,000"), "%s", err);
+    job.target = 9000;
+    ck_assert_msg(job_plan_make(&job, NULL, NULL, &jp, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(jp.stages[0].npipes, 9000);
+    job_plan_release(&jp);
+    free(nodes);
+    free(nodep);
+    free(parents);
+}
+END_TEST
+
 static Suite *stages_suite(void)
 {
     Suite *s = suite_create("stages");
@@ -650,6 +888,11 @@ static Suite *stages_suite(void)
     tcase_add_test(tc, test_fn_names);
     tcase_add_test(tc, test_bad_graphs);
     tcase_add_test(tc, test_fanout_and_partition_limits);
+    tcase_add_test(tc, test_self_union_40_cached);
+    tcase_add_test(tc, test_shared_parents_dag);
+    tcase_add_test(tc, test_shared_shuffle);
+    tcase_add_test(tc, test_function_limits);
+    tcase_add_test(tc, test_too_deep);
     suite_add_tcase(s, tc);
     return s;
 }
