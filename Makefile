@@ -210,6 +210,7 @@ demo: all
 bench: all
 	bash bench/run.sh $(BUILD)
 	bash bench/shuffle.sh $(BUILD)
+	bash bench/python.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)/etc/kiln $(DESTDIR)/lib/systemd/system

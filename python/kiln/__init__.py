@@ -27,13 +27,26 @@ def _check_interpreter():
 
 _check_interpreter()
 
-from ._kiln import KilnError  # noqa: E402
-from .context import Context, SparkConf, SparkContext  # noqa: E402
-from .rdd import RDD, StorageLevel  # noqa: E402
-from .broadcast import Broadcast  # noqa: E402
-from .accumulators import Accumulator  # noqa: E402
-from .files import SparkFiles  # noqa: E402
-from .stats import StatCounter  # noqa: E402
+# The public names load on first use (PEP 562), so an executor, which
+# imports only kiln._worker, does not pay for the client's modules.
+_LAZY = {
+    "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
+    "RDD": ".rdd", "StorageLevel": ".rdd", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
+    "SparkFiles": ".files", "StatCounter": ".stats",
+}
 
-__all__ = ["Context", "SparkContext", "SparkConf", "RDD", "StorageLevel", "Broadcast", "Accumulator",
-           "SparkFiles", "StatCounter", "KilnError"]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError("module 'kiln' has no attribute %r" % name)
+    import importlib
+    value = getattr(importlib.import_module(mod, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

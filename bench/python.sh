@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# python.sh - kiln's Python benchmarks beside their peers, in one run:
+# wordcount over 1 GiB of Zipf-like text (kiln, Dask bag with 2 worker
+# processes, a single-process collections.Counter loop), per-record
+# overhead against a plain loop, task overhead. Usage: bench/python.sh [BUILD]
+# BENCH_ONLY=wordcount|records|tasks runs one. Inputs as bench/shuffle.sh.
+set -eu
+cd "$(dirname "$0")/.."
+B=$(cd "${1:-build}" && pwd)
+PY=/usr/bin/python3
+for p in python3-dask python3-distributed; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    { SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q python3-dask python3-distributed >&2; break; }
+done
+D=${BENCH_DIR:-/tmp/kiln-bench}
+mkdir -p "$D"
+TXT=$D/zipf-1g.txt
+if [ ! -f "$TXT" ]; then
+  echo "generating $TXT ..." >&2
+  mawk 'BEGIN { srand(1); L = log(1000001); total = 0;
+    while (total < 1073741824) { w = 3 + int(rand() * 10); s = "";
+      for (j = 0; j < w; j++) s = s (j ? " " : "") "w" int(exp(rand() * L));
+      print s; total += length(s) + 1 } }' > "$TXT"
+fi
+cat "$TXT" > /dev/null
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r); $($PY --version)"
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+export PYTHONPATH=$B/python KILN_BINDIR=$B
+only=${BENCH_ONLY:-}
+[ -z "$only" ] || [ "$only" = wordcount ] && $PY bench/pybench.py wordcount "$TXT"
+[ -z "$only" ] || [ "$only" = records ] && $PY bench/pybench.py records 50000000
+[ -z "$only" ] || [ "$only" = tasks ] && $PY bench/pybench.py tasks
+exit 0
