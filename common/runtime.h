@@ -46,6 +46,7 @@ typedef struct rt_hooks {
      * beyond the public API; any of them may be NULL outside a task. */
     void (*set_name)(void *arg, const char *name); /* names the running function, for errors and blame */
     void (*fail_fatal)(void *arg);                 /* retrying cannot help: fail the job at once */
+    int (*stopped)(void *arg);                     /* the action needs no more records (take) */
     uint32_t partition;                            /* the task's output partition */
     const char *app_dir;                           /* WORK/APP: the application's directory on this worker */
     const char *cache_dir;                         /* the worker's blob cache: cache_dir/<sha256 hex> */

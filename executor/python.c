@@ -386,6 +386,7 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
             }
         }
         Py_DECREF(batch);
+        if (hk && hk->stopped && hk->stopped(hk->arg)) break; /* take(n) has its records */
     }
     if (PyErr_Occurred()) goto pyfail;
     rc = 0;

@@ -236,6 +236,12 @@ static void hook_set_name(void *arg, const char *name)
     snprintf(r->st->names[i], sizeof r->st->names[i], "%s", name);
 }
 
+static int hook_stopped(void *arg)
+{
+    run *r = arg;
+    return r->stop || r->failed;
+}
+
 static void hook_fail_fatal(void *arg)
 {
     run *r = arg;
@@ -859,6 +865,7 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
                       .bcast_value = hook_bcast,
                       .set_name = hook_set_name,
                       .fail_fatal = hook_fail_fatal,
+                      .stopped = hook_stopped,
                       .partition = t->input ? t->input->partition : 0,
                       .app_dir = sink->app_dir,
                       .cache_dir = sink->cache_dir};
