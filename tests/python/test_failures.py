@@ -79,3 +79,30 @@ def test_memory_limit(cluster):
             ctx.parallelize([1], 1).map(lambda x: len(bytearray(512 << 20))).collect()
     finally:
         ctx.stop()
+
+
+def test_failed_task_is_retried(sc, tmp_path):
+    marker = str(tmp_path / "failed-once")
+
+    def flaky(x):
+        if x == 3 and not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("first attempt fails")
+        return x
+    assert sc.parallelize(range(8), 4).map(flaky).collect() == list(range(8))
+    assert os.path.exists(marker)
+
+
+def test_version_mismatch_is_refused_before_running(sc, monkeypatch):
+    from kiln import _stage
+    ran = sc.accumulator(0)
+    monkeypatch.setattr(_stage, "PYTHON", "3.99")
+
+    def f(x):
+        ran.add(1)
+        return x
+    with pytest.raises(kiln.KilnError) as e:
+        sc.parallelize([1, 2], 2).map(f).collect()
+    msg = str(e.value)
+    assert "Python 3.99" in msg and "Python 3.11" in msg and "cloudpickle" in msg, msg
+    assert ran.value == 0
