@@ -163,3 +163,38 @@ def test_broadcast_and_misc(sc):
     assert sc.parallelize([1, 2, 3], 2).zip(sc.parallelize("abc", 3)).collect() == [(1, "a"), (2, "b"), (3, "c")]
     assert sc.parallelize([(1, 2)]).collectAsMap() == {1: 2}
     assert len(sc.parallelize(range(1000), 4).sample(False, 0.5, 1).collect()) in range(350, 650)
+
+
+def test_the_rest_of_the_api(sc, tmp_path):
+    a = sc.parallelize([(1, "a"), (2, "b"), (3, "c")], 2)
+    b = sc.parallelize([(2, "x"), (4, "y")], 3)
+    assert sorted(a.fullOuterJoin(b).collect(), key=repr) == sorted(
+        [(1, ("a", None)), (2, ("b", "x")), (3, ("c", None)), (4, (None, "y"))], key=repr)
+    assert sorted((k, (sorted(l), sorted(r))) for k, (l, r) in a.cogroup(b).collect()) == \
+        [(1, (["a"], [])), (2, (["b"], ["x"])), (3, (["c"], [])), (4, ([], ["y"]))]
+    p = a.partitionBy(4)
+    assert p.getNumPartitions() == 4 and sorted(p.collect()) == sorted(a.collect())
+    c = sc.parallelize(range(100), 10).coalesce(3)
+    assert c.getNumPartitions() == 3 and sorted(c.collect()) == list(range(100))
+    s = sc.parallelize(range(50), 4).takeSample(False, 10, 7)
+    assert len(s) == 10 and len(set(s)) == 10 and set(s) <= set(range(50))
+    assert len(sc.parallelize(range(5)).takeSample(True, 20, 1)) == 20
+    assert list(sc.parallelize(range(10), 3).toLocalIterator()) == list(range(10))
+    assert sc.parallelize(range(10), 3).treeAggregate(0, operator.add, operator.add) == 45
+    r1, r2 = sc.parallelize([1]), sc.parallelize([1])
+    assert r1.id() != r2.id()
+    r = sc.parallelize(range(6), 2).map(lambda x: x * x).persist()
+    assert r.is_cached and r.sum() == 55
+    r.unpersist()
+    assert not r.is_cached and r.count() == 6
+    bc = sc.broadcast([1, 2, 3])
+    assert sc.parallelize([0, 1], 2).map(lambda i: bc.value[i]).collect() == [1, 2]
+    bc.unpersist()
+    bc.destroy()
+    with pytest.raises(Exception, match="destroyed"):
+        bc.value
+    assert sc.parallelize([3, 1, 2]).foreach(lambda x: None) is None
+    assert sc.union([sc.parallelize([1]), sc.parallelize([2]), sc.parallelize([3])]).collect() == [1, 2, 3]
+    assert sc.parallelize([1, 2]).keyBy(lambda x: x % 2).collect() == [(1, 1), (0, 2)]
+    assert sc.parallelize(["a b", "c"]).flatMap(str.split).map(str.upper).collect() == ["A", "B", "C"]
+    assert sc.parallelize([(1, [1, 2])]).flatMapValues(lambda v: v).collect() == [(1, 1), (1, 2)]

@@ -34,3 +34,42 @@ def test_wrong_interpreter_is_refused():
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert "kiln was built for Python 3." in out.stderr and "this is Python 3.0.0" in out.stderr
+
+
+def test_py_files_and_files_with_kiln_submit(cluster, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "extra_helper.py").write_text("def triple(x):\n    return 3 * x\n")
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "pkg.zip", "w") as z:
+        z.writestr("zipped_mod/__init__.py", "def plus(x):\n    return x + 100\n")
+    (tmp_path / "conf.ini").write_text("hello from conf\n")
+    job = tmp_path / "job.py"
+    job.write_text(
+        "import kiln, sys\n"
+        "sc = kiln.Context()\n"
+        "import extra_helper, zipped_mod\n"
+        "print(sc.parallelize(range(5), 2).map(lambda x: zipped_mod.plus(extra_helper.triple(x))).collect())\n"
+        "print(sc.parallelize([0], 1).map(lambda _: open(kiln.SparkFiles.get('conf.ini')).read().strip()).collect())\n"
+        "print(sys.argv[1:])\n"
+        "sc.stop()\n")
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = str(lib) + ":" + str(tmp_path / "pkg.zip")  # the client imports them; workers get them shipped
+    out = subprocess.run([os.path.join(BUILD, "kiln"), "submit", "--master", cluster.master,
+                          "--py-files", "%s,%s" % (lib / "extra_helper.py", tmp_path / "pkg.zip"),
+                          "--files", str(tmp_path / "conf.ini"), str(job), "a1", "b2"],
+                         capture_output=True, text=True, env=env, cwd="/", timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["[100, 103, 106, 109, 112]", "['hello from conf']", "['a1', 'b2']"]
+
+
+def test_plain_python3_defaults_to_local(tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text("import kiln\nwith kiln.Context() as sc:\n    print(sc.master, sc.parallelize(range(4)).sum())\n")
+    env = dict(os.environ)
+    env.pop("KILN_MASTER", None)
+    env["PYTHONPATH"] = os.path.join(BUILD, "python")
+    out = subprocess.run(["/usr/bin/python3", str(job)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["local[2]", "6"]
