@@ -62,6 +62,7 @@ struct kiln_ctx {
     size_t nconf;
     char **counter_names;
     int64_t *counter_values;
+    double *counter_reals;
     size_t ncounters;
     uint32_t job_seq;
     int progress; /* stderr is a terminal */

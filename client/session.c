@@ -191,6 +191,7 @@ void client_ctx_free(kiln_ctx *ctx)
         free(ctx->counter_names[i]);
     free(ctx->counter_names);
     free(ctx->counter_values);
+    free(ctx->counter_reals);
     free(ctx);
 }
 
@@ -236,9 +237,11 @@ static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)
     ctx->ncounters = d->n_counters;
     ctx->counter_names = xrealloc(ctx->counter_names, (d->n_counters + 1) * sizeof(char *));
     ctx->counter_values = xrealloc(ctx->counter_values, (d->n_counters + 1) * sizeof(int64_t));
+    ctx->counter_reals = xrealloc(ctx->counter_reals, (d->n_counters + 1) * sizeof(double));
     for (size_t i = 0; i < d->n_counters; i++) {
         ctx->counter_names[i] = xstrdup(d->counters[i]->name);
         ctx->counter_values[i] = d->counters[i]->value;
+        ctx->counter_reals[i] = d->counters[i]->real;
     }
 }
 

@@ -40,6 +40,7 @@ void kiln_buf_release(kiln_buf *b);
 typedef struct rt_hooks {
     void *arg;
     void (*counter_add)(void *arg, const char *name, int64_t delta);
+    void (*counter_add_real)(void *arg, const char *name, double delta); /* Python's float accumulators */
     void (*fail)(void *arg, const char *msg);
     kiln_slice (*bcast_value)(void *arg, kiln_bcast b);
     /* What built-ins that run another language (executor/python.c) need

@@ -77,6 +77,7 @@ static void add_counters(app *a, Kiln__Counter **cs, size_t n)
             a->counters[a->ncounters++] = c;
         }
         a->counters[k]->value += cs[i]->value;
+        a->counters[k]->real += cs[i]->real;
     }
 }
 

@@ -171,8 +171,19 @@ static PyObject *exec_counter_add(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *exec_counter_add_real(PyObject *mod, PyObject *args)
+{
+    const char *name;
+    double delta;
+    if (!PyArg_ParseTuple(args, "sd", &name, &delta)) return NULL;
+    const rt_hooks *h = rt_hooks_current();
+    if (h && h->counter_add_real) h->counter_add_real(h->arg, name, delta);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef exec_methods[] = {
     {"counter_add", exec_counter_add, METH_VARARGS, "counter_add(name, delta): adds to the task's counter"},
+    {"counter_add_real", exec_counter_add_real, METH_VARARGS, "counter_add_real(name, delta): float additions"},
     {NULL, NULL, 0, NULL},
 };
 

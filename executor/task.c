@@ -196,20 +196,30 @@ int run_fail(run *r, const char *fmt, ...)
     return -1;
 }
 
-static void hook_counter_add(void *arg, const char *name, int64_t delta)
+/* The task's counter called name, made on first use. */
+static counter *counter_get(run *r, const char *name)
 {
-    run *r = arg;
     for (size_t i = 0; i < r->ncounters; i++)
-        if (r->counters[i].name == name || !strcmp(r->counters[i].name, name)) {
-            r->counters[i].value += delta;
-            return;
-        }
+        if (r->counters[i].name == name || !strcmp(r->counters[i].name, name)) return &r->counters[i];
     if (r->ncounters == r->capcounters) {
         r->capcounters = r->capcounters ? 2 * r->capcounters : 8;
         r->counters = xrealloc(r->counters, r->capcounters * sizeof *r->counters);
     }
-    r->counters[r->ncounters].name = xstrdup(name);
-    r->counters[r->ncounters++].value = delta;
+    counter *c = &r->counters[r->ncounters++];
+    c->name = xstrdup(name);
+    c->value = 0;
+    c->real = 0;
+    return c;
+}
+
+static void hook_counter_add(void *arg, const char *name, int64_t delta)
+{
+    counter_get(arg, name)->value += delta;
+}
+
+static void hook_counter_add_real(void *arg, const char *name, double delta)
+{
+    counter_get(arg, name)->real += delta;
 }
 
 static void hook_fail(void *arg, const char *msg)
@@ -861,6 +871,7 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
     r.st->current = -1;
     rt_hooks hooks = {.arg = &r,
                       .counter_add = hook_counter_add,
+                      .counter_add_real = hook_counter_add_real,
                       .fail = hook_fail,
                       .bcast_value = hook_bcast,
                       .set_name = hook_set_name,
@@ -889,6 +900,7 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
         kiln__counter__init(c);
         c->name = r.counters[i].name;
         c->value = r.counters[i].value;
+        c->real = r.counters[i].real;
         res->counters[i] = c;
     }
     free(r.counters);

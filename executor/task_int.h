@@ -20,6 +20,7 @@ typedef struct cache_writer cache_writer;
 typedef struct counter {
     char *name;
     int64_t value;
+    double real;
 } counter;
 
 typedef struct run {

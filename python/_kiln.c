@@ -369,6 +369,17 @@ static PyObject *s_counter(PyObject *self, PyObject *args)
     return PyLong_FromLongLong(kiln_counter_value(s->ctx, name));
 }
 
+static PyObject *s_real_counter(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name) || !live(s)) return NULL;
+    kiln_ctx *ctx = s->ctx;
+    for (size_t i = 0; i < ctx->ncounters; i++)
+        if (!strcmp(ctx->counter_names[i], name)) return PyFloat_FromDouble(ctx->counter_reals[i]);
+    return PyFloat_FromDouble(0.0);
+}
+
 static PyObject *s_close(PyObject *self, PyObject *unused)
 {
     session *s = (session *)self;
@@ -403,6 +414,7 @@ static PyMethodDef session_methods[] = {
     {"broadcast", s_broadcast, METH_VARARGS, "broadcast(data) -> hex id"},
     {"unbroadcast", s_unbroadcast, METH_VARARGS, "unbroadcast(hex)"},
     {"counter", s_counter, METH_VARARGS, "counter(name) -> int: the sum over successful tasks"},
+    {"real_counter", s_real_counter, METH_VARARGS, "real_counter(name) -> float: the float additions"},
     {"close", s_close, METH_NOARGS, "close(): ends the application"},
     {NULL, NULL, 0, NULL},
 };

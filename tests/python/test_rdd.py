@@ -198,3 +198,18 @@ def test_the_rest_of_the_api(sc, tmp_path):
     assert sc.parallelize([1, 2]).keyBy(lambda x: x % 2).collect() == [(1, 1), (0, 2)]
     assert sc.parallelize(["a b", "c"]).flatMap(str.split).map(str.upper).collect() == ["A", "B", "C"]
     assert sc.parallelize([(1, [1, 2])]).flatMapValues(lambda v: v).collect() == [(1, 1), (1, 2)]
+
+
+def test_accumulators_int_and_float(sc):
+    n = sc.accumulator(0)
+    f = sc.accumulator(0.0)
+
+    def touch(x):
+        n.add(x)
+        f.add(x / 4)
+        return x
+    sc.parallelize(range(10), 3).map(touch).count()
+    assert n.value == 45 and isinstance(n.value, int)
+    assert f.value == pytest.approx(45 / 4) and isinstance(f.value, float)
+    with pytest.raises(TypeError, match="ints or floats"):
+        sc.accumulator("x")
