@@ -42,7 +42,9 @@ def wordcount(path):
     try:
         import dask.bag as db
         from dask.distributed import Client, LocalCluster
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+        import logging
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as lc, \
                 Client(lc):
             td, dc = timed(lambda: dict(db.read_text(path, blocksize="64MiB").str.split().flatten()
                                         .frequencies().compute()))

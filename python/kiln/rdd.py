@@ -19,8 +19,8 @@ import heapq
 import operator
 import os
 import random
-from collections import defaultdict
-from itertools import chain, islice
+from collections import defaultdict, deque
+from itertools import chain, count, islice
 
 from . import _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
@@ -90,10 +90,12 @@ def _flat_map_values(f):
 def _range_parts(r, n):
     start, step, length = r.start, r.step, len(r)
 
-    def parts(it):
-        for i in it:
-            lo, hi = i * length // n, (i + 1) * length // n
-            yield from range(start + lo * step, start + hi * step, step)
+    def part(i):
+        lo, hi = i * length // n, (i + 1) * length // n
+        return range(start + lo * step, start + hi * step, step)
+
+    def parts(it):  # chained in C: no generator frame per number
+        return chain.from_iterable(map(part, it))
     return parts
 
 
@@ -159,10 +161,9 @@ def _mp_reduce(f):
 
 
 def _count_part(it):
-    n = 0
-    for _ in it:
-        n += 1
-    yield n
+    n = count()
+    deque(zip(it, n), maxlen=0)  # consumed in C: no Python bytecode per record
+    yield next(n)
 
 
 def _count_values(it):
