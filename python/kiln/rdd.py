@@ -99,13 +99,26 @@ def _range_parts(r, n):
     return parts
 
 
+# Keys a map-side combine holds before it lets its partial combiners go on
+# to the shuffle (the reduce side merges them again, spilling in C), so a
+# partition with many distinct keys does not hold them all in Python.
+COMBINE_KEYS = 1 << 16
+
+
 def _combine_locally(create, merge_value):
-    """Map side of combineByKey: one combiner per key and partition."""
+    """Map side of combineByKey: one combiner per key, at most COMBINE_KEYS
+    held at once."""
     def stage(it):
         d = {}
         for k, v in it:
-            d[k] = merge_value(d[k], v) if k in d else create(v)
-        return iter(d.items())
+            if k in d:
+                d[k] = merge_value(d[k], v)
+            else:
+                if len(d) >= COMBINE_KEYS:
+                    yield from d.items()
+                    d = {}
+                d[k] = create(v)
+        yield from d.items()
     return stage
 
 

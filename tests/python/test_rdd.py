@@ -213,3 +213,11 @@ def test_accumulators_int_and_float(sc):
     assert f.value == pytest.approx(45 / 4) and isinstance(f.value, float)
     with pytest.raises(TypeError, match="ints or floats"):
         sc.accumulator("x")
+
+
+def test_map_side_combine_is_bounded(sc, monkeypatch):
+    from kiln import rdd
+    monkeypatch.setattr(rdd, "COMBINE_KEYS", 7)  # pickled by value with the stage: flushes every 7 keys
+    pairs = [(i % 100, 1) for i in range(5000)]
+    got = dict(sc.parallelize(pairs, 3).reduceByKey(lambda a, b: a + b).collect())
+    assert got == {k: 50 for k in range(100)}

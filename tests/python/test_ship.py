@@ -73,3 +73,26 @@ def test_plain_python3_defaults_to_local(tmp_path):
     out = subprocess.run(["/usr/bin/python3", str(job)], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["local[2]", "6"]
+
+
+def test_make_install_installs_the_package(tmp_path):
+    if os.path.basename(BUILD) != "build":
+        import pytest
+        pytest.skip("make install is checked with the normal build only")
+    top = os.path.dirname(os.path.dirname(HERE))
+    dest = tmp_path / "root"
+    out = subprocess.run(["make", "-s", "-C", top, "install", "DESTDIR=%s" % dest, "PREFIX=/usr/local"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    inits = list(dest.glob("**/kiln/__init__.py"))
+    assert len(inits) == 1, inits
+    site = str(inits[0].parent.parent)
+    assert "dist-packages" in site or "site-packages" in site
+    job = tmp_path / "job.py"
+    job.write_text("import kiln, kiln._build as b\nprint(b.bindir)\n"
+                   "with kiln.Context('local[1]') as sc:\n    print(sc.parallelize(range(5)).sum())\n")
+    env = dict(os.environ, PYTHONPATH=site, KILN_BINDIR=BUILD)
+    out = subprocess.run(["/usr/bin/python3", str(job)], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["/usr/local/bin", "10"]
+    assert (dest / "usr/local/bin/kiln").exists() and (dest / "usr/local/include/kiln.h").exists()
