@@ -323,30 +323,32 @@ class RDD:
         """The format this RDD's records are in without converting them."""
         return self._fmt if self._func is None else VALUE
 
-    def _node(self, fmt):
-        """This RDD as an engine node in record format fmt (built once)."""
+    def _node(self, fmt, op=None):
+        """This RDD as an engine node in record format fmt (built once); op
+        names the operation that needs it, for errors (a key of the wrong
+        type)."""
         if fmt in self._nodes:
             return self._nodes[fmt]
         if self._cached and self._nodes:  # convert the kept node: it is never computed twice
             have_fmt, have = next(iter(self._nodes.items()))
-            node = self._stage(have, have_fmt, _identity, fmt, "convert")
+            node = self._stage(have, have_fmt, _identity, fmt, "convert", op)
         else:
             if self._func is None and fmt == self._fmt:
                 node = self._base
             else:
-                node = self._stage(self._base, self._fmt, self._func or _identity, fmt, self._name or "convert")
+                node = self._stage(self._base, self._fmt, self._func or _identity, fmt, self._name or "convert", op)
             if self._cached:
                 self.ctx._session.cache(node, True)
         self._nodes[fmt] = node
         return node
 
-    def _stage(self, base, in_fmt, func, out_fmt, name):
-        op = {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
+    def _stage(self, base, in_fmt, func, out_fmt, name, op=None):
+        op = op or {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
         env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps())
         return self.ctx._session.py_stage(base, env)
 
-    def _keyed(self):
-        return self._node(PAIR)
+    def _keyed(self, op):
+        return self._node(PAIR, op)
 
     def _parts(self, n):
         return int(n) if n else 0
@@ -441,14 +443,14 @@ class RDD:
     def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
         _no_partition_func(partitionFunc)
         if func is operator.add:  # in C on the encoded values, ints and floats without Python
-            node = self.ctx._session.reduce_add(self._keyed(), self._parts(numPartitions))
+            node = self.ctx._session.reduce_add(self._keyed("reduceByKey"), self._parts(numPartitions))
             return RDD._of(self.ctx, node, PAIR)
         return self.combineByKey(_ident1, func, func, numPartitions)
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
         _no_partition_func(partitionFunc)
         local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
-        grouped = self.ctx._session.group_by_key(local._keyed(), self._parts(numPartitions))
+        grouped = self.ctx._session.group_by_key(local._keyed("combineByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
 
     def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None, partitionFunc=None):
@@ -459,7 +461,7 @@ class RDD:
 
     def groupByKey(self, numPartitions=None, partitionFunc=None):
         _no_partition_func(partitionFunc)
-        node = self.ctx._session.group_by_key(self._keyed(), self._parts(numPartitions))
+        node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, node, GROUP)
 
     def partitionBy(self, numPartitions, partitionFunc=None):
@@ -467,7 +469,7 @@ class RDD:
         return self.groupByKey(numPartitions, partitionFunc).flatMapValues(_ident1)
 
     def join(self, other, numPartitions=None):
-        node = self.ctx._session.join(self._keyed(), other._keyed(), self._parts(numPartitions))
+        node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))
         return RDD._of(self.ctx, node, JOIN)
 
     def cogroup(self, other, numPartitions=None):
@@ -508,7 +510,7 @@ class RDD:
     def sortByKey(self, ascending=True, numPartitions=None, keyfunc=None):
         if keyfunc is not None:
             return self.map(_key_by_key(keyfunc)).sortByKey(ascending, numPartitions).values()
-        node = self.ctx._session.sort_by_key(self._keyed(), bool(ascending), self._parts(numPartitions))
+        node = self.ctx._session.sort_by_key(self._keyed("sortByKey"), bool(ascending), self._parts(numPartitions))
         return RDD._of(self.ctx, node, PAIR)
 
     def sortBy(self, keyfunc, ascending=True, numPartitions=None):

@@ -118,8 +118,10 @@ def test_keys_of_every_kind(sc):
     assert got[1] == ["bool", "float", "int"]
     nums = [(k, 0) for k in [5, -3, 2 ** 70, -2 ** 70, 0, 7, 1, -1]]
     assert [k for k, _ in sc.parallelize(nums, 3).sortByKey().collect()] == sorted(k for k, _ in nums)
-    with pytest.raises(Exception, match="list"):
-        sc.parallelize([([1], 2)]).groupByKey().collect()
+    with pytest.raises(Exception, match="groupByKey: a key of type 'list'"):
+        sc.parallelize([([1], 2)]).map(lambda kv: kv).groupByKey().collect()
+    with pytest.raises(Exception, match="sortByKey: a key of type 'dict'"):
+        sc.parallelize([({}, 2)]).map(lambda kv: kv).sortByKey().collect()
 
 
 def test_cache_is_not_recomputed(sc):
