@@ -29,7 +29,8 @@ PY_CFLAGS := $(shell /usr/bin/python3-config --includes 2>/dev/null)
 PY_LDFLAGS := $(shell /usr/bin/python3-config --embed --ldflags 2>/dev/null)
 PY_EXT := $(shell /usr/bin/python3-config --extension-suffix 2>/dev/null)
 # where make install puts the package: the system python3's own site dir
-PY_SITE ?= $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))' 2>/dev/null)
+# (Debian's own /usr/lib/python3/dist-packages for PREFIX=/usr, as a .deb has it)
+PY_SITE ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(shell $(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))' 2>/dev/null))
 PY_VERSION := $(shell $(PY) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])' 2>/dev/null)
 
 
@@ -78,7 +79,7 @@ PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln
 PYEXT := $(PYPKG)/_kiln$(PY_EXT)
 PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py
 
-.PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench clean install deps
+.PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench clean install uninstall deb deps
 all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 deps:
@@ -185,6 +186,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	$(MAKE) --no-print-directory check-python
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 
 # The Python package's tests, with pytest from Debian (python3-pytest) under
 # Debian's interpreter. In the sanitizer build the extension is
@@ -212,17 +214,47 @@ bench: all
 	bash bench/shuffle.sh $(BUILD)
 	bash bench/python.sh $(BUILD)
 
+# make install: binaries, header, Python package, units (pointing at
+# $(PREFIX)/bin), config, logrotate, man pages. Run as root with no
+# DESTDIR, it also makes the `kiln` system user and the directories the
+# units use (the .deb's postinst does the same).
+MAN1 := man/kiln.1
+MAN5 := man/kiln.conf.5
+MAN8 := man/kiln-driver.8 man/kiln-worker.8
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)/etc/kiln $(DESTDIR)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)/etc/kiln $(DESTDIR)/lib/systemd/system \
+		$(DESTDIR)/etc/logrotate.d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/kiln.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 systemd/kiln-driver.service systemd/kiln-worker.service $(DESTDIR)/lib/systemd/system/
+	for u in kiln-driver kiln-worker; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' systemd/$$u.service > $(DESTDIR)/lib/systemd/system/$$u.service; \
+		chmod 644 $(DESTDIR)/lib/systemd/system/$$u.service; done
 	[ -f $(DESTDIR)/etc/kiln/kiln.conf ] || install -m 644 docs/kiln.conf.example $(DESTDIR)/etc/kiln/kiln.conf
+	install -m 644 systemd/kiln.logrotate $(DESTDIR)/etc/logrotate.d/kiln
+	gzip -9n < $(MAN1) > $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1.gz
+	gzip -9n < $(MAN5) > $(DESTDIR)$(PREFIX)/share/man/man5/kiln.conf.5.gz
+	for m in $(MAN8); do gzip -9n < $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$$(basename $$m).gz; done
 	install -d $(DESTDIR)$(PY_SITE)/kiln
 	install -m 644 $(PY_FILES) $(DESTDIR)$(PY_SITE)/kiln/
 	install -m 644 $(PYEXT) $(DESTDIR)$(PY_SITE)/kiln/
 	printf '# written by make install\npython = "%s"\npython_version = "%s"\nbindir = "%s"\n' \
 		"$(PY_BIN)" "$(PY_VERSION)" "$(PREFIX)/bin" > $(DESTDIR)$(PY_SITE)/kiln/_build.py
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then sh scripts/kiln-user.sh; fi
+
+# Removes what make install put in place, except /etc/kiln/kiln.conf (the
+# operator's), the kiln user and /var/lib/kiln, /var/log/kiln (their data).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/include/kiln.h
+	rm -f $(DESTDIR)/lib/systemd/system/kiln-driver.service $(DESTDIR)/lib/systemd/system/kiln-worker.service
+	rm -f $(DESTDIR)/etc/logrotate.d/kiln $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1.gz \
+		$(DESTDIR)$(PREFIX)/share/man/man5/kiln.conf.5.gz $(DESTDIR)$(PREFIX)/share/man/man8/kiln-driver.8.gz \
+		$(DESTDIR)$(PREFIX)/share/man/man8/kiln-worker.8.gz
+	rm -rf $(DESTDIR)$(PY_SITE)/kiln
+
+# make deb: a binary .deb (dpkg-deb) of make install with PREFIX=/usr.
+deb: all
+	bash scripts/mkdeb.sh $(BUILD)
 
 include fuzz/fuzz.mk
 

@@ -36,7 +36,8 @@ static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [-
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE) for a\n"
                             "cluster that requires the shared secret.\n"
-                            "The master defaults to $KILN_MASTER, then 127.0.0.1:7077.\n";
+                            "The master defaults to $KILN_MASTER, then 127.0.0.1:7077 (local[2] for JOB.py, as\n"
+                            "kiln.Context() does).\n";
 
 /* Loads the secret named by path (may be NULL or empty: none). 0, or -1
  * after saying why on stderr. */
@@ -46,23 +47,6 @@ static int load_secret(const char *cmd, const char *path, auth_secret *s)
     if (auth_secret_load(s, path, err, sizeof err) == 0) return 0;
     fprintf(stderr, "kiln %s: %s\n", cmd, err);
     return -1;
-}
-
-/* The in-tree Python package next to this binary (build/python), or NULL
- * when kiln is installed (the package is then the interpreter's own). */
-static const char *tree_python_dir(char *out, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = 0;
-    snprintf(out, len, "%s/python/kiln/__init__.py", self);
-    if (access(out, R_OK) != 0) return NULL;
-    snprintf(out, len, "%s/python", self);
-    return out;
 }
 
 static char *join_list(char **v, size_t n, const char *sep)
@@ -88,7 +72,9 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
                       const char *py_files, const char *files)
 {
     char dir[PATH_MAX + 32];
-    const char *tree = tree_python_dir(dir, sizeof dir);
+    /* the in-tree package next to this binary (build/python), or none when installed */
+    const char *tree = exe_sibling("python/kiln/__init__.py", R_OK, dir, sizeof dir);
+    if (tree) dir[strlen(dir) - strlen("/kiln/__init__.py")] = 0;
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "kiln submit: fork: %s\n", strerror(errno));
@@ -128,6 +114,8 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
     }
     return WEXITSTATUS(st);
 }
+
+#define DEFAULT_MASTER "127.0.0.1:7077"
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -180,6 +168,7 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
             free(conf);
             return 2;
         }
+        if (!master) master = "local[2]";
         local_cluster lc;
         int slots, local = local_parse(master, &slots);
         char err[2048];
@@ -200,6 +189,7 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
         free(conf);
         return 2;
     }
+    if (!master) master = DEFAULT_MASTER;
     char lib_path[PATH_MAX];
     if (!realpath(argv[i], lib_path)) {
         fprintf(stderr, "kiln submit: %s: %s\n", argv[i], strerror(errno));
@@ -344,10 +334,13 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *master = getenv("KILN_MASTER");
-    if (!master || !*master) master = "127.0.0.1:7077";
+    if (master && !*master) master = NULL;
     const char *secret_file = getenv("KILN_SECRET_FILE");
     const char *cmd = argv[1];
+    /* submit: NULL when neither --master nor $KILN_MASTER names one (a C
+     * application then goes to DEFAULT_MASTER, a Python job runs local[2]) */
     if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master, secret_file);
+    if (!master) master = DEFAULT_MASTER;
     /* the other commands take --master, --secret-file and one argument */
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {

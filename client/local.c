@@ -21,22 +21,10 @@
 
 static void sibling(const char *bindir, const char *name, char *out, size_t len)
 {
-    if (bindir) {
+    if (bindir)
         snprintf(out, len, "%s/%s", bindir, name);
-        return;
-    }
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = 0;
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = 0;
-            snprintf(out, len, "%s/%s", self, name);
-            if (access(out, X_OK) == 0) return;
-        }
-    }
-    snprintf(out, len, "%s", name); /* from PATH */
+    else if (!exe_sibling(name, X_OK, out, len))
+        snprintf(out, len, "%s", name); /* from PATH */
 }
 
 static pid_t spawn(char *const argv[])

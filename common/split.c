@@ -402,7 +402,11 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t 
 {
     memset(r, 0, sizeof(*r));
     r->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0) return errf(err, errlen, "%s: %s", path, strerror(errno));
+    if (r->fd < 0) {
+        int e = errno;
+        char hint[256];
+        return errf(err, errlen, "%s: %s%s", path, strerror(e), path_access_hint(path, e, hint, sizeof hint));
+    }
     r->buf = malloc(LINE_BUF_INITIAL);
     if (!r->buf) {
         line_reader_close(r);

@@ -7,7 +7,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,37 @@ char *xasprintf(const char *fmt, ...)
     if (vasprintf(&s, fmt, ap) < 0) oom(strlen(fmt));
     va_end(ap);
     return s;
+}
+
+const char *exe_sibling(const char *rel, int mode, char *out, size_t len)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = 0;
+    int w = snprintf(out, len, "%s/%s", self, rel);
+    return w > 0 && (size_t)w < len && access(out, mode) == 0 ? out : NULL;
+}
+
+const char *path_access_hint(const char *path, int e, char *buf, size_t len)
+{
+    buf[0] = 0;
+    int tmp = !strncmp(path, "/tmp/", 5) || !strncmp(path, "/var/tmp/", 9);
+    if (e == EACCES || e == EPERM) {
+        struct passwd *pw = getpwuid(geteuid());
+        snprintf(buf, len,
+                 " (this worker runs as user '%s', uid %u: the path must be readable, and an output directory "
+                 "writable, by that user)",
+                 pw ? pw->pw_name : "?", (unsigned)geteuid());
+    } else if (e == ENOENT && tmp) {
+        snprintf(buf, len,
+                 " (a worker started from kiln's systemd units has a private /tmp (PrivateTmp=yes) and does not see "
+                 "the client's /tmp: use a directory outside /tmp that every worker can reach)");
+    }
+    return buf;
 }
 
 int errf(char *err, size_t errlen, const char *fmt, ...)

@@ -20,6 +20,17 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Writes a message into err (may be NULL) and returns -1. */
 int errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* dir/rel, where dir holds this process's executable, in out, when that
+ * path passes access(mode); else NULL (the in-tree build's neighbours:
+ * build/kiln-driver beside build/kiln, build/python beside kiln-worker). */
+const char *exe_sibling(const char *rel, int mode, char *out, size_t len);
+
+/* Why a worker may fail to reach a path the client gave, for error
+ * messages: "" or a hint naming this process's user (not writable or
+ * readable by it) or a service's private /tmp (PrivateTmp=yes in the
+ * systemd units) for e = EACCES, EPERM, ENOENT. Writes into buf. */
+const char *path_access_hint(const char *path, int e, char *buf, size_t len);
+
 uint64_t now_ms(void);  /* CLOCK_MONOTONIC */
 uint64_t now_us(void);  /* CLOCK_MONOTONIC */
 uint64_t wall_ms(void); /* CLOCK_REALTIME */

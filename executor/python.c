@@ -43,6 +43,7 @@
 #include "codec.h"
 #include "records.h"
 #include "runtime.h"
+#include "util.h"
 
 #define BATCH_RECORDS 1024
 #define BATCH_BYTES   (1u << 20)
@@ -197,26 +198,6 @@ static PyObject *exec_init(void)
 
 /* ---- the interpreter -------------------------------------------------- */
 
-/* The in-tree package next to the binary (build/python beside
- * build/kiln-worker), or "" when kiln is installed (then the package is in
- * the interpreter's own dist-packages). */
-static void tree_package_dir(char *out, size_t len)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    out[0] = 0;
-    if (n <= 0) return;
-    self[n] = 0;
-    char *slash = strrchr(self, '/');
-    if (!slash) return;
-    *slash = 0;
-    snprintf(out, len, "%s/python/kiln/_worker.py", self);
-    if (access(out, R_OK) == 0)
-        snprintf(out, len, "%s/python", self);
-    else
-        out[0] = 0;
-}
-
 static int start_failed(const char *fmt, const char *detail)
 {
     snprintf(py.error, sizeof py.error, fmt, detail);
@@ -240,9 +221,11 @@ static int py_start(void)
     if (PyStatus_Exception(st))
         return start_failed("cannot start Python (" KILN_PYTHON "): %s", st.err_msg ? st.err_msg : "unknown error");
 
+    /* the in-tree package beside the binary (build/python beside
+     * build/kiln-worker); an installed kiln's is in dist-packages */
     char dir[PATH_MAX + 32];
-    tree_package_dir(dir, sizeof dir);
-    if (*dir) {
+    if (exe_sibling("python/kiln/_worker.py", R_OK, dir, sizeof dir)) {
+        dir[strlen(dir) - strlen("/kiln/_worker.py")] = 0;
         PyObject *path = PySys_GetObject("path"); /* borrowed */
         PyObject *d = PyUnicode_DecodeFSDefault(dir);
         if (!path || !d || PyList_Insert(path, 0, d) < 0) PyErr_Clear();

@@ -377,8 +377,11 @@ static int sink_open(run *r)
     r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (r->save_fd < 0) {
         int e = errno;
-        return run_fail(r, "cannot create %s: %s%s", r->save_tmp, strerror(e),
-                        e == ENOENT ? " (the job's output directory is gone: the job ended)" : "");
+        char hint[256];
+        path_access_hint(r->save_tmp, e, hint, sizeof hint);
+        return run_fail(r, "cannot create %s: %s%s%s", r->save_tmp, strerror(e),
+                        e == ENOENT ? " (the job's output directory is gone, or not visible to this worker)" : "",
+                        hint);
     }
     r->save_buf = xmalloc(SAVE_BUF_BYTES);
     return 0;
