@@ -203,7 +203,7 @@ static void send_register(worker *w, conn *c)
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__RegisterWorker r = KILN__REGISTER_WORKER__INIT;
     r.host = w->host;
-    r.data_port = (uint32_t)w->data_port;
+    r.data_port = (uint32_t)w->advertised_port;
     r.http_port = (uint32_t)w->http_port;
     r.slots = (uint32_t)w->slots;
     r.name = w->name;
