@@ -269,7 +269,7 @@ static void driver_closed(conn *c, const char *reason, void *arg)
 {
     worker *w = arg;
     if (w->registered)
-        log_msg(&w->log, LOG_WARN, "lost the driver: %s", reason);
+        log_msg(&w->log, LOG_WARN, "lost the driver peer=%s: %s", conn_peer(c), reason);
     else
         log_msg(&w->log, LOG_DEBUG, "cannot reach the driver %s: %s", w->conf.worker_driver, reason);
     w->driver = NULL;
