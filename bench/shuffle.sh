@@ -8,7 +8,9 @@
 #   3. shuffle throughput between two workers on loopback (MB/s of
 #      uncompressed records through a repartition)
 # Inputs go to $BENCH_DIR (default /tmp/kiln-bench), generated once.
-# BENCH_ONLY=shuffle runs the third alone.
+# BENCH_ONLY=shuffle runs the third alone. BENCH_SECRET=1 runs the third
+# with a shared secret (every frame sealed, docs/decisions.md), to compare
+# with the same run without.
 set -eu
 cd "$(dirname "$0")/.."
 export KILN_BUILD=${1:-build}
@@ -57,9 +59,16 @@ echo "  LC_ALL=C sort --parallel=2 -S 8G   $t_gsort s  $(mb "$RECS" "$t_gsort") 
 rm -rf "$O/sorted" "$O/gsorted"
 fi
 
-start_driver "$O/driver"
-start_worker "$O/w1" 1
-start_worker "$O/w2" 1
+SECRET_FLAGS=
+if [ "${BENCH_SECRET:-}" = 1 ]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$O/secret")
+  SECRET_FLAGS="--secret-file $O/secret"
+  export KILN_SECRET_FILE=$O/secret
+fi
+echo "protection: $([ -n "$SECRET_FLAGS" ] && echo "shared secret, every frame sealed" || echo "none (no secret)")"
+start_driver "$O/driver" $SECRET_FLAGS
+start_worker "$O/w1" 1 $SECRET_FLAGS
+start_worker "$O/w2" 1 $SECRET_FLAGS
 wait_workers 2
 # five runs of each, alternating; the job with the shuffle and the same job
 # without it (records made and counted), so the shuffle's own cost shows

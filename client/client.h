@@ -50,6 +50,7 @@ typedef struct client_bcast {
 struct kiln_ctx {
     int fd;
     msg_reader rd;
+    seal seal; /* with a secret: the connection's keys (rd opens with seal.rx) */
     char app_id[64];
     const void *app_base; /* load address of the application's library */
     char app_path[4096];

@@ -51,7 +51,7 @@ static Kiln__Envelope *next_msg(kiln_ctx *ctx)
 static int send_msg(kiln_ctx *ctx, const Kiln__Envelope *env)
 {
     if (ctx->dead) return -1;
-    if (msg_write_fd(ctx->fd, env) < 0) {
+    if (msg_write_sealed(ctx->fd, &ctx->seal.tx, env) < 0) {
         ctx->dead = 1;
         return client_fail(ctx, "lost the connection to the driver: %s", strerror(errno));
     }
@@ -117,7 +117,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
         ctx->conf = xrealloc(ctx->conf, (ctx->nconf + 1) * sizeof *ctx->conf);
         ctx->conf[ctx->nconf++] = c;
     }
-    if (msg_handshake_fd(fd, &ctx->rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, err, errlen) < 0) goto fail;
+    if (msg_handshake_fd(fd, &ctx->rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, &ctx->seal, err, errlen) < 0) goto fail;
 
     char hash[HASH_HEX_LEN + 1] = "";
     if (lib) hash_sha256_hex(lib, lib_len, hash);
@@ -166,6 +166,7 @@ void client_ctx_free(kiln_ctx *ctx)
     if (!ctx) return;
     if (ctx->fd >= 0) close(ctx->fd);
     msg_reader_release(&ctx->rd);
+    seal_release(&ctx->seal);
     for (size_t i = 0; i < ctx->nrdds; i++) {
         kiln_rdd *r = ctx->rdds[i];
         free(r->symbol);
@@ -400,8 +401,9 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
     msg_reader rd;
     msg_reader_init(&rd, fd, FRAME_MAX_DEFAULT);
     Kiln__Envelope *m = NULL;
-    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, err, errlen) == 0) {
-        if (msg_write_fd(fd, req) < 0) {
+    seal sl;
+    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_CLIENT, "kiln", secret, &sl, err, errlen) == 0) {
+        if (msg_write_sealed(fd, &sl.tx, req) < 0) {
             errf(err, errlen, "send: %s", strerror(errno));
         } else {
             int st = msg_reader_next(&rd, &m, err, errlen);
@@ -414,6 +416,7 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
         }
     }
     msg_reader_release(&rd);
+    seal_release(&sl);
     close(fd);
     return m;
 }

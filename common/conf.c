@@ -68,6 +68,7 @@ static const conf_key keys[] = {
     {STRING("worker.driver", worker_driver, "127.0.0.1:7077")},
     {STRING("worker.listen", worker_listen, "127.0.0.1:7078")},
     {STRING("worker.http", worker_http, "127.0.0.1:8078")},
+    {STRING("worker.advertise", worker_advertise, "")},
     {STRING("worker.work_dir", worker_work_dir, "/var/lib/kiln/worker")},
     {STRING("worker.log_file", worker_log_file, "")},
     {INT("worker.slots", worker_slots, "0")},

@@ -28,6 +28,7 @@ typedef struct kiln_conf {
     char *worker_driver;          /* worker.driver, "127.0.0.1:7077" */
     char *worker_listen;          /* worker.listen, "127.0.0.1:7078" */
     char *worker_http;            /* worker.http, "127.0.0.1:8078" */
+    char *worker_advertise;       /* worker.advertise, "": the data port's address as others reach it */
     char *worker_work_dir;        /* worker.work_dir, "/var/lib/kiln/worker" */
     char *worker_log_file;        /* worker.log_file, "" = stderr */
     int64_t worker_slots;         /* worker.slots, 0 = online cores */

@@ -17,6 +17,13 @@
  * than that unread. A connection that held a big frame gives the memory
  * back to the system when it ends (malloc_trim), so a burst of big frames
  * does not stay in the process's resident set.
+ *
+ * Sealing (common/seal.h): once a handshake with a secret finished, every
+ * frame sent gets its tag appended and every frame received is checked
+ * before it is decoded; one that fails closes the connection as a protocol
+ * error and never reaches the owner. A frame whose payload comes from a
+ * file (conn_send_file) is tagged from a read-only mapping of the range,
+ * then still sent with sendfile.
  */
 #include "conn.h"
 
@@ -31,7 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "msg.h"
@@ -65,6 +74,7 @@ struct conn {
     void (*drain_cb)(conn *c, void *arg); /* see conn_set_drain_cb */
     size_t drain_low;
     Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
+    seal seal;               /* off until a handshake with a secret finished */
     char peer[64];
 };
 
@@ -76,6 +86,7 @@ static void conn_free(conn *c)
     if (c->resume_ev) event_free(c->resume_ev);
     if (c->flush_timeout) event_free(c->flush_timeout);
     if (c->deadline) event_free(c->deadline);
+    seal_release(&c->seal);
     free(c);
     /* glibc keeps freed evbuffer chains in its arenas: give them back */
     if (trim) malloc_trim(0);
@@ -217,7 +228,8 @@ static void read_cb(struct bufferevent *bev, void *arg)
         evbuffer_copyout(in, hdr, FRAME_HEADER);
         /* parse the header alone (closing at once when it is over the
          * limit), then check that the payload arrived */
-        int st = frame_parse_conn(hdr, FRAME_HEADER, c->authenticated, c->max_frame, &len, err, sizeof err);
+        int st = frame_parse_conn(hdr, FRAME_HEADER, c->authenticated, seal_frame_max(&c->seal.rx, c->max_frame), &len,
+                                  err, sizeof err);
         if (st == FRAME_ERROR) {
             c->protocol_error = 1;
             conn_close(c, 0, err);
@@ -229,7 +241,11 @@ static void read_cb(struct bufferevent *bev, void *arg)
             break;
         }
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
-        Kiln__Envelope *m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
+        Kiln__Envelope *m = NULL;
+        if (!seal_on(&c->seal.rx))
+            m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
+        else if (seal_check(&c->seal.rx, p, FRAME_HEADER + len, err, sizeof err) == 0)
+            m = msg_decode(p + FRAME_HEADER, len - SEAL_TAG_LEN, err, sizeof err);
         evbuffer_drain(in, FRAME_HEADER + len);
         if (!m) {
             c->protocol_error = 1;
@@ -318,27 +334,65 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 int conn_send(conn *c, const Kiln__Envelope *msg)
 {
     if (c->closing) return -1;
-    size_t n = kiln__envelope__get_packed_size(msg);
+    size_t n = msg_frame_size(&c->seal.tx, msg);
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)(FRAME_HEADER + n), &v, 1) < 1) return -1;
-    uint8_t *p = v.iov_base;
-    frame_put_header(p, (uint32_t)n);
-    kiln__envelope__pack(msg, p + FRAME_HEADER);
-    v.iov_len = FRAME_HEADER + n;
+    if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1) return -1;
+    v.iov_len = msg_pack_frame_into(v.iov_base, &c->seal.tx, msg);
+    if (!v.iov_len) {
+        conn_close(c, 0, "cannot seal a frame (libcrypto)");
+        return -1;
+    }
     int rc = evbuffer_commit_space(out, &v, 1);
     check_output(c);
     return rc;
 }
 
-int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len)
+/* The tag of a frame made of head (n bytes) and len bytes at off of fd,
+ * read through a private read-only mapping. 0, or -1. */
+static int tag_file_frame(conn *c, const uint8_t *head, size_t n, int fd, int64_t off, int64_t len,
+                          uint8_t tag[SEAL_TAG_LEN])
+{
+    struct iovec iov[2] = {{(void *)head, n}, {NULL, 0}};
+    void *map = NULL;
+    size_t span = 0;
+    if (len > 0) {
+        static long page;
+        if (!page) page = sysconf(_SC_PAGESIZE);
+        int64_t base = off & ~(int64_t)(page - 1);
+        span = (size_t)(len + (off - base));
+        map = mmap(NULL, span, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)base);
+        if (map == MAP_FAILED) return -1;
+        iov[1].iov_base = (uint8_t *)map + (off - base);
+        iov[1].iov_len = (size_t)len;
+    }
+    int rc = seal_tag(&c->seal.tx, iov, 2, tag);
+    if (map) munmap(map, span);
+    return rc;
+}
+
+int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int fd, int64_t off,
+                   int64_t len)
 {
     if (c->closing) return -1;
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (evbuffer_add(out, head, n) < 0) return -1;
-    int rc = evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
+    if (!seal_on(&c->seal.tx)) {
+        if (evbuffer_add(out, head, n) < 0) return -1;
+        int rc = evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
+        check_output(c);
+        return rc;
+    }
+    /* the head's frame length counts the tag too */
+    uint8_t h[256], tag[SEAL_TAG_LEN];
+    if (n < FRAME_HEADER || n > sizeof h) return -1;
+    memcpy(h, head, n);
+    frame_put_header(h, frame_get_header(h) + SEAL_TAG_LEN);
+    if (tag_file_frame(c, h, n, fd, off, len, tag) < 0) return -1;
+    if (evbuffer_add(out, h, n) < 0 || evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len) < 0 ||
+        evbuffer_add(out, tag, sizeof tag) < 0)
+        return -1;
     check_output(c);
-    return rc;
+    return 0;
 }
 
 int conn_send_error(conn *c, const char *fmt, ...)
@@ -361,6 +415,8 @@ int conn_handshake(conn *c, handshake *h, const Kiln__Envelope *m, char *err, si
     int st = h->server ? hs_server_msg(h, m, &out, err, errlen) : hs_client_msg(h, m, &out, err, errlen);
     if (out) conn_send(c, out);
     if (st > 0) {
+        /* the Auth (the client's last message) went plain; all after it is sealed */
+        if (hs_seal(h, &c->seal, err, errlen) < 0) return -1;
         conn_set_deadline(c, 0, NULL);
         conn_set_authenticated(c);
     }

@@ -13,6 +13,9 @@
  * (frame.h) until conn_handshake finished, or the owner calls
  * conn_set_authenticated for a link that needs no handshake. After that
  * its limit is max_frame and it buffers at most one frame (or one read).
+ * After a handshake with a secret every frame is sealed both ways
+ * (common/seal.h); a frame that fails its check closes the connection as
+ * a protocol error, before it is decoded.
  */
 #ifndef KILN_CONN_H
 #define KILN_CONN_H
@@ -41,13 +44,18 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);
-/* Queues head (n bytes, copied) and then len bytes at off of a file
- * segment (see evbuffer_file_segment_new): the file's bytes go from the
- * page cache to the socket with sendfile where the kernel has it. The
- * segment is reference-counted: the caller may free its own reference at
- * once. 0, or -1. */
+/* Queues head (n bytes, copied: a frame header and the envelope's bytes
+ * before the file's, as msg_head_before_bytes writes them) and then len
+ * bytes at off of a file segment (see evbuffer_file_segment_new): the
+ * file's bytes go from the page cache to the socket with sendfile where
+ * the kernel has it. On a sealed connection the header's length is raised
+ * by the tag, the tag is computed over a mapping of the same range of fd
+ * (the segment's file, borrowed) and queued after the segment. The segment
+ * is reference-counted: the caller may free its own reference at once.
+ * 0, or -1. */
 struct evbuffer_file_segment;
-int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int64_t off, int64_t len);
+int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_segment *seg, int fd, int64_t off,
+                   int64_t len);
 /* Queues an Error message. */
 int conn_send_error(conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -85,7 +93,8 @@ int conn_is_closing(const conn *c);
  * a peer has to finish its handshake). ms 0 cancels. */
 void conn_set_deadline(conn *c, uint64_t ms, const char *reason);
 /* True when the connection was closed because the peer broke the protocol
- * (a frame over the limit, a message that does not decode, a deadline). */
+ * (a frame over the limit, one that fails its integrity check, a message
+ * that does not decode, a deadline). */
 int conn_protocol_error(const conn *c);
 
 /* The peer's address as "ip:port" (for logs). */

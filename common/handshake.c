@@ -208,6 +208,7 @@ int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope *
                        "authentication failed: the server has no shared secret but we have one (" CHECK_SECRET
                        " on both sides)");
     if (!have) {
+        h->peer_role = a->role;
         h->state = HS_DONE;
         return 1;
     }
@@ -216,6 +217,7 @@ int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope *
         return hs_fail(h, out, 1, err, errlen,
                        "authentication failed: the server's proof does not match our shared secret (" CHECK_SECRET ")");
     memcpy(h->nonce_s, a->nonce.data, AUTH_NONCE_LEN);
+    h->peer_role = a->role;
     auth_mac(h->secret, AUTH_CLIENT, h->nonce_c, h->nonce_s, (uint32_t)h->role, (uint32_t)a->role, h->mac);
     kiln__envelope__init(&h->out);
     kiln__auth__init(&h->auth);
@@ -227,9 +229,19 @@ int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope *
     return 1;
 }
 
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, const auth_secret *secret, char *err,
-                     size_t errlen)
+int hs_seal(const handshake *h, seal *s, char *err, size_t errlen)
 {
+    memset(s, 0, sizeof *s);
+    if (h->state != HS_DONE) return errf(err, errlen, "the handshake has not finished");
+    Kiln__Role client = h->server ? h->peer_role : h->role, server = h->server ? h->role : h->peer_role;
+    return seal_init(s, h->secret, h->server ? AUTH_SERVER : AUTH_CLIENT, h->nonce_c, h->nonce_s, (uint32_t)client,
+                     (uint32_t)server, err, errlen);
+}
+
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, const auth_secret *secret, seal *s,
+                     char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
     handshake h;
     const Kiln__Envelope *out;
     if (hs_client_start(&h, secret, role, name, &out, err, errlen) < 0) return -1;
@@ -246,5 +258,9 @@ int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, c
     msg_free(in);
     /* the Auth, or an Error so the server logs why we gave up */
     if (out && msg_write_fd(fd, out) < 0 && st > 0) return errf(err, errlen, "send auth: %s", strerror(errno));
-    return st > 0 ? 0 : -1;
+    if (st <= 0) return -1;
+    /* every frame after the Auth is sealed, both ways */
+    if (hs_seal(&h, s, err, errlen) < 0) return -1;
+    r->rx = seal_on(&s->rx) ? &s->rx : NULL; /* without a secret r holds no pointer to s */
+    return 0;
 }

@@ -30,6 +30,7 @@
 
 #include "auth.h"
 #include "msg.h"
+#include "seal.h"
 
 typedef enum hs_state { HS_WAIT_HELLO, HS_WAIT_ACK, HS_WAIT_AUTH, HS_DONE, HS_FAILED } hs_state;
 
@@ -39,7 +40,7 @@ typedef enum hs_state { HS_WAIT_HELLO, HS_WAIT_ACK, HS_WAIT_AUTH, HS_DONE, HS_FA
 typedef struct handshake {
     const auth_secret *secret; /* borrowed; NULL or empty: no authentication */
     Kiln__Role role;           /* ours */
-    Kiln__Role peer_role;      /* the client's (server side), from the hello */
+    Kiln__Role peer_role;      /* the other side's: from the hello (server) or the ack (client) */
     unsigned accepted;         /* server: HS_ROLE bits of the roles it serves */
     int server;                /* set up by hs_server_init */
     hs_state state;
@@ -70,9 +71,18 @@ int hs_client_start(handshake *h, const auth_secret *secret, Kiln__Role role, co
 int hs_server_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope **out, char *err, size_t errlen);
 int hs_client_msg(handshake *h, const Kiln__Envelope *in, const Kiln__Envelope **out, char *err, size_t errlen);
 
+/* After the handshake finished (HS_DONE): sets up s (zeroed or released)
+ * with the connection's keys (common/seal.h) for our side, or leaves it
+ * off without a secret. 0, or -1 with a message. */
+int hs_seal(const handshake *h, seal *s, char *err, size_t errlen);
+
 /* Client side over a blocking fd: sends the hello, reads the answer, sends
- * the Auth. 0, or -1 with a message (refused, wrong secret, no answer). */
-int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, const auth_secret *secret, char *err,
-                     size_t errlen);
+ * the Auth, then sets up s for the frames that follow (with a secret r
+ * opens them with s->rx, so s must outlive r's use; send with
+ * msg_write_sealed(fd, &s->tx, ...)). Without a secret s stays off and r
+ * does not point to it. The caller releases s. 0, or -1 with a message (refused,
+ * wrong secret, no answer). */
+int msg_handshake_fd(int fd, msg_reader *r, Kiln__Role role, const char *name, const auth_secret *secret, seal *s,
+                     char *err, size_t errlen);
 
 #endif

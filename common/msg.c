@@ -238,12 +238,15 @@ void msg_reader_release(msg_reader *r)
 
 int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errlen)
 {
+    int sealed = seal_on(r->rx);
     for (;;) {
         size_t len;
-        int st = frame_parse(r->buf + r->start, r->end - r->start, r->max, &len, err, errlen);
+        int st = frame_parse(r->buf + r->start, r->end - r->start, seal_frame_max(r->rx, r->max), &len, err, errlen);
         if (st == FRAME_ERROR) return -1;
         if (st == FRAME_OK) {
-            *out = msg_decode(r->buf + r->start + FRAME_HEADER, len, err, errlen);
+            const uint8_t *f = r->buf + r->start;
+            if (sealed && seal_check(r->rx, f, FRAME_HEADER + len, err, errlen) < 0) return -1;
+            *out = msg_decode(f + FRAME_HEADER, sealed ? len - SEAL_TAG_LEN : len, err, errlen);
             if (!*out) return -1;
             r->start += FRAME_HEADER + len;
             if (r->start == r->end) r->start = r->end = 0;
@@ -271,16 +274,38 @@ int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errle
     }
 }
 
-int msg_write_fd(int fd, const Kiln__Envelope *e)
+size_t msg_frame_size(const seal_dir *tx, const Kiln__Envelope *e)
+{
+    return FRAME_HEADER + kiln__envelope__get_packed_size(e) + (seal_on(tx) ? SEAL_TAG_LEN : 0);
+}
+
+size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e)
 {
     size_t n = kiln__envelope__get_packed_size(e);
-    uint8_t stackbuf[4096];
-    uint8_t *buf = n + FRAME_HEADER <= sizeof stackbuf ? stackbuf : xmalloc(n + FRAME_HEADER);
-    frame_put_header(buf, (uint32_t)n);
+    int sealed = seal_on(tx);
+    frame_put_header(buf, (uint32_t)(n + (sealed ? SEAL_TAG_LEN : 0)));
     kiln__envelope__pack(e, buf + FRAME_HEADER);
-    int rc = write_all(fd, buf, n + FRAME_HEADER);
+    if (!sealed) return FRAME_HEADER + n;
+    struct iovec iov = {buf, FRAME_HEADER + n};
+    if (seal_tag(tx, &iov, 1, buf + FRAME_HEADER + n) < 0) return 0;
+    return FRAME_HEADER + n + SEAL_TAG_LEN;
+}
+
+int msg_write_sealed(int fd, seal_dir *tx, const Kiln__Envelope *e)
+{
+    size_t n = msg_frame_size(tx, e);
+    uint8_t stackbuf[4096];
+    uint8_t *buf = n <= sizeof stackbuf ? stackbuf : xmalloc(n);
+    size_t len = msg_pack_frame_into(buf, tx, e);
+    int rc = len ? write_all(fd, buf, len) : -1;
+    if (!len) errno = EPROTO;
     if (buf != stackbuf) free(buf);
     return rc;
+}
+
+int msg_write_fd(int fd, const Kiln__Envelope *e)
+{
+    return msg_write_sealed(fd, NULL, e);
 }
 
 /* ---- FetchData without copies ---- */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kiln.pb-c.h"
+#include "seal.h"
 
 #define PROTOCOL_VERSION 1
 
@@ -37,6 +38,12 @@ const char *msg_name(const Kiln__Envelope *e);
 
 /* Packs header + envelope into a new buffer (caller frees). */
 uint8_t *msg_pack_frame(const Kiln__Envelope *e, size_t *len);
+/* The bytes of e's frame when sealed with tx (NULL or off: plain). */
+size_t msg_frame_size(const seal_dir *tx, const Kiln__Envelope *e);
+/* Packs e's frame into buf (msg_frame_size bytes), sealed with tx when it
+ * is on (advancing its sequence number). Returns the frame's length, or 0
+ * when sealing failed. */
+size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e);
 
 /*
  * FetchData frames carry the shuffle's bytes; these two let those bytes go
@@ -60,10 +67,13 @@ size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env
  * else or does not parse (then msg_decode it: that names the problem). */
 int msg_peek_fetch_data(const uint8_t *p, size_t n, uint32_t *request_id, int *last, const uint8_t **data, size_t *len);
 
-/* A buffered blocking reader of frames from one fd. */
+/* A buffered blocking reader of frames from one fd. With rx set and on
+ * (msg_handshake_fd sets it), every frame must carry its tag: one that
+ * fails its check ends the reader with an error, and is never decoded. */
 typedef struct msg_reader {
     int fd;
-    size_t max;
+    size_t max;   /* of a payload */
+    seal_dir *rx; /* borrowed; NULL: plain frames */
     uint8_t *buf;
     size_t cap, start, end;
 } msg_reader;
@@ -76,5 +86,8 @@ int msg_reader_next(msg_reader *r, Kiln__Envelope **out, char *err, size_t errle
 
 /* Writes one frame to a blocking fd. 0, or -1 (errno). */
 int msg_write_fd(int fd, const Kiln__Envelope *e);
+/* The same, sealed with tx when it is on. 0, or -1 (errno; EPROTO when
+ * sealing failed). */
+int msg_write_sealed(int fd, seal_dir *tx, const Kiln__Envelope *e);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct blob_send {
     blob_ask *head, *tail;
     size_t queued;
     struct evbuffer_file_segment *seg; /* the blob being sent; NULL: none */
+    int fd;                            /* seg's file (seg closes it), read to seal the pieces */
     char hash[65];
     uint64_t off, size;
 } blob_send;

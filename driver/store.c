@@ -144,6 +144,7 @@ static int serve_open_next(driver *d, dconn *dc)
             log_msg(&d->log, LOG_WARN, "blob unreadable hash=%s worker=%s", b->hash, who);
             continue;
         }
+        b->fd = fd;
         b->off = 0;
         b->size = (uint64_t)size;
         return 1;
@@ -167,7 +168,7 @@ void store_pump(driver *d, dconn *dc)
         ch.last = b->off + n >= b->size;
         uint8_t head[HEAD_MAX];
         size_t hn = msg_head_before_bytes(head, sizeof head, &env, BLOB_CHUNK_DATA, n);
-        if (!hn || conn_send_file(dc->c, head, hn, b->seg, (int64_t)b->off, (int64_t)n) < 0) {
+        if (!hn || conn_send_file(dc->c, head, hn, b->seg, b->fd, (int64_t)b->off, (int64_t)n) < 0) {
             conn_close(dc->c, 0, "cannot queue a blob");
             return;
         }

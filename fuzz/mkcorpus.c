@@ -20,6 +20,7 @@
 #include "frame.h"
 #include "msg.h"
 #include "runtime.h"
+#include "seal.h"
 #include "stages.h"
 #include "util.h"
 
@@ -272,6 +273,47 @@ static void job_seeds(void)
 
 /* ---- messages ------------------------------------------------------------ */
 
+/* The frames of a plain stream sealed as a client sends them under
+ * fuzz/fuzz_seal.c's fixed keys (its FUZZ_SEAL_SECRET and nonces). */
+static void seal_stream(const bytes *plain, bytes *out)
+{
+    uint8_t nc[AUTH_NONCE_LEN] = {1}, ns[AUTH_NONCE_LEN] = {2};
+    auth_secret sec = {(uint8_t *)"fuzz-secret", 11};
+    seal cli;
+    char err[128];
+    if (seal_init(&cli, &sec, AUTH_CLIENT, nc, ns, KILN__ROLE__ROLE_WORKER, KILN__ROLE__ROLE_DRIVER, err, sizeof err))
+        abort();
+    for (size_t off = 0; off + FRAME_HEADER <= plain->n;) {
+        size_t len = frame_get_header(plain->p + off);
+        uint8_t *f = xmalloc(FRAME_HEADER + len + SEAL_TAG_LEN);
+        frame_put_header(f, (uint32_t)(len + SEAL_TAG_LEN));
+        memcpy(f + FRAME_HEADER, plain->p + off + FRAME_HEADER, len);
+        struct iovec iov = {f, FRAME_HEADER + len};
+        if (seal_tag(&cli.tx, &iov, 1, f + FRAME_HEADER + len) < 0) abort();
+        bytes_add(out, f, FRAME_HEADER + len + SEAL_TAG_LEN);
+        free(f);
+        off += FRAME_HEADER + len;
+    }
+    seal_release(&cli);
+}
+
+/* fuzz_seal: byte 0 the mode (odd: a stream to a sealed reader; even: a
+ * list of payloads to seal and open, bit 1 with a byte changed at bytes 1-2) */
+static void seal_seeds(const bytes *data_port)
+{
+    bytes sealed = {0};
+    seal_stream(data_port, &sealed);
+    static const uint8_t hostile[1] = {1};
+    put("seal", "sealed_data_port", hostile, 1, sealed.p, sealed.n);
+    put("seal", "sealed_truncated", hostile, 1, sealed.p, sealed.n - 5);
+    put("seal", "plain_data_port", hostile, 1, data_port->p, data_port->n);
+    static const uint8_t list[] = {0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 3, 'a', 'b', 'c'};
+    static const uint8_t flipped[] = {2, 9, 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 3, 'a', 'b', 'c'};
+    put("seal", "payloads", NULL, 0, list, sizeof list);
+    put("seal", "payloads_flipped", NULL, 0, flipped, sizeof flipped);
+    free(sealed.p);
+}
+
 static void msg_seeds(void)
 {
     bytes s1 = {0}, s2 = {0}, s3 = {0};
@@ -442,6 +484,7 @@ static void msg_seeds(void)
     put("frame", "data_port", tight, 2, s3.p, s3.n);
     put("frame", "truncated", big, 2, s1.p, s1.n - 3);
     put("frame", "over_limit", tight, 2, s2.p, s2.n); /* a task_launch over 64 bytes */
+    seal_seeds(&s3);
     free(s1.p);
     free(s2.p);
     free(s3.p);

@@ -203,7 +203,7 @@ static void send_register(worker *w, conn *c)
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__RegisterWorker r = KILN__REGISTER_WORKER__INIT;
     r.host = w->host;
-    r.data_port = (uint32_t)w->data_port;
+    r.data_port = (uint32_t)w->advertised_port;
     r.http_port = (uint32_t)w->http_port;
     r.slots = (uint32_t)w->slots;
     r.name = w->name;
@@ -269,7 +269,7 @@ static void driver_closed(conn *c, const char *reason, void *arg)
 {
     worker *w = arg;
     if (w->registered)
-        log_msg(&w->log, LOG_WARN, "lost the driver: %s", reason);
+        log_msg(&w->log, LOG_WARN, "lost the driver peer=%s: %s", conn_peer(c), reason);
     else
         log_msg(&w->log, LOG_DEBUG, "cannot reach the driver %s: %s", w->conf.worker_driver, reason);
     w->driver = NULL;

@@ -25,12 +25,12 @@
 
 static const char usage[] = "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"
                             "                   [--http HOST:PORT] [--slots N] [--work-dir DIR] [--log-file FILE]\n"
-                            "                   [--secret-file FILE] [--log-level LEVEL]\n";
+                            "                   [--secret-file FILE] [--log-level LEVEL] [--advertise HOST:PORT]\n";
 
 static const daemon_flag flags[] = {
     {"driver", "worker.driver"},    {"listen", "worker.listen"},     {"http", "worker.http"},
     {"slots", "worker.slots"},      {"work-dir", "worker.work_dir"}, {"log-file", "worker.log_file"},
-    {"secret-file", "secret_file"}, {"log-level", "log.level"},
+    {"secret-file", "secret_file"}, {"log-level", "log.level"},      {"advertise", "worker.advertise"},
 };
 
 /* ---- data port: map outputs for reduce tasks on any worker ------------------ */
@@ -219,9 +219,17 @@ int main(int argc, char **argv)
         log_msg(&w.log, LOG_ERROR, "%s", err);
         goto out;
     }
-    /* the address other workers reach us at: the listen host, or our name */
-    const char *colon = strrchr(w.conf.worker_listen, ':');
-    snprintf(w.host, sizeof w.host, "%.*s", (int)(colon - w.conf.worker_listen), w.conf.worker_listen);
+    /* the address other workers reach us at: the advertised one, else the
+     * listen host (or our name) and port */
+    const char *ad = w.conf.worker_advertise && *w.conf.worker_advertise ? w.conf.worker_advertise : NULL;
+    const char *hp = ad ? ad : w.conf.worker_listen;
+    const char *colon = strrchr(hp, ':');
+    w.advertised_port = w.data_port;
+    if (ad && (!colon || (w.advertised_port = atoi(colon + 1)) <= 0 || w.advertised_port > 65535)) {
+        log_msg(&w.log, LOG_ERROR, "worker.advertise %s: expected HOST:PORT", ad);
+        goto out;
+    }
+    snprintf(w.host, sizeof w.host, "%.*s", (int)(colon - hp), hp);
     if (!w.host[0] || !strcmp(w.host, "0.0.0.0") || !strcmp(w.host, "[::]")) gethostname(w.host, sizeof w.host - 1);
     char hn[200] = "";
     gethostname(hn, sizeof hn - 1);

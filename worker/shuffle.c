@@ -405,6 +405,7 @@ typedef struct peer {
     fetch_req *cur;                    /* being streamed from rg */
     shuffle_range rg;                  /* open while cur is */
     struct evbuffer_file_segment *seg; /* rg's data file, for sendfile */
+    int seg_fd;                        /* its fd (seg closes it), read to seal the pieces */
     struct peer *prev, *next;
 } peer;
 
@@ -531,6 +532,7 @@ static void peer_pump(peer *p)
                 peer_finish_req(p);
                 continue;
             }
+            p->seg_fd = p->rg.fd;
             p->rg.fd = -1;
         }
         uint64_t off;
@@ -542,7 +544,7 @@ static void peer_pump(peer *p)
         int last = !shuffle_range_next(&p->rg, 1, &noff, &nlen);
         uint8_t head[MSG_FETCH_HEAD_MAX];
         size_t hn = msg_fetch_data_head(head, p->cur->id, last, want);
-        if (conn_send_file(p->c, head, hn, p->seg, (int64_t)off, (int64_t)want) < 0) {
+        if (conn_send_file(p->c, head, hn, p->seg, p->seg_fd, (int64_t)off, (int64_t)want) < 0) {
             if (s->log) log_msg(s->log, LOG_WARN, "shuffle send failed peer=%s", conn_peer(p->c));
             conn_close(p->c, 0, "cannot queue shuffle data");
             return;
@@ -748,6 +750,7 @@ typedef struct remote {
     uint8_t *in; /* bytes received, not yet parsed */
     size_t in_start, in_end, in_cap;
     carry carry;
+    seal seal; /* with a secret: every frame after the handshake is sealed */
 } remote;
 
 typedef struct fetch {
@@ -930,7 +933,7 @@ static int remote_open(fetch *f, remote *r)
     /* a worker that accepts but never answers must not hang the task */
     struct timeval tv = {HANDSHAKE_S, 0};
     setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    int rc = msg_handshake_fd(r->fd, &rd, KILN__ROLE__ROLE_PEER, "fetch", f->secret, why, sizeof why);
+    int rc = msg_handshake_fd(r->fd, &rd, KILN__ROLE__ROLE_PEER, "fetch", f->secret, &r->seal, why, sizeof why);
     if (rc == 0) {
         /* keep whatever arrived after the hello_ack */
         size_t extra = rd.end - rd.start;
@@ -961,17 +964,16 @@ static int remote_open(fetch *f, remote *r)
     for (size_t i = 0; i < r->nlocs; i++) {
         fr.request_id = (uint32_t)i;
         fr.map = f->in->blocks[r->locs[i]]->map;
-        total += FRAME_HEADER + kiln__envelope__get_packed_size(&env);
+        total += msg_frame_size(&r->seal.tx, &env);
     }
     r->out = malloc(total);
     if (!r->out) return remote_fail(f, r, "out of memory for %zu requests", r->nlocs);
     for (size_t i = 0; i < r->nlocs; i++) {
         fr.request_id = (uint32_t)i;
         fr.map = f->in->blocks[r->locs[i]]->map;
-        size_t n = kiln__envelope__get_packed_size(&env);
-        frame_put_header(r->out + r->out_len, (uint32_t)n);
-        kiln__envelope__pack(&env, r->out + r->out_len + FRAME_HEADER);
-        r->out_len += FRAME_HEADER + n;
+        size_t n = msg_pack_frame_into(r->out + r->out_len, &r->seal.tx, &env);
+        if (!n) return remote_fail(f, r, "cannot seal a request (libcrypto)");
+        r->out_len += n;
     }
     return 0;
 }
@@ -1026,8 +1028,9 @@ static int remote_handle(fetch *f, remote *r, const Kiln__Envelope *m)
 static int remote_read(fetch *f, remote *r)
 {
     char why[512];
-    size_t have = r->in_end - r->in_start, len = 0;
-    int st = frame_parse(r->in + r->in_start, have, f->max_frame, &len, why, sizeof why);
+    size_t have = r->in_end - r->in_start, len = 0, max = seal_frame_max(&r->seal.rx, f->max_frame);
+    int sealed = seal_on(&r->seal.rx);
+    int st = frame_parse(r->in + r->in_start, have, max, &len, why, sizeof why);
     if (st == FRAME_ERROR) return remote_fail(f, r, "%s", why);
     /* free space wanted: the rest of a partial frame, and at least RECV_MIN */
     size_t room = RECV_MIN;
@@ -1050,21 +1053,27 @@ static int remote_read(fetch *f, remote *r)
     if (n == 0) return remote_fail(f, r, "the worker closed the connection");
     r->in_end += (size_t)n;
     while (r->fd >= 0) {
-        st = frame_parse(r->in + r->in_start, r->in_end - r->in_start, f->max_frame, &len, why, sizeof why);
+        st = frame_parse(r->in + r->in_start, r->in_end - r->in_start, max, &len, why, sizeof why);
         if (st == FRAME_ERROR) return remote_fail(f, r, "%s", why);
         if (st == FRAME_NEED_MORE) break;
         const uint8_t *payload = r->in + r->in_start + FRAME_HEADER;
+        size_t plen = len;
+        if (sealed) { /* checked in place, before any of it is used */
+            if (seal_check(&r->seal.rx, payload - FRAME_HEADER, FRAME_HEADER + len, why, sizeof why) < 0)
+                return remote_fail(f, r, "%s", why);
+            plen = len - SEAL_TAG_LEN;
+        }
         uint32_t id;
         int last;
         const uint8_t *data;
         size_t dlen;
-        if (msg_peek_fetch_data(payload, len, &id, &last, &data, &dlen) == 1) {
+        if (msg_peek_fetch_data(payload, plen, &id, &last, &data, &dlen) == 1) {
             /* the usual piece: its blocks are read where they arrived */
             r->in_start += FRAME_HEADER + len;
             if (remote_piece(f, r, id, last, data, dlen) < 0) return -1;
             continue;
         }
-        Kiln__Envelope *m = msg_decode(payload, len, why, sizeof why);
+        Kiln__Envelope *m = msg_decode(payload, plen, why, sizeof why);
         r->in_start += FRAME_HEADER + len;
         if (!m) return remote_fail(f, r, "%s", why);
         int rc = remote_handle(f, r, m);
@@ -1201,6 +1210,7 @@ int shuffle_fetch(const char *work_dir, const char *app_id, uint32_t local_worke
         free(r->out);
         free(r->in);
         free(r->carry.p);
+        seal_release(&r->seal);
     }
     free(f.remotes);
     free(f.local);

@@ -71,7 +71,8 @@ typedef struct worker {
     char name[256];
     char host[256];
     int data_port, http_port;
-    auth_secret secret; /* empty: no authentication */
+    int advertised_port; /* the data port as others reach it (worker.advertise) */
+    auth_secret secret;  /* empty: no authentication */
     /* the driver link */
     conn *driver;
     handshake hs; /* with the driver, until it finished */

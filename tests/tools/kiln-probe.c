@@ -113,12 +113,21 @@ static int expect_closed(int fd, msg_reader *rd, const char *what)
     }
 }
 
-/* A full handshake in role; exits 2 when it fails. */
-static int connect_greeted(const probe *p, Kiln__Role role, msg_reader *rd)
+/* Sends one frame sealed with the connection's keys (plain without a secret). */
+static void send_sealed(int fd, seal *s, const Kiln__Envelope *e)
+{
+    if (msg_write_sealed(fd, &s->tx, e) < 0 && errno != EPIPE && errno != ECONNRESET) {
+        fprintf(stderr, "kiln-probe: send: %s\n", strerror(errno));
+        exit(2);
+    }
+}
+
+/* A full handshake in role, its keys in s; exits 2 when it fails. */
+static int connect_greeted(const probe *p, Kiln__Role role, msg_reader *rd, seal *s)
 {
     int fd = dial(p, rd);
     char err[512];
-    if (msg_handshake_fd(fd, rd, role, "kiln-probe", &p->secret, err, sizeof err) < 0) {
+    if (msg_handshake_fd(fd, rd, role, "kiln-probe", &p->secret, s, err, sizeof err) < 0) {
         fprintf(stderr, "kiln-probe: handshake: %s\n", err);
         exit(2);
     }
@@ -221,7 +230,8 @@ static int case_after_handshake(const probe *p, const char *what)
 {
     msg_reader rd;
     int worker = !strcmp(what, "bad-slots");
-    int fd = connect_greeted(p, worker ? KILN__ROLE__ROLE_WORKER : KILN__ROLE__ROLE_CLIENT, &rd);
+    seal sl;
+    int fd = connect_greeted(p, worker ? KILN__ROLE__ROLE_WORKER : KILN__ROLE__ROLE_CLIENT, &rd, &sl);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__RegisterWorker rw = KILN__REGISTER_WORKER__INIT;
     Kiln__Hello hello = KILN__HELLO__INIT;
@@ -240,15 +250,18 @@ static int case_after_handshake(const probe *p, const char *what)
         ka.app_id = "../x";
         MSG_BODY(env, kill_app, KILL_APP, &ka);
     }
-    send_or_die(fd, &env);
-    return expect_closed(fd, &rd, what);
+    send_sealed(fd, &sl, &env);
+    int rc = expect_closed(fd, &rd, what);
+    seal_release(&sl);
+    return rc;
 }
 
 /* Registers a worker whose name the test chooses (markup, say) and stays. */
 static int case_worker_named(const probe *p, const char *name)
 {
     msg_reader rd;
-    int fd = connect_greeted(p, KILN__ROLE__ROLE_WORKER, &rd);
+    seal sl;
+    int fd = connect_greeted(p, KILN__ROLE__ROLE_WORKER, &rd, &sl);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__RegisterWorker rw = KILN__REGISTER_WORKER__INIT;
     rw.host = "127.0.0.1";
@@ -256,17 +269,21 @@ static int case_worker_named(const probe *p, const char *name)
     rw.slots = 1;
     rw.data_port = 1;
     MSG_BODY(env, register_worker, REGISTER_WORKER, &rw);
-    send_or_die(fd, &env);
+    send_sealed(fd, &sl, &env);
     Kiln__Envelope *m = read_one(&rd);
     int ok = m->body_case == KILN__ENVELOPE__BODY_WORKER_REGISTERED;
     printf("%s\n", ok ? "registered" : msg_name(m));
     fflush(stdout);
     msg_free(m);
-    if (!ok) return 1;
+    if (!ok) {
+        seal_release(&sl);
+        return 1;
+    }
     char err[256];
     while (msg_reader_next(&rd, &m, err, sizeof err) > 0) /* until closed (or killed) */
         msg_free(m);
     msg_reader_release(&rd);
+    seal_release(&sl);
     close(fd);
     return 0;
 }
@@ -274,13 +291,16 @@ static int case_worker_named(const probe *p, const char *name)
 static int case_fetch_traversal(const probe *p)
 {
     msg_reader rd;
-    int fd = connect_greeted(p, KILN__ROLE__ROLE_PEER, &rd);
+    seal sl;
+    int fd = connect_greeted(p, KILN__ROLE__ROLE_PEER, &rd, &sl);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__FetchRequest fr = KILN__FETCH_REQUEST__INIT;
     fr.app_id = "../x";
     MSG_BODY(env, fetch_request, FETCH_REQUEST, &fr);
-    send_or_die(fd, &env);
-    return expect_closed(fd, &rd, "fetch_request for ../x");
+    send_sealed(fd, &sl, &env);
+    int rc = expect_closed(fd, &rd, "fetch_request for ../x");
+    seal_release(&sl);
+    return rc;
 }
 
 static int case_flood(const probe *p, int n)
@@ -292,10 +312,14 @@ static int case_flood(const probe *p, int n)
     int accepted = 0, refused = 0;
     for (int i = 0; i < n; i++) {
         char err[512];
-        if (msg_handshake_fd(fds[i], &rds[i], KILN__ROLE__ROLE_CLIENT, "kiln-probe", &p->secret, err, sizeof err) == 0)
+        seal sl;
+        if (msg_handshake_fd(fds[i], &rds[i], KILN__ROLE__ROLE_CLIENT, "kiln-probe", &p->secret, &sl, err,
+                             sizeof err) == 0)
             accepted++;
         else
             refused++;
+        seal_release(&sl);
+        rds[i].rx = NULL;
     }
     for (int i = 0; i < n; i++) {
         msg_reader_release(&rds[i]);
@@ -340,11 +364,12 @@ static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role ro
 {
     int *fds = xcalloc((size_t)n, sizeof *fds);
     msg_reader *rds = xcalloc((size_t)n, sizeof *rds);
+    seal *seals = xcalloc((size_t)n, sizeof *seals);
     uint8_t *body = xcalloc(1, 1u << 20);
     int early = 0;
     for (int i = 0; i < n; i++) {
         if (authed)
-            fds[i] = connect_greeted(p, role, &rds[i]);
+            fds[i] = connect_greeted(p, role, &rds[i], &seals[i]);
         else
             fds[i] = dial(p, &rds[i]);
         if (!authed && i % 2) say_hello(p, fds[i], &rds[i], role);
@@ -360,11 +385,13 @@ static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role ro
     printf("big-frames: %d of %d closed before their body went; daemon VmRSS %ld kB with all open\n", early, n, kb);
     for (int i = 0; i < n; i++) {
         msg_reader_release(&rds[i]);
+        seal_release(&seals[i]);
         close(fds[i]);
     }
     free(body);
     free(fds);
     free(rds);
+    free(seals);
     return early == (authed ? 0 : n) ? 0 : 1;
 }
 
@@ -372,17 +399,19 @@ static int case_big_frames(const probe *p, int n, const char *pid, Kiln__Role ro
 static int case_pipeline(const probe *p, long n, const char *pid)
 {
     msg_reader rd;
-    int fd = connect_greeted(p, KILN__ROLE__ROLE_CLIENT, &rd);
+    seal sl;
+    int fd = connect_greeted(p, KILN__ROLE__ROLE_CLIENT, &rd, &sl);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
     ir.what = "status";
     MSG_BODY(env, info_request, INFO_REQUEST, &ir);
-    size_t flen;
-    uint8_t *frame = msg_pack_frame(&env, &flen);
+    /* every request sealed in its own place of the stream: a buffer of
+     * them, packed again (with the next sequence numbers) once sent */
+    size_t flen = msg_frame_size(&sl.tx, &env);
     size_t per = (64u << 10) / flen, blen = per * flen;
     uint8_t *buf = xcalloc(1, blen);
     for (size_t i = 0; i < per; i++)
-        memcpy(buf + i * flen, frame, flen);
+        msg_pack_frame_into(buf + i * flen, &sl.tx, &env);
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     long sent = 0; /* requests */
     size_t off = 0;
@@ -404,13 +433,17 @@ static int case_pipeline(const probe *p, long n, const char *pid)
         }
         off += (size_t)w;
         sent += (long)(off / flen) - (long)((off - (size_t)w) / flen);
-        if (off == blen) off = 0;
+        if (off == blen) {
+            off = 0;
+            for (size_t i = 0; i < per; i++)
+                msg_pack_frame_into(buf + i * flen, &sl.tx, &env);
+        }
     }
     long kb = rss_kb(pid);
     printf("pipeline: the daemon %s after about %ld of %ld requests; daemon VmRSS %ld kB\n", how, sent, n, kb);
     msg_reader_release(&rd);
+    seal_release(&sl);
     close(fd);
-    free(frame);
     free(buf);
     return sent < n ? 0 : 1;
 }
@@ -519,9 +552,11 @@ int main(int argc, char **argv)
         rc = case_fetch_traversal(&p);
     else if (!strcmp(c, "refused-peer")) {
         int fd = dial(&p, &rd);
-        rc = msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_PEER, "kiln-probe", &p.secret, err, sizeof err) == 0;
+        seal sl;
+        rc = msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_PEER, "kiln-probe", &p.secret, &sl, err, sizeof err) == 0;
         printf("data-port handshake: %s\n", rc ? "accepted" : err);
         msg_reader_release(&rd);
+        seal_release(&sl);
         close(fd);
     } else if (!strcmp(c, "silent"))
         rc = expect_closed(dial(&p, &rd), &rd, "silent connection");

@@ -21,11 +21,31 @@
 
 /* Every key, in the order of kiln_conf. */
 static const char *const all_keys[] = {
-    "driver.listen",         "driver.http",         "driver.state_dir",  "driver.log_file", "driver.max_result_size",
-    "store.retention",       "worker.driver",       "worker.listen",     "worker.http",     "worker.work_dir",
-    "worker.log_file",       "worker.slots",        "worker.heartbeat",  "worker.timeout",  "broadcast.threshold",
-    "task.max_failures",     "task.memory",         "task.memory_limit", "task.timeout",    "net.max_frame",
-    "net.handshake_timeout", "net.max_connections", "secret_file",       "log.level",
+    "driver.listen",
+    "driver.http",
+    "driver.state_dir",
+    "driver.log_file",
+    "driver.max_result_size",
+    "store.retention",
+    "worker.driver",
+    "worker.listen",
+    "worker.http",
+    "worker.advertise",
+    "worker.work_dir",
+    "worker.log_file",
+    "worker.slots",
+    "worker.heartbeat",
+    "worker.timeout",
+    "broadcast.threshold",
+    "task.max_failures",
+    "task.memory",
+    "task.memory_limit",
+    "task.timeout",
+    "net.max_frame",
+    "net.handshake_timeout",
+    "net.max_connections",
+    "secret_file",
+    "log.level",
 };
 #define NALL (sizeof all_keys / sizeof all_keys[0])
 
@@ -82,6 +102,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.worker_driver, "127.0.0.1:7077");
     ck_assert_str_eq(c.worker_listen, "127.0.0.1:7078");
     ck_assert_str_eq(c.worker_http, "127.0.0.1:8078");
+    ck_assert_str_eq(c.worker_advertise, "");
     ck_assert_str_eq(c.worker_work_dir, "/var/lib/kiln/worker");
     ck_assert_str_eq(c.worker_log_file, "");
     ck_assert_int_eq(c.worker_slots, 0);

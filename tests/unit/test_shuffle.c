@@ -737,8 +737,10 @@ static int raw_connect(msg_reader *r, int hello)
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     msg_reader_init(r, fd, FRAME_MAX_DEFAULT);
+    seal sl; /* no secret: stays off, holds nothing */
     if (hello)
-        ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", NULL, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(msg_handshake_fd(fd, r, KILN__ROLE__ROLE_PEER, "test", NULL, &sl, err, sizeof err) == 0, "%s",
+                      err);
     return fd;
 }
 
@@ -999,6 +1001,62 @@ START_TEST(test_server_counters)
 }
 END_TEST
 
+/* ---- with a shared secret: sealed requests, sealed pieces sent with sendfile ---- */
+
+/* Serves one fetch of the large map output from an in-process server with
+ * secret srv, fetched by a child with secret cli: the child's exit status. */
+static int sealed_fetch(const char *srv, const char *cli)
+{
+    char err[256];
+    int port, lfd = net_listen("127.0.0.1:0", &port, err, sizeof err);
+    ck_assert_int_ge(lfd, 0);
+    struct event_base *base = event_base_new();
+    auth_secret ss = {(uint8_t *)srv, strlen(srv)}, cs = {(uint8_t *)cli, strlen(cli)};
+    shuffle_server *s = shuffle_server_new(base, g_remote, NULL, 0);
+    shuffle_server_guard(s, &ss, 0, 0);
+    struct event *acc = event_new(base, lfd, EV_READ | EV_PERSIST, child_accept, s);
+    event_add(acc, NULL);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        Kiln__BlockLoc l, *locs[] = {&l};
+        Kiln__ShuffleInput in = KILN__SHUFFLE_INPUT__INIT;
+        char e[512];
+        loc_set(&l, 2, 0, g_big_len);
+        l.port = (uint32_t)port;
+        in.shuffle_id = BIG_SHUF;
+        in.n_blocks = 1;
+        in.blocks = locs;
+        sink sk = {.raw = 1, .hash = XXH64_createState()}; /* no ck_assert in the child */
+        XXH64_reset(sk.hash, 0);
+        int rc = shuffle_fetch(g_local, APP, 1, &in, 0, 0, &cs, sink_block, &sk, NULL, e, sizeof e);
+        _exit(rc == 0 && sk.bytes == g_big_len && XXH64_digest(sk.hash) == g_big_hash ? 0 : 1);
+    }
+    ck_assert_int_ge(pid, 0);
+    int st = 0;
+    while (waitpid(pid, &st, WNOHANG) == 0) {
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        usleep(1000);
+    }
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    shuffle_server_free(s);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    event_free(acc);
+    event_base_free(base);
+    close(lfd);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+START_TEST(test_server_sealed)
+{
+    /* many sealed 1 MiB pieces, each tagged over a mapping of its range */
+    ck_assert_uint_ge(g_big_len, BIG_MIN);
+    ck_assert_int_eq(sealed_fetch("s3cret", "s3cret"), 0);
+    ck_assert_int_ne(sealed_fetch("s3cret", "other"), 0);
+}
+END_TEST
+
 /* ---- conn_set_drain_cb ---- */
 
 typedef struct drain_state {
@@ -1068,6 +1126,7 @@ static Suite *shuffle_suite(void)
     tcase_add_test(tc, test_server_errors_keep_connection);
     tcase_add_test(tc, test_server_garbage);
     tcase_add_test(tc, test_server_counters);
+    tcase_add_test(tc, test_server_sealed);
     tcase_add_test(tc, test_conn_drain_cb);
     suite_add_tcase(s, tc);
     return s;
