@@ -98,10 +98,12 @@ static kiln_rdd *narrow(kiln_rdd *parent, Kiln__NodeKind kind, const char *api, 
     return narrow_sym(parent, kind, api, sym, builtin, env);
 }
 
-kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env)
+kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, const char *label)
 {
     if (!rdd) return NULL;
-    return narrow_sym(rdd, KILN__NODE_KIND__NODE_MAP_PARTITIONS, "map_partitions", xstrdup(name), 1, env);
+    kiln_rdd *r = narrow_sym(rdd, KILN__NODE_KIND__NODE_MAP_PARTITIONS, "map_partitions", xstrdup(name), 1, env);
+    if (r && label && *label) r->label = xstrndup(label, 200);
+    return r;
 }
 
 kiln_rdd *kiln_map(kiln_rdd *rdd, kiln_map_fn *fn, kiln_slice env)

@@ -27,6 +27,7 @@ struct kiln_rdd {
     kiln_rdd *parents[2];
     size_t nparents;
     char *symbol; /* owned */
+    char *label;  /* owned, or NULL: what messages call the function (a Python stage's functions) */
     int builtin;
     uint8_t *env; /* owned copy */
     size_t env_len;
@@ -82,8 +83,9 @@ void client_ctx_free(kiln_ctx *ctx);
 
 /* The narrow and reduce transformations with a built-in named by name
  * rather than a function pointer: the built-ins of Python jobs live in the
- * executor only (executor/python.c), so the client knows them by name. */
-kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env);
+ * executor only (executor/python.c), so the client knows them by name.
+ * label (copied; NULL: none) is what the driver's messages call it. */
+kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, const char *label);
 kiln_rdd *client_reduce_by_key_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, int partitions);
 
 /* Sets ctx->err; returns -1. */

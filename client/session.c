@@ -170,6 +170,7 @@ void client_ctx_free(kiln_ctx *ctx)
     for (size_t i = 0; i < ctx->nrdds; i++) {
         kiln_rdd *r = ctx->rdds[i];
         free(r->symbol);
+        free(r->label);
         free(r->env);
         split_list_free(&r->splits);
         for (size_t b = 0; b < r->nblocks; b++)
@@ -220,6 +221,7 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
         kiln__fn_ref__init(fn);
         fn->symbol = r->symbol;
         fn->builtin = r->builtin;
+        fn->label = r->label ? r->label : "";
         n->fn = fn;
     }
     n->env.data = r->env;

@@ -529,6 +529,13 @@ static int has_name(const char *buf, const char *name)
     return 0;
 }
 
+/* What messages call a function: its label (a Python stage's functions),
+ * else its symbol. */
+static const char *fn_label(const Kiln__FnRef *fn)
+{
+    return fn->label && *fn->label ? fn->label : fn->symbol;
+}
+
 static void add_name(char *buf, size_t len, const char *name)
 {
     if (has_name(buf, name)) return;
@@ -612,7 +619,7 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
             if (w->kind == KILN__NODE_KIND__NODE_REDUCE_BY_KEY) {
                 r->combine = w->fn;
                 r->env = w->env;
-                add_name(out->fn_names, sizeof out->fn_names, w->fn->symbol);
+                add_name(out->fn_names, sizeof out->fn_names, fn_label(w->fn));
             }
             r->descending = w->kind == KILN__NODE_KIND__NODE_SORT_BY_KEY && !w->ascending;
             pls[i].read = r;
@@ -626,7 +633,7 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
                 ops[k].kind = op_kind(s->op->kind);
                 ops[k].fn = s->op->fn;
                 ops[k].env = s->op->env;
-                add_name(out->fn_names, sizeof out->fn_names, s->op->fn->symbol);
+                add_name(out->fn_names, sizeof out->fn_names, fn_label(s->op->fn));
             } else {
                 ops[k].kind = KILN__OP_KIND__OP_CACHE;
                 ops[k].node = s->cache_node;
@@ -637,10 +644,10 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
     }
     set_cache_offsets(jp, st, ops);
     if (output->kind == KILN__ACTION_KIND__ACTION_REDUCE && output->fn && output->fn->symbol)
-        add_name(out->fn_names, sizeof out->fn_names, output->fn->symbol);
+        add_name(out->fn_names, sizeof out->fn_names, fn_label(output->fn));
     if (output->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE && output->shuffle && output->shuffle->combine &&
         output->shuffle->combine->symbol)
-        add_name(out->fn_names, sizeof out->fn_names, output->shuffle->combine->symbol);
+        add_name(out->fn_names, sizeof out->fn_names, fn_label(output->shuffle->combine));
     out->len = kiln__stage_func__get_packed_size(&sf);
     int rc = 0;
     if (out->len > STAGE_MAX_BYTES) {

@@ -183,10 +183,11 @@ static PyObject *s_py_stage(PyObject *self, PyObject *args)
     session *s = (session *)self;
     long id;
     Py_buffer env;
-    if (!PyArg_ParseTuple(args, "ly*", &id, &env)) return NULL;
+    const char *label = NULL;
+    if (!PyArg_ParseTuple(args, "ly*|z", &id, &env, &label)) return NULL;
     kiln_rdd *p = node(s, id);
     PyObject *r =
-        p ? node_id(s, client_map_partitions_builtin(p, "kiln_py_stage", KILN_SLICE(env.buf, env.len))) : NULL;
+        p ? node_id(s, client_map_partitions_builtin(p, "kiln_py_stage", KILN_SLICE(env.buf, env.len), label)) : NULL;
     PyBuffer_Release(&env);
     return r;
 }
@@ -398,7 +399,7 @@ static PyMethodDef session_methods[] = {
     {"text_file", s_text_file, METH_VARARGS, "text_file(path, min_partitions) -> node"},
     {"range", s_range, METH_VARARGS, "range(start, end, partitions) -> node: one int64 record per number"},
     {"parallelize", s_parallelize, METH_VARARGS, "parallelize(items, partitions, fmt) -> node"},
-    {"py_stage", s_py_stage, METH_VARARGS, "py_stage(parent, env) -> node: a Python stage function"},
+    {"py_stage", s_py_stage, METH_VARARGS, "py_stage(parent, env[, label]) -> node: a Python stage function"},
     {"reduce_add", s_reduce_add, METH_VARARGS, "reduce_add(parent, partitions) -> node: reduceByKey(add) in C"},
     {"group_by_key", s_group_by_key, METH_VARARGS, "group_by_key(parent, partitions) -> node"},
     {"distinct", s_distinct, METH_VARARGS, "distinct(parent, partitions) -> node"},

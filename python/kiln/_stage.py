@@ -32,6 +32,10 @@ def describe(f):
     f = getattr(f, "func", f)  # functools.partial
     code = getattr(f, "__code__", None)
     name = getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
+    if "<locals>." in name:  # a nested function: its own name says enough
+        name = name.rsplit(".", 1)[-1]
+    if (getattr(f, "__module__", None) or "").startswith("kiln."):  # kiln's own step (count, sum, ...)
+        return name.lstrip("_")
     if code is not None:
         return "%s at %s:%d" % (name, code.co_filename.rsplit("/", 1)[-1], code.co_firstlineno)
     return str(name)

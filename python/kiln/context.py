@@ -168,9 +168,9 @@ class Context:
         return self._range(range(start, end, step), numSlices or self.defaultParallelism)
 
     def _range(self, r, n):
-        from .rdd import RDD, _range_parts
+        from .rdd import RDD, _partitions, _range_parts
         base = RDD._of(self, self._session.range(0, n, n), _stage.I64)
-        return base.mapPartitions(_range_parts(r, n))
+        return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
     def emptyRDD(self):
         from .rdd import RDD

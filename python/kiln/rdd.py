@@ -345,7 +345,7 @@ class RDD:
     def _stage(self, base, in_fmt, func, out_fmt, name, op=None):
         op = op or {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
         env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps())
-        return self.ctx._session.py_stage(base, env)
+        return self.ctx._session.py_stage(base, env, name)
 
     def _keyed(self, op):
         return self._node(PAIR, op)

@@ -24,6 +24,7 @@ def test_exception_shows_the_users_traceback(sc):
     assert "ZeroDivisionError: seven is too many" in msg
     assert "test_failures.py" in msg and "in explode" in msg
     assert "_worker.py" not in msg
+    assert "map(explode at test_failures.py:" in msg and "kiln_py_stage" not in msg, msg
     # the context still works
     assert sc.parallelize([1, 2]).count() == 2
 
