@@ -188,6 +188,8 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
+	$(if $(SAN),,$(PY) tests/integration/k8s_check.py deploy/kubernetes $(BUILD))
 
 # The Python package's tests, with pytest from Debian (python3-pytest) under
 # Debian's interpreter. In the sanitizer build the extension is
