@@ -184,6 +184,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh
 	$(MAKE) --no-print-directory check-python
 
 # The Python package's tests, with pytest from Debian (python3-pytest) under
