@@ -119,6 +119,8 @@ static void td_state(struct evbuffer *b, const char *state)
     evbuffer_add_printf(b, "<td class=\"%s\">%s</td>", state, state);
 }
 
+static void workers_table(driver *d, struct evbuffer *b);
+
 /* ---- applications ---------------------------------------------------------------- */
 
 static void apps_table(struct evbuffer *b, driver *d, int ended)
@@ -179,6 +181,8 @@ void ui_apps(driver *d, struct evbuffer *b)
     apps_table(b, d, 0);
     evbuffer_add_printf(b, "<h2>Finished applications</h2>\n<p>The last %d are kept.</p>\n", HISTORY_MAX_APPS);
     apps_table(b, d, 1);
+    evbuffer_add_printf(b, "<h2>Workers</h2>\n");
+    workers_table(d, b);
     page_end(b);
 }
 
@@ -446,12 +450,8 @@ void ui_stage(driver *d, struct evbuffer *b, dstage *s)
 
 /* ---- workers ---------------------------------------------------------------------- */
 
-void ui_workers(driver *d, struct evbuffer *b)
+static void workers_table(driver *d, struct evbuffer *b)
 {
-    int busy = 0;
-    for (dworker *w = d->workers; w; w = w->next)
-        busy |= w->running > 0;
-    page_start(b, "Workers", busy);
     evbuffer_add_printf(b, "<table class=\"workers\"><tr><th>id</th><th>name</th><th>data address</th><th>slots</th>"
                            "<th>running</th><th>queued there</th><th>executors</th><th>memory</th>"
                            "<th>work dir</th><th>tasks done</th><th>last heartbeat</th></tr>\n");
@@ -480,6 +480,15 @@ void ui_workers(driver *d, struct evbuffer *b)
     evbuffer_add_printf(b, "</table>\n<p>Running: tasks executing, at most the slots; queued there: launched and "
                            "waiting on the worker for a slot (the driver keeps two tasks in flight per slot). "
                            "Memory: the worker and its executors; work dir: bytes under its work dir.</p>\n");
+}
+
+void ui_workers(driver *d, struct evbuffer *b)
+{
+    int busy = 0;
+    for (dworker *w = d->workers; w; w = w->next)
+        busy |= w->running > 0;
+    page_start(b, "Workers", busy);
+    workers_table(d, b);
     page_end(b);
 }
 
