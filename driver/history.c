@@ -135,7 +135,7 @@ void history_job_planned(driver *d, job *j)
         r->skipped = s->state == STAGE_DONE;
         r->nreads = ps->ndeps;
         r->reads = xcalloc(ps->ndeps + 1, sizeof *r->reads);
-        memcpy(r->reads, ps->deps, ps->ndeps * sizeof *r->reads);
+        if (ps->ndeps) memcpy(r->reads, ps->deps, ps->ndeps * sizeof *r->reads);
         snprintf(r->kind, sizeof r->kind, "%s", ps->is_map ? "shuffle_write" : action_kind(j->action));
         if (r->skipped) d->m.stages_skipped++;
     }
