@@ -178,6 +178,38 @@ START_TEST(test_pages_escape_names)
 }
 END_TEST
 
+START_TEST(test_prune_bounds_memory)
+{
+    driver d;
+    memset(&d, 0, sizeof d);
+    d.log.fd = -1;
+    /* newest first, as rpc.c links them: one running, HISTORY_MAX_APPS + 5 ended */
+    for (int i = 0; i < HISTORY_MAX_APPS + 6; i++) {
+        app *a = calloc(1, sizeof *a);
+        snprintf(a->id, sizeof a->id, "app-%d", i);
+        a->ended = i != HISTORY_MAX_APPS + 5;
+        a->next = d.apps;
+        d.apps = a;
+    }
+    history_prune(&d, NULL);
+    size_t n = 0, running = 0;
+    for (app *a = d.apps; a; a = a->next) {
+        n++;
+        running += !a->ended;
+    }
+    ck_assert_uint_eq(n, HISTORY_MAX_APPS + 1); /* the running one stays */
+    ck_assert_uint_eq(running, 1);
+    char newest[32];
+    snprintf(newest, sizeof newest, "app-%d", HISTORY_MAX_APPS + 4);
+    ck_assert_str_eq(d.apps->next->id, newest); /* the newest ended ones stay */
+    while (d.apps) {
+        app *a = d.apps;
+        d.apps = a->next;
+        app_free(a);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("history");
@@ -186,6 +218,7 @@ int main(void)
     tcase_add_test(tc, test_worker_running_within_slots);
     tcase_add_test(tc, test_outcomes);
     tcase_add_test(tc, test_pages_escape_names);
+    tcase_add_test(tc, test_prune_bounds_memory);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
