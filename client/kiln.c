@@ -291,11 +291,13 @@ static int cmd_info(const char *what, const char *master, const auth_secret *sec
                    (unsigned long long)w->tasks_done, (unsigned long long)w->last_heartbeat_ms);
         }
     } else {
-        printf("%-28s %-6s %-10s %-10s %s\n", "APPLICATION", "JOB", "ACTION", "STATE", "TASKS");
+        /* TASKS counts every stage's; STAGES is each stage's done/tasks, the result stage last */
+        printf("%-28s %-6s %-10s %-10s %-11s %s\n", "APPLICATION", "JOB", "ACTION", "STATE", "TASKS", "STAGES");
         for (size_t i = 0; i < r->n_jobs; i++) {
             Kiln__JobInfo *j = r->jobs[i];
-            printf("%-28s %-6u %-10s %-10s %u/%u\n", j->app_id, j->job_id, j->action, j->state, j->tasks_done,
-                   j->tasks);
+            char tasks[32];
+            snprintf(tasks, sizeof tasks, "%u/%u", j->tasks_done, j->tasks);
+            printf("%-28s %-6u %-10s %-10s %-11s %s\n", j->app_id, j->job_id, j->action, j->state, tasks, j->stages);
         }
     }
     msg_free(m);

@@ -7,6 +7,8 @@
  *   loss.c     lost workers and map outputs: forget everywhere, then rerun
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
+ *   history.c  what the UI shows: stage records, task attempts, outcomes, metrics
+ *   http.c     the HTTP port: routing, the JSON API, /metrics; ui.c: the HTML pages
  * All scheduler state changes on the one event-loop thread.
  */
 #ifndef KILN_DRIVER_H
@@ -24,6 +26,7 @@
 #include "handshake.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "stages.h"
 
 typedef struct driver driver;
@@ -80,6 +83,9 @@ struct dworker {
     uint32_t running; /* tasks launched and not answered */
     uint64_t tasks_done;
     uint64_t last_heartbeat_ms;
+    /* what its last heartbeat said (history_heartbeat) */
+    uint32_t hb_running, hb_executors;
+    uint64_t memory_bytes, disk_bytes;
     dtask *tasks; /* running here (linked by wnext) */
     dworker *next;
 };
@@ -98,11 +104,45 @@ struct dtask {
     uint32_t avoid_worker;   /* last worker it failed on */
     uint32_t need_worker;    /* reads a cached partition kept there (0: any) */
     dworker *worker;
-    dtask *wnext; /* in worker->tasks */
-    dtask *qnext; /* in the pending queue */
+    uint64_t launched_ms; /* now_ms() at the launch of this attempt */
+    dtask *wnext;         /* in worker->tasks */
+    dtask *qnext;         /* in the pending queue */
 };
 
 enum stage_state { STAGE_WAITING, STAGE_SAMPLING, STAGE_RUNNING, STAGE_DONE };
+
+/* One attempt of a task as the UI and the API show it (history.c). */
+enum row_state { ROW_RUNNING, ROW_SUCCEEDED, ROW_FAILED, ROW_FETCH_FAILED, ROW_KILLED, ROW_LOST };
+typedef struct task_row {
+    uint64_t task_id;
+    uint32_t partition, attempt;
+    uint32_t worker_id;
+    char worker[64]; /* its name at launch (the worker may be gone since) */
+    enum row_state state;
+    int sample;                    /* a sort's sampling pass */
+    uint64_t started_ms, ended_ms; /* wall clock; ended 0 while running */
+    uint64_t records_in, records_out, bytes_in, bytes_out, shuffle_read, shuffle_write, spills, spill_bytes;
+    char *error; /* owned; NULL when it did not fail */
+} task_row;
+
+/* What a stage was and did, kept after its plan is released (history.c).
+ * rows: every attempt in launch order (task ids ascending), at most
+ * HISTORY_STAGE_ROWS; the totals count successful attempts. */
+typedef struct stage_record {
+    size_t ntasks;   /* partitions, from the plan */
+    int skipped;     /* an earlier job of the application wrote its shuffle */
+    int is_map;      /* writes shuffle `writes`; else the result stage */
+    uint32_t writes; /* shuffle id */
+    uint32_t *reads; /* shuffle ids it reads (owned) */
+    size_t nreads;
+    char *fn_names;                /* owned; NULL until launched */
+    char kind[16];                 /* the output: count, shuffle_write, ... */
+    uint64_t started_ms, ended_ms; /* wall clock */
+    task_row *rows;
+    size_t nrows, cap, rows_dropped;
+    uint64_t failed; /* attempts that failed */
+    uint64_t records_in, records_out, bytes_in, bytes_out, shuffle_read, shuffle_write, spills, spill_bytes;
+} stage_record;
 
 /* One stage of a job (stages.c planned it; sched.c runs it). */
 struct dstage {
@@ -119,6 +159,7 @@ struct dstage {
     size_t nbounds;
     uint8_t **samples; /* sort: sampled records, while sampling (owned) */
     size_t *sample_lens, nsamples;
+    stage_record rec; /* for the UI (history.c) */
 };
 
 /* Where the map outputs of one shuffle of an application are. */
@@ -169,6 +210,7 @@ struct job {
     uint64_t spills, spill_bytes;
     char *save_dir;       /* save_text: the output directory (owned) */
     uint64_t progress_ms; /* when the client was last told how far the job is */
+    uint64_t submitted_wall_ms, ended_wall_ms;
     /* job settings: the driver's, overridden by the job's --conf */
     kiln_conf conf;
     char error[1024];
@@ -182,6 +224,11 @@ struct app {
     dconn *client; /* NULL once ended */
     int ended;
     uint64_t started_ms;
+    uint64_t ended_ms; /* wall clock */
+    int killed;        /* by an operator (kiln kill) */
+    int failed;        /* it ended with a job running, or its last job failed */
+    char end_reason[256];
+    uint32_t next_stage_id; /* stage numbers count within the application */
     uint32_t njobs;
     job *jobs;
     Kiln__Counter **counters; /* totals of successful tasks */
@@ -194,6 +241,17 @@ struct app {
     size_t nblobs;
     app *next;
 };
+
+/* Counters for /metrics (history.c counts, http.c prints). */
+typedef struct driver_metrics {
+    uint64_t jobs_succeeded, jobs_failed;
+    uint64_t stages_succeeded, stages_failed, stages_skipped;
+    uint64_t tasks[ROW_LOST + 1]; /* finished attempts by enum row_state */
+    histogram task_seconds;       /* every finished attempt */
+    uint64_t records_in, records_out, bytes_in, bytes_out, shuffle_read, shuffle_write, spills, spill_bytes;
+    uint64_t apps_succeeded, apps_failed, apps_killed;
+    uint64_t conns_accepted, conns_refused, handshake_failures;
+} driver_metrics;
 
 struct driver {
     struct event_base *base;
@@ -219,7 +277,7 @@ struct driver {
     uint64_t blobs_served, blob_bytes_served, tasks_launched;
     uint64_t store_swept_ms; /* when the blob store was last swept (store.retention) */
     uint64_t blobs_dropped;
-    uint32_t next_stage_id;
+    driver_metrics m;
 };
 
 /* rpc.c */
@@ -251,6 +309,46 @@ void job_cancel_running(driver *d, job *j);
 dstage *stage_writing(job *j, uint32_t sid);
 void stage_start(driver *d, dstage *s);
 void job_plan_and_start(driver *d, job *j);
+
+/* history.c: what the UI and /metrics show, fed by the scheduler's hooks */
+#define HISTORY_MAX_APPS   100   /* ended applications kept (the oldest go first) */
+#define HISTORY_MAX_JOBS   1000  /* finished jobs kept per application */
+#define HISTORY_STAGE_ROWS 20000 /* task attempts kept per stage */
+void history_job_planned(driver *d, job *j);
+void history_stage_launched(driver *d, dstage *s);
+void history_stage_finished(driver *d, dstage *s);
+/* in: the TaskInput sent (with its shuffle inputs filled in). */
+void history_task_launched(driver *d, dtask *t, const dworker *w, const Kiln__TaskInput *in);
+void history_task_output(driver *d, dtask *t, size_t len);
+void history_task_done(driver *d, dtask *t, const Kiln__TaskDone *done);
+/* A running attempt ended without an answer: cancelled (ROW_KILLED) or its
+ * worker was lost (ROW_LOST). */
+void history_task_ended(driver *d, dtask *t, enum row_state st, const char *why);
+void history_job_finished(driver *d, job *j);
+/* Called first thing when a ends: notes its outcome. */
+void history_app_ending(driver *d, app *a, const char *why);
+void history_heartbeat(dworker *w, const Kiln__Heartbeat *hb);
+/* Frees ended applications beyond HISTORY_MAX_APPS and finished jobs of a
+ * (when not NULL) beyond HISTORY_MAX_JOBS. Call only where no caller holds
+ * them: when an application registers, when a job is submitted. */
+void history_prune(driver *d, app *a);
+/* Every stage's tasks of j (skipped stages not counted) and how many are done. */
+void job_task_counts(const job *j, size_t *total, size_t *done);
+/* Writes each stage's progress into buf, map stages first, the result
+ * stage last: "16/16 1/4" (done/tasks, "skipped"); returns buf. */
+char *job_stage_progress(const job *j, char *buf, size_t len);
+/* "running", "succeeded", "failed" or "killed". */
+const char *app_outcome(const app *a);
+const char *job_state_name(const job *j);
+const char *stage_state_name(const dstage *s);
+const char *row_state_name(enum row_state st);
+/* Tasks of w executing (at most its slots) and waiting there for a slot. */
+uint32_t worker_running(const dworker *w);
+uint32_t worker_queued(const dworker *w);
+void stage_record_release(stage_record *r);
+
+/* http.c: the HTTP port (routes, JSON API, /metrics); ui.c: HTML pages */
+void http_serve(struct evhttp_request *req, void *arg);
 
 /* loss.c: lost workers and lost map outputs */
 /* Applies the loss of worker w (already out of d->workers) to every

@@ -139,6 +139,7 @@ void loss_worker_lost(driver *d, dworker *w)
         log_msg(&d->log, LOG_INFO, "task requeued app=%s job=%u stage=%u partition=%u reason=\"worker %s lost\"",
                 t->job->app->id, t->job->job_id, t->stage->plan.stage_id, t->index, w->name);
         t->need_worker = 0;
+        history_task_ended(d, t, ROW_LOST, "its worker was lost");
         pending_push(d, t);
     }
     w->running = 0;

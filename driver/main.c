@@ -1,15 +1,13 @@
 /*
  * main.c - kiln-driver: owns struct driver, parses flags, binds the RPC and
- * HTTP ports, writes the ports file, serves the status page, and runs the
- * event loop. Connections are rpc.c; scheduling is sched.c. Names on the
- * status page come from clients and workers: the HTML page escapes every
- * one (html_escape), the JSON page is jansson's.
+ * HTTP ports, writes the ports file, and runs the event loop. Connections
+ * are rpc.c; scheduling is sched.c; the HTTP port's pages, API and
+ * metrics are http.c and ui.c.
  */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/listener.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +18,6 @@
 #include "driver.h"
 #include "msg.h"
 #include "net.h"
-#include "text.h"
 #include "util.h"
 
 static const char usage[] =
@@ -35,80 +32,6 @@ static const daemon_flag flags[] = {
 static void rpc_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
 {
     rpc_accept(arg, fd);
-}
-
-static json_t *status_json(driver *d)
-{
-    json_t *o = json_object();
-    json_object_set_new(o, "uptime_ms", json_integer((json_int_t)(now_ms() - d->started_ms)));
-    json_object_set_new(o, "rpc_port", json_integer(d->rpc_port));
-    json_object_set_new(o, "stages_serialized", json_integer((json_int_t)d->stats.serialized));
-    json_object_set_new(o, "stages_broadcast", json_integer((json_int_t)d->stats.broadcast));
-    json_object_set_new(o, "blobs_served", json_integer((json_int_t)d->blobs_served));
-    json_object_set_new(o, "blob_bytes_served", json_integer((json_int_t)d->blob_bytes_served));
-    json_object_set_new(o, "tasks_launched", json_integer((json_int_t)d->tasks_launched));
-    json_t *ws = json_array();
-    for (dworker *w = d->workers; w; w = w->next) {
-        json_t *x = json_object();
-        json_object_set_new(x, "id", json_integer(w->id));
-        json_object_set_new(x, "name", json_string(w->name));
-        json_object_set_new(x, "slots", json_integer(w->slots));
-        json_object_set_new(x, "running", json_integer(w->running));
-        json_object_set_new(x, "tasks_done", json_integer((json_int_t)w->tasks_done));
-        json_object_set_new(x, "heartbeat_age_ms", json_integer((json_int_t)(now_ms() - w->last_heartbeat_ms)));
-        json_array_append_new(ws, x);
-    }
-    json_object_set_new(o, "workers", ws);
-    json_t *as = json_array();
-    for (app *a = d->apps; a; a = a->next) {
-        json_t *x = json_object();
-        json_object_set_new(x, "id", json_string(a->id));
-        json_object_set_new(x, "name", json_string(a->name));
-        json_object_set_new(x, "state", json_string(a->ended ? "ended" : "running"));
-        json_object_set_new(x, "jobs", json_integer(a->njobs));
-        json_array_append_new(as, x);
-    }
-    json_object_set_new(o, "applications", as);
-    return o;
-}
-
-static void http_cb(struct evhttp_request *req, void *arg)
-{
-    driver *d = arg;
-    const char *uri = evhttp_request_get_uri(req);
-    struct evbuffer *b = evbuffer_new();
-    json_t *o = status_json(d);
-    if (!strncmp(uri, "/status", 7) || !strncmp(uri, "/json", 5)) {
-        char *s = json_dumps(o, JSON_INDENT(2));
-        evbuffer_add_printf(b, "%s\n", s);
-        free(s);
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    } else {
-        evbuffer_add_printf(b, "<!doctype html><html><head><title>kiln driver</title></head><body>\n"
-                               "<h1>kiln driver</h1>\n<h2>Workers</h2><table border=1><tr><th>id</th><th>name</th>"
-                               "<th>slots</th><th>running</th><th>tasks done</th></tr>\n");
-        /* every name was chosen by a worker or a client: escaped, never markup */
-        for (dworker *w = d->workers; w; w = w->next) {
-            char *name = html_escape(w->name);
-            evbuffer_add_printf(b, "<tr><td>%u</td><td>%s</td><td>%u</td><td>%u</td><td>%llu</td></tr>\n", w->id, name,
-                                w->slots, w->running, (unsigned long long)w->tasks_done);
-            free(name);
-        }
-        evbuffer_add_printf(b, "</table><h2>Applications</h2><table border=1><tr><th>id</th><th>name</th>"
-                               "<th>state</th><th>jobs</th></tr>\n");
-        for (app *a = d->apps; a; a = a->next) {
-            char *id = html_escape(a->id), *name = html_escape(a->name);
-            evbuffer_add_printf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%u</td></tr>\n", id, name,
-                                a->ended ? "ended" : "running", a->njobs);
-            free(id);
-            free(name);
-        }
-        evbuffer_add_printf(b, "</table><p><a href=\"/status\">JSON</a></p></body></html>\n");
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/html; charset=utf-8");
-    }
-    json_decref(o);
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -145,7 +68,7 @@ static int bind_ports(driver *d, char *err, size_t errlen)
     int hfd = net_listen(d->conf.driver_http, &d->http_port, err, errlen);
     if (hfd < 0) return -1;
     d->http = evhttp_new(d->base);
-    evhttp_set_gencb(d->http, http_cb, d);
+    evhttp_set_gencb(d->http, http_serve, d); /* http.c */
     evhttp_accept_socket_with_handle(d->http, hfd);
     const char *names[] = {"rpc", "http"};
     int ports[] = {d->rpc_port, d->http_port};

@@ -65,6 +65,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
         refuse(d, dc, "this connection already registered an application");
         return;
     }
+    history_prune(d, NULL); /* ended applications beyond HISTORY_MAX_APPS */
     app *a = xcalloc(1, sizeof *a);
     time_t now = time(NULL);
     struct tm tm;
@@ -105,6 +106,7 @@ static void info_reply(driver *d, dconn *dc)
     Kiln__WorkerInfo *wi = xcalloc(nw + 1, sizeof *wi), **wp = xcalloc(nw + 1, sizeof *wp);
     Kiln__AppInfo *ai = xcalloc(na + 1, sizeof *ai), **ap = xcalloc(na + 1, sizeof *ap);
     Kiln__JobInfo *ji = xcalloc(nj + 1, sizeof *ji), **jp = xcalloc(nj + 1, sizeof *jp);
+    char(*progress)[128] = xcalloc(nj + 1, sizeof *progress);
     static const char *jstate[] = {"running", "succeeded", "failed"};
     static const char *aname[] = {"count", "collect", "take", "reduce", "save_text"};
     size_t i = 0;
@@ -114,7 +116,7 @@ static void info_reply(driver *d, dconn *dc)
         wi[i].id = w->id;
         wi[i].name = w->name;
         wi[i].slots = w->slots;
-        wi[i].running = w->running;
+        wi[i].running = worker_running(w); /* executing: at most its slots */
         wi[i].tasks_done = w->tasks_done;
         wi[i].last_heartbeat_ms = now - w->last_heartbeat_ms;
         wi[i].host = w->host;
@@ -127,15 +129,18 @@ static void info_reply(driver *d, dconn *dc)
         kiln__app_info__init(&ai[i]);
         ai[i].app_id = a->id;
         ai[i].name = a->name;
-        ai[i].state = a->ended ? "ended" : "running";
+        ai[i].state = (char *)app_outcome(a);
         ai[i].jobs = a->njobs;
         for (job *j = a->jobs; j; j = j->next, k++) {
             kiln__job_info__init(&ji[k]);
             ji[k].app_id = a->id;
             ji[k].job_id = j->job_id;
             ji[k].state = (char *)jstate[j->state];
-            ji[k].tasks = (uint32_t)j->ntasks;
-            ji[k].tasks_done = (uint32_t)j->ndone;
+            size_t total, done;
+            job_task_counts(j, &total, &done); /* every stage's tasks */
+            ji[k].tasks = (uint32_t)total;
+            ji[k].tasks_done = (uint32_t)done;
+            ji[k].stages = job_stage_progress(j, progress[k], sizeof progress[k]);
             unsigned ak = j->action;
             ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
             if (j->state == JOB_RUNNING)
@@ -165,6 +170,7 @@ static void info_reply(driver *d, dconn *dc)
     free(ap);
     free(ji);
     free(jp);
+    free(progress);
 }
 
 static void kill_app(driver *d, dconn *dc, const char *id)
@@ -184,6 +190,7 @@ static void kill_app(driver *d, dconn *dc, const char *id)
     log_msg(&d->log, LOG_INFO, "application killed app=%s by=%s", a->id, conn_peer(dc->c));
     r.ok = 1;
     conn_send(dc->c, &env);
+    a->killed = 1;
     if (a->client) {
         dconn *cdc = a->client;
         conn_send_error(cdc->c, "application %s was killed", a->id);
@@ -230,6 +237,7 @@ static void worker_msg(driver *d, dconn *dc, Kiln__Envelope *m)
         switch (m->body_case) {
         case KILN__ENVELOPE__BODY_HEARTBEAT:
             workers_heartbeat(d, w);
+            history_heartbeat(w, m->heartbeat);
             return;
         case KILN__ENVELOPE__BODY_BLOB_GET:
             store_serve(d, dc, m->blob_get->hash);
@@ -280,6 +288,7 @@ static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
         char why[512];
         int st = conn_handshake(c, &dc->hs, m, why, sizeof why);
         if (st < 0) {
+            d->m.handshake_failures++;
             log_msg(&d->log, LOG_WARN, "connection refused peer=%s error=\"%s\"", conn_peer(c), why);
             conn_close(c, 1, why);
         } else if (st > 0) {
@@ -301,8 +310,10 @@ void rpc_accept(driver *d, evutil_socket_t fd)
         log_msg(&d->log, LOG_WARN, "too many connections, closing a new one peer=%s limit=%lld", peer,
                 (long long)d->conf.net_max_connections);
         evutil_closesocket(fd);
+        d->m.conns_refused++;
         return;
     }
+    d->m.conns_accepted++;
     dconn *dc = xcalloc(1, sizeof *dc);
     dc->d = d;
     blob_recv_init(&dc->up);

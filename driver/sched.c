@@ -100,6 +100,7 @@ static void stage_release(dstage *s)
     s->bounds = NULL; /* the shuffle_out's */
     s->nbounds = 0;
     stage_clear_samples(s);
+    stage_record_release(&s->rec);
 }
 
 /* Drops what a finished job no longer needs; keeps its record for status.
@@ -138,6 +139,7 @@ void job_cancel_running(driver *d, job *j)
             *pp = t->wnext;
             t->wnext = NULL;
             t->worker = NULL;
+            history_task_ended(d, t, ROW_KILLED, "cancelled: its job ended or was planned again");
             t->state = TASK_DONE;
             w->running--;
             ids = xrealloc(ids, (n + 1) * sizeof *ids);
@@ -165,11 +167,14 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
     if (error) snprintf(j->error, sizeof j->error, "%s", error);
     pending_drop_job(d, j);
     job_cancel_running(d, j);
+    history_job_finished(d, j);
     app *a = j->app;
     uint64_t ms = now_ms() - j->started_ms;
+    size_t tasks, tasks_done;
+    job_task_counts(j, &tasks, &tasks_done);
     if (ok)
         log_msg(&d->log, LOG_INFO, "job succeeded app=%s job=%u stages=%zu tasks=%zu spills=%llu ms=%llu", a->id,
-                j->job_id, j->nstages, j->ntasks, (unsigned long long)j->spills, (unsigned long long)ms);
+                j->job_id, j->nstages, tasks, (unsigned long long)j->spills, (unsigned long long)ms);
     else
         log_msg(&d->log, LOG_WARN, "job failed app=%s job=%u ms=%llu error=\"%s\"", a->id, j->job_id,
                 (unsigned long long)ms, j->error);
@@ -182,7 +187,7 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
         m.count = j->count;
         m.counters = a->counters;
         m.n_counters = a->ncounters;
-        m.tasks = (uint32_t)j->ntasks;
+        m.tasks = (uint32_t)tasks; /* every stage's */
         m.partitions = (uint32_t)j->ntasks;
         if (ok && j->action == KILN__ACTION_KIND__ACTION_SAVE_TEXT) {
             /* the client commits exactly these attempts' files */
@@ -318,7 +323,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     free(s->tasks);
     s->tasks = NULL;
     s->ndone = 0;
-    s->id = ++d->next_stage_id;
+    s->id = ++a->next_stage_id;
     if (stage_serialize(&j->jp, s->index, s->id, output, j->conf.broadcast_threshold, &d->stats, &s->plan, err,
                         sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
@@ -338,6 +343,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
         store_use(d, a, p->hash);
     }
     s->state = state;
+    history_stage_launched(d, s);
     log_msg(&d->log, LOG_INFO, "stage submitted app=%s job=%u stage=%u kind=%s tasks=%zu functions=\"%s\"", a->id,
             j->job_id, p->stage_id, action_name(output->kind), p->ntasks, p->fn_names);
     const plan_stage *ps = &j->jp.stages[s->index];
@@ -502,16 +508,21 @@ void job_plan_and_start(driver *d, job *j)
             skipped++;
         }
     }
-    log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu", a->id, j->job_id, j->nstages,
-            skipped);
+    history_job_planned(d, j);
+    size_t tasks, tasks_done;
+    job_task_counts(j, &tasks, &tasks_done);
+    log_msg(&d->log, LOG_INFO, "job planned app=%s job=%u stages=%zu skipped=%zu tasks=%zu", a->id, j->job_id,
+            j->nstages, skipped, tasks);
     job_advance(d, j);
 }
 
 void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
 {
+    history_prune(d, a); /* finished jobs beyond HISTORY_MAX_JOBS */
     job *j = xcalloc(1, sizeof *j);
     j->app = a;
     j->job_id = js->job_id;
+    j->submitted_wall_ms = wall_ms();
     j->submit = conn_steal_msg(c);
     j->started_ms = now_ms();
     j->action = js->action->kind;
@@ -622,6 +633,7 @@ static void launch(driver *d, dtask *t, dworker *w)
         }
     }
     tl.input = &in;
+    history_task_launched(d, t, w, &in);
     MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
     conn_send(w->dc->c, &env);
     mapout_inputs_free(&in);
@@ -738,6 +750,7 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
         return;
     }
     if (s->index != 0) return;
+    history_task_output(d, t, o->block.len);
     j->result_bytes += o->block.len;
     if (j->result_bytes > j->conf.driver_max_result_size) {
         job_fail(d, j,
@@ -767,6 +780,7 @@ static void stage_finished(driver *d, dstage *s)
             : ps->is_map               ? "shuffle_write"
                                        : "result",
             s->plan.ntasks);
+    history_stage_finished(d, s);
     if (s->state == STAGE_SAMPLING) {
         stage_pick_bounds(s, mapout_find(j->app, ps->shuffle_id), s->sw.partitions);
         s->state = STAGE_RUNNING; /* not WAITING: stage_start must not sample again */
@@ -790,6 +804,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         return;
     }
     w->tasks_done++;
+    history_task_done(d, t, done);
     job *j = t->job;
     dstage *s = t->stage;
     app *a = j->app;
@@ -865,6 +880,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
 
 void sched_app_ended(driver *d, app *a, const char *why)
 {
+    history_app_ending(d, a, why);
     a->ended = 1;
     for (job *j = a->jobs; j; j = j->next)
         if (j->state == JOB_RUNNING) job_fail(d, j, "the application ended: %s", why);

@@ -7,7 +7,8 @@ pkgs="gcc make pkg-config libevent-dev libprotobuf-c-dev protobuf-c-compiler
 liblz4-dev check libssl-dev libxxhash-dev libinih-dev libjansson-dev
 mawk sqlite3 coreutils grep procps iproute2 clang libclang-rt-dev
 python3-dev python3-cloudpickle python3-pytest python3-numpy
-lintian adduser slurm-wlm munge python3-yaml"
+lintian adduser slurm-wlm munge python3-yaml
+curl python3-prometheus-client chromium"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

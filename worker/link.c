@@ -51,6 +51,7 @@ void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done)
     MSG_BODY(env, task_done, TASK_DONE, &copy);
     link_send(w, &env);
     free(error);
+    worker_metrics_task(w, t, done);
     if (done->ok)
         w->tasks_done++;
     else
@@ -193,6 +194,7 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     }
     hb.running = (uint32_t)running;
     hb.executors = (uint32_t)execs;
+    worker_usage(w, &hb.memory_bytes, &hb.disk_bytes);
     MSG_BODY(env, heartbeat, HEARTBEAT, &hb);
     link_send(w, &env);
 }
@@ -218,9 +220,11 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
         char why[512];
         int st = conn_handshake(c, &w->hs, m, why, sizeof why);
         if (st < 0) {
+            w->m.handshake_failures++;
             log_msg(&w->log, LOG_ERROR, "cannot join the driver %s: %s", conn_peer(c), why);
             conn_close(c, 1, "handshake failed");
         } else if (st > 0) {
+            w->m.driver_conns++;
             send_register(w, c);
         }
         return;

@@ -1,13 +1,12 @@
 /*
  * main.c - kiln-worker: owns struct worker, parses flags, binds the data
  * and HTTP ports, writes the ports file, and runs the event loop. The
- * driver link is link.c, executors are pool.c.
+ * driver link is link.c, executors are pool.c, the HTTP port http.c.
  */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/listener.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,41 +37,8 @@ static const daemon_flag flags[] = {
 static void data_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len, void *arg)
 {
     worker *w = arg;
+    w->m.data_conns++;
     shuffle_server_accept(w->shuffles, fd);
-}
-
-/* ---- HTTP status ------------------------------------------------------------ */
-
-static void http_status(struct evhttp_request *req, void *arg)
-{
-    worker *w = arg;
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(w->name));
-    json_object_set_new(o, "worker_id", json_integer(w->worker_id));
-    json_object_set_new(o, "registered", json_boolean(w->registered));
-    json_object_set_new(o, "slots", json_integer(w->slots));
-    int execs = 0, running = 0;
-    for (wexec *x = w->execs; x; x = x->next) {
-        execs++;
-        running += x->task != NULL;
-    }
-    json_object_set_new(o, "executors", json_integer(execs));
-    json_object_set_new(o, "running", json_integer(running));
-    json_object_set_new(o, "tasks_done", json_integer((json_int_t)w->tasks_done));
-    json_object_set_new(o, "tasks_failed", json_integer((json_int_t)w->tasks_failed));
-    json_object_set_new(o, "executors_forked", json_integer((json_int_t)w->execs_forked));
-    json_object_set_new(o, "blobs_fetched", json_integer((json_int_t)w->blobs_fetched));
-    json_object_set_new(o, "blob_bytes_fetched", json_integer((json_int_t)w->blob_bytes_fetched));
-    json_object_set_new(o, "shuffle_bytes_served", json_integer((json_int_t)shuffle_server_bytes(w->shuffles)));
-    json_object_set_new(o, "shuffle_requests_served", json_integer((json_int_t)shuffle_server_requests(w->shuffles)));
-    char *s = json_dumps(o, JSON_INDENT(2));
-    json_decref(o);
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "%s\n", s);
-    free(s);
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
-    evhttp_send_reply(req, 200, "OK", b);
-    evbuffer_free(b);
 }
 
 /* ---- signals ---------------------------------------------------------------- */
@@ -144,7 +110,7 @@ static int bind_ports(worker *w, char *err, size_t errlen)
     int hfd = net_listen(w->conf.worker_http, &w->http_port, err, errlen);
     if (hfd < 0) return -1;
     w->http = evhttp_new(w->base);
-    evhttp_set_gencb(w->http, http_status, w);
+    evhttp_set_gencb(w->http, worker_http_serve, w); /* http.c */
     evhttp_accept_socket_with_handle(w->http, hfd);
     const char *names[] = {"data", "http"};
     int ports[] = {w->data_port, w->http_port};

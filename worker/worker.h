@@ -20,6 +20,7 @@
 #include "handshake.h"
 #include "hash.h"
 #include "log.h"
+#include "metrics.h"
 #include "task.h"
 
 typedef struct wtask wtask;
@@ -33,8 +34,9 @@ struct wtask {
     int waiting;         /* blobs still missing */
     int failed;          /* a blob fetch failed; error holds why */
     char error[512];
-    wexec *exec; /* running on */
-    wtask *next; /* queue link */
+    wexec *exec;         /* running on */
+    uint64_t started_ms; /* now_ms() when dispatched to an executor (0: never was) */
+    wtask *next;         /* queue link */
 };
 
 /* A forked executor process. */
@@ -61,6 +63,14 @@ struct wblob {
     blob_recv rx; /* the pieces on their way */
     wblob *next;
 };
+
+/* Counters for /metrics and the heartbeat (http.c). */
+typedef struct worker_metrics {
+    histogram task_seconds;
+    uint64_t records_in, records_out, shuffle_write, spills, spill_bytes;
+    uint64_t data_conns, driver_conns, handshake_failures;
+    uint64_t disk_bytes, disk_ms; /* the work dir's size, walked at disk_ms */
+} worker_metrics;
 
 typedef struct worker {
     struct event_base *base;
@@ -96,6 +106,7 @@ typedef struct worker {
     int stopping;
     /* counters for the status page and tests */
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
+    worker_metrics m;
 } worker;
 
 /* link.c */
@@ -103,6 +114,14 @@ void link_start(worker *w);
 void link_send(worker *w, const Kiln__Envelope *env);
 void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done);
 void link_forward_output(worker *w, const Kiln__Envelope *env);
+
+/* http.c: the HTTP port (status, JSON, /metrics, executor logs) */
+void worker_http_serve(struct evhttp_request *req, void *arg);
+/* Resident memory of the worker and its executors, and the bytes under the
+ * work dir (walked at most every 5 s). */
+void worker_usage(worker *w, uint64_t *memory, uint64_t *disk);
+/* Counts a task answered to the driver (link_task_finished). */
+void worker_metrics_task(worker *w, const wtask *t, const Kiln__TaskDone *done);
 
 /* pool.c */
 void pool_schedule(worker *w);
