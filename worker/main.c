@@ -135,6 +135,9 @@ static void worker_release(worker *w)
     }
     if (w->data_listener) evconnlistener_free(w->data_listener);
     if (w->shuffles) shuffle_server_free(w->shuffles);
+    /* connections closed above (data peers still connected, a host that
+     * vanished without a FIN) are freed from the loop: run it once more */
+    if (w->base) event_base_loop(w->base, EVLOOP_NONBLOCK);
     if (w->http) evhttp_free(w->http);
     struct event *evs[] = {w->sigchld_ev,   w->sighup_ev,    w->sigterm_ev, w->sigint_ev,
                            w->heartbeat_ev, w->reconnect_ev, w->stop_ev};
