@@ -113,6 +113,7 @@ struct dtask {
     dtask *wprev, *wnext; /* in worker->tasks */
     tqueue *queue;        /* the queue it waits in (place.c), NULL: none */
     dtask *qprev, *qnext;
+    uint64_t started_ms; /* when it was launched */
 };
 
 enum stage_state { STAGE_WAITING, STAGE_SAMPLING, STAGE_RUNNING, STAGE_DONE };
@@ -132,6 +133,13 @@ struct dstage {
     size_t nbounds;
     uint8_t **samples; /* sort: sampled records, while sampling (owned) */
     size_t *sample_lens, nsamples;
+    /* for the summary logged when it finishes */
+    uint64_t started_ms;
+    uint64_t records_in, records_out, bytes; /* bytes: shuffle output, or results */
+    uint32_t failures;
+    uint64_t slowest_ms;
+    uint32_t slowest_index;
+    char slowest_worker[64];
 };
 
 /* Where the map outputs of one shuffle of an application are. */

@@ -16,6 +16,11 @@
  * A failed task is queued again, preferring another worker, until
  * task.max_failures attempts; then the job fails with the last error.
  * Result blocks stream through to the client as they come.
+ *
+ * Logging: jobs, stages (with a summary when each finishes: tasks, time,
+ * records, bytes, failures, the slowest task), failures, retries and
+ * cancellations at info and above; a line per task launched and finished
+ * only at debug, so the log grows with stages, not with tasks.
  */
 #include <malloc.h>
 #include <stdarg.h>
@@ -334,6 +339,12 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     s->tasks = NULL;
     s->ndone = 0;
     s->id = ++d->next_stage_id;
+    s->started_ms = now_ms();
+    s->records_in = s->records_out = s->bytes = 0;
+    s->failures = 0;
+    s->slowest_ms = 0;
+    s->slowest_index = 0;
+    s->slowest_worker[0] = 0;
     if (stage_serialize(&j->jp, s->index, s->id, output, j->conf.broadcast_threshold, &d->stats, &s->plan, err,
                         sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
@@ -625,6 +636,7 @@ static void launch(driver *d, dtask *t, dworker *w)
     }
     t->id = ++d->next_task_id;
     t->attempt++;
+    t->started_ms = now_ms();
     place_running_add(&d->place, t, w);
     d->tasks_launched++;
     tl.task_id = t->id;
@@ -632,7 +644,7 @@ static void launch(driver *d, dtask *t, dworker *w)
     MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
     conn_send(w->dc->c, &env);
     mapout_inputs_free(&in);
-    log_msg(&d->log, LOG_INFO, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
+    log_msg(&d->log, LOG_DEBUG, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
             j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);
 }
 
@@ -689,6 +701,7 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     }
     if (s->index != 0) return;
     j->result_bytes += o->block.len;
+    s->bytes += o->block.len;
     if (j->result_bytes > j->conf.driver_max_result_size) {
         job_fail(d, j,
                  "results are larger than driver.max_result_size (%llu bytes): use save_text, or raise it with "
@@ -707,16 +720,21 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     conn_send(j->app->client->c, &env);
 }
 
+/* The stage's summary: what an operator reads instead of a line per task. */
 static void stage_finished(driver *d, dstage *s)
 {
     job *j = s->job;
     const plan_stage *ps = &j->jp.stages[s->index];
-    log_msg(&d->log, LOG_INFO, "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu", j->app->id, j->job_id,
-            s->plan.stage_id,
+    log_msg(&d->log, LOG_INFO,
+            "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu ms=%llu records_in=%llu records_out=%llu "
+            "bytes=%llu failed=%u slowest_ms=%llu slowest_partition=%u slowest_worker=%s",
+            j->app->id, j->job_id, s->plan.stage_id,
             s->state == STAGE_SAMPLING ? "sample"
             : ps->is_map               ? "shuffle_write"
                                        : "result",
-            s->plan.ntasks);
+            s->plan.ntasks, (unsigned long long)(now_ms() - s->started_ms), (unsigned long long)s->records_in,
+            (unsigned long long)s->records_out, (unsigned long long)s->bytes, s->failures,
+            (unsigned long long)s->slowest_ms, s->slowest_index, s->slowest_worker[0] ? s->slowest_worker : "-");
     if (s->state == STAGE_SAMPLING) {
         stage_pick_bounds(s, mapout_find(j->app, ps->shuffle_id), s->sw.partitions);
         s->state = STAGE_RUNNING; /* not WAITING: stage_start must not sample again */
@@ -755,11 +773,21 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         add_counters(a, done->counters, done->n_counters);
         j->spills += done->spills;
         j->spill_bytes += done->spill_bytes;
+        uint64_t ms = now_ms() - t->started_ms;
+        s->records_in += done->records_in;
+        s->records_out += done->records_out;
+        if (ms > s->slowest_ms || !s->slowest_worker[0]) {
+            s->slowest_ms = ms;
+            s->slowest_index = t->index;
+            snprintf(s->slowest_worker, sizeof s->slowest_worker, "%s", w->name);
+        }
         const plan_stage *ps = &j->jp.stages[s->index];
         if (ps->is_map && s->state == STAGE_RUNNING) {
             shuffle_out *so = mapout_find(a, ps->shuffle_id);
             if (so) {
                 mapout_record(so, t->index, w->id, done->partition_sizes, done->n_partition_sizes);
+                for (size_t i = 0; i < done->n_partition_sizes; i++)
+                    s->bytes += done->partition_sizes[i];
                 if (so->available == so->nmaps) d->unblock = 1; /* reduce tasks waiting for it may go */
             }
         }
@@ -772,12 +800,12 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
             j->ndone++;
             j->count += done->count;
         }
-        log_msg(&d->log, LOG_INFO,
+        log_msg(&d->log, LOG_DEBUG,
                 "task finished app=%s job=%u stage=%u partition=%u attempt=%u task=%llu records_in=%llu "
-                "records_out=%llu spills=%llu",
+                "records_out=%llu spills=%llu ms=%llu",
                 a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id,
                 (unsigned long long)done->records_in, (unsigned long long)done->records_out,
-                (unsigned long long)done->spills);
+                (unsigned long long)done->spills, (unsigned long long)ms);
         job_progress(d, j, s, s->ndone == s->plan.ntasks);
         if (s->ndone == s->plan.ntasks) stage_finished(d, s);
         sched_schedule(d);
@@ -804,6 +832,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         return;
     }
     t->failures++;
+    s->failures++;
     log_msg(&d->log, LOG_WARN, "task failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s error=\"%s\"",
             a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->error);
     if (done->fatal || t->failures >= (uint32_t)j->conf.task_max_failures) {
