@@ -158,7 +158,8 @@ $(BUILD)/tests/unit/test_pycodec: tests/unit/test_pycodec.c python/codec.c pytho
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PY_CFLAGS) -Ipython -o $@ tests/unit/test_pycodec.c python/codec.c $(shell pkg-config --libs check) $(PY_LDFLAGS)
 
-# Test tools: programs the integration tests run (a hostile client).
+# Test tools: programs the integration tests run (a hostile client, a
+# simulator of many workers).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libkilncommon.a $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libkilncommon.a $(LIBS_COMMON)
@@ -184,6 +185,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/scale.sh
 	$(MAKE) --no-print-directory check-python
 
 # The Python package's tests, with pytest from Debian (python3-pytest) under
@@ -211,6 +213,7 @@ bench: all
 	bash bench/run.sh $(BUILD)
 	bash bench/shuffle.sh $(BUILD)
 	bash bench/python.sh $(BUILD)
+	bash bench/scale.sh $(BUILD)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)/etc/kiln $(DESTDIR)/lib/systemd/system
