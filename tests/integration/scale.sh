@@ -11,9 +11,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 if [ "${KILN_SAN:-}" = 1 ]; then
-  TASKS=20000 BIG=40000 SHUF=100:100:20 SLACK_MB=64
+  TASKS=20000 BIG=40000 SHUF=3000:100:5 SLACK_MB=0
 else
-  TASKS=50000 BIG=400000 SHUF=300:300:10 SLACK_MB=48
+  TASKS=50000 BIG=400000 SHUF=3000:300:5 SLACK_MB=48
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-scale-XXXXXX")
 [ -n "${KILN_SAN:-}" ] && sanitizer_logs "$T/sanitizer"
@@ -24,11 +24,12 @@ start_driver "$T/driver"
 DLOG=$T/driver/driver.log
 SIM="$B/tests/tools/kiln-sim --driver $MASTER --delay-ms 2"
 # A: 300 workers x 2 slots; 2% of first attempts fail; 40 vanish once it
-# answered 3,000 tasks (in the first job). B: 100 x 4; 30 vanish later
-# (after 12,000: the shuffle, or the big job).
+# answered 3,000 tasks (in the first job). B: 100 x 4; 30 vanish mid-shuffle
+# once it answered 1,000 map tasks (more than its 800 in flight: the
+# vanished workers hold map outputs), so lost map outputs are rerun.
 $SIM --workers 300 --slots 2 --fail 0.02 --seed 1 --vanish 40 --vanish-after 3000 >"$T/a.out" 2>"$T/a.err" &
 SIM_A=$!
-$SIM --workers 100 --slots 4 --fail 0.01 --seed 2 --vanish 30 --vanish-after 12000 >"$T/b.out" 2>"$T/b.err" &
+$SIM --workers 100 --slots 4 --fail 0.01 --seed 2 --vanish 30 --vanish-after 1000 --vanish-in-shuffle >"$T/b.out" 2>"$T/b.err" &
 SIM_B=$!
 PIDS="$PIDS $SIM_A $SIM_B"
 registered() {
@@ -41,6 +42,12 @@ rb=$(registered "$T/b.out")
 [ "$ra" = 300 ] && [ "$rb" = 100 ] && pass sim_workers_registered || fail sim_workers_registered "A: $ra B: $rb"
 wait_workers 400 || true
 
+# Under the sanitizers freed memory stays in ASan's quarantine and heap, by
+# design: the memory checks are for the normal build.
+memcheck() {
+  if [ "${KILN_SAN:-}" = 1 ]; then log "skip $1: ASan keeps freed memory (quarantine)"; return; fi
+  if [ "$2" -le "$3" ]; then pass "$1"; else fail "$1" "$4"; fi
+}
 rss() { awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$DRIVER_PID/status"; }
 hwm() { awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$DRIVER_PID/status"; }
 rss0=$(rss)
@@ -67,11 +74,12 @@ check no_per_task_lines test "$(grep -c "task started\|task finished" "$DLOG")" 
 ntasks=$((TASKS + BIG + ${SHUF%%:*} + $(echo "$SHUF" | cut -d: -f2)))
 per=$(((log1 - log0) / ntasks))
 [ "$per" -le 30 ] && pass log_under_30_bytes_per_task || fail log_under_30_bytes_per_task "$per bytes per task"
-log "$(grep -c "map outputs lost" "$DLOG") map-output reruns, $failed failed attempts, $lost workers lost"
+reruns=$(grep -c "map outputs lost" "$DLOG")
+[ "$reruns" -gt 0 ] && pass lost_map_outputs_rerun || fail lost_map_outputs_rerun "no map outputs lost"
+log "$reruns map-output reruns, $failed failed attempts, $lost workers lost"
 grep "stage finished" "$DLOG" | tail -2 | sed 's/^/  /' >&2
 log "driver RSS ${rss0} MB before, peak ${peak} MB, ${rss1} MB after the application; log $((log1 - log0)) bytes for $ntasks tasks"
-[ "$rss1" -le $((rss0 + SLACK_MB)) ] && pass memory_returns_after_app ||
-  fail memory_returns_after_app "RSS ${rss0} MB before, ${rss1} MB after (peak ${peak} MB)"
+memcheck memory_returns_after_app "$rss1" $((rss0 + SLACK_MB)) "RSS ${rss0} MB before, ${rss1} MB after (peak ${peak} MB)"
 
 # ---- a second application: no growth from one to the next -------------------------
 out=$("$KILN" submit "$B/tests/apps/scale.so" "tasks:$BIG" 2>"$T/app2.err")
@@ -80,7 +88,7 @@ rc=$?
 for i in $(seq 1 200); do [ "$(grep -c "application ended" "$DLOG")" -ge 2 ] && break; sleep 0.05; done
 rss2=$(rss)
 log "driver RSS ${rss2} MB after the second application"
-[ "$rss2" -le $((rss1 + 16)) ] && pass memory_flat_across_apps || fail memory_flat_across_apps "${rss1} MB -> ${rss2} MB"
+memcheck memory_flat_across_apps "$rss2" $((rss1 + 16)) "${rss1} MB -> ${rss2} MB"
 
 # the simulators say what they did (answers, failures, vanished workers)
 kill -TERM "$SIM_A" "$SIM_B" 2>/dev/null

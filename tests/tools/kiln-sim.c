@@ -5,7 +5,7 @@
  *
  *   kiln-sim --driver HOST:PORT --workers N --slots S [--secret-file F]
  *            [--delay-ms D] [--fail FRACTION] [--fail-attempts K]
- *            [--vanish V --vanish-after T] [--seed X]
+ *            [--vanish V --vanish-after T [--vanish-in-shuffle]] [--seed X]
  *
  * Each simulated worker is one real connection to the driver with the
  * real handshake (common/handshake.c over common/conn.c, as worker/link.c
@@ -27,7 +27,8 @@
  * (--fail-attempts, default 1), chosen by a hash of (seed, stage,
  * partition, attempt), so a retry succeeds and every job still finishes.
  * --vanish V closes the connections of V workers (spread over the range)
- * once T tasks were answered in all, answers held for them included. A
+ * once T tasks were answered in all, answers held for them included (with
+ * --vanish-in-shuffle: T map tasks, so that it happens mid-shuffle). A
  * reduce task told about a map output on a vanished worker answers
  * fetch_failed, as a real one would. Stage functions sent as broadcast
  * blobs are not fetched: such a task fails as fatal.
@@ -97,8 +98,8 @@ struct sim {
     uint64_t delay_ms;
     double fail;
     uint32_t fail_attempts;
-    int vanish, vanished;
-    uint64_t vanish_after;
+    int vanish, vanished, vanish_in_shuffle;
+    uint64_t vanish_after, answered_maps;
     uint64_t seed;
     uint64_t answered, failed, fetch_failed;
     uint8_t *gone_ids; /* by worker id: 1 when that worker vanished */
@@ -152,6 +153,7 @@ static void send_done(sim *s, simw *w, uint64_t task_id, uint64_t records, uint6
     MSG_BODY(env, task_done, TASK_DONE, &d);
     conn_send(w->c, &env);
     s->answered++;
+    s->answered_maps += nsizes > 0;
 }
 
 static void send_failure(sim *s, simw *w, uint64_t task_id, int fatal, const char *error, const Kiln__BlockLoc *lost,
@@ -179,7 +181,7 @@ static void send_failure(sim *s, simw *w, uint64_t task_id, int fatal, const cha
 /* Closes --vanish workers once enough tasks were answered. */
 static void maybe_vanish(sim *s)
 {
-    if (s->vanished || !s->vanish || s->answered < s->vanish_after) return;
+    if (s->vanished || !s->vanish || (s->vanish_in_shuffle ? s->answered_maps : s->answered) < s->vanish_after) return;
     int n = s->vanish < s->nworkers ? s->vanish : s->nworkers;
     s->vanished = n;
     for (int i = 0; i < n; i++) {
@@ -432,7 +434,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static const char usage[] = "usage: kiln-sim --driver HOST:PORT --workers N --slots S [--secret-file F]\n"
                             "                [--delay-ms D] [--fail FRACTION] [--fail-attempts K]\n"
-                            "                [--vanish V --vanish-after T] [--seed X]\n";
+                            "                [--vanish V --vanish-after T [--vanish-in-shuffle]] [--seed X]\n";
 
 int main(int argc, char **argv)
 {
@@ -443,17 +445,12 @@ int main(int argc, char **argv)
     s.fail_attempts = 1;
     const char *secret_file = NULL;
     static const struct option opts[] = {
-        {"driver", required_argument, 0, 'd'},
-        {"workers", required_argument, 0, 'w'},
-        {"slots", required_argument, 0, 's'},
-        {"secret-file", required_argument, 0, 'k'},
-        {"delay-ms", required_argument, 0, 'D'},
-        {"fail", required_argument, 0, 'f'},
-        {"fail-attempts", required_argument, 0, 'F'},
-        {"vanish", required_argument, 0, 'v'},
-        {"vanish-after", required_argument, 0, 'V'},
-        {"seed", required_argument, 0, 'S'},
-        {0, 0, 0, 0},
+        {"driver", required_argument, 0, 'd'},        {"workers", required_argument, 0, 'w'},
+        {"slots", required_argument, 0, 's'},         {"secret-file", required_argument, 0, 'k'},
+        {"delay-ms", required_argument, 0, 'D'},      {"fail", required_argument, 0, 'f'},
+        {"fail-attempts", required_argument, 0, 'F'}, {"vanish", required_argument, 0, 'v'},
+        {"vanish-after", required_argument, 0, 'V'},  {"seed", required_argument, 0, 'S'},
+        {"vanish-in-shuffle", no_argument, 0, 'M'},   {0, 0, 0, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -487,6 +484,9 @@ int main(int argc, char **argv)
             break;
         case 'S':
             s.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'M':
+            s.vanish_in_shuffle = 1;
             break;
         default:
             fputs(usage, stderr);
