@@ -47,8 +47,8 @@ run() {
   local before out
   before=$(log_bytes)
   out=$("$KILN" submit "$B/bench/bench.so" tasks "$3" once)
-  printf '%8.0f tasks/s  driver peak %5s MB  log %4.0f bytes/task\n' "${out%% *}" "$(peak_mb)" \
-    "$(( ($(log_bytes) - before) / $3 ))"
+  printf '%8.0f tasks/s  driver peak %5s MB  log %5.1f bytes/task\n' "${out%% *}" "$(peak_mb)" \
+    "$(awk -v a="$before" -v b="$(log_bytes)" -v n="$3" 'BEGIN { print (b - a) / n }')"
 }
 
 echo "one job of N one-record tasks, W simulated workers x $SLOTS slots:"
