@@ -159,7 +159,8 @@ $(BUILD)/tests/unit/test_pycodec: tests/unit/test_pycodec.c python/codec.c pytho
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PY_CFLAGS) -Ipython -o $@ tests/unit/test_pycodec.c python/codec.c $(shell pkg-config --libs check) $(PY_LDFLAGS)
 
-# Test tools: programs the integration tests run (a hostile client).
+# Test tools: programs the integration tests run (a hostile client, a
+# simulator of many workers).
 $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libkilncommon.a $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libkilncommon.a $(LIBS_COMMON)
@@ -187,6 +188,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/scale.sh
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
@@ -217,6 +219,7 @@ bench: all
 	bash bench/run.sh $(BUILD)
 	bash bench/shuffle.sh $(BUILD)
 	bash bench/python.sh $(BUILD)
+	bash bench/scale.sh $(BUILD)
 
 # make install: binaries, header, Python package, units (pointing at
 # $(PREFIX)/bin), config, logrotate, man pages. Run as root with no

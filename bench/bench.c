@@ -2,7 +2,8 @@
  * bench.c - the application behind bench/run.sh. Prints one figure per run.
  *
  *   bench.so filter FILE PATTERN PARTS   filter-and-count: prints "count MB/s seconds"
- *   bench.so tasks N                      one job of N one-record tasks: prints "tasks/s seconds"
+ *   bench.so tasks N [once]               one job of N one-record tasks: prints "tasks/s seconds"
+ *                                         (once: without the warm-up job, for simulated workers)
  *   bench.so latency N                    N one-task jobs: prints "median_ms p90_ms min_ms"
  *   bench.so shuffle MB PARTS             MB of 100-byte records made by map tasks, repartitioned
  *                                         across PARTS reduce tasks and counted: prints "MB/s seconds"
@@ -77,7 +78,7 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         for (int i = 0; i < n; i++)
             recs[i].val = KILN_STR("x");
         kiln_rdd *r = kiln_parallelize(ctx, recs, (size_t)n, n);
-        kiln_count(r); /* warm: executors forked, library fetched */
+        if (argc < 4 || strcmp(argv[3], "once")) kiln_count(r); /* warm: executors forked, library fetched */
         double t0 = now();
         int64_t c = kiln_count(r);
         double dt = now() - t0;

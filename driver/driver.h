@@ -4,6 +4,7 @@
  *   rpc.c      connections: hello, roles, and the client protocol
  *   workers.c  the worker registry: registration, heartbeats, time-outs
  *   sched.c    jobs and tasks: launching, results, retries, completion
+ *   place.c    where tasks wait and go: workers by load, queues, ids
  *   loss.c     lost workers and map outputs: forget everywhere, then rerun
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
@@ -25,6 +26,7 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hash.h"
+#include "idmap.h"
 #include "log.h"
 #include "metrics.h"
 #include "stages.h"
@@ -60,6 +62,11 @@ typedef struct blob_send {
     uint64_t off, size;
 } blob_send;
 
+/* A queue of pending tasks (place.c), doubly linked through the tasks. */
+typedef struct tqueue {
+    dtask *head, *tail;
+} tqueue;
+
 /* One accepted connection before and after it says who it is. */
 struct dconn {
     driver *d;
@@ -86,8 +93,14 @@ struct dworker {
     /* what its last heartbeat said (history_heartbeat) */
     uint32_t hb_running, hb_executors;
     uint64_t memory_bytes, disk_bytes;
-    dtask *tasks; /* running here (linked by wnext) */
+    dtask *tasks; /* running here (linked by wnext, wprev) */
     dworker *next;
+    /* place.c's */
+    size_t heap_slot; /* 1 + its index in the heap of workers with room; 0: none */
+    int gone;         /* lost: never placed again */
+    tqueue own;       /* pending tasks that must run here (a cached partition) */
+    int dirty;        /* on place.dirty: own tasks wait and it has room */
+    dworker *dirty_next;
 };
 
 enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE };
@@ -105,8 +118,9 @@ struct dtask {
     uint32_t need_worker;    /* reads a cached partition kept there (0: any) */
     dworker *worker;
     uint64_t launched_ms; /* now_ms() at the launch of this attempt */
-    dtask *wnext;         /* in worker->tasks */
-    dtask *qnext;         /* in the pending queue */
+    dtask *wprev, *wnext; /* in worker->tasks */
+    tqueue *queue;        /* the queue it waits in (place.c), NULL: none */
+    dtask *qprev, *qnext;
 };
 
 enum stage_state { STAGE_WAITING, STAGE_SAMPLING, STAGE_RUNNING, STAGE_DONE };
@@ -160,6 +174,13 @@ struct dstage {
     uint8_t **samples; /* sort: sampled records, while sampling (owned) */
     size_t *sample_lens, nsamples;
     stage_record rec; /* for the UI (history.c) */
+    /* for the summary logged when it finishes */
+    uint64_t started_ms;
+    uint64_t records_in, records_out, bytes; /* bytes: shuffle output, or results */
+    uint32_t failures;
+    uint64_t slowest_ms;
+    uint32_t slowest_index;
+    char slowest_worker[64];
 };
 
 /* Where the map outputs of one shuffle of an application are. */
@@ -209,6 +230,8 @@ struct job {
     Kiln__ActionKind action;
     uint64_t spills, spill_bytes;
     char *save_dir;       /* save_text: the output directory (owned) */
+    size_t running;       /* its tasks on workers (any plan) */
+    size_t queued;        /* its tasks in a queue of place.c */
     uint64_t progress_ms; /* when the client was last told how far the job is */
     uint64_t submitted_wall_ms, ended_wall_ms;
     /* job settings: the driver's, overridden by the job's --conf */
@@ -234,7 +257,9 @@ struct app {
     Kiln__Counter **counters; /* totals of successful tasks */
     size_t ncounters;
     shuffle_out *shuffles;
+    idmap shuffle_ids; /* shuffle id -> shuffle_out */
     cache_entry *cache;
+    idmap cache_nodes; /* node id -> cache_entry */
     /* every blob it used (library, broadcasts, broadcast stages): never
      * dropped from the store while it runs */
     char (*blobs)[HASH_HEX_LEN + 1];
@@ -252,6 +277,17 @@ typedef struct driver_metrics {
     uint64_t apps_succeeded, apps_failed, apps_killed;
     uint64_t conns_accepted, conns_refused, handshake_failures;
 } driver_metrics;
+/* Where tasks wait and go (place.c). */
+#define PLACE_INFLIGHT_PER_SLOT 2
+typedef struct place {
+    dworker **heap; /* the workers with room, the lowest load at the root */
+    size_t nheap, capheap;
+    idmap workers;  /* every registered worker by id */
+    idmap running;  /* every task on a worker by task id */
+    tqueue fifo;    /* pending tasks any worker may run */
+    tqueue blocked; /* pending tasks whose shuffle input is incomplete */
+    dworker *dirty; /* workers with own tasks waiting and room */
+} place;
 
 struct driver {
     struct event_base *base;
@@ -269,7 +305,8 @@ struct driver {
     app *apps;
     uint32_t app_seq;
     uint64_t next_task_id;
-    dtask *pending_head, *pending_tail;
+    place place;
+    int unblock; /* a shuffle became complete: look at the blocked tasks */
     struct event *tick_ev;
     struct event *sighup_ev, *sigterm_ev, *sigint_ev;
     uint64_t started_ms;
@@ -349,6 +386,35 @@ void stage_record_release(stage_record *r);
 
 /* http.c: the HTTP port (routes, JSON API, /metrics); ui.c: HTML pages */
 void http_serve(struct evhttp_request *req, void *arg);
+/* place.c: where tasks wait and go; time independent of the workers' number
+ * (O(log W) for a change of a worker's load, O(1) for the rest) */
+void place_init(place *p);
+void place_release(place *p);
+/* A worker registered (it joins the heap when it has room) or was lost (its
+ * own queue moves to the fifo, need_worker cleared; its running tasks are
+ * the caller's to move). */
+void place_worker_add(place *p, dworker *w);
+void place_worker_remove(place *p, dworker *w);
+/* The registered worker with that id, or NULL (and for id 0). */
+dworker *place_worker(const place *p, uint32_t id);
+/* The worker with room and the lowest load, another than avoid when one has
+ * room; NULL when none has room. */
+dworker *place_pick(const place *p, uint32_t avoid);
+/* Queues t (leaving any queue it was in): in its need_worker's own queue,
+ * or the fifo (need_worker cleared when that worker is gone). */
+void place_queue(place *p, dtask *t);
+void place_unqueue(place *p, dtask *t);
+/* t waits for its input; place_unblock puts every such task back in front. */
+void place_block(place *p, dtask *t);
+void place_unblock(place *p);
+/* The next task to launch and its worker (*where), out of its queue: a
+ * worker's own tasks first, then the fifo's head. NULL when nothing can go. */
+dtask *place_next(place *p, dworker **where);
+/* t (out of any queue, t->id set) runs on w / answered or was cancelled. */
+void place_running_add(place *p, dtask *t, dworker *w);
+void place_running_del(place *p, dtask *t);
+/* The task with that id running on w, or NULL. */
+dtask *place_running(const place *p, const dworker *w, uint64_t id);
 
 /* loss.c: lost workers and lost map outputs */
 /* Applies the loss of worker w (already out of d->workers) to every
@@ -381,6 +447,8 @@ void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_
 /* The worker keeping partition part of node, 0 when none. */
 uint32_t cache_worker(const app *a, uint32_t node, uint32_t part);
 int cache_complete(const app *a, uint32_t node, uint32_t nparts);
+/* Forgets every map output and cached partition of a (it ended). */
+void mapout_app_release(app *a);
 
 /* store.c */
 int store_has(driver *d, const char *hash);

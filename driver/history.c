@@ -173,7 +173,6 @@ static task_row *row_find(dtask *t)
 
 void history_task_launched(driver *d, dtask *t, const dworker *w, const Kiln__TaskInput *in)
 {
-    t->launched_ms = now_ms();
     stage_record *r = &t->stage->rec;
     if (r->nrows >= HISTORY_STAGE_ROWS) {
         r->rows_dropped++;

@@ -132,9 +132,7 @@ void loss_worker_lost(driver *d, dworker *w)
     /* 1. the loss, everywhere: running tasks, map outputs, cached partitions */
     while (w->tasks) {
         dtask *t = w->tasks;
-        w->tasks = t->wnext;
-        t->wnext = NULL;
-        t->worker = NULL;
+        place_running_del(&d->place, t);
         if (t->job->state != JOB_RUNNING || t->state != TASK_RUNNING) continue;
         log_msg(&d->log, LOG_INFO, "task requeued app=%s job=%u stage=%u partition=%u reason=\"worker %s lost\"",
                 t->job->app->id, t->job->job_id, t->stage->plan.stage_id, t->index, w->name);
@@ -142,7 +140,6 @@ void loss_worker_lost(driver *d, dworker *w)
         history_task_ended(d, t, ROW_LOST, "its worker was lost");
         pending_push(d, t);
     }
-    w->running = 0;
     for (app *a = d->apps; a; a = a->next)
         mapout_worker_lost(a, w->id, 1);
     /* 2. only then what must run again, application by application */

@@ -88,6 +88,7 @@ static void driver_release(driver *d)
         d->workers = w->next;
         free(w);
     }
+    place_release(&d->place);
     if (d->rpc_listener) evconnlistener_free(d->rpc_listener);
     if (d->http) evhttp_free(d->http);
     if (d->tick_ev) event_free(d->tick_ev);
@@ -133,7 +134,13 @@ int main(int argc, char **argv)
         log_msg(&d.log, LOG_ERROR, "%s", err);
         goto out;
     }
-    d.base = event_base_new();
+    /* epoll changes are applied once per loop pass: a connection whose
+     * output is written and refilled in the same pass (a task answered,
+     * the next one launched) costs no epoll_ctl */
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    d.base = event_base_new_with_config(ec);
+    event_config_free(ec);
     d.started_ms = now_ms();
     if (bind_ports(&d, err, sizeof err) < 0) {
         log_msg(&d.log, LOG_ERROR, "%s", err);

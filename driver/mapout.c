@@ -5,6 +5,12 @@
  * partition of a cached dataset. Jobs of the same application reuse both:
  * a shuffle whose outputs are all present is not written again, and a
  * cached dataset is read where it is kept instead of being recomputed.
+ *
+ * Both are found by id in O(1) (a->shuffle_ids, a->cache_nodes), and a map
+ * output's worker by id (place_worker), so a task's cost here is its own
+ * input: a reduce task's launch lists every map output of its partition,
+ * which is inherent, and looks at nothing else. mapout_app_release drops
+ * all of it when the application ends (its workers remove the files).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +20,7 @@
 
 shuffle_out *mapout_find(app *a, uint32_t shuffle_id)
 {
-    for (shuffle_out *s = a->shuffles; s; s = s->next)
-        if (s->shuffle_id == shuffle_id) return s;
-    return NULL;
+    return idmap_get(&a->shuffle_ids, shuffle_id);
 }
 
 shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t nparts)
@@ -28,6 +32,7 @@ shuffle_out *mapout_get(app *a, uint32_t shuffle_id, uint32_t nmaps, uint32_t np
         s->shuffle_id = shuffle_id;
         s->next = a->shuffles;
         a->shuffles = s;
+        idmap_put(&a->shuffle_ids, shuffle_id, s);
     }
     free(s->worker);
     free(s->sizes);
@@ -86,13 +91,6 @@ void mapout_worker_lost(app *a, uint32_t worker, int cache)
             if (c->worker[p] == worker) c->worker[p] = 0;
 }
 
-static dworker *worker_by_id(driver *d, uint32_t id)
-{
-    for (dworker *w = d->workers; w; w = w->next)
-        if (w->id == id) return w;
-    return NULL;
-}
-
 int mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t part, Kiln__TaskInput *in)
 {
     int missing = 0;
@@ -111,7 +109,7 @@ int mapout_inputs(driver *d, app *a, const uint32_t *ids, size_t n, uint32_t par
         si->blocks = xcalloc(s->nmaps ? s->nmaps : 1, sizeof *si->blocks);
         for (uint32_t m = 0; m < s->nmaps; m++) {
             uint64_t len = s->sizes[(size_t)m * s->nparts + part];
-            dworker *w = worker_by_id(d, s->worker[m]);
+            dworker *w = place_worker(&d->place, s->worker[m]);
             if (!w) missing++;
             if (!len || !w) continue;
             Kiln__BlockLoc *b = xmalloc(sizeof *b);
@@ -142,9 +140,7 @@ void mapout_inputs_free(Kiln__TaskInput *in)
 
 static cache_entry *cache_find(const app *a, uint32_t node)
 {
-    for (cache_entry *c = a->cache; c; c = c->next)
-        if (c->node == node) return c;
-    return NULL;
+    return idmap_get(&a->cache_nodes, node);
 }
 
 void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_t worker)
@@ -162,6 +158,7 @@ void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_
         c->worker = xcalloc(nparts ? nparts : 1, sizeof *c->worker);
         c->next = a->cache;
         a->cache = c;
+        idmap_put(&a->cache_nodes, node, c);
     }
     if (part < nparts) c->worker[part] = worker;
 }
@@ -179,4 +176,21 @@ int cache_complete(const app *a, uint32_t node, uint32_t nparts)
     for (uint32_t p = 0; p < nparts; p++)
         if (!c->worker[p]) return 0;
     return 1;
+}
+
+void mapout_app_release(app *a)
+{
+    while (a->shuffles) {
+        shuffle_out *s = a->shuffles;
+        a->shuffles = s->next;
+        mapout_free(s);
+    }
+    while (a->cache) {
+        cache_entry *c = a->cache;
+        a->cache = c->next;
+        free(c->worker);
+        free(c);
+    }
+    idmap_release(&a->shuffle_ids);
+    idmap_release(&a->cache_nodes);
 }

@@ -143,10 +143,7 @@ static void info_reply(driver *d, dconn *dc)
             ji[k].stages = job_stage_progress(j, progress[k], sizeof progress[k]);
             unsigned ak = j->action;
             ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
-            if (j->state == JOB_RUNNING)
-                for (size_t st = 0; st < j->nstages; st++)
-                    for (size_t t = 0; j->stages[st].tasks && t < j->stages[st].plan.ntasks; t++)
-                        ai[i].running_tasks += j->stages[st].tasks[t].state == TASK_RUNNING;
+            ai[i].running_tasks += (uint32_t)j->running; /* on workers: counted by place.c */
             jp[k] = &ji[k];
         }
         ap[i] = &ai[i];

@@ -9,13 +9,20 @@
  * then, exactly once (a sort's map stage first runs a sampling pass over
  * the same pipelines to pick its range bounds). Each stage has one task
  * per partition, queued in one FIFO shared by all jobs. Tasks go to the
- * worker with the most free capacity (2 tasks in flight per slot); a task
- * that reads a cached partition goes where that partition is kept. Every
- * launch gets a fresh task id, so late answers of an earlier attempt are
- * ignored. A failed task is queued again, preferring another worker,
- * until task.max_failures attempts; then the job fails with the last
- * error. Result blocks stream through to the client as they come.
+ * worker with the lowest load (2 tasks in flight per slot); a task that
+ * reads a cached partition goes where that partition is kept (place.c
+ * decides, in time independent of the number of workers). Every launch
+ * gets a fresh task id, so late answers of an earlier attempt are ignored.
+ * A failed task is queued again, preferring another worker, until
+ * task.max_failures attempts; then the job fails with the last error.
+ * Result blocks stream through to the client as they come.
+ *
+ * Logging: jobs, stages (with a summary when each finishes: tasks, time,
+ * records, bytes, failures, the slowest task), failures, retries and
+ * cancellations at info and above; a line per task launched and finished
+ * only at debug, so the log grows with stages, not with tasks.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +36,6 @@
 #include "text.h"
 #include "util.h"
 
-#define INFLIGHT_PER_SLOT 2
-
 static const char *action_name(Kiln__ActionKind k)
 {
     static const char *names[] = {"count", "collect", "take", "reduce", "save_text", "shuffle_write", "sample"};
@@ -39,27 +44,20 @@ static const char *action_name(Kiln__ActionKind k)
 
 void pending_push(driver *d, dtask *t)
 {
-    t->state = TASK_PENDING;
-    t->qnext = NULL;
-    if (d->pending_tail)
-        d->pending_tail->qnext = t;
-    else
-        d->pending_head = t;
-    d->pending_tail = t;
+    place_queue(&d->place, t);
 }
 
 void pending_drop_job(driver *d, job *j)
 {
-    dtask **pp = &d->pending_head;
-    d->pending_tail = NULL;
-    while (*pp) {
-        if ((*pp)->job == j) {
-            (*pp)->state = TASK_DONE;
-            *pp = (*pp)->qnext;
-            continue;
-        }
-        d->pending_tail = *pp;
-        pp = &(*pp)->qnext;
+    /* only its current stages' tasks are ever queued (job_replan drops
+     * them before it sets the stages aside) */
+    for (size_t i = 0; j->queued && i < j->nstages; i++) {
+        dstage *s = &j->stages[i];
+        for (size_t k = 0; s->tasks && k < s->plan.ntasks; k++)
+            if (s->tasks[k].queue) {
+                place_unqueue(&d->place, &s->tasks[k]);
+                s->tasks[k].state = TASK_DONE;
+            }
     }
 }
 
@@ -104,48 +102,79 @@ static void stage_release(dstage *s)
 }
 
 /* Drops what a finished job no longer needs; keeps its record for status.
- * Tasks still running on workers keep pointing at the job and its stages,
- * so those stay allocated (their answers are ignored). */
+ * No task of it is queued or on a worker any more (job_finish dropped and
+ * cancelled them; a late answer finds no task by its id and is ignored),
+ * so its tasks go too. */
 static void job_shrink(job *j)
 {
     for (size_t i = 0; i < j->nstages; i++) {
         stage_plan_release(&j->stages[i].plan);
         stage_clear_samples(&j->stages[i]);
+        free(j->stages[i].tasks);
+        j->stages[i].tasks = NULL;
     }
     for (struct old_plan *o = j->old; o; o = o->next)
         for (size_t i = 0; i < o->nstages; i++) {
             stage_plan_release(&o->stages[i].plan);
             stage_clear_samples(&o->stages[i]);
+            free(o->stages[i].tasks);
+            o->stages[i].tasks = NULL;
         }
     job_plan_release(&j->jp);
     msg_free(j->submit);
     j->submit = NULL;
 }
 
+static int cmp_task_worker(const void *x, const void *y)
+{
+    const dtask *a = *(dtask *const *)x, *b = *(dtask *const *)y;
+    return (a->worker->id > b->worker->id) - (a->worker->id < b->worker->id);
+}
+
+typedef struct task_list {
+    dtask **v;
+    size_t n, cap;
+} task_list;
+
+/* Appends the tasks of stages[0..n) that are on a worker. */
+static void stages_running(dstage *stages, size_t n, task_list *out)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; stages[i].tasks && k < stages[i].plan.ntasks; k++)
+            if (stages[i].tasks[k].worker) {
+                if (out->n == out->cap) out->v = xrealloc(out->v, (out->cap = out->cap * 2 + 16) * sizeof *out->v);
+                out->v[out->n++] = &stages[i].tasks[k];
+            }
+}
+
 /* Stops the job's tasks still running on workers (their answers are no
  * longer wanted: the job ended, or was planned again) and frees their
- * slots at once. */
+ * slots at once. Costs nothing for a job with no task running; else a
+ * look at its tasks, and one CancelTasks per worker. */
 void job_cancel_running(driver *d, job *j)
 {
-    for (dworker *w = d->workers; w; w = w->next) {
-        uint64_t *ids = NULL;
-        size_t n = 0;
-        for (dtask **pp = &w->tasks; *pp;) {
-            dtask *t = *pp;
-            if (t->job != j) {
-                pp = &t->wnext;
-                continue;
-            }
-            *pp = t->wnext;
-            t->wnext = NULL;
-            t->worker = NULL;
+    if (!j->running) return;
+    task_list l = {0};
+    stages_running(j->stages, j->nstages, &l);
+    for (struct old_plan *o = j->old; o; o = o->next)
+        stages_running(o->stages, o->nstages, &l);
+    dtask **ts = l.v;
+    size_t nts = l.n;
+    qsort(ts, nts, sizeof *ts, cmp_task_worker);
+    for (size_t first = 0, end; first < nts; first = end) {
+        dworker *w = ts[first]->worker;
+        for (end = first; end < nts && ts[end]->worker == w; end++)
+            ;
+        size_t n = end - first;
+        uint64_t *ids = xmalloc(n * sizeof *ids);
+        for (size_t i = 0; i < n; i++) {
+            dtask *t = ts[first + i];
+            ids[i] = t->id;
+            place_running_del(&d->place, t);
             history_task_ended(d, t, ROW_KILLED, "cancelled: its job ended or was planned again");
             t->state = TASK_DONE;
-            w->running--;
-            ids = xrealloc(ids, (n + 1) * sizeof *ids);
-            ids[n++] = t->id;
         }
-        if (n && w->dc) {
+        if (w->dc) {
             Kiln__Envelope env = KILN__ENVELOPE__INIT;
             Kiln__CancelTasks m = KILN__CANCEL_TASKS__INIT;
             m.app_id = j->app->id;
@@ -158,6 +187,7 @@ void job_cancel_running(driver *d, job *j)
         }
         free(ids);
     }
+    free(ts);
 }
 
 static void job_finish(driver *d, job *j, int ok, const char *error)
@@ -254,17 +284,7 @@ void app_free(app *a)
     }
     free(a->counters);
     free(a->blobs);
-    while (a->shuffles) {
-        shuffle_out *s = a->shuffles;
-        a->shuffles = s->next;
-        mapout_free(s);
-    }
-    while (a->cache) {
-        cache_entry *c = a->cache;
-        a->cache = c->next;
-        free(c->worker);
-        free(c);
-    }
+    mapout_app_release(a);
     free(a);
 }
 
@@ -323,7 +343,13 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     free(s->tasks);
     s->tasks = NULL;
     s->ndone = 0;
-    s->id = ++a->next_stage_id;
+    s->id = ++a->next_stage_id; /* stage numbers count within an application */
+    s->started_ms = now_ms();
+    s->records_in = s->records_out = s->bytes = 0;
+    s->failures = 0;
+    s->slowest_ms = 0;
+    s->slowest_index = 0;
+    s->slowest_worker[0] = 0;
     if (stage_serialize(&j->jp, s->index, s->id, output, j->conf.broadcast_threshold, &d->stats, &s->plan, err,
                         sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
@@ -577,27 +603,18 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
 
 /* ---- tasks ------------------------------------------------------------------- */
 
+/* Sends t (out of its queue) to w. */
 static void launch(driver *d, dtask *t, dworker *w)
 {
     job *j = t->job;
     dstage *s = t->stage;
-    t->id = ++d->next_task_id;
-    t->attempt++;
-    t->state = TASK_RUNNING;
-    t->worker = w;
-    t->wnext = w->tasks;
-    w->tasks = t;
-    w->running++;
-    d->tasks_launched++;
-
     Kiln__JobSubmit *js = j->submit->job_submit;
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__TaskLaunch tl = KILN__TASK_LAUNCH__INIT;
-    tl.task_id = t->id;
     tl.app_id = j->app->id;
     tl.job_id = j->job_id;
     tl.stage_id = s->plan.stage_id;
-    tl.attempt = t->attempt;
+    tl.attempt = t->attempt + 1;
     tl.lib_hash = j->app->lib_hash;
     tl.stage_hash = s->plan.hash;
     tl.memory = j->conf.task_memory;
@@ -623,21 +640,23 @@ static void launch(driver *d, dtask *t, dworker *w)
              * keeps such tasks queued, so this is a scheduler bug) */
             mapout_inputs_free(&in);
             t->state = TASK_DONE;
-            w->tasks = t->wnext;
-            t->wnext = NULL;
-            t->worker = NULL;
-            w->running--;
             job_fail(d, j, "stage %u: launched with %d map output%s of its input missing", s->plan.stage_id, missing,
                      missing == 1 ? "" : "s");
             return;
         }
     }
+    t->id = ++d->next_task_id;
+    t->attempt++;
+    t->launched_ms = now_ms();
+    place_running_add(&d->place, t, w);
+    d->tasks_launched++;
+    tl.task_id = t->id;
     tl.input = &in;
     history_task_launched(d, t, w, &in);
     MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
     conn_send(w->dc->c, &env);
     mapout_inputs_free(&in);
-    log_msg(&d->log, LOG_INFO, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
+    log_msg(&d->log, LOG_DEBUG, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
             j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);
 }
 
@@ -658,86 +677,29 @@ static int task_inputs_ready(const dtask *t)
     return 1;
 }
 
-static int has_room(const dworker *w)
-{
-    return w->dc && w->running < w->slots * INFLIGHT_PER_SLOT;
-}
-
-static dworker *pick_worker(driver *d, const dtask *t)
-{
-    dworker *best = NULL, *fallback = NULL;
-    double best_load = 0;
-    for (dworker *w = d->workers; w; w = w->next) {
-        if (!has_room(w)) continue;
-        if (t->need_worker) {
-            if (w->id == t->need_worker) return w;
-            continue;
-        }
-        double load = (double)w->running / w->slots;
-        if (w->id == t->avoid_worker) {
-            fallback = w;
-            continue;
-        }
-        if (!best || load < best_load) {
-            best = w;
-            best_load = load;
-        }
-    }
-    return best ? best : fallback;
-}
-
+/* Launches what can go: each task costs O(log W) (place.c), whatever the
+ * number of workers and of tasks waiting. A reduce task whose input is
+ * incomplete waits aside until a shuffle is complete again. */
 void sched_schedule(driver *d)
 {
-    dtask **pp = &d->pending_head, *prev = NULL;
-    while (*pp) {
-        int room = 0;
-        for (dworker *w = d->workers; w && !room; w = w->next)
-            room = has_room(w);
-        if (!room) return;
-        dtask *t = *pp;
-        if (t->need_worker) {
-            int alive = 0;
-            for (dworker *w = d->workers; w && !alive; w = w->next)
-                alive = w->id == t->need_worker;
-            if (!alive) t->need_worker = 0; /* the partition is gone: recompute is issue 4's; run anywhere */
-        }
-        dworker *w = task_inputs_ready(t) ? pick_worker(d, t) : NULL;
-        if (!w) {
-            prev = t;
-            pp = &t->qnext;
+    if (d->unblock) {
+        d->unblock = 0;
+        place_unblock(&d->place);
+    }
+    dtask *t;
+    dworker *w;
+    while ((t = place_next(&d->place, &w))) {
+        if (!task_inputs_ready(t)) {
+            place_block(&d->place, t);
             continue;
         }
-        *pp = t->qnext;
-        if (d->pending_tail == t) d->pending_tail = prev;
-        t->qnext = NULL;
-        launch(d, t, w);
-        if (t->job->state != JOB_RUNNING) { /* launch failed the job: the queue changed under us */
-            pp = &d->pending_head;
-            prev = NULL;
-        }
+        launch(d, t, w); /* may fail the job: its tasks left the queues */
     }
-}
-
-/* Finds and (with unlink) detaches a running task of worker w. */
-static dtask *worker_task(dworker *w, uint64_t id, int unlink)
-{
-    for (dtask **pp = &w->tasks; *pp; pp = &(*pp)->wnext)
-        if ((*pp)->id == id) {
-            dtask *t = *pp;
-            if (unlink) {
-                *pp = t->wnext;
-                t->wnext = NULL;
-                t->worker = NULL;
-                w->running--;
-            }
-            return t;
-        }
-    return NULL;
 }
 
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
 {
-    dtask *t = worker_task(w, o->task_id, 0);
+    dtask *t = place_running(&d->place, w, o->task_id);
     if (!t || t->job->state != JOB_RUNNING || t->state != TASK_RUNNING) return;
     job *j = t->job;
     dstage *s = t->stage;
@@ -752,6 +714,7 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     if (s->index != 0) return;
     history_task_output(d, t, o->block.len);
     j->result_bytes += o->block.len;
+    s->bytes += o->block.len;
     if (j->result_bytes > j->conf.driver_max_result_size) {
         job_fail(d, j,
                  "results are larger than driver.max_result_size (%llu bytes): use save_text, or raise it with "
@@ -770,16 +733,21 @@ void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
     conn_send(j->app->client->c, &env);
 }
 
+/* The stage's summary: what an operator reads instead of a line per task. */
 static void stage_finished(driver *d, dstage *s)
 {
     job *j = s->job;
     const plan_stage *ps = &j->jp.stages[s->index];
-    log_msg(&d->log, LOG_INFO, "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu", j->app->id, j->job_id,
-            s->plan.stage_id,
+    log_msg(&d->log, LOG_INFO,
+            "stage finished app=%s job=%u stage=%u kind=%s tasks=%zu ms=%llu records_in=%llu records_out=%llu "
+            "bytes=%llu failed=%u slowest_ms=%llu slowest_partition=%u slowest_worker=%s",
+            j->app->id, j->job_id, s->plan.stage_id,
             s->state == STAGE_SAMPLING ? "sample"
             : ps->is_map               ? "shuffle_write"
                                        : "result",
-            s->plan.ntasks);
+            s->plan.ntasks, (unsigned long long)(now_ms() - s->started_ms), (unsigned long long)s->records_in,
+            (unsigned long long)s->records_out, (unsigned long long)s->bytes, s->failures,
+            (unsigned long long)s->slowest_ms, s->slowest_index, s->slowest_worker[0] ? s->slowest_worker : "-");
     history_stage_finished(d, s);
     if (s->state == STAGE_SAMPLING) {
         stage_pick_bounds(s, mapout_find(j->app, ps->shuffle_id), s->sw.partitions);
@@ -797,7 +765,8 @@ static void stage_finished(driver *d, dstage *s)
 
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
 {
-    dtask *t = worker_task(w, done->task_id, 1);
+    dtask *t = place_running(&d->place, w, done->task_id);
+    if (t) place_running_del(&d->place, t);
     if (!t) {
         log_msg(&d->log, LOG_WARN, "unknown task answered task=%llu worker=%s", (unsigned long long)done->task_id,
                 w->name);
@@ -819,10 +788,23 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         add_counters(a, done->counters, done->n_counters);
         j->spills += done->spills;
         j->spill_bytes += done->spill_bytes;
+        uint64_t ms = now_ms() - t->launched_ms;
+        s->records_in += done->records_in;
+        s->records_out += done->records_out;
+        if (ms > s->slowest_ms || !s->slowest_worker[0]) {
+            s->slowest_ms = ms;
+            s->slowest_index = t->index;
+            snprintf(s->slowest_worker, sizeof s->slowest_worker, "%s", w->name);
+        }
         const plan_stage *ps = &j->jp.stages[s->index];
         if (ps->is_map && s->state == STAGE_RUNNING) {
             shuffle_out *so = mapout_find(a, ps->shuffle_id);
-            if (so) mapout_record(so, t->index, w->id, done->partition_sizes, done->n_partition_sizes);
+            if (so) {
+                mapout_record(so, t->index, w->id, done->partition_sizes, done->n_partition_sizes);
+                for (size_t i = 0; i < done->n_partition_sizes; i++)
+                    s->bytes += done->partition_sizes[i];
+                if (so->available == so->nmaps) d->unblock = 1; /* reduce tasks waiting for it may go */
+            }
         }
         for (size_t i = 0; i < done->n_cached_nodes && i < done->n_cached_parts; i++) {
             uint32_t node = done->cached_nodes[i];
@@ -833,12 +815,12 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
             j->ndone++;
             j->count += done->count;
         }
-        log_msg(&d->log, LOG_INFO,
+        log_msg(&d->log, LOG_DEBUG,
                 "task finished app=%s job=%u stage=%u partition=%u attempt=%u task=%llu records_in=%llu "
-                "records_out=%llu spills=%llu",
+                "records_out=%llu spills=%llu ms=%llu",
                 a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id,
                 (unsigned long long)done->records_in, (unsigned long long)done->records_out,
-                (unsigned long long)done->spills);
+                (unsigned long long)done->spills, (unsigned long long)ms);
         job_progress(d, j, s, s->ndone == s->plan.ntasks);
         if (s->ndone == s->plan.ntasks) stage_finished(d, s);
         sched_schedule(d);
@@ -865,6 +847,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         return;
     }
     t->failures++;
+    s->failures++;
     log_msg(&d->log, LOG_WARN, "task failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s error=\"%s\"",
             a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->error);
     if (done->fatal || t->failures >= (uint32_t)j->conf.task_max_failures) {
@@ -897,4 +880,9 @@ void sched_app_ended(driver *d, app *a, const char *why)
     MSG_BODY(env, app_end, APP_END, &m);
     workers_broadcast(d, &env);
     free(m.abandoned_dirs);
+    /* its workers remove its shuffle and cache files: forget where they
+     * were, and give what its jobs held back to the system (a million
+     * tasks' worth is freed in small pieces that glibc would keep) */
+    mapout_app_release(a);
+    malloc_trim(0);
 }

@@ -28,6 +28,7 @@ void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r)
     w->next = d->workers;
     d->workers = w;
     dc->worker = w;
+    place_worker_add(&d->place, w);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__WorkerRegistered m = KILN__WORKER_REGISTERED__INIT;
     m.worker_id = w->id;
@@ -60,6 +61,7 @@ void workers_lost(driver *d, dworker *w, const char *reason)
         }
     log_msg(&d->log, LOG_WARN, "worker lost id=%u name=%s reason=\"%s\" running=%u", w->id, w->name, reason,
             w->running);
+    place_worker_remove(&d->place, w); /* placed no more; its own queue goes to the fifo */
     if (w->dc) w->dc->worker = NULL;
     loss_worker_lost(d, w);
     free(w);

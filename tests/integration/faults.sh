@@ -69,7 +69,7 @@ seq 1 200000 > "$T/lines.txt"
 seq 1 120 > "$T/slow.txt"
 WANT_LINES=$(wc -l < "$T/lines.txt")
 
-start_driver "$T/driver"
+start_driver "$T/driver" --log-level debug # start_bg waits for a "task started" (debug) line
 DLOG=$T/driver/driver.log
 start_worker "$T/w1" 2
 start_worker "$T/w2" 2
@@ -242,7 +242,7 @@ fi
 old_app=$APP
 mkdir -p "$T/driver2"
 "$B/kiln-driver" --listen "127.0.0.1:$rpc_port" --http 127.0.0.1:0 --state-dir "$T/driver2" \
-  --log-file "$T/driver2/driver.log" &
+  --log-file "$T/driver2/driver.log" --log-level debug &
 DRIVER_PID=$!
 PIDS="$WORKER_PIDS $DRIVER_PID"
 port "$T/driver2" rpc >/dev/null

@@ -28,7 +28,7 @@ mawk '{ for (i = 1; i <= NF; i++) c[$i]++ } END { for (w in c) print w "\t" c[w]
   LC_ALL=C sort > "$T/words.want"
 
 printf 'worker.timeout = 2s\n' > "$T/kiln.conf"
-start_driver "$T/driver" --config "$T/kiln.conf"
+start_driver "$T/driver" --config "$T/kiln.conf" --log-level debug # "task started" is a debug line
 DLOG=$T/driver/driver.log
 NEXT_WORKER=1
 # add_worker: starts worker wN (2 slots) and records its pid in W[N]
@@ -231,7 +231,7 @@ else fail crash_left_shuffle_files "no map output of $DEAD_APP on worker $CRASHE
 printf 'worker.timeout = 2s\nstore.retention = 1s\n' > "$T/kiln2.conf"
 rm -f "$T/driver/ports"
 "$B/kiln-driver" --listen "$MASTER" --http 127.0.0.1:0 --state-dir "$T/driver" --log-file "$T/driver/driver2.log" \
-  --config "$T/kiln2.conf" &
+  --config "$T/kiln2.conf" --log-level debug &
 DRIVER_PID=$!
 PIDS="$PIDS $DRIVER_PID"
 port "$T/driver" rpc > /dev/null

@@ -60,7 +60,7 @@ chmod 600 "$T/secret"
 mkdir -p "$T/driver"
 printf 'worker.timeout = 2s\n' > "$T/kiln.conf"
 ip netns exec "$NS_D" "$B/kiln-driver" --listen $NET.1:0 --http $NET.1:0 --state-dir "$T/driver" \
-  --log-file "$T/driver/driver.log" --secret-file "$T/secret" --config "$T/kiln.conf" &
+  --log-file "$T/driver/driver.log" --secret-file "$T/secret" --config "$T/kiln.conf" --log-level debug &
 PIDS="$PIDS $!"
 RPC=$(port "$T/driver" rpc) || { fail driver_up "no ports file"; summary; exit 1; }
 MASTER=$NET.1:$RPC

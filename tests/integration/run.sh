@@ -30,7 +30,8 @@ head -c 2000000 "$T/big.txt" > "$T/small.txt"
 echo >> "$T/small.txt"
 log "generated $(wc -c < "$T/big.txt") bytes of text"
 
-start_driver "$T/driver"
+# debug: the per-task lines below ("task started") are debug lines
+start_driver "$T/driver" --log-level debug
 start_worker "$T/w1" 2
 start_worker "$T/w2" 2
 wait_workers 2 || { fail cluster "workers did not register"; summary; exit 1; }

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# scale.sh - the driver's own cost per task, measured against simulated
+# workers (tests/tools/kiln-sim: one process holding one real connection
+# per worker, answering every task at once), so that only the driver and
+# the client show. Usage: bench/scale.sh [BUILD_DIR]
+#   1. one job of N one-record tasks (bench.so tasks N once) on W workers x
+#      4 slots, for every W in SCALE_WORKERS and N in SCALE_TASKS: tasks/s
+#      seen by the client, the driver's peak RSS (VmHWM) and its log bytes
+#      per task at the default level
+#   2. the same 4,000 slots as 10 x 400 and 1,000 x 4 (100,000 tasks): the
+#      rate should not depend on how the slots are spread
+#   3. a two-stage job, 1,000 map x 1,000 reduce tasks (a million map-output
+#      locations) on 1,000 x 4: seconds for the job, driver peak RSS
+# Every figure comes from a fresh driver. The driver's net.max_connections
+# is raised for 5,000 workers, and so is this shell's descriptor limit.
+set -eu
+cd "$(dirname "$0")/.."
+export KILN_BUILD=${1:-build}
+. tests/integration/lib.sh
+WORKERS=${SCALE_WORKERS:-10 100 1000 5000}
+TASKS=${SCALE_TASKS:-100000 1000000}
+SLOTS=${SCALE_SLOTS:-4}
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-scale-XXXXXX")
+trap 'stop_all; rm -rf "$T"' EXIT
+printf 'net.max_connections = 12000\n' >"$T/kiln.conf"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+# cluster W S: a fresh driver and W simulated workers of S slots
+cluster() {
+  stop_all
+  rm -rf "$T/driver" "$T/sim.out"
+  start_driver "$T/driver" --config "$T/kiln.conf"
+  "$B/tests/tools/kiln-sim" --driver "$MASTER" --workers "$1" --slots "$2" >"$T/sim.out" 2>"$T/sim.err" &
+  PIDS="$PIDS $!"
+  local i
+  for i in $(seq 1 1200); do grep -q '^registered' "$T/sim.out" 2>/dev/null && break; sleep 0.05; done
+  [ "$(awk '/^registered/ {print $2}' "$T/sim.out")" = "$1" ] || { log "only $(cat "$T/sim.out") of $1 workers"; exit 1; }
+}
+peak_mb() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$DRIVER_PID/status"; }
+log_bytes() { stat -c %s "$T/driver/driver.log"; }
+
+# run W S N: prints "tasks/s  peak MB  log bytes per task"
+run() {
+  cluster "$1" "$2"
+  local before out
+  before=$(log_bytes)
+  out=$("$KILN" submit "$B/bench/bench.so" tasks "$3" once)
+  printf '%8.0f tasks/s  driver peak %5s MB  log %5.1f bytes/task\n' "${out%% *}" "$(peak_mb)" \
+    "$(awk -v a="$before" -v b="$(log_bytes)" -v n="$3" 'BEGIN { print (b - a) / n }')"
+}
+
+echo "one job of N one-record tasks, W simulated workers x $SLOTS slots:"
+for w in $WORKERS; do
+  for n in $TASKS; do
+    printf '  W=%-5s N=%-8s ' "$w" "$n"
+    run "$w" "$SLOTS" "$n"
+  done
+done
+echo "the same 4,000 slots spread two ways, 100,000 tasks:"
+printf '  %-13s ' "10 x 400"
+run 10 400 100000
+printf '  %-13s ' "1,000 x 4"
+run 1000 4 100000
+echo "two stages, 1,000 map x 1,000 reduce tasks, 1,000 workers x 4 slots:"
+cluster 1000 4
+out=$("$KILN" submit "$B/bench/bench.so" shuffle 1000 1000)
+printf '  %.2f s for the job (%.0f map-output locations/s), driver peak %s MB\n' "${out##* }" \
+  "$(awk -v s="${out##* }" 'BEGIN { print 1e6 / s }')" "$(peak_mb)"
