@@ -15,7 +15,10 @@
  * "../x" on a data port), silent (connect and say nothing), flood N (open N
  * connections at once, then shake hands on each: prints how many were
  * accepted and refused), refused-peer (a data-port handshake that must be
- * refused: run it with a wrong secret or none).
+ * refused: run it with a wrong secret or none), fake-worker (a worker's
+ * handshake and a well-formed register_worker, as a second local user
+ * would try: refused when the handshake fails or the driver closes
+ * without a worker_registered).
  *
  * Bounds (bounds.sh): big-frames N PID [peer|auth] (N connections, every
  * other one after a hello, each declaring a frame near net.max_frame and
@@ -254,6 +257,28 @@ static int case_fetch_traversal(const probe *p)
     return expect_closed(fd, &rd, "fetch_request for ../x");
 }
 
+static int case_fake_worker(const probe *p)
+{
+    msg_reader rd;
+    int fd = dial(p, &rd);
+    char err[512];
+    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_WORKER, "kiln-probe", &p->secret, err, sizeof err) < 0) {
+        printf("fake worker: handshake refused: %s\n", err);
+        msg_reader_release(&rd);
+        close(fd);
+        return 0;
+    }
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__RegisterWorker rw = KILN__REGISTER_WORKER__INIT;
+    rw.host = "127.0.0.1";
+    rw.name = "fake-worker";
+    rw.slots = 4;
+    rw.data_port = 1;
+    MSG_BODY(env, register_worker, REGISTER_WORKER, &rw);
+    send_or_die(fd, &env);
+    return expect_closed(fd, &rd, "fake worker registration");
+}
+
 static int case_flood(const probe *p, int n)
 {
     int *fds = xcalloc((size_t)n, sizeof *fds);
@@ -488,6 +513,8 @@ int main(int argc, char **argv)
         rc = case_after_handshake(&p, c);
     else if (!strcmp(c, "fetch-traversal"))
         rc = case_fetch_traversal(&p);
+    else if (!strcmp(c, "fake-worker"))
+        rc = case_fake_worker(&p);
     else if (!strcmp(c, "refused-peer")) {
         int fd = dial(&p, &rd);
         rc = msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_PEER, "kiln-probe", &p.secret, err, sizeof err) == 0;
