@@ -181,6 +181,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/users.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	$(MAKE) --no-print-directory check-python
