@@ -185,6 +185,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/tamper.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/users.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh

@@ -127,6 +127,8 @@ typedef struct local_cluster {
     char dir[PATH_MAX];
     pid_t driver, worker;
     char master[64];
+    char secret_file[PATH_MAX + 16]; /* the cluster's secret: the caller's, or dir/secret made for it */
+    auth_secret secret;              /* loaded from secret_file, for the caller's connections (owned) */
 } local_cluster;
 
 /* 1 when m is "local", "local[N]" or "local[*]" (slots: N, or the online
@@ -134,9 +136,13 @@ typedef struct local_cluster {
 int local_parse(const char *m, int *slots);
 /* Starts the private daemons (binaries in bindir; NULL: next to this
  * executable, else on PATH) and waits until the worker has registered.
- * secret_file (may be NULL) is passed to both. 0, or -1 with err. */
-int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, const auth_secret *secret,
-                char *err, size_t errlen);
+ * Their secret is secret_file when given (non-empty), else a fresh one
+ * made (0600) in the cluster's directory; either way lc->secret_file names
+ * it and lc->secret holds it for the caller's connections. 0, or -1 with
+ * err (nothing left behind). */
+int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, char *err, size_t errlen);
+/* Ends the daemons, removes the directory (and the secret made in it) and
+ * releases lc->secret. */
 void local_stop(local_cluster *lc);
 
 #endif

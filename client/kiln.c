@@ -11,9 +11,11 @@
  * until the worker has registered, and removes everything afterwards.
  *
  * --secret-file FILE (or $KILN_SECRET_FILE) names the cluster's shared
- * secret; it is loaded once here (refused when empty or readable by group
- * or others) and lent to every connection. local[N] passes it to its
- * private daemons too.
+ * secret; without either, the default secret is used (this user's, or
+ * the service's for the kiln user and group: common/secret.h), as the
+ * daemons do. It is loaded once here (refused when empty or others may
+ * read it) and lent to every connection. local[N] makes a fresh secret
+ * for its private daemons instead, or passes them the one named.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "secret.h"
 #include "util.h"
 
 static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
@@ -34,17 +37,18 @@ static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [-
                             "                   JOB.py [ARGS...]\n"
                             "       kiln status|workers|jobs [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
-                            "Every command takes --secret-file FILE (default $KILN_SECRET_FILE) for a\n"
-                            "cluster that requires the shared secret.\n"
+                            "Every command takes --secret-file FILE (default $KILN_SECRET_FILE, else the\n"
+                            "default secret the daemons use too: ~/.config/kiln/secret, or /var/lib/kiln/secret\n"
+                            "for the service's user and group; local[N] makes a fresh one).\n"
                             "The master defaults to $KILN_MASTER, then 127.0.0.1:7077 (local[2] for JOB.py, as\n"
                             "kiln.Context() does).\n";
 
-/* Loads the secret named by path (may be NULL or empty: none). 0, or -1
- * after saying why on stderr. */
+/* Loads the secret named by path (may be NULL or empty: the default
+ * secret). 0, or -1 after saying why on stderr. */
 static int load_secret(const char *cmd, const char *path, auth_secret *s)
 {
     char err[1024];
-    if (auth_secret_load(s, path, err, sizeof err) == 0) return 0;
+    if (secret_resolve(s, path, NULL, 0, err, sizeof err) == 0) return 0;
     fprintf(stderr, "kiln %s: %s\n", cmd, err);
     return -1;
 }
@@ -163,24 +167,26 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
         return 2;
     }
     if (ends_with(argv[i], ".py")) {
-        auth_secret secret;
-        if (load_secret("submit", secret_file, &secret) < 0) {
-            free(conf);
-            return 2;
-        }
         if (!master) master = "local[2]";
         local_cluster lc;
         int slots, local = local_parse(master, &slots);
         char err[2048];
-        if (local && local_start(&lc, NULL, slots, secret_file, &secret, err, sizeof err) < 0) {
+        if (local && local_start(&lc, NULL, slots, secret_file, err, sizeof err) < 0) {
             fprintf(stderr, "kiln submit: %s\n", err);
-            auth_secret_release(&secret);
             free(conf);
             return 1;
         }
-        int rc = run_python(argv + i, local ? lc.master : master, secret_file, conf, nconf, py_files, files);
+        if (!local) { /* refuse a bad secret here rather than in the script */
+            auth_secret secret;
+            if (load_secret("submit", secret_file, &secret) < 0) {
+                free(conf);
+                return 2;
+            }
+            auth_secret_release(&secret);
+        }
+        int rc = run_python(argv + i, local ? lc.master : master, local ? lc.secret_file : secret_file, conf, nconf,
+                            py_files, files);
         if (local) local_stop(&lc);
-        auth_secret_release(&secret);
         free(conf);
         return rc;
     }
@@ -209,25 +215,25 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
         free(conf);
         return 2;
     }
-    auth_secret secret;
-    if (load_secret("submit", secret_file, &secret) < 0) {
-        free(conf);
-        return 2;
-    }
+    auth_secret secret = {0};
+    const auth_secret *use = &secret; /* the local cluster's own, or this one */
     local_cluster lc;
     int slots, local = local_parse(master, &slots);
     char err[2048];
     if (local) {
-        if (local_start(&lc, NULL, slots, secret_file, &secret, err, sizeof err) < 0) {
+        if (local_start(&lc, NULL, slots, secret_file, err, sizeof err) < 0) {
             fprintf(stderr, "kiln submit: %s\n", err);
-            auth_secret_release(&secret);
             free(conf);
             return 1;
         }
         master = lc.master;
+        use = &lc.secret;
+    } else if (load_secret("submit", secret_file, &secret) < 0) {
+        free(conf);
+        return 2;
     }
     int rc;
-    kiln_ctx *ctx = client_ctx_new(master, &secret, NULL, lib_path, info.dli_fbase, conf, nconf, err, sizeof err);
+    kiln_ctx *ctx = client_ctx_new(master, use, NULL, lib_path, info.dli_fbase, conf, nconf, err, sizeof err);
     if (!ctx) {
         fprintf(stderr, "kiln submit: %s\n", err);
         rc = 1;

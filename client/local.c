@@ -4,7 +4,10 @@
  * (port 0 and the daemons' ports files). Used by `kiln submit` and by the
  * Python package (a script run as `python3 job.py`). The daemons are
  * children of the calling process; local_stop ends them and removes the
- * directory (kept when $KILN_KEEP_LOCAL is set).
+ * directory (kept when $KILN_KEEP_LOCAL is set). The private cluster has
+ * a private secret: a fresh one in its directory (mode 0700, the file
+ * 0600) unless the caller named one, passed to both daemons and lent to
+ * the caller's connections, so no other user of the host can reach it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "secret.h"
 #include "util.h"
 
 static void sibling(const char *bindir, const char *name, char *out, size_t len)
@@ -71,15 +75,29 @@ void local_stop(local_cluster *lc)
         fprintf(stderr, "kiln: local cluster files kept in %s\n", lc->dir);
     else
         rm_rf(lc->dir);
+    auth_secret_release(&lc->secret);
 }
 
-int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, const auth_secret *secret,
-                char *err, size_t errlen)
+int local_start(local_cluster *lc, const char *bindir, int slots, const char *secret_file, char *err, size_t errlen)
 {
     memset(lc, 0, sizeof *lc);
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(lc->dir, sizeof lc->dir, "%s/kiln-local-XXXXXX", tmp);
     if (!mkdtemp(lc->dir)) return errf(err, errlen, "cannot create a directory in %s: %s", tmp, strerror(errno));
+    char e2[1024];
+    if (secret_file && *secret_file) {
+        snprintf(lc->secret_file, sizeof lc->secret_file, "%s", secret_file);
+    } else {
+        snprintf(lc->secret_file, sizeof lc->secret_file, "%s/secret", lc->dir);
+        if (secret_create(lc->secret_file, 0600, -1, e2, sizeof e2) < 0) {
+            local_stop(lc);
+            return errf(err, errlen, "local cluster: %s", e2);
+        }
+    }
+    if (auth_secret_load(&lc->secret, lc->secret_file, e2, sizeof e2) < 0) {
+        local_stop(lc);
+        return errf(err, errlen, "%s", e2);
+    }
     char drv[PATH_MAX], wrk[PATH_MAX], ddir[PATH_MAX + 16], wdir[PATH_MAX + 16], dlog[PATH_MAX + 16],
         wlog[PATH_MAX + 16], slotbuf[16], driver_addr[64];
     sibling(bindir, "kiln-driver", drv, sizeof drv);
@@ -91,9 +109,9 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
     snprintf(slotbuf, sizeof slotbuf, "%d", slots);
     mkdir(ddir, 0755);
     mkdir(wdir, 0755);
-    const char *sf = secret_file && *secret_file ? secret_file : "";
-    char *dargv[] = {drv,  "--listen",   "127.0.0.1:0", "--http",        "127.0.0.1:0", "--state-dir",
-                     ddir, "--log-file", dlog,          "--secret-file", (char *)sf,    NULL};
+    char *sf = lc->secret_file;
+    char *dargv[] = {drv,          "--listen", "127.0.0.1:0",   "--http", "127.0.0.1:0", "--state-dir", ddir,
+                     "--log-file", dlog,       "--secret-file", sf,       NULL};
     lc->driver = spawn(dargv);
     int port = wait_port(ddir, "rpc", lc->driver);
     if (port < 0) {
@@ -104,7 +122,7 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
     snprintf(lc->master, sizeof lc->master, "%s", driver_addr);
     char *wargv[] = {wrk,           "--driver",      driver_addr, "--listen",   "127.0.0.1:0", "--http",
                      "127.0.0.1:0", "--slots",       slotbuf,     "--work-dir", wdir,          "--log-file",
-                     wlog,          "--secret-file", (char *)sf,  NULL};
+                     wlog,          "--secret-file", sf,          NULL};
     lc->worker = spawn(wargv);
     /* wait until the driver knows the worker */
     for (int i = 0; i < 1000; i++) {
@@ -112,8 +130,7 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
         Kiln__InfoRequest ir = KILN__INFO_REQUEST__INIT;
         ir.what = "workers";
         MSG_BODY(req, info_request, INFO_REQUEST, &ir);
-        char e2[256];
-        Kiln__Envelope *m = client_query(lc->master, secret, &req, e2, sizeof e2);
+        Kiln__Envelope *m = client_query(lc->master, &lc->secret, &req, e2, sizeof e2);
         int ready = m && m->body_case == KILN__ENVELOPE__BODY_INFO_REPLY && m->info_reply->n_workers > 0;
         msg_free(m);
         if (ready) return 0;

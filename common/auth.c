@@ -2,14 +2,15 @@
  * auth.c - the shared secret and the handshake's HMAC-SHA256 proofs (see
  * auth.h). Owns: loading the secret file with its permission rule, nonces,
  * MACs. Does not touch messages or sockets; handshake.c speaks the
- * protocol. The one idea: each MAC is domain-separated by a label and by
- * the order of the nonces, so a proof from one direction (or from another
- * handshake, whose nonce differs) never verifies as another.
+ * protocol; which file to load when none is named is secret.c. The one idea: each MAC is domain-separated by a label
+ * and by the order of the nonces, so a proof from one direction (or from another handshake, whose nonce differs) never
+ * verifies as another.
  */
 #include "auth.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -30,7 +31,26 @@ int auth_enabled(const auth_secret *s)
     return s && s->key && s->len > 0;
 }
 
+long auth_service_gid(void)
+{
+    struct group *g = getgrnam(AUTH_SERVICE_GROUP);
+    return g ? (long)g->gr_gid : -1;
+}
+
 int auth_secret_load(auth_secret *s, const char *path, char *err, size_t errlen)
+{
+    return auth_secret_load_as(s, path, path && *path ? auth_service_gid() : -1, -1, err, errlen);
+}
+
+/* The permission rule: nothing for others; for the group, nothing, or
+ * read only when the group is the service's. */
+static int mode_ok(const struct stat *st, long service_gid)
+{
+    unsigned m = (unsigned)st->st_mode & 077;
+    return m == 0 || (m == 040 && service_gid >= 0 && (long)st->st_gid == service_gid);
+}
+
+int auth_secret_load_as(auth_secret *s, const char *path, long service_gid, long owner, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     if (!path || !*path) return 0;
@@ -47,12 +67,17 @@ int auth_secret_load(auth_secret *s, const char *path, char *err, size_t errlen)
         close(fd);
         return errf(err, errlen, "secret file %s is not a regular file", path);
     }
-    if (st.st_mode & 077) {
+    if (!mode_ok(&st, service_gid)) {
         close(fd);
         return errf(err, errlen,
                     "secret file %s is accessible by group or others (mode %03o): refusing it; "
-                    "run chmod 600 %s",
+                    "run chmod 600 %s (mode 640 is accepted only with group " AUTH_SERVICE_GROUP ")",
                     path, (unsigned)(st.st_mode & 0777), path);
+    }
+    if (owner >= 0 && (long)st.st_uid != owner) {
+        close(fd);
+        return errf(err, errlen, "secret file %s belongs to uid %ld, not to this user (uid %ld): refusing it", path,
+                    (long)st.st_uid, owner);
     }
     if (st.st_size > AUTH_SECRET_MAX) {
         close(fd);

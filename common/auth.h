@@ -2,7 +2,7 @@
  * auth.h - the shared secret and the HMAC-SHA256 proofs of the handshake.
  *
  * Pure: no sockets, no messages. The secret is loaded once at start-up
- * (refused when the file is empty or readable by group or others), nonces
+ * (refused when the file is empty or others may read it), nonces
  * come from the kernel's random source, and a MAC binds the secret to one
  * direction of one handshake: a label ("kiln-server" or "kiln-client"), the
  * two nonces in that direction's order, and both roles. Verification
@@ -32,13 +32,25 @@ typedef struct auth_secret {
 /* True when a secret is configured (s may be NULL). */
 int auth_enabled(const auth_secret *s);
 
+/* The group whose members share the service's secret (the units in systemd/
+ * run the daemons as user and group kiln). */
+#define AUTH_SERVICE_GROUP "kiln"
+
 /* Loads path into s (which must be zeroed or released). An empty path
  * leaves s empty (no secret) and succeeds. Refuses, with a message naming
  * the file: a file that cannot be read, one that is not a regular file,
- * one readable or writable by group or others (mode & 077), an empty one,
- * one over AUTH_SECRET_MAX bytes. One trailing newline ("\n" or "\r\n") is
- * not part of the secret, so `echo secret > file` works. 0, or -1. */
+ * one over AUTH_SECRET_MAX bytes, an empty one, and one others may touch:
+ * any group or other permission bit is refused, except the service's
+ * layout, mode 0640 exactly (group read only) with the group
+ * AUTH_SERVICE_GROUP. One trailing newline ("\n" or "\r\n") is not part of
+ * the secret, so `echo secret > file` works. 0, or -1. */
 int auth_secret_load(auth_secret *s, const char *path, char *err, size_t errlen);
+/* auth_secret_load with the rule's inputs given: service_gid is the gid
+ * whose read bit is accepted (-1: none is), owner the uid that must own
+ * the file (-1: any). */
+int auth_secret_load_as(auth_secret *s, const char *path, long service_gid, long owner, char *err, size_t errlen);
+/* The gid of AUTH_SERVICE_GROUP, or -1 when there is no such group. */
+long auth_service_gid(void);
 /* Copies src into dst (dst zeroed or released). */
 void auth_secret_copy(auth_secret *dst, const auth_secret *src);
 void auth_secret_release(auth_secret *s);

@@ -1,6 +1,9 @@
 /*
  * daemon.c - shared start-up of the daemons: flags over the config file,
- * and the rule that without a secret a daemon listens on loopback only.
+ * and the rule that without an explicit secret a daemon listens on
+ * loopback only. The default secret (common/secret.c) is a file of this
+ * host's, which no other machine has: a cluster that spans machines names
+ * its secret, and a daemon that was given none stays on loopback.
  */
 #include "daemon.h"
 
@@ -54,7 +57,8 @@ int daemon_check_bind(const char *hostport, const kiln_conf *c, char *err, size_
     if (c->secret_file && *c->secret_file) return 0;
     if (!net_is_loopback(&ss))
         return errf(err, errlen,
-                    "refusing to listen on %s without a shared secret: use a loopback address or --secret-file",
+                    "refusing to listen on %s without an explicit shared secret (the default secret is for this "
+                    "host's own programs): use a loopback address or --secret-file",
                     hostport);
     return 0;
 }

@@ -21,7 +21,8 @@ typedef struct daemon_flag {
 int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags, kiln_conf *c, const char *usage,
                       char *err, size_t errlen);
 
-/* Refuses to listen on a non-loopback address without a secret file.
+/* Refuses to listen on a non-loopback address unless a secret file is
+ * named (--secret-file or secret_file; the default secret does not count).
  * 0, or -1 with a message. */
 int daemon_check_bind(const char *hostport, const kiln_conf *c, char *err, size_t errlen);
 

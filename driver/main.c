@@ -5,6 +5,7 @@
  * metrics are http.c and ui.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -18,6 +19,7 @@
 #include "driver.h"
 #include "msg.h"
 #include "net.h"
+#include "secret.h"
 #include "util.h"
 
 static const char usage[] =
@@ -122,7 +124,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "kiln-driver: %s\n", err);
         goto out;
     }
-    if (auth_secret_load(&d.secret, d.conf.secret_file, err, sizeof err) < 0) {
+    char secret_path[PATH_MAX + 32];
+    if (secret_resolve(&d.secret, d.conf.secret_file, secret_path, sizeof secret_path, err, sizeof err) < 0) {
         log_msg(&d.log, LOG_ERROR, "%s", err);
         if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);
         goto out;
@@ -156,8 +159,9 @@ int main(int argc, char **argv)
     evsignal_add(d.sighup_ev, NULL);
     evsignal_add(d.sigterm_ev, NULL);
     evsignal_add(d.sigint_ev, NULL);
-    log_msg(&d.log, LOG_INFO, "driver started rpc_port=%d http_port=%d state_dir=%s auth=%s", d.rpc_port, d.http_port,
-            d.state_dir, auth_enabled(&d.secret) ? "shared-secret" : "none");
+    log_msg(&d.log, LOG_INFO, "driver started rpc_port=%d http_port=%d state_dir=%s auth=%s secret_file=%s secret=%s",
+            d.rpc_port, d.http_port, d.state_dir, auth_enabled(&d.secret) ? "shared-secret" : "none", secret_path,
+            d.conf.secret_file[0] ? "explicit" : "default");
     event_base_dispatch(d.base);
     log_msg(&d.log, LOG_INFO, "driver stopped");
     rc = 0;

@@ -19,6 +19,7 @@
 #include "client.h"
 #include "records.h"
 #include "runtime.h"
+#include "secret.h"
 
 static PyObject *KilnError; /* the module's exception type (owned by the module) */
 
@@ -53,7 +54,7 @@ static int session_init(PyObject *self, PyObject *args, PyObject *kw)
         }
     char err[2048];
     auth_secret secret;
-    if (auth_secret_load(&secret, secret_file, err, sizeof err) < 0) {
+    if (secret_resolve(&secret, secret_file, NULL, 0, err, sizeof err) < 0) { /* None: the default secret */
         PyMem_Free(cv);
         PyErr_SetString(KilnError, err);
         return -1;
@@ -431,7 +432,8 @@ static PyType_Slot session_slots[] = {
     {Py_tp_methods, session_methods},
     {Py_tp_getset, session_getset},
     {Py_tp_new, (void *)PyType_GenericNew},
-    {Py_tp_doc, (void *)"Session(master, secret_file, app_name, conf): an application on a kiln driver."},
+    {Py_tp_doc, (void *)"Session(master, secret_file, app_name, conf): an application on a kiln driver "
+                        "(secret_file None: the default secret, as the CLI's)."},
     {0, NULL},
 };
 
@@ -456,15 +458,12 @@ static int local_init(PyObject *self, PyObject *args, PyObject *kw)
     const char *bindir, *secret_file = NULL;
     int slots;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "si|z", names, &bindir, &slots, &secret_file)) return -1;
+    if (l->running) local_stop(&l->lc); /* __init__ called again */
+    l->running = 0;
     char err[2048];
-    auth_secret secret;
-    if (auth_secret_load(&secret, secret_file, err, sizeof err) < 0) {
-        PyErr_SetString(KilnError, err);
-        return -1;
-    }
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = local_start(&l->lc, bindir, slots, secret_file, &secret, err, sizeof err);
-    Py_END_ALLOW_THREADS auth_secret_release(&secret);
+    Py_BEGIN_ALLOW_THREADS rc = local_start(&l->lc, bindir, slots, secret_file, err, sizeof err);
+    Py_END_ALLOW_THREADS;
     if (rc < 0) {
         PyErr_SetString(KilnError, err);
         return -1;
@@ -500,6 +499,11 @@ static PyObject *local_dir(PyObject *self, void *closure)
     return PyUnicode_FromString(((local *)self)->lc.dir);
 }
 
+static PyObject *local_secret_file(PyObject *self, void *closure)
+{
+    return PyUnicode_FromString(((local *)self)->lc.secret_file);
+}
+
 static PyMethodDef local_methods[] = {
     {"stop", local_stop_py, METH_NOARGS, "stop(): ends the daemons and removes their directory"},
     {NULL, NULL, 0, NULL},
@@ -508,6 +512,8 @@ static PyMethodDef local_methods[] = {
 static PyGetSetDef local_getset[] = {
     {"master", local_master, NULL, "HOST:PORT of the private driver", NULL},
     {"dir", local_dir, NULL, "the cluster's temporary directory", NULL},
+    {"secret_file", local_secret_file, NULL,
+     "the cluster's secret: the one given, else a fresh one (0600) in its directory, for Session", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -517,7 +523,9 @@ static PyType_Slot local_slots[] = {
     {Py_tp_methods, local_methods},
     {Py_tp_getset, local_getset},
     {Py_tp_new, (void *)PyType_GenericNew},
-    {Py_tp_doc, (void *)"LocalCluster(bindir, slots, secret_file=None): a private driver and worker (local[N])."},
+    {Py_tp_doc, (void *)"LocalCluster(bindir, slots, secret_file=None): a private driver and worker (local[N]), with a "
+                        "fresh secret "
+                        "(secret_file) unless one is given."},
     {0, NULL},
 };
 

@@ -4,6 +4,7 @@
  * driver link is link.c, executors are pool.c, the HTTP port http.c.
  */
 #include <errno.h>
+#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/listener.h>
@@ -18,6 +19,7 @@
 #include "daemon.h"
 #include "msg.h"
 #include "net.h"
+#include "secret.h"
 #include "util.h"
 #include "shuffle.h"
 #include "worker.h"
@@ -170,7 +172,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "kiln-worker: %s\n", err);
         goto out;
     }
-    if (auth_secret_load(&w.secret, w.conf.secret_file, err, sizeof err) < 0) {
+    char secret_path[PATH_MAX + 32];
+    if (secret_resolve(&w.secret, w.conf.secret_file, secret_path, sizeof secret_path, err, sizeof err) < 0) {
         log_msg(&w.log, LOG_ERROR, "%s", err);
         if (w.conf.worker_log_file[0]) fprintf(stderr, "kiln-worker: %s\n", err);
         goto out;
@@ -213,9 +216,12 @@ int main(int argc, char **argv)
     evsignal_add(w.sigterm_ev, NULL);
     evsignal_add(w.sigint_ev, NULL);
 
-    log_msg(&w.log, LOG_INFO, "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s auth=%s",
+    log_msg(&w.log, LOG_INFO,
+            "worker started name=%s data_port=%d http_port=%d slots=%d work_dir=%s driver=%s auth=%s secret_file=%s "
+            "secret=%s",
             w.name, w.data_port, w.http_port, w.slots, w.work_dir, w.conf.worker_driver,
-            auth_enabled(&w.secret) ? "shared-secret" : "none");
+            auth_enabled(&w.secret) ? "shared-secret" : "none", secret_path,
+            w.conf.secret_file[0] ? "explicit" : "default");
     link_start(&w);
     event_base_dispatch(w.base);
 

@@ -80,11 +80,14 @@ class Context:
         self.master = master
         self.appName = app_name
         self._conf = settings
+        # the secret named, else (None) the default one, as `kiln` uses;
+        # local[N] makes a fresh one for its private cluster instead
         secret = os.environ.get("KILN_SECRET_FILE") or None
         self._local = None
         if master.startswith("local"):
             self._local = _kiln.LocalCluster(os.environ.get("KILN_BINDIR") or _build.bindir, _slots(master), secret)
             master = self._local.master
+            secret = self._local.secret_file
             self.defaultParallelism = _slots(self.master)
         else:
             self.defaultParallelism = int(settings.get("spark.default.parallelism", 2))

@@ -73,6 +73,7 @@ case "$out" in
   *"authentication failed"*"--secret-file"*) [ $rc -ne 0 ] && pass wrong_secret_refused || fail wrong_secret_refused "rc=$rc" ;;
   *) fail wrong_secret_refused "rc=$rc $out" ;;
 esac
+# without a secret named, the client uses this user's default secret: not this cluster's
 out=$(KILN_SECRET_FILE= "$KILN" submit "$EX/linecount.so" "$T/words.txt" 2>&1)
 rc=$?
 case "$out" in
@@ -80,6 +81,9 @@ case "$out" in
   *) fail no_secret_refused "rc=$rc $out" ;;
 esac
 out=$(KILN_SECRET_FILE= "$KILN" status 2>&1) && fail status_without_secret "$out" || pass status_without_secret
+# a peer with no secret at all (kiln's own programs always have one)
+if out=$(timeout 300 "$PROBE" "$MASTER" - fake-worker 2>&1); then pass no_secret_worker_refused; else
+  fail no_secret_worker_refused "$out"; fi
 [ "$(napps)" = "$before" ] && pass refused_clients_ran_nothing || fail refused_clients_ran_nothing "$("$KILN" jobs)"
 grep -q 'connection refused peer=127.0.0.1:[0-9]* error="the client refused us: authentication failed' "$T/driver/driver.log" &&
   pass wrong_secret_logged_with_peer || fail wrong_secret_logged_with_peer "$(grep refused "$T/driver/driver.log" | head -3)"

@@ -95,9 +95,21 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster():
     root = tempfile.mkdtemp(prefix="kiln-pytest-")
+    # The daemons start with no secret flag, so they, this process's
+    # Sessions and any `kiln` it runs use this user's default secret:
+    # kept in the fixture's directory rather than the real home.
+    saved = {k: os.environ.get(k) for k in ("XDG_CONFIG_HOME", "XDG_RUNTIME_DIR", "KILN_SECRET_FILE")}
+    os.environ["XDG_CONFIG_HOME"] = os.path.join(root, "config")
+    os.environ.pop("XDG_RUNTIME_DIR", None)
+    os.environ.pop("KILN_SECRET_FILE", None)
     c = Cluster(root)
     yield c
     c.stop()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -17,7 +17,10 @@
  * accepted and refused), refused-peer (a data-port handshake that must be
  * refused: run it with a wrong secret or none), worker-named NAME (register
  * as a worker called NAME, print "registered", then hold the connection
- * until the daemon closes it or the probe is killed).
+ * until the daemon closes it or the probe is killed), fake-worker (a worker's
+ * handshake and a well-formed register_worker, as a second local user
+ * would try: refused when the handshake fails or the driver closes
+ * without a worker_registered).
  *
  * Bounds (bounds.sh): big-frames N PID [peer|auth] (N connections, every
  * other one after a hello, each declaring a frame near net.max_frame and
@@ -303,6 +306,31 @@ static int case_fetch_traversal(const probe *p)
     return rc;
 }
 
+static int case_fake_worker(const probe *p)
+{
+    msg_reader rd;
+    seal sl;
+    int fd = dial(p, &rd);
+    char err[512];
+    if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_WORKER, "kiln-probe", &p->secret, &sl, err, sizeof err) < 0) {
+        printf("fake worker: handshake refused: %s\n", err);
+        msg_reader_release(&rd);
+        close(fd);
+        return 0;
+    }
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__RegisterWorker rw = KILN__REGISTER_WORKER__INIT;
+    rw.host = "127.0.0.1";
+    rw.name = "fake-worker";
+    rw.slots = 4;
+    rw.data_port = 1;
+    MSG_BODY(env, register_worker, REGISTER_WORKER, &rw);
+    send_sealed(fd, &sl, &env);
+    int rc = expect_closed(fd, &rd, "fake worker registration");
+    seal_release(&sl);
+    return rc;
+}
+
 static int case_flood(const probe *p, int n)
 {
     int *fds = xcalloc((size_t)n, sizeof *fds);
@@ -550,6 +578,8 @@ int main(int argc, char **argv)
         rc = case_after_handshake(&p, c);
     else if (!strcmp(c, "fetch-traversal"))
         rc = case_fetch_traversal(&p);
+    else if (!strcmp(c, "fake-worker"))
+        rc = case_fake_worker(&p);
     else if (!strcmp(c, "refused-peer")) {
         int fd = dial(&p, &rd);
         seal sl;

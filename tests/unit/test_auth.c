@@ -1,23 +1,29 @@
 /*
  * test_auth.c - the shared secret and the handshake, without sockets:
- * loading the secret file (permissions, empty, newline), the MACs' domain
+ * loading the secret file (permissions, the service's group rule, owner,
+ * empty, newline), the default secret (which file, creating it 0600 or
+ * 0640 atomically, reusing it, refusing one others can read, several
+ * programs making it at once), the MACs' domain
  * separation, and the Hello/HelloAck/Auth state machines fed with
  * envelopes that went through the wire encoding: a good exchange, a wrong
  * secret, a secret on one side only, a replayed or reflected proof, and
  * messages out of order.
  */
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "frame.h"
 #include "handshake.h"
 #include "msg.h"
+#include "secret.h"
 #include "util.h"
 
 static char dir[64];
@@ -107,6 +113,254 @@ START_TEST(test_load_refusals)
     ck_assert_msg(strstr(err, missing), "%s", err);
     ck_assert_int_eq(auth_secret_load(&s, dir, err, sizeof err), -1); /* a directory (mode 700) */
     ck_assert_msg(strstr(err, "regular"), "%s", err);
+}
+END_TEST
+
+START_TEST(test_service_group_rule)
+{
+    auth_secret s;
+    char err[512];
+    long g = (long)getegid(); /* the test's files' group stands for kiln */
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret\n", 7, 0640), g, -1, err, sizeof err), 0);
+    ck_assert_uint_eq(s.len, 6);
+    auth_secret_release(&s);
+    /* group read only, and only for the service's group */
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0640), g + 1, -1, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "group or others") && strstr(err, "group kiln"), "%s", err);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0640), -1, -1, err, sizeof err), -1);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0660), g, -1, err, sizeof err), -1);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0650), g, -1, err, sizeof err), -1);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0644), g, -1, err, sizeof err), -1);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("svc", "s3cret", 6, 0604), g, -1, err, sizeof err), -1);
+    ck_assert(!auth_enabled(&s));
+    /* the owner, when one is required */
+    long me = (long)geteuid();
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("own", "s3cret", 6, 0600), -1, me, err, sizeof err), 0);
+    auth_secret_release(&s);
+    ck_assert_int_eq(auth_secret_load_as(&s, secret_file("own", "s3cret", 6, 0600), -1, me + 1, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "belongs to uid"), "%s", err);
+}
+END_TEST
+
+/* An environment for the default-secret choice, all inside dir: no kiln
+ * user or group, the service's file at dir/svc/secret. */
+static void test_env(secret_env *e, char *service, size_t len)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(service, len, "%s/svc/secret", dir);
+    e->service_path = service;
+    e->service_uid = -1;
+    e->service_gid = -1;
+    e->euid = (long)geteuid();
+}
+
+/* dir/name, in one of 16 static buffers used in turn: for comparisons;
+ * what a secret_env keeps gets a buffer of its own. */
+static const char *in_dir(const char *name)
+{
+    static char bufs[16][256];
+    static int k;
+    char *b = bufs[k++ % 16];
+    snprintf(b, sizeof bufs[0], "%s/%s", dir, name);
+    return b;
+}
+
+START_TEST(test_default_path)
+{
+    secret_env e;
+    char svc[256], home[256], run[256], cfg[256], path[512], err[512];
+    secret_kind kind;
+    test_env(&e, svc, sizeof svc);
+    snprintf(home, sizeof home, "%s", in_dir("home"));
+    snprintf(run, sizeof run, "%s", in_dir("run"));
+    snprintf(cfg, sizeof cfg, "%s", in_dir("cfg"));
+    /* nowhere to keep one */
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "--secret-file") && strstr(err, "XDG_RUNTIME_DIR"), "%s", err);
+    /* the runtime dir when there is no home */
+    e.home = home; /* not made yet */
+    e.runtime_dir = run;
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_int_eq(kind, SECRET_USER);
+    ck_assert_str_eq(path, in_dir("run/kiln/secret"));
+    /* the home's config dir when it exists; a relative XDG_CONFIG_HOME is ignored */
+    ck_assert_int_eq(mkdir(home, 0700), 0);
+    e.config_home = "relative/config";
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_str_eq(path, in_dir("home/.config/kiln/secret"));
+    /* $XDG_CONFIG_HOME first */
+    e.config_home = cfg;
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_str_eq(path, in_dir("cfg/kiln/secret"));
+    /* the service's when it is there to read */
+    ck_assert_int_eq(mkdir(in_dir("svc"), 0755), 0);
+    ck_assert_int_eq(secret_create(svc, 0640, -1, err, sizeof err), 1);
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_int_eq(kind, SECRET_SERVICE);
+    ck_assert_str_eq(path, svc);
+    /* and always for the service user, before it exists */
+    ck_assert_int_eq(unlink(svc), 0);
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_int_eq(kind, SECRET_USER);
+    e.service_uid = e.euid;
+    ck_assert_int_eq(secret_default_path(&e, path, sizeof path, &kind, err, sizeof err), 0);
+    ck_assert_int_eq(kind, SECRET_SERVICE);
+    ck_assert_str_eq(path, svc);
+}
+END_TEST
+
+/* Reads path whole into buf (NUL-terminated); its length. */
+static size_t slurp(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    ssize_t n = read(fd, buf, len - 1);
+    close(fd);
+    ck_assert_int_ge(n, 0);
+    buf[n] = 0;
+    return (size_t)n;
+}
+
+static int entries(const char *d)
+{
+    DIR *dp = opendir(d);
+    ck_assert_ptr_nonnull(dp);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(dp));)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(dp);
+    return n;
+}
+
+START_TEST(test_create)
+{
+    char err[512], a[256], b[256];
+    const char *p = in_dir("secret");
+    ck_assert_int_eq(secret_create(p, 0600, -1, err, sizeof err), 1);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_uint_eq(slurp(p, a, sizeof a), 65); /* 32 random bytes in hex, a newline */
+    ck_assert_uint_eq(strspn(a, "0123456789abcdef"), 64);
+    ck_assert_int_eq(a[64], '\n');
+    /* an existing file is never replaced; no temporary file is left */
+    ck_assert_int_eq(secret_create(p, 0600, -1, err, sizeof err), 0);
+    slurp(p, b, sizeof b);
+    ck_assert_str_eq(a, b);
+    ck_assert_int_eq(entries(dir), 1);
+    /* the service's layout; another file gets another secret */
+    const char *q = in_dir("svc-secret");
+    ck_assert_int_eq(secret_create(q, 0640, (long)getegid(), err, sizeof err), 1);
+    ck_assert_int_eq(stat(q, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    ck_assert_uint_eq(st.st_gid, getegid());
+    slurp(q, b, sizeof b);
+    ck_assert_str_ne(a, b);
+    /* a directory that is not there */
+    ck_assert_int_eq(secret_create(in_dir("no/such/secret"), 0600, -1, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "no/such"), "%s", err);
+}
+END_TEST
+
+START_TEST(test_load_default)
+{
+    secret_env e;
+    char svc[256], cfg[256], path[512], err[1024], text[256];
+    auth_secret s, t;
+    test_env(&e, svc, sizeof svc);
+    snprintf(cfg, sizeof cfg, "%s", in_dir("cfg"));
+    e.config_home = cfg;
+    /* first use: made 0600 in directories made 0700, and loaded */
+    ck_assert_int_eq(secret_load_default(&s, &e, path, sizeof path, err, sizeof err), 0);
+    ck_assert_str_eq(path, in_dir("cfg/kiln/secret"));
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(in_dir("cfg/kiln"), &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0700);
+    ck_assert_int_eq(stat(in_dir("cfg"), &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0700);
+    ck_assert_uint_eq(slurp(path, text, sizeof text), 65);
+    ck_assert_uint_eq(s.len, 64);
+    ck_assert_int_eq(memcmp(s.key, text, 64), 0);
+    /* later programs reuse it */
+    ck_assert_int_eq(secret_load_default(&t, &e, path, sizeof path, err, sizeof err), 0);
+    ck_assert_int_eq(memcmp(s.key, t.key, 64), 0);
+    auth_secret_release(&t);
+    /* one others can read is refused, saying it is the default secret */
+    ck_assert_int_eq(chmod(path, 0644), 0);
+    ck_assert_int_eq(secret_load_default(&t, &e, path, sizeof path, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "group or others") && strstr(err, path) && strstr(err, "default secret"), "%s", err);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    /* one that is not this user's is refused */
+    e.euid += 1;
+    ck_assert_int_eq(secret_load_default(&t, &e, path, sizeof path, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "belongs to uid"), "%s", err);
+    e.euid -= 1;
+    auth_secret_release(&s);
+
+    /* the service user makes the service's: 0640, group kiln */
+    ck_assert_int_eq(mkdir(in_dir("svc"), 0755), 0);
+    e.service_uid = e.euid;
+    e.service_gid = (long)getegid();
+    ck_assert_int_eq(secret_load_default(&s, &e, path, sizeof path, err, sizeof err), 0);
+    ck_assert_str_eq(path, svc);
+    ck_assert_int_eq(stat(svc, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0640);
+    ck_assert_uint_eq(st.st_gid, getegid());
+    /* a member of the group reads the same one and makes nothing */
+    e.service_uid = e.euid + 1;
+    ck_assert_int_eq(secret_load_default(&t, &e, path, sizeof path, err, sizeof err), 0);
+    ck_assert_str_eq(path, svc);
+    ck_assert_int_eq(memcmp(s.key, t.key, s.len), 0);
+    auth_secret_release(&s);
+    auth_secret_release(&t);
+    /* others may not make the service's: without it, a member falls back to its own */
+    ck_assert_int_eq(unlink(svc), 0);
+    ck_assert_int_eq(secret_load_default(&t, &e, path, sizeof path, err, sizeof err), 0);
+    ck_assert_str_eq(path, in_dir("cfg/kiln/secret"));
+    ck_assert_int_eq(access(svc, F_OK), -1);
+    auth_secret_release(&t);
+}
+END_TEST
+
+/* Several programs of one user starting at once all make, or read, the
+ * same default secret: none sees it half written or replaces another's. */
+START_TEST(test_default_made_at_once)
+{
+    enum { N = 8 };
+    int fds[N][2];
+    pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(pipe(fds[i]), 0);
+        pids[i] = fork();
+        ck_assert_int_ge(pids[i], 0);
+        if (pids[i] == 0) {
+            secret_env e;
+            char svc[256], path[512], err[1024];
+            auth_secret s;
+            test_env(&e, svc, sizeof svc);
+            e.config_home = in_dir("cfg"); /* this child's only in_dir */
+            char out[80] = "";
+            if (secret_load_default(&s, &e, path, sizeof path, err, sizeof err) == 0 && s.len == 64)
+                memcpy(out, s.key, 64);
+            _exit(write_all(fds[i][1], out, sizeof out) == 0 ? 0 : 1);
+        }
+        close(fds[i][1]);
+    }
+    char first[80] = "";
+    for (int i = 0; i < N; i++) {
+        char got[80];
+        ck_assert_int_eq(read_all(fds[i][0], got, sizeof got), 0);
+        close(fds[i][0]);
+        int st;
+        ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+        ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        ck_assert_msg(got[0], "child %d could not load the default secret", i);
+        if (i == 0) memcpy(first, got, sizeof got);
+        ck_assert_int_eq(memcmp(first, got, sizeof got), 0);
+    }
+    ck_assert_int_eq(entries(in_dir("cfg/kiln")), 1); /* no temporary file left */
 }
 END_TEST
 
@@ -472,6 +726,11 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_load_secret);
     tcase_add_test(tc, test_load_refusals);
+    tcase_add_test(tc, test_service_group_rule);
+    tcase_add_test(tc, test_default_path);
+    tcase_add_test(tc, test_create);
+    tcase_add_test(tc, test_load_default);
+    tcase_add_test(tc, test_default_made_at_once);
     suite_add_tcase(s, tc);
     TCase *th = tcase_create("handshake");
     tcase_add_test(th, test_mac_domain_separation);
