@@ -430,6 +430,21 @@ static const rt_builtin py_builtins[] = {
     {"kiln_py_add", RT_FN_COMBINE, (void *)py_add},
 };
 
+void py_flush_stdio(void)
+{
+    if (py.state != 1) return;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    static const char *const names[] = {"stdout", "stderr"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        if (!f || f == Py_None) continue;
+        PyObject *r = PyObject_CallMethod(f, "flush", NULL); /* new */
+        if (!r) PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(gs);
+}
+
 const rt_builtin *py_builtin_by_name(const char *name)
 {
     for (size_t i = 0; i < sizeof py_builtins / sizeof py_builtins[0]; i++)
