@@ -5,6 +5,7 @@
  *   kiln submit [--master HOST:PORT | --master local[N]] [--conf K=V]... APP.so [ARGS...]
  *   kiln status | workers | jobs [--master HOST:PORT]
  *   kiln kill APP-ID [--master HOST:PORT]
+ *   kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]   (logs.c)
  *
  * local[N] starts a private kiln-driver and one kiln-worker with N slots in
  * a temporary directory (binaries next to this one, else on PATH), waits
@@ -34,6 +35,7 @@ static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [-
                             "                   JOB.py [ARGS...]\n"
                             "       kiln status|workers|jobs [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
+                            "       kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE) for a\n"
                             "cluster that requires the shared secret.\n"
                             "The master defaults to $KILN_MASTER, then 127.0.0.1:7077 (local[2] for JOB.py, as\n"
@@ -341,6 +343,7 @@ int main(int argc, char **argv)
      * application then goes to DEFAULT_MASTER, a Python job runs local[2]) */
     if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master, secret_file);
     if (!master) master = DEFAULT_MASTER;
+    if (!strcmp(cmd, "logs")) return client_logs_main(argc - 2, argv + 2, master, secret_file);
     /* the other commands take --master, --secret-file and one argument */
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {

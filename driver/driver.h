@@ -7,6 +7,7 @@
  *   loss.c     lost workers and map outputs: forget everywhere, then rerun
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
+ *   logs.c     kiln logs: executor logs relayed from the workers
  * All scheduler state changes on the one event-loop thread.
  */
 #ifndef KILN_DRIVER_H
@@ -35,6 +36,7 @@ typedef struct dtask dtask;
 typedef struct dstage dstage;
 typedef struct shuffle_out shuffle_out;
 typedef struct cache_entry cache_entry;
+typedef struct logs_round logs_round;
 struct old_plan {
     dstage *stages;
     size_t nstages;
@@ -220,6 +222,8 @@ struct driver {
     uint64_t store_swept_ms; /* when the blob store was last swept (store.retention) */
     uint64_t blobs_dropped;
     uint32_t next_stage_id;
+    logs_round *logs; /* kiln logs answers under way (logs.c) */
+    uint32_t logs_seq;
 };
 
 /* rpc.c */
@@ -283,6 +287,16 @@ void cache_record(app *a, uint32_t node, uint32_t nparts, uint32_t part, uint32_
 /* The worker keeping partition part of node, 0 when none. */
 uint32_t cache_worker(const app *a, uint32_t node, uint32_t part);
 int cache_complete(const app *a, uint32_t node, uint32_t nparts);
+
+/* logs.c: kiln logs, relayed from the workers one at a time */
+/* True while dc's last LogsRequest is being answered. */
+int logs_busy(driver *d, const dconn *dc);
+/* Takes env (a client's LogsRequest) and starts answering it. */
+void logs_request(driver *d, dconn *dc, Kiln__Envelope *env);
+void logs_worker_data(driver *d, dworker *w, const Kiln__LogsData *m);
+/* A client or a worker connection ends: its answers go, or go on without it. */
+void logs_client_gone(driver *d, dconn *dc);
+void logs_worker_gone(driver *d, dworker *w);
 
 /* store.c */
 int store_has(driver *d, const char *hash);
