@@ -2,8 +2,9 @@
  * logsect.c - the sections of an executor log (see logsect.h): the header
  * line the executor writes before each task, and the filter that keeps the
  * sections `kiln logs --task/--job` select. Pure functions over bytes; no
- * I/O. The one idea: a header only ever starts a line, so the filter needs
- * to hold back nothing but a short unfinished line that might become one.
+ * I/O. The one idea: a header only ever starts a line, so the filter reads
+ * whole lines and holds back only the unfinished last one (which might
+ * become a header, and which a reader in pieces would otherwise see cut).
  */
 #include "logsect.h"
 
@@ -74,20 +75,17 @@ static int may_be_header(const uint8_t *p, size_t n)
 size_t logsect_filter(const logsect_sel *sel, logsect_state *st, const uint8_t *p, size_t n, int final, uint8_t *out,
                       size_t *outlen)
 {
+    int all = !sel->task && !sel->job; /* nothing selected: everything is kept */
+    if (all) st->inside = 1;
     *outlen = 0;
-    if (!sel->task && !sel->job) { /* nothing selected: everything is kept */
-        memcpy(out, p, n);
-        *outlen = n;
-        if (n) st->midline = p[n - 1] != '\n';
-        st->inside = 1;
-        return n;
-    }
     size_t i = 0;
     while (i < n) {
         const uint8_t *nl = memchr(p + i, '\n', n - i);
         size_t end = nl ? (size_t)(nl - p) + 1 : n;
-        if (!st->midline) {
-            if (!nl && !final && may_be_header(p + i, n - i)) break; /* wait for the rest of it */
+        /* an unfinished line waits for its end, unless it is all there is
+         * (a line longer than the piece) and cannot be a header */
+        if (!nl && !final && (i > 0 || (!st->midline && may_be_header(p + i, n - i)))) break;
+        if (!st->midline && !all) {
             uint64_t task;
             uint32_t job;
             if (logsect_parse_header(p + i, end - i, &task, &job)) st->inside = selects(sel, task, job);

@@ -47,10 +47,10 @@ int logsect_parse_header(const uint8_t *line, size_t n, uint64_t *task, uint32_t
 /*
  * Filters the n bytes at p, read from a point in state *st: the bytes of
  * kept sections are appended to out (room for n bytes), *outlen says how
- * many. Consumes whole lines and the start of a line that cannot be a
- * header; a short unfinished line that could be one is left for the next
- * call unless final (no more bytes will come). Returns the bytes consumed
- * and updates *st to the state there.
+ * many. Consumes whole lines; an unfinished last line is left for the
+ * next call unless final (no more bytes will come) or it is all of p and
+ * cannot be a header (a line longer than a piece goes in parts). Returns
+ * the bytes consumed and updates *st to the state there.
  */
 size_t logsect_filter(const logsect_sel *sel, logsect_state *st, const uint8_t *p, size_t n, int final, uint8_t *out,
                       size_t *outlen);

@@ -9,10 +9,12 @@
  * next worker only once the client's connection has at most
  * LOGS_CLIENT_LOW unread; the client connection's drain callback resumes
  * it. So a client that reads slowly holds the driver to about one worker's
- * answer. The round ends with a LogsData{last} saying whether any worker
- * (or the driver) knew the application, whether a worker stopped at its
- * budget (the client asks again at once), and whether the application had
- * ended when the round began (a --follow stops after that round).
+ * answer. A worker that stops at its budget ends the round (so the next
+ * round goes on in the same file, and a file's bytes come in one run);
+ * the round ends with a LogsData{last} saying whether any worker (or the
+ * driver) knew the application, whether one stopped at its budget (the
+ * client asks again at once), and whether the application had ended when
+ * the round began (a --follow stops after that round).
  *
  * An application the driver no longer knows (ended before a restart) is
  * still asked for: its logs stay on the workers.
@@ -170,9 +172,12 @@ void logs_worker_data(driver *d, dworker *w, const Kiln__LogsData *m)
         return;
     }
     r->found |= m->found;
-    r->more |= m->more;
     r->asked = 0;
     r->next++;
+    if (m->more) { /* the client asks again from here: each file's bytes come in one run */
+        r->more = 1;
+        r->next = r->nworkers;
+    }
     round_advance(d, r);
 }
 

@@ -174,10 +174,22 @@ START_TEST(test_unfinished_lines)
     ck_assert_uint_eq(outlen, strlen(p));
     ck_assert_int_eq(st.inside, 1);
     ck_assert_int_eq(st.midline, 1);
-    /* the rest of that line, then a line of text, still inside */
+    /* the rest of that line, still inside; the unfinished line after it waits */
     p = "\nhello";
+    ck_assert_uint_eq(logsect_filter(&sel, &st, (const uint8_t *)p, strlen(p), 0, out, &outlen), 1);
+    ck_assert_uint_eq(outlen, 1);
+    ck_assert_int_eq(st.midline, 0);
+    p = "hello\n";
     ck_assert_uint_eq(logsect_filter(&sel, &st, (const uint8_t *)p, strlen(p), 0, out, &outlen), strlen(p));
     ck_assert_uint_eq(outlen, strlen(p));
+    /* with nothing selected too: pieces end at line ends unless final */
+    logsect_sel all = {0};
+    st = (logsect_state){0, 0};
+    p = "one\ntw";
+    ck_assert_uint_eq(logsect_filter(&all, &st, (const uint8_t *)p, strlen(p), 0, out, &outlen), 4);
+    ck_assert_uint_eq(outlen, 4);
+    ck_assert_uint_eq(logsect_filter(&all, &st, (const uint8_t *)p + 4, 2, 1, out, &outlen), 2);
+    ck_assert_int_eq(st.midline, 1);
     /* plain text without a newline is consumed at once */
     st = (logsect_state){0, 0};
     p = "plain text";
