@@ -69,6 +69,7 @@ fi
 
 # --task T: exactly T's section, for a task on each worker
 ok=1
+checked=0
 for w in $(grep '^==> ' "$T/all.out" | sed 's/.* on worker //; s/ <==$//' | sort -u); do
   t=$(awk -v w="$w" '/^==> / { on = (index($0, " on worker " w " <==") > 0) } on && /^=== kiln task / { print $4; exit }' "$T/all.out")
   "$KILN" logs "$APP" --task "$t" > "$T/task.out" 2>&1 || ok=0
@@ -77,8 +78,9 @@ for w in $(grep '^==> ' "$T/all.out" | sed 's/.* on worker //; s/ <==$//' | sort
   cmp -s <(grep -v '^==> ' "$T/task.out") <(section "$T/all.out" "$t") || ok=0
   [ "$(grep -c '^say \|^again ' "$T/task.out")" -ge 1 ] || ok=0
   [ $ok -eq 1 ] || { fail logs_task_section "task $t on $w: $(cat "$T/task.out")"; break; }
+  checked=$((checked + 1))
 done
-[ $ok -eq 1 ] && pass logs_task_section
+if [ $ok -eq 1 ]; then [ $checked -eq 2 ] && pass logs_task_section || fail logs_task_section "$checked workers"; fi
 out=$("$KILN" logs "$APP" --task 999999 2>&1)
 [ -z "$out" ] && pass logs_task_unknown_empty || fail logs_task_unknown_empty "$out"
 
