@@ -209,7 +209,7 @@ if [ "${KILN_SAN:-}" = 1 ]; then # the package's extension is instrumented: the 
   pyenv=(env LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
     ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0")
 fi
-out=$("${pyenv[@]}" "$KILN" submit --master "$MASTER" "$T/crash.py" 2>&1)
+out=$("${pyenv[@]}" timeout "${KILN_TIMEOUT:-300}" "$B/kiln" submit --master "$MASTER" "$T/crash.py" 2>&1)
 rc=$?
 APP=$(newest_app)
 cmd=$(echo "$out" | grep -o "(backtrace: kiln logs [^ ]* --task [0-9]*)" | sed 's/^(backtrace: kiln //; s/)$//')
