@@ -145,4 +145,8 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
  * releases lc->secret. */
 void local_stop(local_cluster *lc);
 
+/* logs.c: `kiln logs` with its arguments after "logs"; master and
+ * secret_file are the defaults its flags override. Returns the exit status. */
+int client_logs_main(int argc, char **argv, const char *master, const char *secret_file);
+
 #endif

@@ -5,6 +5,7 @@
  *   kiln submit [--master HOST:PORT | --master local[N]] [--conf K=V]... APP.so [ARGS...]
  *   kiln status | workers | jobs [--master HOST:PORT]
  *   kiln kill APP-ID [--master HOST:PORT]
+ *   kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]   (logs.c)
  *
  * local[N] starts a private kiln-driver and one kiln-worker with N slots in
  * a temporary directory (binaries next to this one, else on PATH), waits
@@ -37,6 +38,7 @@ static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [-
                             "                   JOB.py [ARGS...]\n"
                             "       kiln status|workers|jobs [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
+                            "       kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE, else the\n"
                             "default secret the daemons use too: ~/.config/kiln/secret, or /var/lib/kiln/secret\n"
                             "for the service's user and group; local[N] makes a fresh one).\n"
@@ -349,6 +351,7 @@ int main(int argc, char **argv)
      * application then goes to DEFAULT_MASTER, a Python job runs local[2]) */
     if (!strcmp(cmd, "submit")) return cmd_submit(argc - 2, argv + 2, master, secret_file);
     if (!master) master = DEFAULT_MASTER;
+    if (!strcmp(cmd, "logs")) return client_logs_main(argc - 2, argv + 2, master, secret_file);
     /* the other commands take --master, --secret-file and one argument */
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {

@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "frame.h"
+#include "logsect.h"
 #include "runtime.h"
 #include "util.h"
 
@@ -38,6 +39,13 @@ static int valid_hash(const char *h)
 static int valid_app_id(const char *s)
 {
     return *s == 0 || name_is_safe(s);
+}
+
+/* Names an executor log (logsect.h) of a worker with a sane name. */
+static int valid_log_cursor(const Kiln__LogCursor *c)
+{
+    unsigned index;
+    return c && strlen(c->worker) <= 255 && logsect_file_name_ok(c->file, &index);
 }
 
 /* An absolute path without "." or ".." components, of a sane length. */
@@ -141,6 +149,20 @@ int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen)
     case KILN__ENVELOPE__BODY_KILL_APP:
         if (!valid_app_id(e->kill_app->app_id)) return errf(err, errlen, "kill: bad app id");
         return 0;
+    case KILN__ENVELOPE__BODY_LOGS_REQUEST: {
+        const Kiln__LogsRequest *r = e->logs_request;
+        if (!name_is_safe(r->app_id)) return errf(err, errlen, "logs_request: bad app id");
+        if (r->n_cursors > LOGS_MAX_CURSORS) return errf(err, errlen, "logs_request: %zu cursors", r->n_cursors);
+        for (size_t i = 0; i < r->n_cursors; i++)
+            if (!valid_log_cursor(r->cursors[i])) return errf(err, errlen, "logs_request: bad cursor");
+        return 0;
+    }
+    case KILN__ENVELOPE__BODY_LOGS_DATA: {
+        const Kiln__LogsData *d = e->logs_data;
+        if (d->data.len > LOGS_PIECE_MAX) return errf(err, errlen, "logs_data: piece of %zu bytes", d->data.len);
+        if (!d->last && !valid_log_cursor(d->cursor)) return errf(err, errlen, "logs_data: bad cursor");
+        return 0;
+    }
     default:
         return 0;
     }

@@ -24,6 +24,11 @@
         (env).field = (ptr);                                                                                           \
     } while (0)
 
+/* kiln logs: the largest piece of a log in one LogsData, and the most
+ * cursors (files already read) one LogsRequest may carry. */
+#define LOGS_PIECE_MAX   (1u << 20)
+#define LOGS_MAX_CURSORS 65536
+
 /* Decodes one frame payload. NULL with a message when it does not decode,
  * has no body, or fails validation (msg_validate). */
 Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen);

@@ -1,7 +1,8 @@
 /*
  * text.c - text for people (see text.h): HTML-escaping whatever a client
  * or a worker named itself before a status page prints it, and grouped
- * digits for the planner's refusals. No state, no I/O.
+ * digits for the planner's refusals, sizes for the limits' messages. No
+ * state, no I/O.
  */
 #include "text.h"
 
@@ -62,5 +63,21 @@ char *fmt_grouped(uint64_t v, char *buf, size_t len)
     }
     tmp[k] = '\0';
     if (len) snprintf(buf, len, "%s", tmp);
+    return buf;
+}
+
+char *fmt_size(uint64_t n, char *buf, size_t len)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
+    int u = -1;
+    double v = (double)n;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+    else
+        snprintf(buf, len, "%g %s", v, units[u]);
     return buf;
 }

@@ -1,6 +1,6 @@
 /*
  * text.h - text for people: escaping strings from the network for HTML
- * pages, and numbers with grouped digits for messages. Pure.
+ * pages, numbers with grouped digits and sizes for messages. Pure.
  */
 #ifndef KILN_TEXT_H
 #define KILN_TEXT_H
@@ -16,5 +16,9 @@ char *html_escape(const char *s);
 /* Writes v in decimal with a comma between groups of three digits
  * ("100,001") into buf (27 bytes hold any uint64_t); returns buf. */
 char *fmt_grouped(uint64_t v, char *buf, size_t len);
+
+/* Writes a size as a person would write it ("64 MiB", "1.5 GiB", "100000
+ * bytes") into buf; returns buf. */
+char *fmt_size(uint64_t n, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
  *   history.c  what the UI shows: stage records, task attempts, outcomes, metrics
  *   http.c     the HTTP port: routing, the JSON API, /metrics; ui.c: the HTML pages
+ *   logs.c     kiln logs: executor logs relayed from the workers
  * All scheduler state changes on the one event-loop thread.
  */
 #ifndef KILN_DRIVER_H
@@ -40,6 +41,7 @@ typedef struct dtask dtask;
 typedef struct dstage dstage;
 typedef struct shuffle_out shuffle_out;
 typedef struct cache_entry cache_entry;
+typedef struct logs_round logs_round;
 struct old_plan {
     dstage *stages;
     size_t nstages;
@@ -315,6 +317,8 @@ struct driver {
     uint64_t store_swept_ms; /* when the blob store was last swept (store.retention) */
     uint64_t blobs_dropped;
     driver_metrics m;
+    logs_round *logs; /* kiln logs answers under way (logs.c) */
+    uint32_t logs_seq;
 };
 
 /* rpc.c */
@@ -449,6 +453,16 @@ uint32_t cache_worker(const app *a, uint32_t node, uint32_t part);
 int cache_complete(const app *a, uint32_t node, uint32_t nparts);
 /* Forgets every map output and cached partition of a (it ended). */
 void mapout_app_release(app *a);
+
+/* logs.c: kiln logs, relayed from the workers one at a time */
+/* True while dc's last LogsRequest is being answered. */
+int logs_busy(driver *d, const dconn *dc);
+/* Takes env (a client's LogsRequest) and starts answering it. */
+void logs_request(driver *d, dconn *dc, Kiln__Envelope *env);
+void logs_worker_data(driver *d, dworker *w, const Kiln__LogsData *m);
+/* A client or a worker connection ends: its answers go, or go on without it. */
+void logs_client_gone(driver *d, dconn *dc);
+void logs_worker_gone(driver *d, dworker *w);
 
 /* store.c */
 int store_has(driver *d, const char *hash);

@@ -4,8 +4,8 @@
  * cluster has a shared secret, mutual authentication, within
  * net.handshake_timeout; nothing else is read before it finished. After
  * it, a client may register an application, upload blobs, submit jobs, ask
- * for status and kill applications, and a worker may register, heartbeat,
- * fetch blobs and report tasks. A message that is not allowed in the
+ * for status, read executor logs (logs.c) and kill applications, and a
+ * worker may register, heartbeat, fetch blobs, report tasks and send logs. A message that is not allowed in the
  * connection's state is logged with the peer's address and closes that
  * connection only. At most net.max_connections are open at once. What a
  * peer can make the driver hold is bounded: before the handshake by
@@ -40,6 +40,8 @@ static void dconn_closed(conn *c, const char *reason, void *arg)
         }
     store_upload_abort(dc);
     store_serve_abort(dc);
+    logs_client_gone(d, dc);
+    if (dc->worker) logs_worker_gone(d, dc->worker);
     if (dc->worker) workers_lost(d, dc->worker, reason);
     if (dc->app) {
         dc->app->client = NULL;
@@ -215,6 +217,13 @@ static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
     case KILN__ENVELOPE__BODY_KILL_APP:
         kill_app(d, dc, m->kill_app->app_id);
         return;
+    case KILN__ENVELOPE__BODY_LOGS_REQUEST:
+        if (logs_busy(d, dc)) {
+            refuse(d, dc, "a logs request before the last one was answered");
+            return;
+        }
+        logs_request(d, dc, conn_steal_msg(dc->c));
+        return;
     default:
         break;
     }
@@ -244,6 +253,9 @@ static void worker_msg(driver *d, dconn *dc, Kiln__Envelope *m)
             return;
         case KILN__ENVELOPE__BODY_TASK_DONE:
             sched_task_done(d, w, m->task_done);
+            return;
+        case KILN__ENVELOPE__BODY_LOGS_DATA:
+            logs_worker_data(d, w, m->logs_data);
             return;
         default:
             break;

@@ -12,13 +12,23 @@
  * sanitizer build (where the inherited part is ASan's shadow). A fatal
  * signal that follows an allocation failure (errno ENOMEM: the NULL that
  * was used, xmalloc's abort) is noted in the shared exec_status, so the
- * worker reports the memory limit rather than a bare signal. task.timeout
- * is the worker's (pool.c).
+ * worker reports the memory limit rather than a bare signal. A task that
+ * failed by itself after an allocation was refused under the limit (user
+ * code that checks for NULL) has "(the task reached task.memory_limit of
+ * 64 MiB)" added to its error. task.timeout is the worker's (pool.c).
+ *
+ * The log (stdout and stderr, work-dir/APP/executor-N.log): before each
+ * task a header line (common/logsect.h) starts the task's section, which
+ * `kiln logs --task` cuts out; a fatal signal writes the stack of the
+ * crashing code there (backtrace_symbols_fd, async-signal-safe once
+ * backtrace() has been called once) and says so in exec_status, so the
+ * worker's error points at it.
  */
 #include "executor.h"
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <execinfo.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,7 +40,10 @@
 #include <unistd.h>
 
 #include "hash.h"
+#include "logsect.h"
 #include "msg.h"
+#include "python.h"
+#include "text.h"
 #include "util.h"
 
 #define STAGE_CACHE 16
@@ -61,15 +74,85 @@ typedef struct executor {
  * argument): the status page shared with the worker. Set once at start. */
 static exec_status *fatal_status;
 
+#define BACKTRACE_MAX 64
+
+/* Appends s to buf (at *n, cap bytes) without stdio: async-signal-safe. */
+static void put_str(char *buf, size_t *n, size_t cap, const char *s)
+{
+    while (*s && *n + 1 < cap)
+        buf[(*n)++] = *s++;
+}
+
+static void put_u64(char *buf, size_t *n, size_t cap, uint64_t v)
+{
+    char digits[21];
+    int k = (int)sizeof digits - 1;
+    digits[k] = 0;
+    do {
+        digits[--k] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && k > 0);
+    put_str(buf, n, cap, digits + k);
+}
+
+/* Writes what died where, then the stack, to the log (fd 2). Only
+ * async-signal-safe calls: write, and backtrace (its library was loaded
+ * at start-up) with backtrace_symbols_fd. */
+static void write_backtrace(int sig)
+{
+    static const struct {
+        int sig;
+        const char *name;
+    } names[] = {
+        {SIGSEGV, "SIGSEGV"}, {SIGBUS, "SIGBUS"}, {SIGABRT, "SIGABRT"}, {SIGILL, "SIGILL"}, {SIGFPE, "SIGFPE"}};
+    char line[512];
+    size_t n = 0;
+    put_str(line, &n, sizeof line, "kiln executor: fatal signal ");
+    put_u64(line, &n, sizeof line, (uint64_t)sig);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].sig == sig) {
+            put_str(line, &n, sizeof line, " (");
+            put_str(line, &n, sizeof line, names[i].name);
+            put_str(line, &n, sizeof line, ")");
+        }
+    exec_status *st = fatal_status;
+    if (st) {
+        put_str(line, &n, sizeof line, " in task ");
+        put_u64(line, &n, sizeof line, st->task_id);
+        int cur = st->current;
+        if (cur >= 0 && cur < st->nnames && cur <= TASK_MAX_OPS) {
+            char name[sizeof st->names[0]];
+            memcpy(name, st->names[cur], sizeof name);
+            name[sizeof name - 1] = 0;
+            put_str(line, &n, sizeof line, ", function '");
+            put_str(line, &n, sizeof line, name);
+            put_str(line, &n, sizeof line, "'");
+        }
+    }
+    put_str(line, &n, sizeof line, "; backtrace, innermost first:\n");
+    (void)!write(2, line, n);
+    void *frames[BACKTRACE_MAX];
+    int nframes = backtrace(frames, BACKTRACE_MAX);
+    backtrace_symbols_fd(frames, nframes, 2);
+    static const char end[] = "kiln executor: end of backtrace\n";
+    (void)!write(2, end, sizeof end - 1);
+    if (st) st->backtrace = 1;
+}
+
 static void on_fatal_signal(int sig)
 {
-    if (errno == ENOMEM && fatal_status) fatal_status->enomem = 1;
+    int saved = errno;
+    if (saved == ENOMEM && fatal_status) fatal_status->enomem = 1;
+    write_backtrace(sig);
+    errno = saved;
     /* SA_RESETHAND restored the default: the pending signal kills us on return */
     raise(sig);
 }
 
 static void catch_fatal_signals(exec_status *st)
 {
+    void *warm[1];
+    backtrace(warm, 1);              /* loads libgcc_s now: the handler must not */
     static char altstack[64 * 1024]; /* a stack overflow still reaches the handler */
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
     sigaltstack(&ss, NULL);
@@ -216,14 +299,38 @@ static stage_prog *get_stage(executor *x, const Kiln__TaskLaunch *t, char *err, 
     return p;
 }
 
+/* Starts the task's section of the log (what `kiln logs --task` cuts
+ * out): whatever earlier tasks left in stdio buffers goes first. */
+static void write_section_header(const Kiln__TaskLaunch *t)
+{
+    fflush(NULL);
+    char line[LOGSECT_HEADER_MAX];
+    size_t n = logsect_header(line, sizeof line, t->task_id, t->job_id, t->stage_id, t->input ? t->input->partition : 0,
+                              t->attempt, wall_ms());
+    (void)!write(2, line, n);
+}
+
+/* A task with task.memory_limit failed: did an allocation reach the limit?
+ * Either the last failure left ENOMEM in errno (an allocation the user's
+ * code refused to go on without), or the data segment is still within a
+ * few MiB of the limit. */
+static int memory_limit_reached(executor *x, uint64_t limit, int err_after)
+{
+    if (err_after == ENOMEM) return 1;
+    uint64_t now = data_segment_bytes(), slack = limit / 32 > (2u << 20) ? limit / 32 : (2u << 20);
+    return now && now + slack >= x->data_base + limit;
+}
+
 static void run_one(executor *x, const Kiln__TaskLaunch *t)
 {
     task_result res;
     memset(&res, 0, sizeof res);
+    write_section_header(t);
     x->task_id = t->task_id;
     x->a->status->task_id = t->task_id;
     x->a->status->current = -1;
     x->a->status->enomem = 0;
+    x->a->status->backtrace = 0;
     if (apply_memory_limit(x, t->memory_limit, res.error, sizeof res.error) < 0) {
         send_done(x, t, &res, 0, 1);
         return;
@@ -248,8 +355,17 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
                       .secret = x->a->secret,
                       .app_dir = app_dir,
                       .cache_dir = x->a->cache_dir};
-    errno = 0; /* an ENOMEM seen by the fatal-signal handler is this task's */
+    errno = 0; /* an ENOMEM seen by the fatal-signal handler (or after the task) is this task's */
     int rc = task_run(p, t, &sink, st, &res);
+    int err_after = errno;
+    if (rc != 0 && t->memory_limit && !res.fetch_failed && memory_limit_reached(x, t->memory_limit, err_after)) {
+        char lim[64];
+        size_t n = strlen(res.error);
+        snprintf(res.error + n, sizeof res.error - n, " (the task reached task.memory_limit of %s)",
+                 fmt_size(t->memory_limit, lim, sizeof lim));
+    }
+    py_flush_stdio();
+    fflush(NULL); /* what the task printed stays in its section */
     send_done(x, t, &res, rc == 0, rc != 0 && res.fatal);
     task_result_release(&res);
 }

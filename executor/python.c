@@ -34,6 +34,7 @@
 
 #include "python.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,7 @@ static int fail_with_exception(const char *what)
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
+    int nomem = type && PyErr_GivenExceptionMatches(type, PyExc_MemoryError);
     if (tb && value) PyException_SetTraceback(value, tb);
     PyObject *text = value && py.fmt_exc ? PyObject_CallOneArg(py.fmt_exc, value) : NULL; /* new */
     const char *s = text ? PyUnicode_AsUTF8(text) : NULL;
@@ -91,6 +93,9 @@ static int fail_with_exception(const char *what)
     Py_XDECREF(type);
     Py_XDECREF(value);
     Py_XDECREF(tb);
+    /* a refused allocation, as a C task's failed malloc leaves it: the
+     * executor says whether task.memory_limit was reached */
+    if (nomem) errno = ENOMEM;
     return -1;
 }
 
@@ -429,6 +434,21 @@ static const rt_builtin py_builtins[] = {
     {"kiln_py_stage", RT_FN_PARTITIONS, (void *)py_stage_run},
     {"kiln_py_add", RT_FN_COMBINE, (void *)py_add},
 };
+
+void py_flush_stdio(void)
+{
+    if (py.state != 1) return;
+    PyGILState_STATE gs = PyGILState_Ensure();
+    static const char *const names[] = {"stdout", "stderr"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        if (!f || f == Py_None) continue;
+        PyObject *r = PyObject_CallMethod(f, "flush", NULL); /* new */
+        if (!r) PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(gs);
+}
 
 const rt_builtin *py_builtin_by_name(const char *name)
 {

@@ -21,4 +21,8 @@
 /* The Python built-in called name, or NULL. */
 const rt_builtin *py_builtin_by_name(const char *name);
 
+/* Flushes Python's sys.stdout and sys.stderr when the interpreter runs,
+ * so what a task printed lands in its section of the executor log. */
+void py_flush_stdio(void);
+
 #endif

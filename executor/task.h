@@ -25,8 +25,9 @@
  * crash can be blamed on it. */
 typedef struct exec_status {
     volatile uint64_t task_id;
-    volatile int32_t current; /* index into names, -1 = kiln's own code */
-    volatile int32_t enomem;  /* a fatal signal came after an allocation failed */
+    volatile int32_t current;   /* index into names, -1 = kiln's own code */
+    volatile int32_t enomem;    /* a fatal signal came after an allocation failed */
+    volatile int32_t backtrace; /* the fatal-signal handler wrote a backtrace to the log */
     int32_t nnames;
     char names[TASK_MAX_OPS + 1][96];
 } exec_status;

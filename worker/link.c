@@ -10,7 +10,8 @@
  * queued task is dropped (the driver reschedules), and the worker
  * reconnects with exponential back-off, registering again as a new worker.
  * Each registration's answer names the applications still running; the
- * files of every other one are removed (pool_sweep_apps).
+ * files of every other one are removed (pool_sweep_apps). LogsRequests go
+ * to logs.c, whose answers follow the link's drain callback.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -254,6 +255,10 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
     case KILN__ENVELOPE__BODY_APP_END:
         pool_end_app(w, m->app_end->app_id, m->app_end->abandoned_dirs, m->app_end->n_abandoned_dirs);
         return;
+    case KILN__ENVELOPE__BODY_LOGS_REQUEST:
+        if (!w->registered) break;
+        logs_request(w, m->logs_request);
+        return;
     case KILN__ENVELOPE__BODY_CANCEL_TASKS:
         if (!w->registered) break;
         pool_cancel_tasks(w, m->cancel_tasks->app_id, m->cancel_tasks->task_ids, m->cancel_tasks->n_task_ids);
@@ -279,10 +284,17 @@ static void driver_closed(conn *c, const char *reason, void *arg)
     w->driver = NULL;
     w->registered = 0;
     if (w->heartbeat_ev) evtimer_del(w->heartbeat_ev);
+    logs_drop_all(w);
     if (!w->stopping) pool_end_all(w, SIGKILL); /* stopping: main.c ends them in order */
     for (wblob *b = w->blobs; b; b = b->next)
         if (b->fetching) blob_reset(b);
     if (!w->stopping) schedule_reconnect(w);
+}
+
+/* The link's output drained: send more of the logs asked for. */
+static void logs_drained(conn *c, void *arg)
+{
+    logs_pump(arg);
 }
 
 static void connect_now(worker *w)
@@ -295,6 +307,7 @@ static void connect_now(worker *w)
         schedule_reconnect(w);
         return;
     }
+    conn_set_drain_cb(w->driver, logs_drained, LOGS_OUT_LOW);
     const Kiln__Envelope *hello;
     if (hs_client_start(&w->hs, &w->secret, KILN__ROLE__ROLE_WORKER, w->name, &hello, err, sizeof err) < 0) {
         log_msg(&w->log, LOG_ERROR, "%s", err);

@@ -20,6 +20,8 @@
  * its death reported as the time limit. task.memory_limit is set by the
  * executor itself (executor.c); its exec_status says when a fatal signal
  * followed an allocation failure, and the death is reported as the limit.
+ * When the executor's fatal-signal handler wrote a backtrace into the
+ * task's section of its log, the error says how to read it (kiln logs).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +40,7 @@
 #include "commit.h"
 #include "executor.h"
 #include "msg.h"
+#include "text.h"
 #include "util.h"
 #include "worker.h"
 
@@ -142,8 +145,12 @@ static void child_exec(worker *w, int fd, exec_status *st, const char *logpath)
     if (dup2(fd, 3) < 0) _exit(120);
     close_range(4, ~0U, 0);
     signal(SIGPIPE, SIG_IGN);
-    executor_args a = {
-        .fd = 3, .cache_dir = w->cache_dir, .work_dir = w->work_dir, .status = st, .max_frame = w->conf.net_max_frame, .secret = &w->secret};
+    executor_args a = {.fd = 3,
+                       .cache_dir = w->cache_dir,
+                       .work_dir = w->work_dir,
+                       .status = st,
+                       .max_frame = w->conf.net_max_frame,
+                       .secret = &w->secret};
     executor_main(&a);
 }
 
@@ -277,22 +284,6 @@ void pool_schedule(worker *w)
     }
 }
 
-/* "64 MiB", "1.5 GiB", "100000 bytes": a limit as a person wrote it. */
-static void format_size(uint64_t n, char *buf, size_t len)
-{
-    const char *units[] = {"KiB", "MiB", "GiB", "TiB"};
-    int u = -1;
-    double v = (double)n;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        u++;
-    }
-    if (u < 0)
-        snprintf(buf, len, "%llu bytes", (unsigned long long)n);
-    else
-        snprintf(buf, len, "%g %s", v, units[u]);
-}
-
 static void describe_death(worker *w, wexec *x, int status, char *buf, size_t len)
 {
     exec_status *st = x->status;
@@ -312,7 +303,7 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
                  (double)x->timed_out_ms / 1000.0, fn);
     } else if (st->enomem && WIFSIGNALED(status)) {
         char lim[64];
-        format_size(limit, lim, sizeof lim);
+        fmt_size(limit, lim, sizeof lim);
         if (limit)
             snprintf(buf, len, "memory limit %s exceeded (task.memory_limit) in %s: an allocation failed, then %s", lim,
                      fn, how);
@@ -323,6 +314,10 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
     } else {
         snprintf(buf, len, "executor exited with %s in %s", how, fn);
     }
+    size_t n = strlen(buf);
+    if (st->backtrace && x->task && n < len) /* the fatal-signal handler wrote one into the task's section */
+        snprintf(buf + n, len - n, " (backtrace: kiln logs %s --task %llu)", x->app_id,
+                 (unsigned long long)x->task->t->task_id);
 }
 
 void pool_on_sigchld(worker *w)

@@ -2,7 +2,8 @@
  * worker.h - the worker daemon's state, owned by main.c and passed to
  * every module: link.c (the driver connection: registration, heartbeats,
  * blob fetches, tasks in and results out), pool.c (executor processes:
- * fork, reuse, watch, blame), blobs in cache/ under the work dir.
+ * fork, reuse, watch, blame), logs.c (executor logs for kiln logs), blobs
+ * in cache/ under the work dir.
  */
 #ifndef KILN_WORKER_H
 #define KILN_WORKER_H
@@ -26,6 +27,7 @@
 typedef struct wtask wtask;
 typedef struct wexec wexec;
 typedef struct wblob wblob;
+typedef struct wlogs_req wlogs_req;
 
 /* A task received from the driver, until its TaskDone went back. */
 struct wtask {
@@ -101,6 +103,7 @@ typedef struct worker {
     wexec *execs;
     int nexecs, next_exec_index;
     wblob *blobs;
+    wlogs_req *logs_head, *logs_tail; /* kiln logs requests being answered (logs.c) */
     struct event *sigchld_ev, *sighup_ev, *sigterm_ev, *sigint_ev;
     struct event *stop_ev; /* stopping: the executors' grace period */
     int stopping;
@@ -140,5 +143,17 @@ void pool_end_all(worker *w, int sig);
 /* Executor processes not reaped yet. */
 int pool_alive(const worker *w);
 void task_free(wtask *t);
+
+/* logs.c: executor logs for `kiln logs`. Log pieces are queued while the
+ * driver link has under LOGS_OUT_HIGH unsent, and more when it drains to
+ * LOGS_OUT_LOW. */
+#define LOGS_OUT_HIGH (2u << 20)
+#define LOGS_OUT_LOW  (512u << 10)
+/* Queues the answer to a LogsRequest (borrowed; what it needs is copied). */
+void logs_request(worker *w, const Kiln__LogsRequest *r);
+/* Sends what the driver link has room for; runs again when it drains. */
+void logs_pump(worker *w);
+/* The driver link went: drops every request unanswered. */
+void logs_drop_all(worker *w);
 
 #endif

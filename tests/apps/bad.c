@@ -14,6 +14,9 @@
  *   bad.so alloc FILE      a map that allocates without bound on a line containing "boom"
  *                          (it gives up with kiln_fail after 4 GiB, so a missing limit
  *                          fails the test instead of the machine)
+ *   bad.so hog FILE        a map that, on a line containing "boom", allocates 1 MiB blocks
+ *                          until malloc refuses one, frees them and fails by itself with
+ *                          kiln_fail("allocation refused"), as careful code does
  *   bad.so slowshuffle FILE  lines cached, counted per line by reduce_by_key, then a slow
  *                          map over the result (shuffle and cache files exist while it runs)
  *   bad.so waitsegv FILE   a map that, on a "boom" line, waits (at most 60 s) for a file
@@ -118,6 +121,33 @@ KILN_EXPORT int alloc_map(kiln_rec in, kiln_out *out, kiln_slice env)
     return kiln_emit(out, in.key, in.val);
 }
 
+KILN_EXPORT int hog_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    if (is_boom(in)) {
+        void **blocks = NULL;
+        size_t n = 0, cap = 0;
+        for (; n < 4096; n++) { /* 4 GiB at most: a missing limit fails the test, not the machine */
+            void *p = malloc(1 << 20);
+            if (!p) break;
+            memset(p, 1, 1 << 20);
+            if (n == cap) {
+                void **grown = realloc(blocks, (cap = cap ? 2 * cap : 64) * sizeof *blocks);
+                if (!grown) {
+                    free(p);
+                    break;
+                }
+                blocks = grown;
+            }
+            blocks[n] = p;
+        }
+        for (size_t i = 0; i < n; i++)
+            free(blocks[i]);
+        free(blocks);
+        return kiln_fail("allocation refused");
+    }
+    return kiln_emit(out, in.key, in.val);
+}
+
 KILN_EXPORT int flaky_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {
     int rc = kiln_emit(out, in.key, in.val);
@@ -177,6 +207,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         r = kiln_map(lines, loop_map, KILN_NONE);
     else if (!strcmp(cmd, "alloc"))
         r = kiln_map(lines, alloc_map, KILN_NONE);
+    else if (!strcmp(cmd, "hog"))
+        r = kiln_map(lines, hog_map, KILN_NONE);
     else if (!strcmp(cmd, "flaky")) {
         char marker[4096];
         snprintf(marker, sizeof marker, "%s.marker", argv[2]);

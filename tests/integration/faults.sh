@@ -97,7 +97,7 @@ fault_case() {
   n=$(grep "task failed app=$app " "$DLOG" | grep -c " partition=${part:-x} ")
   [ "$n" -eq "$max" ] && pass "${name}_retried_$max" || fail "${name}_retried_$max" "$n failures of partition ${part:-?} logged for $app"
 }
-fault_case segv 3 "signal 11 (Segmentation fault) in function 'segv_map'"
+fault_case segv 3 "signal 11 (Segmentation fault) in function 'segv_map' (backtrace: kiln logs app-"*" --task "
 fault_case abort 2 "signal 6 (Aborted) in function 'abort_map'"
 fault_case exit 2 "status 3 (exit called) in function 'exit_map'"
 fault_case loop 2 "time limit of 2 s exceeded"*"in function 'loop_map'" --conf task.timeout=2s
@@ -109,6 +109,9 @@ n=$(grep -c 'application registered' "$DLOG")
 other=$!
 for i in $(seq 1 500); do [ "$(grep -c 'application registered' "$DLOG")" -gt "$n" ] && break; sleep 0.02; done
 fault_case alloc 2 "memory limit 64 MiB exceeded"*"in function 'alloc_map'" --conf task.memory_limit=64m
+# user code that checks for NULL and fails by itself: the error still says
+# the limit was reached
+fault_case hog 2 "hog_map: allocation refused (the task reached task.memory_limit of 64 MiB)" --conf task.memory_limit=64m
 wait $other
 [ "$(cat "$T/other.out")" = "$WANT_LINES" ] && pass other_client_untouched || fail other_client_untouched "$(cat "$T/other.out")"
 

@@ -1,6 +1,6 @@
 /*
  * test_text.c - unit tests of common/text.c: HTML escaping of names that
- * arrive from the network, and grouped digits.
+ * arrive from the network, grouped digits and sizes.
  */
 #include <check.h>
 #include <stdint.h>
@@ -52,12 +52,25 @@ START_TEST(test_fmt_grouped)
 }
 END_TEST
 
+START_TEST(test_fmt_size)
+{
+    char buf[32];
+    ck_assert_str_eq(fmt_size(0, buf, sizeof buf), "0 bytes");
+    ck_assert_str_eq(fmt_size(100000, buf, sizeof buf), "97.6562 KiB");
+    ck_assert_str_eq(fmt_size(1023, buf, sizeof buf), "1023 bytes");
+    ck_assert_str_eq(fmt_size(64u << 20, buf, sizeof buf), "64 MiB");
+    ck_assert_str_eq(fmt_size(3u << 29, buf, sizeof buf), "1.5 GiB");
+    ck_assert_str_eq(fmt_size((uint64_t)2 << 50, buf, sizeof buf), "2048 TiB");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_html_escape);
     tcase_add_test(tc, test_fmt_grouped);
+    tcase_add_test(tc, test_fmt_size);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
