@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "secret.h"
 #include "block.h"
 #include "conn.h"
 #include "frame.h"
@@ -498,7 +499,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    if (secret_file && auth_secret_load(&s.secret, secret_file, err, sizeof err) < 0) {
+    /* the secret every kiln program uses: the one named, else the default */
+    if (secret_resolve(&s.secret, secret_file, NULL, 0, err, sizeof err) < 0) {
         fprintf(stderr, "kiln-sim: %s\n", err);
         return 2;
     }
