@@ -187,6 +187,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/history.sh
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
