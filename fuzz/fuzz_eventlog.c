@@ -1,7 +1,7 @@
 /*
  * fuzz_eventlog.c - libFuzzer target: one line of an application's event
  * log through ev_parse_line (driver/eventlog_parse.c), as the driver reads
- * STATE/history/*.jsonl at start-up: a file a crash may have cut anywhere,
+ * STATE/history/APP-ID.jsonl at start-up: a file a crash may have cut anywhere,
  * or anyone with access to the state directory may have edited.
  *
  * Properties: a refused line has a message and leaves the event empty; an
