@@ -285,7 +285,9 @@ static void print_apps(const Kiln__InfoReply *r)
             struct tm tm;
             if (a->started_ms && gmtime_r(&t, &tm)) strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
             double s = (double)a->duration_ms / 1000.0;
-            if (s < 120)
+            if (a->duration_ms < 1000)
+                snprintf(dur, sizeof dur, "%llu ms", (unsigned long long)a->duration_ms);
+            else if (s < 120)
                 snprintf(dur, sizeof dur, "%.1f s", s);
             else
                 snprintf(dur, sizeof dur, "%.1f min", s / 60);
