@@ -3,7 +3,7 @@
  * about its workers, applications and jobs, or kill an application.
  *
  *   kiln submit [--master HOST:PORT | --master local[N]] [--conf K=V]... APP.so [ARGS...]
- *   kiln status | workers | jobs [--master HOST:PORT]
+ *   kiln status | workers | jobs | apps [--master HOST:PORT]
  *   kiln kill APP-ID [--master HOST:PORT]
  *   kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]   (logs.c)
  *
@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -36,7 +37,7 @@
 static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
                             "       kiln submit [--master ...] [--conf ...] [--py-files A.zip,b.py] [--files x.ini]\n"
                             "                   JOB.py [ARGS...]\n"
-                            "       kiln status|workers|jobs [--master HOST:PORT]\n"
+                            "       kiln status|workers|jobs|apps [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
                             "       kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE, else the\n"
@@ -265,6 +266,44 @@ static Kiln__Envelope *info(const char *master, const auth_secret *secret, char 
     return m;
 }
 
+/* s with every control character (a name from the network) shown as '?',
+ * into buf; returns buf. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < len; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = '\0';
+    return buf;
+}
+
+/* `kiln apps`: one line per application, running ones first, then the
+ * ended ones newest first (the driver's order), those of earlier driver
+ * runs included (read from their event logs). */
+static void print_apps(const Kiln__InfoReply *r)
+{
+    printf("%-28s %-24s %-12s %-10s %5s %-20s %s\n", "APPLICATION", "NAME", "USER", "STATE", "JOBS", "STARTED (UTC)",
+           "DURATION");
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < r->n_apps; i++) {
+            const Kiln__AppInfo *a = r->apps[i];
+            if ((pass == 0) != !strcmp(a->state, "running")) continue;
+            char started[32] = "-", name[128], user[64], dur[32];
+            time_t t = (time_t)(a->started_ms / 1000);
+            struct tm tm;
+            if (a->started_ms && gmtime_r(&t, &tm)) strftime(started, sizeof started, "%Y-%m-%d %H:%M:%S", &tm);
+            double s = (double)a->duration_ms / 1000.0;
+            if (a->duration_ms < 1000)
+                snprintf(dur, sizeof dur, "%llu ms", (unsigned long long)a->duration_ms);
+            else if (s < 120)
+                snprintf(dur, sizeof dur, "%.1f s", s);
+            else
+                snprintf(dur, sizeof dur, "%.1f min", s / 60);
+            printf("%-28s %-24s %-12s %-10s %5u %-20s %s\n", a->app_id, printable(a->name, name, sizeof name),
+                   printable(*a->user ? a->user : "-", user, sizeof user), a->state, a->jobs, started, dur);
+        }
+}
+
 static int cmd_info(const char *what, const char *master, const auth_secret *secret)
 {
     char err[1024];
@@ -298,6 +337,8 @@ static int cmd_info(const char *what, const char *master, const auth_secret *sec
             printf("%-4u %-24s %-22s %5u %7u %10llu %7llums\n", w->id, w->name, addr, w->slots, w->running,
                    (unsigned long long)w->tasks_done, (unsigned long long)w->last_heartbeat_ms);
         }
+    } else if (!strcmp(what, "apps")) {
+        print_apps(r);
     } else {
         /* TASKS counts every stage's; STAGES is each stage's done/tasks, the result stage last */
         printf("%-28s %-6s %-10s %-10s %-11s %s\n", "APPLICATION", "JOB", "ACTION", "STATE", "TASKS", "STAGES");
@@ -370,7 +411,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    int info_cmd = !strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs");
+    int info_cmd = !strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs") || !strcmp(cmd, "apps");
     if (!info_cmd && strcmp(cmd, "kill")) {
         fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);
         return 2;

@@ -24,6 +24,7 @@ typedef struct kiln_conf {
     char *driver_log_file;           /* driver.log_file, "" = stderr */
     uint64_t driver_max_result_size; /* driver.max_result_size, 1g */
     uint64_t store_retention_ms;     /* store.retention, 60m: unused blobs are dropped after it */
+    int64_t history_max_apps;        /* history.max_apps, 100: ended applications kept (event logs, UI) */
     /* worker */
     char *worker_driver;          /* worker.driver, "127.0.0.1:7077" */
     char *worker_listen;          /* worker.listen, "127.0.0.1:7078" */

@@ -9,6 +9,7 @@
  *   stages.c   lineage graph -> stage function (pure)
  *   store.c    libraries and broadcast blobs on disk, uploads and serving
  *   history.c  what the UI shows: stage records, task attempts, outcomes, metrics
+ *   eventlog.c each application's event log: written as it runs, read at start-up
  *   http.c     the HTTP port: routing, the JSON API, /metrics; ui.c: the HTML pages
  *   logs.c     kiln logs: executor logs relayed from the workers
  * All scheduler state changes on the one event-loop thread.
@@ -245,6 +246,7 @@ struct job {
 struct app {
     char id[64];
     char name[128];
+    char user[64]; /* as the client said ($USER) */
     char lib_hash[HASH_HEX_LEN + 1];
     dconn *client; /* NULL once ended */
     int ended;
@@ -253,6 +255,7 @@ struct app {
     int killed;        /* by an operator (kiln kill) */
     int failed;        /* it ended with a job running, or its last job failed */
     char end_reason[256];
+    int from_history;       /* read from its event log at start-up (eventlog.c) */
     uint32_t next_stage_id; /* stage numbers count within the application */
     uint32_t njobs;
     job *jobs;
@@ -352,7 +355,7 @@ void stage_start(driver *d, dstage *s);
 void job_plan_and_start(driver *d, job *j);
 
 /* history.c: what the UI and /metrics show, fed by the scheduler's hooks */
-#define HISTORY_MAX_APPS   100   /* ended applications kept (the oldest go first) */
+/* ended applications kept: history.max_apps (the oldest go first) */
 #define HISTORY_MAX_JOBS   1000  /* finished jobs kept per application */
 #define HISTORY_STAGE_ROWS 20000 /* task attempts kept per stage */
 void history_job_planned(driver *d, job *j);
@@ -368,8 +371,11 @@ void history_task_ended(driver *d, dtask *t, enum row_state st, const char *why)
 void history_job_finished(driver *d, job *j);
 /* Called first thing when a ends: notes its outcome. */
 void history_app_ending(driver *d, app *a, const char *why);
+/* Called when a has ended and its jobs with it: writes the end to its
+ * event log and frees ended applications beyond history.max_apps (never a). */
+void history_app_ended(driver *d, app *a);
 void history_heartbeat(dworker *w, const Kiln__Heartbeat *hb);
-/* Frees ended applications beyond HISTORY_MAX_APPS and finished jobs of a
+/* Frees ended applications beyond history.max_apps and finished jobs of a
  * (when not NULL) beyond HISTORY_MAX_JOBS. Call only where no caller holds
  * them: when an application registers, when a job is submitted. */
 void history_prune(driver *d, app *a);
@@ -381,12 +387,39 @@ char *job_stage_progress(const job *j, char *buf, size_t len);
 /* "running", "succeeded", "failed" or "killed". */
 const char *app_outcome(const app *a);
 const char *job_state_name(const job *j);
+/* "count", "collect", ... ("?" when unknown); parse maps a name back (an
+ * unknown one to a value that reads "?"). */
+const char *job_action_name(Kiln__ActionKind k);
+Kiln__ActionKind job_action_parse(const char *name);
 const char *stage_state_name(const dstage *s);
 const char *row_state_name(enum row_state st);
 /* Tasks of w executing (at most its slots) and waiting there for a slot. */
 uint32_t worker_running(const dworker *w);
 uint32_t worker_queued(const dworker *w);
 void stage_record_release(stage_record *r);
+
+/* eventlog.c: STATE/history/APP-ID.jsonl per application (eventlog.h has
+ * the format). Each hook appends one line with one write(2), so a crash
+ * of the driver loses at most what was still running. */
+void eventlog_app_registered(driver *d, const app *a);
+void eventlog_job_ended(driver *d, const job *j);
+/* Also deletes logs beyond the newest history.max_apps (never a running
+ * application's). */
+void eventlog_app_ended(driver *d, const app *a);
+/* At start-up, before any application registers: deletes logs beyond the
+ * newest history.max_apps, loads the rest into d->apps (newest first,
+ * from_history set) and numbers new applications after them. A line that
+ * does not parse is skipped with a warning. */
+void eventlog_startup(driver *d);
+/* The lines the hooks write: new strings, ending in '\n'. */
+char *eventlog_app_registered_line(const app *a);
+char *eventlog_job_line(const job *j);
+char *eventlog_app_ended_line(const app *a);
+/* Builds the ended application the log at path (named id.jsonl) tells of;
+ * NULL when it has no app_registered line for id. Lines that do not parse
+ * or name another application are skipped with a warning in d's log. An
+ * application without an app_ended line failed: "the driver stopped". */
+app *eventlog_load(driver *d, const char *path, const char *id);
 
 /* http.c: the HTTP port (routes, JSON API, /metrics); ui.c: HTML pages */
 void http_serve(struct evhttp_request *req, void *arg);

@@ -13,7 +13,7 @@
  *
  * Memory is bounded: at most HISTORY_STAGE_ROWS rows per stage (later
  * attempts only count), HISTORY_MAX_JOBS finished jobs per application
- * and HISTORY_MAX_APPS ended applications; history_prune frees the oldest
+ * and history.max_apps ended applications; history_prune frees the oldest
  * beyond those, at points where nothing on the stack holds them.
  */
 #include <stdio.h>
@@ -23,10 +23,20 @@
 #include "driver.h"
 #include "util.h"
 
-static const char *action_kind(Kiln__ActionKind k)
+static const char *const action_names[] = {"count",     "collect",       "take",  "reduce",
+                                           "save_text", "shuffle_write", "sample"};
+#define NACTIONS (sizeof action_names / sizeof action_names[0])
+
+const char *job_action_name(Kiln__ActionKind k)
 {
-    static const char *names[] = {"count", "collect", "take", "reduce", "save_text", "shuffle_write", "sample"};
-    return (unsigned)k < 7 ? names[k] : "?";
+    return (unsigned)k < NACTIONS ? action_names[k] : "?";
+}
+
+Kiln__ActionKind job_action_parse(const char *name)
+{
+    for (size_t i = 0; i < NACTIONS; i++)
+        if (!strcmp(name, action_names[i])) return (Kiln__ActionKind)i;
+    return (Kiln__ActionKind)NACTIONS; /* reads "?" */
 }
 
 const char *row_state_name(enum row_state st)
@@ -136,7 +146,7 @@ void history_job_planned(driver *d, job *j)
         r->nreads = ps->ndeps;
         r->reads = xcalloc(ps->ndeps + 1, sizeof *r->reads);
         if (ps->ndeps) memcpy(r->reads, ps->deps, ps->ndeps * sizeof *r->reads);
-        snprintf(r->kind, sizeof r->kind, "%s", ps->is_map ? "shuffle_write" : action_kind(j->action));
+        snprintf(r->kind, sizeof r->kind, "%s", ps->is_map ? "shuffle_write" : job_action_name(j->action));
         if (r->skipped) d->m.stages_skipped++;
     }
 }
@@ -273,15 +283,14 @@ void history_job_finished(driver *d, job *j)
         d->m.jobs_succeeded++;
     else
         d->m.jobs_failed++;
-    if (j->state == JOB_SUCCEEDED) return;
-    uint64_t now = wall_ms();
-    for (size_t i = 0; i < j->nstages; i++) {
+    for (size_t i = 0; j->state != JOB_SUCCEEDED && i < j->nstages; i++) {
         dstage *s = &j->stages[i];
         if (s->state == STAGE_RUNNING || s->state == STAGE_SAMPLING) {
             d->m.stages_failed++;
-            s->rec.ended_ms = now;
+            s->rec.ended_ms = j->ended_wall_ms;
         }
     }
+    eventlog_job_ended(d, j);
 }
 
 void history_app_ending(driver *d, app *a, const char *why)
@@ -309,6 +318,30 @@ void history_heartbeat(dworker *w, const Kiln__Heartbeat *hb)
     w->disk_bytes = hb->disk_bytes;
 }
 
+/* Frees ended applications beyond history.max_apps but keep. d->apps is
+ * newest first: the first max_apps ended ones stay. */
+static void prune_apps(driver *d, const app *keep)
+{
+    int64_t ended = 0;
+    for (app **pp = &d->apps; *pp;) {
+        app *x = *pp;
+        if (x->ended && !x->client && ++ended > d->conf.history_max_apps && x != keep) {
+            *pp = x->next;
+            log_msg(&d->log, LOG_DEBUG, "application forgotten app=%s (history keeps %lld)", x->id,
+                    (long long)d->conf.history_max_apps);
+            app_free(x);
+            continue;
+        }
+        pp = &x->next;
+    }
+}
+
+void history_app_ended(driver *d, app *a)
+{
+    eventlog_app_ended(d, a);
+    prune_apps(d, a); /* the caller holds a */
+}
+
 void history_prune(driver *d, app *a)
 {
     if (a) {
@@ -323,16 +356,5 @@ void history_prune(driver *d, app *a)
             pp = &j->next;
         }
     }
-    /* d->apps is newest first: keep the first HISTORY_MAX_APPS ended ones */
-    size_t ended = 0;
-    for (app **pp = &d->apps; *pp;) {
-        app *x = *pp;
-        if (x->ended && !x->client && ++ended > HISTORY_MAX_APPS) {
-            *pp = x->next;
-            log_msg(&d->log, LOG_DEBUG, "application forgotten app=%s (history keeps %d)", x->id, HISTORY_MAX_APPS);
-            app_free(x);
-            continue;
-        }
-        pp = &x->next;
-    }
+    prune_apps(d, NULL);
 }

@@ -13,7 +13,9 @@
  *   /api/v1/applications[/APP[/jobs[/N]|/stages[/S]]], /api/v1/workers
  *   /status, /json                    the status JSON of earlier versions
  *
- * Anything else is 404; methods other than GET and HEAD are 405. Strings
+ * Applications read from their event logs after a restart (eventlog.c)
+ * are served like the others, marked "from_history" (their stages list no
+ * task attempts). Anything else is 404; methods other than GET and HEAD are 405. Strings
  * clients and workers chose reach JSON only through jansson.
  */
 #include <event2/buffer.h>
@@ -67,7 +69,9 @@ static json_t *app_json(const app *a)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(a->id));
     json_object_set_new(o, "name", json_string(a->name));
+    json_object_set_new(o, "user", json_string(a->user));
     json_object_set_new(o, "state", json_string(app_outcome(a)));
+    json_object_set_new(o, "from_history", json_boolean(a->from_history)); /* read from its event log */
     json_object_set_new(o, "started_ms", jint(a->started_ms));
     json_object_set_new(o, "ended_ms", a->ended ? jint(a->ended_ms) : json_null());
     json_object_set_new(o, "end_reason", a->ended ? json_string(a->end_reason) : json_null());

@@ -149,7 +149,8 @@ int main(int argc, char **argv)
         log_msg(&d.log, LOG_ERROR, "%s", err);
         goto out;
     }
-    store_sweep(&d, 1); /* what the last run left: no application runs yet */
+    store_sweep(&d, 1);   /* what the last run left: no application runs yet */
+    eventlog_startup(&d); /* finished applications of earlier runs, from their event logs */
     d.tick_ev = event_new(d.base, -1, EV_PERSIST, tick_cb, &d);
     struct timeval tick = {0, 250000};
     evtimer_add(d.tick_ev, &tick);

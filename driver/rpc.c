@@ -67,7 +67,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
         refuse(d, dc, "this connection already registered an application");
         return;
     }
-    history_prune(d, NULL); /* ended applications beyond HISTORY_MAX_APPS */
+    history_prune(d, NULL); /* ended applications beyond history.max_apps */
     app *a = xcalloc(1, sizeof *a);
     time_t now = time(NULL);
     struct tm tm;
@@ -77,6 +77,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
     snprintf(a->id, sizeof a->id, "app-%s-%04u", ts, ++d->app_seq);
     snprintf(a->name, sizeof a->name, "%s", r->name);
     snprintf(a->lib_hash, sizeof a->lib_hash, "%s", r->lib_hash);
+    snprintf(a->user, sizeof a->user, "%s", r->user);
     a->client = dc;
     a->started_ms = wall_ms();
     a->next = d->apps;
@@ -89,6 +90,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
     if (*a->lib_hash) store_use(d, a, a->lib_hash); /* none: a Python job */
     MSG_BODY(env, app_registered, APP_REGISTERED, &m);
     conn_send(dc->c, &env);
+    eventlog_app_registered(d, a);
     log_msg(&d->log, LOG_INFO, "application registered app=%s name=%s lib=%.12s upload=%s client=%s", a->id, a->name,
             *a->lib_hash ? a->lib_hash : "none", m.need_lib ? "yes" : "no", conn_peer(dc->c));
 }
@@ -110,9 +112,8 @@ static void info_reply(driver *d, dconn *dc)
     Kiln__JobInfo *ji = xcalloc(nj + 1, sizeof *ji), **jp = xcalloc(nj + 1, sizeof *jp);
     char(*progress)[128] = xcalloc(nj + 1, sizeof *progress);
     static const char *jstate[] = {"running", "succeeded", "failed"};
-    static const char *aname[] = {"count", "collect", "take", "reduce", "save_text"};
     size_t i = 0;
-    uint64_t now = now_ms();
+    uint64_t now = now_ms(), wall = wall_ms();
     for (dworker *w = d->workers; w; w = w->next, i++) {
         kiln__worker_info__init(&wi[i]);
         wi[i].id = w->id;
@@ -133,6 +134,12 @@ static void info_reply(driver *d, dconn *dc)
         ai[i].name = a->name;
         ai[i].state = (char *)app_outcome(a);
         ai[i].jobs = a->njobs;
+        ai[i].user = a->user;
+        ai[i].started_ms = a->started_ms;
+        uint64_t end = a->ended ? a->ended_ms : wall;
+        ai[i].duration_ms = end > a->started_ms ? end - a->started_ms : 0;
+        ai[i].from_history = a->from_history;
+        ai[i].end_reason = a->end_reason;
         for (job *j = a->jobs; j; j = j->next, k++) {
             kiln__job_info__init(&ji[k]);
             ji[k].app_id = a->id;
@@ -143,8 +150,7 @@ static void info_reply(driver *d, dconn *dc)
             ji[k].tasks = (uint32_t)total;
             ji[k].tasks_done = (uint32_t)done;
             ji[k].stages = job_stage_progress(j, progress[k], sizeof progress[k]);
-            unsigned ak = j->action;
-            ji[k].action = (char *)(ak < 5 ? aname[ak] : "?");
+            ji[k].action = (char *)job_action_name(j->action);
             ai[i].running_tasks += (uint32_t)j->running; /* on workers: counted by place.c */
             jp[k] = &ji[k];
         }

@@ -870,6 +870,7 @@ void sched_app_ended(driver *d, app *a, const char *why)
     /* every job is finished now, and job_finish cancelled its running
      * tasks and freed their slots: no task of a is left on a worker */
     log_msg(&d->log, LOG_INFO, "application ended app=%s jobs=%u reason=\"%s\"", a->id, a->njobs, why);
+    history_app_ended(d, a); /* after its jobs' ends: the event log's last line */
     store_app_ended(d, a);
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__AppEnd m = KILN__APP_END__INIT;

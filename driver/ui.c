@@ -126,7 +126,8 @@ static void workers_table(driver *d, struct evbuffer *b);
 static void apps_table(struct evbuffer *b, driver *d, int ended)
 {
     evbuffer_add_printf(b,
-                        "<table class=\"apps\"><tr><th>application</th><th>name</th><th>state</th><th>started</th>"
+                        "<table class=\"apps\"><tr><th>application</th><th>name</th><th>user</th><th>state</th>"
+                        "<th>started</th>"
                         "<th>duration</th><th>jobs</th>%s</tr>\n",
                         ended ? "<th>ended because</th>" : "<th>running jobs</th>");
     size_t n = 0;
@@ -139,6 +140,9 @@ static void apps_table(struct evbuffer *b, driver *d, int ended)
         put_esc(b, a->id);
         evbuffer_add_printf(b, "</a></td><td>");
         put_esc(b, a->name);
+        if (a->from_history) evbuffer_add_printf(b, " <small class=\"history\">(from its event log)</small>");
+        evbuffer_add_printf(b, "</td><td>");
+        put_esc(b, a->user);
         evbuffer_add_printf(b, "</td>");
         td_state(b, app_outcome(a));
         evbuffer_add_printf(b, "<td>");
@@ -179,7 +183,8 @@ void ui_apps(driver *d, struct evbuffer *b)
                         workers == 1 ? "" : "s", slots);
     evbuffer_add_printf(b, "<h2>Running applications</h2>\n");
     apps_table(b, d, 0);
-    evbuffer_add_printf(b, "<h2>Finished applications</h2>\n<p>The last %d are kept.</p>\n", HISTORY_MAX_APPS);
+    evbuffer_add_printf(b, "<h2>Finished applications</h2>\n<p>The last %lld are kept (history.max_apps).</p>\n",
+                        (long long)d->conf.history_max_apps);
     apps_table(b, d, 1);
     evbuffer_add_printf(b, "<h2>Workers</h2>\n");
     workers_table(d, b);
@@ -199,7 +204,9 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
     page_start(b, title, http_app_running(a));
     evbuffer_add_printf(b, "<p>Name: <b>");
     put_esc(b, a->name);
-    evbuffer_add_printf(b, "</b>. State: <b class=\"%s\" id=\"app-state\">%s</b>", app_outcome(a), app_outcome(a));
+    evbuffer_add_printf(b, "</b>. User: ");
+    put_esc(b, a->user[0] ? a->user : "-");
+    evbuffer_add_printf(b, ". State: <b class=\"%s\" id=\"app-state\">%s</b>", app_outcome(a), app_outcome(a));
     if (a->ended) {
         evbuffer_add_printf(b, " (");
         put_esc(b, a->end_reason);
@@ -209,7 +216,11 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
     put_time(b, a->started_ms);
     evbuffer_add_printf(b, ", ran ");
     put_duration(b, a->started_ms, a->ended ? a->ended_ms : 0);
-    evbuffer_add_printf(b, ".</p>\n<h2>Jobs</h2>\n<table class=\"jobs\"><tr><th>job</th><th>action</th><th>state</th>"
+    evbuffer_add_printf(b, ".</p>\n");
+    if (a->from_history)
+        evbuffer_add_printf(b, "<p class=\"history\" id=\"from-history\">Read from its event log after the driver "
+                               "restarted: jobs and stages as they ended; task attempts are not kept.</p>\n");
+    evbuffer_add_printf(b, "<h2>Jobs</h2>\n<table class=\"jobs\"><tr><th>job</th><th>action</th><th>state</th>"
                            "<th>tasks (every stage)</th><th>stages (done/tasks)</th><th>submitted</th>"
                            "<th>duration</th><th>error</th></tr>\n");
     for (job *j = a->jobs; j; j = j->next) {
@@ -415,6 +426,9 @@ void ui_stage(driver *d, struct evbuffer *b, dstage *s)
                         j->job_id, j->job_id, r->kind, stage_state_name(s), stage_state_name(s), sd, r->ntasks);
     put_esc(b, r->fn_names && *r->fn_names ? r->fn_names : "none");
     evbuffer_add_printf(b, ".</p>\n");
+    if (j->app->from_history)
+        evbuffer_add_printf(b, "<p class=\"history\">Read from the application's event log: its task attempts are "
+                               "not kept.</p>\n");
     if (r->rows_dropped)
         evbuffer_add_printf(b, "<p>%zu later attempts are not listed (at most %d are kept per stage).</p>\n",
                             r->rows_dropped, HISTORY_STAGE_ROWS);

@@ -7,7 +7,7 @@
 #
 # Each fuzz/fuzz_NAME.c is one target, built with clang's
 # -fsanitize=fuzzer,address,undefined against the sources of libkilncommon
-# (and driver/stages.c, and the worker's modules but its main.c), all
+# (and driver/stages.c and driver/eventlog_parse.c, and the worker's modules but its main.c), all
 # compiled again with clang into build-fuzz/.
 # A run reads the committed seeds in fuzz/corpus/NAME/ but writes what it
 # finds to build-fuzz/corpus/NAME/ (libFuzzer adds new inputs to the first
@@ -27,7 +27,8 @@ FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
-FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(COMMON_SRC) driver/stages.c $(filter-out worker/main.c,$(WORKER_SRC))) \
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(COMMON_SRC) driver/stages.c driver/eventlog_parse.c \
+	$(filter-out worker/main.c,$(WORKER_SRC))) \
 	$(FUZZ_BUILD)/obj/gen/kiln.pb-c.o
 
 .PHONY: fuzz check-fuzz fuzz-tools fuzz-corpus

@@ -27,6 +27,7 @@ static const char *const all_keys[] = {
     "driver.log_file",
     "driver.max_result_size",
     "store.retention",
+    "history.max_apps",
     "worker.driver",
     "worker.listen",
     "worker.http",
@@ -94,6 +95,7 @@ START_TEST(test_defaults)
 
     conf_init(&c);
     ck_assert_uint_eq(c.store_retention_ms, 3600000); /* an hour */
+    ck_assert_int_eq(c.history_max_apps, 100);
     ck_assert_str_eq(c.driver_listen, "127.0.0.1:7077");
     ck_assert_str_eq(c.driver_http, "127.0.0.1:8077");
     ck_assert_str_eq(c.driver_state_dir, "/var/lib/kiln/driver");

@@ -183,11 +183,13 @@ START_TEST(test_prune_bounds_memory)
     driver d;
     memset(&d, 0, sizeof d);
     d.log.fd = -1;
-    /* newest first, as rpc.c links them: one running, HISTORY_MAX_APPS + 5 ended */
-    for (int i = 0; i < HISTORY_MAX_APPS + 6; i++) {
+    conf_init(&d.conf);
+    const int max = (int)d.conf.history_max_apps;
+    /* newest first, as rpc.c links them: one running, history.max_apps + 5 ended */
+    for (int i = 0; i < max + 6; i++) {
         app *a = calloc(1, sizeof *a);
         snprintf(a->id, sizeof a->id, "app-%d", i);
-        a->ended = i != HISTORY_MAX_APPS + 5;
+        a->ended = i != max + 5;
         a->next = d.apps;
         d.apps = a;
     }
@@ -197,16 +199,17 @@ START_TEST(test_prune_bounds_memory)
         n++;
         running += !a->ended;
     }
-    ck_assert_uint_eq(n, HISTORY_MAX_APPS + 1); /* the running one stays */
+    ck_assert_uint_eq(n, max + 1); /* the running one stays */
     ck_assert_uint_eq(running, 1);
     char newest[32];
-    snprintf(newest, sizeof newest, "app-%d", HISTORY_MAX_APPS + 4);
+    snprintf(newest, sizeof newest, "app-%d", max + 4);
     ck_assert_str_eq(d.apps->next->id, newest); /* the newest ended ones stay */
     while (d.apps) {
         app *a = d.apps;
         d.apps = a->next;
         app_free(a);
     }
+    conf_release(&d.conf);
 }
 END_TEST
 
