@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "secret.h"
 #include "frame.h"
 #include "handshake.h"
 #include "net.h"
@@ -259,7 +260,8 @@ int client_logs_main(int argc, char **argv, const char *master, const char *secr
     }
     auth_secret secret;
     char err[1024];
-    if (auth_secret_load(&secret, secret_file, err, sizeof err) < 0) {
+    /* the secret every kiln program uses: the one named, else the default */
+    if (secret_resolve(&secret, secret_file, NULL, 0, err, sizeof err) < 0) {
         fprintf(stderr, "kiln logs: %s\n", err);
         return 2;
     }

@@ -71,7 +71,7 @@ XSS='<img src=x onerror=alert(1)>'
 cp "$APP" "$T/$XSS.so"
 got=$("$KILN" submit "$T/$XSS.so" maps 1 2>&1)
 [ "$got" = "$(printf '100\nthen 100')" ] && pass markup_named_app_runs || fail markup_named_app_runs "$got"
-"$B/tests/tools/kiln-probe" "$MASTER" - worker-named "<script>alert('w')</script>" > "$T/probe.out" 2>&1 &
+"$B/tests/tools/kiln-probe" "$MASTER" "$XDG_CONFIG_HOME/kiln/secret" worker-named "<script>alert('w')</script>" > "$T/probe.out" 2>&1 &
 PROBE_PID=$!
 wait_log "$T/probe.out" registered || fail probe_registered "$(cat "$T/probe.out")"
 curl -s "http://$DRIVER_HTTP/" > "$T/status.html"
