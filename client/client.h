@@ -129,6 +129,8 @@ typedef struct local_cluster {
     char master[64];
     char secret_file[PATH_MAX + 16]; /* the cluster's secret: the caller's, or dir/secret made for it */
     auth_secret secret;              /* loaded from secret_file, for the caller's connections (owned) */
+    pid_t cleaner;                   /* removes dir once the caller is gone, however it ends */
+    int cleaner_fd;                  /* the write end of its pipe: closing it (or dying) says "gone" */
 } local_cluster;
 
 /* 1 when m is "local", "local[N]" or "local[*]" (slots: N, or the online

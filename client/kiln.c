@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -69,6 +70,15 @@ static char *join_list(char **v, size_t n, const char *sep)
     return s;
 }
 
+/* The Python script kiln submit waits for (a signal handler's one piece of
+ * state). */
+static volatile pid_t script_pid;
+
+static void forward_signal(int sig, siginfo_t *si, void *ctx)
+{
+    if (si->si_code != SI_KERNEL && script_pid > 0) kill(script_pid, sig); /* not the terminal's: pass it on */
+}
+
 /*
  * A Python job: runs the script with the interpreter the package was built
  * for (KILN_PYTHON, Debian's, never the first python3 on PATH), telling
@@ -88,6 +98,7 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
         return 1;
     }
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM); /* the script ends with `kiln submit` */
         setenv("KILN_MASTER", master, 1);
         if (secret_file && *secret_file) setenv("KILN_SECRET_FILE", secret_file, 1);
         char *c = join_list(conf, nconf, "\n");
@@ -110,11 +121,22 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
         fprintf(stderr, "kiln submit: cannot run %s: %s\n", KILN_PYTHON, strerror(errno));
         _exit(127);
     }
-    signal(SIGINT, SIG_IGN); /* the terminal's ^C reaches the script; we wait for it */
+    /* SIGINT and SIGTERM sent to `kiln submit` go on to the script (the
+     * terminal's ^C reaches it already, with the whole process group), and
+     * we wait for it, so the local cluster is stopped in order */
+    script_pid = pid;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = forward_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
     int st;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
         ;
-    signal(SIGINT, SIG_DFL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     if (WIFSIGNALED(st)) {
         fprintf(stderr, "kiln submit: %s ended by signal %d (%s)\n", argv[0], WTERMSIG(st), strsignal(WTERMSIG(st)));
         return 128 + WTERMSIG(st);

@@ -4,7 +4,14 @@
  * (port 0 and the daemons' ports files). Used by `kiln submit` and by the
  * Python package (a script run as `python3 job.py`). The daemons are
  * children of the calling process; local_stop ends them and removes the
- * directory (kept when $KILN_KEEP_LOCAL is set). The private cluster has
+ * directory (kept when $KILN_KEEP_LOCAL is set).
+ *
+ * However the caller ends (SIGTERM, SIGINT, SIGKILL, a crash in user
+ * code), nothing stays: each daemon gets SIGTERM when its parent dies
+ * (PR_SET_PDEATHSIG), and a cleaner (a shell started at once, so nothing
+ * of a possibly multi-threaded caller runs after the fork) waits on a pipe
+ * only the caller holds; at its end of file it waits for the daemons to go
+ * (SIGKILL after 10 s) and removes the directory. The private cluster has
  * a private secret: a fresh one in its directory (mode 0700, the file
  * 0600) unless the caller named one, passed to both daemons and lent to
  * the caller's connections, so no other user of the host can reach it.
@@ -15,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,8 +42,11 @@ static void sibling(const char *bindir, const char *name, char *out, size_t len)
 
 static pid_t spawn(char *const argv[])
 {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);  /* the daemons end with their caller */
+        if (getppid() != parent) _exit(0); /* it died before the line above */
         execvp(argv[0], argv);
         fprintf(stderr, "kiln: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -65,12 +77,55 @@ static int wait_port(const char *dir, const char *name, pid_t pid)
     return -1;
 }
 
+/* Starts the cleaner (see the top of the file). */
+static void cleaner_start(local_cluster *lc)
+{
+    int p[2];
+    lc->cleaner_fd = -1;
+    if (pipe2(p, O_CLOEXEC) < 0) return;
+    static const char script[] = "trap '' INT TERM HUP\n"
+                                 "cat > /dev/null\n" /* until the caller is gone */
+                                 "shift\n"
+                                 "alive() { for pid; do kill -0 \"$pid\" 2>/dev/null && return 0; done; return 1; }\n"
+                                 "i=0\n"
+                                 "while [ $i -lt 100 ] && alive \"$@\"; do sleep 0.1; i=$((i + 1)); done\n"
+                                 "[ $i -lt 100 ] || for pid; do kill -9 \"$pid\" 2>/dev/null; done\n"
+                                 "[ -n \"$KILN_KEEP_LOCAL\" ] || rm -rf \"$0\"\n";
+    char d[16], w[16];
+    snprintf(d, sizeof d, "%d", (int)lc->driver);
+    snprintf(w, sizeof w, "%d", (int)lc->worker);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[0], 0);
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0) {
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        setsid(); /* the terminal's signals are not its */
+        execl("/bin/sh", "sh", "-c", script, lc->dir, "--", d, w, (char *)NULL);
+        _exit(127);
+    }
+    close(p[0]);
+    if (pid < 0) {
+        close(p[1]);
+        return;
+    }
+    lc->cleaner = pid;
+    lc->cleaner_fd = p[1];
+}
+
 void local_stop(local_cluster *lc)
 {
     if (lc->worker > 0) kill(lc->worker, SIGTERM);
     if (lc->driver > 0) kill(lc->driver, SIGTERM);
     if (lc->worker > 0) waitpid(lc->worker, NULL, 0);
     if (lc->driver > 0) waitpid(lc->driver, NULL, 0);
+    if (lc->cleaner > 0) {
+        close(lc->cleaner_fd);
+        waitpid(lc->cleaner, NULL, 0);
+        lc->cleaner = 0;
+    }
     if (getenv("KILN_KEEP_LOCAL"))
         fprintf(stderr, "kiln: local cluster files kept in %s\n", lc->dir);
     else
@@ -124,6 +179,7 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
                      "127.0.0.1:0", "--slots",       slotbuf,     "--work-dir", wdir,          "--log-file",
                      wlog,          "--secret-file", sf,          NULL};
     lc->worker = spawn(wargv);
+    cleaner_start(lc);
     /* wait until the driver knows the worker */
     for (int i = 0; i < 1000; i++) {
         Kiln__Envelope req = KILN__ENVELOPE__INIT;

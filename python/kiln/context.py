@@ -95,8 +95,7 @@ class Context:
         self._deps = []  # (kind, name, hex) every stage needs
         self._shipper = Shipper()
         self._modules_hex = None
-        self._files_dir = tempfile.mkdtemp(prefix="kiln-files-")
-        SparkFiles._client_root = self._files_dir
+        self._files_dir = None  # made by the first addFile
         self._rdd_seq = 0
         Context._active = self
         for p in filter(None, os.environ.get("KILN_PY_FILES", "").split(",")):
@@ -121,6 +120,7 @@ class Context:
         if self._files_dir:
             shutil.rmtree(self._files_dir, ignore_errors=True)
             self._files_dir = None
+            SparkFiles._client_root = None
         if Context._active is self:
             Context._active = None
 
@@ -201,6 +201,9 @@ class Context:
             hexid = self._session.broadcast(f.read())
         self._deps = [d for d in self._deps if not (d[0] == "file" and d[1] == name)]
         self._deps.append(("file", name, hexid))
+        if self._files_dir is None:  # inside a local cluster's directory, which goes with it however we end
+            self._files_dir = tempfile.mkdtemp(prefix="kiln-files-", dir=self._local.dir if self._local else None)
+            SparkFiles._client_root = self._files_dir
         link = os.path.join(self._files_dir, name)
         if os.path.lexists(link):
             os.unlink(link)

@@ -9,6 +9,7 @@
  *   bad.so multi FILE      a map that emits two records
  *   bad.so missing PATH    a text_file that does not exist
  *   bad.so slow FILE       a map that sleeps 50 ms per record (to be killed)
+ *   bad.so crash-in-main X kiln_main itself dereferences NULL (local[N] is running)
  *   bad.so abort FILE      a map that calls abort() on a line containing "boom"
  *   bad.so loop FILE       a map that never returns on a line containing "boom"
  *   bad.so alloc FILE      a map that allocates without bound on a line containing "boom"
@@ -184,6 +185,10 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
 {
     if (argc < 3) return 2;
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "crash-in-main")) { /* user code crashes in the client, with local[N] running */
+        volatile int *p = NULL;
+        return *p;
+    }
     kiln_rdd *lines = kiln_text_file(ctx, argv[2], 2);
     kiln_rdd *r = NULL;
     if (!strcmp(cmd, "static"))
