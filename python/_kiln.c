@@ -8,13 +8,20 @@
  * lineage graph, known to Python by their number. It decides nothing about
  * PySpark's semantics; rdd.py does. Records are encoded and decoded here
  * in C (python/records.c), a list at a time, never by Python code per
- * record. Jobs run with the GIL released.
+ * record. Jobs run with the GIL released, on a thread of their own, so
+ * that ^C (or any signal Python handles) interrupts them: the connection to
+ * the driver is shut down, which ends the application (its tasks are
+ * cancelled), and the signal's exception (KeyboardInterrupt) is raised.
  *
  * Also LocalCluster, a private driver and worker for local[N]
  * (client/local.c), and the error type kiln.KilnError.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "client.h"
 #include "records.h"
@@ -285,6 +292,91 @@ static PyObject *decode_recs(kiln_recs *recs, int fmt)
     return list;
 }
 
+/* ---- running a job so that signals interrupt it ---------------------- */
+
+typedef struct job_call {
+    kiln_rdd *rdd;
+    int kind; /* 0 collect, 1 take, 2 count, 3 save_text */
+    size_t limit;
+    const char *dir;
+    kiln_recs recs;
+    int64_t result;
+    int done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} job_call;
+
+static void *job_thread(void *arg)
+{
+    job_call *jc = arg;
+    int64_t r;
+    switch (jc->kind) {
+    case 0:
+        r = kiln_collect(jc->rdd, &jc->recs);
+        break;
+    case 1:
+        r = kiln_take(jc->rdd, jc->limit, &jc->recs);
+        break;
+    case 2:
+        r = kiln_count(jc->rdd);
+        break;
+    default:
+        r = kiln_save_text(jc->rdd, jc->dir);
+    }
+    pthread_mutex_lock(&jc->mu);
+    jc->result = r;
+    jc->done = 1;
+    pthread_cond_signal(&jc->cv);
+    pthread_mutex_unlock(&jc->mu);
+    return NULL;
+}
+
+/* Runs jc on a thread while this one (holding the GIL only between waits)
+ * checks for signals every 100 ms. 0 with jc->result set, or -1 with the
+ * signal's exception set after cutting the job off (the context is dead:
+ * every later action fails saying so). */
+static int run_job(session *s, job_call *jc)
+{
+    pthread_mutex_init(&jc->mu, NULL);
+    pthread_cond_init(&jc->cv, NULL);
+    pthread_t th;
+    if (pthread_create(&th, NULL, job_thread, jc) != 0) {
+        job_thread(jc); /* no thread to be had: run it here, uninterruptible */
+    } else {
+        for (;;) {
+            int done;
+            Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&jc->mu);
+            if (!jc->done) {
+                struct timespec t;
+                clock_gettime(CLOCK_REALTIME, &t);
+                t.tv_nsec += 100 * 1000 * 1000;
+                if (t.tv_nsec >= 1000000000L) {
+                    t.tv_sec++;
+                    t.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&jc->cv, &jc->mu, &t);
+            }
+            done = jc->done;
+            pthread_mutex_unlock(&jc->mu);
+            Py_END_ALLOW_THREADS if (done) break;
+            if (PyErr_CheckSignals() < 0) {
+                shutdown(s->ctx->fd, SHUT_RDWR); /* the job's reads and writes fail at once */
+                Py_BEGIN_ALLOW_THREADS pthread_join(th, NULL);
+                Py_END_ALLOW_THREADS s->ctx->dead = 1;
+                if (jc->result >= 0 && (jc->kind == 0 || jc->kind == 1)) kiln_recs_free(&jc->recs);
+                pthread_mutex_destroy(&jc->mu);
+                pthread_cond_destroy(&jc->cv);
+                return -1;
+            }
+        }
+        Py_BEGIN_ALLOW_THREADS pthread_join(th, NULL);
+        Py_END_ALLOW_THREADS
+    }
+    pthread_mutex_destroy(&jc->mu);
+    pthread_cond_destroy(&jc->cv);
+    return 0;
+}
+
 static PyObject *s_collect(PyObject *self, PyObject *args)
 {
     session *s = (session *)self;
@@ -294,12 +386,11 @@ static PyObject *s_collect(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "li|n", &id, &fmt, &limit)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    kiln_recs recs;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = limit < 0 ? kiln_collect(p, &recs) : kiln_take(p, (size_t)limit, &recs);
-    Py_END_ALLOW_THREADS if (rc < 0) return ctx_error(s->ctx);
-    PyObject *list = decode_recs(&recs, fmt);
-    kiln_recs_free(&recs);
+    job_call jc = {.rdd = p, .kind = limit < 0 ? 0 : 1, .limit = (size_t)(limit < 0 ? 0 : limit)};
+    if (run_job(s, &jc) < 0) return NULL;
+    if (jc.result < 0) return ctx_error(s->ctx);
+    PyObject *list = decode_recs(&jc.recs, fmt);
+    kiln_recs_free(&jc.recs);
     return list;
 }
 
@@ -310,10 +401,10 @@ static PyObject *s_count(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "l", &id)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    int64_t n;
-    Py_BEGIN_ALLOW_THREADS n = kiln_count(p);
-    Py_END_ALLOW_THREADS if (n < 0) return ctx_error(s->ctx);
-    return PyLong_FromLongLong(n);
+    job_call jc = {.rdd = p, .kind = 2};
+    if (run_job(s, &jc) < 0) return NULL;
+    if (jc.result < 0) return ctx_error(s->ctx);
+    return PyLong_FromLongLong(jc.result);
 }
 
 static PyObject *s_save_text(PyObject *self, PyObject *args)
@@ -324,9 +415,9 @@ static PyObject *s_save_text(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "ls", &id, &dir)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS rc = kiln_save_text(p, dir);
-    Py_END_ALLOW_THREADS if (rc < 0) return ctx_error(s->ctx);
+    job_call jc = {.rdd = p, .kind = 3, .dir = dir};
+    if (run_job(s, &jc) < 0) return NULL;
+    if (jc.result < 0) return ctx_error(s->ctx);
     Py_RETURN_NONE;
 }
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-localtest-XXXXXX")
 trap 'pkill -f "$T/" 2>/dev/null; rm -rf "$T"' EXIT
-seq 1 400 > "$T/in.txt"
+seq 1 2000 > "$T/in.txt" # bad.so slow: 50 ms a line, longer than the bound below
 cat > "$T/slow.py" <<'PY'
 import sys, time, kiln
 sc = kiln.Context()
@@ -45,14 +45,22 @@ started() {
 }
 
 run() { # NAME SIGNAL COMMAND...
-  local name=$1 sig=$2
+  local name=$1 sig=$2 i
   shift 2
   mkdir -p "$T/$name"
-  TMPDIR=$T/$name "$@" > "$T/$name.out" 2>&1 &
+  # a background job of a script starts with SIGINT ignored: give it back
+  TMPDIR=$T/$name env --default-signal=INT "$@" > "$T/$name.out" 2>&1 &
   local pid=$!
   started "$name" && kill "-$sig" "$pid"
+  # the job sleeps for a minute: a client that ignored the signal is still here
+  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    fail "$name" "still running after SIG$sig"
+    kill -9 "$pid"
+  else
+    ends_clean "$name"
+  fi
   wait "$pid" 2>/dev/null
-  ends_clean "$name"
 }
 
 for sig in TERM INT KILL; do
