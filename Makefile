@@ -193,6 +193,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/logs.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/history.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/local.sh
+	KILN_BUILD=$(BUILD) bash tests/integration/cli.sh
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
@@ -244,6 +245,8 @@ install: all
 		chmod 644 $(DESTDIR)/lib/systemd/system/$$u.service; done
 	[ -f $(DESTDIR)/etc/kiln/kiln.conf ] || install -m 644 docs/kiln.conf.example $(DESTDIR)/etc/kiln/kiln.conf
 	install -m 644 systemd/kiln.logrotate $(DESTDIR)/etc/logrotate.d/kiln
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 scripts/kiln.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kiln
 	gzip -9n < $(MAN1) > $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1.gz
 	gzip -9n < $(MAN5) > $(DESTDIR)$(PREFIX)/share/man/man5/kiln.conf.5.gz
 	for m in $(MAN8); do gzip -9n < $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$$(basename $$m).gz; done
@@ -259,6 +262,7 @@ install: all
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(BINS))) $(DESTDIR)$(PREFIX)/include/kiln.h
 	rm -f $(DESTDIR)/lib/systemd/system/kiln-driver.service $(DESTDIR)/lib/systemd/system/kiln-worker.service
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kiln
 	rm -f $(DESTDIR)/etc/logrotate.d/kiln $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1.gz \
 		$(DESTDIR)$(PREFIX)/share/man/man5/kiln.conf.5.gz $(DESTDIR)$(PREFIX)/share/man/man8/kiln-driver.8.gz \
 		$(DESTDIR)$(PREFIX)/share/man/man8/kiln-worker.8.gz

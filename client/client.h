@@ -133,8 +133,9 @@ typedef struct local_cluster {
     int cleaner_fd;                  /* the write end of its pipe: closing it (or dying) says "gone" */
 } local_cluster;
 
-/* 1 when m is "local", "local[N]" or "local[*]" (slots: N, or the online
- * cores), else 0. */
+/* 1 when m is "local", "local[N]" (1..1024) or "local[*]" (slots: N, or
+ * the online cores); -1 when it starts "local[" but is none of these
+ * ("local[abc]"); 0 for a driver's address. */
 int local_parse(const char *m, int *slots);
 /* Starts the private daemons (binaries in bindir; NULL: next to this
  * executable, else on PATH) and waits until the worker has registered.

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "conf.h"
+#include "version.h"
 #include "secret.h"
 #include "util.h"
 
@@ -146,6 +148,74 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
 
 #define DEFAULT_MASTER "127.0.0.1:7077"
 
+/* Edit distance of a and b (short strings: config keys), for did-you-mean. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[128];
+    if (lb >= sizeof row / sizeof row[0]) return (size_t)-1;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t prev = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cur = row[j];
+            size_t best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[lb];
+}
+
+/* Checks one --conf KEY=VALUE before anything runs: a per-job key with a
+ * value of its kind. 0, or -1 after saying what is wrong (the valid keys,
+ * or the one meant) on stderr. */
+static int check_conf(const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        fprintf(stderr, "kiln submit: --conf %s: expected KEY=VALUE\n", kv);
+        return -1;
+    }
+    char key[128];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    if (conf_is_job_key(key)) {
+        kiln_conf c;
+        conf_init(&c);
+        char err[512];
+        int rc = conf_set(&c, key, eq + 1, err, sizeof err);
+        conf_release(&c);
+        if (rc < 0) fprintf(stderr, "kiln submit: --conf %s: %s\n", kv, err);
+        return rc;
+    }
+    const char *best = NULL;
+    size_t bestd = 4; /* at most 3 edits away */
+    char jobkeys[1024] = "";
+    for (size_t i = 0; conf_key_name(i); i++) {
+        const char *name = conf_key_name(i);
+        if (!conf_is_job_key(name)) continue;
+        size_t used = strlen(jobkeys);
+        snprintf(jobkeys + used, sizeof jobkeys - used, "%s%s", used ? ", " : "", name);
+        size_t d = edit_distance(key, name);
+        if (d < bestd) {
+            bestd = d;
+            best = name;
+        }
+    }
+    int known = 0;
+    for (size_t i = 0; conf_key_name(i); i++)
+        known |= !strcmp(conf_key_name(i), key);
+    if (best)
+        fprintf(stderr, "kiln submit: --conf %s: unknown per-job key '%s'; did you mean '%s'?\n", kv, key, best);
+    else
+        fprintf(stderr, "kiln submit: --conf %s: %s '%s'; the keys a job may set are: %s\n", kv,
+                known ? "a daemon's setting, not a per-job one:" : "unknown key", key, jobkeys);
+    return -1;
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -159,7 +229,15 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     const char *py_files = NULL, *files = NULL;
     int i = 0;
     for (; i < argc; i++) {
-        if (!strcmp(argv[i], "--master") && i + 1 < argc)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            free(conf);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("kiln %s\n", KILN_VERSION);
+            free(conf);
+            return 0;
+        } else if (!strcmp(argv[i], "--master") && i + 1 < argc)
             master = argv[++i];
         else if (!strncmp(argv[i], "--master=", 9))
             master = argv[i] + 9;
@@ -188,6 +266,19 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     }
     if (i >= argc) {
         fputs(usage, stderr);
+        free(conf);
+        return 2;
+    }
+    for (size_t k = 0; k < nconf; k++)
+        if (check_conf(conf[k]) < 0) {
+            free(conf);
+            return 2;
+        }
+    int slots0;
+    if (master && local_parse(master, &slots0) < 0) {
+        fprintf(stderr,
+                "kiln submit: --master %s: expected HOST:PORT, local, local[N] (N from 1 to 1024) or local[*]\n",
+                master);
         free(conf);
         return 2;
     }
@@ -406,6 +497,18 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "--version")) {
+        printf("kiln %s\n", KILN_VERSION);
+        return 0;
+    }
+    for (int i = 2; i < argc && strcmp(argv[1], "submit"); i++) /* submit's own arguments are the job's */
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("kiln %s\n", KILN_VERSION);
+            return 0;
+        }
     const char *master = getenv("KILN_MASTER");
     if (master && !*master) master = NULL;
     const char *secret_file = getenv("KILN_SECRET_FILE");
@@ -426,7 +529,10 @@ int main(int argc, char **argv)
             secret_file = argv[++i];
         else if (!strncmp(argv[i], "--secret-file=", 14))
             secret_file = argv[i] + 14;
-        else if (!arg)
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "kiln %s: unknown option %s\n%s", cmd, argv[i], usage);
+            return 2;
+        } else if (!arg)
             arg = argv[i];
         else {
             fputs(usage, stderr);

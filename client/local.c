@@ -199,14 +199,12 @@ int local_start(local_cluster *lc, const char *bindir, int slots, const char *se
 
 int local_parse(const char *m, int *slots)
 {
-    if (strncmp(m, "local", 5)) return 0;
+    if (strncmp(m, "local", 5) || (m[5] && m[5] != '[')) return 0; /* "localhost:7077" is a driver */
     *slots = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (m[5] == 0) return 1;
-    if (m[5] == '[') {
-        if (!strcmp(m + 6, "*]")) return 1;
-        int n = atoi(m + 6);
-        if (n > 0) *slots = n;
-        return 1;
-    }
-    return 0;
+    if (m[5] == 0 || !strcmp(m + 5, "[*]")) return 1;
+    char *end;
+    long n = strtol(m + 6, &end, 10);
+    if (end == m + 6 || strcmp(end, "]") || n < 1 || n > 1024) return -1;
+    *slots = (int)n;
+    return 1;
 }

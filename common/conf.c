@@ -66,7 +66,7 @@ static const conf_key keys[] = {
     {SIZE("driver.max_result_size", driver_max_result_size, "1g"), .flags = CONF_JOB},
     {DURATION("store.retention", store_retention_ms, "60m"), .min = 1},
     {INT("history.max_apps", history_max_apps, "100"), .min = 1},
-    {STRING("worker.driver", worker_driver, "127.0.0.1:7077")},
+    {STRING("worker.driver", worker_driver, "")}, /* none: kiln-worker refuses to start */
     {STRING("worker.listen", worker_listen, "127.0.0.1:7078")},
     {STRING("worker.http", worker_http, "127.0.0.1:8078")},
     {STRING("worker.advertise", worker_advertise, "")},

@@ -13,6 +13,7 @@
 
 #include "net.h"
 #include "util.h"
+#include "version.h"
 
 int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nflags, kiln_conf *c, const char *usage,
                       char *err, size_t errlen)
@@ -32,17 +33,23 @@ int daemon_parse_args(int argc, char **argv, const daemon_flag *flags, size_t nf
             fputs(usage, stdout);
             exit(0);
         }
+        if (!strcmp(a, "--version")) {
+            const char *prog = strrchr(argv[0], '/');
+            printf("%s %s\n", prog ? prog + 1 : argv[0], KILN_VERSION);
+            exit(0);
+        }
         if (strncmp(a, "--", 2)) return errf(err, errlen, "unexpected argument '%s'\n%s", a, usage);
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-        if (!val) return errf(err, errlen, "--%.*s needs a value", (int)nlen, name);
-        if (!eq) i++;
-        if (nlen == 6 && !strncmp(name, "config", 6)) continue;
+        int is_config = nlen == 6 && !strncmp(name, "config", 6);
         const daemon_flag *f = NULL;
         for (size_t k = 0; k < nflags; k++)
             if (strlen(flags[k].flag) == nlen && !strncmp(flags[k].flag, name, nlen)) f = &flags[k];
-        if (!f) return errf(err, errlen, "unknown option --%.*s\n%s", (int)nlen, name, usage);
+        if (!f && !is_config) return errf(err, errlen, "unknown option --%.*s\n%s", (int)nlen, name, usage);
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (!val) return errf(err, errlen, "--%.*s needs a value", (int)nlen, name);
+        if (!eq) i++;
+        if (is_config) continue;
         char e2[512];
         if (conf_set(c, f->key, val, e2, sizeof e2) < 0) return errf(err, errlen, "--%s: %s", f->flag, e2);
     }

@@ -135,6 +135,7 @@ int main(int argc, char **argv)
     d.blob_dir = xasprintf("%s/blobs", d.state_dir);
     if (mkdir_p(d.blob_dir, 0755, err, sizeof err) < 0) {
         log_msg(&d.log, LOG_ERROR, "%s", err);
+        if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);
         goto out;
     }
     /* epoll changes are applied once per loop pass: a connection whose
@@ -145,8 +146,9 @@ int main(int argc, char **argv)
     d.base = event_base_new_with_config(ec);
     event_config_free(ec);
     d.started_ms = now_ms();
-    if (bind_ports(&d, err, sizeof err) < 0) {
+    if (bind_ports(&d, err, sizeof err) < 0) { /* a port in use, say: on stderr too */
         log_msg(&d.log, LOG_ERROR, "%s", err);
+        if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);
         goto out;
     }
     store_sweep(&d, 1);   /* what the last run left: no application runs yet */

@@ -7,7 +7,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=$(cd "${1:-build}" && pwd)
-VERSION=${KILN_VERSION:-0.1.0}
+VERSION=${KILN_VERSION:-$(sed -n 's/^#define KILN_VERSION "\(.*\)"$/\1/p' common/version.h)}
 ARCH=$(dpkg --print-architecture)
 ROOT=$B/deb/root
 rm -rf "$B/deb"

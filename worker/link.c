@@ -280,7 +280,8 @@ static void driver_closed(conn *c, const char *reason, void *arg)
     if (w->registered)
         log_msg(&w->log, LOG_WARN, "lost the driver peer=%s: %s", conn_peer(c), reason);
     else
-        log_msg(&w->log, LOG_DEBUG, "cannot reach the driver %s: %s", w->conf.worker_driver, reason);
+        log_msg(&w->log, LOG_WARN, "cannot reach the driver %s: %s; trying again in %u ms", w->conf.worker_driver,
+                reason, (unsigned)w->backoff_ms);
     w->driver = NULL;
     w->registered = 0;
     if (w->heartbeat_ev) evtimer_del(w->heartbeat_ev);
@@ -303,7 +304,7 @@ static void connect_now(worker *w)
     w->driver = conn_connect(w->base, w->conf.worker_driver, w->conf.net_max_frame, driver_msg, driver_closed, w, err,
                              sizeof err);
     if (!w->driver) {
-        log_msg(&w->log, LOG_ERROR, "bad driver address: %s", err);
+        log_msg(&w->log, LOG_ERROR, "bad driver address: %s; trying again in %u ms", err, (unsigned)w->backoff_ms);
         schedule_reconnect(w);
         return;
     }

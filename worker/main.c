@@ -166,6 +166,13 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
+    if (!w.conf.worker_driver || !*w.conf.worker_driver) {
+        fprintf(stderr,
+                "kiln-worker: no driver to join: pass --driver HOST:PORT, or set worker.driver in the config\n%s",
+                usage);
+        rc = 2;
+        goto out;
+    }
     int level = log_level_parse(w.conf.log_level);
     if (logger_open(&w.log, "worker", w.conf.worker_log_file, level < 0 ? LOG_INFO : (log_level)level, err,
                     sizeof err) < 0) {
@@ -184,11 +191,13 @@ int main(int argc, char **argv)
     w.cache_dir = xasprintf("%s/cache", w.work_dir);
     if (mkdir_p(w.cache_dir, 0755, err, sizeof err) < 0) {
         log_msg(&w.log, LOG_ERROR, "%s", err);
+        if (w.conf.worker_log_file[0]) fprintf(stderr, "kiln-worker: %s\n", err);
         goto out;
     }
     w.base = event_base_new();
-    if (bind_ports(&w, err, sizeof err) < 0) {
+    if (bind_ports(&w, err, sizeof err) < 0) { /* a port in use, say: on stderr too */
         log_msg(&w.log, LOG_ERROR, "%s", err);
+        if (w.conf.worker_log_file[0]) fprintf(stderr, "kiln-worker: %s\n", err);
         goto out;
     }
     /* the address other workers reach us at: the advertised one, else the
@@ -199,6 +208,7 @@ int main(int argc, char **argv)
     w.advertised_port = w.data_port;
     if (ad && (!colon || (w.advertised_port = atoi(colon + 1)) <= 0 || w.advertised_port > 65535)) {
         log_msg(&w.log, LOG_ERROR, "worker.advertise %s: expected HOST:PORT", ad);
+        fprintf(stderr, "kiln-worker: worker.advertise %s: expected HOST:PORT\n", ad);
         goto out;
     }
     snprintf(w.host, sizeof w.host, "%.*s", (int)(colon - hp), hp);

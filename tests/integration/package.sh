@@ -22,7 +22,8 @@ for f in /usr/bin/kiln /usr/bin/kiln-driver /usr/bin/kiln-worker /usr/include/ki
   /usr/lib/python3/dist-packages/kiln/__init__.py /usr/lib/python3/dist-packages/kiln/_build.py \
   /lib/systemd/system/kiln-driver.service /lib/systemd/system/kiln-worker.service /etc/kiln/kiln.conf \
   /etc/logrotate.d/kiln /usr/share/man/man1/kiln.1.gz /usr/share/man/man5/kiln.conf.5.gz \
-  /usr/share/man/man8/kiln-driver.8.gz /usr/share/man/man8/kiln-worker.8.gz /usr/share/doc/kiln/copyright; do
+  /usr/share/man/man8/kiln-driver.8.gz /usr/share/man/man8/kiln-worker.8.gz /usr/share/doc/kiln/copyright \
+  /usr/share/bash-completion/completions/kiln; do
   grep -qx "$f" "$T/contents" || fail "deb_has_$f" "not in the package"
 done
 grep -q '^/usr/lib/python3/dist-packages/kiln/_kiln.*\.so$' "$T/contents" && pass deb_has_extension ||

@@ -101,7 +101,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(c.driver_state_dir, "/var/lib/kiln/driver");
     ck_assert_str_eq(c.driver_log_file, "");
     ck_assert_uint_eq(c.driver_max_result_size, 1ull << 30);
-    ck_assert_str_eq(c.worker_driver, "127.0.0.1:7077");
+    ck_assert_str_eq(c.worker_driver, ""); /* a worker must be told its driver */
     ck_assert_str_eq(c.worker_listen, "127.0.0.1:7078");
     ck_assert_str_eq(c.worker_http, "127.0.0.1:8078");
     ck_assert_str_eq(c.worker_advertise, "");
