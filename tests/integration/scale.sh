@@ -11,9 +11,9 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
 if [ "${KILN_SAN:-}" = 1 ]; then
-  TASKS=20000 BIG=40000 SHUF=3000:100:5 SLACK_MB=0
+  TASKS=20000 BIG=40000 SHUF=6000:100:5 SLACK_MB=0
 else
-  TASKS=50000 BIG=400000 SHUF=3000:300:5 SLACK_MB=48
+  TASKS=50000 BIG=400000 SHUF=6000:300:5 SLACK_MB=48
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-scale-XXXXXX")
 [ -n "${KILN_SAN:-}" ] && sanitizer_logs "$T/sanitizer"
@@ -25,8 +25,11 @@ DLOG=$T/driver/driver.log
 SIM="$B/tests/tools/kiln-sim --driver $MASTER --delay-ms 2"
 # A: 300 workers x 2 slots; 2% of first attempts fail; 40 vanish once it
 # answered 3,000 tasks (in the first job). B: 100 x 4; 30 vanish mid-shuffle
-# once it answered 1,000 map tasks (more than its 800 in flight: the
-# vanished workers hold map outputs), so lost map outputs are rerun.
+# once it answered 1,000 of the shuffle's 6,000 map tasks (B's 400 of the
+# 1,000 slots get ~2,400 of them, well past the threshold however placement
+# spreads them; and 1,000 is more than B's 800 in flight, so the vanished
+# workers hold map outputs the driver knows of), so lost map outputs are
+# rerun.
 $SIM --workers 300 --slots 2 --fail 0.02 --seed 1 --vanish 40 --vanish-after 3000 >"$T/a.out" 2>"$T/a.err" &
 SIM_A=$!
 $SIM --workers 100 --slots 4 --fail 0.01 --seed 2 --vanish 30 --vanish-after 1000 --vanish-in-shuffle >"$T/b.out" 2>"$T/b.err" &
