@@ -4,8 +4,9 @@
 # a shuffle, and the job must still give the answer mawk gives, the driver
 # rerunning from lineage only the map tasks whose outputs went with the
 # worker; a worker lost while two applications run fails neither. Then a
-# soak: 20 pairs of jobs of two applications at once with a random worker
-# killed during each pair, every answer checked. Prints "N passed, M failed".
+# soak: 20 pairs of jobs of two applications at once with a worker killed,
+# a worker frozen or an executor killed during each pair, every answer
+# checked, no files of ended applications left. Prints "N passed, M failed".
 set -u
 cd "$(dirname "$0")/../.."
 . tests/integration/lib.sh
@@ -169,10 +170,30 @@ check two_apps_no_missing_inputs test "$(grep -c "map outputs\? of its input mis
 add_worker
 wait_workers 3 || fail two_apps_rejoin "only $(live_workers) workers"
 
-# ---- soak: a random worker killed during each of $SOAK_JOBS pairs of jobs -----
+# ---- soak: a fault during each of $SOAK_JOBS pairs of jobs ---------------------
 # Two applications at once: wordcount, and a shuffle job of shuf.so
 # (alternately a sum and a cached group read twice); both answers checked.
+# The fault, in turn: a random worker killed (kill -9, and a new one
+# started), a random worker frozen (SIGSTOP past worker.timeout, so the
+# driver counts it lost, then SIGCONT: it joins again as a new worker), or
+# a random executor killed (its task is retried). At the end nothing of the
+# ended applications is left in any work dir but executor logs.
+# freeze_worker N: SIGSTOP until the driver counts a worker lost, then SIGCONT
+freeze_worker() {
+  local lost
+  lost=$(grep -c "worker lost" "$DLOG")
+  kill -STOP "${W[$1]}" 2>/dev/null
+  wait_dlog "worker lost" $((lost + 1)) || log "frozen worker $1 was never counted lost"
+  kill -CONT "${W[$1]}" 2>/dev/null
+}
+# kill_executor N: kill -9 one of worker N's executors (if it has one)
+kill_executor() {
+  local x
+  x=$(pgrep -P "${W[$1]}" | head -1)
+  [ -n "$x" ] && kill -9 "$x" 2>/dev/null
+}
 ok=0
+faults=""
 for i in $(seq 1 "$SOAK_JOBS"); do
   "$KILN" submit "$EX/wordcount.so" "$T/words.txt" "$T/soak-$i" 6 > /dev/null 2> "$T/soak.err" &
   CLIENT=$!
@@ -189,7 +210,12 @@ for i in $(seq 1 "$SOAK_JOBS"); do
   while kill -0 "$CLIENT" 2>/dev/null && [ "$(grep -c "task started" "$DLOG")" -lt "$target" ]; do sleep 0.01; done
   keys=("${!W[@]}")
   victim=${keys[$((RANDOM % ${#keys[@]}))]}
-  kill_worker "$victim"
+  case $((i % 3)) in
+    0) fault=killed; kill_worker "$victim" ;;
+    1) fault=frozen; freeze_worker "$victim" ;;
+    2) fault=executor; kill_executor "$victim" ;;
+  esac
+  faults="$faults $fault"
   wait "$CLIENT"
   rc=$?
   wait "$CLIENT2"
@@ -198,12 +224,22 @@ for i in $(seq 1 "$SOAK_JOBS"); do
     [ $rc2 -eq 0 ] && LC_ALL=C sort "$T/soak2.out" | cmp -s - "$want2"; then
     ok=$((ok + 1))
   else
-    log "soak pair $i (worker $victim killed): rc=$rc rc2=$rc2 $(head -c 300 "$T/soak.err") $(head -c 300 "$T/soak2.err")"
+    log "soak pair $i (worker $victim $fault): rc=$rc rc2=$rc2 $(head -c 300 "$T/soak.err") $(head -c 300 "$T/soak2.err")"
   fi
   rm -rf "$T/soak-$i"
-  add_worker
+  [ "$fault" = killed ] && add_worker
   wait_workers 3 >/dev/null 2>&1
 done
+soak_left=""
+for n in "${!W[@]}"; do
+  for _ in $(seq 1 250); do
+    [ -z "$(find "$T/w$n" -mindepth 2 -path "$T/w$n/app-*/*" ! -name 'executor-*.log' 2>/dev/null)" ] && break
+    sleep 0.02
+  done
+  soak_left="$soak_left$(find "$T/w$n" -mindepth 2 -path "$T/w$n/app-*/*" ! -name 'executor-*.log' 2>/dev/null | head -3)"
+done
+[ -z "$soak_left" ] && pass soak_leaves_no_files || fail soak_leaves_no_files "$soak_left"
+log "soak faults:$faults"
 log "soak: $(grep -c "task requeued" "$DLOG") tasks requeued, $(grep -c "task fetch failed" "$DLOG") fetch failures, $(grep -c "map outputs lost" "$DLOG") map reruns in the whole run"
 if [ "$ok" -eq "$SOAK_JOBS" ]; then pass "soak_${SOAK_JOBS}_pairs_right"
 else fail "soak_${SOAK_JOBS}_pairs_right" "$ok of $SOAK_JOBS right"; fi
