@@ -117,3 +117,15 @@ uint64_t metrics_rss_bytes(pid_t pid)
     if (n != 2) return 0;
     return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
+
+void metrics_counter(FILE *f, const char *name, const char *help, uint64_t v)
+{
+    metrics_family(f, name, "counter", help);
+    metrics_sample(f, name, NULL, (double)v);
+}
+
+void metrics_gauge(FILE *f, const char *name, const char *help, double v)
+{
+    metrics_family(f, name, "gauge", help);
+    metrics_sample(f, name, NULL, v);
+}

@@ -37,6 +37,10 @@ void metrics_family(FILE *f, const char *name, const char *type, const char *hel
  * written without an exponent. */
 void metrics_sample(FILE *f, const char *name, const char *labels, double v);
 
+/* A family of one unlabelled sample: a counter, a gauge. */
+void metrics_counter(FILE *f, const char *name, const char *help, uint64_t v);
+void metrics_gauge(FILE *f, const char *name, const char *help, double v);
+
 /* Writes key="value" into buf (len bytes; truncated, never unterminated)
  * with value escaped for a label: backslash, double quote and newline.
  * Returns buf. */

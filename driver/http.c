@@ -262,18 +262,6 @@ static json_t *api(driver *d, char **parts, size_t n)
 
 /* ---- /metrics ------------------------------------------------------------------ */
 
-static void counter(FILE *f, const char *name, const char *help, uint64_t v)
-{
-    metrics_family(f, name, "counter", help);
-    metrics_sample(f, name, NULL, (double)v);
-}
-
-static void gauge(FILE *f, const char *name, const char *help, double v)
-{
-    metrics_family(f, name, "gauge", help);
-    metrics_sample(f, name, NULL, v);
-}
-
 static void by_outcome(FILE *f, const char *name, const char *help, const char **names, const uint64_t *v, size_t n)
 {
     metrics_family(f, name, "counter", help);
@@ -309,35 +297,41 @@ static void metrics_write(driver *d, FILE *f)
         tasks_running += w->running;
         executors += w->hb_executors;
     }
-    gauge(f, "kiln_applications_running", "Applications running.", (double)apps_running);
-    gauge(f, "kiln_jobs_running", "Jobs running.", (double)jobs_running);
-    gauge(f, "kiln_tasks_running", "Task attempts launched and not answered.", (double)tasks_running);
+    metrics_gauge(f, "kiln_applications_running", "Applications running.", (double)apps_running);
+    metrics_gauge(f, "kiln_jobs_running", "Jobs running.", (double)jobs_running);
+    metrics_gauge(f, "kiln_tasks_running", "Task attempts launched and not answered.", (double)tasks_running);
     metrics_family(f, "kiln_task_duration_seconds", "histogram", "Duration of finished task attempts.");
     metrics_histogram(f, "kiln_task_duration_seconds", NULL, &m->task_seconds);
-    counter(f, "kiln_records_read_total", "Records read by successful tasks.", m->records_in);
-    counter(f, "kiln_records_written_total", "Records written by successful tasks.", m->records_out);
-    counter(f, "kiln_input_bytes_total", "Bytes read by successful tasks (splits, blocks, shuffle).", m->bytes_in);
-    counter(f, "kiln_output_bytes_total", "Bytes written by successful tasks (results, shuffle).", m->bytes_out);
-    counter(f, "kiln_shuffle_read_bytes_total", "Shuffle bytes read by successful reduce tasks.", m->shuffle_read);
-    counter(f, "kiln_shuffle_write_bytes_total", "Shuffle bytes written by successful map tasks.", m->shuffle_write);
-    counter(f, "kiln_spills_total", "Spill files written by successful tasks.", m->spills);
-    counter(f, "kiln_spill_bytes_total", "Bytes spilled by successful tasks.", m->spill_bytes);
-    counter(f, "kiln_blobs_stored_total", "Stage functions stored as broadcast blobs.", d->stats.broadcast);
-    counter(f, "kiln_stages_serialized_total", "Stage functions serialized.", d->stats.serialized);
-    counter(f, "kiln_blobs_served_total", "Blobs served to workers.", d->blobs_served);
-    counter(f, "kiln_blob_bytes_served_total", "Blob bytes served to workers.", d->blob_bytes_served);
-    counter(f, "kiln_blobs_dropped_total", "Blobs dropped by store.retention.", d->blobs_dropped);
-    counter(f, "kiln_connections_total", "RPC connections accepted.", m->conns_accepted);
-    counter(f, "kiln_connections_refused_total", "RPC connections closed at once (net.max_connections).",
-            m->conns_refused);
-    counter(f, "kiln_authentication_failures_total", "RPC handshakes refused (authentication, version, role).",
-            m->handshake_failures);
-    gauge(f, "kiln_connections_open", "RPC connections open.", (double)d->nconns);
-    gauge(f, "kiln_workers", "Workers registered.", (double)workers);
-    gauge(f, "kiln_slots", "Slots of the registered workers.", (double)slots);
-    gauge(f, "kiln_executors_alive", "Executors alive on the workers (their last heartbeats).", (double)executors);
-    gauge(f, "process_resident_memory_bytes", "Resident memory of the driver.", (double)metrics_rss_bytes(0));
-    gauge(f, "kiln_uptime_seconds", "Seconds since the driver started.", (double)(now_ms() - d->started_ms) / 1000.0);
+    metrics_counter(f, "kiln_records_read_total", "Records read by successful tasks.", m->records_in);
+    metrics_counter(f, "kiln_records_written_total", "Records written by successful tasks.", m->records_out);
+    metrics_counter(f, "kiln_input_bytes_total", "Bytes read by successful tasks (splits, blocks, shuffle).",
+                    m->bytes_in);
+    metrics_counter(f, "kiln_output_bytes_total", "Bytes written by successful tasks (results, shuffle).",
+                    m->bytes_out);
+    metrics_counter(f, "kiln_shuffle_read_bytes_total", "Shuffle bytes read by successful reduce tasks.",
+                    m->shuffle_read);
+    metrics_counter(f, "kiln_shuffle_write_bytes_total", "Shuffle bytes written by successful map tasks.",
+                    m->shuffle_write);
+    metrics_counter(f, "kiln_spills_total", "Spill files written by successful tasks.", m->spills);
+    metrics_counter(f, "kiln_spill_bytes_total", "Bytes spilled by successful tasks.", m->spill_bytes);
+    metrics_counter(f, "kiln_blobs_stored_total", "Stage functions stored as broadcast blobs.", d->stats.broadcast);
+    metrics_counter(f, "kiln_stages_serialized_total", "Stage functions serialized.", d->stats.serialized);
+    metrics_counter(f, "kiln_blobs_served_total", "Blobs served to workers.", d->blobs_served);
+    metrics_counter(f, "kiln_blob_bytes_served_total", "Blob bytes served to workers.", d->blob_bytes_served);
+    metrics_counter(f, "kiln_blobs_dropped_total", "Blobs dropped by store.retention.", d->blobs_dropped);
+    metrics_counter(f, "kiln_connections_total", "RPC connections accepted.", m->conns_accepted);
+    metrics_counter(f, "kiln_connections_refused_total", "RPC connections closed at once (net.max_connections).",
+                    m->conns_refused);
+    metrics_counter(f, "kiln_authentication_failures_total", "RPC handshakes refused (authentication, version, role).",
+                    m->handshake_failures);
+    metrics_gauge(f, "kiln_connections_open", "RPC connections open.", (double)d->nconns);
+    metrics_gauge(f, "kiln_workers", "Workers registered.", (double)workers);
+    metrics_gauge(f, "kiln_slots", "Slots of the registered workers.", (double)slots);
+    metrics_gauge(f, "kiln_executors_alive", "Executors alive on the workers (their last heartbeats).",
+                  (double)executors);
+    metrics_gauge(f, "process_resident_memory_bytes", "Resident memory of the driver.", (double)metrics_rss_bytes(0));
+    metrics_gauge(f, "kiln_uptime_seconds", "Seconds since the driver started.",
+                  (double)(now_ms() - d->started_ms) / 1000.0);
 }
 
 /* ---- routing ------------------------------------------------------------------- */

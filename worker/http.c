@@ -247,18 +247,6 @@ static int log_file(worker *w, const char *app, const char *name, struct evbuffe
 
 /* ---- /metrics ---------------------------------------------------------------- */
 
-static void counter(FILE *f, const char *name, const char *help, uint64_t v)
-{
-    metrics_family(f, name, "counter", help);
-    metrics_sample(f, name, NULL, (double)v);
-}
-
-static void gauge(FILE *f, const char *name, const char *help, double v)
-{
-    metrics_family(f, name, "gauge", help);
-    metrics_sample(f, name, NULL, v);
-}
-
 static void metrics_write(worker *w, FILE *f)
 {
     const worker_metrics *m = &w->m;
@@ -276,34 +264,38 @@ static void metrics_write(worker *w, FILE *f)
         running += x->task != NULL;
         alive += !x->reaped;
     }
-    gauge(f, "kiln_worker_slots", "Slots (tasks run at once).", w->slots);
-    gauge(f, "kiln_worker_tasks_running", "Tasks executing.", running);
-    gauge(f, "kiln_worker_tasks_queued", "Tasks received and waiting for blobs or a slot.", w->ntasks - running);
-    gauge(f, "kiln_worker_executors_alive", "Executor processes alive.", alive);
-    counter(f, "kiln_worker_executors_started_total", "Executor processes forked.", w->execs_forked);
-    counter(f, "kiln_worker_records_read_total", "Records read by successful tasks.", m->records_in);
-    counter(f, "kiln_worker_records_written_total", "Records written by successful tasks.", m->records_out);
-    counter(f, "kiln_worker_shuffle_write_bytes_total", "Shuffle bytes written by successful map tasks.",
-            m->shuffle_write);
-    counter(f, "kiln_worker_shuffle_served_bytes_total", "Shuffle bytes served on the data port.",
-            shuffle_server_bytes(w->shuffles));
-    counter(f, "kiln_worker_shuffle_requests_total", "Shuffle fetch requests served on the data port.",
-            shuffle_server_requests(w->shuffles));
-    counter(f, "kiln_worker_spills_total", "Spill files written by successful tasks.", m->spills);
-    counter(f, "kiln_worker_spill_bytes_total", "Bytes spilled by successful tasks.", m->spill_bytes);
-    counter(f, "kiln_worker_blobs_fetched_total", "Blobs fetched from the driver into the cache.", w->blobs_fetched);
-    counter(f, "kiln_worker_blob_bytes_fetched_total", "Blob bytes fetched from the driver.", w->blob_bytes_fetched);
-    counter(f, "kiln_worker_data_connections_total", "Connections accepted on the data port.", m->data_conns);
-    counter(f, "kiln_worker_driver_connections_total", "Connections made to the driver (registrations).",
-            m->driver_conns);
-    counter(f, "kiln_worker_authentication_failures_total", "Handshakes with the driver that failed.",
-            m->handshake_failures);
-    gauge(f, "kiln_worker_registered", "1 while registered with the driver.", w->registered);
+    metrics_gauge(f, "kiln_worker_slots", "Slots (tasks run at once).", w->slots);
+    metrics_gauge(f, "kiln_worker_tasks_running", "Tasks executing.", running);
+    metrics_gauge(f, "kiln_worker_tasks_queued", "Tasks received and waiting for blobs or a slot.",
+                  w->ntasks - running);
+    metrics_gauge(f, "kiln_worker_executors_alive", "Executor processes alive.", alive);
+    metrics_counter(f, "kiln_worker_executors_started_total", "Executor processes forked.", w->execs_forked);
+    metrics_counter(f, "kiln_worker_records_read_total", "Records read by successful tasks.", m->records_in);
+    metrics_counter(f, "kiln_worker_records_written_total", "Records written by successful tasks.", m->records_out);
+    metrics_counter(f, "kiln_worker_shuffle_write_bytes_total", "Shuffle bytes written by successful map tasks.",
+                    m->shuffle_write);
+    metrics_counter(f, "kiln_worker_shuffle_served_bytes_total", "Shuffle bytes served on the data port.",
+                    shuffle_server_bytes(w->shuffles));
+    metrics_counter(f, "kiln_worker_shuffle_requests_total", "Shuffle fetch requests served on the data port.",
+                    shuffle_server_requests(w->shuffles));
+    metrics_counter(f, "kiln_worker_spills_total", "Spill files written by successful tasks.", m->spills);
+    metrics_counter(f, "kiln_worker_spill_bytes_total", "Bytes spilled by successful tasks.", m->spill_bytes);
+    metrics_counter(f, "kiln_worker_blobs_fetched_total", "Blobs fetched from the driver into the cache.",
+                    w->blobs_fetched);
+    metrics_counter(f, "kiln_worker_blob_bytes_fetched_total", "Blob bytes fetched from the driver.",
+                    w->blob_bytes_fetched);
+    metrics_counter(f, "kiln_worker_data_connections_total", "Connections accepted on the data port.", m->data_conns);
+    metrics_counter(f, "kiln_worker_driver_connections_total", "Connections made to the driver (registrations).",
+                    m->driver_conns);
+    metrics_counter(f, "kiln_worker_authentication_failures_total", "Handshakes with the driver that failed.",
+                    m->handshake_failures);
+    metrics_gauge(f, "kiln_worker_registered", "1 while registered with the driver.", w->registered);
     uint64_t mem, disk;
     worker_usage(w, &mem, &disk);
-    gauge(f, "process_resident_memory_bytes", "Resident memory of the worker daemon.", (double)metrics_rss_bytes(0));
-    gauge(f, "kiln_worker_memory_bytes", "Resident memory of the worker and its executors.", (double)mem);
-    gauge(f, "kiln_worker_disk_bytes", "Bytes under the work dir (walked at most every 5 s).", (double)disk);
+    metrics_gauge(f, "process_resident_memory_bytes", "Resident memory of the worker daemon.",
+                  (double)metrics_rss_bytes(0));
+    metrics_gauge(f, "kiln_worker_memory_bytes", "Resident memory of the worker and its executors.", (double)mem);
+    metrics_gauge(f, "kiln_worker_disk_bytes", "Bytes under the work dir (walked at most every 5 s).", (double)disk);
 }
 
 /* ---- routing ------------------------------------------------------------------- */
