@@ -501,8 +501,9 @@ int main(int argc, char **argv)
         printf("kiln %s\n", KILN_VERSION);
         return 0;
     }
-    for (int i = 2; i < argc && strcmp(argv[1], "submit"); i++) /* submit's own arguments are the job's */
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    /* submit's own arguments are the job's, and logs has a usage of its own */
+    for (int i = 2; i < argc && strcmp(argv[1], "submit"); i++)
+        if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) && strcmp(argv[1], "logs")) {
             fputs(usage, stdout);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
