@@ -278,6 +278,9 @@ static void metrics_write(worker *w, FILE *f)
                     shuffle_server_bytes(w->shuffles));
     metrics_counter(f, "kiln_worker_shuffle_requests_total", "Shuffle fetch requests served on the data port.",
                     shuffle_server_requests(w->shuffles));
+    metrics_counter(f, "kiln_worker_data_port_authentication_failures_total",
+                    "Data-port handshakes refused (authentication, version, role).",
+                    shuffle_server_handshake_failures(w->shuffles));
     metrics_counter(f, "kiln_worker_spills_total", "Spill files written by successful tasks.", m->spills);
     metrics_counter(f, "kiln_worker_spill_bytes_total", "Bytes spilled by successful tasks.", m->spill_bytes);
     metrics_counter(f, "kiln_worker_blobs_fetched_total", "Blobs fetched from the driver into the cache.",

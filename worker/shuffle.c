@@ -416,6 +416,7 @@ struct shuffle_server {
     size_t max_frame;
     size_t piece; /* payload bytes per FetchData */
     uint64_t bytes, requests;
+    uint64_t handshake_failures; /* data-port handshakes refused (for /metrics) */
     peer *peers;
     size_t npeers;
     const auth_secret *secret; /* borrowed; NULL: no authentication */
@@ -582,7 +583,10 @@ static void peer_on_msg(conn *c, Kiln__Envelope *m, void *arg)
     if (p->hs.state != HS_DONE) {
         char why[512];
         int st = conn_handshake(c, &p->hs, m, why, sizeof why);
-        if (st < 0) peer_reject(p, 1, "%s", why);
+        if (st < 0) {
+            p->srv->handshake_failures++;
+            peer_reject(p, 1, "%s", why);
+        }
         if (st > 0) conn_set_max_frame(c, REQUEST_MAX); /* only fetch requests come now */
         return;
     }
@@ -665,6 +669,11 @@ void shuffle_server_free(shuffle_server *s)
 uint64_t shuffle_server_bytes(const shuffle_server *s)
 {
     return s->bytes;
+}
+
+uint64_t shuffle_server_handshake_failures(const shuffle_server *s)
+{
+    return s ? s->handshake_failures : 0;
 }
 
 uint64_t shuffle_server_requests(const shuffle_server *s)

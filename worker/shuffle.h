@@ -99,6 +99,8 @@ void shuffle_server_accept(shuffle_server *s, evutil_socket_t fd);
 /* Counters for status pages. */
 uint64_t shuffle_server_bytes(const shuffle_server *s);
 uint64_t shuffle_server_requests(const shuffle_server *s);
+/* Data-port handshakes refused (a wrong or missing secret, version, role). */
+uint64_t shuffle_server_handshake_failures(const shuffle_server *s);
 
 /* ---- fetching (in an executor, blocking) ---- */
 /* Called with each whole sealed block, in no particular order across map

@@ -131,6 +131,10 @@ refused_after=$(grep -c 'connection refused peer=127.0.0.1:[0-9]* error=".*authe
   fail refusals_logged "$(grep 'connection refused' "$T/driver/driver.log" | tail -5)"
 grep -q 'data connection closed peer=127.0.0.1:[0-9]* reason="authentication failed' "$T/w1/worker.log" &&
   pass data_port_refusal_logged || fail data_port_refusal_logged "$(grep 'data connection' "$T/w1/worker.log" | tail -2)"
+# and counted in the worker's /metrics
+WHTTP1=127.0.0.1:$(awk '$1 == "http" { print $2 }' "$T/w1/ports")
+n=$(curl -s "http://$WHTTP1/metrics" | awk '$1 == "kiln_worker_data_port_authentication_failures_total" { print $2 }')
+[ "${n:-0}" -ge 2 ] && pass data_port_refusals_in_metrics || fail data_port_refusals_in_metrics "got '$n'"
 
 # the owner may kill it, still without a secret flag
 if "$KILN" kill "$APP" > /dev/null; then pass owner_kills_own_app; else fail owner_kills_own_app "kiln kill failed"; fi
