@@ -192,8 +192,8 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/scale.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/logs.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/history.sh
-	KILN_BUILD=$(BUILD) bash tests/integration/local.sh
-	KILN_BUILD=$(BUILD) bash tests/integration/cli.sh
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/local.sh)
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/cli.sh)
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
