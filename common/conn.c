@@ -1,16 +1,29 @@
 /*
- * conn.c - framed connections over bufferevents.
+ * conn.c - framed connections over a non-blocking socket and libevent.
  *
- * Reading: the input evbuffer is parsed with frame_parse_conn; a whole
- * frame is made contiguous with evbuffer_pullup, decoded, handed to the
- * owner, then drained. Writing: the envelope is packed straight into the
- * output evbuffer's reserved space (one copy, no temporary). Closing: see
- * conn.h.
+ * A connection owns its socket, a read event and a write event on it, and
+ * an input and an output evbuffer. It does its own reading and writing
+ * rather than going through a bufferevent, for the syscalls: a connection
+ * that carries a few small frames per round trip (a worker with four
+ * slots) otherwise pays an ioctl(FIONREAD) before every read and two
+ * epoll_ctl (the write event on, then off) around every write.
+ *
+ * Reading: one read per readable event, sized to the rest of the frame
+ * being received (at least READ_MIN, at most FRAME_INPUT_CHUNK and what
+ * the input may still hold). The input is parsed with frame_parse_conn; a
+ * whole frame is made contiguous with evbuffer_pullup, decoded, handed to
+ * the owner, then drained. Writing: the envelope is packed straight into
+ * the output evbuffer's reserved space (one copy, no temporary). The first
+ * frame queued on an empty output activates the connection's flush event,
+ * which runs after the callbacks already due in this pass of the loop, so
+ * everything queued in one pass leaves in one write; only when the socket
+ * does not take it all is the write event added until it has. Closing:
+ * see conn.h.
  *
  * The one idea: a peer decides what this process holds only within bounds.
  * Before the handshake finished a frame may have FRAME_HANDSHAKE_MAX bytes
  * (a header announcing more closes the connection before its body is read)
- * and the input holds FRAME_INPUT_HANDSHAKE; after it, the read watermark
+ * and the input holds FRAME_INPUT_HANDSHAKE; after it, the input limit
  * follows the frame being received (frame_input_high), so reading stops
  * once one whole frame is there until it was consumed, and stops while the
  * owner paused it or, with an output limit, while the peer leaves more
@@ -31,7 +44,6 @@
 #include <errno.h>
 #include <malloc.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -40,6 +52,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -49,16 +62,28 @@
 
 /* A connection that held a frame this big trims the heap when it ends. */
 #define TRIM_AT (8u << 20)
+/* The smallest read: small frames arrive many to a read. */
+#define READ_MIN (16u << 10)
+/* The most one write hands the kernel (a bulk output takes several passes
+ * of the loop, so one connection does not hold the others up). */
+#define WRITE_MAX (1 << 20)
 
 struct conn {
     struct event_base *base;
-    struct bufferevent *bev;
+    evutil_socket_t fd;
+    struct event *rev, *wev;       /* on fd; added while reading / while output waits */
+    struct event *flush_ev;        /* writes what one pass queued, after the pass */
+    struct evbuffer *in, *out;
+    size_t in_high;                /* read no further than this (frame_input_high) */
+    size_t in_need;                /* bytes still missing of the frame being received */
+    int reading, writing, flush_queued;
+    int connecting;                /* a connect in flight: nothing is read or written */
+    int connect_errno;             /* a connect that failed at once, reported from the loop */
     size_t max_frame;
     conn_msg_cb on_msg;
     conn_close_cb on_close;
     void *arg;
     int closing;
-    int in_callback;
     int flushing;
     int protocol_error;
     int authenticated; /* the handshake finished, or the link needs none */
@@ -81,11 +106,16 @@ struct conn {
 static void conn_free(conn *c)
 {
     int trim = c->held >= TRIM_AT;
-    if (c->bev) bufferevent_free(c->bev);
+    event_free(c->rev);
+    event_free(c->wev);
+    event_free(c->flush_ev);
     if (c->free_ev) event_free(c->free_ev);
     if (c->resume_ev) event_free(c->resume_ev);
     if (c->flush_timeout) event_free(c->flush_timeout);
     if (c->deadline) event_free(c->deadline);
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    evutil_closesocket(c->fd);
     seal_release(&c->seal);
     free(c);
     /* glibc keeps freed evbuffer chains in its arenas: give them back */
@@ -108,57 +138,133 @@ static void flush_timeout_cb(evutil_socket_t fd, short what, void *arg)
     schedule_free(arg);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg);
+static void process_input(conn *c);
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-    conn *c = arg;
-    read_cb(c->bev, c);
+    process_input(arg);
 }
 
-/* Reading is on unless the connection is closing or paused (by its owner
- * or by its output); frames already buffered are read from the loop. */
+/* Reading is on unless the connection is closing, connecting, paused (by
+ * its owner or by its output) or its input is full. */
 static void update_read(conn *c)
 {
     if (c->closing) return;
-    if (c->paused || c->out_paused) {
-        bufferevent_disable(c->bev, EV_READ);
-        return;
-    }
-    bufferevent_enable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) >= FRAME_HEADER) {
+    int want = !c->connecting && !c->paused && !c->out_paused && evbuffer_get_length(c->in) < c->in_high;
+    if (want && !c->reading)
+        event_add(c->rev, NULL);
+    else if (!want && c->reading)
+        event_del(c->rev);
+    c->reading = want;
+}
+
+/* A pause ended (or changed): frames already buffered are delivered from
+ * the loop. */
+static void resume_read(conn *c)
+{
+    update_read(c);
+    if (!c->closing && !c->paused && !c->out_paused && evbuffer_get_length(c->in) >= FRAME_HEADER) {
         if (!c->resume_ev) c->resume_ev = event_new(c->base, -1, 0, resume_cb, c);
         event_active(c->resume_ev, 0, 0);
     }
 }
 
-/* The bufferevent calls write_cb when a write leaves at most this. */
-static void set_write_mark(conn *c)
-{
-    size_t low = c->drain_low > c->out_low ? c->drain_low : c->out_low;
-    bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
-}
-
-/* After queuing: a peer over the output limit stops being read. */
-static void check_output(conn *c)
+/* After queuing: a peer over the output limit stops being read, and the
+ * first frame on an empty output asks for a write after this pass. */
+static void queued(conn *c)
 {
     if (c->out_high && !c->out_paused && conn_output_pending(c) > c->out_high) {
         c->out_paused = 1;
         update_read(c);
     }
+    if (!c->flush_queued && !c->writing && !c->connecting) {
+        c->flush_queued = 1;
+        event_active(c->flush_ev, 0, 0);
+    }
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void conn_fail(conn *c, int err)
 {
-    conn *c = arg;
-    size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+    if (c->flushing) { /* the peer is gone: nothing more will leave */
+        schedule_free(c);
+        return;
+    }
+    char reason[128];
+    if (err == 0)
+        snprintf(reason, sizeof reason, "connection closed by peer");
+    else
+        snprintf(reason, sizeof reason, "connection error: %s", strerror(err));
+    conn_close(c, 0, reason);
+}
+
+/* What follows a write: the write event is on only while output waits;
+ * a closing connection that flushed everything is freed; a peer paused by
+ * its output is read again once it took enough; the owner's drain
+ * callback may queue more. */
+static void after_write(conn *c)
+{
+    size_t left = evbuffer_get_length(c->out);
+    int want = left > 0;
+    if (want && !c->writing)
+        event_add(c->wev, NULL);
+    else if (!want && c->writing)
+        event_del(c->wev);
+    c->writing = want;
     if (c->flushing && left == 0) schedule_free(c);
     if (c->closing) return;
     if (c->out_paused && left <= c->out_low) {
         c->out_paused = 0;
-        update_read(c);
+        resume_read(c);
     }
     if (c->drain_cb && left <= c->drain_low) c->drain_cb(c, c->arg);
+}
+
+static void do_write(conn *c)
+{
+    c->flush_queued = 0;
+    if (c->connecting || (c->closing && !c->flushing)) return;
+    if (evbuffer_get_length(c->out) > 0 && evbuffer_write_atmost(c->out, c->fd, WRITE_MAX) < 0) {
+        int err = EVUTIL_SOCKET_ERROR();
+        if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+            conn_fail(c, err);
+            return;
+        }
+    }
+    after_write(c);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    do_write(arg);
+}
+
+/* A connect finished (or failed): from here the connection reads and writes. */
+static void connected(conn *c)
+{
+    int err = c->connect_errno;
+    socklen_t len = sizeof err;
+    if (!err && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err) {
+        c->connecting = 0;
+        if (c->writing) event_del(c->wev);
+        c->writing = 0;
+        char reason[128];
+        snprintf(reason, sizeof reason, "connect failed: %s", strerror(err));
+        conn_close(c, 0, reason);
+        return;
+    }
+    c->connecting = 0;
+    update_read(c);
+    do_write(c);
+}
+
+static void write_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    if (c->connecting)
+        connected(c);
+    else
+        do_write(c);
 }
 
 void conn_close(conn *c, int flush, const char *reason)
@@ -166,15 +272,22 @@ void conn_close(conn *c, int flush, const char *reason)
     if (c->closing) return;
     c->closing = 1;
     if (c->deadline) evtimer_del(c->deadline);
-    bufferevent_disable(c->bev, EV_READ);
+    if (c->reading) event_del(c->rev);
+    c->reading = 0;
     if (c->on_close) c->on_close(c, reason, c->arg);
-    if (flush && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+    if (flush && !c->connecting && evbuffer_get_length(c->out) > 0) {
         c->flushing = 1;
         struct timeval tv = {2, 0};
         c->flush_timeout = evtimer_new(c->base, flush_timeout_cb, c);
         evtimer_add(c->flush_timeout, &tv);
+        if (!c->writing && !c->flush_queued) {
+            c->flush_queued = 1;
+            event_active(c->flush_ev, 0, 0);
+        }
         return;
     }
+    if (c->writing) event_del(c->wev);
+    c->writing = 0;
     schedule_free(c);
 }
 
@@ -215,11 +328,12 @@ Kiln__Envelope *conn_steal_msg(conn *c)
     return m;
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+/* Delivers every whole frame buffered, then sets how far to read. */
+static void process_input(conn *c)
 {
-    conn *c = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = c->in;
     size_t pending = 0; /* payload of the frame still arriving */
+    c->in_need = 0;
     while (!c->closing && !c->paused && !c->out_paused) {
         uint8_t hdr[FRAME_HEADER];
         size_t avail = evbuffer_get_length(in), len;
@@ -238,6 +352,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
         if (len > c->held) c->held = len;
         if (avail < FRAME_HEADER + len) {
             pending = len;
+            c->in_need = FRAME_HEADER + len - avail;
             break;
         }
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
@@ -257,60 +372,88 @@ static void read_cb(struct bufferevent *bev, void *arg)
         msg_free(c->cur_msg);
         c->cur_msg = NULL;
     }
+    if (c->closing) return;
     /* read no more than the frame being received (or one chunk) */
-    if (!c->closing) bufferevent_setwatermark(bev, EV_READ, 0, frame_input_high(c->authenticated, pending));
+    c->in_high = frame_input_high(c->authenticated, pending);
+    update_read(c);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+/* One read: the rest of the frame being received, or READ_MIN, within
+ * what the input may hold and one chunk. */
+static void read_ready_cb(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        int one = 1;
-        setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    size_t have = evbuffer_get_length(c->in);
+    if (c->closing) return;
+    if (have >= c->in_high) {
+        update_read(c);
         return;
     }
-    if (c->flushing) {
-        schedule_free(c);
+    size_t want = c->in_need > READ_MIN ? c->in_need : READ_MIN;
+    if (want > FRAME_INPUT_CHUNK) want = FRAME_INPUT_CHUNK;
+    if (want > c->in_high - have) want = c->in_high - have;
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
+    if (nv < 1) {
+        conn_close(c, 0, "out of memory for input");
         return;
     }
-    char reason[128];
-    if (what & BEV_EVENT_EOF)
-        snprintf(reason, sizeof reason, "connection closed by peer");
-    else
-        snprintf(reason, sizeof reason, "connection error: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-    conn_close(c, 0, reason);
+    size_t room = 0;
+    for (int i = 0; i < nv; i++) {
+        if (room + v[i].iov_len > want) v[i].iov_len = want - room;
+        room += v[i].iov_len;
+    }
+    ssize_t n = readv(c->fd, (struct iovec *)v, nv);
+    if (n <= 0) {
+        int err = n == 0 ? 0 : errno;
+        evbuffer_commit_space(c->in, v, 0);
+        if (n < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) return;
+        conn_fail(c, err);
+        return;
+    }
+    size_t got = (size_t)n;
+    for (int i = 0; i < nv; i++) {
+        if (v[i].iov_len > got) v[i].iov_len = got;
+        got -= v[i].iov_len;
+    }
+    evbuffer_commit_space(c->in, v, nv);
+    process_input(c);
 }
 
-static conn *conn_alloc(struct event_base *base, struct bufferevent *bev, size_t max_frame, conn_msg_cb on_msg,
+static conn *conn_alloc(struct event_base *base, evutil_socket_t fd, size_t max_frame, conn_msg_cb on_msg,
                         conn_close_cb on_close, void *arg)
 {
     conn *c = xcalloc(1, sizeof *c);
     c->base = base;
-    c->bev = bev;
+    c->fd = fd;
+    c->rev = event_new(base, fd, EV_READ | EV_PERSIST, read_ready_cb, c);
+    c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, write_ready_cb, c);
+    c->flush_ev = event_new(base, -1, 0, flush_cb, c);
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->in_high = frame_input_high(0, 0);
     c->max_frame = max_frame ? max_frame : FRAME_MAX_DEFAULT;
     c->on_msg = on_msg;
     c->on_close = on_close;
     c->arg = arg;
-    bufferevent_setcb(bev, read_cb, write_cb, event_cb, c);
-    /* libevent's default of 16 KiB per read or write costs a syscall per
-     * 16 KiB on bulk transfers (blobs, results, shuffle blocks) */
-    bufferevent_set_max_single_write(bev, 1 << 20);
-    bufferevent_set_max_single_read(bev, FRAME_INPUT_CHUNK);
-    bufferevent_setwatermark(bev, EV_READ, 0, frame_input_high(0, 0));
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
     return c;
 }
 
-conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame, conn_msg_cb on_msg,
-               conn_close_cb on_close, void *arg)
+static void socket_setup(evutil_socket_t fd)
 {
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one); /* fails harmlessly on unix sockets */
-    struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    conn *c = conn_alloc(base, bev, max_frame, on_msg, on_close, arg);
+}
+
+conn *conn_new(struct event_base *base, evutil_socket_t fd, size_t max_frame, conn_msg_cb on_msg,
+               conn_close_cb on_close, void *arg)
+{
+    socket_setup(fd);
+    conn *c = conn_alloc(base, fd, max_frame, on_msg, on_close, arg);
     net_peer_name(fd, c->peer, sizeof c->peer);
+    update_read(c);
     return c;
 }
 
@@ -320,14 +463,23 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
     struct sockaddr_storage ss;
     socklen_t sl;
     if (net_parse_addr(hostport, &ss, &sl, err, errlen) < 0) return NULL;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    conn *c = conn_alloc(base, bev, max_frame, on_msg, on_close, arg);
-    snprintf(c->peer, sizeof c->peer, "%s", hostport);
-    if (bufferevent_socket_connect(bev, (struct sockaddr *)&ss, (int)sl) < 0) {
-        /* report from the loop so the caller sees one path */
-        c->closing = 0;
-        conn_close(c, 0, "connect failed");
+    evutil_socket_t fd = socket(ss.ss_family, SOCK_STREAM, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return NULL;
     }
+    socket_setup(fd);
+    conn *c = conn_alloc(base, fd, max_frame, on_msg, on_close, arg);
+    snprintf(c->peer, sizeof c->peer, "%s", hostport);
+    /* in progress or not, the outcome is reported from the loop, so the
+     * caller has stored the conn before its close callback can run */
+    c->connecting = 1;
+    if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) c->connect_errno = errno;
+    if (c->connect_errno)
+        event_active(c->wev, EV_WRITE, 0);
+    else
+        event_add(c->wev, NULL);
+    c->writing = !c->connect_errno;
     return c;
 }
 
@@ -335,7 +487,7 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
 {
     if (c->closing) return -1;
     size_t n = msg_frame_size(&c->seal.tx, msg);
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     struct evbuffer_iovec v;
     if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1) return -1;
     v.iov_len = msg_pack_frame_into(v.iov_base, &c->seal.tx, msg);
@@ -344,7 +496,7 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
         return -1;
     }
     int rc = evbuffer_commit_space(out, &v, 1);
-    check_output(c);
+    queued(c);
     return rc;
 }
 
@@ -375,11 +527,11 @@ int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_seg
                    int64_t len)
 {
     if (c->closing) return -1;
-    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct evbuffer *out = c->out;
     if (!seal_on(&c->seal.tx)) {
         if (evbuffer_add(out, head, n) < 0) return -1;
         int rc = evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len);
-        check_output(c);
+        queued(c);
         return rc;
     }
     /* the head's frame length counts the tag too */
@@ -391,7 +543,7 @@ int conn_send_file(conn *c, const void *head, size_t n, struct evbuffer_file_seg
     if (evbuffer_add(out, h, n) < 0 || evbuffer_add_file_segment(out, seg, (ev_off_t)off, (ev_off_t)len) < 0 ||
         evbuffer_add(out, tag, sizeof tag) < 0)
         return -1;
-    check_output(c);
+    queued(c);
     return 0;
 }
 
@@ -427,7 +579,8 @@ void conn_set_authenticated(conn *c)
 {
     if (c->authenticated || c->closing) return;
     c->authenticated = 1;
-    bufferevent_setwatermark(c->bev, EV_READ, 0, frame_input_high(1, 0));
+    if (c->in_high < frame_input_high(1, 0)) c->in_high = frame_input_high(1, 0);
+    update_read(c);
 }
 
 void conn_set_max_frame(conn *c, size_t max)
@@ -439,12 +592,11 @@ void conn_set_output_limit(conn *c, size_t high, size_t low)
 {
     c->out_high = high;
     c->out_low = high ? (low < high ? low : high) : 0;
-    set_write_mark(c);
     if (!high && c->out_paused) {
         c->out_paused = 0;
-        update_read(c);
+        resume_read(c);
     }
-    check_output(c);
+    queued(c);
 }
 
 const char *conn_peer(const conn *c)
@@ -454,7 +606,7 @@ const char *conn_peer(const conn *c)
 
 size_t conn_output_pending(const conn *c)
 {
-    return evbuffer_get_length(bufferevent_get_output(c->bev));
+    return evbuffer_get_length(c->out);
 }
 
 void conn_set_arg(conn *c, void *arg)
@@ -466,12 +618,11 @@ void conn_pause_read(conn *c, int paused)
 {
     if (c->closing) return;
     c->paused = paused;
-    update_read(c);
+    resume_read(c);
 }
 
 void conn_set_drain_cb(conn *c, void (*cb)(conn *c, void *arg), size_t low)
 {
     c->drain_cb = cb;
     c->drain_low = cb ? low : 0;
-    set_write_mark(c);
 }

@@ -1,5 +1,5 @@
 /*
- * conn.h - a framed connection over a libevent bufferevent.
+ * conn.h - a framed connection over a non-blocking socket (libevent).
  *
  * The owner gets one callback per decoded message and one when the
  * connection ends. A connection is never freed inside its own callback:
