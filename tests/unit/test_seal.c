@@ -8,6 +8,8 @@
  * messages and stop at the first bad one without decoding it.
  */
 #include <check.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,20 +60,79 @@ static int opens(seal_dir *d, const uint8_t *f, size_t n)
     return seal_check(d, f, n, err, sizeof err) == 0;
 }
 
+static void unhex(const char *h, uint8_t *out)
+{
+    for (size_t i = 0; h[2 * i]; i++) {
+        unsigned v;
+        ck_assert_int_eq(sscanf(h + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* Poly1305 of msg under key, straight from libcrypto's MAC. */
+static void poly1305(const uint8_t key[32], const void *msg, size_t n, uint8_t tag[16])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    size_t len = 0;
+    ck_assert_int_eq(EVP_MAC_init(ctx, key, 32, NULL), 1);
+    ck_assert_int_eq(EVP_MAC_update(ctx, msg, n), 1);
+    ck_assert_int_eq(EVP_MAC_final(ctx, tag, &len, 16), 1);
+    ck_assert_uint_eq(len, 16);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+}
+
+/* The construction against RFC 8439's vectors: Poly1305 itself (2.5.2),
+ * and the one-time key of the first frame of a batch, which is RFC 8439's
+ * Poly1305 key generation (2.6.2) with nonce 0^32 || u64le(seq / 16). */
+START_TEST(test_known_answers)
+{
+    uint8_t key[32], tag[16], want[16];
+    unhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b", key);
+    poly1305(key, "Cryptographic Forum Research Group", 34, tag);
+    unhex("a8061dc1305136c6c22b8baf0c0127a9", want);
+    ck_assert_mem_eq(tag, want, 16);
+
+    uint8_t dir_key[32], otk[32];
+    for (int i = 0; i < 32; i++)
+        dir_key[i] = (uint8_t)(0x80 + i);
+    unhex("8ad5a08b905f81cc815040274ab29471a833b637e3fd0da508dbb8e2fdd1a646", otk);
+    seal_dir d;
+    ck_assert_int_eq(seal_dir_init(&d, dir_key), 0);
+    d.seq = 0x0706050403020100ull * SEAL_BATCH; /* nonce 00000000 0001020304050607 */
+    uint8_t f[64];
+    frame_put_header(f, 5 + SEAL_TAG_LEN);
+    memcpy(f + FRAME_HEADER, "hello", 5);
+    struct iovec iov = {f, FRAME_HEADER + 5};
+    ck_assert_int_eq(seal_tag(&d, &iov, 1, tag), 0);
+    poly1305(otk, f, FRAME_HEADER + 5, want);
+    ck_assert_mem_eq(tag, want, 16);
+    seal s = {.tx = d};
+    seal_release(&s);
+}
+END_TEST
+
 START_TEST(test_in_order_both_ways)
 {
     seal c, s;
     pair_init(&c, &s, "s3cret");
     ck_assert(seal_on(&c.tx) && seal_on(&c.rx) && seal_on(&s.tx) && seal_on(&s.rx));
-    uint8_t f[256];
-    for (int i = 0; i < 5; i++) {
+    uint8_t f[256], first[256];
+    size_t nfirst = 0;
+    /* past three batches of one-time keys (SEAL_BATCH frames each) */
+    for (int i = 0; i < 3 * SEAL_BATCH + 5; i++) {
         size_t n = seal_frame(&c.tx, "heartbeat", f);
+        if (i == 0) memcpy(first, f, nfirst = n);
+        /* the same bytes get a new tag in every place */
+        if (i > 0) ck_assert_mem_ne(f + n - SEAL_TAG_LEN, first + nfirst - SEAL_TAG_LEN, SEAL_TAG_LEN);
         ck_assert(opens(&s.rx, f, n));
         n = seal_frame(&s.tx, "task launch", f);
         ck_assert(opens(&c.rx, f, n));
     }
-    ck_assert_uint_eq(c.tx.seq, 5);
-    ck_assert_uint_eq(s.rx.seq, 5);
+    ck_assert_uint_eq(c.tx.seq, 3 * SEAL_BATCH + 5);
+    ck_assert_uint_eq(s.rx.seq, 3 * SEAL_BATCH + 5);
+
     /* an empty payload is a frame too */
     size_t n = seal_frame(&c.tx, "", f);
     ck_assert_uint_eq(n, FRAME_HEADER + SEAL_TAG_LEN);
@@ -315,6 +376,7 @@ int main(void)
 {
     Suite *su = suite_create("seal");
     TCase *tc = tcase_create("seal");
+    tcase_add_test(tc, test_known_answers);
     tcase_add_test(tc, test_in_order_both_ways);
     tcase_add_test(tc, test_any_flipped_bit_fails);
     tcase_add_test(tc, test_replay_reorder_drop);
