@@ -23,7 +23,8 @@
 #include <xxhash.h>
 
 #include "agg.h"
-#include "shuffle.h"
+#include "shuffle_fetch.h"
+#include "shuffle_write.h"
 #include "task_int.h"
 #include "util.h"
 

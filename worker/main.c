@@ -21,7 +21,7 @@
 #include "net.h"
 #include "secret.h"
 #include "util.h"
-#include "shuffle.h"
+#include "shuffle_serve.h"
 #include "worker.h"
 
 static const char usage[] = "usage: kiln-worker [--config FILE] --driver HOST:PORT [--listen HOST:PORT]\n"

@@ -36,6 +36,9 @@
 #include "msg.h"
 #include "net.h"
 #include "shuffle.h"
+#include "shuffle_fetch.h"
+#include "shuffle_serve.h"
+#include "shuffle_write.h"
 #include "util.h"
 
 #define APP      "app-1"
