@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "httpd.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -336,56 +337,17 @@ static void metrics_write(driver *d, FILE *f)
 
 /* ---- routing ------------------------------------------------------------------- */
 
-#define MAX_PARTS 8
-
-/* Splits path into its non-empty components (in place); returns how many,
- * or MAX_PARTS + 1 when there are more. */
-static size_t split_path(char *path, char **parts)
-{
-    size_t n = 0;
-    for (char *save = NULL, *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-        if (n == MAX_PARTS) return MAX_PARTS + 1;
-        parts[n++] = p;
-    }
-    return n;
-}
-
-static void reply(struct evhttp_request *req, int code, const char *type, struct evbuffer *b)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Method Not Allowed", b);
-}
-
-static void reply_json(struct evhttp_request *req, json_t *o, struct evbuffer *b)
-{
-    int code = 200;
-    if (!o) {
-        code = 404;
-        o = json_pack("{s:s}", "error", "not found");
-    }
-    char *s = json_dumps(o, JSON_INDENT(2));
-    evbuffer_add_printf(b, "%s\n", s);
-    free(s);
-    json_decref(o);
-    reply(req, code, "application/json", b);
-}
-
-static const char HTML[] = "text/html; charset=utf-8";
-
 /* An HTML page for parts[], or 404. */
 static void route_page(driver *d, struct evhttp_request *req, char **parts, size_t n, struct evbuffer *b)
 {
     if (n == 0) {
         ui_apps(d, b);
-        reply(req, 200, HTML, b);
+        httpd_reply(req, 200, HTTPD_HTML, b);
         return;
     }
     if (n == 1 && !strcmp(parts[0], "workers")) {
         ui_workers(d, b);
-        reply(req, 200, HTML, b);
+        httpd_reply(req, 200, HTTPD_HTML, b);
         return;
     }
     app *a = n >= 2 && !strcmp(parts[0], "app") ? http_find_app(d, parts[1]) : NULL;
@@ -394,14 +356,14 @@ static void route_page(driver *d, struct evhttp_request *req, char **parts, size
     int num = n == 4 && *parts[3] && !*end;
     if (a && n == 2) {
         ui_app(d, b, a);
-        reply(req, 200, HTML, b);
+        httpd_reply(req, 200, HTTPD_HTML, b);
         return;
     }
     if (a && num && !strcmp(parts[2], "job")) {
         job *j = http_find_job(a, (uint32_t)id);
         if (j) {
             ui_job(d, b, j);
-            reply(req, 200, HTML, b);
+            httpd_reply(req, 200, HTTPD_HTML, b);
             return;
         }
     }
@@ -409,50 +371,42 @@ static void route_page(driver *d, struct evhttp_request *req, char **parts, size
         dstage *s = http_find_stage(a, (uint32_t)id);
         if (s) {
             ui_stage(d, b, s);
-            reply(req, 200, HTML, b);
+            httpd_reply(req, 200, HTTPD_HTML, b);
             return;
         }
     }
     ui_not_found(b, "no such page");
-    reply(req, 404, HTML, b);
+    httpd_reply(req, 404, HTTPD_HTML, b);
+}
+
+static void metrics_cb(void *arg, FILE *f)
+{
+    metrics_write(arg, f);
 }
 
 void http_serve(struct evhttp_request *req, void *arg)
 {
     driver *d = arg;
     struct evbuffer *b = evbuffer_new();
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-        evbuffer_add_printf(b, "only GET and HEAD\n");
-        reply(req, 405, "text/plain", b);
+    httpd_path p;
+    if (httpd_begin(req, b, &p) < 0) {
         evbuffer_free(b);
         return;
     }
-    char *path = evhttp_uridecode(raw && *raw ? raw : "/", 0, NULL);
-    char *parts[MAX_PARTS];
-    size_t n = split_path(path, parts);
-    if (n > MAX_PARTS) {
+    char **parts = p.parts;
+    size_t n = p.n;
+    if (n == HTTPD_TOO_DEEP) {
         ui_not_found(b, "no such page");
-        reply(req, 404, HTML, b);
+        httpd_reply(req, 404, HTTPD_HTML, b);
     } else if (n == 1 && !strcmp(parts[0], "metrics")) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        metrics_write(d, f);
-        fclose(f);
-        evbuffer_add(b, text, len);
-        free(text);
-        reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+        httpd_reply_metrics(req, b, metrics_cb, d);
     } else if (n == 1 && (!strcmp(parts[0], "status") || !strcmp(parts[0], "json"))) {
-        reply_json(req, status_json(d), b);
+        httpd_reply_json(req, status_json(d), b);
     } else if (n >= 2 && !strcmp(parts[0], "api") && !strcmp(parts[1], "v1")) {
-        reply_json(req, n >= 3 ? api(d, parts + 2, n - 2) : NULL, b);
+        httpd_reply_json(req, n >= 3 ? api(d, parts + 2, n - 2) : NULL, b);
     } else {
         route_page(d, req, parts, n, b);
     }
-    free(path);
+    httpd_path_release(&p);
     evbuffer_free(b);
 }

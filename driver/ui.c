@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "httpd.h"
 #include "text.h"
 #include "util.h"
 
@@ -28,25 +29,17 @@ static const char STYLE[] =
     ".running,.sampling{color:#0550ae}.err{color:#c00;white-space:pre-wrap;font-family:monospace}"
     "progress{width:8em}";
 
-/* Writes text escaped for HTML (a name from the network, an error). */
-static void put_esc(struct evbuffer *b, const char *s)
-{
-    char *e = html_escape(s);
-    evbuffer_add(b, e, strlen(e));
-    free(e);
-}
-
 static void page_start(struct evbuffer *b, const char *title, int refresh)
 {
     evbuffer_add_printf(b, "<!doctype html><html><head><meta charset=\"utf-8\">%s<title>",
                         refresh ? "<meta http-equiv=\"refresh\" content=\"2\">" : "");
-    put_esc(b, title);
+    httpd_put_esc(b, title);
     evbuffer_add_printf(b,
                         " - kiln</title><style>%s</style></head><body>\n"
                         "<nav><a href=\"/\">Applications</a><a href=\"/workers\">Workers</a>"
                         "<a href=\"/metrics\">Metrics</a><a href=\"/api/v1/applications\">API</a></nav>\n<h1>",
                         STYLE);
-    put_esc(b, title);
+    httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</h1>\n");
 }
 
@@ -135,14 +128,14 @@ static void apps_table(struct evbuffer *b, driver *d, int ended)
         if (!!a->ended != ended) continue;
         n++;
         evbuffer_add_printf(b, "<tr><td><a href=\"/app/");
-        put_esc(b, a->id);
+        httpd_put_esc(b, a->id);
         evbuffer_add_printf(b, "\">");
-        put_esc(b, a->id);
+        httpd_put_esc(b, a->id);
         evbuffer_add_printf(b, "</a></td><td>");
-        put_esc(b, a->name);
+        httpd_put_esc(b, a->name);
         if (a->from_history) evbuffer_add_printf(b, " <small class=\"history\">(from its event log)</small>");
         evbuffer_add_printf(b, "</td><td>");
-        put_esc(b, a->user);
+        httpd_put_esc(b, a->user);
         evbuffer_add_printf(b, "</td>");
         td_state(b, app_outcome(a));
         evbuffer_add_printf(b, "<td>");
@@ -152,7 +145,7 @@ static void apps_table(struct evbuffer *b, driver *d, int ended)
         evbuffer_add_printf(b, "</td><td class=n>%u</td>", a->njobs);
         if (ended) {
             evbuffer_add_printf(b, "<td>");
-            put_esc(b, a->end_reason);
+            httpd_put_esc(b, a->end_reason);
             evbuffer_add_printf(b, "</td>");
         } else {
             size_t running = 0;
@@ -203,13 +196,13 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
     snprintf(title, sizeof title, "Application %s", a->id);
     page_start(b, title, http_app_running(a));
     evbuffer_add_printf(b, "<p>Name: <b>");
-    put_esc(b, a->name);
+    httpd_put_esc(b, a->name);
     evbuffer_add_printf(b, "</b>. User: ");
-    put_esc(b, a->user[0] ? a->user : "-");
+    httpd_put_esc(b, a->user[0] ? a->user : "-");
     evbuffer_add_printf(b, ". State: <b class=\"%s\" id=\"app-state\">%s</b>", app_outcome(a), app_outcome(a));
     if (a->ended) {
         evbuffer_add_printf(b, " (");
-        put_esc(b, a->end_reason);
+        httpd_put_esc(b, a->end_reason);
         evbuffer_add_printf(b, ")");
     }
     evbuffer_add_printf(b, ". Started ");
@@ -228,7 +221,7 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
         job_task_counts(j, &total, &done);
         char progress[256];
         evbuffer_add_printf(b, "<tr><td><a href=\"/app/");
-        put_esc(b, a->id);
+        httpd_put_esc(b, a->id);
         evbuffer_add_printf(b, "/job/%u\">%u</a></td><td>%s</td>", j->job_id, j->job_id,
                             j->nstages ? j->stages[0].rec.kind : "-");
         td_state(b, job_state_name(j));
@@ -238,7 +231,7 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
         evbuffer_add_printf(b, "</td><td>");
         put_duration(b, j->submitted_wall_ms, j->ended_wall_ms);
         evbuffer_add_printf(b, "</td><td class=err>");
-        if (j->state == JOB_FAILED) put_esc(b, j->error);
+        if (j->state == JOB_FAILED) httpd_put_esc(b, j->error);
         evbuffer_add_printf(b, "</td></tr>\n");
     }
     evbuffer_add_printf(b, "</table>\n<h2>Executor logs</h2>\n<p>Each worker serves the logs of the application's "
@@ -248,7 +241,7 @@ void ui_app(driver *d, struct evbuffer *b, app *a)
         char *host = html_escape(w->host), *id = html_escape(a->id);
         evbuffer_add_printf(b, "<li><a class=\"logs\" href=\"http://%s%s%s:%u/logs/%s/\">",
                             strchr(w->host, ':') ? "[" : "", host, strchr(w->host, ':') ? "]" : "", w->http_port, id);
-        put_esc(b, w->name);
+        httpd_put_esc(b, w->name);
         evbuffer_add_printf(b, "</a></li>\n");
         free(host);
         free(id);
@@ -348,7 +341,7 @@ static void stage_link(struct evbuffer *b, const dstage *s)
         return;
     }
     evbuffer_add_printf(b, "<a href=\"/app/");
-    put_esc(b, s->job->app->id);
+    httpd_put_esc(b, s->job->app->id);
     evbuffer_add_printf(b, "/stage/%u\">%u</a>", s->id, s->id);
 }
 
@@ -360,18 +353,18 @@ void ui_job(driver *d, struct evbuffer *b, job *j)
     size_t total, done;
     job_task_counts(j, &total, &done);
     evbuffer_add_printf(b, "<p><a href=\"/app/");
-    put_esc(b, j->app->id);
+    httpd_put_esc(b, j->app->id);
     evbuffer_add_printf(b, "\">Application ");
-    put_esc(b, j->app->id);
+    httpd_put_esc(b, j->app->id);
     evbuffer_add_printf(b, "</a> (");
-    put_esc(b, j->app->name);
+    httpd_put_esc(b, j->app->name);
     evbuffer_add_printf(b, "). State: <b class=\"%s\" id=\"job-state\">%s</b>, %zu/%zu tasks in %zu stage%s, ",
                         job_state_name(j), job_state_name(j), done, total, j->nstages, j->nstages == 1 ? "" : "s");
     put_duration(b, j->submitted_wall_ms, j->ended_wall_ms);
     evbuffer_add_printf(b, ".</p>\n");
     if (j->state == JOB_FAILED) {
         evbuffer_add_printf(b, "<p class=err>");
-        put_esc(b, j->error);
+        httpd_put_esc(b, j->error);
         evbuffer_add_printf(b, "</p>\n");
     }
     evbuffer_add_printf(b, "<h2>Stage graph</h2>\n");
@@ -391,7 +384,7 @@ void ui_job(driver *d, struct evbuffer *b, job *j)
         progress_cell(b, sd, r->ntasks);
         td_num(b, r->failed);
         evbuffer_add_printf(b, "<td>");
-        put_esc(b, r->fn_names ? r->fn_names : "");
+        httpd_put_esc(b, r->fn_names ? r->fn_names : "");
         evbuffer_add_printf(b, "</td>");
         td_num(b, r->records_in);
         td_num(b, r->records_out);
@@ -419,12 +412,12 @@ void ui_stage(driver *d, struct evbuffer *b, dstage *s)
     page_start(b, title, j->state == JOB_RUNNING);
     size_t sd = s->state == STAGE_DONE && !r->skipped ? r->ntasks : s->state == STAGE_RUNNING ? s->ndone : 0;
     evbuffer_add_printf(b, "<p><a href=\"/app/");
-    put_esc(b, j->app->id);
+    httpd_put_esc(b, j->app->id);
     evbuffer_add_printf(b,
                         "/job/%u\">Job %u</a>, output %s. State: <b class=\"%s\" id=\"stage-state\">%s</b>, "
                         "%zu/%zu tasks. Functions: ",
                         j->job_id, j->job_id, r->kind, stage_state_name(s), stage_state_name(s), sd, r->ntasks);
-    put_esc(b, r->fn_names && *r->fn_names ? r->fn_names : "none");
+    httpd_put_esc(b, r->fn_names && *r->fn_names ? r->fn_names : "none");
     evbuffer_add_printf(b, ".</p>\n");
     if (j->app->from_history)
         evbuffer_add_printf(b, "<p class=\"history\">Read from the application's event log: its task attempts are "
@@ -440,7 +433,7 @@ void ui_stage(driver *d, struct evbuffer *b, dstage *s)
         const task_row *t = &r->rows[i];
         evbuffer_add_printf(b, "<tr><td class=n>%llu</td><td class=n>%u%s</td><td class=n>%u</td><td>",
                             (unsigned long long)t->task_id, t->partition, t->sample ? " (sample)" : "", t->attempt);
-        put_esc(b, t->worker);
+        httpd_put_esc(b, t->worker);
         evbuffer_add_printf(b, "</td>");
         td_state(b, row_state_name(t->state));
         evbuffer_add_printf(b, "<td class=n>");
@@ -455,7 +448,7 @@ void ui_stage(driver *d, struct evbuffer *b, dstage *s)
         td_num(b, t->spills);
         td_bytes(b, t->spill_bytes);
         evbuffer_add_printf(b, "<td class=err>");
-        if (t->error) put_esc(b, t->error);
+        if (t->error) httpd_put_esc(b, t->error);
         evbuffer_add_printf(b, "</td></tr>\n");
     }
     evbuffer_add_printf(b, "</table>\n");
@@ -475,12 +468,12 @@ static void workers_table(driver *d, struct evbuffer *b)
         evbuffer_add_printf(b, "<tr><td class=n>%u</td><td>", w->id);
         if (w->http_port) {
             evbuffer_add_printf(b, "<a href=\"http://%s", v6 ? "[" : "");
-            put_esc(b, w->host);
+            httpd_put_esc(b, w->host);
             evbuffer_add_printf(b, "%s:%u/\">", v6 ? "]" : "", w->http_port);
         }
-        put_esc(b, w->name);
+        httpd_put_esc(b, w->name);
         evbuffer_add_printf(b, "%s</td><td>%s", w->http_port ? "</a>" : "", v6 ? "[" : "");
-        put_esc(b, w->host);
+        httpd_put_esc(b, w->host);
         evbuffer_add_printf(b,
                             "%s:%u</td><td class=n>%u</td><td class=n>%u</td><td class=n>%u</td>"
                             "<td class=n>%u</td>",
@@ -510,7 +503,7 @@ void ui_not_found(struct evbuffer *b, const char *what)
 {
     page_start(b, "Not found", 0);
     evbuffer_add_printf(b, "<p>");
-    put_esc(b, what);
+    httpd_put_esc(b, what);
     evbuffer_add_printf(b, ". <a href=\"/\">Applications</a></p>\n");
     page_end(b);
 }

@@ -29,8 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "httpd.h"
 #include "metrics.h"
-#include "shuffle.h"
+#include "shuffle_serve.h"
 #include "text.h"
 #include "util.h"
 #include "worker.h"
@@ -124,22 +125,15 @@ static json_t *status_json(worker *w)
     return o;
 }
 
-static void put_esc(struct evbuffer *b, const char *s)
-{
-    char *e = html_escape(s);
-    evbuffer_add(b, e, strlen(e));
-    free(e);
-}
-
 static void page_start(struct evbuffer *b, const char *title)
 {
     evbuffer_add_printf(b, "<!doctype html><html><head><meta charset=\"utf-8\"><title>");
-    put_esc(b, title);
+    httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</title><style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:"
                            "collapse}th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}"
                            "</style></head><body><nav><a href=\"/\">Worker</a> <a href=\"/metrics\">Metrics</a> "
                            "<a href=\"/status\">JSON</a></nav>\n<h1>");
-    put_esc(b, title);
+    httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</h1>\n");
 }
 
@@ -303,67 +297,38 @@ static void metrics_write(worker *w, FILE *f)
 
 /* ---- routing ------------------------------------------------------------------- */
 
-static void reply(struct evhttp_request *req, int code, const char *type, struct evbuffer *b)
+static void metrics_cb(void *arg, FILE *f)
 {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Type", type);
-    evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_send_reply(req, code, code == 200 ? "OK" : code == 404 ? "Not Found" : "Method Not Allowed", b);
+    metrics_write(arg, f);
 }
 
 void worker_http_serve(struct evhttp_request *req, void *arg)
 {
     worker *w = arg;
     struct evbuffer *b = evbuffer_new();
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evbuffer_add_printf(b, "only GET and HEAD\n");
-        reply(req, 405, "text/plain", b);
+    httpd_path p;
+    if (httpd_begin(req, b, &p) < 0) {
         evbuffer_free(b);
         return;
     }
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
-    char *path = evhttp_uridecode(raw && *raw ? raw : "/", 0, NULL);
-    char *parts[4];
-    size_t n = 0;
-    int too_many = 0;
-    for (char *save = NULL, *p = strtok_r(path, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
-        if (n == 4) {
-            too_many = 1;
-            break;
-        }
-        parts[n++] = p;
-    }
-    int found = !too_many;
+    char **parts = p.parts;
+    size_t n = p.n;
+    int found = n != HTTPD_TOO_DEEP;
     int is_json = (n == 1 && (!strcmp(parts[0], "status") || !strcmp(parts[0], "json"))) ||
                   (n == 3 && !strcmp(parts[0], "api") && !strcmp(parts[1], "v1") && !strcmp(parts[2], "worker"));
     if (!found) {
     } else if (n == 0) {
         status_page(w, b);
-        reply(req, 200, "text/html; charset=utf-8", b);
+        httpd_reply(req, 200, HTTPD_HTML, b);
     } else if (is_json) {
-        json_t *o = status_json(w);
-        char *s = json_dumps(o, JSON_INDENT(2));
-        json_decref(o);
-        evbuffer_add_printf(b, "%s\n", s);
-        free(s);
-        reply(req, 200, "application/json", b);
+        httpd_reply_json(req, status_json(w), b);
     } else if (n == 1 && !strcmp(parts[0], "metrics")) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        metrics_write(w, f);
-        fclose(f);
-        evbuffer_add(b, text, len);
-        free(text);
-        reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b);
+        httpd_reply_metrics(req, b, metrics_cb, w);
     } else if (n == 2 && !strcmp(parts[0], "logs") && name_is_safe(parts[1]) && logs_index(w, parts[1], b) == 0) {
-        reply(req, 200, "text/html; charset=utf-8", b);
+        httpd_reply(req, 200, HTTPD_HTML, b);
     } else if (n == 3 && !strcmp(parts[0], "logs") && name_is_safe(parts[1]) &&
                log_file(w, parts[1], parts[2], b) == 0) {
-        reply(req, 200, "text/plain; charset=utf-8", b);
+        httpd_reply(req, 200, "text/plain; charset=utf-8", b);
     } else {
         found = 0;
     }
@@ -371,8 +336,8 @@ void worker_http_serve(struct evhttp_request *req, void *arg)
         evbuffer_drain(b, evbuffer_get_length(b));
         page_start(b, "Not found");
         evbuffer_add_printf(b, "<p>No such page. <a href=\"/\">Worker</a></p></body></html>\n");
-        reply(req, 404, "text/html; charset=utf-8", b);
+        httpd_reply(req, 404, HTTPD_HTML, b);
     }
-    free(path);
+    httpd_path_release(&p);
     evbuffer_free(b);
 }
