@@ -177,11 +177,14 @@ check-unit: $(UNIT_TESTS)
 # SPILL_MB: the size of the spilling tests' input (200 MB as the shuffle
 # issue asks; the sanitizer pass uses less to stay within CI's time).
 SPILL_MB ?= 200
+# SOAK_JOBS: lost.sh's pairs of jobs with a fault each (the faults take
+# turns, three kinds; the sanitizer pass runs each kind three times).
+SOAK_JOBS ?= 20
 check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/run.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/plan.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) KILN_SPILL_MB=$(SPILL_MB) bash tests/integration/shuffle.sh
-	KILN_BUILD=$(BUILD) bash tests/integration/lost.sh
+	KILN_BUILD=$(BUILD) KILN_SOAK_JOBS=$(SOAK_JOBS) bash tests/integration/lost.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/netns.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/auth.sh
 	KILN_BUILD=$(BUILD) bash tests/integration/tamper.sh
@@ -214,7 +217,7 @@ check-python: all
 check-fast: check-unit check-integration
 
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=1 SPILL_MB=40 check-unit check-integration
+	$(MAKE) BUILD=build-asan SAN=1 SPILL_MB=40 SOAK_JOBS=9 check-unit check-integration
 
 check: check-fast check-asan check-fuzz
 
