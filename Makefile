@@ -214,12 +214,22 @@ endif
 check-python: all
 	KILN_BUILD=$(BUILD) $(PYTEST_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/python
 
-check-fast: check-unit check-integration
+# The builds of make check use every core (JOBS); the tests run one after
+# another, as they always did (each starts its own daemons, and a loaded
+# machine is not what they check).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
+check-fast:
+	$(MAKE) --no-print-directory -j$(JOBS) all
+	$(MAKE) --no-print-directory check-unit check-integration
 
 check-asan:
-	$(MAKE) BUILD=build-asan SAN=1 SPILL_MB=40 SOAK_JOBS=9 check-unit check-integration
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan SAN=1 all
+	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 SPILL_MB=40 SOAK_JOBS=9 check-unit check-integration
 
-check: check-fast check-asan check-fuzz
+check: check-fast check-asan
+	$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BINS)
+	$(MAKE) --no-print-directory check-fuzz
 
 demo: all
 	bash scripts/demo.sh $(BUILD)
