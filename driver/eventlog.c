@@ -12,8 +12,10 @@
  * ev_parse_line (eventlog_parse.c) refuses, with a warning, and an
  * application with no app_ended line reads as failed because the driver
  * stopped. What a log keeps is what the pages show of a finished job: its
- * outcome, error, times and each stage's counts and totals; task attempts
- * are not written (a stage page after a restart lists none).
+ * outcome, error, times and each stage's counts and totals, and its first
+ * EV_MAX_FAILURES failed attempts with their errors; the attempts that
+ * succeeded are not written (a million-task job would write a million),
+ * so after a restart a stage page lists its failures only.
  *
  * Bounded by history.max_apps: at start-up and whenever an application
  * ends, the logs beyond the newest max_apps (by application id: start time,
@@ -65,6 +67,41 @@ char *eventlog_app_ended_line(const app *a)
                              jint(a->ended_ms)));
 }
 
+/* At most EV_ERROR_MAX bytes of text, cut at a character boundary (a
+ * string jansson refuses, not UTF-8, reads null). */
+static json_t *jtext(const char *t)
+{
+    size_t n = strlen(t);
+    if (n > EV_ERROR_MAX) {
+        n = EV_ERROR_MAX;
+        while (n > 0 && ((unsigned char)t[n] & 0xc0) == 0x80)
+            n--;
+    }
+    json_t *v = json_stringn(t, n);
+    return v ? v : json_null();
+}
+
+/* A stage's first EV_MAX_FAILURES failed attempts (see eventlog.h). */
+static json_t *failures_json(const stage_record *r)
+{
+    json_t *fs = json_array();
+    for (size_t i = 0; i < r->nrows && json_array_size(fs) < EV_MAX_FAILURES; i++) {
+        const task_row *t = &r->rows[i];
+        if (t->state != ROW_FAILED && t->state != ROW_FETCH_FAILED && t->state != ROW_LOST) continue;
+        json_t *o = json_object();
+        json_object_set_new(o, "task", jint(t->task_id));
+        json_object_set_new(o, "partition", json_integer(t->partition));
+        json_object_set_new(o, "attempt", json_integer(t->attempt));
+        json_object_set_new(o, "worker", jtext(t->worker));
+        json_object_set_new(o, "state", json_string(row_state_name(t->state)));
+        json_object_set_new(o, "started_ms", jint(t->started_ms));
+        json_object_set_new(o, "ended_ms", jint(t->ended_ms));
+        json_object_set_new(o, "error", t->error ? jtext(t->error) : json_null());
+        json_array_append_new(fs, o);
+    }
+    return fs;
+}
+
 static json_t *stage_json(const dstage *s)
 {
     const stage_record *r = &s->rec;
@@ -95,6 +132,7 @@ static json_t *stage_json(const dstage *s)
     json_object_set_new(o, "spill_bytes", jint(r->spill_bytes));
     json_object_set_new(o, "started_ms", jint(r->started_ms));
     json_object_set_new(o, "ended_ms", jint(r->ended_ms));
+    json_object_set_new(o, "failures", failures_json(r));
     return o;
 }
 
@@ -306,6 +344,21 @@ static void stage_from_event(job *j, size_t i, const ev_stage *e)
     r->shuffle_write = e->shuffle_write;
     r->spills = e->spills;
     r->spill_bytes = e->spill_bytes;
+    /* the failed attempts the log kept, as the stage page lists attempts */
+    r->rows = xcalloc(e->nfailures + 1, sizeof *r->rows);
+    r->cap = e->nfailures + 1;
+    for (size_t k = 0; k < e->nfailures; k++) {
+        const ev_failure *f = &e->failures[k];
+        task_row *t = &r->rows[r->nrows++];
+        t->task_id = f->task_id;
+        t->partition = f->partition;
+        t->attempt = f->attempt;
+        snprintf(t->worker, sizeof t->worker, "%s", f->worker);
+        t->state = !strcmp(f->state, "fetch_failed") ? ROW_FETCH_FAILED : !strcmp(f->state, "lost") ? ROW_LOST : ROW_FAILED;
+        t->started_ms = f->started_ms;
+        t->ended_ms = f->ended_ms;
+        t->error = f->error ? xstrdup(f->error) : NULL;
+    }
 }
 
 static job *job_from_event(app *a, const ev_event *ev)

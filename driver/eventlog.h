@@ -7,9 +7,17 @@
  *    "error":E|null,"submitted_ms":T,"ended_ms":T,"tasks":N,"tasks_done":N,
  *    "stages":[{"id":S,"kind":K,"state":ST,"tasks":N,"done":N,"skipped":B,
  *               "writes":SH|null,"reads":[SH...],"functions":F,"failed_attempts":N,
- *               "records_in":N,... ,"started_ms":T,"ended_ms":T}, ...]}   (plan order: [0] the result stage)
+ *               "records_in":N,... ,"started_ms":T,"ended_ms":T,
+ *               "failures":[{"task":ID,"partition":P,"attempt":A,"worker":W,
+ *                            "state":"failed"|"fetch_failed"|"lost","started_ms":T,"ended_ms":T,
+ *                            "error":E|null}, ...]}, ...]}   (plan order: [0] the result stage)
  *   {"event":"app_ended","app":ID,"outcome":"succeeded"|"failed"|"killed","reason":R,
  *    "jobs":N,"time_ms":T}
+ *
+ * "failures" holds a stage's first EV_MAX_FAILURES attempts that failed
+ * (an error of at most EV_ERROR_MAX bytes each), so that why a job failed
+ * is still there, task by task, after a restart; a line without it (an
+ * older log) reads as none.
  *
  * eventlog_parse.c turns one line into an ev_event (pure, fuzzed);
  * eventlog.c writes the lines as the scheduler's hooks fire, prunes the
@@ -23,8 +31,20 @@
 
 #define EV_MAX_STAGES 65536 /* per job line; more is malformed */
 #define EV_MAX_READS  65536 /* shuffles a stage reads */
+#define EV_MAX_FAILURES 32 /* failed attempts kept per stage */
+#define EV_ERROR_MAX  4096 /* bytes of each one's error kept */
 
 enum ev_kind { EV_APP_REGISTERED = 1, EV_JOB_ENDED, EV_APP_ENDED };
+
+/* One failed attempt of a stage. */
+typedef struct ev_failure {
+    uint64_t task_id;
+    uint32_t partition, attempt;
+    char worker[64];
+    char state[16]; /* failed, fetch_failed, lost */
+    uint64_t started_ms, ended_ms;
+    char *error; /* owned; NULL: none */
+} ev_failure;
 
 /* One stage of a job_ended event. */
 typedef struct ev_stage {
@@ -39,6 +59,8 @@ typedef struct ev_stage {
     char *functions; /* owned, never NULL after a successful parse */
     uint64_t failed, records_in, records_out, bytes_in, bytes_out, shuffle_read, shuffle_write, spills, spill_bytes;
     uint64_t started_ms, ended_ms;
+    ev_failure *failures; /* owned */
+    size_t nfailures;
 } ev_stage;
 
 /* One parsed line. Fields a kind does not have stay zero. */

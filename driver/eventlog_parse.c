@@ -58,6 +58,29 @@ static int one_of(const char *s, const char *const *names)
     return 0;
 }
 
+/* One entry of a stage's "failures". */
+static int parse_failure(json_t *o, ev_failure *f, char *err, size_t errlen)
+{
+    static const char *const states[] = {"failed", "fetch_failed", "lost", NULL};
+    if (!json_is_object(o)) return errf(err, errlen, "a failure is not an object");
+    if (get_u64(o, "task", &f->task_id, err, errlen) < 0 || get_u32(o, "partition", &f->partition, err, errlen) < 0 ||
+        get_u32(o, "attempt", &f->attempt, err, errlen) < 0 ||
+        get_str(o, "worker", f->worker, sizeof f->worker, 0, err, errlen) < 0 ||
+        get_str(o, "state", f->state, sizeof f->state, 1, err, errlen) < 0 ||
+        get_u64(o, "started_ms", &f->started_ms, err, errlen) < 0 ||
+        get_u64(o, "ended_ms", &f->ended_ms, err, errlen) < 0)
+        return -1;
+    if (!one_of(f->state, states)) return errf(err, errlen, "unknown failure state \"%s\"", f->state);
+    if (f->ended_ms && f->ended_ms < f->started_ms) return errf(err, errlen, "a failure ended before it started");
+    json_t *e = json_object_get(o, "error");
+    if (e && !json_is_null(e)) {
+        if (!json_is_string(e)) return errf(err, errlen, "a failure's \"error\" is not a string");
+        if (json_string_length(e) > EV_ERROR_MAX) return errf(err, errlen, "a failure's error is too long");
+        f->error = xstrdup(json_string_value(e));
+    }
+    return 0;
+}
+
 static int parse_stage(json_t *o, ev_stage *s, char *err, size_t errlen)
 {
     static const char *const states[] = {"succeeded", "failed", "skipped", "not run", NULL};
@@ -107,6 +130,16 @@ static int parse_stage(json_t *o, ev_stage *s, char *err, size_t errlen)
     json_t *f = json_object_get(o, "functions");
     if (f && !json_is_string(f)) return errf(err, errlen, "\"functions\" is not a string");
     s->functions = xstrdup(f ? json_string_value(f) : "");
+    json_t *fs = json_object_get(o, "failures");
+    if (fs && !json_is_array(fs)) return errf(err, errlen, "\"failures\" is not an array");
+    size_t nf = fs ? json_array_size(fs) : 0;
+    if (nf > EV_MAX_FAILURES) return errf(err, errlen, "a stage lists too many failures");
+    s->failures = xcalloc(nf + 1, sizeof *s->failures);
+    for (size_t i = 0; i < nf; i++) {
+        s->nfailures = i + 1; /* so that a refusal frees what came before */
+        if (parse_failure(json_array_get(fs, i), &s->failures[i], err, errlen) < 0) return -1;
+    }
+    s->nfailures = nf;
     return 0;
 }
 
@@ -197,8 +230,12 @@ out:
 void ev_event_release(ev_event *ev)
 {
     for (size_t i = 0; i < ev->nstages; i++) {
-        free(ev->stages[i].reads);
-        free(ev->stages[i].functions);
+        ev_stage *s = &ev->stages[i];
+        free(s->reads);
+        free(s->functions);
+        for (size_t k = 0; k < s->nfailures; k++)
+            free(s->failures[k].error);
+        free(s->failures);
     }
     free(ev->stages);
     free(ev->error);

@@ -8,10 +8,13 @@
  * accepted one has a known kind, an application id that is a safe file
  * name, NUL-terminated strings within their fields, at most EV_MAX_STAGES
  * stages, each with no more tasks done than tasks and its functions set,
- * and parsing the same bytes again gives the same event.
+ * at most EV_MAX_FAILURES failures of a known state, none ending before it
+ * started, each error within EV_ERROR_MAX bytes, and parsing the same
+ * bytes again gives the same event.
  *
  * Seeds: fuzz/corpus/eventlog/, written by hand: each event kind, a
- * multi-stage job, a failed job with an error, a line cut mid-way.
+ * multi-stage job, a failed job with an error and its failed attempts, a
+ * line cut mid-way.
  */
 #include <string.h>
 
@@ -26,7 +29,7 @@ static int same(const ev_event *a, const ev_event *b)
         return 0;
     for (size_t i = 0; i < a->nstages; i++)
         if (a->stages[i].tasks != b->stages[i].tasks || a->stages[i].nreads != b->stages[i].nreads ||
-            strcmp(a->stages[i].functions, b->stages[i].functions))
+            strcmp(a->stages[i].functions, b->stages[i].functions) || a->stages[i].nfailures != b->stages[i].nfailures)
             return 0;
     return 1;
 }
@@ -50,6 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(s->done <= s->tasks);
         FUZZ_ASSERT(s->functions != NULL && s->nreads <= EV_MAX_READS);
         FUZZ_ASSERT(s->nreads == 0 || s->reads != NULL);
+        FUZZ_ASSERT(s->nfailures <= EV_MAX_FAILURES && (s->nfailures == 0 || s->failures != NULL));
+        for (size_t k = 0; k < s->nfailures; k++) {
+            const ev_failure *f = &s->failures[k];
+            FUZZ_ASSERT(!strcmp(f->state, "failed") || !strcmp(f->state, "fetch_failed") || !strcmp(f->state, "lost"));
+            FUZZ_ASSERT(!f->ended_ms || f->ended_ms >= f->started_ms);
+            FUZZ_ASSERT(strlen(f->worker) < sizeof f->worker && (!f->error || strlen(f->error) <= EV_ERROR_MAX));
+        }
     }
     FUZZ_ASSERT(ev_parse_line((const char *)data, size, &again, err, sizeof err) == 0);
     FUZZ_ASSERT(same(&ev, &again));

@@ -117,6 +117,20 @@ evcheck "$A_FAIL" failed && grep -q 'a line says boom' "$HD/$A_FAIL.jsonl" && pa
 evcheck "$A_KILL" killed && pass log_of_killed_app || fail log_of_killed_app "$(cat "$HD/$A_KILL.jsonl")"
 grep -q "\"user\": *\"${USER:-}\"" "$HD/$A_OK.jsonl" && pass log_names_user || fail log_names_user "$(head -1 "$HD/$A_OK.jsonl")"
 
+# the failed attempts of the failed application's failed stage, as the API lists them now
+failed_rows() {
+  local sid
+  sid=$(jget "$H/api/v1/applications/$A_FAIL/stages" '[s["stage_id"] for s in d if s["state"] == "failed"][0]') || return 1
+  jget "$H/api/v1/applications/$A_FAIL/stages/$sid" \
+    'sorted((t["task_id"], t["partition"], t["attempt"], t["worker"], t["state"], t["error"]) for t in d["task_list"] if t["state"] in ("failed", "fetch_failed", "lost"))'
+}
+FAILED_BEFORE=$(failed_rows)
+case "$FAILED_BEFORE" in
+  *"a line says boom"*) pass failed_attempts_listed ;;
+  *) fail failed_attempts_listed "$FAILED_BEFORE" ;;
+esac
+FAIL_SID=$(jget "$H/api/v1/applications/$A_FAIL/stages" '[s["stage_id"] for s in d if s["state"] == "failed"][0]')
+
 # ---- restart: the same state dir and ports ---------------------------------------------------
 restart
 "$KILN" status > "$T/status.txt" && pass restarted_driver_serves || fail restarted_driver_serves "$(cat "$T/status.txt")"
@@ -148,6 +162,12 @@ jget "$A/$A_FAIL/jobs/1" 'd["error"]' | grep -q "a line says boom" && pass api_j
   fail api_job_error_from_history "$(curl -s "$A/$A_FAIL/jobs/1")"
 [ "$(jget "$A/$A_XSS" 'd["name"]')" = "$XSS.so" ] && pass api_name_as_is || fail api_name_as_is "$(curl -s "$A/$A_XSS")"
 [ "$(jget "$A/$A_OK" 'd["user"]')" = "${USER:-}" ] && pass api_user || fail api_user "$(curl -s "$A/$A_OK")"
+
+# the failed attempts, from the event log: the same rows, the error on the stage page
+[ -n "$FAILED_BEFORE" ] && [ "$(failed_rows)" = "$FAILED_BEFORE" ] && pass failed_attempts_from_history ||
+  fail failed_attempts_from_history "before: $FAILED_BEFORE after: $(failed_rows)"
+curl -s "$H/app/$A_FAIL/stage/$FAIL_SID" | grep -q 'a line says boom' && pass stage_page_failures_from_history ||
+  fail stage_page_failures_from_history "$(curl -s "$H/app/$A_FAIL/stage/$FAIL_SID" | head -c 2000)"
 
 # the UI
 curl -s "$H/" > "$T/index.html"

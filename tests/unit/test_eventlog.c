@@ -97,6 +97,16 @@ START_TEST(test_parse_refuses)
         "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":1,\"action\":\"count\",\"outcome\":\"succeeded\","
         "\"stages\":[{\"id\":1,\"kind\":\"count\",\"state\":\"succeeded\"}, 3]}",
         "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":4294967296,\"action\":\"count\",\"outcome\":\"failed\"}",
+        "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":1,\"action\":\"count\",\"outcome\":\"failed\","
+        "\"stages\":[{\"id\":1,\"kind\":\"count\",\"state\":\"failed\",\"failures\":{}}]}",
+        "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":1,\"action\":\"count\",\"outcome\":\"failed\","
+        "\"stages\":[{\"id\":1,\"kind\":\"count\",\"state\":\"failed\",\"failures\":[{\"state\":\"exploded\"}]}]}",
+        "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":1,\"action\":\"count\",\"outcome\":\"failed\","
+        "\"stages\":[{\"id\":1,\"kind\":\"count\",\"state\":\"failed\",\"failures\":[{\"state\":\"failed\","
+        "\"error\":\"x\"},{\"state\":\"failed\",\"error\":7}]}]}",
+        "{\"event\":\"job_ended\",\"app\":\"" ID "\",\"job\":1,\"action\":\"count\",\"outcome\":\"failed\","
+        "\"stages\":[{\"id\":1,\"kind\":\"count\",\"state\":\"failed\",\"failures\":[{\"state\":\"lost\","
+        "\"started_ms\":9,\"ended_ms\":8}]}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ev_event ev;
@@ -150,6 +160,26 @@ static job *ended_job(app *a, int ok)
     map->rec.shuffle_write = 4242;
     map->rec.failed = 2;
     snprintf(map->rec.kind, sizeof map->rec.kind, "shuffle_write");
+    /* attempts: one that succeeded, one killed (neither is kept), one that
+     * failed with an error over EV_ERROR_MAX bytes, one lost with its worker */
+    static const enum row_state states[] = {ROW_SUCCEEDED, ROW_FAILED, ROW_KILLED, ROW_LOST};
+    map->rec.nrows = map->rec.cap = 4;
+    map->rec.rows = xcalloc(4, sizeof *map->rec.rows);
+    for (uint32_t i = 0; i < 4; i++) {
+        task_row *t = &map->rec.rows[i];
+        t->task_id = 100 + i;
+        t->partition = 3;
+        t->attempt = i;
+        snprintf(t->worker, sizeof t->worker, "w%u", i);
+        t->state = states[i];
+        t->started_ms = 2000 + i;
+        t->ended_ms = 2500 + i;
+    }
+    char *big = xcalloc(EV_ERROR_MAX + 100, 1);
+    memset(big, 'e', EV_ERROR_MAX + 98);
+    memcpy(big + EV_ERROR_MAX - 1, "\xc3\xa9", 2); /* an é across the cut */
+    map->rec.rows[1].error = big;
+    map->rec.rows[2].error = xstrdup("killed: the job ended");
     map->state = ok ? STAGE_DONE : STAGE_RUNNING;
     map->ndone = ok ? 16 : 5;
     return j;
@@ -184,6 +214,20 @@ START_TEST(test_job_line_round_trip)
         ck_assert_uint_eq(ev.stages[1].failed, 2);
         ck_assert_str_eq(ev.stages[1].functions, "kiln_words");
         ck_assert_uint_eq(ev.stages[0].reads[0], 7);
+        /* the failed and the lost attempt, not the others */
+        ck_assert_uint_eq(ev.stages[0].nfailures, 0);
+        ck_assert_uint_eq(ev.stages[1].nfailures, 2);
+        const ev_failure *f = ev.stages[1].failures;
+        ck_assert_uint_eq(f[0].task_id, 101);
+        ck_assert_str_eq(f[0].state, "failed");
+        ck_assert_str_eq(f[0].worker, "w1");
+        ck_assert_uint_eq(f[0].attempt, 1);
+        ck_assert_uint_eq(f[0].partition, 3);
+        ck_assert_uint_eq(f[0].started_ms, 2001);
+        ck_assert_uint_eq(f[0].ended_ms, 2501);
+        ck_assert_uint_eq(strlen(f[0].error), EV_ERROR_MAX - 1); /* cut before the é, not inside it */
+        ck_assert_str_eq(f[1].state, "lost");
+        ck_assert_ptr_null(f[1].error);
         ev_event_release(&ev);
         free(line);
         job_free(j);
@@ -297,6 +341,16 @@ START_TEST(test_load_written_log)
     ck_assert_str_eq(job_stage_progress(b->jobs->next, prog, sizeof prog), "16/16 4/4");
     ck_assert_str_eq(job_action_name(b->jobs->next->action), "count");
     ck_assert_str_eq(b->jobs->next->stages[1].rec.fn_names, "kiln_words");
+    /* the failed attempts come back as the stage's rows */
+    const stage_record *r = &b->jobs->stages[1].rec;
+    ck_assert_uint_eq(r->nrows, 2);
+    ck_assert_int_eq(r->rows[0].state, ROW_FAILED);
+    ck_assert_uint_eq(r->rows[0].task_id, 101);
+    ck_assert_str_eq(r->rows[0].worker, "w1");
+    ck_assert_uint_eq(strlen(r->rows[0].error), EV_ERROR_MAX - 1);
+    ck_assert_int_eq(r->rows[1].state, ROW_LOST);
+    ck_assert_ptr_null(r->rows[1].error);
+    ck_assert_uint_eq(b->jobs->stages[0].rec.nrows, 0);
     app_free(b);
     app_free(a);
     free(path);
