@@ -223,10 +223,21 @@ static void do_write(conn *c)
 {
     c->flush_queued = 0;
     if (c->connecting || (c->closing && !c->flushing)) return;
-    if (evbuffer_get_length(c->out) > 0 && evbuffer_write_atmost(c->out, c->fd, WRITE_MAX) < 0) {
-        int err = EVUTIL_SOCKET_ERROR();
-        if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+    if (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write_atmost(c->out, c->fd, WRITE_MAX);
+        int err = n < 0 ? EVUTIL_SOCKET_ERROR() : 0;
+        if (n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
             conn_fail(c, err);
+            return;
+        }
+        /* nothing written with something to write (sendfile past the end
+         * of a file that shrank) ends the connection, as a bufferevent
+         * did, rather than waking up for ever */
+        if (n == 0) {
+            if (c->flushing)
+                schedule_free(c);
+            else
+                conn_close(c, 0, "connection error: no byte of the output could be written (a file being sent shrank?)");
             return;
         }
     }
@@ -431,6 +442,9 @@ static conn *conn_alloc(struct event_base *base, evutil_socket_t fd, size_t max_
     c->flush_ev = event_new(base, -1, 0, flush_cb, c);
     c->in = evbuffer_new();
     c->out = evbuffer_new();
+    /* the output drains to a socket, so file segments (conn_send_file) go
+     * out with sendfile rather than through a mapping */
+    evbuffer_set_flags(c->out, EVBUFFER_FLAG_DRAINS_TO_FD);
     c->in_high = frame_input_high(0, 0);
     c->max_frame = max_frame ? max_frame : FRAME_MAX_DEFAULT;
     c->on_msg = on_msg;

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include <fcntl.h>
@@ -576,6 +577,37 @@ START_TEST(test_conn_one_write_per_pass)
 }
 END_TEST
 
+/* A file segment whose file shrank after it was queued: sendfile writes
+ * nothing, and the connection ends with a reason instead of waking up
+ * for ever. */
+START_TEST(test_conn_send_file_shrank)
+{
+    fixture fx;
+    fx_open(&fx, 0);
+    char path[] = "/tmp/kiln-test-conn-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    static uint8_t data[65536];
+    write_bytes(fd, data, sizeof data);
+    struct evbuffer_file_segment *seg = evbuffer_file_segment_new(fd, 0, -1, EVBUF_FS_DISABLE_LOCKING);
+    ck_assert_ptr_nonnull(seg);
+    ck_assert_int_eq(ftruncate(fd, 0), 0);
+    uint8_t head[MSG_FETCH_HEAD_MAX];
+    size_t hn = msg_fetch_data_head(head, 1, 1, sizeof data);
+    ck_assert_int_eq(conn_send_file(fx.c, head, hn, seg, fd, 0, sizeof data), 0);
+    evbuffer_file_segment_free(seg); /* the output holds its own reference */
+    for (int i = 0; i < 50 && fx.st.nclosed == 0; i++)
+        fx_spin(&fx, 1);
+    ck_assert_int_eq(fx.st.nclosed, 1);
+    ck_assert_msg(strstr(fx.st.reason, "no byte of the output could be written"), "reason: %s", fx.st.reason);
+    fx_spin(&fx, 2);
+    close(fd);
+    evutil_closesocket(fx.fds[1]);
+    event_base_free(fx.base);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conn");
@@ -594,6 +626,7 @@ int main(void)
     tcase_add_test(tc, test_conn_send_large);
     tcase_add_test(tc, test_conn_connect_refused);
     tcase_add_test(tc, test_conn_one_write_per_pass);
+    tcase_add_test(tc, test_conn_send_file_shrank);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
