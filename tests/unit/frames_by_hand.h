@@ -29,15 +29,24 @@ static inline uint8_t *frame_of(const Kiln__Envelope *e, size_t *n)
     return b;
 }
 
+/* Fills *env with a worker's hello named name, held in *h (both the
+ * caller's, so the envelope lives as long as they do). */
+static inline void hello_env(Kiln__Envelope *env, Kiln__Hello *h, const char *name)
+{
+    kiln__envelope__init(env);
+    kiln__hello__init(h);
+    h->version = PROTOCOL_VERSION;
+    h->role = KILN__ROLE__ROLE_WORKER;
+    h->name = (char *)name;
+    MSG_BODY(*env, hello, HELLO, h);
+}
+
 /* A frame carrying a hello named name. */
 static inline uint8_t *hello_frame(const char *name, size_t *n)
 {
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__Hello h = KILN__HELLO__INIT;
-    h.version = PROTOCOL_VERSION;
-    h.role = KILN__ROLE__ROLE_WORKER;
-    h.name = (char *)name;
-    MSG_BODY(env, hello, HELLO, &h);
+    Kiln__Envelope env;
+    Kiln__Hello h;
+    hello_env(&env, &h, name);
     return frame_of(&env, n);
 }
 

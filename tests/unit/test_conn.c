@@ -411,12 +411,9 @@ START_TEST(test_conn_send)
     jd.error = "";
     MSG_BODY(env, job_done, JOB_DONE, &jd);
     ck_assert_int_eq(conn_send(fx.c, &env), 0);
-    Kiln__Envelope henv = KILN__ENVELOPE__INIT;
-    Kiln__Hello hello = KILN__HELLO__INIT;
-    hello.version = PROTOCOL_VERSION;
-    hello.role = KILN__ROLE__ROLE_WORKER;
-    hello.name = "sent hello";
-    MSG_BODY(henv, hello, HELLO, &hello);
+    Kiln__Envelope henv;
+    Kiln__Hello hello;
+    hello_env(&henv, &hello, "sent hello");
     ck_assert_int_eq(conn_send(fx.c, &henv), 0);
     ck_assert_int_eq(conn_send_error(fx.c, "no such app %s (%d)", "app-9", 9), 0);
     for (int i = 0; i < 50 && conn_output_pending(fx.c) > 0; i++)
@@ -518,10 +515,9 @@ START_TEST(test_conn_connect_refused)
     conn *c = conn_connect(base, where, 0, on_msg, on_close, &st, err, sizeof err);
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(st.nclosed, 0);
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__Hello h = KILN__HELLO__INIT;
-    h.name = "never sent";
-    MSG_BODY(env, hello, HELLO, &h);
+    Kiln__Envelope env;
+    Kiln__Hello h;
+    hello_env(&env, &h, "never sent");
     ck_assert_int_eq(conn_send(c, &env), 0); /* queued until connected */
     for (int i = 0; i < 200 && st.nclosed == 0; i++)
         event_base_loop(base, EVLOOP_ONCE);
@@ -539,12 +535,9 @@ START_TEST(test_conn_one_write_per_pass)
     fixture fx;
     fx_open(&fx, 0);
     conn_set_authenticated(fx.c);
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
-    Kiln__Hello h = KILN__HELLO__INIT;
-    h.version = PROTOCOL_VERSION;
-    h.role = KILN__ROLE__ROLE_WORKER;
-    h.name = "batched";
-    MSG_BODY(env, hello, HELLO, &h);
+    Kiln__Envelope env;
+    Kiln__Hello h;
+    hello_env(&env, &h, "batched");
     for (int i = 0; i < 10; i++)
         ck_assert_int_eq(conn_send(fx.c, &env), 0);
     size_t queued = conn_output_pending(fx.c);
