@@ -145,17 +145,24 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
     process_input(arg);
 }
 
+/* Adds or deletes ev so that it is pending exactly when want; *on says
+ * whether it is (event_add and event_del cost an epoll_ctl each). */
+static void watch(struct event *ev, int *on, int want)
+{
+    if (want && !*on)
+        event_add(ev, NULL);
+    else if (!want && *on)
+        event_del(ev);
+    *on = want;
+}
+
 /* Reading is on unless the connection is closing, connecting, paused (by
  * its owner or by its output) or its input is full. */
 static void update_read(conn *c)
 {
     if (c->closing) return;
-    int want = !c->connecting && !c->paused && !c->out_paused && evbuffer_get_length(c->in) < c->in_high;
-    if (want && !c->reading)
-        event_add(c->rev, NULL);
-    else if (!want && c->reading)
-        event_del(c->rev);
-    c->reading = want;
+    watch(c->rev, &c->reading,
+          !c->connecting && !c->paused && !c->out_paused && evbuffer_get_length(c->in) < c->in_high);
 }
 
 /* A pause ended (or changed): frames already buffered are delivered from
@@ -169,32 +176,50 @@ static void resume_read(conn *c)
     }
 }
 
-/* After queuing: a peer over the output limit stops being read, and the
- * first frame on an empty output asks for a write after this pass. */
-static void queued(conn *c)
+/* A peer over the output limit stops being read. */
+static void check_output(conn *c)
 {
     if (c->out_high && !c->out_paused && conn_output_pending(c) > c->out_high) {
         c->out_paused = 1;
         update_read(c);
     }
-    if (!c->flush_queued && !c->writing && !c->connecting) {
-        c->flush_queued = 1;
-        event_active(c->flush_ev, 0, 0);
-    }
 }
 
+/* Output waits: write it after this pass of the loop, unless the write
+ * event (or the connect) will. */
+static void ask_flush(conn *c)
+{
+    if (c->flush_queued || c->writing || c->connecting) return;
+    c->flush_queued = 1;
+    event_active(c->flush_ev, 0, 0);
+}
+
+/* After queuing. */
+static void queued(conn *c)
+{
+    check_output(c);
+    ask_flush(c);
+}
+
+/* The socket cannot be used any more: a closing connection that was
+ * flushing is freed (nothing more will leave), any other one closes. */
+static void conn_lost(conn *c, const char *reason)
+{
+    if (c->flushing)
+        schedule_free(c);
+    else
+        conn_close(c, 0, reason);
+}
+
+/* A read that saw the end (err 0) or a read or write that failed. */
 static void conn_fail(conn *c, int err)
 {
-    if (c->flushing) { /* the peer is gone: nothing more will leave */
-        schedule_free(c);
-        return;
-    }
     char reason[128];
     if (err == 0)
         snprintf(reason, sizeof reason, "connection closed by peer");
     else
         snprintf(reason, sizeof reason, "connection error: %s", strerror(err));
-    conn_close(c, 0, reason);
+    conn_lost(c, reason);
 }
 
 /* What follows a write: the write event is on only while output waits;
@@ -204,12 +229,7 @@ static void conn_fail(conn *c, int err)
 static void after_write(conn *c)
 {
     size_t left = evbuffer_get_length(c->out);
-    int want = left > 0;
-    if (want && !c->writing)
-        event_add(c->wev, NULL);
-    else if (!want && c->writing)
-        event_del(c->wev);
-    c->writing = want;
+    watch(c->wev, &c->writing, left > 0);
     if (c->flushing && left == 0) schedule_free(c);
     if (c->closing) return;
     if (c->out_paused && left <= c->out_low) {
@@ -234,10 +254,7 @@ static void do_write(conn *c)
          * of a file that shrank) ends the connection, as a bufferevent
          * did, rather than waking up for ever */
         if (n == 0) {
-            if (c->flushing)
-                schedule_free(c);
-            else
-                conn_close(c, 0, "connection error: no byte of the output could be written (a file being sent shrank?)");
+            conn_lost(c, "connection error: no byte of the output could be written (a file being sent shrank?)");
             return;
         }
     }
@@ -255,16 +272,13 @@ static void connected(conn *c)
     int err = c->connect_errno;
     socklen_t len = sizeof err;
     if (!err && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    c->connecting = 0;
     if (err) {
-        c->connecting = 0;
-        if (c->writing) event_del(c->wev);
-        c->writing = 0;
         char reason[128];
         snprintf(reason, sizeof reason, "connect failed: %s", strerror(err));
-        conn_close(c, 0, reason);
+        conn_close(c, 0, reason); /* takes the write event off too */
         return;
     }
-    c->connecting = 0;
     update_read(c);
     do_write(c);
 }
@@ -283,22 +297,17 @@ void conn_close(conn *c, int flush, const char *reason)
     if (c->closing) return;
     c->closing = 1;
     if (c->deadline) evtimer_del(c->deadline);
-    if (c->reading) event_del(c->rev);
-    c->reading = 0;
+    watch(c->rev, &c->reading, 0);
     if (c->on_close) c->on_close(c, reason, c->arg);
     if (flush && !c->connecting && evbuffer_get_length(c->out) > 0) {
         c->flushing = 1;
         struct timeval tv = {2, 0};
         c->flush_timeout = evtimer_new(c->base, flush_timeout_cb, c);
         evtimer_add(c->flush_timeout, &tv);
-        if (!c->writing && !c->flush_queued) {
-            c->flush_queued = 1;
-            event_active(c->flush_ev, 0, 0);
-        }
+        ask_flush(c);
         return;
     }
-    if (c->writing) event_del(c->wev);
-    c->writing = 0;
+    watch(c->wev, &c->writing, 0);
     schedule_free(c);
 }
 
@@ -492,8 +501,7 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
     if (c->connect_errno)
         event_active(c->wev, EV_WRITE, 0);
     else
-        event_add(c->wev, NULL);
-    c->writing = !c->connect_errno;
+        watch(c->wev, &c->writing, 1); /* writable: the connect finished */
     return c;
 }
 
@@ -610,7 +618,7 @@ void conn_set_output_limit(conn *c, size_t high, size_t low)
         c->out_paused = 0;
         resume_read(c);
     }
-    queued(c);
+    check_output(c);
 }
 
 const char *conn_peer(const conn *c)
