@@ -184,6 +184,12 @@ struct dstage {
     uint64_t slowest_ms;
     uint32_t slowest_index;
     char slowest_worker[64];
+    /* place.c's: tasks per slot a worker may hold for this stage (0: not
+     * yet known, PLACE_DEPTH_MIN), from the mean run time its workers
+     * reported (an exponential moving average; runs: how many) */
+    uint32_t depth;
+    double run_us;
+    uint64_t runs;
 };
 
 /* Where the map outputs of one shuffle of an application are. */
@@ -282,8 +288,14 @@ typedef struct driver_metrics {
     uint64_t apps_succeeded, apps_failed, apps_killed;
     uint64_t conns_accepted, conns_refused, handshake_failures;
 } driver_metrics;
-/* Where tasks wait and go (place.c). */
-#define PLACE_INFLIGHT_PER_SLOT 2
+/* Where tasks wait and go (place.c). A worker holds at most depth tasks per
+ * slot (running, or queued there behind them): PLACE_DEPTH_MIN, one running
+ * and the next on its way; more while a stage's tasks are short, as many
+ * more as fit in PLACE_QUEUE_US of their mean run time, up to
+ * PLACE_DEPTH_MAX. */
+#define PLACE_DEPTH_MIN 2
+#define PLACE_DEPTH_MAX 8
+#define PLACE_QUEUE_US 1000
 typedef struct place {
     dworker **heap; /* the workers with room, the lowest load at the root */
     size_t nheap, capheap;
@@ -434,9 +446,14 @@ void place_worker_add(place *p, dworker *w);
 void place_worker_remove(place *p, dworker *w);
 /* The registered worker with that id, or NULL (and for id 0). */
 dworker *place_worker(const place *p, uint32_t id);
-/* The worker with room and the lowest load, another than avoid when one has
- * room; NULL when none has room. */
-dworker *place_pick(const place *p, uint32_t avoid);
+/* The worker with room for depth tasks per slot and the lowest load,
+ * another than avoid when one has room; NULL when none has room. */
+dworker *place_pick(const place *p, uint32_t avoid, uint32_t depth);
+/* Tasks per slot a worker may hold for stage s (PLACE_DEPTH_MIN..MAX). */
+uint32_t place_depth(const dstage *s);
+/* A task of s ran run_us on its executor (TaskDone.run_us): s's depth
+ * follows the mean. */
+void place_task_ran(dstage *s, uint64_t run_us);
 /* Queues t (leaving any queue it was in): in its need_worker's own queue,
  * or the fifo (need_worker cleared when that worker is gone). */
 void place_queue(place *p, dtask *t);

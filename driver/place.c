@@ -4,14 +4,22 @@
  * (running / slots), every worker and every running task by id, and the
  * queues of pending tasks.
  *
- * The one idea: a worker is in the heap exactly while it has room (fewer
- * than PLACE_INFLIGHT_PER_SLOT tasks per slot in flight), so the heap's
+ * The one idea: a worker is in the heap exactly while it could take a task
+ * (fewer than PLACE_DEPTH_MAX tasks per slot in flight), so the heap's
  * root is the answer to "which worker now", and each launch or answer
  * moves one worker in O(log W). The placement is the one sched.c always
  * had: the lowest load first (ties: the older worker); a retry avoids the
  * worker it failed on when another has room (the best of the root's two
  * children, since the second-best of a heap is one of them); a task that
  * reads a cached partition waits in the queue of the worker keeping it.
+ *
+ * How many tasks a worker holds per slot depends on the task's stage
+ * (place_depth): PLACE_DEPTH_MIN, one running and one on its way, as
+ * always; more while the stage's tasks are short, so that a stage of
+ * sub-millisecond tasks does not pay a round trip per two tasks per slot,
+ * yet no more than PLACE_QUEUE_US of expected work waits per slot beyond
+ * those two. Room for a depth is a bound on the load, and the root has the
+ * lowest load: when the root has no room for a task's depth, no worker has.
  *
  * Queues (all doubly linked, so a task leaves any of them in O(1)):
  *   fifo     tasks any worker may run, in order of arrival
@@ -50,7 +58,25 @@ void place_release(place *p)
 
 static int has_room(const dworker *w)
 {
-    return !w->gone && w->dc && w->running < w->slots * PLACE_INFLIGHT_PER_SLOT;
+    return !w->gone && w->dc && w->running < w->slots * PLACE_DEPTH_MAX;
+}
+
+static int fits(const dworker *w, uint32_t depth)
+{
+    return w->running < w->slots * depth;
+}
+
+uint32_t place_depth(const dstage *s)
+{
+    return s && s->depth ? s->depth : PLACE_DEPTH_MIN;
+}
+
+void place_task_ran(dstage *s, uint64_t run_us)
+{
+    /* the mean of the last ~16 */
+    s->run_us = s->runs++ ? s->run_us + ((double)run_us - s->run_us) / 16 : (double)run_us;
+    double more = s->run_us < 1 ? PLACE_DEPTH_MAX : PLACE_QUEUE_US / s->run_us;
+    s->depth = PLACE_DEPTH_MIN + (uint32_t)(more < PLACE_DEPTH_MAX - PLACE_DEPTH_MIN ? more : PLACE_DEPTH_MAX - PLACE_DEPTH_MIN);
 }
 
 /* a before b: a lower load, then the older worker */
@@ -131,14 +157,14 @@ static void place_update(place *p, dworker *w)
     dirty_add(p, w);
 }
 
-dworker *place_pick(const place *p, uint32_t avoid)
+dworker *place_pick(const place *p, uint32_t avoid, uint32_t depth)
 {
-    if (!p->nheap) return NULL;
+    if (!p->nheap || !fits(p->heap[0], depth)) return NULL;
     dworker *best = p->heap[0];
     if (best->id != avoid || p->nheap == 1) return best;
     dworker *alt = p->heap[1];
     if (p->nheap > 2 && before(p->heap[2], alt)) alt = p->heap[2];
-    return alt;
+    return fits(alt, depth) ? alt : best;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -269,7 +295,7 @@ dtask *place_next(place *p, dworker **where)
 {
     while (p->dirty) {
         dworker *w = p->dirty;
-        if (w->own.head && has_room(w)) {
+        if (w->own.head && has_room(w) && fits(w, place_depth(w->own.head->stage))) {
             dtask *t = w->own.head;
             queue_unlink(t);
             *where = w;
@@ -280,7 +306,7 @@ dtask *place_next(place *p, dworker **where)
     }
     dtask *t = p->fifo.head;
     if (!t) return NULL;
-    dworker *w = place_pick(p, t->avoid_worker);
+    dworker *w = place_pick(p, t->avoid_worker, place_depth(t->stage));
     if (!w) return NULL;
     queue_unlink(t);
     *where = w;

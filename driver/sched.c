@@ -789,6 +789,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         j->spills += done->spills;
         j->spill_bytes += done->spill_bytes;
         uint64_t ms = now_ms() - t->launched_ms;
+        if (done->run_us) place_task_ran(s, done->run_us);
         s->records_in += done->records_in;
         s->records_out += done->records_out;
         if (ms > s->slowest_ms || !s->slowest_worker[0]) {

@@ -70,7 +70,7 @@ void worker_usage(worker *w, uint64_t *memory, uint64_t *disk)
 void worker_metrics_task(worker *w, const wtask *t, const Kiln__TaskDone *done)
 {
     worker_metrics *m = &w->m;
-    if (t->started_ms) histogram_observe(&m->task_seconds, (double)(now_ms() - t->started_ms) / 1000.0);
+    if (t->started_us) histogram_observe(&m->task_seconds, (double)(now_us() - t->started_us) / 1e6);
     if (!done->ok) return;
     m->records_in += done->records_in;
     m->records_out += done->records_out;

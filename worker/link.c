@@ -49,6 +49,10 @@ void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done)
         error = xasprintf("%s (on worker %s)", done->error, w->name);
         copy.error = error;
     }
+    if (t->started_us) { /* how long it ran, for the driver's queue depth */
+        uint64_t us = now_us() - t->started_us;
+        copy.run_us = us ? us : 1;
+    }
     MSG_BODY(env, task_done, TASK_DONE, &copy);
     link_send(w, &env);
     free(error);

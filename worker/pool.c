@@ -224,7 +224,7 @@ static void dispatch(worker *w, wexec *x, wtask *t)
 {
     x->task = t;
     t->exec = x;
-    t->started_ms = now_ms();
+    t->started_us = now_us();
     x->status->task_id = t->t->task_id;
     if (t->t->timeout_ms) {
         if (!x->deadline) x->deadline = evtimer_new(w->base, deadline_cb, x);

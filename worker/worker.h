@@ -37,7 +37,7 @@ struct wtask {
     int failed;          /* a blob fetch failed; error holds why */
     char error[512];
     wexec *exec;         /* running on */
-    uint64_t started_ms; /* now_ms() when dispatched to an executor (0: never was) */
+    uint64_t started_us; /* now_us() when dispatched to an executor (0: never was) */
     wtask *next;         /* queue link */
 };
 

@@ -151,6 +151,7 @@ static void send_done(sim *s, simw *w, uint64_t task_id, uint64_t records, uint6
     d.records_out = records;
     d.partition_sizes = sizes;
     d.n_partition_sizes = nsizes;
+    d.run_us = s->delay_ms ? s->delay_ms * 1000 : 1; /* as a worker says: it "ran" --delay-ms */
     MSG_BODY(env, task_done, TASK_DONE, &d);
     conn_send(w->c, &env);
     s->answered++;

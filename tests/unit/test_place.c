@@ -24,13 +24,14 @@ static dworker *new_worker(uint32_t id, uint32_t slots)
     return w;
 }
 
-/* The placement sched.c had before place.c, as a scan. */
-static dworker *scan_pick(dworker **ws, size_t n, uint32_t avoid)
+/* The placement sched.c had before place.c, as a scan (depth: tasks per
+ * slot a worker may hold). */
+static dworker *scan_pick(dworker **ws, size_t n, uint32_t avoid, uint32_t depth)
 {
     dworker *best = NULL, *fallback = NULL;
     for (size_t i = 0; i < n; i++) {
         dworker *w = ws[i];
-        if (!w || w->running >= w->slots * PLACE_INFLIGHT_PER_SLOT) continue;
+        if (!w || w->running >= w->slots * depth) continue;
         if (w->id == avoid) {
             fallback = w;
             continue;
@@ -73,8 +74,9 @@ START_TEST(test_place_matches_scan)
             }
         } else if (op < 60) { /* a launch where the scan would put it */
             uint32_t avoid = (r / 13) % 4 == 0 && ws[wi] ? ws[wi]->id : 0;
-            dworker *want = scan_pick(ws, NW, avoid);
-            dworker *got = place_pick(&p, avoid);
+            uint32_t depth = PLACE_DEPTH_MIN + (r / 17) % (PLACE_DEPTH_MAX - PLACE_DEPTH_MIN + 1);
+            dworker *want = scan_pick(ws, NW, avoid, depth);
+            dworker *got = place_pick(&p, avoid, depth);
             ck_assert_ptr_eq(got, want);
             if (!got) continue;
             dtask *t = NULL;
@@ -171,12 +173,106 @@ START_TEST(test_place_queues)
 }
 END_TEST
 
+/* A stage's depth follows its tasks' run time: PLACE_DEPTH_MIN until one
+ * ran, and for tasks of a millisecond or more; PLACE_DEPTH_MAX for tasks
+ * that take no time; in between, as many more as fit in PLACE_QUEUE_US. */
+START_TEST(test_place_depth_follows_run_time)
+{
+    dstage s;
+    memset(&s, 0, sizeof s);
+    ck_assert_uint_eq(place_depth(&s), PLACE_DEPTH_MIN);
+    ck_assert_uint_eq(place_depth(NULL), PLACE_DEPTH_MIN);
+    place_task_ran(&s, 5 * PLACE_QUEUE_US);
+    ck_assert_uint_eq(place_depth(&s), PLACE_DEPTH_MIN);
+    memset(&s, 0, sizeof s);
+    place_task_ran(&s, 0);
+    ck_assert_uint_eq(place_depth(&s), PLACE_DEPTH_MAX);
+    memset(&s, 0, sizeof s);
+    place_task_ran(&s, PLACE_QUEUE_US / 3); /* three more fit */
+    ck_assert_uint_eq(place_depth(&s), PLACE_DEPTH_MIN + 3);
+    /* tasks that turn long bring the depth back down within a few dozen */
+    memset(&s, 0, sizeof s);
+    place_task_ran(&s, 0);
+    for (int i = 0; i < 64; i++)
+        place_task_ran(&s, 10 * PLACE_QUEUE_US);
+    ck_assert_uint_eq(place_depth(&s), PLACE_DEPTH_MIN);
+}
+END_TEST
+
+/* Each task gets no more room than its own stage's depth, from the fifo
+ * and from a worker's own queue, while the worker stays in the heap for
+ * the stage that allows more. */
+START_TEST(test_place_depth_per_stage)
+{
+    place p;
+    place_init(&p);
+    job j;
+    memset(&j, 0, sizeof j);
+    dstage longs, shorts;
+    memset(&longs, 0, sizeof longs);
+    memset(&shorts, 0, sizeof shorts);
+    place_task_ran(&shorts, 0);
+    dworker *a = new_worker(1, 2);
+    place_worker_add(&p, a);
+    enum { N = 2 * PLACE_DEPTH_MAX + 1 }; /* all but one fit */
+    dtask t[N];
+    memset(t, 0, sizeof t);
+    for (int i = 0; i < N; i++) {
+        t[i].job = &j;
+        t[i].id = (uint64_t)i + 1;
+        t[i].stage = i < 2 * PLACE_DEPTH_MIN + 1 ? &longs : &shorts;
+        place_queue(&p, &t[i]);
+    }
+    dtask *got;
+    dworker *w;
+    int n = 0;
+    while ((got = place_next(&p, &w))) {
+        ck_assert_ptr_eq(got, &t[n]);
+        place_running_add(&p, got, w);
+        n++;
+    }
+    /* the long stage's fifth task waits: 2 slots x PLACE_DEPTH_MIN */
+    ck_assert_int_eq(n, 2 * PLACE_DEPTH_MIN);
+    ck_assert_ptr_eq(p.fifo.head, &t[2 * PLACE_DEPTH_MIN]);
+    place_unqueue(&p, &t[2 * PLACE_DEPTH_MIN]);
+    while ((got = place_next(&p, &w))) {
+        place_running_add(&p, got, w);
+        n++;
+    }
+    ck_assert_int_eq(n, 2 * PLACE_DEPTH_MAX); /* the short stage fills it up */
+    ck_assert_uint_eq(a->running, 2 * PLACE_DEPTH_MAX);
+    ck_assert_ptr_null(place_pick(&p, 0, PLACE_DEPTH_MAX));
+    /* a worker's own task of the long stage waits until a's load is under
+     * its depth again */
+    dtask own;
+    memset(&own, 0, sizeof own);
+    own.job = &j;
+    own.stage = &longs;
+    own.need_worker = 1;
+    place_queue(&p, &own);
+    while (a->running > 2 * PLACE_DEPTH_MIN) {
+        ck_assert_ptr_null(place_next(&p, &w));
+        place_running_del(&p, a->tasks);
+    }
+    ck_assert_ptr_null(place_next(&p, &w));
+    place_running_del(&p, a->tasks);
+    ck_assert_ptr_eq(place_next(&p, &w), &own);
+    ck_assert_ptr_eq(w, a);
+    while (a->tasks)
+        place_running_del(&p, a->tasks);
+    free(a);
+    place_release(&p);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("place");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_place_matches_scan);
     tcase_add_test(tc, test_place_queues);
+    tcase_add_test(tc, test_place_depth_follows_run_time);
+    tcase_add_test(tc, test_place_depth_per_stage);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
