@@ -522,6 +522,23 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
     return rc;
 }
 
+int conn_send_split(conn *c, unsigned body_case, const uint8_t *pre, size_t npre, const ProtobufCMessage *rest)
+{
+    if (c->closing) return -1;
+    size_t nrest = protobuf_c_message_get_packed_size(rest);
+    size_t n = msg_split_frame_size(&c->seal.tx, body_case, npre, nrest);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(c->out, (ev_ssize_t)n, &v, 1) < 1) return -1;
+    v.iov_len = msg_pack_split_frame_into(v.iov_base, &c->seal.tx, body_case, pre, npre, rest, nrest);
+    if (!v.iov_len) {
+        conn_close(c, 0, "cannot seal a frame (libcrypto)");
+        return -1;
+    }
+    int rc = evbuffer_commit_space(c->out, &v, 1);
+    queued(c);
+    return rc;
+}
+
 /* The tag of a frame made of head (n bytes) and len bytes at off of fd,
  * read through a private read-only mapping. 0, or -1. */
 static int tag_file_frame(conn *c, const uint8_t *head, size_t n, int fd, int64_t off, int64_t len,

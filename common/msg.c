@@ -313,6 +313,34 @@ size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e)
     return FRAME_HEADER + n + SEAL_TAG_LEN;
 }
 
+static size_t varint_len(uint64_t v);
+
+size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest)
+{
+    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
+    return FRAME_HEADER + varint_len(etag) + varint_len(sub) + (size_t)sub + (seal_on(tx) ? SEAL_TAG_LEN : 0);
+}
+
+size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const uint8_t *pre, size_t npre,
+                                 const ProtobufCMessage *rest, size_t nrest)
+{
+    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
+    size_t n = varint_len(etag) + varint_len(sub) + (size_t)sub;
+    if (n + SEAL_TAG_LEN > UINT32_MAX) return 0;
+    int sealed = seal_on(tx);
+    frame_put_header(buf, (uint32_t)(n + (sealed ? SEAL_TAG_LEN : 0)));
+    size_t h = FRAME_HEADER;
+    h += rt_varint_put(buf + h, etag);
+    h += rt_varint_put(buf + h, sub);
+    memcpy(buf + h, pre, npre);
+    h += npre;
+    h += protobuf_c_message_pack(rest, buf + h);
+    if (!sealed) return h;
+    struct iovec iov = {buf, h};
+    if (seal_tag(tx, &iov, 1, buf + h) < 0) return 0;
+    return h + SEAL_TAG_LEN;
+}
+
 int msg_write_sealed(int fd, seal_dir *tx, const Kiln__Envelope *e)
 {
     size_t n = msg_frame_size(tx, e);

@@ -51,6 +51,21 @@ size_t msg_frame_size(const seal_dir *tx, const Kiln__Envelope *e);
 size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e);
 
 /*
+ * A body packed in two parts: fields that many messages share, packed once
+ * (pre: say a stage's TaskLaunch without its task's own fields), then the
+ * fields of this one (rest, a message of the same type with only those
+ * set). Protobuf lets a message's fields come in any order, so the
+ * receiver decodes exactly the message that has both parts' fields; the
+ * parts must not both set a field. body_case: the envelope's oneof case.
+ */
+/* The frame's bytes, where nrest = protobuf_c_message_get_packed_size(rest). */
+size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest);
+/* Packs it into buf (msg_split_frame_size bytes), sealed as
+ * msg_pack_frame_into seals. The frame's length, or 0. */
+size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const uint8_t *pre, size_t npre,
+                                 const ProtobufCMessage *rest, size_t nrest);
+
+/*
  * FetchData frames carry the shuffle's bytes; these two let those bytes go
  * from a file to the socket and from the receive buffer to the reader
  * without a copy through protobuf-c. The encoding is ordinary protobuf

@@ -350,6 +350,9 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     s->slowest_ms = 0;
     s->slowest_index = 0;
     s->slowest_worker[0] = 0;
+    s->depth = 0; /* a sort's sampling tasks say nothing of its own */
+    s->run_us = 0;
+    s->runs = 0;
     if (stage_serialize(&j->jp, s->index, s->id, output, j->conf.broadcast_threshold, &d->stats, &s->plan, err,
                         sizeof err) < 0) {
         job_fail(d, j, "bad lineage graph: %s", err);
@@ -603,18 +606,15 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
 
 /* ---- tasks ------------------------------------------------------------------- */
 
-/* Sends t (out of its queue) to w. */
-static void launch(driver *d, dtask *t, dworker *w)
+/* The fields of s's TaskLaunch that are the same in each of its tasks,
+ * packed once for its plan (a sort stage's plan changes once sampled). */
+static void pack_launch_shared(const job *j, dstage *s)
 {
-    job *j = t->job;
-    dstage *s = t->stage;
     Kiln__JobSubmit *js = j->submit->job_submit;
-    Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__TaskLaunch tl = KILN__TASK_LAUNCH__INIT;
     tl.app_id = j->app->id;
     tl.job_id = j->job_id;
     tl.stage_id = s->plan.stage_id;
-    tl.attempt = t->attempt + 1;
     tl.lib_hash = j->app->lib_hash;
     tl.stage_hash = s->plan.hash;
     tl.memory = j->conf.task_memory;
@@ -629,6 +629,18 @@ static void launch(driver *d, dtask *t, dworker *w)
     }
     tl.broadcasts = js->broadcasts;
     tl.n_broadcasts = js->n_broadcasts;
+    s->plan.launch_len = kiln__task_launch__get_packed_size(&tl);
+    s->plan.launch = xmalloc(s->plan.launch_len ? s->plan.launch_len : 1);
+    kiln__task_launch__pack(&tl, s->plan.launch);
+}
+
+/* Sends t (out of its queue) to w: the stage's shared fields as packed once, then the task's
+ * own (id, attempt, input). */
+static void launch(driver *d, dtask *t, dworker *w)
+{
+    job *j = t->job;
+    dstage *s = t->stage;
+    if (!s->plan.launch) pack_launch_shared(j, s);
     Kiln__TaskInput in = *s->plan.inputs[t->index];
     const plan_pipe *pp = &j->jp.stages[s->index].pipes[in.pipeline];
     if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
@@ -650,11 +662,12 @@ static void launch(driver *d, dtask *t, dworker *w)
     t->launched_ms = now_ms();
     place_running_add(&d->place, t, w);
     d->tasks_launched++;
-    tl.task_id = t->id;
-    tl.input = &in;
+    Kiln__TaskLaunch own = KILN__TASK_LAUNCH__INIT;
+    own.task_id = t->id;
+    own.attempt = t->attempt;
+    own.input = &in;
     history_task_launched(d, t, w, &in);
-    MSG_BODY(env, task_launch, TASK_LAUNCH, &tl);
-    conn_send(w->dc->c, &env);
+    conn_send_split(w->dc->c, KILN__ENVELOPE__BODY_TASK_LAUNCH, s->plan.launch, s->plan.launch_len, &own.base);
     mapout_inputs_free(&in);
     log_msg(&d->log, LOG_DEBUG, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
             j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);

@@ -706,6 +706,7 @@ void stage_plan_release(stage_plan *p)
         free(p->inputs[i]);
     free(p->inputs);
     free(p->bytes);
+    free(p->launch);
     memset(p, 0, sizeof *p);
 }
 

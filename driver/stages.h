@@ -113,6 +113,10 @@ typedef struct stage_plan {
     Kiln__TaskInput **inputs; /* one per task (owned structs; split paths and
                                  blocks borrow from the job) */
     char fn_names[256];       /* "grep_match, fmt" for error messages */
+    /* the TaskLaunch fields every task of this plan shares, packed at its
+     * first launch (sched.c; owned, NULL until then) */
+    uint8_t *launch;
+    size_t launch_len;
 } stage_plan;
 
 /* Counts how often stage functions were serialized, for tests and status. */

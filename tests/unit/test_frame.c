@@ -750,6 +750,73 @@ START_TEST(test_write_fd_roundtrip)
 END_TEST
 
 
+/* A TaskLaunch sent as the fields its stage shares, packed once, then the
+ * task's own decodes as the message packed whole: protobuf-c packs the
+ * decoded message back to the whole one's bytes. */
+START_TEST(test_split_frame_is_the_whole_message)
+{
+    char *bcasts[] = {(char *)HASH_A, (char *)HASH_A};
+    uint8_t stage[300];
+    for (size_t i = 0; i < sizeof stage; i++)
+        stage[i] = (uint8_t)(i * 13);
+    Kiln__TaskInput in = KILN__TASK_INPUT__INIT;
+    in.pipeline = 1;
+    in.partition = 77;
+    in.range_start = -5;
+    in.range_end = 1u << 30;
+    Kiln__TaskLaunch shared = KILN__TASK_LAUNCH__INIT, own = KILN__TASK_LAUNCH__INIT;
+    shared.app_id = (char *)"app-1";
+    shared.job_id = 3;
+    shared.stage_id = 9;
+    shared.lib_hash = (char *)HASH_A;
+    shared.stage_hash = (char *)HASH_A;
+    shared.stage.data = stage;
+    shared.stage.len = sizeof stage;
+    shared.broadcasts = bcasts;
+    shared.n_broadcasts = 2;
+    shared.memory = 1u << 28;
+    shared.timeout_ms = 60000;
+    own.task_id = 1234567890123ull;
+    own.attempt = 2;
+    own.input = &in;
+    Kiln__TaskLaunch whole = shared;
+    whole.task_id = own.task_id;
+    whole.attempt = own.attempt;
+    whole.input = own.input;
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    MSG_BODY(env, task_launch, TASK_LAUNCH, &whole);
+    size_t wn;
+    uint8_t *w = msg_pack_frame(&env, &wn);
+
+    size_t npre = kiln__task_launch__get_packed_size(&shared);
+    uint8_t *pre = malloc(npre);
+    kiln__task_launch__pack(&shared, pre);
+    size_t nrest = protobuf_c_message_get_packed_size(&own.base);
+    size_t n = msg_split_frame_size(NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, npre, nrest);
+    ck_assert_uint_eq(n, wn); /* the same fields: the same length */
+    uint8_t *f = malloc(n);
+    ck_assert_uint_eq(msg_pack_split_frame_into(f, NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, pre, npre, &own.base, nrest),
+                      n);
+    ck_assert_uint_eq(frame_get_header(f), n - FRAME_HEADER);
+    char err[256];
+    Kiln__Envelope *e = msg_decode(f + FRAME_HEADER, n - FRAME_HEADER, err, sizeof err);
+    ck_assert_msg(e != NULL, "%s", err);
+    ck_assert_int_eq(e->body_case, KILN__ENVELOPE__BODY_TASK_LAUNCH);
+    ck_assert_uint_eq(e->task_launch->task_id, own.task_id);
+    ck_assert_uint_eq(e->task_launch->input->partition, 77);
+    ck_assert_str_eq(e->task_launch->app_id, "app-1");
+    size_t an;
+    uint8_t *again = msg_pack_frame(e, &an);
+    ck_assert_uint_eq(an, wn);
+    ck_assert(memcmp(again, w, wn) == 0);
+    msg_free(e);
+    free(again);
+    free(f);
+    free(pre);
+    free(w);
+}
+END_TEST
+
 /* The hand-made FetchData head + data is a frame protobuf-c reads as the
  * same message, and the peek reads what protobuf-c packs. */
 START_TEST(test_fetch_data_fast_path)
@@ -898,6 +965,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tr, test_reader_eof);
     tcase_add_test(tr, test_write_fd_roundtrip);
     tcase_add_test(tr, test_fetch_data_fast_path);
+    tcase_add_test(tr, test_split_frame_is_the_whole_message);
     suite_add_tcase(s, tr);
     return s;
 }
