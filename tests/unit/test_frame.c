@@ -459,6 +459,7 @@ START_TEST(test_decode_bad_blob_hash)
     static const char *bad[] = {
         "zz23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",  /* not hex */
         "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF",  /* upper case */
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",  /* not hex at the end */
         "0123456789abcdef",                                                  /* short */
         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0", /* long */
         "../../../../etc/passwd",
