@@ -98,7 +98,10 @@ struct conn {
     char deadline_reason[96];
     void (*drain_cb)(conn *c, void *arg); /* see conn_set_drain_cb */
     size_t drain_low;
-    Kiln__Envelope *cur_msg; /* being delivered; NULL once stolen */
+    Kiln__Envelope *cur_msg; /* being delivered (in arena); NULL once stolen */
+    const uint8_t *cur_payload; /* its bytes, for conn_steal_msg */
+    size_t cur_len;
+    msg_arena arena;
     seal seal;               /* off until a handshake with a secret finished */
     char peer[64];
 };
@@ -117,6 +120,7 @@ static void conn_free(conn *c)
     evbuffer_free(c->out);
     evutil_closesocket(c->fd);
     seal_release(&c->seal);
+    msg_arena_release(&c->arena);
     free(c);
     /* glibc keeps freed evbuffer chains in its arenas: give them back */
     if (trim) malloc_trim(0);
@@ -343,7 +347,15 @@ int conn_protocol_error(const conn *c)
 
 Kiln__Envelope *conn_steal_msg(conn *c)
 {
-    Kiln__Envelope *m = c->cur_msg;
+    if (!c->cur_msg) return NULL;
+    /* the delivered message goes with the arena: decode its bytes again,
+     * into memory of its own (they decoded and passed the checks once) */
+    char err[256];
+    Kiln__Envelope *m = msg_decode(c->cur_payload, c->cur_len, err, sizeof err);
+    if (!m) { /* only out of memory: as xmalloc */
+        fprintf(stderr, "kiln: a message that decoded once does not decode again: %s\n", err);
+        abort();
+    }
     c->cur_msg = NULL;
     return m;
 }
@@ -377,20 +389,26 @@ static void process_input(conn *c)
         }
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
         Kiln__Envelope *m = NULL;
-        if (!seal_on(&c->seal.rx))
-            m = msg_decode(p + FRAME_HEADER, len, err, sizeof err);
-        else if (seal_check(&c->seal.rx, p, FRAME_HEADER + len, err, sizeof err) == 0)
-            m = msg_decode(p + FRAME_HEADER, len - SEAL_TAG_LEN, err, sizeof err);
-        evbuffer_drain(in, FRAME_HEADER + len);
+        size_t plen = seal_on(&c->seal.rx) ? len - SEAL_TAG_LEN : len;
+        if (!seal_on(&c->seal.rx) || seal_check(&c->seal.rx, p, FRAME_HEADER + len, err, sizeof err) == 0)
+            m = msg_decode_arena(&c->arena, p + FRAME_HEADER, plen, err, sizeof err);
         if (!m) {
+            msg_arena_reset(&c->arena);
+            evbuffer_drain(in, FRAME_HEADER + len);
             c->protocol_error = 1;
             conn_close(c, 0, err);
             return;
         }
+        /* the frame stays in the input until the callback returned (it
+         * reads nothing, so nothing moves it): conn_steal_msg decodes it */
         c->cur_msg = m;
+        c->cur_payload = p + FRAME_HEADER;
+        c->cur_len = plen;
         c->on_msg(c, m, c->arg);
-        msg_free(c->cur_msg);
         c->cur_msg = NULL;
+        c->cur_payload = NULL;
+        msg_arena_reset(&c->arena);
+        evbuffer_drain(in, FRAME_HEADER + len);
     }
     if (c->closing) return;
     /* read no more than the frame being received (or one chunk) */

@@ -84,8 +84,10 @@ void conn_set_max_frame(conn *c, size_t max);
  * high 0 removes it. */
 void conn_set_output_limit(conn *c, size_t high, size_t low);
 
-/* Called only inside the message callback: takes ownership of the message
- * being delivered (free it with msg_free), so it outlives the callback. */
+/* Called only inside the message callback: the message being delivered,
+ * as a copy of its own (free it with msg_free) that outlives the callback;
+ * the delivered one is in the connection's arena, gone after it. NULL
+ * when called twice. */
 Kiln__Envelope *conn_steal_msg(conn *c);
 
 /* Ends the connection: runs the close callback (once) and frees the conn

@@ -11,6 +11,8 @@
 #include "msg.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -197,23 +199,82 @@ static int has_field_zero(const ProtobufCMessage *m)
     return 0;
 }
 
-Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen)
+static Kiln__Envelope *decode(ProtobufCAllocator *al, const uint8_t *p, size_t n, char *err, size_t errlen)
 {
-    Kiln__Envelope *e = kiln__envelope__unpack(NULL, n, p);
+    Kiln__Envelope *e = kiln__envelope__unpack(al, n, p);
     if (!e) {
         errf(err, errlen, "message of %zu bytes does not decode", n);
         return NULL;
     }
     if (has_field_zero(&e->base)) {
         errf(err, errlen, "message of %zu bytes has a field numbered 0", n);
-        kiln__envelope__free_unpacked(e, NULL);
+        kiln__envelope__free_unpacked(e, al);
         return NULL;
     }
     if (msg_validate(e, err, errlen) < 0) {
-        kiln__envelope__free_unpacked(e, NULL);
+        kiln__envelope__free_unpacked(e, al);
         return NULL;
     }
     return e;
+}
+
+Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    return decode(NULL, p, n, err, errlen);
+}
+
+/* ---- the arena ---- */
+
+typedef struct arena_big {
+    struct arena_big *next;
+    max_align_t align[]; /* the allocation */
+} arena_big;
+
+static void *arena_alloc(void *data, size_t size)
+{
+    msg_arena *a = data;
+    size_t need = (size + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1);
+    if (need >= size && a->buf && MSG_ARENA_LEN - a->used >= need) {
+        void *p = a->buf + a->used;
+        a->used += need;
+        return p;
+    }
+    if (size > SIZE_MAX - sizeof(arena_big)) return NULL;
+    arena_big *b = malloc(sizeof *b + size);
+    if (!b) return NULL;
+    b->next = a->big;
+    a->big = b;
+    return b->align;
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data; /* all of it at the reset */
+    (void)p;
+}
+
+Kiln__Envelope *msg_decode_arena(msg_arena *a, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    if (!a->buf) a->buf = xmalloc(MSG_ARENA_LEN);
+    ProtobufCAllocator al = {arena_alloc, arena_free, a};
+    return decode(&al, p, n, err, errlen);
+}
+
+void msg_arena_reset(msg_arena *a)
+{
+    a->used = 0;
+    while (a->big) {
+        arena_big *b = a->big;
+        a->big = b->next;
+        free(b);
+    }
+}
+
+void msg_arena_release(msg_arena *a)
+{
+    msg_arena_reset(a);
+    free(a->buf);
+    a->buf = NULL;
 }
 
 void msg_free(Kiln__Envelope *e)

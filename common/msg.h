@@ -34,6 +34,22 @@
 Kiln__Envelope *msg_decode(const uint8_t *p, size_t n, char *err, size_t errlen);
 void msg_free(Kiln__Envelope *e);
 
+/* Messages decoded for the length of one callback (conn.c): protobuf-c's
+ * allocations come from one block, bumped, and are all freed at once by
+ * msg_arena_reset, not one free per field and array. What does not fit in
+ * the block is malloc'd and freed at the reset too. A zeroed arena is
+ * empty; its block is allocated at the first decode. */
+#define MSG_ARENA_LEN 2048
+typedef struct msg_arena {
+    uint8_t *buf;
+    size_t used;
+    void *big; /* the malloc'd ones, linked through a header */
+} msg_arena;
+/* msg_decode into a: the message lives until msg_arena_reset(a). */
+Kiln__Envelope *msg_decode_arena(msg_arena *a, const uint8_t *p, size_t n, char *err, size_t errlen);
+void msg_arena_reset(msg_arena *a);
+void msg_arena_release(msg_arena *a);
+
 /* Checks ranges of fields that arrive from the network: names that may
  * become paths, sizes, counts. 0, or -1 with a message. */
 int msg_validate(const Kiln__Envelope *e, char *err, size_t errlen);

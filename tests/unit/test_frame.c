@@ -751,6 +751,57 @@ START_TEST(test_write_fd_roundtrip)
 END_TEST
 
 
+/* Messages decoded into an arena read as msg_decode's, small ones from
+ * its block and large ones (a 100 KB bytes field) beside it; a reset
+ * frees both (ASan's leak check), and the arena is reused after it. */
+START_TEST(test_decode_into_arena)
+{
+    msg_arena a;
+    memset(&a, 0, sizeof a);
+    size_t n;
+    uint8_t *small = task_launch_with_app("app-7", &n);
+    uint8_t *big_data = malloc(100000);
+    for (size_t i = 0; i < 100000; i++)
+        big_data[i] = (uint8_t)(i * 31);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__BlobChunk bc = KILN__BLOB_CHUNK__INIT;
+    bc.hash = (char *)HASH_A;
+    bc.data.data = big_data;
+    bc.data.len = 100000;
+    bc.size = 100000;
+    bc.last = 1;
+    MSG_BODY(env, blob_chunk, BLOB_CHUNK, &bc);
+    size_t bn;
+    uint8_t *big = pack_env(&env, &bn);
+    char err[256];
+    for (int round = 0; round < 3; round++) {
+        Kiln__Envelope *e = msg_decode_arena(&a, small, n, err, sizeof err);
+        ck_assert_msg(e != NULL, "%s", err);
+        ck_assert_str_eq(e->task_launch->app_id, "app-7");
+        ck_assert_ptr_nonnull(e->task_launch->input);
+        ck_assert_uint_gt(a.used, 0);
+        Kiln__Envelope *b = msg_decode_arena(&a, big, bn, err, sizeof err);
+        ck_assert_msg(b != NULL, "%s", err);
+        ck_assert_uint_eq(b->blob_chunk->data.len, 100000);
+        ck_assert(memcmp(b->blob_chunk->data.data, big_data, 100000) == 0);
+        ck_assert_ptr_nonnull(a.big);
+        ck_assert_str_eq(e->task_launch->app_id, "app-7"); /* the first is still there */
+        msg_arena_reset(&a);
+        ck_assert_uint_eq(a.used, 0);
+        ck_assert_ptr_null(a.big);
+    }
+    /* a message that does not decode leaves nothing behind either */
+    small[n - 1] ^= 0xff;
+    msg_decode_arena(&a, small, n, err, sizeof err);
+    msg_arena_reset(&a);
+    msg_arena_release(&a);
+    ck_assert_ptr_null(a.buf);
+    free(small);
+    free(big);
+    free(big_data);
+}
+END_TEST
+
 /* A TaskLaunch sent as the fields its stage shares, packed once, then the
  * task's own decodes as the message packed whole: protobuf-c packs the
  * decoded message back to the whole one's bytes. */
@@ -967,6 +1018,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tr, test_write_fd_roundtrip);
     tcase_add_test(tr, test_fetch_data_fast_path);
     tcase_add_test(tr, test_split_frame_is_the_whole_message);
+    tcase_add_test(tr, test_decode_into_arena);
     suite_add_tcase(s, tr);
     return s;
 }
