@@ -14,6 +14,10 @@
  * checked against it: whatever the peek accepts, msg_decode accepts as the
  * same FetchData (id, last, the very data bytes, no error).
  *
+ * msg_decode_arena, what connections decode with (an arena, and its own
+ * reader of TaskDone), is checked against it too: it accepts exactly what
+ * msg_decode accepts, as a message that packs to the same bytes.
+ *
  * Seeds: fuzz/corpus/msg/, one packed envelope of each kind
  * (fuzz/mkcorpus.c).
  */
@@ -27,6 +31,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[512] = "";
     Kiln__Envelope *e = msg_decode(data, size, err, sizeof err);
+    msg_arena arena;
+    memset(&arena, 0, sizeof arena);
+    char aerr[512] = "";
+    Kiln__Envelope *ae = msg_decode_arena(&arena, data, size, aerr, sizeof aerr);
+    if (!e != !ae)
+        fprintf(stderr, "msg_decode %s, msg_decode_arena %s\n", e ? "accepts" : err, ae ? "accepts" : aerr);
+    FUZZ_ASSERT(!e == !ae);
+    if (e) {
+        size_t n1, n2;
+        uint8_t *f1 = msg_pack_frame(e, &n1), *f2 = msg_pack_frame(ae, &n2);
+        FUZZ_ASSERT(n1 == n2 && memcmp(f1, f2, n1) == 0);
+        free(f1);
+        free(f2);
+    } else {
+        FUZZ_ASSERT(aerr[0] != '\0');
+    }
+    msg_arena_release(&arena);
     uint32_t id;
     int last;
     const uint8_t *d;

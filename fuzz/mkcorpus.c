@@ -438,6 +438,20 @@ static void msg_seeds(void)
     td.counters = &ctrp;
     td.n_counters = 1;
     SEED(task_done, TASK_DONE, &td, "task_done", &s1);
+    /* the shape msg_decode_arena reads itself: varints and the sizes */
+    Kiln__TaskDone tf = KILN__TASK_DONE__INIT;
+    tf.task_id = 1u << 20;
+    tf.ok = 1;
+    tf.count = 300;
+    tf.records_in = 128;
+    tf.records_out = 1;
+    tf.partition_sizes = sizes;
+    tf.n_partition_sizes = 2;
+    tf.spills = 1;
+    tf.spill_bytes = UINT64_MAX;
+    tf.fetch_shuffle_id = 3;
+    tf.run_us = 1234;
+    SEED(task_done, TASK_DONE, &tf, "task_done_fast", &s1);
     free(jo.block.data);
     Kiln__AppEnd ae = KILN__APP_END__INIT;
     ae.app_id = "app-0001";

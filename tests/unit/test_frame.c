@@ -802,6 +802,89 @@ START_TEST(test_decode_into_arena)
 }
 END_TEST
 
+/* Both decoders refuse the payload (NULL), or accept it as messages that
+ * pack the same. */
+static Kiln__Envelope *decode_both_ways(msg_arena *a, const uint8_t *p, size_t n)
+{
+    char err[256], aerr[256];
+    Kiln__Envelope *e = msg_decode(p, n, err, sizeof err), *ae = msg_decode_arena(a, p, n, aerr, sizeof aerr);
+    ck_assert_msg(!e == !ae, "msg_decode %s, msg_decode_arena %s", e ? "accepts" : err, ae ? "accepts" : aerr);
+    if (!e) return NULL;
+    size_t n1, n2;
+    uint8_t *f1 = msg_pack_frame(e, &n1), *f2 = msg_pack_frame(ae, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(f1, f2, n1) == 0);
+    free(f1);
+    free(f2);
+    msg_free(e);
+    return ae;
+}
+
+/* msg_decode_arena reads a TaskDone of varints and sizes itself, and
+ * leaves every other shape to protobuf-c, with the same results. */
+START_TEST(test_task_done_fast_path)
+{
+    msg_arena a;
+    memset(&a, 0, sizeof a);
+    uint64_t sizes[3] = {0, 300, UINT64_MAX};
+    Kiln__Counter ctr = KILN__COUNTER__INIT, *ctrp = &ctr;
+    ctr.name = (char *)"bad_lines";
+    ctr.value = 3;
+    for (int shape = 0; shape < 4; shape++) {
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__TaskDone d = KILN__TASK_DONE__INIT;
+        d.task_id = 9000000000ull;
+        d.ok = shape != 2;
+        d.count = 5;
+        d.records_in = 7;
+        d.records_out = 6;
+        d.partition_sizes = sizes;
+        d.n_partition_sizes = 3;
+        d.spill_bytes = 1u << 31;
+        d.fetch_worker_id = UINT32_MAX;
+        d.run_us = 42;
+        if (shape == 1) { /* counters: protobuf-c's */
+            d.counters = &ctrp;
+            d.n_counters = 1;
+        }
+        if (shape == 2) d.error = (char *)"boom"; /* an error: protobuf-c's */
+        if (shape == 3) d.n_partition_sizes = 0;
+        MSG_BODY(env, task_done, TASK_DONE, &d);
+        size_t n;
+        uint8_t *b = pack_env(&env, &n);
+        Kiln__Envelope *e = decode_both_ways(&a, b, n);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(e->task_done->task_id, 9000000000ull);
+        ck_assert_uint_eq(e->task_done->run_us, 42);
+        ck_assert_uint_eq(e->task_done->fetch_worker_id, UINT32_MAX);
+        ck_assert_uint_eq(e->task_done->n_partition_sizes, shape == 3 ? 0 : 3);
+        ck_assert_str_eq(e->task_done->error, shape == 2 ? "boom" : "");
+        msg_arena_reset(&a);
+        free(b);
+    }
+    /* by hand: a bool that is 2 (protobuf-c reads true), a varint with a
+     * trailing zero byte, the sizes twice (protobuf-c adds them up), a
+     * field numbered 0 */
+    static const uint8_t odd[][16] = {
+        {0x92, 0x01, 4, 0x08, 0x05, 0x10, 0x02},
+        {0x92, 0x01, 5, 0x08, 0x85, 0x00, 0x10, 0x01},
+        {0x92, 0x01, 8, 0x4a, 0x02, 0x01, 0x02, 0x4a, 0x02, 0x03, 0x04},
+    };
+    static const size_t odd_len[] = {7, 8, 11};
+    for (size_t i = 0; i < 3; i++) {
+        Kiln__Envelope *e = decode_both_ways(&a, odd[i], odd_len[i]);
+        ck_assert_ptr_nonnull(e);
+        if (i == 2) ck_assert_uint_eq(e->task_done->n_partition_sizes, 4);
+        msg_arena_reset(&a);
+    }
+    static const uint8_t zero[] = {0x92, 0x01, 2, 0x00, 0x01};
+    char err[256];
+    ck_assert_ptr_null(msg_decode_arena(&a, zero, sizeof zero, err, sizeof err));
+    ck_assert_ptr_null(msg_decode(zero, sizeof zero, err, sizeof err));
+    msg_arena_release(&a);
+}
+END_TEST
+
 /* A TaskLaunch sent as the fields its stage shares, packed once, then the
  * task's own decodes as the message packed whole: protobuf-c packs the
  * decoded message back to the whole one's bytes. */
@@ -1019,6 +1102,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tr, test_fetch_data_fast_path);
     tcase_add_test(tr, test_split_frame_is_the_whole_message);
     tcase_add_test(tr, test_decode_into_arena);
+    tcase_add_test(tr, test_task_done_fast_path);
     suite_add_tcase(s, tr);
     return s;
 }
