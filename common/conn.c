@@ -543,7 +543,7 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
 int conn_send_split(conn *c, unsigned body_case, const uint8_t *pre, size_t npre, const ProtobufCMessage *rest)
 {
     if (c->closing) return -1;
-    size_t nrest = protobuf_c_message_get_packed_size(rest);
+    size_t nrest = rest ? protobuf_c_message_get_packed_size(rest) : 0;
     size_t n = msg_split_frame_size(&c->seal.tx, body_case, npre, nrest);
     struct evbuffer_iovec v;
     if (evbuffer_reserve_space(c->out, (ev_ssize_t)n, &v, 1) < 1) return -1;

@@ -45,7 +45,7 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);
 /* Queues one message whose body (envelope case body_case) is the fields
- * packed in pre (npre bytes, copied) and those of rest: see
+ * packed in pre (npre bytes, copied) and those of rest (may be NULL): see
  * msg_pack_split_frame_into. 0, or -1. */
 int conn_send_split(conn *c, unsigned body_case, const uint8_t *pre, size_t npre, const ProtobufCMessage *rest);
 /* Queues head (n bytes, copied: a frame header and the envelope's bytes

@@ -491,7 +491,7 @@ size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case,
     h += rt_varint_put(buf + h, sub);
     memcpy(buf + h, pre, npre);
     h += npre;
-    h += protobuf_c_message_pack(rest, buf + h);
+    if (rest) h += protobuf_c_message_pack(rest, buf + h);
     if (!sealed) return h;
     struct iovec iov = {buf, h};
     if (seal_tag(tx, &iov, 1, buf + h) < 0) return 0;

@@ -74,7 +74,8 @@ size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e);
  * receiver decodes exactly the message that has both parts' fields; the
  * parts must not both set a field. body_case: the envelope's oneof case.
  */
-/* The frame's bytes, where nrest = protobuf_c_message_get_packed_size(rest). */
+/* The frame's bytes, where nrest = protobuf_c_message_get_packed_size(rest)
+ * (rest may be NULL, nrest 0: the body is pre alone). */
 size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest);
 /* Packs it into buf (msg_split_frame_size bytes), sealed as
  * msg_pack_frame_into seals. The frame's length, or 0. */
