@@ -470,19 +470,17 @@ size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e)
     return FRAME_HEADER + n + SEAL_TAG_LEN;
 }
 
-static size_t varint_len(uint64_t v);
-
 size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest)
 {
     uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
-    return FRAME_HEADER + varint_len(etag) + varint_len(sub) + (size_t)sub + (seal_on(tx) ? SEAL_TAG_LEN : 0);
+    return FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub + (seal_on(tx) ? SEAL_TAG_LEN : 0);
 }
 
 size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const uint8_t *pre, size_t npre,
                                  const ProtobufCMessage *rest, size_t nrest)
 {
     uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
-    size_t n = varint_len(etag) + varint_len(sub) + (size_t)sub;
+    size_t n = rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub;
     if (n + SEAL_TAG_LEN > UINT32_MAX) return 0;
     int sealed = seal_on(tx);
     frame_put_header(buf, (uint32_t)(n + (sealed ? SEAL_TAG_LEN : 0)));
@@ -521,16 +519,6 @@ int msg_write_fd(int fd, const Kiln__Envelope *e)
  * against protobuf-c) and the envelope's, which protobuf-c's oneof case is. */
 enum { FD_REQUEST_ID = 1, FD_DATA = 2, FD_LAST = 3 };
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env, unsigned field, size_t len)
 {
     const ProtobufCFieldDescriptor *fd =
@@ -539,11 +527,11 @@ size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env
     const ProtobufCMessage *body = *(const ProtobufCMessage *const *)((const char *)env + fd->offset);
     size_t blen = protobuf_c_message_get_packed_size(body);
     uint64_t tag = (uint64_t)field << 3 | 2;
-    uint64_t sublen = blen + (len ? varint_len(tag) + varint_len(len) + len : 0);
+    uint64_t sublen = blen + (len ? rt_varint_len(tag) + rt_varint_len(len) + len : 0);
     uint64_t etag = (uint64_t)env->body_case << 3 | 2;
-    uint64_t envlen = varint_len(etag) + varint_len(sublen) + sublen;
+    uint64_t envlen = rt_varint_len(etag) + rt_varint_len(sublen) + sublen;
     size_t head =
-        FRAME_HEADER + varint_len(etag) + varint_len(sublen) + blen + (len ? varint_len(tag) + varint_len(len) : 0);
+        FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sublen) + blen + (len ? rt_varint_len(tag) + rt_varint_len(len) : 0);
     if (head > cap || envlen > UINT32_MAX) return 0;
     frame_put_header(buf, (uint32_t)envlen);
     size_t h = FRAME_HEADER;

@@ -70,6 +70,16 @@ static inline size_t rt_varint_put(uint8_t *p, uint64_t v)
     p[i++] = (uint8_t)v;
     return i;
 }
+/* The bytes rt_varint_put writes for v. */
+static inline size_t rt_varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
 /* Reads a varint; returns bytes used, 0 when truncated or too long. */
 size_t rt_varint_get(const uint8_t *p, size_t n, uint64_t *v);
 

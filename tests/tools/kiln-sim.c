@@ -141,16 +141,6 @@ static void announce(sim *s)
 
 /* ---- answers ----------------------------------------------------------- */
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 /* A TaskDone field: its tag and a varint. */
 static size_t put_field(uint8_t *p, unsigned field, uint64_t v)
 {
@@ -176,7 +166,7 @@ static size_t sim_pack_done(uint8_t *p, uint64_t task_id, uint64_t records, uint
     if (nsizes) {
         size_t len = 0;
         for (size_t i = 0; i < nsizes; i++)
-            len += varint_len(sizes[i]);
+            len += rt_varint_len(sizes[i]);
         n += rt_varint_put(p + n, 9 << 3 | 2);
         n += rt_varint_put(p + n, len);
         for (size_t i = 0; i < nsizes; i++)
