@@ -62,6 +62,9 @@
 
 /* A connection that held a frame this big trims the heap when it ends. */
 #define TRIM_AT (8u << 20)
+/* Messages up to this size are decoded into the connection's arena (a
+ * scheduler's launches and answers); larger ones into their own memory. */
+#define CONN_ARENA_MSG_MAX 4096
 /* The smallest read: small frames arrive many to a read. */
 #define READ_MIN (16u << 10)
 /* The most one write hands the kernel (a bulk output takes several passes
@@ -98,7 +101,9 @@ struct conn {
     char deadline_reason[96];
     void (*drain_cb)(conn *c, void *arg); /* see conn_set_drain_cb */
     size_t drain_low;
-    Kiln__Envelope *cur_msg; /* being delivered (in arena); NULL once stolen */
+    Kiln__Envelope *cur_msg;    /* being delivered; NULL once stolen */
+    int cur_own;                /* cur_msg is malloc'd, not in the arena */
+    int keeps;                  /* see conn_keep_messages */
     const uint8_t *cur_payload; /* its bytes, for conn_steal_msg */
     size_t cur_len;
     msg_arena arena;
@@ -347,11 +352,15 @@ int conn_protocol_error(const conn *c)
 
 Kiln__Envelope *conn_steal_msg(conn *c)
 {
-    if (!c->cur_msg) return NULL;
+    Kiln__Envelope *m = c->cur_msg;
+    if (!m || c->cur_own) {
+        c->cur_msg = NULL;
+        return m;
+    }
     /* the delivered message goes with the arena: decode its bytes again,
      * into memory of its own (they decoded and passed the checks once) */
     char err[256];
-    Kiln__Envelope *m = msg_decode(c->cur_payload, c->cur_len, err, sizeof err);
+    m = msg_decode(c->cur_payload, c->cur_len, err, sizeof err);
     if (!m) { /* only out of memory: as xmalloc */
         fprintf(stderr, "kiln: a message that decoded once does not decode again: %s\n", err);
         abort();
@@ -390,8 +399,12 @@ static void process_input(conn *c)
         uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(FRAME_HEADER + len));
         Kiln__Envelope *m = NULL;
         size_t plen = seal_on(&c->seal.rx) ? len - SEAL_TAG_LEN : len;
+        /* a large message (a job, a blob chunk) is decoded into memory of
+         * its own, so that keeping it (conn_steal_msg) costs nothing */
+        int own = c->keeps || plen > CONN_ARENA_MSG_MAX;
         if (!seal_on(&c->seal.rx) || seal_check(&c->seal.rx, p, FRAME_HEADER + len, err, sizeof err) == 0)
-            m = msg_decode_arena(&c->arena, p + FRAME_HEADER, plen, err, sizeof err);
+            m = own ? msg_decode(p + FRAME_HEADER, plen, err, sizeof err)
+                    : msg_decode_arena(&c->arena, p + FRAME_HEADER, plen, err, sizeof err);
         if (!m) {
             msg_arena_reset(&c->arena);
             evbuffer_drain(in, FRAME_HEADER + len);
@@ -402,9 +415,11 @@ static void process_input(conn *c)
         /* the frame stays in the input until the callback returned (it
          * reads nothing, so nothing moves it): conn_steal_msg decodes it */
         c->cur_msg = m;
+        c->cur_own = own;
         c->cur_payload = p + FRAME_HEADER;
         c->cur_len = plen;
         c->on_msg(c, m, c->arg);
+        if (own) msg_free(c->cur_msg);
         c->cur_msg = NULL;
         c->cur_payload = NULL;
         msg_arena_reset(&c->arena);
@@ -540,14 +555,14 @@ int conn_send(conn *c, const Kiln__Envelope *msg)
     return rc;
 }
 
-int conn_send_split(conn *c, unsigned body_case, const uint8_t *pre, size_t npre, const ProtobufCMessage *rest)
+int conn_send_split(conn *c, unsigned body_case, const struct iovec *parts, int nparts, const ProtobufCMessage *rest,
+                    size_t nrest)
 {
     if (c->closing) return -1;
-    size_t nrest = rest ? protobuf_c_message_get_packed_size(rest) : 0;
-    size_t n = msg_split_frame_size(&c->seal.tx, body_case, npre, nrest);
+    size_t n = msg_split_frame_size(&c->seal.tx, body_case, parts, nparts, nrest);
     struct evbuffer_iovec v;
     if (evbuffer_reserve_space(c->out, (ev_ssize_t)n, &v, 1) < 1) return -1;
-    v.iov_len = msg_pack_split_frame_into(v.iov_base, &c->seal.tx, body_case, pre, npre, rest, nrest);
+    v.iov_len = msg_pack_split_frame_into(v.iov_base, &c->seal.tx, body_case, parts, nparts, rest, nrest);
     if (!v.iov_len) {
         conn_close(c, 0, "cannot seal a frame (libcrypto)");
         return -1;
@@ -643,6 +658,11 @@ void conn_set_authenticated(conn *c)
 void conn_set_max_frame(conn *c, size_t max)
 {
     c->max_frame = max ? max : FRAME_MAX_DEFAULT;
+}
+
+void conn_keep_messages(conn *c)
+{
+    c->keeps = 1;
 }
 
 void conn_set_output_limit(conn *c, size_t high, size_t low)

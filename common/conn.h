@@ -44,10 +44,12 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
 
 /* Queues one message. 0, or -1 when the connection is closing. */
 int conn_send(conn *c, const Kiln__Envelope *msg);
-/* Queues one message whose body (envelope case body_case) is the fields
- * packed in pre (npre bytes, copied) and those of rest (may be NULL): see
- * msg_pack_split_frame_into. 0, or -1. */
-int conn_send_split(conn *c, unsigned body_case, const uint8_t *pre, size_t npre, const ProtobufCMessage *rest);
+/* Queues one message whose body (envelope case body_case) is the bytes of
+ * parts (copied) and then rest's packed fields (rest may be NULL; nrest,
+ * its packed size): see msg_pack_split_frame_into. 0, or -1. */
+struct iovec;
+int conn_send_split(conn *c, unsigned body_case, const struct iovec *parts, int nparts, const ProtobufCMessage *rest,
+                    size_t nrest);
 /* Queues head (n bytes, copied: a frame header and the envelope's bytes
  * before the file's, as msg_head_before_bytes writes them) and then len
  * bytes at off of a file segment (see evbuffer_file_segment_new): the
@@ -84,10 +86,16 @@ void conn_set_max_frame(conn *c, size_t max);
  * high 0 removes it. */
 void conn_set_output_limit(conn *c, size_t high, size_t low);
 
-/* Called only inside the message callback: the message being delivered,
- * as a copy of its own (free it with msg_free) that outlives the callback;
- * the delivered one is in the connection's arena, gone after it. NULL
- * when called twice. */
+/* The owner keeps most of the messages it gets (a worker, every task
+ * launch): each is decoded into memory of its own, not the arena, so
+ * that conn_steal_msg hands it over instead of decoding it again. */
+void conn_keep_messages(conn *c);
+/* Called only inside the message callback: takes the message being
+ * delivered (free it with msg_free), which then outlives the callback: the
+ * very message when it is in memory of its own (over 4 KiB, or after
+ * conn_keep_messages), else a copy decoded again from its frame (the
+ * delivered one is in the connection's arena, gone after the callback).
+ * NULL when called twice. */
 Kiln__Envelope *conn_steal_msg(conn *c);
 
 /* Ends the connection: runs the close callback (once) and frees the conn

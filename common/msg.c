@@ -470,16 +470,25 @@ size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e)
     return FRAME_HEADER + n + SEAL_TAG_LEN;
 }
 
-size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest)
+static uint64_t parts_len(const struct iovec *parts, int nparts)
 {
-    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
+    uint64_t n = 0;
+    for (int i = 0; i < nparts; i++)
+        n += parts[i].iov_len;
+    return n;
+}
+
+size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, const struct iovec *parts, int nparts,
+                            size_t nrest)
+{
+    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = parts_len(parts, nparts) + nrest;
     return FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub + (seal_on(tx) ? SEAL_TAG_LEN : 0);
 }
 
-size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const uint8_t *pre, size_t npre,
-                                 const ProtobufCMessage *rest, size_t nrest)
+size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const struct iovec *parts,
+                                 int nparts, const ProtobufCMessage *rest, size_t nrest)
 {
-    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = (uint64_t)npre + nrest;
+    uint64_t etag = (uint64_t)body_case << 3 | 2, sub = parts_len(parts, nparts) + nrest;
     size_t n = rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub;
     if (n + SEAL_TAG_LEN > UINT32_MAX) return 0;
     int sealed = seal_on(tx);
@@ -487,13 +496,38 @@ size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case,
     size_t h = FRAME_HEADER;
     h += rt_varint_put(buf + h, etag);
     h += rt_varint_put(buf + h, sub);
-    memcpy(buf + h, pre, npre);
-    h += npre;
+    for (int i = 0; i < nparts; i++) {
+        memcpy(buf + h, parts[i].iov_base, parts[i].iov_len);
+        h += parts[i].iov_len;
+    }
     if (rest) h += protobuf_c_message_pack(rest, buf + h);
     if (!sealed) return h;
     struct iovec iov = {buf, h};
     if (seal_tag(tx, &iov, 1, buf + h) < 0) return 0;
     return h + SEAL_TAG_LEN;
+}
+
+/* TaskLaunch's field numbers in proto/kiln.proto (test_frame checks them
+ * against protobuf-c's descriptor) */
+enum { TL_TASK_ID = 1, TL_ATTEMPT = 5, TL_INPUT = 11 };
+
+size_t msg_task_launch_head(uint8_t *p, uint64_t task_id, uint32_t attempt, size_t input_len)
+{
+    size_t n = msg_put_varint_field(p, TL_TASK_ID, task_id);
+    n += msg_put_varint_field(p + n, TL_ATTEMPT, attempt);
+    return n + msg_put_len_field(p + n, TL_INPUT, input_len);
+}
+
+size_t msg_put_varint_field(uint8_t *p, unsigned field, uint64_t v)
+{
+    size_t n = rt_varint_put(p, (uint64_t)field << 3);
+    return n + rt_varint_put(p + n, v);
+}
+
+size_t msg_put_len_field(uint8_t *p, unsigned field, uint64_t len)
+{
+    size_t n = rt_varint_put(p, (uint64_t)field << 3 | 2);
+    return n + rt_varint_put(p + n, len);
 }
 
 int msg_write_sealed(int fd, seal_dir *tx, const Kiln__Envelope *e)

@@ -67,20 +67,31 @@ size_t msg_frame_size(const seal_dir *tx, const Kiln__Envelope *e);
 size_t msg_pack_frame_into(uint8_t *buf, seal_dir *tx, const Kiln__Envelope *e);
 
 /*
- * A body packed in two parts: fields that many messages share, packed once
- * (pre: say a stage's TaskLaunch without its task's own fields), then the
- * fields of this one (rest, a message of the same type with only those
- * set). Protobuf lets a message's fields come in any order, so the
- * receiver decodes exactly the message that has both parts' fields; the
- * parts must not both set a field. body_case: the envelope's oneof case.
+ * A body packed in pieces: bytes already packed (parts, in order: say the
+ * fields of a TaskLaunch that a stage's tasks share, packed once, then a
+ * task's id and attempt and the tag and length of its input), then rest's
+ * fields packed by protobuf-c (say that input; may be NULL). Protobuf lets
+ * a message's fields come in any order, so the receiver decodes exactly
+ * the message that has all the pieces' fields; no field may be in two.
+ * body_case: the envelope's oneof case; nrest:
+ * protobuf_c_message_get_packed_size(rest), or 0.
  */
-/* The frame's bytes, where nrest = protobuf_c_message_get_packed_size(rest)
- * (rest may be NULL, nrest 0: the body is pre alone). */
-size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, size_t npre, size_t nrest);
+size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, const struct iovec *parts, int nparts,
+                            size_t nrest);
 /* Packs it into buf (msg_split_frame_size bytes), sealed as
  * msg_pack_frame_into seals. The frame's length, or 0. */
-size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const uint8_t *pre, size_t npre,
-                                 const ProtobufCMessage *rest, size_t nrest);
+size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const struct iovec *parts,
+                                 int nparts, const ProtobufCMessage *rest, size_t nrest);
+/* A TaskLaunch's own fields for msg_pack_split_frame_into, after its
+ * stage's shared ones: task_id, attempt, and the tag and length of input
+ * (input_len bytes: kiln__task_input__get_packed_size), whose packed
+ * fields come next. Returns the bytes used (at most MSG_LAUNCH_HEAD_MAX). */
+#define MSG_LAUNCH_HEAD_MAX 48
+size_t msg_task_launch_head(uint8_t *p, uint64_t task_id, uint32_t attempt, size_t input_len);
+/* Packs a varint field (number field) at p: the bytes used (at most 15). */
+size_t msg_put_varint_field(uint8_t *p, unsigned field, uint64_t v);
+/* Packs the tag and length of a length-delimited field: the bytes used. */
+size_t msg_put_len_field(uint8_t *p, unsigned field, uint64_t len);
 
 /*
  * FetchData frames carry the shuffle's bytes; these two let those bytes go

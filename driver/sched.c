@@ -662,12 +662,12 @@ static void launch(driver *d, dtask *t, dworker *w)
     t->launched_ms = now_ms();
     place_running_add(&d->place, t, w);
     d->tasks_launched++;
-    Kiln__TaskLaunch own = KILN__TASK_LAUNCH__INIT;
-    own.task_id = t->id;
-    own.attempt = t->attempt;
-    own.input = &in;
     history_task_launched(d, t, w, &in);
-    conn_send_split(w->dc->c, KILN__ENVELOPE__BODY_TASK_LAUNCH, s->plan.launch, s->plan.launch_len, &own.base);
+    uint8_t own[MSG_LAUNCH_HEAD_MAX];
+    size_t nin = kiln__task_input__get_packed_size(&in);
+    size_t n = msg_task_launch_head(own, t->id, t->attempt, nin);
+    struct iovec parts[2] = {{s->plan.launch, s->plan.launch_len}, {own, n}};
+    conn_send_split(w->dc->c, KILN__ENVELOPE__BODY_TASK_LAUNCH, parts, 2, &in.base, nin);
     mapout_inputs_free(&in);
     log_msg(&d->log, LOG_DEBUG, "task started app=%s job=%u stage=%u partition=%u attempt=%u task=%llu worker=%s",
             j->app->id, j->job_id, s->plan.stage_id, t->index, t->attempt, (unsigned long long)t->id, w->name);

@@ -313,6 +313,7 @@ static void connect_now(worker *w)
         return;
     }
     conn_set_drain_cb(w->driver, logs_drained, LOGS_OUT_LOW);
+    conn_keep_messages(w->driver); /* each TaskLaunch is kept until answered */
     const Kiln__Envelope *hello;
     if (hs_client_start(&w->hs, &w->secret, KILN__ROLE__ROLE_WORKER, w->name, &hello, err, sizeof err) < 0) {
         log_msg(&w->log, LOG_ERROR, "%s", err);

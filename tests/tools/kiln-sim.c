@@ -141,13 +141,6 @@ static void announce(sim *s)
 
 /* ---- answers ----------------------------------------------------------- */
 
-/* A TaskDone field: its tag and a varint. */
-static size_t put_field(uint8_t *p, unsigned field, uint64_t v)
-{
-    size_t n = rt_varint_put(p, (uint64_t)field << 3);
-    return n + rt_varint_put(p + n, v);
-}
-
 /* The answer of a task that succeeded, packed here rather than by
  * protobuf-c (the simulator answers as fast as the driver asks; it should
  * cost less than the driver): the same fields in the same order, so the
@@ -156,23 +149,22 @@ static size_t sim_pack_done(uint8_t *p, uint64_t task_id, uint64_t records, uint
                      size_t nsizes)
 {
     size_t n = 0;
-    if (task_id) n += put_field(p + n, 1, task_id);
-    n += put_field(p + n, 2, 1); /* ok */
+    if (task_id) n += msg_put_varint_field(p + n, 1, task_id);
+    n += msg_put_varint_field(p + n, 2, 1); /* ok */
     if (records) {
-        n += put_field(p + n, 4, records);
-        n += put_field(p + n, 5, records);
-        n += put_field(p + n, 6, records);
+        n += msg_put_varint_field(p + n, 4, records);
+        n += msg_put_varint_field(p + n, 5, records);
+        n += msg_put_varint_field(p + n, 6, records);
     }
     if (nsizes) {
         size_t len = 0;
         for (size_t i = 0; i < nsizes; i++)
             len += rt_varint_len(sizes[i]);
-        n += rt_varint_put(p + n, 9 << 3 | 2);
-        n += rt_varint_put(p + n, len);
+        n += msg_put_len_field(p + n, 9, len);
         for (size_t i = 0; i < nsizes; i++)
             n += rt_varint_put(p + n, sizes[i]);
     }
-    if (run_us) n += put_field(p + n, 18, run_us);
+    if (run_us) n += msg_put_varint_field(p + n, 18, run_us);
     return n;
 }
 
@@ -207,7 +199,8 @@ static void send_done(sim *s, simw *w, uint64_t task_id, uint64_t records, uint6
     uint8_t *buf = cap <= sizeof stackbuf ? stackbuf : xmalloc(cap);
     /* as a worker says: it "ran" --delay-ms */
     size_t n = sim_pack_done(buf, task_id, records, s->delay_ms ? s->delay_ms * 1000 : 1, sizes, nsizes);
-    conn_send_split(w->c, KILN__ENVELOPE__BODY_TASK_DONE, buf, n, NULL);
+    struct iovec part = {buf, n};
+    conn_send_split(w->c, KILN__ENVELOPE__BODY_TASK_DONE, &part, 1, NULL, 0);
     if (buf != stackbuf) free(buf);
     s->answered++;
     s->answered_maps += nsizes > 0;

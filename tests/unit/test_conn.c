@@ -601,6 +601,66 @@ START_TEST(test_conn_send_file_shrank)
 }
 END_TEST
 
+/* The callback keeps every other message (conn_steal_msg): small ones
+ * (from the arena: a copy), large ones (their own memory), and with
+ * conn_keep_messages; the kept ones still read right after later
+ * messages reused the arena, and freeing them is the only free (ASan). */
+static Kiln__Envelope *kept[8];
+static int nkept;
+
+static void steal_every_other(conn *c, Kiln__Envelope *m, void *arg)
+{
+    conn_state *s = arg;
+    if (s->nmsgs++ % 2 == 0) {
+        Kiln__Envelope *k = conn_steal_msg(c);
+        ck_assert_ptr_nonnull(k);
+        ck_assert_ptr_null(conn_steal_msg(c));
+        kept[nkept++] = k;
+    }
+}
+
+START_TEST(test_conn_steal_msg)
+{
+    for (int keep = 0; keep < 2; keep++) {
+        fixture fx;
+        fx_open_cb(&fx, 0, steal_every_other);
+        conn_set_authenticated(fx.c); /* frames over the handshake's 4 KiB */
+        if (keep) conn_keep_messages(fx.c);
+        nkept = 0;
+        uint8_t big[6000];
+        memset(big, 'b', sizeof big);
+        for (int i = 0; i < 4; i++) {
+            size_t n;
+            uint8_t *f;
+            if (i == 2) { /* over 4 KiB */
+                Kiln__Envelope env = KILN__ENVELOPE__INIT;
+                Kiln__BlobChunk bc = KILN__BLOB_CHUNK__INIT;
+                bc.hash = (char *)HASH_A;
+                bc.size = sizeof big;
+                bc.data.data = big;
+                bc.data.len = sizeof big;
+                bc.last = 1;
+                MSG_BODY(env, blob_chunk, BLOB_CHUNK, &bc);
+                f = frame_of(&env, &n);
+            } else {
+                f = hello_frame(i == 0 ? "small one" : "small other", &n);
+            }
+            write_bytes(fx.fds[1], f, n);
+            free(f);
+            fx_spin(&fx, 3);
+        }
+        ck_assert_int_eq(fx.st.nmsgs, 4);
+        ck_assert_int_eq(nkept, 2);
+        ck_assert_str_eq(kept[0]->hello->name, "small one");
+        ck_assert_uint_eq(kept[1]->blob_chunk->data.len, sizeof big);
+        ck_assert(memcmp(kept[1]->blob_chunk->data.data, big, sizeof big) == 0);
+        for (int i = 0; i < nkept; i++)
+            msg_free(kept[i]);
+        fx_close(&fx);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conn");
@@ -620,6 +680,7 @@ int main(void)
     tcase_add_test(tc, test_conn_connect_refused);
     tcase_add_test(tc, test_conn_one_write_per_pass);
     tcase_add_test(tc, test_conn_send_file_shrank);
+    tcase_add_test(tc, test_conn_steal_msg);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -890,6 +890,10 @@ END_TEST
  * decoded message back to the whole one's bytes. */
 START_TEST(test_split_frame_is_the_whole_message)
 {
+    /* the field numbers msg_task_launch_head writes */
+    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "task_id")->id, 1);
+    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "attempt")->id, 5);
+    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "input")->id, 11);
     char *bcasts[] = {(char *)HASH_A, (char *)HASH_A};
     uint8_t stage[300];
     for (size_t i = 0; i < sizeof stage; i++)
@@ -899,7 +903,7 @@ START_TEST(test_split_frame_is_the_whole_message)
     in.partition = 77;
     in.range_start = -5;
     in.range_end = 1u << 30;
-    Kiln__TaskLaunch shared = KILN__TASK_LAUNCH__INIT, own = KILN__TASK_LAUNCH__INIT;
+    Kiln__TaskLaunch shared = KILN__TASK_LAUNCH__INIT;
     shared.app_id = (char *)"app-1";
     shared.job_id = 3;
     shared.stage_id = 9;
@@ -911,33 +915,35 @@ START_TEST(test_split_frame_is_the_whole_message)
     shared.n_broadcasts = 2;
     shared.memory = 1u << 28;
     shared.timeout_ms = 60000;
-    own.task_id = 1234567890123ull;
-    own.attempt = 2;
-    own.input = &in;
     Kiln__TaskLaunch whole = shared;
-    whole.task_id = own.task_id;
-    whole.attempt = own.attempt;
-    whole.input = own.input;
+    whole.task_id = 1234567890123ull;
+    whole.attempt = 2;
+    whole.input = &in;
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     MSG_BODY(env, task_launch, TASK_LAUNCH, &whole);
     size_t wn;
     uint8_t *w = msg_pack_frame(&env, &wn);
 
+    /* as sched.c sends it: the shared fields, the task's head, its input */
     size_t npre = kiln__task_launch__get_packed_size(&shared);
     uint8_t *pre = malloc(npre);
     kiln__task_launch__pack(&shared, pre);
-    size_t nrest = protobuf_c_message_get_packed_size(&own.base);
-    size_t n = msg_split_frame_size(NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, npre, nrest);
+    size_t nin = kiln__task_input__get_packed_size(&in);
+    uint8_t head[MSG_LAUNCH_HEAD_MAX];
+    size_t nhead = msg_task_launch_head(head, whole.task_id, whole.attempt, nin);
+    ck_assert_uint_le(nhead, MSG_LAUNCH_HEAD_MAX);
+    struct iovec parts[2] = {{pre, npre}, {head, nhead}};
+    size_t n = msg_split_frame_size(NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, parts, 2, nin);
     ck_assert_uint_eq(n, wn); /* the same fields: the same length */
     uint8_t *f = malloc(n);
-    ck_assert_uint_eq(msg_pack_split_frame_into(f, NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, pre, npre, &own.base, nrest),
-                      n);
+    ck_assert_uint_eq(msg_pack_split_frame_into(f, NULL, KILN__ENVELOPE__BODY_TASK_LAUNCH, parts, 2, &in.base, nin), n);
     ck_assert_uint_eq(frame_get_header(f), n - FRAME_HEADER);
     char err[256];
     Kiln__Envelope *e = msg_decode(f + FRAME_HEADER, n - FRAME_HEADER, err, sizeof err);
     ck_assert_msg(e != NULL, "%s", err);
     ck_assert_int_eq(e->body_case, KILN__ENVELOPE__BODY_TASK_LAUNCH);
-    ck_assert_uint_eq(e->task_launch->task_id, own.task_id);
+    ck_assert_uint_eq(e->task_launch->task_id, whole.task_id);
+    ck_assert_uint_eq(e->task_launch->attempt, 2);
     ck_assert_uint_eq(e->task_launch->input->partition, 77);
     ck_assert_str_eq(e->task_launch->app_id, "app-1");
     size_t an;
