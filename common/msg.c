@@ -272,8 +272,12 @@ enum {
 
 /* A varint at p within end whose value has one encoding only (no
  * trailing zero bytes, nothing past 64 bits): bytes used, or 0. */
-static size_t plain_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
+static inline size_t plain_varint(const uint8_t *p, const uint8_t *end, uint64_t *v)
 {
+    if (p < end && *p < 0x80) { /* most are: tags, flags, counts */
+        *v = *p;
+        return 1;
+    }
     size_t u = rt_varint_get(p, (size_t)(end - p), v);
     if (!u || (u > 1 && p[u - 1] == 0) || (u == 10 && p[9] > 1)) return 0;
     return u;
