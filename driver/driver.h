@@ -294,7 +294,7 @@ typedef struct driver_metrics {
  * more as fit in PLACE_QUEUE_US of their mean run time, up to
  * PLACE_DEPTH_MAX. */
 #define PLACE_DEPTH_MIN 2
-#define PLACE_DEPTH_MAX 8
+#define PLACE_DEPTH_MAX 16
 #define PLACE_QUEUE_US 1000
 typedef struct place {
     dworker **heap; /* the workers with room, the lowest load at the root */
