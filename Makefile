@@ -79,7 +79,7 @@ PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln
 PYEXT := $(PYPKG)/_kiln$(PY_EXT)
 PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py
 
-.PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench clean install uninstall deb deps
+.PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench bench-instructions clean install uninstall deb deps
 all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 deps:
@@ -239,6 +239,11 @@ bench: all
 	bash bench/shuffle.sh $(BUILD)
 	bash bench/python.sh $(BUILD)
 	bash bench/scale.sh $(BUILD)
+
+# the driver's instructions per task under callgrind (valgrind): to compare
+# two builds where tasks/s moves with the machine's load
+bench-instructions: all
+	bash bench/instructions.sh $(BUILD)
 
 # make install: binaries, header, Python package, units (pointing at
 # $(PREFIX)/bin), config, logrotate, man pages. Run as root with no
