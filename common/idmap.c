@@ -18,6 +18,7 @@
 
 static size_t home(const idmap *m, uint64_t key)
 {
+    if (m->sequential) return (size_t)key & (m->cap - 1);
     key ^= key >> 33;
     key *= 0xff51afd7ed558ccdull;
     key ^= key >> 33;
@@ -29,10 +30,18 @@ void idmap_init(idmap *m)
     memset(m, 0, sizeof *m);
 }
 
+void idmap_init_sequential(idmap *m)
+{
+    idmap_init(m);
+    m->sequential = 1;
+}
+
 void idmap_release(idmap *m)
 {
+    int sequential = m->sequential;
     free(m->slots);
     idmap_init(m);
+    m->sequential = sequential;
 }
 
 static void resize(idmap *m, size_t cap)

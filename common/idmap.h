@@ -25,9 +25,17 @@ typedef struct idmap {
     idmap_slot *slots;
     size_t cap; /* a power of two, or 0 */
     size_t n;
+    int sequential; /* see idmap_init_sequential */
 } idmap;
 
 void idmap_init(idmap *m);
+/* For ids this process hands out counting up (task ids): each is its own
+ * hash, so the ids alive at once (a window of the count) sit in adjacent
+ * slots, read through the cache in order, and never collide while fewer
+ * than the table's size. Never for ids that come from the network: keys
+ * a peer chooses, all equal modulo the table's size, would make every
+ * lookup walk them all. */
+void idmap_init_sequential(idmap *m);
 void idmap_release(idmap *m);
 /* The value stored for key, or NULL. */
 void *idmap_get(const idmap *m, uint64_t key);

@@ -292,7 +292,7 @@ typedef struct driver_metrics {
  * slot (running, or queued there behind them): PLACE_DEPTH_MIN, one running
  * and the next on its way; more while a stage's tasks are short, as many
  * more as fit in PLACE_QUEUE_US of their mean run time, up to
- * PLACE_DEPTH_MAX. */
+ * PLACE_DEPTH_MAX, taken by a worker when it answers (place_next_for). */
 #define PLACE_DEPTH_MIN 2
 #define PLACE_DEPTH_MAX 16
 #define PLACE_QUEUE_US 1000
@@ -446,9 +446,9 @@ void place_worker_add(place *p, dworker *w);
 void place_worker_remove(place *p, dworker *w);
 /* The registered worker with that id, or NULL (and for id 0). */
 dworker *place_worker(const place *p, uint32_t id);
-/* The worker with room for depth tasks per slot and the lowest load,
- * another than avoid when one has room; NULL when none has room. */
-dworker *place_pick(const place *p, uint32_t avoid, uint32_t depth);
+/* The worker with room and the lowest load, another than avoid when one has
+ * room; NULL when none has room. */
+dworker *place_pick(const place *p, uint32_t avoid);
 /* Tasks per slot a worker may hold for stage s (PLACE_DEPTH_MIN..MAX). */
 uint32_t place_depth(const dstage *s);
 /* A task of s ran run_us on its executor (TaskDone.run_us): s's depth
@@ -464,6 +464,11 @@ void place_unblock(place *p);
 /* The next task to launch and its worker (*where), out of its queue: a
  * worker's own tasks first, then the fifo's head. NULL when nothing can go. */
 dtask *place_next(place *p, dworker **where);
+/* w just answered: a task it may take beyond PLACE_DEPTH_MIN per slot (its
+ * own queue's head, else the fifo's), out of its queue, while w's load is
+ * under that task's stage depth and the task does not avoid w; NULL when
+ * none (or while w is under PLACE_DEPTH_MIN: place_next fills that). */
+dtask *place_next_for(place *p, dworker *w);
 /* t (out of any queue, t->id set) runs on w / answered or was cancelled. */
 void place_running_add(place *p, dtask *t, dworker *w);
 void place_running_del(place *p, dtask *t);

@@ -221,11 +221,14 @@ void history_task_output(driver *d, dtask *t, size_t len)
 static void row_end(driver *d, dtask *t, task_row *row, enum row_state st, const char *error)
 {
     d->m.tasks[st]++;
-    histogram_observe(&d->m.task_seconds, (double)(now_ms() - t->launched_ms) / 1000.0);
+    uint64_t ms = now_ms() - t->launched_ms;
+    histogram_observe(&d->m.task_seconds, (double)ms / 1000.0);
     if (st != ROW_SUCCEEDED) t->stage->rec.failed += st == ROW_FAILED || st == ROW_FETCH_FAILED;
     if (!row) return;
     row->state = st;
-    row->ended_ms = wall_ms();
+    /* the wall clock at launch plus the monotonic time since: one clock
+     * read less per task, and a clock step mid-task does not change it */
+    row->ended_ms = row->started_ms + ms;
     free(row->error);
     row->error = error && *error ? xstrdup(error) : NULL;
 }

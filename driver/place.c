@@ -4,22 +4,24 @@
  * (running / slots), every worker and every running task by id, and the
  * queues of pending tasks.
  *
- * The one idea: a worker is in the heap exactly while it could take a task
- * (fewer than PLACE_DEPTH_MAX tasks per slot in flight), so the heap's
- * root is the answer to "which worker now", and each launch or answer
- * moves one worker in O(log W). The placement is the one sched.c always
+ * The one idea: a worker is in the heap exactly while it has room (fewer
+ * than PLACE_DEPTH_MIN tasks per slot in flight), so the heap's root is
+ * the answer to "which worker now", and each launch or answer moves one
+ * worker in O(log W). The placement is the one sched.c always
  * had: the lowest load first (ties: the older worker); a retry avoids the
  * worker it failed on when another has room (the best of the root's two
  * children, since the second-best of a heap is one of them); a task that
  * reads a cached partition waits in the queue of the worker keeping it.
  *
- * How many tasks a worker holds per slot depends on the task's stage
- * (place_depth): PLACE_DEPTH_MIN, one running and one on its way, as
- * always; more while the stage's tasks are short, so that a stage of
- * sub-millisecond tasks does not pay a round trip per two tasks per slot,
- * yet no more than PLACE_QUEUE_US of expected work waits per slot beyond
- * those two. Room for a depth is a bound on the load, and the root has the
- * lowest load: when the root has no room for a task's depth, no worker has.
+ * More than PLACE_DEPTH_MIN per slot: while a stage's tasks are short
+ * (place_depth), a worker that answered takes more of what waits, up to
+ * that stage's depth (place_next_for), so that a stage of sub-millisecond
+ * tasks does not pay a round trip per two tasks per slot, yet no more than
+ * PLACE_QUEUE_US of expected work waits per slot beyond those two. Only
+ * the worker that answered: its answers and its next tasks then travel in
+ * one round trip each way (filling every worker's deeper queue at once
+ * would send it as a second batch, and batches never merge again). The
+ * heap, and the order in which the first two per slot go, are untouched.
  *
  * Queues (all doubly linked, so a task leaves any of them in O(1)):
  *   fifo     tasks any worker may run, in order of arrival
@@ -43,7 +45,7 @@ void place_init(place *p)
 {
     memset(p, 0, sizeof *p);
     idmap_init(&p->workers);
-    idmap_init(&p->running);
+    idmap_init_sequential(&p->running); /* task ids count up (sched.c) */
 }
 
 void place_release(place *p)
@@ -58,12 +60,7 @@ void place_release(place *p)
 
 static int has_room(const dworker *w)
 {
-    return !w->gone && w->dc && w->running < w->slots * PLACE_DEPTH_MAX;
-}
-
-static int fits(const dworker *w, uint32_t depth)
-{
-    return w->running < w->slots * depth;
+    return !w->gone && w->dc && w->running < w->slots * PLACE_DEPTH_MIN;
 }
 
 uint32_t place_depth(const dstage *s)
@@ -157,14 +154,14 @@ static void place_update(place *p, dworker *w)
     dirty_add(p, w);
 }
 
-dworker *place_pick(const place *p, uint32_t avoid, uint32_t depth)
+dworker *place_pick(const place *p, uint32_t avoid)
 {
-    if (!p->nheap || !fits(p->heap[0], depth)) return NULL;
+    if (!p->nheap) return NULL;
     dworker *best = p->heap[0];
     if (best->id != avoid || p->nheap == 1) return best;
     dworker *alt = p->heap[1];
     if (p->nheap > 2 && before(p->heap[2], alt)) alt = p->heap[2];
-    return fits(alt, depth) ? alt : best;
+    return alt;
 }
 
 /* ---- workers -------------------------------------------------------------- */
@@ -295,7 +292,7 @@ dtask *place_next(place *p, dworker **where)
 {
     while (p->dirty) {
         dworker *w = p->dirty;
-        if (w->own.head && has_room(w) && fits(w, place_depth(w->own.head->stage))) {
+        if (w->own.head && has_room(w)) {
             dtask *t = w->own.head;
             queue_unlink(t);
             *where = w;
@@ -306,10 +303,19 @@ dtask *place_next(place *p, dworker **where)
     }
     dtask *t = p->fifo.head;
     if (!t) return NULL;
-    dworker *w = place_pick(p, t->avoid_worker, place_depth(t->stage));
+    dworker *w = place_pick(p, t->avoid_worker);
     if (!w) return NULL;
     queue_unlink(t);
     *where = w;
+    return t;
+}
+
+dtask *place_next_for(place *p, dworker *w)
+{
+    if (w->gone || !w->dc || w->running < w->slots * PLACE_DEPTH_MIN) return NULL; /* the heap's to fill */
+    dtask *t = w->own.head ? w->own.head : p->fifo.head;
+    if (!t || t->avoid_worker == w->id || w->running >= w->slots * place_depth(t->stage)) return NULL;
+    queue_unlink(t);
     return t;
 }
 

@@ -710,6 +710,20 @@ void sched_schedule(driver *d)
     }
 }
 
+/* w answered: while the stage's tasks are short it takes more of what
+ * waits, in the same round trip as its answers (place_next_for). */
+static void refill(driver *d, dworker *w)
+{
+    dtask *t;
+    while ((t = place_next_for(&d->place, w))) {
+        if (!task_inputs_ready(t)) {
+            place_block(&d->place, t);
+            continue;
+        }
+        launch(d, t, w);
+    }
+}
+
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
 {
     dtask *t = place_running(&d->place, w, o->task_id);
@@ -838,6 +852,7 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         job_progress(d, j, s, s->ndone == s->plan.ntasks);
         if (s->ndone == s->plan.ntasks) stage_finished(d, s);
         sched_schedule(d);
+        refill(d, w);
         return;
     }
     if (done->fetch_failed) {

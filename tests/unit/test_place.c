@@ -24,14 +24,13 @@ static dworker *new_worker(uint32_t id, uint32_t slots)
     return w;
 }
 
-/* The placement sched.c had before place.c, as a scan (depth: tasks per
- * slot a worker may hold). */
-static dworker *scan_pick(dworker **ws, size_t n, uint32_t avoid, uint32_t depth)
+/* The placement sched.c had before place.c, as a scan. */
+static dworker *scan_pick(dworker **ws, size_t n, uint32_t avoid)
 {
     dworker *best = NULL, *fallback = NULL;
     for (size_t i = 0; i < n; i++) {
         dworker *w = ws[i];
-        if (!w || w->running >= w->slots * depth) continue;
+        if (!w || w->running >= w->slots * PLACE_DEPTH_MIN) continue;
         if (w->id == avoid) {
             fallback = w;
             continue;
@@ -74,9 +73,8 @@ START_TEST(test_place_matches_scan)
             }
         } else if (op < 60) { /* a launch where the scan would put it */
             uint32_t avoid = (r / 13) % 4 == 0 && ws[wi] ? ws[wi]->id : 0;
-            uint32_t depth = PLACE_DEPTH_MIN + (r / 17) % (PLACE_DEPTH_MAX - PLACE_DEPTH_MIN + 1);
-            dworker *want = scan_pick(ws, NW, avoid, depth);
-            dworker *got = place_pick(&p, avoid, depth);
+            dworker *want = scan_pick(ws, NW, avoid);
+            dworker *got = place_pick(&p, avoid);
             ck_assert_ptr_eq(got, want);
             if (!got) continue;
             dtask *t = NULL;
@@ -199,9 +197,10 @@ START_TEST(test_place_depth_follows_run_time)
 }
 END_TEST
 
-/* Each task gets no more room than its own stage's depth, from the fifo
- * and from a worker's own queue, while the worker stays in the heap for
- * the stage that allows more. */
+/* Beyond two per slot only the worker that answered takes more, and only
+ * of a stage whose depth allows it: place_next stops at PLACE_DEPTH_MIN
+ * per slot, place_next_for goes on to the task's stage depth, never for
+ * a task that avoids the worker, and takes the worker's own tasks first. */
 START_TEST(test_place_depth_per_stage)
 {
     place p;
@@ -212,55 +211,75 @@ START_TEST(test_place_depth_per_stage)
     memset(&longs, 0, sizeof longs);
     memset(&shorts, 0, sizeof shorts);
     place_task_ran(&shorts, 0);
-    dworker *a = new_worker(1, 2);
+    dworker *a = new_worker(1, 2), *b = new_worker(2, 2);
     place_worker_add(&p, a);
-    enum { N = 2 * PLACE_DEPTH_MAX + 1 }; /* all but one fit */
+    place_worker_add(&p, b);
+    enum { N = 4 * PLACE_DEPTH_MAX };
     dtask t[N];
     memset(t, 0, sizeof t);
     for (int i = 0; i < N; i++) {
         t[i].job = &j;
         t[i].id = (uint64_t)i + 1;
-        t[i].stage = i < 2 * PLACE_DEPTH_MIN + 1 ? &longs : &shorts;
+        t[i].stage = &shorts;
         place_queue(&p, &t[i]);
     }
     dtask *got;
     dworker *w;
     int n = 0;
-    while ((got = place_next(&p, &w))) {
-        ck_assert_ptr_eq(got, &t[n]);
+    while ((got = place_next(&p, &w))) { /* the heap: two per slot, spread */
+        ck_assert_ptr_eq(w, n % 2 ? b : a);
         place_running_add(&p, got, w);
         n++;
     }
-    /* the long stage's fifth task waits: 2 slots x PLACE_DEPTH_MIN */
-    ck_assert_int_eq(n, 2 * PLACE_DEPTH_MIN);
-    ck_assert_ptr_eq(p.fifo.head, &t[2 * PLACE_DEPTH_MIN]);
-    place_unqueue(&p, &t[2 * PLACE_DEPTH_MIN]);
-    while ((got = place_next(&p, &w))) {
-        place_running_add(&p, got, w);
-        n++;
-    }
-    ck_assert_int_eq(n, 2 * PLACE_DEPTH_MAX); /* the short stage fills it up */
+    ck_assert_int_eq(n, 2 * 2 * PLACE_DEPTH_MIN);
+    ck_assert_uint_eq(a->running, 2 * PLACE_DEPTH_MIN);
+    /* a answers one: it takes the rest of its stage's depth, b nothing */
+    place_running_del(&p, a->tasks);
+    ck_assert_ptr_null(place_next_for(&p, a)); /* under two per slot: the heap's */
+    got = place_next(&p, &w);
+    ck_assert_ptr_eq(w, a);
+    place_running_add(&p, got, w);
+    while ((got = place_next_for(&p, a)))
+        place_running_add(&p, got, a);
     ck_assert_uint_eq(a->running, 2 * PLACE_DEPTH_MAX);
-    ck_assert_ptr_null(place_pick(&p, 0, PLACE_DEPTH_MAX));
-    /* a worker's own task of the long stage waits until a's load is under
-     * its depth again */
+    ck_assert_uint_eq(b->running, 2 * PLACE_DEPTH_MIN);
+    /* a task of a long stage is not taken beyond two per slot, nor one
+     * that avoids the worker, and the fifo keeps its order behind them */
+    while (a->tasks)
+        place_running_del(&p, a->tasks);
+    while (b->tasks)
+        place_running_del(&p, b->tasks);
+    while (p.fifo.head)
+        place_unqueue(&p, p.fifo.head);
+    dtask l[3];
+    memset(l, 0, sizeof l);
+    for (int i = 0; i < 3; i++) {
+        l[i].job = &j;
+        l[i].stage = i == 1 ? &longs : &shorts;
+        l[i].avoid_worker = i == 2 ? 1 : 0;
+    }
+    for (int i = 0; i < 2 * PLACE_DEPTH_MIN; i++)
+        place_running_add(&p, &t[i], a);
+    place_queue(&p, &l[1]);
+    ck_assert_ptr_null(place_next_for(&p, a)); /* a long one waits for the heap */
+    place_unqueue(&p, &l[1]);
+    place_queue(&p, &l[2]);
+    ck_assert_ptr_null(place_next_for(&p, a)); /* it avoids a */
+    place_unqueue(&p, &l[2]);
+    place_queue(&p, &l[0]);
     dtask own;
     memset(&own, 0, sizeof own);
     own.job = &j;
-    own.stage = &longs;
+    own.stage = &shorts;
     own.need_worker = 1;
     place_queue(&p, &own);
-    while (a->running > 2 * PLACE_DEPTH_MIN) {
-        ck_assert_ptr_null(place_next(&p, &w));
-        place_running_del(&p, a->tasks);
-    }
-    ck_assert_ptr_null(place_next(&p, &w));
-    place_running_del(&p, a->tasks);
-    ck_assert_ptr_eq(place_next(&p, &w), &own);
-    ck_assert_ptr_eq(w, a);
+    ck_assert_ptr_eq(place_next_for(&p, a), &own); /* its own first */
+    ck_assert_ptr_eq(place_next_for(&p, a), &l[0]);
+    ck_assert_ptr_null(place_next_for(&p, a));
     while (a->tasks)
         place_running_del(&p, a->tasks);
     free(a);
+    free(b);
     place_release(&p);
 }
 END_TEST
