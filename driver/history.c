@@ -198,7 +198,9 @@ void history_task_launched(driver *d, dtask *t, const dworker *w, const Kiln__Ta
     row->partition = t->index;
     row->attempt = t->attempt;
     row->worker_id = w->id;
-    snprintf(row->worker, sizeof row->worker, "%s", w->name);
+    size_t wn = strnlen(w->name, sizeof row->worker - 1); /* once per task: no snprintf */
+    memcpy(row->worker, w->name, wn);
+    row->worker[wn] = 0;
     row->state = ROW_RUNNING;
     row->sample = t->stage->state == STAGE_SAMPLING;
     row->started_ms = wall_ms();

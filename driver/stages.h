@@ -110,8 +110,9 @@ typedef struct stage_plan {
     char hash[HASH_HEX_LEN + 1];
     int broadcast; /* len > threshold: ship as a blob */
     size_t ntasks;
-    Kiln__TaskInput **inputs; /* one per task (owned structs; split paths and
-                                 blocks borrow from the job) */
+    Kiln__TaskInput **inputs; /* one per task, into input_mem (split paths
+                                 and blocks borrow from the job) */
+    Kiln__TaskInput *input_mem; /* all of them, one allocation (owned) */
     char fn_names[256];       /* "grep_match, fmt" for error messages */
     /* the TaskLaunch fields every task of this plan shares, packed at its
      * first launch (sched.c; owned, NULL until then) */
