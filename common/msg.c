@@ -265,9 +265,20 @@ static void arena_free(void *data, void *p)
  * message (fuzz/fuzz_msg.c checks that on every input).
  */
 enum {
-    TD_TASK_ID = 1, TD_OK = 2, TD_COUNT = 4, TD_RECORDS_IN = 5, TD_RECORDS_OUT = 6, TD_FATAL = 8,
-    TD_PARTITION_SIZES = 9, TD_SPILLS = 11, TD_SPILL_BYTES = 12, TD_FETCH_FAILED = 14, TD_FETCH_SHUFFLE_ID = 15,
-    TD_FETCH_MAP = 16, TD_FETCH_WORKER_ID = 17, TD_RUN_US = 18,
+    TD_TASK_ID = 1,
+    TD_OK = 2,
+    TD_COUNT = 4,
+    TD_RECORDS_IN = 5,
+    TD_RECORDS_OUT = 6,
+    TD_FATAL = 8,
+    TD_PARTITION_SIZES = 9,
+    TD_SPILLS = 11,
+    TD_SPILL_BYTES = 12,
+    TD_FETCH_FAILED = 14,
+    TD_FETCH_SHUFFLE_ID = 15,
+    TD_FETCH_MAP = 16,
+    TD_FETCH_WORKER_ID = 17,
+    TD_RUN_US = 18,
 };
 
 /* A varint at p within end whose value has one encoding only (no
@@ -324,28 +335,48 @@ static Kiln__Envelope *task_done_fast(msg_arena *a, const uint8_t *p, size_t n)
         if ((tag & 7) != 0 || !(u = plain_varint(p, end, &v))) return NULL;
         p += u;
         switch (tag >> 3) {
-        case TD_TASK_ID: d->task_id = v; break;
-        case TD_COUNT: d->count = v; break;
-        case TD_RECORDS_IN: d->records_in = v; break;
-        case TD_RECORDS_OUT: d->records_out = v; break;
-        case TD_SPILLS: d->spills = v; break;
-        case TD_SPILL_BYTES: d->spill_bytes = v; break;
-        case TD_RUN_US: d->run_us = v; break;
+        case TD_TASK_ID:
+            d->task_id = v;
+            break;
+        case TD_COUNT:
+            d->count = v;
+            break;
+        case TD_RECORDS_IN:
+            d->records_in = v;
+            break;
+        case TD_RECORDS_OUT:
+            d->records_out = v;
+            break;
+        case TD_SPILLS:
+            d->spills = v;
+            break;
+        case TD_SPILL_BYTES:
+            d->spill_bytes = v;
+            break;
+        case TD_RUN_US:
+            d->run_us = v;
+            break;
         case TD_OK:
         case TD_FATAL:
         case TD_FETCH_FAILED:
             if (v > 1) return NULL;
-            if (tag >> 3 == TD_OK) d->ok = (protobuf_c_boolean)v;
-            else if (tag >> 3 == TD_FATAL) d->fatal = (protobuf_c_boolean)v;
-            else d->fetch_failed = (protobuf_c_boolean)v;
+            if (tag >> 3 == TD_OK)
+                d->ok = (protobuf_c_boolean)v;
+            else if (tag >> 3 == TD_FATAL)
+                d->fatal = (protobuf_c_boolean)v;
+            else
+                d->fetch_failed = (protobuf_c_boolean)v;
             break;
         case TD_FETCH_SHUFFLE_ID:
         case TD_FETCH_MAP:
         case TD_FETCH_WORKER_ID:
             if (v > UINT32_MAX) return NULL;
-            if (tag >> 3 == TD_FETCH_SHUFFLE_ID) d->fetch_shuffle_id = (uint32_t)v;
-            else if (tag >> 3 == TD_FETCH_MAP) d->fetch_map = (uint32_t)v;
-            else d->fetch_worker_id = (uint32_t)v;
+            if (tag >> 3 == TD_FETCH_SHUFFLE_ID)
+                d->fetch_shuffle_id = (uint32_t)v;
+            else if (tag >> 3 == TD_FETCH_MAP)
+                d->fetch_map = (uint32_t)v;
+            else
+                d->fetch_worker_id = (uint32_t)v;
             break;
         default:
             return NULL; /* field 0, or one this path leaves to protobuf-c */
@@ -482,15 +513,14 @@ static uint64_t parts_len(const struct iovec *parts, int nparts)
     return n;
 }
 
-size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, const struct iovec *parts, int nparts,
-                            size_t nrest)
+size_t msg_split_frame_size(const seal_dir *tx, unsigned body_case, const struct iovec *parts, int nparts, size_t nrest)
 {
     uint64_t etag = (uint64_t)body_case << 3 | 2, sub = parts_len(parts, nparts) + nrest;
     return FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub + (seal_on(tx) ? SEAL_TAG_LEN : 0);
 }
 
-size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const struct iovec *parts,
-                                 int nparts, const ProtobufCMessage *rest, size_t nrest)
+size_t msg_pack_split_frame_into(uint8_t *buf, seal_dir *tx, unsigned body_case, const struct iovec *parts, int nparts,
+                                 const ProtobufCMessage *rest, size_t nrest)
 {
     uint64_t etag = (uint64_t)body_case << 3 | 2, sub = parts_len(parts, nparts) + nrest;
     size_t n = rt_varint_len(etag) + rt_varint_len(sub) + (size_t)sub;
@@ -568,8 +598,8 @@ size_t msg_head_before_bytes(uint8_t *buf, size_t cap, const Kiln__Envelope *env
     uint64_t sublen = blen + (len ? rt_varint_len(tag) + rt_varint_len(len) + len : 0);
     uint64_t etag = (uint64_t)env->body_case << 3 | 2;
     uint64_t envlen = rt_varint_len(etag) + rt_varint_len(sublen) + sublen;
-    size_t head =
-        FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sublen) + blen + (len ? rt_varint_len(tag) + rt_varint_len(len) : 0);
+    size_t head = FRAME_HEADER + rt_varint_len(etag) + rt_varint_len(sublen) + blen +
+                  (len ? rt_varint_len(tag) + rt_varint_len(len) : 0);
     if (head > cap || envlen > UINT32_MAX) return 0;
     frame_put_header(buf, (uint32_t)envlen);
     size_t h = FRAME_HEADER;

@@ -73,7 +73,8 @@ void place_task_ran(dstage *s, uint64_t run_us)
     /* the mean of the last ~16 */
     s->run_us = s->runs++ ? s->run_us + ((double)run_us - s->run_us) / 16 : (double)run_us;
     double more = s->run_us < 1 ? PLACE_DEPTH_MAX : PLACE_QUEUE_US / s->run_us;
-    s->depth = PLACE_DEPTH_MIN + (uint32_t)(more < PLACE_DEPTH_MAX - PLACE_DEPTH_MIN ? more : PLACE_DEPTH_MAX - PLACE_DEPTH_MIN);
+    s->depth = PLACE_DEPTH_MIN +
+               (uint32_t)(more < PLACE_DEPTH_MAX - PLACE_DEPTH_MIN ? more : PLACE_DEPTH_MAX - PLACE_DEPTH_MIN);
 }
 
 /* a before b: a lower load, then the older worker */

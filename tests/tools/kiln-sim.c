@@ -146,7 +146,7 @@ static void announce(sim *s)
  * cost less than the driver): the same fields in the same order, so the
  * bytes are what protobuf-c would pack (check_pack_done, at every start). */
 static size_t sim_pack_done(uint8_t *p, uint64_t task_id, uint64_t records, uint64_t run_us, const uint64_t *sizes,
-                     size_t nsizes)
+                            size_t nsizes)
 {
     size_t n = 0;
     if (task_id) n += msg_put_varint_field(p + n, 1, task_id);

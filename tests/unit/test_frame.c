@@ -750,7 +750,6 @@ START_TEST(test_write_fd_roundtrip)
 }
 END_TEST
 
-
 /* Messages decoded into an arena read as msg_decode's, small ones from
  * its block and large ones (a 100 KB bytes field) beside it; a reset
  * frees both (ASan's leak check), and the arena is reused after it. */
@@ -891,8 +890,10 @@ END_TEST
 START_TEST(test_split_frame_is_the_whole_message)
 {
     /* the field numbers msg_task_launch_head writes */
-    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "task_id")->id, 1);
-    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "attempt")->id, 5);
+    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "task_id")->id,
+                      1);
+    ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "attempt")->id,
+                      5);
     ck_assert_uint_eq(protobuf_c_message_descriptor_get_field_by_name(&kiln__task_launch__descriptor, "input")->id, 11);
     char *bcasts[] = {(char *)HASH_A, (char *)HASH_A};
     uint8_t stage[300];
