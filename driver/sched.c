@@ -226,7 +226,7 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
             m.commit_tasks = xcalloc(s->plan.ntasks + 1, sizeof *m.commit_tasks);
             m.commit_attempts = xcalloc(s->plan.ntasks + 1, sizeof *m.commit_attempts);
             for (size_t i = 0; i < s->plan.ntasks; i++) {
-                uint32_t part = s->plan.inputs[i]->partition;
+                uint32_t part = s->plan.inputs[i].partition;
                 if (part >= s->plan.ntasks) continue;
                 m.commit_tasks[part] = s->tasks[i].id;
                 m.commit_attempts[part] = s->tasks[i].attempt;
@@ -394,7 +394,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
             kept++;
             continue;
         }
-        const Kiln__TaskInput *in = p->inputs[i];
+        const Kiln__TaskInput *in = &p->inputs[i];
         const plan_pipe *pp = &ps->pipes[in->pipeline];
         if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED)
             t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
@@ -641,7 +641,7 @@ static void launch(driver *d, dtask *t, dworker *w)
     job *j = t->job;
     dstage *s = t->stage;
     if (!s->plan.launch) pack_launch_shared(j, s);
-    Kiln__TaskInput in = *s->plan.inputs[t->index];
+    Kiln__TaskInput in = s->plan.inputs[t->index];
     const plan_pipe *pp = &j->jp.stages[s->index].pipes[in.pipeline];
     if (pp->source_kind == KILN__NODE_KIND__NODE_SHUFFLE_READ) {
         const Kiln__Node *w2 = pp->source;
@@ -679,7 +679,7 @@ static int task_inputs_ready(const dtask *t)
 {
     job *j = t->job;
     if (!j->submit) return 1;
-    const Kiln__TaskInput *in = t->stage->plan.inputs[t->index];
+    const Kiln__TaskInput *in = &t->stage->plan.inputs[t->index];
     const plan_pipe *pp = &j->jp.stages[t->stage->index].pipes[in->pipeline];
     if (pp->source_kind != KILN__NODE_KIND__NODE_SHUFFLE_READ) return 1;
     const Kiln__Node *w2 = pp->source;

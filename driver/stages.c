@@ -674,7 +674,6 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
     /* one task per partition of each pipeline's source */
     out->ntasks = st->ntasks;
     out->inputs = xcalloc(st->ntasks ? st->ntasks : 1, sizeof *out->inputs);
-    out->input_mem = xcalloc(st->ntasks ? st->ntasks : 1, sizeof *out->input_mem);
     size_t part = 0;
     for (size_t i = 0; i < st->npipes; i++) {
         const plan_pipe *pp = &st->pipes[i];
@@ -683,7 +682,7 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
         __int128 span = (__int128)s->range_end - s->range_start;
         if (span < 0) span = 0;
         for (size_t p = 0; p < np && part < st->ntasks; p++, part++) {
-            Kiln__TaskInput *in = &out->input_mem[part];
+            Kiln__TaskInput *in = &out->inputs[part];
             kiln__task_input__init(in);
             in->pipeline = (uint32_t)i;
             in->partition = (uint32_t)part;
@@ -694,7 +693,6 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
                 in->range_start = (int64_t)(s->range_start + span * (__int128)p / (__int128)np);
                 in->range_end = (int64_t)(s->range_start + span * (__int128)(p + 1) / (__int128)np);
             }
-            out->inputs[part] = in;
         }
     }
     out->ntasks = part;
@@ -703,7 +701,6 @@ int stage_serialize(const job_plan *jp, size_t si, uint32_t stage_id, const Kiln
 
 void stage_plan_release(stage_plan *p)
 {
-    free(p->input_mem);
     free(p->inputs);
     free(p->bytes);
     free(p->launch);

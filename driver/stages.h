@@ -110,9 +110,8 @@ typedef struct stage_plan {
     char hash[HASH_HEX_LEN + 1];
     int broadcast; /* len > threshold: ship as a blob */
     size_t ntasks;
-    Kiln__TaskInput **inputs; /* one per task, into input_mem (split paths
-                                 and blocks borrow from the job) */
-    Kiln__TaskInput *input_mem; /* all of them, one allocation (owned) */
+    Kiln__TaskInput *inputs; /* one per task, one allocation (owned; split
+                                paths and blocks borrow from the job) */
     char fn_names[256];       /* "grep_match, fmt" for error messages */
     /* the TaskLaunch fields every task of this plan shares, packed at its
      * first launch (sched.c; owned, NULL until then) */

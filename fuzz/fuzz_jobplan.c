@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         FUZZ_ASSERT(sp.ntasks == ps->ntasks && (sp.ntasks == 0 || sp.inputs != NULL));
         for (size_t t = 0; t < sp.ntasks; t++)
-            FUZZ_ASSERT(sp.inputs[t] != NULL && sp.inputs[t]->pipeline < ps->npipes);
+            FUZZ_ASSERT(sp.inputs != NULL && sp.inputs[t].pipeline < ps->npipes);
         char hex[HASH_HEX_LEN + 1];
         hash_sha256_hex(sp.bytes, sp.len, hex);
         FUZZ_ASSERT(strcmp(hex, sp.hash) == 0);

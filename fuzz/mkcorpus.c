@@ -185,12 +185,12 @@ static void task_seed(const char *name, job *j)
         fprintf(stderr, "%s: %s\n", name, err);
         exit(1);
     }
-    size_t n = kiln__task_input__get_packed_size(sp.inputs[0]);
+    size_t n = kiln__task_input__get_packed_size(&sp.inputs[0]);
     uint8_t *b = xmalloc(2 + sp.len + n);
     b[0] = (uint8_t)sp.len;
     b[1] = (uint8_t)(sp.len >> 8);
     memcpy(b + 2, sp.bytes, sp.len);
-    kiln__task_input__pack(sp.inputs[0], b + 2 + sp.len);
+    kiln__task_input__pack(&sp.inputs[0], b + 2 + sp.len);
     put("task", name, NULL, 0, b, 2 + sp.len + n);
     free(b);
     stage_plan_release(&sp);

@@ -173,7 +173,7 @@ START_TEST(test_chain_one_stage)
     /* one task per split, in order */
     ck_assert_uint_eq(p.ntasks, 3);
     for (size_t i = 0; i < 3; i++) {
-        const Kiln__TaskInput *in = p.inputs[i];
+        const Kiln__TaskInput *in = &p.inputs[i];
         ck_assert_ptr_nonnull(in);
         ck_assert_uint_eq(in->pipeline, 0);
         ck_assert_uint_eq(in->partition, i);
@@ -282,17 +282,17 @@ START_TEST(test_union_of_sources)
 
     ck_assert_uint_eq(p.ntasks, 5);
     for (size_t i = 0; i < 5; i++)
-        ck_assert_uint_eq(p.inputs[i]->partition, i);
+        ck_assert_uint_eq(p.inputs[i].partition, i);
     for (size_t i = 0; i < 2; i++) {
-        ck_assert_uint_eq(p.inputs[i]->pipeline, 0);
-        ck_assert_uint_eq(p.inputs[i]->block.len, blocks[i].len);
-        ck_assert(memcmp(p.inputs[i]->block.data, blocks[i].data, blocks[i].len) == 0);
-        ck_assert_ptr_null(p.inputs[i]->split);
+        ck_assert_uint_eq(p.inputs[i].pipeline, 0);
+        ck_assert_uint_eq(p.inputs[i].block.len, blocks[i].len);
+        ck_assert(memcmp(p.inputs[i].block.data, blocks[i].data, blocks[i].len) == 0);
+        ck_assert_ptr_null(p.inputs[i].split);
     }
     /* the range partitions cover [0, 10) exactly, in order, none empty */
     int64_t next = 0;
     for (size_t i = 2; i < 5; i++) {
-        const Kiln__TaskInput *in = p.inputs[i];
+        const Kiln__TaskInput *in = &p.inputs[i];
         ck_assert_uint_eq(in->pipeline, 1);
         ck_assert_int_eq(in->range_start, next);
         ck_assert_int_lt(in->range_start, in->range_end);
@@ -328,13 +328,13 @@ START_TEST(test_op_after_union)
     kiln__stage_func__free_unpacked(sf, NULL);
     ck_assert_uint_eq(p.ntasks, 4);
     for (size_t i = 0; i < 4; i++) {
-        ck_assert_uint_eq(p.inputs[i]->partition, i);
-        ck_assert_uint_eq(p.inputs[i]->pipeline, i / 2);
+        ck_assert_uint_eq(p.inputs[i].partition, i);
+        ck_assert_uint_eq(p.inputs[i].pipeline, i / 2);
     }
-    ck_assert_int_eq(p.inputs[0]->range_start, 0);
-    ck_assert_int_eq(p.inputs[1]->range_end, 4);
-    ck_assert_int_eq(p.inputs[2]->range_start, 0);
-    ck_assert_int_eq(p.inputs[3]->range_end, 4);
+    ck_assert_int_eq(p.inputs[0].range_start, 0);
+    ck_assert_int_eq(p.inputs[1].range_end, 4);
+    ck_assert_int_eq(p.inputs[2].range_start, 0);
+    ck_assert_int_eq(p.inputs[3].range_end, 4);
     stage_plan_release(&p);
 }
 END_TEST
@@ -418,13 +418,13 @@ START_TEST(test_range_extremes)
     char err[256];
     ck_assert_msg(stages_build(&b.job, 1, 1048576, NULL, &p, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(p.ntasks, 7);
-    ck_assert_int_eq(p.inputs[0]->range_start, INT64_MIN);
-    ck_assert_int_eq(p.inputs[6]->range_end, INT64_MAX);
+    ck_assert_int_eq(p.inputs[0].range_start, INT64_MIN);
+    ck_assert_int_eq(p.inputs[6].range_end, INT64_MAX);
     for (size_t i = 0; i < 7; i++) {
-        ck_assert_int_lt(p.inputs[i]->range_start, p.inputs[i]->range_end);
-        if (i) ck_assert_int_eq(p.inputs[i]->range_start, p.inputs[i - 1]->range_end);
+        ck_assert_int_lt(p.inputs[i].range_start, p.inputs[i].range_end);
+        if (i) ck_assert_int_eq(p.inputs[i].range_start, p.inputs[i - 1].range_end);
         /* balanced: each part is within one of (2^64 - 1) / 7 */
-        __int128 w = (__int128)p.inputs[i]->range_end - p.inputs[i]->range_start;
+        __int128 w = (__int128)p.inputs[i].range_end - p.inputs[i].range_start;
         __int128 ideal = (((__int128)1 << 64) - 1) / 7;
         ck_assert(w == ideal || w == ideal + 1);
     }
@@ -437,10 +437,10 @@ START_TEST(test_range_extremes)
     ck_assert_uint_eq(p.ntasks, 8);
     int64_t next = -3, total = 0;
     for (size_t i = 0; i < 8; i++) {
-        ck_assert_int_eq(p.inputs[i]->range_start, next);
-        ck_assert_int_le(p.inputs[i]->range_start, p.inputs[i]->range_end);
-        total += p.inputs[i]->range_end - p.inputs[i]->range_start;
-        next = p.inputs[i]->range_end;
+        ck_assert_int_eq(p.inputs[i].range_start, next);
+        ck_assert_int_le(p.inputs[i].range_start, p.inputs[i].range_end);
+        total += p.inputs[i].range_end - p.inputs[i].range_start;
+        next = p.inputs[i].range_end;
     }
     ck_assert_int_eq(next, 2);
     ck_assert_int_eq(total, 5);
