@@ -690,9 +690,18 @@ static int task_inputs_ready(const dtask *t)
     return 1;
 }
 
+/* t, out of its queue, goes to w, unless it is a reduce task whose input
+ * is incomplete: that one waits aside until a shuffle is complete again. */
+static void launch_or_block(driver *d, dtask *t, dworker *w)
+{
+    if (!task_inputs_ready(t))
+        place_block(&d->place, t);
+    else
+        launch(d, t, w); /* may fail the job: its tasks left the queues */
+}
+
 /* Launches what can go: each task costs O(log W) (place.c), whatever the
- * number of workers and of tasks waiting. A reduce task whose input is
- * incomplete waits aside until a shuffle is complete again. */
+ * number of workers and of tasks waiting. */
 void sched_schedule(driver *d)
 {
     if (d->unblock) {
@@ -701,13 +710,8 @@ void sched_schedule(driver *d)
     }
     dtask *t;
     dworker *w;
-    while ((t = place_next(&d->place, &w))) {
-        if (!task_inputs_ready(t)) {
-            place_block(&d->place, t);
-            continue;
-        }
-        launch(d, t, w); /* may fail the job: its tasks left the queues */
-    }
+    while ((t = place_next(&d->place, &w)))
+        launch_or_block(d, t, w);
 }
 
 /* w answered: while the stage's tasks are short it takes more of what
@@ -715,13 +719,8 @@ void sched_schedule(driver *d)
 static void refill(driver *d, dworker *w)
 {
     dtask *t;
-    while ((t = place_next_for(&d->place, w))) {
-        if (!task_inputs_ready(t)) {
-            place_block(&d->place, t);
-            continue;
-        }
-        launch(d, t, w);
-    }
+    while ((t = place_next_for(&d->place, w)))
+        launch_or_block(d, t, w);
 }
 
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o)
