@@ -538,38 +538,41 @@ conn *conn_connect(struct event_base *base, const char *hostport, size_t max_fra
     return c;
 }
 
-int conn_send(conn *c, const Kiln__Envelope *msg)
+/* The two halves of queuing a frame packed in place: n bytes of output
+ * (NULL when closing or out of memory), then the frame's packed length in
+ * them (0: sealing failed, which closes the connection). 0, or -1. */
+static void *reserve_frame(conn *c, size_t n, struct evbuffer_iovec *v)
 {
-    if (c->closing) return -1;
-    size_t n = msg_frame_size(&c->seal.tx, msg);
-    struct evbuffer *out = c->out;
-    struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)n, &v, 1) < 1) return -1;
-    v.iov_len = msg_pack_frame_into(v.iov_base, &c->seal.tx, msg);
-    if (!v.iov_len) {
+    if (c->closing || evbuffer_reserve_space(c->out, (ev_ssize_t)n, v, 1) < 1) return NULL;
+    return v->iov_base;
+}
+
+static int commit_frame(conn *c, struct evbuffer_iovec *v, size_t len)
+{
+    if (!len) {
         conn_close(c, 0, "cannot seal a frame (libcrypto)");
         return -1;
     }
-    int rc = evbuffer_commit_space(out, &v, 1);
+    v->iov_len = len;
+    int rc = evbuffer_commit_space(c->out, v, 1);
     queued(c);
     return rc;
+}
+
+int conn_send(conn *c, const Kiln__Envelope *msg)
+{
+    struct evbuffer_iovec v;
+    uint8_t *p = reserve_frame(c, msg_frame_size(&c->seal.tx, msg), &v);
+    return p ? commit_frame(c, &v, msg_pack_frame_into(p, &c->seal.tx, msg)) : -1;
 }
 
 int conn_send_split(conn *c, unsigned body_case, const struct iovec *parts, int nparts, const ProtobufCMessage *rest,
                     size_t nrest)
 {
-    if (c->closing) return -1;
-    size_t n = msg_split_frame_size(&c->seal.tx, body_case, parts, nparts, nrest);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(c->out, (ev_ssize_t)n, &v, 1) < 1) return -1;
-    v.iov_len = msg_pack_split_frame_into(v.iov_base, &c->seal.tx, body_case, parts, nparts, rest, nrest);
-    if (!v.iov_len) {
-        conn_close(c, 0, "cannot seal a frame (libcrypto)");
-        return -1;
-    }
-    int rc = evbuffer_commit_space(c->out, &v, 1);
-    queued(c);
-    return rc;
+    uint8_t *p = reserve_frame(c, msg_split_frame_size(&c->seal.tx, body_case, parts, nparts, nrest), &v);
+    return p ? commit_frame(c, &v, msg_pack_split_frame_into(p, &c->seal.tx, body_case, parts, nparts, rest, nrest))
+             : -1;
 }
 
 /* The tag of a frame made of head (n bytes) and len bytes at off of fd,
