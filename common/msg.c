@@ -264,21 +264,27 @@ static void arena_free(void *data, void *p)
  * decodes it instead: what this accepts, protobuf-c decodes to the same
  * message (fuzz/fuzz_msg.c checks that on every input).
  */
-enum {
-    TD_TASK_ID = 1,
-    TD_OK = 2,
-    TD_COUNT = 4,
-    TD_RECORDS_IN = 5,
-    TD_RECORDS_OUT = 6,
-    TD_FATAL = 8,
-    TD_PARTITION_SIZES = 9,
-    TD_SPILLS = 11,
-    TD_SPILL_BYTES = 12,
-    TD_FETCH_FAILED = 14,
-    TD_FETCH_SHUFFLE_ID = 15,
-    TD_FETCH_MAP = 16,
-    TD_FETCH_WORKER_ID = 17,
-    TD_RUN_US = 18,
+enum { TD_PARTITION_SIZES = 9 };
+/* The varint fields it reads, by field number (proto/kiln.proto), with
+ * what each holds: a bool may only be 0 or 1, a uint32 no larger. */
+enum { TD_U64 = 1, TD_U32, TD_BOOL };
+static const struct {
+    uint8_t kind;
+    uint16_t off;
+} td_fields[] = {
+    [1] = {TD_U64, offsetof(Kiln__TaskDone, task_id)},
+    [2] = {TD_BOOL, offsetof(Kiln__TaskDone, ok)},
+    [4] = {TD_U64, offsetof(Kiln__TaskDone, count)},
+    [5] = {TD_U64, offsetof(Kiln__TaskDone, records_in)},
+    [6] = {TD_U64, offsetof(Kiln__TaskDone, records_out)},
+    [8] = {TD_BOOL, offsetof(Kiln__TaskDone, fatal)},
+    [11] = {TD_U64, offsetof(Kiln__TaskDone, spills)},
+    [12] = {TD_U64, offsetof(Kiln__TaskDone, spill_bytes)},
+    [14] = {TD_BOOL, offsetof(Kiln__TaskDone, fetch_failed)},
+    [15] = {TD_U32, offsetof(Kiln__TaskDone, fetch_shuffle_id)},
+    [16] = {TD_U32, offsetof(Kiln__TaskDone, fetch_map)},
+    [17] = {TD_U32, offsetof(Kiln__TaskDone, fetch_worker_id)},
+    [18] = {TD_U64, offsetof(Kiln__TaskDone, run_us)},
 };
 
 /* A varint at p within end whose value has one encoding only (no
@@ -334,52 +340,21 @@ static Kiln__Envelope *task_done_fast(msg_arena *a, const uint8_t *p, size_t n)
         }
         if ((tag & 7) != 0 || !(u = plain_varint(p, end, &v))) return NULL;
         p += u;
-        switch (tag >> 3) {
-        case TD_TASK_ID:
-            d->task_id = v;
+        uint64_t f = tag >> 3;
+        /* field 0, or one this path leaves to protobuf-c */
+        if (f >= sizeof td_fields / sizeof *td_fields || !td_fields[f].kind) return NULL;
+        char *at = (char *)d + td_fields[f].off;
+        switch (td_fields[f].kind) {
+        case TD_U64:
+            *(uint64_t *)at = v;
             break;
-        case TD_COUNT:
-            d->count = v;
-            break;
-        case TD_RECORDS_IN:
-            d->records_in = v;
-            break;
-        case TD_RECORDS_OUT:
-            d->records_out = v;
-            break;
-        case TD_SPILLS:
-            d->spills = v;
-            break;
-        case TD_SPILL_BYTES:
-            d->spill_bytes = v;
-            break;
-        case TD_RUN_US:
-            d->run_us = v;
-            break;
-        case TD_OK:
-        case TD_FATAL:
-        case TD_FETCH_FAILED:
-            if (v > 1) return NULL;
-            if (tag >> 3 == TD_OK)
-                d->ok = (protobuf_c_boolean)v;
-            else if (tag >> 3 == TD_FATAL)
-                d->fatal = (protobuf_c_boolean)v;
-            else
-                d->fetch_failed = (protobuf_c_boolean)v;
-            break;
-        case TD_FETCH_SHUFFLE_ID:
-        case TD_FETCH_MAP:
-        case TD_FETCH_WORKER_ID:
+        case TD_U32:
             if (v > UINT32_MAX) return NULL;
-            if (tag >> 3 == TD_FETCH_SHUFFLE_ID)
-                d->fetch_shuffle_id = (uint32_t)v;
-            else if (tag >> 3 == TD_FETCH_MAP)
-                d->fetch_map = (uint32_t)v;
-            else
-                d->fetch_worker_id = (uint32_t)v;
+            *(uint32_t *)at = (uint32_t)v;
             break;
-        default:
-            return NULL; /* field 0, or one this path leaves to protobuf-c */
+        default: /* TD_BOOL */
+            if (v > 1) return NULL;
+            *(protobuf_c_boolean *)at = (protobuf_c_boolean)v;
         }
     }
     return e;
