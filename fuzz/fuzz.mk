@@ -2,7 +2,7 @@
 #
 #   make fuzz        build the targets and run each for FUZZ_TIME seconds
 #   make check-fuzz  the smoke run `make check` does: the committed corpus,
-#                    then FUZZ_SMOKE seconds of fuzzing per target
+#                    then a fixed number of executions per target
 #   make fuzz-corpus regenerate the generated seeds under fuzz/corpus/
 #
 # Each fuzz/fuzz_NAME.c is one target, built with clang's
@@ -17,13 +17,12 @@
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_TIME ?= 60
-FUZZ_SMOKE ?= 3
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g $(FUZZ_SAN) -D_GNU_SOURCE \
 	-Iinclude -Icommon -Idriver -Iworker -Iexecutor -Ipython -I$(BUILD)/gen $(PY_CFLAGS) -DKILN_PYTHON='"$(PY_BIN)"' \
 	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null)
 # -max_len: bigger than every seed, small enough to keep runs fast
-FUZZ_FLAGS := -max_len=65536 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+FUZZ_FLAGS := -max_len=65536 -timeout=20 -print_final_stats=1
 
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_NAMES))
@@ -58,36 +57,59 @@ $(FUZZ_BUILD)/libkilnfuzz.a: $(FUZZ_OBJ)
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_BUILD)/libkilnfuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libkilnfuzz.a $(LIBS_COMMON) $(PY_LDFLAGS)
 
-# Runs each target: $(1) is the time in seconds, $(2) the directory under
-# build-fuzz/ that takes new inputs, $(3) more libFuzzer flags.
-define fuzz_run
-	@set -e; for t in $(FUZZ_NAMES); do \
-	  mkdir -p $(FUZZ_BUILD)/$(2)/$$t $(FUZZ_BUILD)/artifacts/$$t; \
-	  echo "== fuzz_$$t ($(1) s)"; \
-	  $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_FLAGS) $(3) -max_total_time=$(1) \
-	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/$(2)/$$t fuzz/corpus/$$t \
-	    >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; \
-	    echo "fuzz_$$t FAILED: crash input in $(FUZZ_BUILD)/artifacts/$$t/, log in $(FUZZ_BUILD)/fuzz_$$t.log"; exit 1; }; \
-	  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_BUILD)/fuzz_$$t.log | tr '\n' ' '; echo; \
-	done
+# check-fuzz is repeatable: the same commit runs the same inputs on any
+# machine, however fast or loaded. Each target runs a fixed number of
+# executions (FUZZ_RUNS_name, else FUZZ_SMOKE_RUNS; about 2-3 s each on a
+# 2-core VM) from a fixed seed in a fresh directory, and nothing that depends
+# on the clock or on addresses steers the mutations: -reload=0 (no rereading
+# of the corpus directory every second), -rss_limit_mb=0 (no RSS thread,
+# whose mallocs land inside inputs and make libFuzzer suspect leaks at
+# random; -malloc_limit_mb still bounds any one allocation) and, where the
+# kernel allows it, address randomization off (setarch -R).
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_RUNS_block := 300000
+FUZZ_RUNS_msg := 200000
+FUZZ_RUNS_task := 200000
+FUZZ_RUNS_runtime := 150000
+FUZZ_RUNS_eventlog := 80000
+FUZZ_RUNS_jobplan := 60000
+FUZZ_RUNS_pycodec := 60000
+FUZZ_RUNS_conf := 30000
+FUZZ_RUNS_index := 30000
+FUZZ_RUNS_split := 30000
+FUZZ_REPEATABLE := -seed=1 -reload=0 -rss_limit_mb=0 -malloc_limit_mb=2048
+FUZZ_NORAND := $(shell setarch -R true 2>/dev/null && echo setarch -R)
+
+# One target's run: $(1) the name, $(2) the directory under build-fuzz/ that
+# takes new inputs, $(3) the libFuzzer flags that bound and steer the run.
+# On failure it names the input to replay and the command that repeats the
+# whole run (for a leak found at exit, whose saved input is empty).
+define fuzz_one
+  t=$(1); mkdir -p $(FUZZ_BUILD)/$(2)/$$t $(FUZZ_BUILD)/artifacts/$$t; echo "== fuzz_$$t ($(3))"; \
+  cmd="$(FUZZ_NORAND) $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_FLAGS) $(3) -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t/ $(FUZZ_BUILD)/$(2)/$$t fuzz/corpus/$$t"; \
+  $$cmd >$(FUZZ_BUILD)/fuzz_$$t.log 2>&1 || { tail -n 60 $(FUZZ_BUILD)/fuzz_$$t.log; \
+    a=$$(ls -t $(FUZZ_BUILD)/artifacts/$$t/ 2>/dev/null | head -n 1); \
+    echo "fuzz_$$t FAILED (log: $(FUZZ_BUILD)/fuzz_$$t.log)"; \
+    if [ -n "$$a" ] && [ -s "$(FUZZ_BUILD)/artifacts/$$t/$$a" ]; then \
+      echo "  replay the input: $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_BUILD)/artifacts/$$t/$$a"; fi; \
+    echo "  repeat the whole run: rm -rf $(FUZZ_BUILD)/$(2)/$$t; mkdir -p $(FUZZ_BUILD)/$(2)/$$t; $$cmd"; exit 1; }; \
+  grep -E "^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)" $(FUZZ_BUILD)/fuzz_$$t.log | tr '\n' ' '; echo
 endef
 
 # Keeps what it finds in build-fuzz/corpus/ for the next run.
 fuzz: $(FUZZ_BINS)
-	$(call fuzz_run,$(FUZZ_TIME),corpus,)
+	@set -e; $(foreach t,$(FUZZ_NAMES),$(call fuzz_one,$(t),corpus,-max_total_time=$(FUZZ_TIME) -rss_limit_mb=2048);)
 
-# Repeatable: a fresh work directory and a fixed seed each time, so a
-# failure here is the committed corpus or the same few seconds of
-# mutations, not luck.
 check-fuzz: $(FUZZ_BINS)
 	rm -rf $(FUZZ_BUILD)/smoke
-	$(call fuzz_run,$(FUZZ_SMOKE),smoke,-seed=1)
+	@set -e; $(foreach t,$(FUZZ_NAMES),$(call fuzz_one,$(t),smoke,-runs=$(or $(FUZZ_RUNS_$(t)),$(FUZZ_SMOKE_RUNS)) $(FUZZ_REPEATABLE));)
 
 # The seeds that are not written by hand (the conf seeds are).
 $(BUILD)/fuzz/mkcorpus: fuzz/mkcorpus.c $(BUILD)/libkilncommon.a $(BUILD)/libkilndriver.a $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Idriver -o $@ $< $(BUILD)/libkilndriver.a $(BUILD)/libkilncommon.a $(LIBS_COMMON)
 
-fuzz-corpus: $(BUILD)/fuzz/mkcorpus
-	mkdir -p fuzz/corpus
+fuzz-corpus: $(BUILD)/fuzz/mkcorpus all
+	mkdir -p fuzz/corpus fuzz/corpus/pycodec
 	$(BUILD)/fuzz/mkcorpus fuzz/corpus
+	PYTHONPATH=$(BUILD)/python $(PY) fuzz/pycodec_seeds.py fuzz/corpus/pycodec

@@ -8,7 +8,10 @@
  * TaskInput. Only what stays in memory runs: the task's pipeline must read
  * parallelized records or a range (of at most 100000 numbers), cache
  * nothing, and end in count, collect, take or reduce. Text files, shuffles,
- * cached partitions and save_text touch files and are skipped.
+ * cached partitions and save_text touch files and are skipped. So are stages
+ * that call the Python built-ins (kiln_py_stage, kiln_py_add): they would
+ * start the embedded interpreter and unpickle whatever bytes the mutation
+ * left in their env; fuzz_pycodec covers the decoders on that side.
  *
  * Properties: a refused stage or a failed task comes with a message; every
  * result block the task sends opens and reads to its end.
@@ -20,13 +23,37 @@
 
 #include "block.h"
 #include "fuzz.h"
+#include "python.h"
 #include "task.h"
 
 #define MAX_RANGE 100000
 
-/* Whether task input `in` of stage p runs in memory only. */
+/* Whether fn is one of the built-ins that run Python. */
+static int is_python(const void *fn)
+{
+    static const char *const names[] = {"kiln_py_stage", "kiln_py_add"};
+    for (size_t i = 0; fn && i < sizeof names / sizeof names[0]; i++)
+        if (py_builtin_by_name(names[i])->fn == fn) return 1;
+    return 0;
+}
+
+/* Whether any function of stage p runs Python. */
+static int uses_python(const stage_prog *p)
+{
+    if (is_python(p->combine_fn) || is_python(p->write_combine.fn)) return 1;
+    for (size_t i = 0; i < p->npipes; i++) {
+        const rpipeline *pl = &p->pipes[i];
+        if (is_python(pl->read_combine.fn)) return 1;
+        for (size_t j = 0; j < pl->nops; j++)
+            if (is_python(pl->ops[j].fn)) return 1;
+    }
+    return 0;
+}
+
+/* Whether task input `in` of stage p runs in memory only, without Python. */
 static int in_memory(const stage_prog *p, const Kiln__TaskInput *in)
 {
+    if (uses_python(p)) return 0;
     if (in->pipeline >= p->npipes) return 1; /* refused by task_run itself */
     const rpipeline *pl = &p->pipes[in->pipeline];
     if (pl->source == KILN__NODE_KIND__NODE_RANGE) {
