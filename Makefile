@@ -170,8 +170,11 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libkilncommon.a $(GEN_H)
 # suppressions file ignores leaks allocated inside libpython only, so leaks
 # of the codec's own buffers still fail it (LSAN_OPTIONS is inert without ASan).
 PY_LSAN := suppressions=$(CURDIR)/tests/unit/lsan-python.supp:print_suppressions=0
+# Check kills a test case that outlives its timeout (4 s unless the case sets
+# one). A timeout guards against a hang, not a slow machine: ten times each
+# leaves room for the sanitizer build on a loaded 2-core machine.
 check-unit: $(UNIT_TESTS)
-	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
+	@set -e; export CK_TIMEOUT_MULTIPLIER=$${CK_TIMEOUT_MULTIPLIER:-10}; for t in $(UNIT_TESTS); do echo "== $$t"; \
 	  case $$t in */test_pycodec) LSAN_OPTIONS="$${LSAN_OPTIONS:+$$LSAN_OPTIONS:}$(PY_LSAN)" $$t;; *) $$t;; esac; done
 
 # SPILL_MB: the size of the spilling tests' input (200 MB as the shuffle

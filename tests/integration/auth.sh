@@ -108,14 +108,14 @@ case "$out" in *empty*) pass driver_refuses_empty_secret ;; *) fail driver_refus
 # ---- a worker with a wrong secret does not register ---------------------------------------------
 start_worker "$T/w3" 1 --secret-file "$T/wrong"
 W3=$!
-for i in $(seq 1 500); do grep -q 'cannot join the driver' "$T/w3/worker.log" 2>/dev/null && break; sleep 0.02; done
+wait_until 'grep -q "cannot join the driver" "$T/w3/worker.log" 2>/dev/null' 0.02 || true
 grep -q 'cannot join the driver.*authentication failed' "$T/w3/worker.log" && pass bad_worker_says_why ||
   fail bad_worker_says_why "$(tail -3 "$T/w3/worker.log")"
 [ "$("$KILN" workers | tail -n +2 | wc -l)" -eq 2 ] && pass bad_worker_not_registered || fail bad_worker_not_registered "$("$KILN" workers)"
 kill "$W3"; wait "$W3" 2>/dev/null
 start_worker "$T/w4" 1
 W4=$!
-for i in $(seq 1 500); do grep -q 'cannot join the driver' "$T/w4/worker.log" 2>/dev/null && break; sleep 0.02; done
+wait_until 'grep -q "cannot join the driver" "$T/w4/worker.log" 2>/dev/null' 0.02 || true
 grep -q 'cannot join the driver.*authentication failed' "$T/w4/worker.log" && pass worker_without_secret_refused ||
   fail worker_without_secret_refused "$(tail -3 "$T/w4/worker.log")"
 kill "$W4"; wait "$W4" 2>/dev/null
@@ -168,10 +168,8 @@ probe extra_connections_closed flood "$MASTER" 12
 grep -q 'too many connections, closing a new one peer=127.0.0.1:[0-9]* limit=4' "$T/driver2/driver.log" &&
   pass too_many_logged || fail too_many_logged "not in the log"
 ok=0
-for i in $(seq 1 50); do # the probe's connections go away as the driver reads their ends
-  if "$KILN" status >/dev/null 2>&1; then ok=1; break; fi
-  sleep 0.1
-done
+# the probe's connections go away as the driver reads their ends
+wait_until '"$KILN" status >/dev/null 2>&1' 0.1 && ok=1
 [ $ok = 1 ] && pass serves_after_flood || fail serves_after_flood "no answer"
 wordcount job_after_flood
 

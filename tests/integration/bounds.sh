@@ -51,12 +51,9 @@ rss_mb() { awk '$1 == "VmRSS:" { print int($2 / 1024) }' "/proc/$1/status"; }
 # MAX_MB (default the bound) once the probe's connections are gone; the
 # wait only lets the daemon see them close
 rss_settles() {
-  local i mb max=${3:-$RSS_MAX_MB}
-  for i in $(seq 1 100); do
-    mb=$(rss_mb "$2")
-    [ "$mb" -lt "$max" ] && break
-    sleep 0.1
-  done
+  local mb max=${3:-$RSS_MAX_MB} pid=$2
+  wait_until '[ "$(rss_mb "$pid")" -lt "$max" ]' 0.1 || true
+  mb=$(rss_mb "$pid")
   [ "$mb" -lt "$max" ] && pass "$1" || fail "$1" "VmRSS ${mb} MB, the bound is ${max} MB"
 }
 
@@ -117,7 +114,7 @@ fake_server() {
   "$PROBE" 127.0.0.1:0 "$T/secret" fake-server "$1" 1 > "$T/fake.out" 2>&1 &
   FAKE_PID=$!
   local i
-  for i in $(seq 1 500); do grep -q '^port ' "$T/fake.out" 2>/dev/null && break; sleep 0.02; done
+  wait_until 'grep -q "^port " "$T/fake.out" 2>/dev/null' 0.02 || true
   FAKE=127.0.0.1:$(awk '$1 == "port" { print $2 }' "$T/fake.out")
 }
 fake_server worker

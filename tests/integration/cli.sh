@@ -56,11 +56,7 @@ dead=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
   --log-file "$T/w1.log" &
 wpid=$!
 PIDS="$PIDS $wpid"
-for _ in $(seq 1 100); do
-  n=$(grep -c 'trying again in' "$T/w1.log" 2>/dev/null)
-  [ "${n:-0}" -ge 3 ] && break
-  sleep 0.1
-done
+wait_until '[ "$(grep -c "trying again in" "$T/w1.log" 2>/dev/null)" -ge 3 ]' 0.1 || true
 ms=$(grep -o 'trying again in [0-9]*' "$T/w1.log" | awk '{ print $4 }' | head -3 | tr '\n' ' ')
 set -- $ms
 [ $# -ge 3 ] && [ "$2" -gt "$1" ] && [ "$3" -gt "$2" ] && pass worker_backoff_logged || fail worker_backoff_logged "got '$ms'"

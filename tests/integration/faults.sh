@@ -33,10 +33,7 @@ start_bg() {
   n=$(grep -c 'application registered' "$DLOG")
   "$B/kiln" submit "$@" > "$T/bg.out" 2>&1 &
   CLIENT=$!
-  for i in $(seq 1 500); do
-    [ "$(grep -c 'application registered' "$DLOG")" -gt "$n" ] && break
-    sleep 0.02
-  done
+  wait_until '[ "$(grep -c "application registered" "$DLOG")" -gt "$n" ]' 0.02 || true
   APP=$(newest_app)
   wait_log "$DLOG" "task started app=$APP "
 }
@@ -107,7 +104,7 @@ fault_case loop 2 "time limit of 2 s exceeded"*"in function 'loop_map'" --conf t
 n=$(grep -c 'application registered' "$DLOG")
 "$KILN" submit "$EX/linecount.so" "$T/lines.txt" 6 > "$T/other.out" 2>&1 &
 other=$!
-for i in $(seq 1 500); do [ "$(grep -c 'application registered' "$DLOG")" -gt "$n" ] && break; sleep 0.02; done
+wait_until '[ "$(grep -c "application registered" "$DLOG")" -gt "$n" ]' 0.02 || true
 fault_case alloc 2 "memory limit 64 MiB exceeded"*"in function 'alloc_map'" --conf task.memory_limit=64m
 # user code that checks for NULL and fails by itself: the error still says
 # the limit was reached
@@ -140,7 +137,7 @@ else fail worker_stops_cancelled_task "$(grep -h "app=$app" "$T"/w[123]/worker.l
 
 # ---- kill -9 of an executor mid-task: retried, the answer is right ------------------
 start_bg "$BAD" slow "$T/slow.txt"
-for i in $(seq 1 200); do [ -n "$(exec_pids "$APP")" ] && break; sleep 0.02; done
+wait_until '[ -n "$(exec_pids "$APP")" ]' 0.02 || true
 victim=$(exec_pids "$APP" | head -1)
 kill -9 "$victim"
 wait $CLIENT
@@ -184,20 +181,12 @@ rm -f "$T/boom.txt.marker"
 # app_files APP: what the workers keep for APP besides executor logs
 app_files() { ls -d "$T"/w[123]/"$1"/shuffle "$T"/w[123]/"$1"/cache "$T"/w[123]/"$1"/tmp 2>/dev/null | wc -l; }
 wait_files() {
-  local i
-  for i in $(seq 1 500); do
-    [ -n "$(ls "$T"/w[123]/"$1"/shuffle/*/*.data 2>/dev/null)" ] && [ -n "$(ls -d "$T"/w[123]/"$1"/cache/* 2>/dev/null)" ] && return 0
-    sleep 0.02
-  done
-  return 1
+  local app=$1
+  wait_until '[ -n "$(ls "$T"/w[123]/"$app"/shuffle/*/*.data 2>/dev/null)" ] && [ -n "$(ls -d "$T"/w[123]/"$app"/cache/* 2>/dev/null)" ]' 0.02
 }
 wait_gone() {
-  local i
-  for i in $(seq 1 200); do
-    [ "$(app_files "$1")" -eq 0 ] && [ "$(alive_pids $(exec_pids "$1"))" -eq 0 ] && return 0
-    sleep 0.05
-  done
-  return 1
+  local app=$1
+  wait_until '[ "$(app_files "$app")" -eq 0 ] && [ "$(alive_pids $(exec_pids "$app"))" -eq 0 ]' 0.05
 }
 seq 1 400 > "$T/keys.txt"
 start_bg "$BAD" slowshuffle "$T/keys.txt"
@@ -221,11 +210,11 @@ fi
 # a client killed while its save_text job writes: the workers remove what the
 # attempts wrote (DIR/_temporary, then DIR), as the client can no longer
 start_bg "$BAD" slow "$T/slow.txt" "$T/savekill"
-for i in $(seq 1 500); do [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ] && break; sleep 0.02; done
+wait_until '[ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]' 0.02 || true
 if [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]; then
   kill -9 $CLIENT
   wait $CLIENT 2>/dev/null
-  for i in $(seq 1 200); do [ ! -e "$T/savekill" ] && break; sleep 0.05; done
+  wait_until '[ ! -e "$T/savekill" ]' 0.05 || true
   [ ! -e "$T/savekill" ] && pass client_gone_save_output_removed ||
     fail client_gone_save_output_removed "$(find "$T/savekill" | head -5)"
 else
@@ -251,7 +240,7 @@ PIDS="$WORKER_PIDS $DRIVER_PID"
 port "$T/driver2" rpc >/dev/null
 DLOG=$T/driver2/driver.log
 wait_workers 3 && pass workers_reconnect_to_new_driver || fail workers_reconnect_to_new_driver "$(tail -3 "$T/w1/worker.log")"
-for i in $(seq 1 100); do [ "$(alive_pids $(exec_pids "$old_app"))" -eq 0 ] && break; sleep 0.05; done
+wait_until '[ "$(alive_pids $(exec_pids "$old_app"))" -eq 0 ]' 0.05 || true
 [ "$(alive_pids $(exec_pids "$old_app"))" -eq 0 ] && pass executors_end_with_lost_driver || fail executors_end_with_lost_driver "$(exec_pids "$old_app")"
 got=$("$KILN" submit "$EX/linecount.so" "$T/lines.txt" 6 2>&1)
 [ "$got" = "$WANT_LINES" ] && pass job_after_driver_kill || fail job_after_driver_kill "$got"
@@ -260,10 +249,8 @@ got=$("$KILN" submit "$EX/linecount.so" "$T/lines.txt" 6 2>&1)
 # the worker that runs one of the job's tasks is the one stopped
 start_bg "$BAD" slow "$T/slow.txt"
 victim=""
-for i in $(seq 1 200); do
-  for k in 1 2 3; do grep -q "executor started app=$APP " "$T/w$k/worker.log" && victim=$k && break 2; done
-  sleep 0.02
-done
+started_on() { local k; for k in 1 2 3; do grep -q "executor started app=$APP " "$T/w$k/worker.log" && victim=$k && return 0; done; return 1; }
+wait_until started_on 0.02 || true
 vpid=$(echo $WORKER_PIDS | awk -v k="${victim:-3}" '{ print $k }')
 kill -TERM "$vpid"
 if [ -n "$victim" ] && wait_exit "$vpid" 10 && [ "$RC" -eq 0 ]; then
@@ -288,7 +275,7 @@ if wait_exit $CLIENT 20 && [ "$RC" -ne 0 ] && grep -q "driver is shutting down" 
 else
   fail client_told_driver_shutting_down "rc=$RC $(cat "$T/bg.out")"
 fi
-for i in $(seq 1 100); do [ "$(alive_pids $(exec_pids "$APP"))" -eq 0 ] && break; sleep 0.05; done
+wait_until '[ "$(alive_pids $(exec_pids "$APP"))" -eq 0 ]' 0.05 || true
 [ "$(alive_pids $(exec_pids "$APP"))" -eq 0 ] && pass driver_stop_ends_executors || fail driver_stop_ends_executors "$(exec_pids "$APP")"
 PIDS=$WORKER_PIDS
 all0=1

@@ -39,18 +39,32 @@ check() {
   if "$@"; then pass "$name"; else fail "$name" "command failed: $*"; fi
 }
 
+# KILN_WAIT_S: how long any wait for a daemon's state may take before the
+# test fails. Waits are on wall-clock time, not on a number of tries, and
+# generous: a loaded or instrumented machine is slower, never wrong, and a
+# wait that succeeds returns at once.
+KILN_WAIT_S=${KILN_WAIT_S:-120}
+
+# wait_until CONDITION [INTERVAL]: evaluates the shell text CONDITION (in
+# single quotes, so that it is expanded afresh each time) every INTERVAL
+# seconds (0.05) until it is true, or until KILN_WAIT_S have passed (1).
+# CONDITION sees the caller's variables, but not its positional parameters.
+wait_until() {
+  local _wait_end=$((SECONDS + KILN_WAIT_S))
+  until eval "$1"; do
+    [ "$SECONDS" -ge "$_wait_end" ] && return 1
+    sleep "${2:-0.05}"
+  done
+}
+
 # port DIR NAME: waits for DIR/ports and prints the port called NAME
 port() {
-  local i
-  for i in $(seq 1 500); do
-    if [ -f "$1/ports" ]; then
-      awk -v n="$2" '$1 == n { print $2 }' "$1/ports"
-      return 0
-    fi
-    sleep 0.02
-  done
-  log "no ports file in $1"
-  return 1
+  local dir=$1
+  if ! wait_until '[ -f "$dir/ports" ]' 0.02; then
+    log "no ports file in $1"
+    return 1
+  fi
+  awk -v n="$2" '$1 == n { print $2 }' "$1/ports"
 }
 
 # start_driver DIR: sets DRIVER_PID, MASTER, DRIVER_HTTP
@@ -78,20 +92,16 @@ start_worker() {
 
 # wait_workers N: until the driver lists N workers
 wait_workers() {
-  local i
-  for i in $(seq 1 500); do
-    if [ "$("$KILN" workers 2>/dev/null | tail -n +2 | wc -l)" -ge "$1" ]; then return 0; fi
-    sleep 0.02
-  done
+  local n=$1
+  wait_until '[ "$("$KILN" workers 2>/dev/null | tail -n +2 | wc -l)" -ge "$n" ]' 0.02 && return 0
   log "the driver never listed $1 workers"
   return 1
 }
 
 # wait_log FILE PATTERN: until PATTERN (grep) appears in FILE (bounded)
 wait_log() {
-  local i
-  for i in $(seq 1 500); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.02; done
-  return 1
+  local file=$1 pattern=$2
+  wait_until 'grep -q -- "$pattern" "$file" 2>/dev/null' 0.02
 }
 
 stop_all() {

@@ -22,24 +22,18 @@ export PYTHONPATH=$B/python KILN_BINDIR=$B
 # ends_clean NAME: waits (bounded) until nothing of the clusters under
 # $T/NAME runs and no kiln-local-* is left there
 ends_clean() {
-  local d=$T/$1 i
-  for i in $(seq 1 300); do
-    if ! pgrep -f "$d/kiln-local" > /dev/null && [ -z "$(ls -d "$d"/kiln-local-* 2>/dev/null)" ]; then
-      pass "$1"
-      return
-    fi
-    sleep 0.1
-  done
+  local d=$T/$1
+  if wait_until '! pgrep -f "$d/kiln-local" > /dev/null && [ -z "$(ls -d "$d"/kiln-local-* 2>/dev/null)" ]' 0.1; then
+    pass "$1"
+    return
+  fi
   fail "$1" "left: $(pgrep -af "$d/kiln-local" | head -3) $(ls -d "$d"/kiln-local-* 2>/dev/null)"
 }
 
 # started NAME: waits until the cluster under $T/NAME runs its job
 started() {
-  local i
-  for i in $(seq 1 600); do
-    [ -n "$(ls "$T/$1"/kiln-local-*/worker/*/executor-*.log 2>/dev/null)" ] && return 0
-    sleep 0.05
-  done
+  local dir=$T/$1
+  wait_until '[ -n "$(ls "$dir"/kiln-local-*/worker/*/executor-*.log 2>/dev/null)" ]' 0.05 && return 0
   log "the job under $T/$1 did not start"
   return 1
 }

@@ -136,12 +136,12 @@ cmp -s <(grep -v '^==> ' "$T/bigtask.out") <(section "$T/big.out" "$t") && pass 
 n=$(grep -c 'application registered' "$DLOG")
 "$KILN" submit "$CHATTY" wait "$T/wait.txt" > "$T/wait.out" 2>&1 &
 client=$!
-for i in $(seq 1 500); do [ "$(grep -c 'application registered' "$DLOG")" -gt "$n" ] && break; sleep 0.02; done
+wait_until '[ "$(grep -c "application registered" "$DLOG")" -gt "$n" ]' 0.02 || true
 APP=$(newest_app)
 timeout 120 "$B/kiln" logs "$APP" --follow > "$T/follow.out" 2> "$T/follow.err" &
 follower=$!
 seen=0
-for i in $(seq 1 1500); do grep -q '^tick 5$' "$T/follow.out" && { seen=1; break; }; sleep 0.02; done
+wait_until 'grep -q "^tick 5$" "$T/follow.out"' 0.02 && seen=1
 # the job waits for the go file: what the follower saw was printed while it ran
 if [ $seen -eq 1 ] && kill -0 $client 2>/dev/null && ! grep -q '^tick go$' "$T/follow.out"; then
   pass follow_sees_lines_while_running

@@ -46,12 +46,8 @@ pass cluster_up
 
 # wait_dlog PATTERN COUNT: until the driver log has COUNT lines matching
 wait_dlog() {
-  local i
-  for i in $(seq 1 1500); do
-    [ "$(grep -c -- "$1" "$DLOG")" -ge "$2" ] && return 0
-    sleep 0.02
-  done
-  return 1
+  local pattern=$1 n=$2
+  wait_until '[ "$(grep -c -- "$pattern" "$DLOG")" -ge "$n" ]' 0.02
 }
 
 # stages_of FUNCTION: how many stages calling FUNCTION were submitted so far
@@ -232,10 +228,7 @@ for i in $(seq 1 "$SOAK_JOBS"); do
 done
 soak_left=""
 for n in "${!W[@]}"; do
-  for _ in $(seq 1 250); do
-    [ -z "$(find "$T/w$n" -mindepth 2 -path "$T/w$n/app-*/*" ! -name 'executor-*.log' 2>/dev/null)" ] && break
-    sleep 0.02
-  done
+  wait_until '[ -z "$(find "$T/w$n" -mindepth 2 -path "$T/w$n/app-*/*" ! -name "executor-*.log" 2>/dev/null)" ]' 0.02 || true
   soak_left="$soak_left$(find "$T/w$n" -mindepth 2 -path "$T/w$n/app-*/*" ! -name 'executor-*.log' 2>/dev/null | head -3)"
 done
 [ -z "$soak_left" ] && pass soak_leaves_no_files || fail soak_leaves_no_files "$soak_left"
@@ -282,7 +275,7 @@ check crash_restart_next_job_right cmp -s "$T/crash.out" "$T/kv.want"
 leftovers() { find "$T/w$1" -mindepth 2 -path "$T/w$1/app-*/*" ! -name 'executor-*.log' 2>/dev/null; }
 clean=1
 for n in "${!W[@]}"; do
-  for i in $(seq 1 250); do [ -z "$(leftovers "$n")" ] && break; sleep 0.02; done
+  wait_until '[ -z "$(leftovers "$n")" ]' 0.02 || true
   if [ -n "$(leftovers "$n")" ]; then clean=0; log "left on worker $n: $(leftovers "$n" | head -5)"; fi
 done
 if [ $clean -eq 1 ]; then pass crash_nothing_left_but_logs
@@ -317,7 +310,7 @@ else fail retention_drops_library_after_app_ended "shuf.so's blob stayed after i
 
 # ---- nothing left behind -------------------------------------------------------
 stop_all
-sleep 0.2
+wait_until '[ "$(pgrep -f "$T/" | wc -l)" -eq 0 ]' || true
 left=$(pgrep -f "$T/" | wc -l)
 check no_leftover_processes test "$left" -eq 0
 summary

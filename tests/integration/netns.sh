@@ -75,10 +75,7 @@ for n in 1 2 3; do
 done
 KILN_CMD_SECRET=(--secret-file "$T/secret")
 ok=0
-for i in $(seq 1 500); do
-  [ "$("$KILN" workers "${KILN_CMD_SECRET[@]}" 2>/dev/null | tail -n +2 | wc -l)" -ge 3 ] && ok=1 && break
-  sleep 0.02
-done
+wait_until '[ "$("$KILN" workers "${KILN_CMD_SECRET[@]}" 2>/dev/null | tail -n +2 | wc -l)" -ge 3 ]' 0.02 && ok=1
 [ $ok -eq 1 ] && pass three_hosts_up || { fail three_hosts_up "$(tail -5 "$T"/w1/worker.log)"; summary; exit 1; }
 check workers_have_own_addresses grep -q "$NET.13" <("$KILN" workers "${KILN_CMD_SECRET[@]}")
 

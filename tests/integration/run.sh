@@ -191,17 +191,14 @@ start_app() {
   n=$(grep -c 'application registered' "$T/driver/driver.log")
   "$B/kiln" submit "$@" > "$T/bg.out" 2>&1 &
   CLIENT=$!
-  for i in $(seq 1 500); do
-    [ "$(grep -c 'application registered' "$T/driver/driver.log")" -gt "$n" ] && break
-    sleep 0.02
-  done
+  wait_until '[ "$(grep -c "application registered" "$T/driver/driver.log")" -gt "$n" ]' 0.02 || true
   APP=$(grep 'application registered' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
   wait_log "$T/driver/driver.log" "task started app=$APP "
-  for i in $(seq 1 500); do [ "$(executors started "$APP")" -gt 0 ] && break; sleep 0.02; done
+  wait_until '[ "$(executors started "$APP")" -gt 0 ]' 0.02 || true
 }
 wait_executors_end() {
-  local i
-  for i in $(seq 1 200); do [ "$(executors exited "$1")" -ge "$(executors started "$1")" ] && break; sleep 0.05; done
+  local app=$1
+  wait_until '[ "$(executors exited "$app")" -ge "$(executors started "$app")" ]' 0.05 || true
 }
 start_app "$APPS/bad.so" slow "$T/slow.txt"
 kill -9 $CLIENT
@@ -222,11 +219,9 @@ wait_executors_end "$APP"
 [ "$(executors exited "$APP")" -eq "$(executors started "$APP")" ] && pass kill_ends_executors || fail kill_ends_executors "started=$(executors started "$APP") exited=$(executors exited "$APP")"
 
 # the driver frees the slots of the ended applications' tasks (workers drop them unanswered)
-for i in $(seq 1 100); do
-  busy=$("$KILN" workers | tail -n +2 | awk '{ s += $5 } END { print s + 0 }')
-  [ "$busy" -eq 0 ] && break
-  sleep 0.05
-done
+busy_slots() { "$KILN" workers | tail -n +2 | awk '{ s += $5 } END { print s + 0 }'; }
+wait_until '[ "$(busy_slots)" -eq 0 ]' 0.05 || true
+busy=$(busy_slots)
 [ "$busy" -eq 0 ] && pass slots_freed_after_kill || fail slots_freed_after_kill "running=$busy"
 
 # ---- per-job settings -----------------------------------------------------------------------------
@@ -242,10 +237,9 @@ rpc_port=${MASTER##*:}
 printf '\xff\xff\xff\x7fgarbage' > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
 printf '\x05\x00\x00\x00\x01\x02\x03\x04\x05' > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
 head -c 100000 /dev/urandom > /dev/tcp/127.0.0.1/$rpc_port 2>/dev/null || true
-sleep 0.2
 got=$("$KILN" submit "$EX/linecount.so" "$T/small.txt" 2>&1)
 [ "$got" = "$(wc -l < "$T/small.txt")" ] && kill -0 "$DRIVER_PID" && pass garbage_frames_survived || fail garbage_frames_survived "$got"
-grep -q 'over the limit' "$T/driver/driver.log" && pass oversized_frame_logged || fail oversized_frame_logged "not in the log"
+wait_log "$T/driver/driver.log" 'over the limit' && pass oversized_frame_logged || fail oversized_frame_logged "not in the log"
 
 # ---- operator commands ------------------------------------------------------------------------------
 [ "$("$KILN" workers | tail -n +2 | wc -l)" -eq 2 ] && pass kiln_workers || fail kiln_workers "$("$KILN" workers)"
@@ -257,7 +251,7 @@ case "$out" in *"no running application"*) pass kiln_kill_unknown ;; *) fail kil
 # ---- logs reopen on SIGHUP ------------------------------------------------------------------------
 mv "$T/driver/driver.log" "$T/driver/driver.log.1"
 kill -HUP "$DRIVER_PID"
-sleep 0.2
+wait_log "$T/driver/driver.log" 'log reopened' || true
 "$KILN" submit "$EX/linecount.so" "$T/small.txt" >/dev/null 2>&1
 grep -q 'job succeeded' "$T/driver/driver.log" 2>/dev/null && pass log_reopen_on_sighup || fail log_reopen_on_sighup "no new log"
 

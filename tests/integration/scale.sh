@@ -36,8 +36,8 @@ $SIM --workers 100 --slots 4 --fail 0.01 --seed 2 --vanish 30 --vanish-after 100
 SIM_B=$!
 PIDS="$PIDS $SIM_A $SIM_B"
 registered() {
-  local i
-  for i in $(seq 1 600); do grep -q '^registered' "$1" 2>/dev/null && break; sleep 0.05; done
+  local out=$1
+  wait_until 'grep -q "^registered" "$out" 2>/dev/null' 0.05 || true
   awk '/^registered/ {print $2}' "$1"
 }
 ra=$(registered "$T/a.out")
@@ -88,7 +88,7 @@ memcheck memory_returns_after_app "$rss1" $((rss0 + SLACK_MB)) "RSS ${rss0} MB b
 out=$("$KILN" submit "$B/tests/apps/scale.so" "tasks:$BIG" 2>"$T/app2.err")
 rc=$?
 [ $rc -eq 0 ] && pass second_app_right_count || fail second_app_right_count "rc=$rc $out $(tail -3 "$T/app2.err")"
-for i in $(seq 1 200); do [ "$(grep -c "application ended" "$DLOG")" -ge 2 ] && break; sleep 0.05; done
+wait_until '[ "$(grep -c "application ended" "$DLOG")" -ge 2 ]' 0.05 || true
 rss2=$(rss)
 log "driver RSS ${rss2} MB after the second application"
 memcheck memory_flat_across_apps "$rss2" $((rss1 + 16)) "${rss1} MB -> ${rss2} MB"

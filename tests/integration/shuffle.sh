@@ -198,7 +198,8 @@ left=$(find "$T"/w[123]/app-*/tmp -type f 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] && pass no_spill_files_left || fail no_spill_files_left "$(find "$T"/w[123]/app-*/tmp -type f | head -3)"
 
 # ---- an application's shuffle and cache files go when it ends ---------------------------------
-sleep 0.5 # the last application's end reaches the workers
+# the last application's end reaches the workers
+wait_until '[ -z "$(find "$T"/w[123]/app-*/shuffle "$T"/w[123]/app-*/cache -type f 2>/dev/null)" ]' || true
 left=$(find "$T"/w[123]/app-*/shuffle "$T"/w[123]/app-*/cache -type f 2>/dev/null | wc -l)
 [ "$left" -eq 0 ] && pass shuffle_files_removed || fail shuffle_files_removed "$(find "$T"/w[123]/app-*/shuffle "$T"/w[123]/app-*/cache -type f | head -3)"
 

@@ -66,10 +66,7 @@ SPIDS="$SPIDS $!"
 slurmd -D -f "$SLURM_CONF" > "$T/d.out" 2>&1 &
 SPIDS="$SPIDS $!"
 ready=""
-for _ in $(seq 1 200); do
-  sinfo -h -o %t 2>/dev/null | grep -q idle && { ready=1; break; }
-  sleep 0.1
-done
+wait_until 'sinfo -h -o %t 2>/dev/null | grep -q idle' 0.1 && ready=1
 [ -n "$ready" ] || skip "slurmctld/slurmd did not come up: $(tail -2 "$T/slurmctld.log" "$T/slurmd.log" 2>/dev/null | tr '\n' ' ')"
 pass slurm_up
 
@@ -86,7 +83,7 @@ KILN_SLURM_DIR=$T/k2 sbatch --wait -N1 -o "$T/job2.out" scripts/kiln-slurm "$T/j
 want=$(/usr/bin/python3 -c 'import sys; print(len({w for l in open(sys.argv[1]) for w in l.split()}))' "$T/in.txt")
 got=$(grep -E '^[0-9]+$' "$T/job2.out" | tail -1)
 [ "$got" = "$want" ] && pass slurm_python_job || fail slurm_python_job "got '$got' want '$want': $(tail -5 "$T/job2.out")"
-sleep 0.5
+wait_until '! pgrep -f "kiln-(driver|worker).*$T" > /dev/null' || true
 left=$(pgrep -f "kiln-(driver|worker).*$T" || true)
 [ -z "$left" ] && pass slurm_no_daemons_left || fail slurm_no_daemons_left "$left"
 summary

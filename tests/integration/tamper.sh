@@ -31,8 +31,8 @@ S="--secret-file $T/secret"
 start_relay() {
   "$RELAY" 127.0.0.1:0 "$2" "$3" "$4" "$5" > "$T/$1.port" 2> "$T/$1.relay" &
   PIDS="$PIDS $!"
-  local i
-  for i in $(seq 1 500); do grep -q '^port ' "$T/$1.port" 2>/dev/null && break; sleep 0.02; done
+  local portfile=$T/$1.port
+  wait_until 'grep -q "^port " "$portfile" 2>/dev/null' 0.02 || true
   RELAY_PORT=$(awk '{ print $2 }' "$T/$1.port")
 }
 
@@ -56,12 +56,8 @@ INTEGRITY='fails its integrity check'
 
 # rejoined DIR: the worker registered a second time (bounded wait)
 rejoined() {
-  local i
-  for i in $(seq 1 500); do
-    [ "$(grep -c 'registered with driver' "$1/worker.log")" -ge 2 ] && return 0
-    sleep 0.02
-  done
-  return 1
+  local dir=$1
+  wait_until '[ "$(grep -c "registered with driver" "$dir/worker.log")" -ge 2 ]' 0.02
 }
 
 # ---- worker <-> driver -----------------------------------------------------------------

@@ -15,10 +15,14 @@ import time
 import pytest
 
 BUILD = os.path.abspath(os.environ.get("KILN_BUILD", "build"))
+# How long a wait for a daemon's state may take before the test fails: on
+# wall-clock time and generous, since a loaded or instrumented machine is
+# slower, never wrong (the same bound as tests/integration/lib.sh's).
+WAIT_S = float(os.environ.get("KILN_WAIT_S", "120"))
 sys.path.insert(0, os.path.join(BUILD, "python"))
 
 
-def _port(d, name, proc, timeout=20):
+def _port(d, name, proc, timeout=WAIT_S):
     path = os.path.join(d, "ports")
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -62,7 +66,7 @@ class Cluster:
         self.workers.append((p, wdir))
         return p
 
-    def wait_workers(self, n, timeout=20):
+    def wait_workers(self, n, timeout=WAIT_S):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             out = subprocess.run([os.path.join(BUILD, "kiln"), "workers", "--master", self.master],
