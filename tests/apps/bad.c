@@ -9,6 +9,8 @@
  *   bad.so multi FILE      a map that emits two records
  *   bad.so missing PATH    a text_file that does not exist
  *   bad.so slow FILE       a map that sleeps 50 ms per record (to be killed)
+ *   bad.so hang FILE       a map that sleeps until its executor is killed, so a
+ *                          test that kills the application never races its end
  *   bad.so crash-in-main X kiln_main itself dereferences NULL (local[N] is running)
  *   bad.so abort FILE      a map that calls abort() on a line containing "boom"
  *   bad.so loop FILE       a map that never returns on a line containing "boom"
@@ -76,6 +78,11 @@ KILN_EXPORT int slow_map(kiln_rec in, kiln_out *out, kiln_slice env)
 {
     usleep(50000);
     return kiln_emit(out, in.key, in.val);
+}
+
+KILN_EXPORT int hang_map(kiln_rec in, kiln_out *out, kiln_slice env)
+{
+    for (;;) pause();
 }
 
 static bool is_boom(kiln_rec in);
@@ -203,6 +210,8 @@ KILN_EXPORT int kiln_main(kiln_ctx *ctx, int argc, char **argv)
         r = kiln_map(lines, multi_map, KILN_NONE);
     else if (!strcmp(cmd, "slow"))
         r = kiln_map(lines, slow_map, KILN_NONE);
+    else if (!strcmp(cmd, "hang"))
+        r = kiln_map(lines, hang_map, KILN_NONE);
     else if (!strcmp(cmd, "slowshuffle"))
         r = kiln_map(kiln_reduce_by_key(kiln_map(kiln_cache(lines), line_one, KILN_NONE), kiln_sum_i64, KILN_NONE, 2),
                      slow_map, KILN_NONE);

@@ -200,7 +200,7 @@ wait_executors_end() {
   local app=$1
   wait_until '[ "$(executors exited "$app")" -ge "$(executors started "$app")" ]' 0.05 || true
 }
-start_app "$APPS/bad.so" slow "$T/slow.txt"
+start_app "$APPS/bad.so" hang "$T/slow.txt"
 kill -9 $CLIENT
 wait $CLIENT 2>/dev/null
 wait_executors_end "$APP"
@@ -210,7 +210,7 @@ if wait_log "$T/driver/driver.log" "application ended app=$APP" && [ "$(executor
 else
   fail client_gone_executors_end "started=$(executors started "$APP") exited=$(executors exited "$APP")"
 fi
-start_app "$APPS/bad.so" slow "$T/slow.txt"
+start_app "$APPS/bad.so" hang "$T/slow.txt"
 "$KILN" kill "$APP" > /dev/null
 wait $CLIENT
 rc=$?

@@ -84,7 +84,7 @@ grep -q "auth=shared-secret" "$T/driver/driver.log" && pass driver_uses_a_secret
 wordcount own_job_runs_without_secret_flag
 
 # a running application of root's, for nobody to try to kill
-"$B/kiln" submit "$APPS/bad.so" slow "$T/slow.txt" > "$T/slow.out" 2>&1 &
+"$B/kiln" submit "$APPS/bad.so" hang "$T/slow.txt" > "$T/slow.out" 2>&1 &
 SLOW=$!
 wait_log "$T/driver/driver.log" "application registered app=.* name=bad.so" || fail slow_app "did not register"
 APP=$(grep 'application registered app=.* name=bad.so' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
