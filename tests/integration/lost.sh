@@ -287,7 +287,8 @@ else fail crash_executor_logs_kept "no executor log of $DEAD_APP on worker $CRAS
 SHUF_HASH=$(sha256sum "$APPS/shuf.so" | cut -c1-64)
 WC_HASH=$(sha256sum "$EX/wordcount.so" | cut -c1-64)
 rbefore=$(stages_of nap_fmt)
-"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 3 50 > /dev/null 2> "$T/live.err" &
+# 3000 reduced records at 500 ms each: it outlives every check below, however slow the machine
+"$KILN" submit "$APPS/shuf.so" slowsum "$T/kv.txt" 3 500 > /dev/null 2> "$T/live.err" &
 LCLIENT=$!
 wait_stage_started nap_fmt "$rbefore" 1 || fail retention_setup "the long job did not start"
 LIVE_APP=$(grep "application registered" "$DLOG" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
