@@ -391,6 +391,9 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
     rc = 0;
     goto out;
 pyfail:
+    /* an import inside the user's function that this worker cannot satisfy:
+     * every attempt would fail the same way, so the job fails at once */
+    if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) fail_fatal();
     if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError))
         fail_with_exception("out of memory (an allocation failed: is task.memory_limit too small?): ");
     else
