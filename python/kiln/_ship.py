@@ -65,8 +65,8 @@ def user_modules():
                    key=len, reverse=True)
     files = {}
     for name, mod in list(sys.modules.items()):
-        if name == "__main__" or mod is None:
-            continue
+        if name == "__main__" or mod is None or getattr(mod, "__kiln__", False):
+            continue  # (kiln's pyspark package: executors make their own)
         f = getattr(mod, "__file__", None)
         if not f or not f.endswith(".py"):
             continue

@@ -145,6 +145,10 @@ class Context:
         if data is not None:
             self._modules_hex = self._session.broadcast(data)
             deps.append(("modules", "modules.zip", self._modules_hex))
+        if self._shipper.root is not None:  # named by a worker that still misses a module
+            deps.append(("project", self._shipper.root, ""))
+        if "pyspark" in sys.modules and getattr(sys.modules["pyspark"], "__kiln__", False):
+            deps.append(("pyspark", "", ""))  # functions may name pyspark.* modules
         return deps
 
     def _next_rdd_id(self):

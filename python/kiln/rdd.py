@@ -25,18 +25,7 @@ from itertools import chain, count, islice
 from . import _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
 from .stats import StatCounter
-
-
-class StorageLevel:
-    """Accepted for persist(); kiln keeps cached partitions as files on the
-    worker that computed them (the page cache holds them in memory)."""
-
-    def __init__(self, useDisk=True, useMemory=True, useOffHeap=False, deserialized=False, replication=1):
-        self.useDisk, self.useMemory, self.replication = useDisk, useMemory, replication
-
-
-for _n in ("DISK_ONLY", "MEMORY_ONLY", "MEMORY_AND_DISK", "MEMORY_ONLY_SER", "MEMORY_AND_DISK_SER", "OFF_HEAP"):
-    setattr(StorageLevel, _n, StorageLevel())
+from .storagelevel import StorageLevel
 
 
 # ---- the functions that become stages (no RDD captured) ----------------
