@@ -9,8 +9,8 @@ imported only inside a function, or a package without __init__.py
 (data/data_source.py next to project.py), is found on the worker. The
 walk leaves out hidden folders, virtual environments (a folder holding
 pyvenv.cfg), __pycache__, site/dist-packages and files over MAX_FILE,
-and stops after MAX_FILES files; what it leaves out is noted once on
-stderr. The zip holds a directory entry for every folder, which
+and stops after MAX_FILES files or MAX_NAMES names seen; what it leaves
+out is noted once on stderr. The zip holds a directory entry for every folder, which
 zipimport needs to see a namespace package.
 
 The zip's bytes are deterministic, so the same sources give the same
@@ -29,8 +29,10 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 # A project file larger than this is left out (generated tables, data
 # saved as .py); an imported module is shipped whatever its size.
 MAX_FILE = 1 << 20
-# The walk ships at most this many files (a script in a home folder).
+# The walk ships at most this many files, and looks at most at this many
+# names (a script in a home folder, or in /tmp, does not walk the disk).
 MAX_FILES = 2000
+MAX_NAMES = 50000
 
 
 def _system_dirs():
@@ -109,8 +111,12 @@ def _skip_dir(path, name):
 def project_files(root):
     """({archive name: file path}, [what was left out, and why]) of the
     .py files under root."""
-    files, left = {}, []
+    files, left, seen = {}, [], 0
     for d, subdirs, names in os.walk(root):
+        seen += len(subdirs) + len(names)
+        if seen > MAX_NAMES:
+            left.append("%s and the rest (the walk stops after %d names)" % (os.path.relpath(d, root), MAX_NAMES))
+            return files, left
         kept = []
         for s in sorted(subdirs):
             p = os.path.join(d, s)

@@ -30,9 +30,12 @@ _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _link(name, hexid, sub):
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError("refusing the shipped file name %r" % name)
     d = os.path.join(app_dir, sub)
-    os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     if not os.path.lexists(path):
         tmp = "%s.%d.tmp" % (path, os.getpid())
         os.symlink(os.path.join(cache_dir, hexid), tmp)

@@ -20,7 +20,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
-import types
 
 # pyspark's module -> kiln's, first that exists wins
 MODULES = {

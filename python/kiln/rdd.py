@@ -24,6 +24,7 @@ from itertools import chain, count, islice
 
 from . import _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
+from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (BoundedFloat: pyspark.rdd's name)
 from .stats import StatCounter
 from .storagelevel import StorageLevel
 
@@ -279,7 +280,7 @@ def _histogram_part(buckets, even):
 
 # ---- the RDD -------------------------------------------------------------
 
-class RDD:
+class RDD(MoreRDD):
     """A dataset: lazy transformations, actions that run jobs."""
 
     def __init__(self, ctx, base, fmt, func=None, name=None):
@@ -351,11 +352,18 @@ class RDD:
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
+        return self.persist(StorageLevel.MEMORY_ONLY)
+
+    def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
+        """Keeps the partitions once computed; storagelevel.py says how
+        kiln honours each level."""
+        if not isinstance(storageLevel, StorageLevel):
+            raise TypeError("storageLevel should be a StorageLevel, got %s" % type(storageLevel).__name__)
+        if self._cached and storageLevel != self.getStorageLevel():
+            raise ValueError("Cannot change storage level of an RDD after it was already assigned a level")
+        self._level = storageLevel
         self._cached = True
         return self
-
-    def persist(self, storageLevel=None):
-        return self.cache()
 
     def unpersist(self, blocking=False):
         """Later jobs compute it again (its kept files go when the application ends)."""
@@ -368,10 +376,6 @@ class RDD:
     @property
     def is_cached(self):
         return self._cached
-
-    def setName(self, name):
-        self.name_ = name
-        return self
 
     def __repr__(self):
         return "RDD[%d]" % self._id

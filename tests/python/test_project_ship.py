@@ -94,3 +94,14 @@ def test_missing_module_fails_at_once_with_the_fix(cluster, tmp_path):
     assert "sc.addPyFile" in out.stderr and "--py-files" in out.stderr
     assert "failed 1 time;" in out.stderr  # not retried
     assert "line 3, in f" in out.stderr  # the user's traceback is kept
+
+
+def test_walk_stops_at_the_name_bound(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(BUILD, "python"))
+    from kiln import _ship
+    for i in range(3):
+        (tmp_path / ("d%d" % i)).mkdir()
+        (tmp_path / ("d%d" % i) / "data.txt").write_text("")
+    monkeypatch.setattr(_ship, "MAX_NAMES", 4)
+    files, left = _ship.project_files(str(tmp_path))
+    assert any("the walk stops after 4 names" in x for x in left)
