@@ -473,6 +473,33 @@ static PyObject *s_real_counter(PyObject *self, PyObject *args)
     return PyFloat_FromDouble(0.0);
 }
 
+/* New list of the terms of counter name received since the last call
+ * (custom accumulators' task values), taken out of the context. */
+static PyObject *s_take_terms(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name) || !live(s)) return NULL;
+    kiln_ctx *ctx = s->ctx;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < ctx->nterms; i++) {
+        client_term *t = &ctx->terms[i];
+        if (strcmp(t->name, name)) {
+            ctx->terms[kept++] = *t;
+            continue;
+        }
+        PyObject *b = out ? PyBytes_FromStringAndSize((const char *)t->data, (Py_ssize_t)t->len) : NULL; /* new */
+        if (!b || PyList_Append(out, b) < 0) Py_CLEAR(out);
+        Py_XDECREF(b);
+        free(t->name);
+        free(t->data);
+    }
+    ctx->nterms = kept;
+    return out;
+}
+
 static PyObject *s_close(PyObject *self, PyObject *unused)
 {
     session *s = (session *)self;
@@ -508,6 +535,7 @@ static PyMethodDef session_methods[] = {
     {"unbroadcast", s_unbroadcast, METH_VARARGS, "unbroadcast(hex)"},
     {"counter", s_counter, METH_VARARGS, "counter(name) -> int: the sum over successful tasks"},
     {"real_counter", s_real_counter, METH_VARARGS, "real_counter(name) -> float: the float additions"},
+    {"take_terms", s_take_terms, METH_VARARGS, "take_terms(name) -> [bytes]: custom accumulators' task values"},
     {"close", s_close, METH_NOARGS, "close(): ends the application"},
     {NULL, NULL, 0, NULL},
 };

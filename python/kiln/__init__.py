@@ -32,6 +32,7 @@ _check_interpreter()
 _LAZY = {
     "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
     "RDD": ".rdd", "StorageLevel": ".storagelevel", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
+    "AccumulatorParam": ".accumulators",
     "SparkFiles": ".files", "StatCounter": ".stats",
 }
 

@@ -6,7 +6,7 @@ import sys
 from . import _build, _kiln, _lineage, _stage
 from ._ctxmore import MoreContext, start_ms
 from ._ship import Shipper
-from .accumulators import Accumulator
+from .accumulators import COMPLEX_ACCUMULATOR_PARAM, Accumulator, ParamAccumulator
 from .broadcast import Broadcast
 from .files import SparkFiles
 
@@ -198,6 +198,10 @@ class Context(MoreContext):
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
+        if accum_param is None and isinstance(value, complex):
+            accum_param = COMPLEX_ACCUMULATOR_PARAM
+        if accum_param is not None:  # any values the param adds, merged in the client
+            return ParamAccumulator(self, value, accum_param)
         return Accumulator(self, value)
 
     def addFile(self, path, recursive=False):

@@ -233,3 +233,66 @@ def test_sources_and_union_of_many(sc):
     parts = [sc.parallelize(range(i * 10, i * 10 + 10), 2) for i in range(6)]
     u = sc.union(parts)
     assert u.collect() == list(range(60)) and u.getNumPartitions() == 12
+
+
+class _VectorParam(kiln.AccumulatorParam):
+    def zero(self, value):
+        return [0] * len(value)
+
+    def addInPlace(self, a, b):
+        for i in range(len(a)):
+            a[i] += b[i]
+        return a
+
+
+class _SetParam(kiln.AccumulatorParam):
+    def zero(self, value):
+        return set()
+
+    def addInPlace(self, a, b):
+        a |= b if isinstance(b, set) else {b}
+        return a
+
+
+def test_custom_accumulator_param(sc, tmp_path):
+    rng = random.Random(6)
+    vecs = [[rng.randrange(100) for _ in range(3)] for _ in range(500)]
+    acc = sc.accumulator([1, 1, 1], _VectorParam())
+    sc.parallelize(vecs, 5).foreach(lambda v: acc.add(v))
+    want = [1 + sum(v[i] for v in vecs) for i in range(3)]
+    assert acc.value == want
+    sc.parallelize(vecs, 3).foreach(lambda v: acc.add(v))  # a second job adds again
+    assert acc.value == [w + sum(v[i] for v in vecs) for i, w in enumerate(want)]
+    acc.value = [0, 0, 0]
+    acc += [5, 5, 5]
+    assert acc.value == [5, 5, 5]
+
+    words = sc.accumulator(set(), _SetParam())
+    sc.parallelize(["a", "b", "a", "c"] * 50, 4).foreach(lambda w: words.add(w))
+    assert words.value == {"a", "b", "c"}
+
+    # exact Python ints: no 64-bit counter behind INT_ACCUMULATOR_PARAM
+    from kiln.accumulators import INT_ACCUMULATOR_PARAM
+    big = sc.accumulator(0, INT_ACCUMULATOR_PARAM)
+    sc.parallelize([3 * 10 ** 18] * 4, 2).foreach(lambda x: big.add(x))
+    assert big.value == 12 * 10 ** 18
+    c = sc.accumulator(1j)  # complex: PySpark's default param
+    sc.parallelize([1 + 1j, 2j], 2).foreach(lambda x: c.add(x))
+    assert c.value == 1 + 4j
+
+    # a task that fails once and is retried counts once
+    marker = tmp_path / "failed-once"
+    once = sc.accumulator([0], _VectorParam())
+
+    def add_then_fail_once(x):
+        once.add([x])
+        if x == 3 and not marker.exists():
+            marker.write_text("")
+            raise RuntimeError("first attempt fails")
+    sc.parallelize(range(10), 2).foreach(add_then_fail_once)
+    assert marker.exists() and once.value == [sum(range(10))]
+
+    def read_in_task(x):
+        return acc.value
+    with pytest.raises(kiln.KilnError, match="cannot be accessed inside tasks"):
+        sc.parallelize([1]).map(read_in_task).collect()
