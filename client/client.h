@@ -59,6 +59,7 @@ struct kiln_ctx {
     msg_reader rd;
     seal seal; /* with a secret: the connection's keys (rd opens with seal.rx) */
     char app_id[64];
+    uint32_t http_port; /* the driver's HTTP port, from AppRegistered (0: not told) */
     const void *app_base; /* load address of the application's library */
     char app_path[4096];
     char err[4096];

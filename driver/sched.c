@@ -914,6 +914,18 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
     sched_schedule(d);
 }
 
+int sched_cancel_job(driver *d, app *a, uint32_t job_id, const char *reason)
+{
+    for (job *j = a->jobs; j; j = j->next) {
+        if (j->job_id != job_id) continue;
+        if (j->state != JOB_RUNNING) return 0;
+        job_fail(d, j, "Job %u cancelled %s", job_id, reason);
+        sched_schedule(d);
+        return 1;
+    }
+    return 0;
+}
+
 void sched_app_ended(driver *d, app *a, const char *why)
 {
     history_app_ending(d, a, why);

@@ -79,12 +79,18 @@ class MoreContext:
         self.setLocalProperty("spark.job.description", value)
 
     def cancelJobGroup(self, groupId):
-        raise NotImplementedError("kiln's driver cancels whole applications, not single jobs: sc.stop() or "
-                                  "`kiln kill %s` ends this one" % self.applicationId)
+        """Cancels the running jobs of the group: each fails with "Job N
+        cancelled part of cancelled job group GROUP", as Spark's, and its
+        running tasks are cancelled."""
+        ids = [j for j, g in list(self._session.groups.items()) if g == groupId]
+        if ids:
+            self._session.cancel_jobs(ids, "part of cancelled job group %s" % groupId)
 
     def cancelAllJobs(self):
-        raise NotImplementedError("kiln's driver cancels whole applications, not single jobs: sc.stop() or "
-                                  "`kiln kill %s` ends this one" % self.applicationId)
+        """Cancels every running job of this application."""
+        ids = list(self._session.groups)
+        if ids:
+            self._session.cancel_jobs(ids, "as part of cancellation of all jobs")
 
     # ---- what the application is ------------------------------------------
 
@@ -113,21 +119,21 @@ class MoreContext:
 
     @property
     def uiWebUrl(self):
-        """The driver's web UI for a local[N] cluster of this script; None
-        for another cluster, whose HTTP address the client is not told
-        (it is the driver's --http, 127.0.0.1:8077 by default)."""
-        if self._local is None:
+        """The driver's web UI: its HTTP port (which the driver reports when
+        the application registers) on the master's host.
+
+        >>> sc.uiWebUrl.startswith("http://")
+        True
+        """
+        port = self._session.http_port
+        if not port:
             return None
-        ports = os.path.join(self._local.dir, "driver", "ports")
-        try:
-            with open(ports) as f:
-                for line in f:
-                    k, v = line.split()
-                    if k == "http":
-                        return "http://127.0.0.1:%s" % v
-        except OSError:
-            pass
-        return None
+        return "http://%s:%d" % (_master_host(self._local.master if self._local else self.master), port)
+
+    def statusTracker(self):
+        """A StatusTracker of this application's jobs and stages."""
+        from .status import StatusTracker
+        return StatusTracker(self)
 
     def setLogLevel(self, logLevel):
         """Checks and keeps the level (kiln's client logs nothing at run
@@ -174,6 +180,15 @@ class MoreContext:
         if os.path.lexists(link):
             os.unlink(link)
         os.symlink(path, link)
+
+
+def _master_host(master):
+    """The host of a master HOST:PORT, [V6]:PORT or SCHEME://HOST:PORT."""
+    if "://" in master:
+        master = master.split("://", 1)[1]
+    if master.startswith("["):
+        return master[:master.index("]") + 1]
+    return master.rsplit(":", 1)[0] if ":" in master else master
 
 
 def start_ms():

@@ -3,7 +3,9 @@ built them.
 
 Recorder wraps a Context's _kiln.Session and notes, for every node a
 method makes, the operation, its parents and whether it is a shuffle
-(where the driver cuts a stage); everything else passes straight
+(where the driver cuts a stage), and for every job a call submits (the
+session numbers them: job_seq) the job group of the thread that ran it,
+for statusTracker().getJobIdsForGroup; everything else passes straight
 through. debug_string renders one RDD's lineage in Spark's layout: one
 line per node, " |  " under a node of the same stage, " +-" where a
 shuffle starts the stage that feeds it, each stage block headed by its
@@ -29,10 +31,12 @@ _MAKERS = {
 class Recorder:
     """A Session that remembers the nodes it made (borrows the session)."""
 
-    def __init__(self, session):
+    def __init__(self, session, group_of=None):
         self._s = session
-        self.nodes = {}    # node -> (label, parents, shuffle)
-        self.kept = set()  # nodes marked to be cached
+        self.nodes = {}     # node -> (label, parents, shuffle)
+        self.kept = set()   # nodes marked to be cached
+        self.groups = {}    # job id -> the job group it ran in (None: none)
+        self._group_of = group_of or (lambda: None)
 
     def __getattr__(self, name):
         attr = getattr(self._s, name)
@@ -40,6 +44,8 @@ class Recorder:
         if spec is None:
             if name == "cache":
                 return self._cache
+            if callable(attr) and name != "close":
+                return self._jobs_of(attr)
             return attr
         label, parents, shuffle = spec
 
@@ -53,6 +59,22 @@ class Recorder:
             self.nodes[node] = (what, tuple(args[i] for i in parents), shuffle)
             return node
         return make
+
+    def _jobs_of(self, method):
+        """method, noting the jobs a call of it submitted."""
+        def call(*args):
+            before = self._s.job_seq
+            group = self._group_of()
+            self.groups[before + 1] = group  # the job it may start, known while it runs
+            try:
+                return method(*args)
+            finally:
+                after = self._s.job_seq
+                for j in range(before + 1, after + 1):
+                    self.groups[j] = group
+                if after == before:
+                    self.groups.pop(before + 1, None)
+        return call
 
     def _cache(self, node, on):
         (self.kept.add if on else self.kept.discard)(node)

@@ -92,7 +92,8 @@ class Context(MoreContext):
         else:
             self.defaultParallelism = int(settings.get("spark.default.parallelism", 2))
         self._session = _lineage.Recorder(
-            _kiln.Session(master, secret, app_name, ["%s=%s" % kv for kv in settings.items()]))
+            _kiln.Session(master, secret, app_name, ["%s=%s" % kv for kv in settings.items()]),
+            lambda: self.getLocalProperty("spark.jobGroup.id"))
         self._start_ms = start_ms()
         self._deps = []  # (kind, name, hex) every stage needs
         self._shipper = Shipper()

@@ -182,7 +182,11 @@ def test_context_properties(sc, cluster):
     assert kiln.SparkContext.getOrCreate() is sc
     assert abs(sc.startTime / 1000 - time.time()) < 3600 and sc.applicationId
     assert sc.version == "3.5.0" and sc.defaultMinPartitions == min(sc.defaultParallelism, 2)
-    assert sc.uiWebUrl is None  # a remote cluster's HTTP address is not told to clients
+    import urllib.request
+    http = [int(line.split()[1]) for line in open(os.path.join(cluster.root, "driver", "ports"))
+            if line.startswith("http ")][0]
+    assert sc.uiWebUrl == "http://127.0.0.1:%d" % http  # the driver reports its HTTP port
+    assert sc.applicationId in urllib.request.urlopen(sc.uiWebUrl + "/api/v1/applications", timeout=10).read().decode()
     sc.setJobGroup("g1", "first group")
     seen = {}
     t = threading.Thread(target=lambda: seen.update(v=sc.getLocalProperty("spark.jobGroup.id")))
@@ -193,10 +197,7 @@ def test_context_properties(sc, cluster):
     assert sc.getLocalProperty("spark.job.description") == "d"
     sc.clearJobGroup()
     assert sc.getLocalProperty("spark.jobGroup.id") is None
-    with pytest.raises(NotImplementedError, match="kiln kill"):
-        sc.cancelJobGroup("g1")
-    with pytest.raises(NotImplementedError, match="kiln kill"):
-        sc.cancelAllJobs()
+    sc.cancelJobGroup("no-such-group")  # nothing runs in it: nothing happens
     sc.setLogLevel("error")
     with pytest.raises(ValueError):
         sc.setLogLevel("CHATTY")
@@ -296,3 +297,83 @@ def test_custom_accumulator_param(sc, tmp_path):
         return acc.value
     with pytest.raises(kiln.KilnError, match="cannot be accessed inside tasks"):
         sc.parallelize([1]).map(read_in_task).collect()
+
+
+def test_status_tracker_sees_a_running_job(sc, tmp_path):
+    st = sc.statusTracker()
+    t, result, go = _blocking_job(sc, tmp_path, "background")
+    try:
+        for _ in range(6000):
+            if st.getActiveJobsIds():
+                break
+            time.sleep(0.01)
+        [job] = st.getActiveJobsIds()
+        assert st.getJobIdsForGroup("background") == [job]
+        assert job not in st.getJobIdsForGroup()
+        info = st.getJobInfo(job)
+        assert info.status == "RUNNING" and info.jobId == job
+        active = st.getActiveStageIds()
+        assert active and set(active) <= set(info.stageIds)
+        stage = st.getStageInfo(active[0])
+        assert stage.numTasks == 2 and stage.numActiveTasks >= 1 and stage.numFailedTasks == 0
+    finally:
+        go.write_text("")
+        t.join(120)
+    assert result["n"] == 4
+    assert st.getJobInfo(job).status == "SUCCEEDED" and st.getActiveJobsIds() == []
+    assert st.getJobInfo(10 ** 6) is None and st.getStageInfo(10 ** 6) is None
+    ungrouped = st.getJobIdsForGroup()
+    assert ungrouped and job not in ungrouped and all(j < job for j in ungrouped)
+
+
+def _blocking_job(sc, tmp_path, group):
+    """Starts, in a thread, a job of group whose tasks wait (at most a
+    minute) for a file; returns (thread, result dict, the go file)."""
+    go, started = tmp_path / "go", tmp_path / "started"
+
+    def wait_for_go(x):
+        started.write_text("")
+        for _ in range(6000):
+            if go.exists():
+                break
+            time.sleep(0.01)
+        return x
+    result = {}
+
+    def run():
+        if group:
+            sc.setJobGroup(group, "blocks")
+        try:
+            result["n"] = sc.parallelize(range(4), 2).map(wait_for_go).count()
+        except Exception as e:
+            result["error"] = e
+    t = threading.Thread(target=run)
+    t.start()
+    for _ in range(6000):
+        if started.exists():
+            break
+        time.sleep(0.01)
+    return t, result, go
+
+
+@pytest.mark.parametrize("how", ["group", "all"])
+def test_cancel_running_jobs(sc, tmp_path, how):
+    t, result, go = _blocking_job(sc, tmp_path, "nightly")
+    try:
+        if how == "group":
+            sc.cancelJobGroup("other")  # another group: the job goes on
+            assert t.is_alive()
+            sc.cancelJobGroup("nightly")
+        else:
+            sc.cancelAllJobs()
+        t.join(120)
+    finally:
+        go.write_text("")
+        t.join(120)
+    assert "n" not in result
+    want = "cancelled part of cancelled job group nightly" if how == "group" else \
+        "cancelled as part of cancellation of all jobs"
+    assert isinstance(result["error"], kiln.KilnError) and want in str(result["error"]), result
+    st = sc.statusTracker()
+    assert st.getActiveJobsIds() == []
+    assert sc.parallelize(range(5)).sum() == 10  # the context goes on

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["kiln._rddmore", "kiln._ctxmore", "kiln.storagelevel", "kiln.accumulators"]
+MODULES = ["kiln._rddmore", "kiln._ctxmore", "kiln.storagelevel", "kiln.accumulators", "kiln.status"]
 
 
 @pytest.mark.parametrize("name", MODULES)
