@@ -10,12 +10,27 @@ import threading
 import time
 
 from . import pyspark_compat
+from ._rddmore import _HADOOP_IN, _needs_jvm
 
 _LOG_LEVELS = ("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN")
 
 
 class MoreContext:
     """Mixed into Context."""
+
+    hadoopFile = _needs_jvm("hadoopFile", _HADOOP_IN)
+    hadoopRDD = _needs_jvm("hadoopRDD", _HADOOP_IN)
+    newAPIHadoopFile = _needs_jvm("newAPIHadoopFile", _HADOOP_IN)
+    newAPIHadoopRDD = _needs_jvm("newAPIHadoopRDD", _HADOOP_IN)
+    sequenceFile = _needs_jvm("sequenceFile", _HADOOP_IN)
+
+    @property
+    def _jvm(self):
+        raise AttributeError("_jvm is PySpark's Py4J gateway to Spark's JVM; kiln's engine is C and has none")
+
+    @property
+    def _jsc(self):
+        raise AttributeError("_jsc is PySpark's handle on the JVM's JavaSparkContext; kiln's engine is C and has none")
 
     _props = threading.local()
 
@@ -87,7 +102,12 @@ class MoreContext:
             self._session.cancel_jobs(ids, "part of cancelled job group %s" % groupId)
 
     def cancelAllJobs(self):
-        """Cancels every running job of this application."""
+        """Cancels every running job of this application.
+
+        >>> sc.cancelAllJobs()  # nothing runs: nothing happens
+        >>> sc.parallelize([1, 2]).count()
+        2
+        """
         ids = list(self._session.groups)
         if ids:
             self._session.cancel_jobs(ids, "as part of cancellation of all jobs")
@@ -96,7 +116,12 @@ class MoreContext:
 
     @property
     def startTime(self):
-        """When this context started, in milliseconds since the epoch."""
+        """When this context started, in milliseconds since the epoch.
+
+        >>> import time
+        >>> 0 <= time.time() * 1000 - sc.startTime < 86400 * 1000
+        True
+        """
         return self._start_ms
 
     @property

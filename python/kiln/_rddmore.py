@@ -113,8 +113,27 @@ def _is_default_hash(f):
     return f is None or getattr(f, "__name__", "") == "portable_hash"
 
 
+def _needs_jvm(name, why):
+    def refuse(self, *args, **kwargs):
+        raise NotImplementedError("%s %s; kiln has no JVM. %s" % (name, why, _JVM_ALTERNATIVES))
+    refuse.__name__ = name
+    refuse.__doc__ = "Refused: %s %s (kiln has no JVM)." % (name, why)
+    return refuse
+
+
+_JVM_ALTERNATIVES = "Use textFile/saveAsTextFile (gzip too) or pickleFile/saveAsPickleFile"
+_HADOOP_OUT = "writes through Hadoop's Java OutputFormat classes"
+_HADOOP_IN = "reads through Hadoop's Java InputFormat classes"
+
+
 class MoreRDD:
     """Mixed into RDD."""
+
+    saveAsHadoopFile = _needs_jvm("saveAsHadoopFile", _HADOOP_OUT)
+    saveAsHadoopDataset = _needs_jvm("saveAsHadoopDataset", _HADOOP_OUT)
+    saveAsNewAPIHadoopFile = _needs_jvm("saveAsNewAPIHadoopFile", _HADOOP_OUT)
+    saveAsNewAPIHadoopDataset = _needs_jvm("saveAsNewAPIHadoopDataset", _HADOOP_OUT)
+    saveAsSequenceFile = _needs_jvm("saveAsSequenceFile", _HADOOP_OUT)
 
     # ---- about the dataset ---------------------------------------------
 
@@ -140,7 +159,11 @@ class MoreRDD:
         return getattr(self, "_user_name", None)
 
     def setName(self, name):
-        """Names this RDD (shown by toDebugString); returns it."""
+        """Names this RDD (shown by toDebugString); returns it.
+
+        >>> sc.parallelize([1]).setName("one").toDebugString().startswith(b"one: (")
+        True
+        """
         self._user_name = name
         return self
 

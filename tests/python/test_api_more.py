@@ -377,3 +377,14 @@ def test_cancel_running_jobs(sc, tmp_path, how):
     st = sc.statusTracker()
     assert st.getActiveJobsIds() == []
     assert sc.parallelize(range(5)).sum() == 10  # the context goes on
+
+
+def test_what_needs_the_jvm_says_so(sc):
+    rdd = sc.parallelize([(1, 2)])
+    for call in (lambda: rdd.saveAsSequenceFile("/tmp/x"), lambda: rdd.saveAsHadoopFile("/tmp/x", "F"),
+                 lambda: rdd.saveAsNewAPIHadoopFile("/tmp/x", "F"), lambda: sc.sequenceFile("/tmp/x"),
+                 lambda: sc.newAPIHadoopFile("/tmp/x", "F", "K", "V"), lambda: sc.hadoopRDD("F", "K", "V")):
+        with pytest.raises(NotImplementedError, match="kiln has no JVM"):
+            call()
+    with pytest.raises(AttributeError, match="Py4J"):
+        sc._jvm
