@@ -108,11 +108,17 @@ def _skip_dir(path, name):
             or os.path.isfile(os.path.join(path, "pyvenv.cfg")))
 
 
-def project_files(root):
+def project_files(root, dirs=None):
     """({archive name: file path}, [what was left out, and why]) of the
-    .py files under root."""
+    .py files under root; dirs, when given, gets {folder walked: its
+    mtime}, which changes when a name in it comes or goes."""
     files, left, seen = {}, [], 0
     for d, subdirs, names in os.walk(root):
+        if dirs is not None:
+            try:
+                dirs[d] = os.stat(d).st_mtime_ns
+            except OSError:
+                pass
         seen += len(subdirs) + len(names)
         if seen > MAX_NAMES:
             left.append("%s and the rest (the walk stops after %d names)" % (os.path.relpath(d, root), MAX_NAMES))
@@ -183,11 +189,27 @@ class Shipper:
         self._noted = set()
         self._err = err or sys.stderr
         self.root = project_root()
+        self._walk = None  # ({folder: mtime}, files, left) of the last walk
+
+    def _project(self):
+        """The walk of the script's folder, done again only when a folder
+        it walked changed (a file's own changes are in archive's key)."""
+        if self._walk is not None:
+            dirs, files, left = self._walk
+            try:
+                if all(os.stat(d).st_mtime_ns == m for d, m in dirs.items()):
+                    return files, left
+            except OSError:
+                pass
+        dirs = {}
+        files, left = project_files(self.root, dirs)
+        self._walk = (dirs, files, left)
+        return files, left
 
     def files(self):
         files = user_modules()
         if self.root is not None:
-            mine, left = project_files(self.root)
+            mine, left = self._project()
             for rel, p in mine.items():
                 files.setdefault(rel, p)
             new = [x for x in left if x not in self._noted]

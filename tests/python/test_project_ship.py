@@ -105,3 +105,25 @@ def test_walk_stops_at_the_name_bound(tmp_path, monkeypatch):
     monkeypatch.setattr(_ship, "MAX_NAMES", 4)
     files, left = _ship.project_files(str(tmp_path))
     assert any("the walk stops after 4 names" in x for x in left)
+
+
+def test_shipper_walks_again_only_when_a_folder_changed(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(BUILD, "python"))
+    from kiln import _ship
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("A = 1\n")
+    sh = _ship.Shipper()
+    sh.root = str(tmp_path)
+    walks = []
+    real = _ship.project_files
+    monkeypatch.setattr(_ship, "project_files", lambda root, dirs=None: walks.append(root) or real(root, dirs))
+    first = sh.archive()
+    assert sh.archive() == first and len(walks) == 1  # nothing changed: no new walk
+    (tmp_path / "pkg" / "a.py").write_text("A = 22\n")
+    os.utime(tmp_path / "pkg" / "a.py", ns=(1, 10 ** 18))
+    changed = sh.archive()
+    assert changed != first and len(walks) == 1  # a file's content: the same walk, a new zip
+    (tmp_path / "pkg" / "b.py").write_text("B = 2\n")
+    os.utime(tmp_path / "pkg", ns=(1, 2 * 10 ** 18))  # the folder changed (whatever the clock's tick)
+    with_b = sh.archive()
+    assert len(walks) == 2 and "pkg/b.py" in zipfile.ZipFile(__import__("io").BytesIO(with_b)).namelist()
