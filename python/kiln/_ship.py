@@ -6,7 +6,8 @@ out by the sys.path entry it was imported through (a py-file's folder, a
 PYTHONPATH entry). Second, the project itself: every .py file under the
 script's folder and its subfolders, imported yet or not, so a module
 imported only inside a function, or a package without __init__.py
-(data/data_source.py next to project.py), is found on the worker. The
+(data/data_source.py next to project.py), is found on the worker (a
+script right in /tmp, the home folder or / ships only its imports). The
 walk leaves out hidden folders, virtual environments (a folder holding
 pyvenv.cfg), __pycache__, site/dist-packages and files over MAX_FILE,
 and stops after MAX_FILES files or MAX_NAMES names seen; what it leaves
@@ -90,15 +91,23 @@ def user_modules():
     return files
 
 
+def _shared_dirs():
+    """Folders that hold many people's or programs' files rather than one
+    project: a script right in one of them ships only what it imported."""
+    dirs = {os.sep, "/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~")}
+    return {os.path.realpath(d) for d in dirs}
+
+
 def project_root():
     """The script's folder, or None (an interactive session, python -c, a
-    script inside the interpreter's own folders, or the root folder)."""
+    script inside the interpreter's own folders, or right in a shared
+    folder: the root, /tmp, the home folder)."""
     main = sys.modules.get("__main__")
     f = getattr(main, "__file__", None)
     if not f:
         return None
     root = os.path.dirname(os.path.realpath(f))
-    if root == os.sep or _is_system(root, _system_dirs()):
+    if root in _shared_dirs() or _is_system(root, _system_dirs()):
         return None
     return root
 

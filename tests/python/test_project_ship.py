@@ -127,3 +127,15 @@ def test_shipper_walks_again_only_when_a_folder_changed(tmp_path, monkeypatch):
     os.utime(tmp_path / "pkg", ns=(1, 2 * 10 ** 18))  # the folder changed (whatever the clock's tick)
     with_b = sh.archive()
     assert len(walks) == 2 and "pkg/b.py" in zipfile.ZipFile(__import__("io").BytesIO(with_b)).namelist()
+
+
+def test_a_script_right_in_tmp_ships_only_its_imports(tmp_path):
+    out = subprocess.run(["/usr/bin/python3", "-c",
+                          "import sys, types; sys.path.insert(0, %r)\n"
+                          "from kiln import _ship\n"
+                          "sys.modules['__main__'].__file__ = '/tmp/job.py'\n"
+                          "print(_ship.project_root())\n"
+                          "sys.modules['__main__'].__file__ = %r\n"
+                          "print(_ship.project_root())\n" % (os.path.join(BUILD, "python"), str(tmp_path / "job.py"))],
+                         capture_output=True, text=True)
+    assert out.stdout.split() == ["None", os.path.realpath(tmp_path)], out.stderr
