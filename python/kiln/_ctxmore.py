@@ -67,7 +67,11 @@ class MoreContext:
             self._local_props()[key] = str(value)
 
     def getLocalProperty(self, key):
-        """The thread's local property key, or None."""
+        """The thread's local property key, or None.
+
+        >>> sc.getLocalProperty("never.set") is None
+        True
+        """
         return self._local_props().get(key)
 
     def setJobGroup(self, groupId, description, interruptOnCancel=False):
@@ -85,18 +89,32 @@ class MoreContext:
         self.setLocalProperty("spark.job.interruptOnCancel", "true" if interruptOnCancel else "false")
 
     def clearJobGroup(self):
-        """Takes this thread's later jobs out of their group."""
+        """Takes this thread's later jobs out of their group.
+
+        >>> sc.setJobGroup("g", "d"); sc.clearJobGroup()
+        >>> sc.getLocalProperty("spark.job.description") is None
+        True
+        """
         for k in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
             self.setLocalProperty(k, None)
 
     def setJobDescription(self, value):
-        """Describes the jobs this thread starts."""
+        """Describes the jobs this thread starts.
+
+        >>> sc.setJobDescription("nightly totals")
+        >>> sc.getLocalProperty("spark.job.description")
+        'nightly totals'
+        >>> sc.setJobDescription(None)
+        """
         self.setLocalProperty("spark.job.description", value)
 
     def cancelJobGroup(self, groupId):
         """Cancels the running jobs of the group: each fails with "Job N
         cancelled part of cancelled job group GROUP", as Spark's, and its
-        running tasks are cancelled."""
+        running tasks are cancelled.
+
+        >>> sc.cancelJobGroup("nothing-runs-here")  # a group with no running job: nothing happens
+        """
         ids = [j for j, g in list(self._session.groups.items()) if g == groupId]
         if ids:
             self._session.cancel_jobs(ids, "part of cancelled job group %s" % groupId)
@@ -156,7 +174,11 @@ class MoreContext:
         return "http://%s:%d" % (_master_host(self._local.master if self._local else self.master), port)
 
     def statusTracker(self):
-        """A StatusTracker of this application's jobs and stages."""
+        """A StatusTracker of this application's jobs and stages.
+
+        >>> sc.statusTracker().getActiveJobsIds()
+        []
+        """
         from .status import StatusTracker
         return StatusTracker(self)
 
