@@ -24,7 +24,7 @@ from itertools import chain, count, islice
 
 from . import _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
-from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (BoundedFloat: pyspark.rdd's name)
+from ._rddmore import BoundedFloat, MoreRDD, portable_hash  # noqa: F401 (pyspark.rdd's names)
 from .stats import StatCounter
 from .storagelevel import StorageLevel
 

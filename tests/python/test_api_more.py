@@ -388,3 +388,19 @@ def test_what_needs_the_jvm_says_so(sc):
             call()
     with pytest.raises(AttributeError, match="Py4J"):
         sc._jvm
+
+
+def test_portable_hash_is_pysparks(monkeypatch, sc):
+    from kiln.rdd import portable_hash
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    with pytest.raises(RuntimeError, match="PYTHONHASHSEED"):
+        portable_hash("a")
+    monkeypatch.setenv("PYTHONHASHSEED", "0")
+    # PySpark's values (by its formula, worked by hand for the small ones:
+    # () is 0x345678; (None,) is (0x345678 ^ 0) * 1000003 ^ 1)
+    assert portable_hash(None) == 0 and portable_hash(()) == 3430008 and portable_hash((None,)) == 3430018290025
+    assert portable_hash((1, 2)) == 3430029580082870073 and portable_hash((1, (2, None))) == 6170047192090124139
+    assert portable_hash(1) == portable_hash(1.0) == portable_hash(True) == 1 and portable_hash("a") == hash("a")
+    # the default partitioner under its PySpark name is kiln's own
+    pairs = [(i, i) for i in range(20)]
+    assert sorted(sc.parallelize(pairs, 2).partitionBy(3, portable_hash).collect()) == pairs
