@@ -59,7 +59,6 @@ struct kiln_ctx {
     msg_reader rd;
     seal seal; /* with a secret: the connection's keys (rd opens with seal.rx) */
     char app_id[64];
-    uint32_t http_port; /* the driver's HTTP port, from AppRegistered (0: not told) */
     const void *app_base; /* load address of the application's library */
     char app_path[4096];
     char err[4096];
@@ -77,6 +76,7 @@ struct kiln_ctx {
      * yet taken by the package (python/_kiln.c take_terms), in arrival order */
     client_term *terms;
     size_t nterms;
+    uint32_t http_port; /* the driver's HTTP port, from AppRegistered.ui_port (0: not told) */
     uint32_t job_seq;
     int progress; /* stderr is a terminal */
     int dead;     /* the connection failed: every action fails */

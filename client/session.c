@@ -148,7 +148,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     }
     snprintf(ctx->app_id, sizeof ctx->app_id, "%s", m->app_registered->app_id);
     int need = m->app_registered->need_lib;
-    ctx->http_port = m->app_registered->http_port;
+    ctx->http_port = m->app_registered->ui_port; /* the Python package's uiWebUrl, statusTracker */
     msg_free(m);
     if (need && client_upload(ctx, KILN__BLOB_KIND__BLOB_LIBRARY, hash, lib, lib_len) < 0) {
         errf(err, errlen, "%s", ctx->err);
