@@ -77,7 +77,7 @@ PY_FILES := $(patsubst python/kiln/%,$(PYPKG)/%,$(wildcard python/kiln/*.py))
 PYEXT_SRC := $(COMMON_SRC) $(CLIENT_SRC) python/codec.c python/records.c python/_kiln.c
 PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln.pb-c.o
 PYEXT := $(PYPKG)/_kiln$(PY_EXT)
-PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py
+PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py $(BUILD)/python-compat/pyspark/__init__.py
 
 .PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench bench-instructions clean install uninstall deb deps
 all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
@@ -121,6 +121,11 @@ $(PYEXT): $(PYEXT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -shared -o $@ $^ $(LIBS_COMMON)
 $(PYPKG)/%.py: python/kiln/%.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+# The pyspark compat bootstrap: on the script's path under `kiln submit`
+# only (next to the binary in the tree, $(PREFIX)/lib/kiln when installed).
+$(BUILD)/python-compat/pyspark/__init__.py: python/compat/pyspark/__init__.py
 	@mkdir -p $(dir $@)
 	cp $< $@
 # KILN_BINDIR: where the daemons are (the tree's build dir, or the
@@ -274,6 +279,8 @@ install: all
 	install -d $(DESTDIR)$(PY_SITE)/kiln
 	install -m 644 $(PY_FILES) $(DESTDIR)$(PY_SITE)/kiln/
 	install -m 644 $(PYEXT) $(DESTDIR)$(PY_SITE)/kiln/
+	install -d $(DESTDIR)$(PREFIX)/lib/kiln/python-compat/pyspark
+	install -m 644 python/compat/pyspark/__init__.py $(DESTDIR)$(PREFIX)/lib/kiln/python-compat/pyspark/
 	printf '# written by make install\npython = "%s"\npython_version = "%s"\nbindir = "%s"\n' \
 		"$(PY_BIN)" "$(PY_VERSION)" "$(PREFIX)/bin" > $(DESTDIR)$(PY_SITE)/kiln/_build.py
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then sh scripts/kiln-user.sh; fi
@@ -287,7 +294,7 @@ uninstall:
 	rm -f $(DESTDIR)/etc/logrotate.d/kiln $(DESTDIR)$(PREFIX)/share/man/man1/kiln.1.gz \
 		$(DESTDIR)$(PREFIX)/share/man/man5/kiln.conf.5.gz $(DESTDIR)$(PREFIX)/share/man/man8/kiln-driver.8.gz \
 		$(DESTDIR)$(PREFIX)/share/man/man8/kiln-worker.8.gz
-	rm -rf $(DESTDIR)$(PY_SITE)/kiln
+	rm -rf $(DESTDIR)$(PY_SITE)/kiln $(DESTDIR)$(PREFIX)/lib/kiln/python-compat
 
 # make deb: a binary .deb (dpkg-deb) of make install with PREFIX=/usr.
 deb: all

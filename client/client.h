@@ -41,6 +41,12 @@ struct kiln_rdd {
     int cached;    /* kiln_cache */
 };
 
+typedef struct client_term {
+    char *name;    /* owned */
+    uint8_t *data; /* owned */
+    size_t len;
+} client_term;
+
 typedef struct client_bcast {
     uint8_t id[32];
     char hex[HASH_HEX_LEN + 1];
@@ -66,6 +72,11 @@ struct kiln_ctx {
     int64_t *counter_values;
     double *counter_reals;
     size_t ncounters;
+    /* custom accumulators' task values (Counter.terms) received and not
+     * yet taken by the package (python/_kiln.c take_terms), in arrival order */
+    client_term *terms;
+    size_t nterms;
+    uint32_t http_port; /* the driver's HTTP port, from AppRegistered.ui_port (0: not told) */
     uint32_t job_seq;
     int progress; /* stderr is a terminal */
     int dead;     /* the connection failed: every action fails */

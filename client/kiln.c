@@ -94,6 +94,12 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
     /* the in-tree package next to this binary (build/python), or none when installed */
     const char *tree = exe_sibling("python/kiln/__init__.py", R_OK, dir, sizeof dir);
     if (tree) dir[strlen(dir) - strlen("/kiln/__init__.py")] = 0;
+    /* the pyspark compat package's folder (in the tree, or installed), put on
+     * this script's path only: kiln's modules under PySpark's names */
+    char cdir[PATH_MAX + 64];
+    const char *compat = exe_sibling("python-compat/pyspark/__init__.py", R_OK, cdir, sizeof cdir);
+    if (!compat) compat = exe_sibling("../lib/kiln/python-compat/pyspark/__init__.py", R_OK, cdir, sizeof cdir);
+    if (compat) cdir[strlen(cdir) - strlen("/pyspark/__init__.py")] = 0;
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "kiln submit: fork: %s\n", strerror(errno));
@@ -111,6 +117,12 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
             const char *old = getenv("PYTHONPATH");
             char *pp = xcalloc(1, strlen(tree) + (old ? strlen(old) : 0) + 2);
             sprintf(pp, "%s%s%s", tree, old && *old ? ":" : "", old ? old : "");
+            setenv("PYTHONPATH", pp, 1);
+        }
+        if (compat) {
+            const char *old = getenv("PYTHONPATH");
+            char *pp = xcalloc(1, strlen(compat) + (old ? strlen(old) : 0) + 2);
+            sprintf(pp, "%s%s%s", old ? old : "", old && *old ? ":" : "", compat);
             setenv("PYTHONPATH", pp, 1);
         }
         size_t n = 0;

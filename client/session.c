@@ -148,6 +148,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     }
     snprintf(ctx->app_id, sizeof ctx->app_id, "%s", m->app_registered->app_id);
     int need = m->app_registered->need_lib;
+    ctx->http_port = m->app_registered->ui_port; /* the Python package's uiWebUrl, statusTracker */
     msg_free(m);
     if (need && client_upload(ctx, KILN__BLOB_KIND__BLOB_LIBRARY, hash, lib, lib_len) < 0) {
         errf(err, errlen, "%s", ctx->err);
@@ -194,6 +195,11 @@ void client_ctx_free(kiln_ctx *ctx)
     free(ctx->counter_names);
     free(ctx->counter_values);
     free(ctx->counter_reals);
+    for (size_t i = 0; i < ctx->nterms; i++) {
+        free(ctx->terms[i].name);
+        free(ctx->terms[i].data);
+    }
+    free(ctx->terms);
     free(ctx);
 }
 
@@ -245,6 +251,15 @@ static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)
         ctx->counter_names[i] = xstrdup(d->counters[i]->name);
         ctx->counter_values[i] = d->counters[i]->value;
         ctx->counter_reals[i] = d->counters[i]->real;
+        for (size_t t = 0; t < d->counters[i]->n_terms; t++) { /* the driver sends each once: keep them */
+            const ProtobufCBinaryData *b = &d->counters[i]->terms[t];
+            ctx->terms = xrealloc(ctx->terms, (ctx->nterms + 1) * sizeof *ctx->terms);
+            client_term *ct = &ctx->terms[ctx->nterms++];
+            ct->name = xstrdup(d->counters[i]->name);
+            ct->len = b->len;
+            ct->data = xmalloc(b->len ? b->len : 1);
+            memcpy(ct->data, b->data, b->len);
+        }
     }
 }
 

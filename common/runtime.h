@@ -41,6 +41,11 @@ typedef struct rt_hooks {
     void *arg;
     void (*counter_add)(void *arg, const char *name, int64_t delta);
     void (*counter_add_real)(void *arg, const char *name, double delta); /* Python's float accumulators */
+    /* Python's accumulators with an AccumulatorParam: the task's value of
+     * counter name (copied; replaces the last one set), and whether this
+     * task set one yet. */
+    void (*counter_set_term)(void *arg, const char *name, const void *p, size_t n);
+    int (*counter_has_term)(void *arg, const char *name);
     void (*fail)(void *arg, const char *msg);
     kiln_slice (*bcast_value)(void *arg, kiln_bcast b);
     /* What built-ins that run another language (executor/python.c) need

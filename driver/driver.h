@@ -355,6 +355,9 @@ void sched_schedule(driver *d);
 void sched_task_output(driver *d, dworker *w, const Kiln__TaskOutput *o);
 void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done);
 void sched_app_ended(driver *d, app *a, const char *why);
+/* Fails job_id of a, if it is running, with the error "Job N cancelled
+ * <reason>" (its running tasks are cancelled). 1 if it was running. */
+int sched_cancel_job(driver *d, app *a, uint32_t job_id, const char *reason);
 void job_free(job *j);
 void app_free(app *a);
 /* The scheduler's own pieces that loss.c uses. None of them launches a

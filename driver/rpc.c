@@ -87,6 +87,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
     Kiln__AppRegistered m = KILN__APP_REGISTERED__INIT;
     m.app_id = a->id;
     m.need_lib = *r->lib_hash && !store_has(d, r->lib_hash);
+    m.ui_port = (uint32_t)d->http_port;
     if (*a->lib_hash) store_use(d, a, a->lib_hash); /* none: a Python job */
     MSG_BODY(env, app_registered, APP_REGISTERED, &m);
     conn_send(dc->c, &env);
@@ -178,20 +179,28 @@ static void info_reply(driver *d, dconn *dc)
     free(progress);
 }
 
+/* The running application id, or NULL after answering env (a KillReply,
+ * r) with the error. */
+static app *running_app(driver *d, dconn *dc, const char *id, Kiln__Envelope *env, Kiln__KillReply *r)
+{
+    app *a = NULL;
+    for (app *x = d->apps; x; x = x->next)
+        if (!strcmp(x->id, id)) a = x;
+    if (a && !a->ended) return a;
+    r->error = xasprintf("no running application %s", id);
+    conn_send(dc->c, env);
+    free(r->error);
+    r->error = NULL;
+    return NULL;
+}
+
 static void kill_app(driver *d, dconn *dc, const char *id)
 {
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
     Kiln__KillReply r = KILN__KILL_REPLY__INIT;
     MSG_BODY(env, kill_reply, KILL_REPLY, &r);
-    app *a = NULL;
-    for (app *x = d->apps; x; x = x->next)
-        if (!strcmp(x->id, id)) a = x;
-    if (!a || a->ended) {
-        r.error = xasprintf("no running application %s", id);
-        conn_send(dc->c, &env);
-        free(r.error);
-        return;
-    }
+    app *a = running_app(d, dc, id, &env, &r);
+    if (!a) return;
     log_msg(&d->log, LOG_INFO, "application killed app=%s by=%s", a->id, conn_peer(dc->c));
     r.ok = 1;
     conn_send(dc->c, &env);
@@ -201,6 +210,23 @@ static void kill_app(driver *d, dconn *dc, const char *id)
         conn_send_error(cdc->c, "application %s was killed", a->id);
         conn_close(cdc->c, 1, "killed by operator"); /* ends the app via dconn_closed */
     }
+}
+
+/* cancelJobGroup / cancelAllJobs of the Python package: fails the named
+ * running jobs of one application. */
+static void cancel_jobs(driver *d, dconn *dc, const Kiln__CancelJobs *cj)
+{
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__KillReply r = KILN__KILL_REPLY__INIT;
+    MSG_BODY(env, kill_reply, KILL_REPLY, &r);
+    app *a = running_app(d, dc, cj->app_id, &env, &r);
+    if (!a) return;
+    size_t n = 0;
+    for (size_t i = 0; i < cj->n_job_ids; i++)
+        n += (size_t)sched_cancel_job(d, a, cj->job_ids[i], cj->reason);
+    log_msg(&d->log, LOG_INFO, "jobs cancelled app=%s jobs=%zu by=%s", a->id, n, conn_peer(dc->c));
+    r.ok = 1;
+    conn_send(dc->c, &env);
 }
 
 static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
@@ -222,6 +248,9 @@ static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
         return;
     case KILN__ENVELOPE__BODY_KILL_APP:
         kill_app(d, dc, m->kill_app->app_id);
+        return;
+    case KILN__ENVELOPE__BODY_CANCEL_JOBS:
+        cancel_jobs(d, dc, m->cancel_jobs);
         return;
     case KILN__ENVELOPE__BODY_LOGS_REQUEST:
         if (logs_busy(d, dc)) {

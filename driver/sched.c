@@ -76,6 +76,29 @@ static void add_counters(app *a, Kiln__Counter **cs, size_t n)
         }
         a->counters[k]->value += cs[i]->value;
         a->counters[k]->real += cs[i]->real;
+        Kiln__Counter *c = a->counters[k];
+        if (cs[i]->n_terms) { /* kept apart: the client merges them */
+            c->terms = xrealloc(c->terms, (c->n_terms + cs[i]->n_terms) * sizeof *c->terms);
+            for (size_t t = 0; t < cs[i]->n_terms; t++) {
+                ProtobufCBinaryData *b = &c->terms[c->n_terms++];
+                b->len = cs[i]->terms[t].len;
+                b->data = xmalloc(b->len ? b->len : 1);
+                memcpy(b->data, cs[i]->terms[t].data, b->len);
+            }
+        }
+    }
+}
+
+/* Drops the custom accumulators' terms once a JobDone carried them. */
+static void counters_drop_terms(app *a)
+{
+    for (size_t i = 0; i < a->ncounters; i++) {
+        Kiln__Counter *c = a->counters[i];
+        for (size_t t = 0; t < c->n_terms; t++)
+            free(c->terms[t].data);
+        free(c->terms);
+        c->terms = NULL;
+        c->n_terms = 0;
     }
 }
 
@@ -236,6 +259,7 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
         conn_send(a->client->c, &env);
         free(m.commit_tasks);
         free(m.commit_attempts);
+        counters_drop_terms(a);
     }
     job_shrink(j);
 }
@@ -278,6 +302,7 @@ void app_free(app *a)
         a->jobs = j->next;
         job_free(j);
     }
+    counters_drop_terms(a);
     for (size_t i = 0; i < a->ncounters; i++) {
         free(a->counters[i]->name);
         free(a->counters[i]);
@@ -887,6 +912,18 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         pending_push(d, t);
     }
     sched_schedule(d);
+}
+
+int sched_cancel_job(driver *d, app *a, uint32_t job_id, const char *reason)
+{
+    for (job *j = a->jobs; j; j = j->next) {
+        if (j->job_id != job_id) continue;
+        if (j->state != JOB_RUNNING) return 0;
+        job_fail(d, j, "Job %u cancelled %s", job_id, reason);
+        sched_schedule(d);
+        return 1;
+    }
+    return 0;
 }
 
 void sched_app_ended(driver *d, app *a, const char *why)

@@ -187,9 +187,31 @@ static PyObject *exec_counter_add_real(PyObject *mod, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *exec_counter_set_term(PyObject *mod, PyObject *args)
+{
+    const char *name;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "sy*", &name, &b)) return NULL;
+    const rt_hooks *h = rt_hooks_current();
+    if (h && h->counter_set_term) h->counter_set_term(h->arg, name, b.buf, (size_t)b.len);
+    PyBuffer_Release(&b);
+    Py_RETURN_NONE;
+}
+
+static PyObject *exec_counter_has_term(PyObject *mod, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    const rt_hooks *h = rt_hooks_current();
+    return PyBool_FromLong(h && h->counter_has_term && h->counter_has_term(h->arg, name));
+}
+
 static PyMethodDef exec_methods[] = {
     {"counter_add", exec_counter_add, METH_VARARGS, "counter_add(name, delta): adds to the task's counter"},
     {"counter_add_real", exec_counter_add_real, METH_VARARGS, "counter_add_real(name, delta): float additions"},
+    {"counter_set_term", exec_counter_set_term, METH_VARARGS,
+     "counter_set_term(name, bytes): the task's value of a custom accumulator (replaces the last)"},
+    {"counter_has_term", exec_counter_has_term, METH_VARARGS, "counter_has_term(name): did this task set one"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -391,6 +413,9 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
     rc = 0;
     goto out;
 pyfail:
+    /* an import inside the user's function that this worker cannot satisfy:
+     * every attempt would fail the same way, so the job fails at once */
+    if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_ModuleNotFoundError)) fail_fatal();
     if (PyErr_Occurred() && PyErr_ExceptionMatches(PyExc_MemoryError))
         fail_with_exception("out of memory (an allocation failed: is task.memory_limit too small?): ");
     else

@@ -209,6 +209,9 @@ static counter *counter_get(run *r, const char *name)
     c->name = xstrdup(name);
     c->value = 0;
     c->real = 0;
+    c->term = NULL;
+    c->term_len = 0;
+    c->has_term = 0;
     return c;
 }
 
@@ -220,6 +223,24 @@ static void hook_counter_add(void *arg, const char *name, int64_t delta)
 static void hook_counter_add_real(void *arg, const char *name, double delta)
 {
     counter_get(arg, name)->real += delta;
+}
+
+static void hook_counter_set_term(void *arg, const char *name, const void *p, size_t n)
+{
+    counter *c = counter_get(arg, name);
+    free(c->term);
+    c->term = xmalloc(n ? n : 1);
+    memcpy(c->term, p, n);
+    c->term_len = n;
+    c->has_term = 1;
+}
+
+static int hook_counter_has_term(void *arg, const char *name)
+{
+    run *r = arg;
+    for (size_t i = 0; i < r->ncounters; i++)
+        if (!strcmp(r->counters[i].name, name)) return r->counters[i].has_term;
+    return 0;
 }
 
 static void hook_fail(void *arg, const char *msg)
@@ -875,6 +896,8 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
     rt_hooks hooks = {.arg = &r,
                       .counter_add = hook_counter_add,
                       .counter_add_real = hook_counter_add_real,
+                      .counter_set_term = hook_counter_set_term,
+                      .counter_has_term = hook_counter_has_term,
                       .fail = hook_fail,
                       .bcast_value = hook_bcast,
                       .set_name = hook_set_name,
@@ -904,6 +927,12 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
         c->name = r.counters[i].name;
         c->value = r.counters[i].value;
         c->real = r.counters[i].real;
+        if (r.counters[i].has_term) { /* the term's bytes go with the message */
+            c->n_terms = 1;
+            c->terms = xmalloc(sizeof *c->terms);
+            c->terms[0].data = r.counters[i].term;
+            c->terms[0].len = r.counters[i].term_len;
+        }
         res->counters[i] = c;
     }
     free(r.counters);
@@ -914,6 +943,9 @@ void task_result_release(task_result *res)
 {
     for (size_t i = 0; i < res->ncounters; i++) {
         free(res->counters[i]->name);
+        for (size_t k = 0; k < res->counters[i]->n_terms; k++)
+            free(res->counters[i]->terms[k].data);
+        free(res->counters[i]->terms);
         free(res->counters[i]);
     }
     free(res->counters);

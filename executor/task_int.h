@@ -21,6 +21,9 @@ typedef struct counter {
     char *name;
     int64_t value;
     double real;
+    uint8_t *term; /* the task's value of a custom accumulator (owned), when has_term */
+    size_t term_len;
+    int has_term;
 } counter;
 
 typedef struct run {

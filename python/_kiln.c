@@ -27,11 +27,14 @@
 #include "records.h"
 #include "runtime.h"
 #include "secret.h"
+#include "util.h"
 
 static PyObject *KilnError; /* the module's exception type (owned by the module) */
 
 typedef struct session {
     PyObject_HEAD kiln_ctx *ctx;
+    char *master;      /* owned: for requests on a connection of their own (cancel_jobs) */
+    char *secret_file; /* owned, NULL: the default secret */
 } session;
 
 static PyObject *ctx_error(kiln_ctx *ctx)
@@ -77,6 +80,10 @@ static int session_init(PyObject *self, PyObject *args, PyObject *kw)
     }
     if (s->ctx) client_ctx_free(s->ctx);
     s->ctx = ctx;
+    free(s->master);
+    free(s->secret_file);
+    s->master = xstrdup(master);
+    s->secret_file = secret_file ? xstrdup(secret_file) : NULL;
     return 0;
 }
 
@@ -84,6 +91,8 @@ static void session_dealloc(PyObject *self)
 {
     session *s = (session *)self;
     if (s->ctx) client_ctx_free(s->ctx);
+    free(s->master);
+    free(s->secret_file);
     PyTypeObject *tp = Py_TYPE(self);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -473,6 +482,84 @@ static PyObject *s_real_counter(PyObject *self, PyObject *args)
     return PyFloat_FromDouble(0.0);
 }
 
+/* New list of the terms of counter name received since the last call
+ * (custom accumulators' task values), taken out of the context. */
+static PyObject *s_take_terms(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name) || !live(s)) return NULL;
+    kiln_ctx *ctx = s->ctx;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    size_t kept = 0;
+    for (size_t i = 0; i < ctx->nterms; i++) {
+        client_term *t = &ctx->terms[i];
+        if (strcmp(t->name, name)) {
+            ctx->terms[kept++] = *t;
+            continue;
+        }
+        PyObject *b = out ? PyBytes_FromStringAndSize((const char *)t->data, (Py_ssize_t)t->len) : NULL; /* new */
+        if (!b || PyList_Append(out, b) < 0) Py_CLEAR(out);
+        Py_XDECREF(b);
+        free(t->name);
+        free(t->data);
+    }
+    ctx->nterms = kept;
+    return out;
+}
+
+/* cancel_jobs(ids, reason): the driver fails those of the application's
+ * jobs that still run with "Job N cancelled <reason>". Its own connection,
+ * so it works while another thread waits for a job on the session's. */
+static PyObject *s_cancel_jobs(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    PyObject *ids;
+    const char *reason;
+    if (!PyArg_ParseTuple(args, "O!s", &PyList_Type, &ids, &reason) || !live(s)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(ids);
+    uint32_t *jv = PyMem_Calloc((size_t)n + 1, sizeof *jv);
+    if (!jv) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned long v = PyLong_AsUnsignedLong(PyList_GET_ITEM(ids, i));
+        if (PyErr_Occurred()) {
+            PyMem_Free(jv);
+            return NULL;
+        }
+        jv[i] = (uint32_t)v;
+    }
+    char err[2048] = "";
+    auth_secret secret;
+    if (secret_resolve(&secret, s->secret_file, NULL, 0, err, sizeof err) < 0) {
+        PyMem_Free(jv);
+        PyErr_SetString(KilnError, err);
+        return NULL;
+    }
+    Kiln__Envelope req = KILN__ENVELOPE__INIT;
+    Kiln__CancelJobs cj = KILN__CANCEL_JOBS__INIT;
+    cj.app_id = s->ctx->app_id;
+    cj.job_ids = jv;
+    cj.n_job_ids = (size_t)n;
+    cj.reason = (char *)reason;
+    MSG_BODY(req, cancel_jobs, CANCEL_JOBS, &cj);
+    Kiln__Envelope *m;
+    Py_BEGIN_ALLOW_THREADS m = client_query(s->master, &secret, &req, err, sizeof err);
+    Py_END_ALLOW_THREADS auth_secret_release(&secret);
+    PyMem_Free(jv);
+    if (!m) {
+        PyErr_SetString(KilnError, err);
+        return NULL;
+    }
+    int ok = m->body_case == KILN__ENVELOPE__BODY_KILL_REPLY && m->kill_reply->ok;
+    if (!ok)
+        PyErr_Format(KilnError, "cancel: %s",
+                     m->body_case == KILN__ENVELOPE__BODY_KILL_REPLY ? m->kill_reply->error : "unexpected answer");
+    msg_free(m);
+    if (!ok) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *s_close(PyObject *self, PyObject *unused)
 {
     session *s = (session *)self;
@@ -485,6 +572,18 @@ static PyObject *s_get_app_id(PyObject *self, void *closure)
 {
     session *s = (session *)self;
     return live(s) ? PyUnicode_FromString(s->ctx->app_id) : NULL;
+}
+
+static PyObject *s_get_http_port(PyObject *self, void *closure)
+{
+    session *s = (session *)self;
+    return live(s) ? PyLong_FromUnsignedLong(s->ctx->http_port) : NULL;
+}
+
+static PyObject *s_get_job_seq(PyObject *self, void *closure)
+{
+    session *s = (session *)self;
+    return live(s) ? PyLong_FromUnsignedLong(s->ctx->job_seq) : NULL;
 }
 
 static PyMethodDef session_methods[] = {
@@ -508,12 +607,16 @@ static PyMethodDef session_methods[] = {
     {"unbroadcast", s_unbroadcast, METH_VARARGS, "unbroadcast(hex)"},
     {"counter", s_counter, METH_VARARGS, "counter(name) -> int: the sum over successful tasks"},
     {"real_counter", s_real_counter, METH_VARARGS, "real_counter(name) -> float: the float additions"},
+    {"take_terms", s_take_terms, METH_VARARGS, "take_terms(name) -> [bytes]: custom accumulators' task values"},
+    {"cancel_jobs", s_cancel_jobs, METH_VARARGS, "cancel_jobs(ids, reason): fail those jobs that still run"},
     {"close", s_close, METH_NOARGS, "close(): ends the application"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef session_getset[] = {
     {"app_id", s_get_app_id, NULL, "the application's id on the driver", NULL},
+    {"http_port", s_get_http_port, NULL, "the driver's HTTP port (0: it did not say)", NULL},
+    {"job_seq", s_get_job_seq, NULL, "the id of the last job this session submitted (0: none yet)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -31,7 +31,8 @@ _check_interpreter()
 # imports only kiln._worker, does not pay for the client's modules.
 _LAZY = {
     "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
-    "RDD": ".rdd", "StorageLevel": ".rdd", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
+    "RDD": ".rdd", "StorageLevel": ".storagelevel", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
+    "AccumulatorParam": ".accumulators",
     "SparkFiles": ".files", "StatCounter": ".stats",
 }
 

@@ -22,14 +22,20 @@ BATCH = 1024
 app_dir = ""
 cache_dir = ""
 _added = set()
+# The client's script folder, whose .py files the modules zip carries
+# (named in the error for a module the worker still cannot import).
+project = None
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def _link(name, hexid, sub):
+    parts = name.split("/")
+    if name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError("refusing the shipped file name %r" % name)
     d = os.path.join(app_dir, sub)
-    os.makedirs(d, exist_ok=True)
     path = os.path.join(d, name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     if not os.path.lexists(path):
         tmp = "%s.%d.tmp" % (path, os.getpid())
         os.symlink(os.path.join(cache_dir, hexid), tmp)
@@ -52,6 +58,12 @@ def _deps(deps):
             path = _link(hexid + ".zip", hexid, "modules")
             if path not in sys.path:
                 sys.path.insert(0, path)
+        elif kind == "project":
+            global project
+            project = name
+        elif kind == "pyspark":
+            from . import pyspark_compat
+            pyspark_compat.install()
         _added.add((kind, name, hexid))
 
 
@@ -71,9 +83,21 @@ def load(header, body, app, cache):
     try:
         return cloudpickle.loads(body)
     except ModuleNotFoundError as e:
-        raise ModuleNotFoundError(
-            "module '%s' is not on worker %s (Python %s): install it there, or ship it with sc.addPyFile() "
-            "or kiln submit --py-files" % (e.name, socket.gethostname(), sys.executable), name=e.name) from None
+        raise missing_module(e) from None
+
+
+def missing_module(e):
+    """The error for a module the worker cannot import, with the fix.
+    executor/python.c fails the job at once on it: every attempt would
+    fail the same way."""
+    if project:
+        where = "it is not among the files kiln ships from the script's folder (%s)" % project
+    else:
+        where = "kiln ships a script's folder only when the job runs from a script file"
+    return ModuleNotFoundError(
+        "module '%s' is not on the worker %s (Python %s): %s; install it on the workers, or ship it with "
+        "sc.addPyFile() or kiln submit --py-files" % (e.name, socket.gethostname(), sys.executable, where),
+        name=e.name)
 
 
 def run(fn, split, batches):
@@ -99,5 +123,8 @@ def format_exception(exc):
     if user:
         lines.append("Traceback (most recent call last):\n")
         lines.extend(traceback.format_list(user))
+    if type(exc) is ModuleNotFoundError and exc.name and "is not on the worker" not in str(exc):
+        # an import inside the user's function: the same fix as at load
+        exc = missing_module(exc)
     lines.extend(traceback.format_exception_only(type(exc), exc))
     return "".join(lines).rstrip("\n")

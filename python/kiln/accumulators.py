@@ -65,3 +65,109 @@ class Accumulator:
 
 def _in_task(name):
     return Accumulator(None, 0, name)
+
+
+# ---- accumulators with an AccumulatorParam ---------------------------------
+
+class AccumulatorParam:
+    """How to add values of one type: zero(value) gives the identity for
+    values like value, addInPlace(a, b) adds b to a (may change a) and
+    returns the sum.
+
+    >>> class VectorParam(AccumulatorParam):
+    ...     def zero(self, value):
+    ...         return [0.0] * len(value)
+    ...     def addInPlace(self, a, b):
+    ...         for i in range(len(a)):
+    ...             a[i] += b[i]
+    ...         return a
+    >>> acc = sc.accumulator([0.0, 0.0], VectorParam())
+    >>> sc.parallelize([[1.0, 2.0], [3.0, 4.0]], 2).foreach(lambda v: acc.add(v))
+    >>> acc.value
+    [4.0, 6.0]
+    """
+
+    def zero(self, value):
+        raise NotImplementedError
+
+    def addInPlace(self, value1, value2):
+        raise NotImplementedError
+
+
+class _AddingParam(AccumulatorParam):
+    def __init__(self, zero_value):
+        self.zero_value = zero_value
+
+    def zero(self, value):
+        return self.zero_value
+
+    def addInPlace(self, value1, value2):
+        value1 += value2
+        return value1
+
+
+INT_ACCUMULATOR_PARAM = _AddingParam(0)
+FLOAT_ACCUMULATOR_PARAM = _AddingParam(0.0)
+COMPLEX_ACCUMULATOR_PARAM = _AddingParam(0.0j)
+
+
+class ParamAccumulator(Accumulator):
+    """An accumulator whose values any AccumulatorParam adds.
+
+    A task starts from param.zero(value) (the value when the stage was
+    pickled), adds its terms with addInPlace, and leaves its own sum,
+    pickled, in a kiln counter's terms (the executor keeps the last one
+    per task). The driver hands the successful tasks' sums to the client
+    with the job's end; reading .value merges them in with addInPlace."""
+
+    def __init__(self, ctx, value, accum_param, _name=None):
+        Accumulator.__init__(self, ctx, 0, _name)
+        self.accum_param = accum_param
+        self._value = value
+
+    def _merge_terms(self):
+        import pickle
+        for t in self._ctx._session.take_terms(self._name):
+            self._value = self.accum_param.addInPlace(self._value, pickle.loads(t))
+
+    @property
+    def value(self):
+        if self._ctx is None:
+            raise RuntimeError("Accumulator.value cannot be accessed inside tasks")
+        self._merge_terms()
+        return self._value
+
+    @value.setter
+    def value(self, v):
+        if self._ctx is None:
+            raise RuntimeError("Accumulator.value cannot be accessed inside tasks")
+        self._merge_terms()
+        self._value = v
+
+    def add(self, term):
+        if self._ctx is not None:
+            self._merge_terms()
+            self._value = self.accum_param.addInPlace(self._value, term)
+            return
+        import copy
+        import pickle
+        import _kiln_exec  # built into the executor (executor/python.c)
+        if not _kiln_exec.counter_has_term(self._name):  # this task's first term: start from zero
+            self._value = copy.deepcopy(self._zero_in_task)
+        self._value = self.accum_param.addInPlace(self._value, term)
+        _kiln_exec.counter_set_term(self._name, pickle.dumps(self._value, protocol=5))
+
+    def __reduce__(self):
+        return _param_in_task, (self._name, self.accum_param.zero(self.value), self.accum_param)
+
+    def __str__(self):
+        return str(self._value)
+
+    def __repr__(self):
+        return "Accumulator<id=%s, value=%s>" % (self._name, self._value)
+
+
+def _param_in_task(name, zero, param):
+    acc = ParamAccumulator(None, zero, param, name)
+    acc._zero_in_task = zero
+    return acc

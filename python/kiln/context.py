@@ -2,11 +2,11 @@
 import os
 import shutil
 import sys
-import tempfile
 
-from . import _build, _kiln, _stage
+from . import _build, _kiln, _lineage, _stage
+from ._ctxmore import MoreContext, start_ms
 from ._ship import Shipper
-from .accumulators import Accumulator
+from .accumulators import COMPLEX_ACCUMULATOR_PARAM, Accumulator, ParamAccumulator
 from .broadcast import Broadcast
 from .files import SparkFiles
 
@@ -52,7 +52,7 @@ def _slots(master):
     raise ValueError("master %r: expected local, local[N] or local[*]" % master)
 
 
-class Context:
+class Context(MoreContext):
     """The entry point: Context(master=None, app_name=None, conf=None).
 
     The master defaults to what `kiln submit --master` passed, else
@@ -91,7 +91,10 @@ class Context:
             self.defaultParallelism = _slots(self.master)
         else:
             self.defaultParallelism = int(settings.get("spark.default.parallelism", 2))
-        self._session = _kiln.Session(master, secret, app_name, ["%s=%s" % kv for kv in settings.items()])
+        self._session = _lineage.Recorder(
+            _kiln.Session(master, secret, app_name, ["%s=%s" % kv for kv in settings.items()]),
+            lambda: self.getLocalProperty("spark.jobGroup.id"))
+        self._start_ms = start_ms()
         self._deps = []  # (kind, name, hex) every stage needs
         self._shipper = Shipper()
         self._modules_hex = None
@@ -145,6 +148,10 @@ class Context:
         if data is not None:
             self._modules_hex = self._session.broadcast(data)
             deps.append(("modules", "modules.zip", self._modules_hex))
+        if self._shipper.root is not None:  # named by a worker that still misses a module
+            deps.append(("project", self._shipper.root, ""))
+        if "pyspark" in sys.modules and getattr(sys.modules["pyspark"], "__kiln__", False):
+            deps.append(("pyspark", "", ""))  # functions may name pyspark.* modules
         return deps
 
     def _next_rdd_id(self):
@@ -192,22 +199,22 @@ class Context:
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
+        if accum_param is None and isinstance(value, complex):
+            accum_param = COMPLEX_ACCUMULATOR_PARAM
+        if accum_param is not None:  # any values the param adds, merged in the client
+            return ParamAccumulator(self, value, accum_param)
         return Accumulator(self, value)
 
     def addFile(self, path, recursive=False):
         path = os.path.abspath(path)
         name = os.path.basename(path)
+        if os.path.isdir(path):
+            return self._add_dir(path, recursive)
         with open(path, "rb") as f:
             hexid = self._session.broadcast(f.read())
         self._deps = [d for d in self._deps if not (d[0] == "file" and d[1] == name)]
         self._deps.append(("file", name, hexid))
-        if self._files_dir is None:  # inside a local cluster's directory, which goes with it however we end
-            self._files_dir = tempfile.mkdtemp(prefix="kiln-files-", dir=self._local.dir if self._local else None)
-            SparkFiles._client_root = self._files_dir
-        link = os.path.join(self._files_dir, name)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(path, link)
+        self._client_link(path, name)
 
     def addPyFile(self, path):
         path = os.path.abspath(path)
@@ -218,9 +225,6 @@ class Context:
         entry = os.path.dirname(path) if name.endswith(".py") else path
         if entry not in sys.path:
             sys.path.insert(0, entry)
-
-    def setLogLevel(self, level):
-        pass
 
 
 SparkContext = Context

@@ -24,19 +24,9 @@ from itertools import chain, count, islice
 
 from . import _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
+from ._rddmore import BoundedFloat, MoreRDD, portable_hash  # noqa: F401 (pyspark.rdd's names)
 from .stats import StatCounter
-
-
-class StorageLevel:
-    """Accepted for persist(); kiln keeps cached partitions as files on the
-    worker that computed them (the page cache holds them in memory)."""
-
-    def __init__(self, useDisk=True, useMemory=True, useOffHeap=False, deserialized=False, replication=1):
-        self.useDisk, self.useMemory, self.replication = useDisk, useMemory, replication
-
-
-for _n in ("DISK_ONLY", "MEMORY_ONLY", "MEMORY_AND_DISK", "MEMORY_ONLY_SER", "MEMORY_AND_DISK_SER", "OFF_HEAP"):
-    setattr(StorageLevel, _n, StorageLevel())
+from .storagelevel import StorageLevel
 
 
 # ---- the functions that become stages (no RDD captured) ----------------
@@ -290,7 +280,7 @@ def _histogram_part(buckets, even):
 
 # ---- the RDD -------------------------------------------------------------
 
-class RDD:
+class RDD(MoreRDD):
     """A dataset: lazy transformations, actions that run jobs."""
 
     def __init__(self, ctx, base, fmt, func=None, name=None):
@@ -362,11 +352,18 @@ class RDD:
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
+        return self.persist(StorageLevel.MEMORY_ONLY)
+
+    def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
+        """Keeps the partitions once computed; storagelevel.py says how
+        kiln honours each level."""
+        if not isinstance(storageLevel, StorageLevel):
+            raise TypeError("storageLevel should be a StorageLevel, got %s" % type(storageLevel).__name__)
+        if self._cached and storageLevel != self.getStorageLevel():
+            raise ValueError("Cannot change storage level of an RDD after it was already assigned a level")
+        self._level = storageLevel
         self._cached = True
         return self
-
-    def persist(self, storageLevel=None):
-        return self.cache()
 
     def unpersist(self, blocking=False):
         """Later jobs compute it again (its kept files go when the application ends)."""
@@ -379,10 +376,6 @@ class RDD:
     @property
     def is_cached(self):
         return self._cached
-
-    def setName(self, name):
-        self.name_ = name
-        return self
 
     def __repr__(self):
         return "RDD[%d]" % self._id

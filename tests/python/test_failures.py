@@ -61,7 +61,7 @@ def test_missing_module_is_named(sc, tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
     msg = str(e.value)
-    assert "kiln_only_here" in msg and "install it there" in msg and "addPyFile" in msg
+    assert "kiln_only_here" in msg and "install it on the workers" in msg and "addPyFile" in msg
 
 
 def test_infinite_loop_hits_task_timeout(cluster):

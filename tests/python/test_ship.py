@@ -96,3 +96,6 @@ def test_make_install_installs_the_package(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["/usr/local/bin", "10"]
     assert (dest / "usr/local/bin/kiln").exists() and (dest / "usr/local/include/kiln.h").exists()
+    # the pyspark compat bootstrap: beside kiln, never in the site directory
+    assert (dest / "usr/local/lib/kiln/python-compat/pyspark/__init__.py").exists()
+    assert not list(dest.glob("**/dist-packages/pyspark")) and not list(dest.glob("**/site-packages/pyspark"))
