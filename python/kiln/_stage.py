@@ -21,6 +21,9 @@ TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64 = range(7)
 
 PYTHON = "%d.%d" % sys.version_info[:2]
 
+# PySpark's words for a StopIteration raised in a user's function
+STOP_ITERATION = "Caught StopIteration thrown from user's code; failing the task"
+
 
 def _short(s, n):
     b = s.encode("utf-8", "replace")[:n]

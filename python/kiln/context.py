@@ -97,6 +97,7 @@ class Context:
         self._modules_hex = None
         self._files_dir = None  # made by the first addFile
         self._rdd_seq = 0
+        self._empty_nodes = set()  # emptyRDD()'s nodes
         Context._active = self
         for p in filter(None, os.environ.get("KILN_PY_FILES", "").split(",")):
             self.addPyFile(p)
@@ -176,8 +177,13 @@ class Context:
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
     def emptyRDD(self):
+        """An RDD of no partitions (the engine's node has one, empty: the
+        RDD reports 0, and actions that reduce per partition raise as
+        PySpark's do)."""
         from .rdd import RDD
-        return RDD._of(self, self._session.parallelize([], 1, _stage.VALUE), _stage.VALUE)
+        node = self._session.parallelize([], 1, _stage.VALUE)
+        self._empty_nodes.add(node)
+        return RDD._of(self, node, _stage.VALUE)
 
     def union(self, rdds):
         rdds = list(rdds)

@@ -16,6 +16,7 @@ into a closure.
 import copy
 import functools
 import heapq
+import math
 import operator
 import os
 import random
@@ -51,21 +52,34 @@ def _identity(split, it):
     return it
 
 
+# The user's functions run inside generators, never inside map() or
+# filter() from C: a StopIteration a user function raises then fails the
+# task (PEP 479 turns it into a RuntimeError at the generator's edge, which
+# kiln._worker.run reports as PySpark does) instead of ending the partition
+# early as the end of the input would.
+
+def _calls(f, it):
+    for x in it:
+        yield f(x)
+
+
 def _map(f):
     def stage(split, it):
-        return map(f, it)
+        return _calls(f, it)
     return stage
 
 
 def _flat_map(f):
     def stage(split, it):
-        return chain.from_iterable(map(f, it))
+        return chain.from_iterable(_calls(f, it))
     return stage
 
 
 def _filter(f):
     def stage(split, it):
-        return filter(f, it)
+        for x in it:
+            if f(x):
+                yield x
     return stage
 
 
@@ -270,22 +284,72 @@ def _from_pickled_lines(line):
     return pickle.loads(base64.b64decode(line))
 
 
-def _histogram_part(buckets, even):
+def _comparable(x):
+    """Whether histogram counts x: None and NaN are left out, as PySpark does."""
+    return x is not None and not (type(x) is float and x != x)
+
+
+def _min_max_part(it):
+    it = filter(_comparable, it)
+    for lo in it:
+        hi = lo
+        for x in it:
+            if x < lo:
+                lo = x
+            if x > hi:
+                hi = x
+        yield lo, hi
+
+
+def _histogram_part(buckets, lo, hi, inc):
+    """Counts per bucket; inc is the width of evenly spaced buckets, or
+    None to search the bounds. The last bucket is closed: hi counts in it."""
     import bisect
-    lo, hi, n = buckets[0], buckets[-1], len(buckets) - 1
+    n = len(buckets) - 1
 
     def stage(it):
-        counts = [0] * n
+        counts = [0] * (n + 1)
         for x in it:
-            if x is None or (isinstance(x, float) and x != x) or x < lo or x > hi:
+            if not _comparable(x) or x < lo or x > hi:
                 continue
-            if even:
-                i = int((x - lo) * n / (hi - lo)) if hi > lo else 0
-            else:
-                i = bisect.bisect_right(buckets, x) - 1
-            counts[min(i, n - 1)] += 1
+            counts[int((x - lo) / inc) if inc is not None else bisect.bisect_right(buckets, x) - 1] += 1
+        counts[n - 1] += counts.pop()
         yield counts
     return stage
+
+
+def _even_buckets(lo, hi, n):
+    """n buckets from lo to hi: integer bounds while the width is a whole
+    number, else floats; hi itself as the last bound (PySpark's rule)."""
+    try:
+        inc = (hi - lo) / n
+    except TypeError:
+        raise TypeError("Can not generate buckets with non-number in RDD") from None
+    if math.isinf(inc):
+        raise ValueError("Can not generate buckets with infinite value")
+    if int(inc) * n == hi - lo:
+        inc = int(inc)
+    return [lo + i * inc for i in range(n)] + [hi], inc
+
+
+def _given_buckets(buckets):
+    """Checks sorted bounds as PySpark does; the width when they are
+    evenly spaced (numbers within 1e-10), else None."""
+    if len(buckets) < 2:
+        raise ValueError("buckets should have more than one value")
+    if any(b is None or (isinstance(b, float) and math.isnan(b)) for b in buckets):
+        raise ValueError("can not have None or NaN in buckets")
+    if sorted(buckets) != list(buckets):
+        raise ValueError("buckets should be sorted")
+    if len(set(buckets)) != len(buckets):
+        raise ValueError("buckets should not contain duplicated values")
+    try:
+        steps = [b - a for a, b in zip(buckets, buckets[1:])]
+    except TypeError:  # strings, tuples: bounds searched
+        return None
+    if max(steps) - min(steps) < 1e-10:
+        return (buckets[-1] - buckets[0]) / (len(buckets) - 1)
+    return None
 
 
 # ---- the RDD -------------------------------------------------------------
@@ -359,6 +423,8 @@ class RDD:
         return self._id
 
     def getNumPartitions(self):
+        if self._base in self.ctx._empty_nodes:  # emptyRDD(): no partitions, as PySpark's
+            return 0
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
@@ -580,18 +646,18 @@ class RDD:
         vals = self.mapPartitions(_mp_reduce(f)).collect()
         if not vals:
             raise ValueError("Can not reduce() empty RDD")
-        return functools.reduce(f, vals)
+        return functools.reduce(_in_client(f), vals)
 
     def treeReduce(self, f, depth=2):
         return self.reduce(f)
 
     def fold(self, zeroValue, op):
         vals = self.mapPartitions(_mp_fold(zeroValue, op)).collect()
-        return functools.reduce(op, vals, zeroValue)
+        return functools.reduce(_in_client(op), vals, zeroValue)
 
     def aggregate(self, zeroValue, seqOp, combOp):
         vals = self.mapPartitions(_mp_fold(zeroValue, seqOp)).collect()
-        return functools.reduce(combOp, vals, zeroValue)
+        return functools.reduce(_in_client(combOp), vals, zeroValue)
 
     def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
         return self.aggregate(zeroValue, seqOp, combOp)
@@ -606,7 +672,10 @@ class RDD:
         return self.reduce(_pick(min, key))
 
     def stats(self):
-        return functools.reduce(StatCounter.mergeStats, self.mapPartitions(_stats_part).collect(), StatCounter())
+        parts = self._partials(_stats_part)
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return functools.reduce(StatCounter.mergeStats, parts)
 
     def mean(self):
         return self.stats().mean()
@@ -624,35 +693,56 @@ class RDD:
         return self.stats().sampleVariance()
 
     def histogram(self, buckets):
+        """Counts in buckets: an int n makes n even buckets between the
+        minimum and the maximum, a sorted list or tuple gives the bounds;
+        each bucket is [lo, hi) but the last, [lo, hi]; None and NaN are
+        not counted.
+
+        >>> sc.parallelize(range(51)).histogram(2)
+        ([0, 25, 50], [25, 26])
+        >>> sc.parallelize(["ab", "ac", "b", "bd", "ef"]).histogram(("a", "b", "c"))
+        (('a', 'b', 'c'), [2, 2])
+        """
         if isinstance(buckets, int):
             if buckets < 1:
                 raise ValueError("number of buckets must be >= 1")
-            st = self.stats()
-            if st.count() == 0:
-                raise ValueError("can not generate buckets with an empty RDD")
-            lo, hi = st.min(), st.max()
-            if lo == hi:
-                buckets_list = [lo, hi]
-            else:
-                inc = (hi - lo) / buckets
-                buckets_list = [lo + i * inc for i in range(buckets)] + [hi]
-            even = True
+            ranges = self._partials(_min_max_part)
+            if not ranges:
+                raise ValueError("Can not reduce() empty RDD")
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            if lo == hi or buckets == 1:
+                return [lo, hi], [self.filter(_comparable).count()]
+            buckets, inc = _even_buckets(lo, hi, buckets)
+        elif isinstance(buckets, (list, tuple)):
+            inc = _given_buckets(buckets)
+            lo, hi = buckets[0], buckets[-1]
         else:
-            buckets_list = list(buckets)
-            if len(buckets_list) < 2 or sorted(buckets_list) != buckets_list:
-                raise ValueError("buckets must be sorted and hold at least two values")
-            even = False
-        parts = self.mapPartitions(_histogram_part(buckets_list, even)).collect()
-        counts = [sum(c) for c in zip(*parts)] if parts else [0] * (len(buckets_list) - 1)
-        return buckets_list, counts
+            raise TypeError("buckets should be a list or tuple or number(int or long)")
+        parts = self._partials(_histogram_part(list(buckets), lo, hi, inc))
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return buckets, [sum(c) for c in zip(*parts)]
+
+    def _partials(self, part):
+        """part(iterator) of every partition, collected (none of an RDD of
+        no partitions, where PySpark's reduce of them raises)."""
+        if self.getNumPartitions() == 0:
+            return []
+        return self.mapPartitions(part).collect()
 
     def top(self, num, key=None):
-        parts = self.mapPartitions(_nlargest(num, key)).collect()
-        return heapq.nlargest(num, chain.from_iterable(parts), key=key)
+        parts = self._partials(_nlargest(num, key))
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return heapq.nlargest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeOrdered(self, num, key=None):
-        parts = self.mapPartitions(_nsmallest(num, key)).collect()
-        return heapq.nsmallest(num, chain.from_iterable(parts), key=key)
+        if num < 0:
+            raise ValueError("top N cannot be negative.")
+        if num == 0:
+            return []
+        parts = self._partials(_nsmallest(num, key))
+        return heapq.nsmallest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeSample(self, withReplacement, num, seed=None):
         if num < 0:
@@ -671,7 +761,10 @@ class RDD:
 
     def countByValue(self):
         total = defaultdict(int)
-        for d in self.mapPartitions(_count_values).collect():
+        parts = self._partials(_count_values)
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        for d in parts:
             for k, v in d.items():
                 total[k] += v
         return total
@@ -750,6 +843,18 @@ def _zero_then(zero, func):
     def create(v):
         return func(copy.deepcopy(zero), v)
     return create
+
+
+def _in_client(f):
+    """f for the merges that run in the client: a StopIteration it raises
+    fails the action with the words a task uses, rather than escaping as
+    the end of some iteration of the caller's."""
+    def g(*args):
+        try:
+            return f(*args)
+        except StopIteration as e:
+            raise RuntimeError(_stage.STOP_ITERATION) from e
+    return g
 
 
 def _partial_sum(it):

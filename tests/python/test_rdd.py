@@ -213,7 +213,7 @@ def test_accumulators_int_and_float(sc):
     sc.parallelize(range(10), 3).map(touch).count()
     assert n.value == 45 and isinstance(n.value, int)
     assert f.value == pytest.approx(45 / 4) and isinstance(f.value, float)
-    with pytest.raises(TypeError, match="ints or floats"):
+    with pytest.raises(TypeError, match="ints, floats or complex"):
         sc.accumulator("x")
 
 
