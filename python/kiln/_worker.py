@@ -41,7 +41,9 @@ def _deps(deps):
     for kind, name, hexid in deps:
         if (kind, name, hexid) in _added:
             continue
-        if kind == "file":
+        if kind == "env":  # SparkContext(environment=...), spark.executorEnv.*: hexid is the value
+            os.environ[name] = hexid
+        elif kind == "file":
             _link(name, hexid, "files")
         elif kind == "pyfile":
             path = _link(name, hexid, "pyfiles")
