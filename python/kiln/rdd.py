@@ -596,7 +596,9 @@ class RDD:
         return self.flatMap(_pairs_with(rows))
 
     def zipWithIndex(self):
-        counts = self.mapPartitions(_count_part).collect()
+        return self._with_index(self.mapPartitions(_count_part).collect())
+
+    def _with_index(self, counts):
         offsets, at = [], 0
         for c in counts:
             offsets.append(at)
@@ -607,10 +609,18 @@ class RDD:
         return self.zipWithIndex()
 
     def zip(self, other):
-        a = self.zipWithIndex().map(_swap)
-        b = other.zipWithIndex().map(_swap)
-        if self.count() != other.count():
-            raise ValueError("Can only zip RDDs with the same number of elements")
+        """Pairs the i-th element of each partition with the other's i-th
+        of the same partition; both must have the same partitions with the
+        same numbers of elements (PySpark's errors otherwise). kiln counts
+        the partitions here, so a mismatch raises at zip(), not later."""
+        if self.getNumPartitions() != other.getNumPartitions():
+            raise ValueError("Can only zip with RDD which has the same number of partitions")
+        mine = self.mapPartitions(_count_part).collect()
+        theirs = other.mapPartitions(_count_part).collect()
+        if mine != theirs:
+            raise ValueError("Can only zip RDDs with same number of elements in each partition")
+        a = self._with_index(mine).map(_swap)
+        b = other._with_index(theirs).map(_swap)
         return a.join(b).sortByKey().values()
 
     # ---- actions ------------------------------------------------------

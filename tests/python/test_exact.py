@@ -212,3 +212,15 @@ def test_accumulators_are_python_sums(sc):
         huge.add(2 ** 300)
     with pytest.raises(kiln.KilnError, match="up to 256 bits"):
         r.foreach(add_huge)
+
+
+def test_zip_needs_equal_partitions_as_pyspark(sc):
+    a = sc.parallelize(range(6), 2)
+    assert a.zip(sc.parallelize("abcdef", 2)).collect() == list(zip(range(6), "abcdef"))
+    with pytest.raises(ValueError, match="Can only zip with RDD which has the same number of partitions"):
+        a.zip(sc.parallelize(range(6), 3))
+    # equal totals, unequal partitions: PySpark refuses rather than pairing by position
+    with pytest.raises(ValueError, match="Can only zip RDDs with same number of elements in each partition"):
+        a.zip(a.mapPartitionsWithIndex(lambda i, it: list(it) + [99] if i == 0 else list(it)[1:]))
+    with pytest.raises(ValueError, match="Can only zip RDDs with same number of elements in each partition"):
+        a.zip(sc.parallelize(range(5), 2))
