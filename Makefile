@@ -197,6 +197,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/history.sh
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/local.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/cli.sh)
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/masters.sh)
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)

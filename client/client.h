@@ -53,6 +53,7 @@ struct kiln_ctx {
     msg_reader rd;
     seal seal; /* with a secret: the connection's keys (rd opens with seal.rx) */
     char app_id[64];
+    char ui[160]; /* the application's page on the driver's UI, or "" */
     const void *app_base; /* load address of the application's library */
     char app_path[4096];
     char err[4096];

@@ -87,6 +87,7 @@ static void app_register(driver *d, dconn *dc, const Kiln__AppRegister *r)
     Kiln__AppRegistered m = KILN__APP_REGISTERED__INIT;
     m.app_id = a->id;
     m.need_lib = *r->lib_hash && !store_has(d, r->lib_hash);
+    m.ui_port = (uint32_t)d->http_port;
     if (*a->lib_hash) store_use(d, a, a->lib_hash); /* none: a Python job */
     MSG_BODY(env, app_registered, APP_REGISTERED, &m);
     conn_send(dc->c, &env);

@@ -481,6 +481,12 @@ static PyObject *s_close(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *s_get_ui(PyObject *self, void *closure)
+{
+    session *s = (session *)self;
+    return live(s) ? PyUnicode_FromString(s->ctx->ui) : NULL;
+}
+
 static PyObject *s_get_app_id(PyObject *self, void *closure)
 {
     session *s = (session *)self;
@@ -514,6 +520,7 @@ static PyMethodDef session_methods[] = {
 
 static PyGetSetDef session_getset[] = {
     {"app_id", s_get_app_id, NULL, "the application's id on the driver", NULL},
+    {"ui", s_get_ui, NULL, "the application's page on the driver's UI (\"\" when the driver has none)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

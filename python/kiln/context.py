@@ -15,7 +15,7 @@ from .files import SparkFiles
 def _parse_master(master):
     """("local", slots) for local, local[N], local[*]; ("cluster",
     "HOST:PORT") for HOST:PORT, kiln://HOST:PORT and spark://HOST:PORT (the
-    scheme dropped, with a note for spark://, whose daemons kiln's are not)."""
+    scheme dropped: Context notes it for spark://, whose daemons kiln's are not)."""
     if master == "local" or master.startswith("local["):
         inside = master[len("local"):]
         if inside in ("", "[*]"):
@@ -29,9 +29,6 @@ def _parse_master(master):
         if scheme not in ("kiln", "spark"):
             raise ValueError("master %r: kiln runs on local, local[N], local[*], HOST:PORT, kiln://HOST:PORT or "
                              "spark://HOST:PORT" % master)
-        if scheme == "spark":
-            sys.stderr.write("kiln: master %s: the spark:// scheme is dropped; kiln's driver at %s\n"
-                             % (master, rest))
         master = rest
     host, colon, port = master.rpartition(":")
     if not colon or not host or not port.isdigit():
@@ -108,6 +105,14 @@ class Context:
             self.defaultParallelism = res.parallelism or 2
         self._session = _kiln.Session(where, secret, app_name, ["%s=%s" % kv for kv in res.kiln.items()])
         self._conf["spark.app.id"] = self._session.app_id
+        banner = os.environ.pop("KILN_SUBMIT_BANNER", None)  # `kiln submit`: said first, once
+        if banner is not None:
+            shown = "%s (a private driver and worker)" % (banner or master) if banner or kind == "local" else \
+                "the kiln driver at %s" % where
+            sys.stderr.write("kiln: application %s running on %s, UI %s\n"
+                             % (self._session.app_id, shown, self._session.ui or "(none)"))
+        if master.startswith("spark://"):
+            sys.stderr.write("kiln: master %s: the spark:// scheme is dropped; kiln's driver at %s\n" % (master, where))
         warn_unused(res.unused)
         self._deps = [("env", k, v) for k, v in sorted(self.environment.items())]  # (kind, name, hex) every stage needs
         self._shipper = Shipper()
