@@ -224,3 +224,24 @@ def test_zip_needs_equal_partitions_as_pyspark(sc):
         a.zip(a.mapPartitionsWithIndex(lambda i, it: list(it) + [99] if i == 0 else list(it)[1:]))
     with pytest.raises(ValueError, match="Can only zip RDDs with same number of elements in each partition"):
         a.zip(sc.parallelize(range(5), 2))
+
+
+def test_text_file_line_ends_as_hadoop(sc, tmp_path):
+    import re
+    import random
+    rng = random.Random(3)
+    parts = []
+    for i in range(3000):
+        parts.append("line%d %s" % (i, "x" * rng.randrange(0, 40)))
+        parts.append(rng.choice(["\n", "\r\n", "\r"]))
+    parts.append("last\r")  # a final '\r' without '\n': no part of the line
+    text = "".join(parts)
+    p = tmp_path / "ends.txt"
+    p.write_bytes(text.encode())
+    want = re.split(r"\r\n|\r|\n", text)
+    if want[-1] == "":
+        want.pop()
+    assert sc.textFile(str(p), 7).collect() == want
+    q = tmp_path / "cr_end.txt"
+    q.write_bytes(b"a\r\nb\r")
+    assert sc.textFile(str(q)).collect() == ["a", "b"]

@@ -96,14 +96,15 @@ static void lines_free(lines *l)
 
 /* The reference split of a file's content into lines (the contract in
  * split.h, written the obvious way). */
+/* The lines of p as Hadoop's LineReader cuts them: at '\n', '\r' or
+ * "\r\n"; a last line needs no line end. */
 static void ref_lines(lines *l, const char *p, size_t n)
 {
     size_t s = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            size_t e = i;
-            if (e > s && p[e - 1] == '\r') e--;
-            lines_add(l, p + s, e - s);
+        if (p[i] == '\n' || p[i] == '\r') {
+            lines_add(l, p + s, i - s);
+            if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') i++;
             s = i + 1;
         }
     }
@@ -193,7 +194,8 @@ static void check_all_cuts(const char *path, const lines *want, uint64_t total, 
     }
 }
 
-/* Generates random lines (some empty, some long) into a new buffer. */
+/* Generates random lines (some empty, some long) into a new buffer;
+ * with_cr 1 ends some with "\r\n", 2 some with '\r' alone too. */
 static char *gen_text(size_t target, size_t *n, int with_cr)
 {
     size_t cap = target + 4096, len = 0;
@@ -205,6 +207,10 @@ static char *gen_text(size_t target, size_t *n, int with_cr)
         if (len + ll + 2 > cap) break;
         for (size_t i = 0; i < ll; i++)
             p[len++] = (char)('a' + rnd() % 26);
+        if (with_cr == 2 && (x >> 56) % 5 == 0) { /* a line ended by '\r' alone */
+            p[len++] = '\r';
+            continue;
+        }
         if (with_cr && (x >> 50) % 3 == 0) p[len++] = '\r';
         p[len++] = '\n';
     }
@@ -327,14 +333,16 @@ END_TEST
 
 START_TEST(test_crlf)
 {
-    const char *text = "a\r\nbb\r\n\r\nccc\nd\r\r\n\re\r\n";
+    /* as Hadoop's LineReader: '\r' alone ends a line too, and a last '\r'
+     * without a '\n' is no part of the last line */
+    const char *text = "a\r\nbb\r\n\r\nccc\nd\r\r\n\re\r\nf\rg\r";
     write_file("crlf.txt", text, strlen(text));
     lines got = {0};
     read_all_ranges(tpath("crlf.txt"), 1, 0, &got);
-    const char *want_lines[] = {"a", "bb", "", "ccc", "d\r", "\re"};
-    ck_assert_uint_eq(got.n, 6);
+    const char *want_lines[] = {"a", "bb", "", "ccc", "d", "", "", "e", "f", "g"};
+    ck_assert_uint_eq(got.n, 10);
     size_t off = 0;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < 10; i++) {
         ck_assert_uint_eq(got.lens[i], strlen(want_lines[i]));
         ck_assert(memcmp(got.bytes + off, want_lines[i], got.lens[i]) == 0);
         off += got.lens[i];
@@ -343,16 +351,16 @@ START_TEST(test_crlf)
 
     lines want = {0};
     ref_lines(&want, text, strlen(text));
-    static const uint64_t splits[] = {0, 1, 2, 3, 5};
-    check_all_cuts(tpath("crlf.txt"), &want, strlen(text), splits, 5);
+    static const uint64_t splits[] = {0, 1, 2, 3, 5, 16, 17, 18};
+    check_all_cuts(tpath("crlf.txt"), &want, strlen(text), splits, 8);
     lines_free(&want);
 
     size_t n;
-    char *big = gen_text(100000, &n, 1);
+    char *big = gen_text(100000, &n, 2);
     write_file("crlf_big.txt", big, n);
     ref_lines(&want, big, n);
-    static const uint64_t bsplits[] = {0, 1000, 4097};
-    check_all_cuts(tpath("crlf_big.txt"), &want, n, bsplits, 3);
+    static const uint64_t bsplits[] = {0, 7, 13, 1000, 4097};
+    check_all_cuts(tpath("crlf_big.txt"), &want, n, bsplits, 5);
     lines_free(&want);
     free(big);
 }
