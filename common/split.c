@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -248,13 +249,24 @@ static int add_glob(file_list *fl, const char *pattern, char *err, size_t errlen
 
 /* The number of ranges of `split` bytes or fewer that the files cut into:
  * the sum of ceil(size / split). */
+int split_is_gzip(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 3 && !strcmp(path + n - 3, ".gz");
+}
+
+/* The ranges of one file of size s: a gzip file is one (none when empty). */
+static uint64_t file_ranges(const char *path, uint64_t s, uint64_t split)
+{
+    if (split_is_gzip(path)) return s != 0;
+    return s / split + (s % split != 0);
+}
+
 static uint64_t count_ranges(const file_list *fl, uint64_t split)
 {
     uint64_t count = 0;
-    for (size_t i = 0; i < fl->n; i++) {
-        uint64_t s = fl->v[i].size;
-        count += s / split + (s % split != 0);
-    }
+    for (size_t i = 0; i < fl->n; i++)
+        count += file_ranges(fl->v[i].path, fl->v[i].size, split);
     return count;
 }
 
@@ -299,20 +311,25 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split, text_sp
         return -1;
     }
 
-    uint64_t total = 0;
+    /* the sizes of the files that can be cut; each gzip file is one range */
+    uint64_t total = 0, whole = 0;
     for (size_t i = 0; i < fl.n; i++)
-        total += fl.v[i].size;
+        if (split_is_gzip(fl.v[i].path))
+            whole += fl.v[i].size != 0;
+        else
+            total += fl.v[i].size;
     uint64_t parts = min_partitions > 1 ? (uint64_t)min_partitions : 1;
+    parts = parts > whole ? parts - whole : 1;
     uint64_t split = total / parts + (total % parts != 0);
     if (split == 0) split = 1;
-    if (total >= parts && count_ranges(&fl, split) < parts) {
+    if (total >= parts && count_ranges(&fl, split) - whole < parts) {
         /* Rounding per file left fewer than `parts` ranges (17 bytes in
          * 7 parts: ceil(17 / 3) = 6). Take the largest smaller size that
          * gives enough; size 1 gives `total` ranges, so one exists. */
         uint64_t lo = 1, hi = split; /* count(lo) >= parts > count(hi) */
         while (hi - lo > 1) {
             uint64_t mid = lo + (hi - lo) / 2;
-            if (count_ranges(&fl, mid) >= parts)
+            if (count_ranges(&fl, mid) - whole >= parts)
                 lo = mid;
             else
                 hi = mid;
@@ -332,7 +349,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split, text_sp
     }
     for (size_t i = 0; i < fl.n; i++) {
         uint64_t s = fl.v[i].size;
-        uint64_t k = s / split + (s % split != 0);
+        uint64_t k = file_ranges(fl.v[i].path, s, split);
         uint64_t base = k ? s / k : 0, rem = k ? s % k : 0;
         uint64_t start = 0;
         for (uint64_t j = 0; j < k; j++) {
@@ -381,6 +398,19 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
                         r->line_start, r->len);
         r->buf = nb;
         r->cap = ncap;
+    }
+    if (r->gz) {
+        size_t want = r->cap - r->len;
+        int n = gzread((gzFile)r->gz, r->buf + r->len, want > (1u << 30) ? 1u << 30 : (unsigned)want);
+        if (n < 0) {
+            int zerr;
+            const char *msg = gzerror((gzFile)r->gz, &zerr);
+            return errf(err, errlen, "gzip data at offset %" PRIu64 " (uncompressed): %s", r->pos + r->len,
+                        zerr == Z_ERRNO ? strerror(errno) : msg);
+        }
+        if (n == 0) r->eof = 1;
+        r->len += (size_t)n;
+        return 0;
     }
     for (;;) {
         ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->pos + r->len));
@@ -449,6 +479,22 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t 
     }
     r->cap = LINE_BUF_INITIAL;
     r->end = end;
+    if (split_is_gzip(path)) { /* one range, the whole file, decompressed (offsets are uncompressed ones) */
+        if (start != 0) {
+            line_reader_close(r);
+            return errf(err, errlen, "%s: a gzip file is read whole, not from offset %" PRIu64, path, start);
+        }
+        r->gz = gzdopen(r->fd, "rb");
+        if (!r->gz) {
+            line_reader_close(r);
+            return errf(err, errlen, "%s: cannot read it as gzip: out of memory", path);
+        }
+        r->fd = -1; /* the stream owns it */
+        gzbuffer((gzFile)r->gz, 256u << 10);
+        r->end = end ? UINT64_MAX : 0;
+        r->pos = r->line_start = 0;
+        return 0;
+    }
     (void)posix_fadvise(r->fd, (off_t)(start ? start - 1 : 0), 0, POSIX_FADV_SEQUENTIAL);
     if (start == 0 || start >= end) {
         /* nothing to skip, or an empty range (next returns 0 at once) */
@@ -531,6 +577,8 @@ int line_reader_next(line_reader *r, const char **line, size_t *len, char *err, 
  * failed, and twice. */
 void line_reader_close(line_reader *r)
 {
+    if (r->gz) gzclose((gzFile)r->gz);
+    r->gz = NULL;
     if (r->fd >= 0) close(r->fd);
     free(r->buf);
     r->fd = -1;

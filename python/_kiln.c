@@ -299,6 +299,7 @@ typedef struct job_call {
     int kind; /* 0 collect, 1 take, 2 count, 3 save_text */
     size_t limit;
     const char *dir;
+    const char *codec; /* save_text: NULL, or "gzip" */
     kiln_recs recs;
     int64_t result;
     int done;
@@ -321,7 +322,7 @@ static void *job_thread(void *arg)
         r = kiln_count(jc->rdd);
         break;
     default:
-        r = kiln_save_text(jc->rdd, jc->dir);
+        r = client_save_text(jc->rdd, jc->dir, jc->codec);
     }
     pthread_mutex_lock(&jc->mu);
     jc->result = r;
@@ -411,11 +412,11 @@ static PyObject *s_save_text(PyObject *self, PyObject *args)
 {
     session *s = (session *)self;
     long id;
-    const char *dir;
-    if (!PyArg_ParseTuple(args, "ls", &id, &dir)) return NULL;
+    const char *dir, *codec = NULL;
+    if (!PyArg_ParseTuple(args, "ls|z", &id, &dir, &codec)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    job_call jc = {.rdd = p, .kind = 3, .dir = dir};
+    job_call jc = {.rdd = p, .kind = 3, .dir = dir, .codec = codec};
     if (run_job(s, &jc) < 0) return NULL;
     if (jc.result < 0) return ctx_error(s->ctx);
     Py_RETURN_NONE;
@@ -509,7 +510,7 @@ static PyMethodDef session_methods[] = {
     {"partitions", s_partitions, METH_VARARGS, "partitions(node) -> int"},
     {"collect", s_collect, METH_VARARGS, "collect(node, fmt[, limit]) -> list, in partition order"},
     {"count", s_count, METH_VARARGS, "count(node) -> int"},
-    {"save_text", s_save_text, METH_VARARGS, "save_text(node, dir)"},
+    {"save_text", s_save_text, METH_VARARGS, "save_text(node, dir, codec=None): codec None or \"gzip\""},
     {"broadcast", s_broadcast, METH_VARARGS, "broadcast(data) -> hex id"},
     {"unbroadcast", s_unbroadcast, METH_VARARGS, "unbroadcast(hex)"},
     {"counter", s_counter, METH_VARARGS, "counter(name) -> int: the sum over successful tasks"},

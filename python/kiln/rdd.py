@@ -792,11 +792,24 @@ class RDD:
         self.mapPartitions(_foreach_partition(f)).count()
 
     def saveAsTextFile(self, path, compressionCodecClass=None):
-        self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path))
+        """One part per partition, DIR/part-NNNNN, then DIR/_SUCCESS; with
+        compressionCodecClass="org.apache.hadoop.io.compress.GzipCodec" the
+        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back."""
+        codec = None
+        if compressionCodecClass is not None:
+            codec = _CODECS.get(compressionCodecClass)
+            if codec is None:
+                raise ValueError("compressionCodecClass %r: kiln writes %s" % (
+                    compressionCodecClass, " or ".join(sorted(_CODECS))))
+        self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path), codec)
 
     def saveAsPickleFile(self, path, batchSize=10):
         """kiln's own layout: text parts of base64-encoded pickled batches."""
         self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
+
+
+# Hadoop's codec classes kiln writes, and the executor's name for each
+_CODECS = {"org.apache.hadoop.io.compress.GzipCodec": "gzip"}
 
 
 def _pickle_file(ctx, name, minPartitions=None):

@@ -245,3 +245,35 @@ def test_text_file_line_ends_as_hadoop(sc, tmp_path):
     q = tmp_path / "cr_end.txt"
     q.write_bytes(b"a\r\nb\r")
     assert sc.textFile(str(q)).collect() == ["a", "b"]
+
+
+GZIP = "org.apache.hadoop.io.compress.GzipCodec"
+
+
+def test_save_as_gzip_and_read_gz_back(sc, tmp_path):
+    import gzip
+    lines = ["row %d %s" % (i, "é" * (i % 5)) for i in range(5000)]
+    out = str(tmp_path / "gz")
+    sc.parallelize(lines, 3).saveAsTextFile(out, compressionCodecClass=GZIP)
+    names = sorted(os.listdir(out))
+    assert names == ["_SUCCESS", "part-00000.gz", "part-00001.gz", "part-00002.gz"]
+    back = []
+    for n in names[1:]:
+        with gzip.open(os.path.join(out, n), "rt", encoding="utf-8") as f:  # the oracle: Python's gzip
+            back.extend(f.read().splitlines())
+    assert back == lines
+    assert sc.textFile(out).collect() == lines            # a directory of .gz parts
+    assert sc.textFile(out + "/part-00001.gz").count() == 2 * len(lines) // 3 - len(lines) // 3
+    # a gzip file of several members (as `cat a.gz b.gz`), with Hadoop's line ends
+    multi = tmp_path / "multi.txt.gz"
+    multi.write_bytes(gzip.compress(b"a\r\nb\n") + gzip.compress(b"c\rd"))
+    assert sc.textFile(str(multi), 4).collect() == ["a", "b", "c", "d"]
+    plain = str(tmp_path / "plain")
+    sc.parallelize(lines[:10], 2).saveAsTextFile(plain)
+    assert sorted(os.listdir(plain)) == ["_SUCCESS", "part-00000", "part-00001"]
+    with pytest.raises(ValueError, match="kiln writes org.apache.hadoop.io.compress.GzipCodec"):
+        sc.parallelize([1]).saveAsTextFile(str(tmp_path / "bz"), "org.apache.hadoop.io.compress.BZip2Codec")
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(gzip.compress(b"x\n" * 1000)[:-12] + b"\x00" * 12)
+    with pytest.raises(kiln.KilnError, match="gzip"):
+        sc.textFile(str(bad)).collect()

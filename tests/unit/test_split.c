@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "split.h"
 
@@ -366,6 +367,56 @@ START_TEST(test_crlf)
 }
 END_TEST
 
+/* A .gz file is one range, read whole and decompressed; beside a plain
+ * file in a directory, only the plain one is cut. */
+START_TEST(test_gzip)
+{
+    size_t n;
+    char *text = gen_text(200000, &n, 2);
+    lines want = {0};
+    ref_lines(&want, text, n);
+    mkdir(tpath("gzdir"), 0755);
+    gzFile g = gzopen(tpath("gzdir/a.txt.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, text, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(g), Z_OK);
+    for (int parts = 1; parts <= 8; parts *= 2) {
+        lines got = {0};
+        ck_assert_uint_eq(read_all_ranges(tpath("gzdir/a.txt.gz"), parts, 4096, &got), 1);
+        assert_lines_eq(&got, &want);
+        lines_free(&got);
+    }
+    write_file("gzdir/b.txt", text, n);
+    text_split_list l;
+    char err[512];
+    ck_assert_int_eq(split_plan(tpath("gzdir"), 4, 0, &l, err, sizeof(err)), 0);
+    size_t gz = 0;
+    for (size_t i = 0; i < l.n; i++)
+        gz += split_is_gzip(l.v[i].path);
+    ck_assert_uint_eq(gz, 1);
+    ck_assert_uint_ge(l.n, 4); /* the plain file gives the other three or more */
+    split_list_free(&l);
+    lines got = {0};
+    read_all_ranges(tpath("gzdir"), 4, 0, &got);
+    ck_assert_uint_eq(got.n, 2 * want.n);
+    lines_free(&got);
+    lines_free(&want);
+    free(text);
+
+    write_file("bad.gz", "\x1f\x8b\x08\x00garbage that is no deflate stream", 40);
+    line_reader r;
+    const char *p;
+    size_t len;
+    ck_assert_int_eq(line_reader_open(&r, tpath("bad.gz"), 0, 40, err, sizeof(err)), 0);
+    int rc;
+    while ((rc = line_reader_next(&r, &p, &len, err, sizeof(err))) == 1)
+        ;
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, "gzip"), "%s", err);
+    line_reader_close(&r);
+}
+END_TEST
+
 START_TEST(test_directory)
 {
     ck_assert_int_eq(mkdir(tpath("in"), 0755), 0);
@@ -549,6 +600,7 @@ static Suite *split_suite(void)
     tcase_add_test(tc, test_empty_file);
     tcase_add_test(tc, test_only_newlines);
     tcase_add_test(tc, test_crlf);
+    tcase_add_test(tc, test_gzip);
     tcase_add_test(tc, test_directory);
     tcase_add_test(tc, test_glob_and_relative_paths);
     tcase_add_test(tc, test_errors_name_the_path);
