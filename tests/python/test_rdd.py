@@ -162,7 +162,7 @@ def test_broadcast_and_misc(sc):
         [(1, "a"), (1, "b"), (2, "a"), (2, "b")]
     assert sorted(sc.parallelize([1, 2, 3]).subtract(sc.parallelize([2])).collect()) == [1, 3]
     assert sorted(sc.parallelize([1, 2, 3]).intersection(sc.parallelize([2, 3, 4])).collect()) == [2, 3]
-    assert sc.parallelize([1, 2, 3], 2).zip(sc.parallelize("abc", 3)).collect() == [(1, "a"), (2, "b"), (3, "c")]
+    assert sc.parallelize([1, 2, 3], 2).zip(sc.parallelize("abc", 2)).collect() == [(1, "a"), (2, "b"), (3, "c")]
     assert sc.parallelize([(1, 2)]).collectAsMap() == {1: 2}
     assert len(sc.parallelize(range(1000), 4).sample(False, 0.5, 1).collect()) in range(350, 650)
 
