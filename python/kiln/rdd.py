@@ -52,34 +52,54 @@ def _identity(split, it):
     return it
 
 
-# The user's functions run inside generators, never inside map() or
-# filter() from C: a StopIteration a user function raises then fails the
-# task (PEP 479 turns it into a RuntimeError at the generator's edge, which
-# kiln._worker.run reports as PySpark does) instead of ending the partition
-# early as the end of the input would.
+# A StopIteration that a user function raises must fail the task, never
+# end the partition early as the end of the input would: the user's
+# functions run under the executor's user_map and user_filter (map() and
+# filter() in C that turn it into PySpark's error), or inside generators,
+# where PEP 479 makes it a RuntimeError that kiln._worker.run rewords.
 
 def _calls(f, it):
     for x in it:
         yield f(x)
 
 
+def _kept(f, it):
+    for x in it:
+        if f(x):
+            yield x
+
+
+def _user_map(f, it):
+    try:
+        from _kiln_exec import user_map  # in an executor
+    except ImportError:
+        return _calls(f, it)
+    return user_map(f, it)
+
+
+def _user_filter(f, it):
+    try:
+        from _kiln_exec import user_filter
+    except ImportError:
+        return _kept(f, it)
+    return user_filter(f, it)
+
+
 def _map(f):
     def stage(split, it):
-        return _calls(f, it)
+        return _user_map(f, it)
     return stage
 
 
 def _flat_map(f):
     def stage(split, it):
-        return chain.from_iterable(_calls(f, it))
+        return chain.from_iterable(_user_map(f, it))
     return stage
 
 
 def _filter(f):
     def stage(split, it):
-        for x in it:
-            if f(x):
-                yield x
+        return _user_filter(f, it)
     return stage
 
 
