@@ -187,9 +187,13 @@ class Context:
     # ---- sources ------------------------------------------------------
 
     def textFile(self, name, minPartitions=None, use_unicode=True):
+        """The lines of a file, a directory or a glob (.gz files
+        decompressed); str, or with use_unicode=False the lines' bytes as
+        they are, as PySpark's."""
         from .rdd import RDD
         n = minPartitions or min(self.defaultParallelism, 2)
-        return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT)
+        return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT if use_unicode else
+                       _stage.BYTES)
 
     def parallelize(self, c, numSlices=None):
         from .rdd import RDD
@@ -230,6 +234,9 @@ class Context:
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
+        if accum_param is not None:  # never a silently different sum
+            raise NotImplementedError("kiln accumulators add numbers with +; a custom AccumulatorParam is not "
+                                      "supported")
         return Accumulator(self, value)
 
     def addFile(self, path, recursive=False):

@@ -277,3 +277,20 @@ def test_save_as_gzip_and_read_gz_back(sc, tmp_path):
     bad.write_bytes(gzip.compress(b"x\n" * 1000)[:-12] + b"\x00" * 12)
     with pytest.raises(kiln.KilnError, match="gzip"):
         sc.textFile(str(bad)).collect()
+
+
+def test_text_file_bytes_and_accumulator_params(sc, tmp_path):
+    p = tmp_path / "latin.txt"
+    p.write_bytes(b"caf\xe9\nplain\r\n\xff\xfe\n")
+    assert sc.textFile(str(p), use_unicode=False).collect() == [b"caf\xe9", b"plain", b"\xff\xfe"]
+    assert sc.textFile(str(p), use_unicode=False).map(len).collect() == [4, 5, 2]
+    assert sc.textFile(str(p)).collect()[1] == "plain"
+
+    class Param:
+        def zero(self, v):
+            return v
+
+        def addInPlace(self, a, b):
+            return a + b
+    with pytest.raises(NotImplementedError, match="AccumulatorParam"):
+        sc.accumulator([0, 0], Param())
