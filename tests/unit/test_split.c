@@ -403,11 +403,12 @@ START_TEST(test_gzip)
     lines_free(&want);
     free(text);
 
-    write_file("bad.gz", "\x1f\x8b\x08\x00garbage that is no deflate stream", 40);
+    static const char bad[] = "\x1f\x8b\x08\x00garbage that is no deflate stream";
+    write_file("bad.gz", bad, sizeof bad - 1);
     line_reader r;
     const char *p;
     size_t len;
-    ck_assert_int_eq(line_reader_open(&r, tpath("bad.gz"), 0, 40, err, sizeof(err)), 0);
+    ck_assert_int_eq(line_reader_open(&r, tpath("bad.gz"), 0, sizeof bad - 1, err, sizeof(err)), 0);
     int rc;
     while ((rc = line_reader_next(&r, &p, &len, err, sizeof(err))) == 1)
         ;
