@@ -5,16 +5,24 @@ to the driver as they are. Any spark.* key is accepted and kept, so
 sc.getConf().get(key) reads it back; those in SPARK_KEYS have a kiln
 meaning and take effect, the rest are named once on stderr as unused (a
 warning, never an error). docs/python.md has the same table."""
+import os
 import re
 import sys
 
 
 class SparkConf:
     """Settings for a Context, as PySpark's SparkConf: spark.* keys and
-    kiln's own per-job keys."""
+    kiln's own per-job keys. With loadDefaults (the default) it starts with
+    what `kiln submit --conf` passed, as PySpark's starts with
+    spark-submit's."""
 
     def __init__(self, loadDefaults=True, _jvm=None, _jconf=None):
         self._conf = {}
+        if loadDefaults:
+            for line in os.environ.get("KILN_CONF", "").split("\n"):
+                if "=" in line:
+                    k, v = line.split("=", 1)
+                    self._conf[k] = v
 
     def set(self, key, value):
         self._conf[key] = str(value)

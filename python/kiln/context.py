@@ -130,7 +130,7 @@ class Context:
     def getConf(self):
         """A copy of the context's settings, spark.master, spark.app.name and
         spark.app.id included."""
-        return SparkConf().setAll(self._conf.items())
+        return SparkConf(loadDefaults=False).setAll(self._conf.items())
 
     def __reduce__(self):
         raise RuntimeError("a SparkContext can be used only in the client script, not inside a function that runs "

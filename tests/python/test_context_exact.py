@@ -133,3 +133,15 @@ def test_add_file_again_never_disagrees(cluster, tmp_path, capfd):
             ctx.addFile(str(other / "settings.ini"))
     finally:
         ctx.stop()
+
+
+def test_spark_conf_loads_submits_conf(monkeypatch):
+    monkeypatch.setenv("KILN_CONF", "spark.executor.memory=3g\ntask.timeout=5s")
+    c = kiln.SparkConf()
+    assert c.get("spark.executor.memory") == "3g" and c.get("task.timeout") == "5s"
+    assert kiln.SparkConf(loadDefaults=False).getAll() == []
+    c.setIfMissing("spark.executor.memory", "1g").setIfMissing("spark.x", "y")
+    assert c.get("spark.executor.memory") == "3g" and c.get("spark.x") == "y"
+    with pytest.raises(RuntimeError):
+        c.setExecutorEnv()
+    assert kiln.SparkConf(False).setExecutorEnv(pairs=[("A", "1")]).get("spark.executorEnv.A") == "1"
