@@ -294,3 +294,13 @@ def test_text_file_bytes_and_accumulator_params(sc, tmp_path):
             return a + b
     with pytest.raises(NotImplementedError, match="AccumulatorParam"):
         sc.accumulator([0, 0], Param())
+
+
+def test_docstring_examples(sc):
+    import doctest
+    from kiln import rdd, stats
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for obj, globs in ((stats, {}), (rdd.RDD.histogram, {"sc": sc})):
+        for test in doctest.DocTestFinder().find(obj, globs=dict(globs, StatCounter=stats.StatCounter)):
+            runner.run(test)
+    assert runner.failures == 0 and runner.tries >= 7
