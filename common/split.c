@@ -255,6 +255,19 @@ int split_is_gzip(const char *path)
     return n > 3 && !strcmp(path + n - 3, ".gz");
 }
 
+/* The extension of a file Hadoop would decompress with a codec kiln does
+ * not have (read as text it would be garbage), or NULL. */
+static const char *unread_codec(const char *path)
+{
+    static const char *const exts[] = {".bz2", ".deflate", ".lz4", ".snappy", ".zst", NULL};
+    size_t n = strlen(path);
+    for (size_t i = 0; exts[i]; i++) {
+        size_t m = strlen(exts[i]);
+        if (n > m && !strcmp(path + n - m, exts[i])) return exts[i];
+    }
+    return NULL;
+}
+
 /* The ranges of one file of size s: a gzip file is one (none when empty). */
 static uint64_t file_ranges(const char *path, uint64_t s, uint64_t split)
 {
@@ -311,6 +324,14 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split, text_sp
         return -1;
     }
 
+    for (size_t i = 0; i < fl.n; i++) {
+        const char *ext = unread_codec(fl.v[i].path);
+        if (ext) {
+            rc = errf(err, errlen, "%s: a %s file: kiln reads plain text and gzip (.gz) only", fl.v[i].path, ext);
+            file_list_free(&fl);
+            return rc;
+        }
+    }
     /* the sizes of the files that can be cut; each gzip file is one range */
     uint64_t total = 0, whole = 0;
     for (size_t i = 0; i < fl.n; i++)

@@ -273,6 +273,10 @@ def test_save_as_gzip_and_read_gz_back(sc, tmp_path):
     assert sorted(os.listdir(plain)) == ["_SUCCESS", "part-00000", "part-00001"]
     with pytest.raises(ValueError, match="kiln writes org.apache.hadoop.io.compress.GzipCodec"):
         sc.parallelize([1]).saveAsTextFile(str(tmp_path / "bz"), "org.apache.hadoop.io.compress.BZip2Codec")
+    import bz2
+    (tmp_path / "data.txt.bz2").write_bytes(bz2.compress(b"a\nb\n"))
+    with pytest.raises(kiln.KilnError, match="a .bz2 file: kiln reads plain text and gzip"):
+        sc.textFile(str(tmp_path / "data.txt.bz2")).collect()
     bad = tmp_path / "bad.gz"
     bad.write_bytes(gzip.compress(b"x\n" * 1000)[:-12] + b"\x00" * 12)
     with pytest.raises(kiln.KilnError, match="gzip"):

@@ -404,6 +404,9 @@ START_TEST(test_gzip)
     free(text);
 
     static const char bad[] = "\x1f\x8b\x08\x00garbage that is no deflate stream";
+    write_file("gzdir/c.txt.bz2", "BZh9", 4); /* Hadoop would decompress it: kiln refuses, never reads garbage */
+    ck_assert_int_eq(split_plan(tpath("gzdir"), 4, 0, &l, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "c.txt.bz2: a .bz2 file: kiln reads plain text and gzip (.gz) only"), "%s", err);
     write_file("bad.gz", bad, sizeof bad - 1);
     line_reader r;
     const char *p;
