@@ -16,14 +16,13 @@ into a closure.
 import copy
 import functools
 import heapq
-import math
 import operator
 import os
 import random
 from collections import defaultdict, deque
 from itertools import chain, count, islice
 
-from . import _stage
+from . import _buckets, _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
 from .stats import StatCounter
 
@@ -302,74 +301,6 @@ def _from_pickled_lines(line):
     import base64
     import pickle
     return pickle.loads(base64.b64decode(line))
-
-
-def _comparable(x):
-    """Whether histogram counts x: None and NaN are left out, as PySpark does."""
-    return x is not None and not (type(x) is float and x != x)
-
-
-def _min_max_part(it):
-    it = filter(_comparable, it)
-    for lo in it:
-        hi = lo
-        for x in it:
-            if x < lo:
-                lo = x
-            if x > hi:
-                hi = x
-        yield lo, hi
-
-
-def _histogram_part(buckets, lo, hi, inc):
-    """Counts per bucket; inc is the width of evenly spaced buckets, or
-    None to search the bounds. The last bucket is closed: hi counts in it."""
-    import bisect
-    n = len(buckets) - 1
-
-    def stage(it):
-        counts = [0] * (n + 1)
-        for x in it:
-            if not _comparable(x) or x < lo or x > hi:
-                continue
-            counts[int((x - lo) / inc) if inc is not None else bisect.bisect_right(buckets, x) - 1] += 1
-        counts[n - 1] += counts.pop()
-        yield counts
-    return stage
-
-
-def _even_buckets(lo, hi, n):
-    """n buckets from lo to hi: integer bounds while the width is a whole
-    number, else floats; hi itself as the last bound (PySpark's rule)."""
-    try:
-        inc = (hi - lo) / n
-    except TypeError:
-        raise TypeError("Can not generate buckets with non-number in RDD") from None
-    if math.isinf(inc):
-        raise ValueError("Can not generate buckets with infinite value")
-    if int(inc) * n == hi - lo:
-        inc = int(inc)
-    return [lo + i * inc for i in range(n)] + [hi], inc
-
-
-def _given_buckets(buckets):
-    """Checks sorted bounds as PySpark does; the width when they are
-    evenly spaced (numbers within 1e-10), else None."""
-    if len(buckets) < 2:
-        raise ValueError("buckets should have more than one value")
-    if any(b is None or (isinstance(b, float) and math.isnan(b)) for b in buckets):
-        raise ValueError("can not have None or NaN in buckets")
-    if sorted(buckets) != list(buckets):
-        raise ValueError("buckets should be sorted")
-    if len(set(buckets)) != len(buckets):
-        raise ValueError("buckets should not contain duplicated values")
-    try:
-        steps = [b - a for a, b in zip(buckets, buckets[1:])]
-    except TypeError:  # strings, tuples: bounds searched
-        return None
-    if max(steps) - min(steps) < 1e-10:
-        return (buckets[-1] - buckets[0]) / (len(buckets) - 1)
-    return None
 
 
 # ---- the RDD -------------------------------------------------------------
@@ -736,19 +667,19 @@ class RDD:
         if isinstance(buckets, int):
             if buckets < 1:
                 raise ValueError("number of buckets must be >= 1")
-            ranges = self._partials(_min_max_part)
+            ranges = self._partials(_buckets.min_max_part)
             if not ranges:
                 raise ValueError("Can not reduce() empty RDD")
             lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
             if lo == hi or buckets == 1:
-                return [lo, hi], [self.filter(_comparable).count()]
-            buckets, inc = _even_buckets(lo, hi, buckets)
+                return [lo, hi], [self.filter(_buckets.comparable).count()]
+            buckets, inc = _buckets.even_buckets(lo, hi, buckets)
         elif isinstance(buckets, (list, tuple)):
-            inc = _given_buckets(buckets)
+            inc = _buckets.given_buckets(buckets)
             lo, hi = buckets[0], buckets[-1]
         else:
             raise TypeError("buckets should be a list or tuple or number(int or long)")
-        parts = self._partials(_histogram_part(list(buckets), lo, hi, inc))
+        parts = self._partials(_buckets.histogram_part(list(buckets), lo, hi, inc))
         if not parts:
             raise ValueError("Can not reduce() empty RDD")
         return buckets, [sum(c) for c in zip(*parts)]
