@@ -16,7 +16,7 @@ SAN ?=
 PREFIX ?= /usr/local
 CC ?= cc
 
-PKGS := libevent libprotobuf-c liblz4 check inih jansson libxxhash libcrypto
+PKGS := libevent libprotobuf-c liblz4 check inih jansson libxxhash libcrypto zlib
 DEPS_OK := $(shell bash scripts/deps.sh >&2 && echo ok)
 
 # Python: always Debian's interpreter, never the first python3 on PATH
@@ -41,8 +41,8 @@ ifeq ($(SAN),1)
 endif
 CFLAGS_ALL := -std=gnu11 $(WARN) $(OPT) -D_GNU_SOURCE -Iinclude -Icommon -I$(BUILD)/gen -Iworker -Iexecutor -Ipython \
 	$(PY_CFLAGS) -DKILN_PYTHON='"$(PY_BIN)"' \
-	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash 2>/dev/null) $(CFLAGS)
-LIBS_COMMON := $(shell pkg-config --libs libevent libprotobuf-c liblz4 inih jansson libxxhash libcrypto 2>/dev/null) -ldl -lm
+	$(shell pkg-config --cflags libevent libprotobuf-c liblz4 inih jansson libxxhash zlib 2>/dev/null) $(CFLAGS)
+LIBS_COMMON := $(shell pkg-config --libs libevent libprotobuf-c liblz4 inih jansson libxxhash libcrypto zlib 2>/dev/null) -ldl -lm
 LDFLAGS_ALL := $(OPT) $(LDFLAGS)
 
 GEN_C := $(BUILD)/gen/kiln.pb-c.c
@@ -205,6 +205,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/history.sh
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/local.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/cli.sh)
+	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/masters.sh)
 	$(MAKE) --no-print-directory check-python
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)

@@ -440,7 +440,14 @@ int kiln_reduce(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, void **out, 
 
 int kiln_save_text(kiln_rdd *rdd, const char *dir)
 {
+    return client_save_text(rdd, dir, NULL);
+}
+
+int client_save_text(kiln_rdd *rdd, const char *dir, const char *codec)
+{
     if (!rdd || !dir) return -1;
+    int gzip = codec && !strcmp(codec, "gzip");
+    if (codec && *codec && !gzip) return client_fail(rdd->ctx, "kiln_save_text: unknown codec '%s' (kiln writes gzip)", codec);
     kiln_ctx *ctx = rdd->ctx;
     char abs[2 * PATH_MAX + 2];
     if (dir[0] == '/') {
@@ -465,6 +472,7 @@ int kiln_save_text(kiln_rdd *rdd, const char *dir)
     Kiln__Action a = KILN__ACTION__INIT;
     a.kind = KILN__ACTION_KIND__ACTION_SAVE_TEXT;
     a.dir = abs;
+    a.codec = gzip ? "gzip" : "";
     job_result res;
     if (client_run_job(ctx, rdd, &a, &res) < 0) {
         commit_abort(abs);
@@ -475,7 +483,8 @@ int kiln_save_text(kiln_rdd *rdd, const char *dir)
     if (res.ncommit != res.nparts)
         rc = client_fail(ctx, "kiln_save_text: the driver named %zu of %zu partitions to commit", res.ncommit,
                          res.nparts);
-    else if (commit_job(abs, res.commit_tasks, res.commit_attempts, res.ncommit, err, sizeof err) < 0)
+    else if (commit_job_ext(abs, gzip ? ".gz" : "", res.commit_tasks, res.commit_attempts, res.ncommit, err,
+                            sizeof err) < 0)
         rc = client_fail(ctx, "kiln_save_text: %s", err);
     if (rc < 0 && res.ncommit != res.nparts) commit_abort(abs);
     job_result_release(&res);

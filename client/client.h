@@ -59,6 +59,7 @@ struct kiln_ctx {
     msg_reader rd;
     seal seal; /* with a secret: the connection's keys (rd opens with seal.rx) */
     char app_id[64];
+    char ui[160]; /* the application's page on the driver's UI, or "" */
     const void *app_base; /* load address of the application's library */
     char app_path[4096];
     char err[4096];
@@ -88,6 +89,10 @@ struct kiln_ctx {
  * without a library, whose stages call built-ins only: a Python job) under
  * app_name (NULL: the library's file name).
  * conf: "key=value" strings for every job. NULL with a message. */
+/* kiln_save_text with a codec: NULL or "" plain text, "gzip" for
+ * DIR/part-NNNNN.gz parts; any other fails. 0, or -1 (kiln_errmsg). */
+int client_save_text(kiln_rdd *rdd, const char *dir, const char *codec);
+
 kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *app_name, const char *lib_path,
                          const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen);
 void client_ctx_free(kiln_ctx *ctx);

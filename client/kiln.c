@@ -37,9 +37,9 @@
 #include "secret.h"
 #include "util.h"
 
-static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [--conf KEY=VALUE]... APP.so [ARGS...]\n"
+static const char usage[] = "usage: kiln submit [--master MASTER] [--conf KEY=VALUE]... [--verbose] APP.so [ARGS...]\n"
                             "       kiln submit [--master ...] [--conf ...] [--py-files A.zip,b.py] [--files x.ini]\n"
-                            "                   JOB.py [ARGS...]\n"
+                            "                   [--verbose] JOB.py [ARGS...]\n"
                             "       kiln status|workers|jobs|apps [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
                             "       kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]\n"
@@ -47,7 +47,9 @@ static const char usage[] = "usage: kiln submit [--master HOST:PORT|local[N]] [-
                             "default secret the daemons use too: ~/.config/kiln/secret, or /var/lib/kiln/secret\n"
                             "for the service's user and group; local[N] makes a fresh one).\n"
                             "The master defaults to $KILN_MASTER, then 127.0.0.1:7077 (local[2] for JOB.py, as\n"
-                            "kiln.Context() does).\n";
+                            "kiln.Context() does). MASTER is HOST:PORT, kiln://HOST:PORT, spark://HOST:PORT (the\n"
+                            "scheme dropped), local, local[N] or local[*]. On a terminal, or with --verbose, submit\n"
+                            "first says on stderr the application id, where it runs and its UI page.\n";
 
 /* Loads the secret named by path (may be NULL or empty: the default
  * secret). 0, or -1 after saying why on stderr. */
@@ -86,9 +88,11 @@ static void forward_signal(int sig, siginfo_t *si, void *ctx)
  * for (KILN_PYTHON, Debian's, never the first python3 on PATH), telling
  * kiln.Context the master, secret, --conf settings and shipped files
  * through the environment, and waits for it. Returns its exit status.
+ * banner: the local[N] it runs on ("": a cluster) for the banner the
+ * script's Context prints, NULL for none.
  */
-static int run_python(char **argv, const char *master, const char *secret_file, char **conf, size_t nconf,
-                      const char *py_files, const char *files)
+static int run_python(char **argv, const char *master, const char *banner, const char *secret_file,
+                      char **conf, size_t nconf, const char *py_files, const char *files)
 {
     char dir[PATH_MAX + 32];
     /* the in-tree package next to this binary (build/python), or none when installed */
@@ -108,6 +112,8 @@ static int run_python(char **argv, const char *master, const char *secret_file, 
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* the script ends with `kiln submit` */
         setenv("KILN_MASTER", master, 1);
+        /* the Context prints the banner (application, where, UI) first */
+        if (banner) setenv("KILN_SUBMIT_BANNER", banner, 1);
         if (secret_file && *secret_file) setenv("KILN_SECRET_FILE", secret_file, 1);
         char *c = join_list(conf, nconf, "\n");
         setenv("KILN_CONF", c, 1);
@@ -194,6 +200,7 @@ static int check_conf(const char *kv)
     }
     char key[128];
     snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    if (!strncmp(key, "spark.", 6)) return 0; /* a Python job's SparkConf key (kiln/conf.py); a C job refuses it */
     if (conf_is_job_key(key)) {
         kiln_conf c;
         conf_init(&c);
@@ -228,6 +235,47 @@ static int check_conf(const char *kv)
     return -1;
 }
 
+/* The master a client connects to: HOST:PORT as given, kiln://HOST:PORT and
+ * spark://HOST:PORT without their scheme (*spark set for the latter, whose
+ * note is printed after the banner), local[...] as given. NULL for another
+ * scheme (yarn, k8s://, mesos://), after saying so on stderr. */
+static const char *master_address(const char *m, int *spark)
+{
+    int slots;
+    *spark = 0;
+    if (local_parse(m, &slots)) return m; /* local[...], a malformed one refused by its caller */
+    const char *addr = m, *sep = strstr(m, "://");
+    if (sep && sep - m == 4 && !strncmp(m, "kiln", 4))
+        addr = sep + 3;
+    else if (sep && sep - m == 5 && !strncmp(m, "spark", 5)) {
+        *spark = 1;
+        addr = sep + 3;
+    } else if (sep)
+        addr = NULL;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (colon && colon != addr && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1)) return addr;
+    fprintf(stderr, "kiln: master %s: kiln runs on local, local[N], local[*], HOST:PORT, kiln://HOST:PORT or "
+                    "spark://HOST:PORT\n", m);
+    return NULL;
+}
+
+/* What `kiln submit` prints first on stderr when banner is set (on a
+ * terminal, or --verbose; kiln/context.py prints the same for a Python
+ * job): the application, where it runs, its UI page. The note on a
+ * spark:// master's scheme comes after it, always. */
+static void print_banner(const kiln_ctx *ctx, const char *master, int local, const char *spark_master, int banner)
+{
+    const char *ui = *ctx->ui ? ctx->ui : "(none)";
+    if (banner && local)
+        fprintf(stderr, "kiln: application %s running on %s (a private driver and worker), UI %s\n", ctx->app_id,
+                master, ui);
+    else if (banner)
+        fprintf(stderr, "kiln: application %s running on the kiln driver at %s, UI %s\n", ctx->app_id, master, ui);
+    if (spark_master)
+        fprintf(stderr, "kiln: master %s: the spark:// scheme is dropped; kiln's driver at %s\n", spark_master,
+                master);
+}
+
 static int ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -239,7 +287,7 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
     size_t nconf = 0;
     const char *py_files = NULL, *files = NULL;
-    int i = 0;
+    int i = 0, banner = isatty(2); /* quiet off a terminal, as a job's progress line */
     for (; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
@@ -253,6 +301,8 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
             master = argv[++i];
         else if (!strncmp(argv[i], "--master=", 9))
             master = argv[i] + 9;
+        else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v"))
+            banner = 1;
         else if (!strcmp(argv[i], "--conf") && i + 1 < argc)
             conf[nconf++] = argv[++i];
         else if (!strncmp(argv[i], "--conf=", 7))
@@ -286,7 +336,12 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
             free(conf);
             return 2;
         }
-    int slots0;
+    int slots0, spark_scheme = 0;
+    const char *given_master = master; /* a Python job's script drops the scheme itself, after its banner */
+    if (master && !(master = master_address(master, &spark_scheme))) {
+        free(conf);
+        return 2;
+    }
     if (master && local_parse(master, &slots0) < 0) {
         fprintf(stderr,
                 "kiln submit: --master %s: expected HOST:PORT, local, local[N] (N from 1 to 1024) or local[*]\n",
@@ -312,8 +367,8 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
             }
             auth_secret_release(&secret);
         }
-        int rc = run_python(argv + i, local ? lc.master : master, local ? lc.secret_file : secret_file, conf, nconf,
-                            py_files, files);
+        int rc = run_python(argv + i, local ? lc.master : given_master, banner ? (local ? master : "") : NULL,
+                            local ? lc.secret_file : secret_file, conf, nconf, py_files, files);
         if (local) local_stop(&lc);
         free(conf);
         return rc;
@@ -323,7 +378,14 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
         free(conf);
         return 2;
     }
-    if (!master) master = DEFAULT_MASTER;
+    for (size_t k = 0; k < nconf; k++)
+        if (!strncmp(conf[k], "spark.", 6)) {
+            fprintf(stderr, "kiln submit: --conf %s: spark.* keys are for Python jobs (SparkConf); a C application "
+                            "takes kiln's own keys\n", conf[k]);
+            free(conf);
+            return 2;
+        }
+    if (!master) master = given_master = DEFAULT_MASTER;
     char lib_path[PATH_MAX];
     if (!realpath(argv[i], lib_path)) {
         fprintf(stderr, "kiln submit: %s: %s\n", argv[i], strerror(errno));
@@ -366,6 +428,7 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
         fprintf(stderr, "kiln submit: %s\n", err);
         rc = 1;
     } else {
+        print_banner(ctx, local ? given_master : master, local, spark_scheme ? given_master : NULL, banner);
         argv[i] = lib_path;
         rc = app_main(ctx, argc - i, argv + i);
         client_ctx_free(ctx);
@@ -552,6 +615,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    int spark_scheme;
+    if (!(master = master_address(master, &spark_scheme))) return 2;
     int info_cmd = !strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs") || !strcmp(cmd, "apps");
     if (!info_cmd && strcmp(cmd, "kill")) {
         fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);

@@ -147,6 +147,12 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
         goto fail;
     }
     snprintf(ctx->app_id, sizeof ctx->app_id, "%s", m->app_registered->app_id);
+    if (m->app_registered->ui_port) { /* the host this client reached the driver at, the driver's HTTP port */
+        const char *colon = strrchr(hostport, ':');
+        int hlen = colon ? (int)(colon - hostport) : (int)strlen(hostport);
+        snprintf(ctx->ui, sizeof ctx->ui, "http://%.*s:%u/app/%s", hlen, hostport, m->app_registered->ui_port,
+                 ctx->app_id);
+    }
     int need = m->app_registered->need_lib;
     ctx->http_port = m->app_registered->ui_port; /* the Python package's uiWebUrl, statusTracker */
     msg_free(m);

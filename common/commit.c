@@ -39,11 +39,17 @@ static void remove_temporary(const char *dir)
 
 int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err, size_t errlen)
 {
+    return commit_job_ext(dir, "", task_ids, attempts, n, err, errlen);
+}
+
+int commit_job_ext(const char *dir, const char *ext, const uint64_t *task_ids, const uint32_t *attempts, size_t n,
+                   char *err, size_t errlen)
+{
     size_t done = 0;
     int rc = 0;
     for (; done < n; done++) {
         char *from = commit_temp_path(dir, (uint32_t)done, task_ids[done], attempts[done]);
-        char *to = xasprintf("%s/part-%05zu", dir, done);
+        char *to = xasprintf("%s/part-%05zu%s", dir, done, ext);
         if (rename(from, to) < 0) rc = errf(err, errlen, "cannot commit %s: %s", from, strerror(errno));
         free(from);
         free(to);
@@ -57,7 +63,7 @@ int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attemp
         if (rc == 0) return 0;
     }
     for (size_t i = 0; i < done; i++) {
-        char *to = xasprintf("%s/part-%05zu", dir, i);
+        char *to = xasprintf("%s/part-%05zu%s", dir, i, ext);
         unlink(to);
         free(to);
     }

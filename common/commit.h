@@ -26,6 +26,9 @@ char *commit_temp_path(const char *dir, uint32_t part, uint64_t task_id, uint32_
  * parts renamed so far are removed again, so no part is visible without
  * _SUCCESS; -1 with a message. Borrows everything. */
 int commit_job(const char *dir, const uint64_t *task_ids, const uint32_t *attempts, size_t n, char *err, size_t errlen);
+/* commit_job naming the parts DIR/part-NNNNN<ext> (".gz" for gzip parts). */
+int commit_job_ext(const char *dir, const char *ext, const uint64_t *task_ids, const uint32_t *attempts, size_t n,
+                   char *err, size_t errlen);
 
 /* The job failed: removes DIR/_temporary and then DIR itself when nothing
  * else is in it (the caller created it), so the same job can run again. */

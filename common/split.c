@@ -10,13 +10,15 @@
  * The one idea: ranges are cut blindly by byte count, and the reader makes
  * them line-aligned. A line belongs to the range holding its first byte, so
  * a reader starting at `start` > 0 looks at byte start-1 and skips through
- * the first newline from there (nothing is skipped when byte start-1 is
- * itself a newline), and it keeps reading past `end` to finish the last
+ * the first line end from there (nothing is skipped when byte start-1 is
+ * itself a line end), and it keeps reading past `end` to finish the last
  * line it started. Reading all ranges of a file thus yields every line once.
+ * Line ends are Hadoop's LineReader's: '\n', '\r' or "\r\n" (one end, even
+ * when a range boundary falls between its two bytes).
  *
  * The reader is the per-line data path: it reads with pread into one
- * buffer (1 MiB, doubled only for a longer line), finds newlines with
- * memchr and returns slices into the buffer: no allocation and no system
+ * buffer (1 MiB, doubled only for a longer line), finds line ends 16 bytes
+ * at a time and returns slices into the buffer: no allocation and no system
  * call per line.
  */
 #include "split.h"
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #ifdef __SSE2__
 #include <emmintrin.h>
@@ -246,13 +249,37 @@ static int add_glob(file_list *fl, const char *pattern, char *err, size_t errlen
 
 /* The number of ranges of `split` bytes or fewer that the files cut into:
  * the sum of ceil(size / split). */
+int split_is_gzip(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 3 && !strcmp(path + n - 3, ".gz");
+}
+
+/* The extension of a file Hadoop would decompress with a codec kiln does
+ * not have (read as text it would be garbage), or NULL. */
+static const char *unread_codec(const char *path)
+{
+    static const char *const exts[] = {".bz2", ".deflate", ".lz4", ".snappy", ".zst", NULL};
+    size_t n = strlen(path);
+    for (size_t i = 0; exts[i]; i++) {
+        size_t m = strlen(exts[i]);
+        if (n > m && !strcmp(path + n - m, exts[i])) return exts[i];
+    }
+    return NULL;
+}
+
+/* The ranges of one file of size s: a gzip file is one (none when empty). */
+static uint64_t file_ranges(const char *path, uint64_t s, uint64_t split)
+{
+    if (split_is_gzip(path)) return s != 0;
+    return s / split + (s % split != 0);
+}
+
 static uint64_t count_ranges(const file_list *fl, uint64_t split)
 {
     uint64_t count = 0;
-    for (size_t i = 0; i < fl->n; i++) {
-        uint64_t s = fl->v[i].size;
-        count += s / split + (s % split != 0);
-    }
+    for (size_t i = 0; i < fl->n; i++)
+        count += file_ranges(fl->v[i].path, fl->v[i].size, split);
     return count;
 }
 
@@ -297,20 +324,33 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split, text_sp
         return -1;
     }
 
-    uint64_t total = 0;
+    for (size_t i = 0; i < fl.n; i++) {
+        const char *ext = unread_codec(fl.v[i].path);
+        if (ext) {
+            rc = errf(err, errlen, "%s: a %s file: kiln reads plain text and gzip (.gz) only", fl.v[i].path, ext);
+            file_list_free(&fl);
+            return rc;
+        }
+    }
+    /* the sizes of the files that can be cut; each gzip file is one range */
+    uint64_t total = 0, whole = 0;
     for (size_t i = 0; i < fl.n; i++)
-        total += fl.v[i].size;
+        if (split_is_gzip(fl.v[i].path))
+            whole += fl.v[i].size != 0;
+        else
+            total += fl.v[i].size;
     uint64_t parts = min_partitions > 1 ? (uint64_t)min_partitions : 1;
+    parts = parts > whole ? parts - whole : 1;
     uint64_t split = total / parts + (total % parts != 0);
     if (split == 0) split = 1;
-    if (total >= parts && count_ranges(&fl, split) < parts) {
+    if (total >= parts && count_ranges(&fl, split) - whole < parts) {
         /* Rounding per file left fewer than `parts` ranges (17 bytes in
          * 7 parts: ceil(17 / 3) = 6). Take the largest smaller size that
          * gives enough; size 1 gives `total` ranges, so one exists. */
         uint64_t lo = 1, hi = split; /* count(lo) >= parts > count(hi) */
         while (hi - lo > 1) {
             uint64_t mid = lo + (hi - lo) / 2;
-            if (count_ranges(&fl, mid) >= parts)
+            if (count_ranges(&fl, mid) - whole >= parts)
                 lo = mid;
             else
                 hi = mid;
@@ -330,7 +370,7 @@ int split_plan(const char *path, int min_partitions, uint64_t max_split, text_sp
     }
     for (size_t i = 0; i < fl.n; i++) {
         uint64_t s = fl.v[i].size;
-        uint64_t k = s / split + (s % split != 0);
+        uint64_t k = file_ranges(fl.v[i].path, s, split);
         uint64_t base = k ? s / k : 0, rem = k ? s % k : 0;
         uint64_t start = 0;
         for (uint64_t j = 0; j < k; j++) {
@@ -380,6 +420,19 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
         r->buf = nb;
         r->cap = ncap;
     }
+    if (r->gz) {
+        size_t want = r->cap - r->len;
+        int n = gzread((gzFile)r->gz, r->buf + r->len, want > (1u << 30) ? 1u << 30 : (unsigned)want);
+        if (n < 0) {
+            int zerr;
+            const char *msg = gzerror((gzFile)r->gz, &zerr);
+            return errf(err, errlen, "gzip data at offset %" PRIu64 " (uncompressed): %s", r->pos + r->len,
+                        zerr == Z_ERRNO ? strerror(errno) : msg);
+        }
+        if (n == 0) r->eof = 1;
+        r->len += (size_t)n;
+        return 0;
+    }
     for (;;) {
         ssize_t n = pread(r->fd, r->buf + r->len, r->cap - r->len, (off_t)(r->pos + r->len));
         if (n < 0) {
@@ -393,9 +446,42 @@ static int line_reader_fill(line_reader *r, char *err, size_t errlen)
 }
 
 /*
+ * Finds the first line end ('\n' or '\r') in the n bytes at p, or NULL.
+ * Text lines are short, and for short lines a call to memchr costs more
+ * than its scan, so this looks at 16 bytes at a time inline.
+ */
+static inline uint8_t *find_line_end(uint8_t *p, size_t n)
+{
+    size_t i = 0;
+#ifdef __SSE2__
+    const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)));
+        if (m) return p + i + __builtin_ctz(m);
+    }
+#endif
+    for (; i < n; i++)
+        if (p[i] == '\n' || p[i] == '\r') return p + i;
+    return NULL;
+}
+
+/*
+ * The length of the line end at e (one of the avail bytes from e on): 2
+ * for "\r\n", else 1; 0 when e is a '\r' that ends the buffer before the
+ * end of the file, so the next byte must be read to know.
+ */
+static inline size_t line_end_len(const line_reader *r, const uint8_t *e, size_t avail)
+{
+    if (*e != '\r') return 1;
+    if (avail > 1) return e[1] == '\n' ? 2 : 1;
+    return r->eof ? 1 : 0;
+}
+
+/*
  * Opens path and positions the reader on the first line of [start, end):
  * for start > 0 it reads from start-1 and discards through the first
- * newline, so a line beginning exactly at start is kept. On failure the
+ * line end ("\r\n" whole), so a line beginning exactly at start is kept. On failure the
  * reader holds nothing and line_reader_close is harmless.
  */
 int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t end, char *err, size_t errlen)
@@ -414,6 +500,22 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t 
     }
     r->cap = LINE_BUF_INITIAL;
     r->end = end;
+    if (split_is_gzip(path)) { /* one range, the whole file, decompressed (offsets are uncompressed ones) */
+        if (start != 0) {
+            line_reader_close(r);
+            return errf(err, errlen, "%s: a gzip file is read whole, not from offset %" PRIu64, path, start);
+        }
+        r->gz = gzdopen(r->fd, "rb");
+        if (!r->gz) {
+            line_reader_close(r);
+            return errf(err, errlen, "%s: cannot read it as gzip: out of memory", path);
+        }
+        r->fd = -1; /* the stream owns it */
+        gzbuffer((gzFile)r->gz, 256u << 10);
+        r->end = end ? UINT64_MAX : 0;
+        r->pos = r->line_start = 0;
+        return 0;
+    }
     (void)posix_fadvise(r->fd, (off_t)(start ? start - 1 : 0), 0, POSIX_FADV_SEQUENTIAL);
     if (start == 0 || start >= end) {
         /* nothing to skip, or an empty range (next returns 0 at once) */
@@ -433,71 +535,61 @@ int line_reader_open(line_reader *r, const char *path, uint64_t start, uint64_t 
             continue;
         }
         uint8_t *s = r->buf + r->off;
-        uint8_t *nl = memchr(s, '\n', r->len - r->off);
-        if (nl) {
-            r->off = (size_t)(nl + 1 - r->buf);
+        uint8_t *e = find_line_end(s, r->len - r->off);
+        size_t term = e ? line_end_len(r, e, r->len - (size_t)(e - r->buf)) : 0;
+        if (term) {
+            r->off = (size_t)(e + term - r->buf);
             break;
         }
-        r->off = r->len; /* all of it belongs to the previous range */
+        /* all of it belongs to the previous range, but for a '\r' at the
+         * end, which a '\n' may follow */
+        r->off = e ? (size_t)(e - r->buf) : r->len;
+        if (e && line_reader_fill(r, err, errlen) < 0) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "%s", err ? err : "");
+            line_reader_close(r);
+            return errf(err, errlen, "%s: %s", path, msg);
+        }
     }
     r->line_start = r->pos + r->off;
     return 0;
 }
 
 /*
- * Finds the first '\n' in the n bytes at p, or NULL. Text lines are short,
- * and for short lines a call to memchr costs more than its scan, so this
- * looks at 16 bytes at a time inline and leaves long stretches (and the
- * last few bytes) to memchr.
- */
-static inline uint8_t *find_newline(uint8_t *p, size_t n)
-{
-#ifdef __SSE2__
-    const __m128i nl = _mm_set1_epi8('\n');
-    size_t i = 0;
-    for (; i + 16 <= n && i < 256; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, nl));
-        if (m) return p + i + __builtin_ctz(m);
-    }
-    return memchr(p + i, '\n', n - i);
-#else
-    return memchr(p, '\n', n);
-#endif
-}
-
-/*
  * Returns the next line of the range: one that starts before end, read to
- * its newline however far past end that is. The newline and a '\r' just
- * before it are not part of the line. The slice points into the reader's
+ * its line end however far past end that is. As Hadoop's LineReader, a
+ * line ends at '\n', '\r' or "\r\n", which is not part of it, and the
+ * last line of a file needs none. The slice points into the reader's
  * buffer and is valid until the next call.
  */
 int line_reader_next(line_reader *r, const char **line, size_t *len, char *err, size_t errlen)
 {
     if (r->line_start >= r->end) return 0;
-    size_t scanned = 0; /* unread bytes already known to hold no newline */
+    size_t scanned = 0; /* unread bytes already known to hold no line end */
     for (;;) {
         uint8_t *s = r->buf + r->off;
         size_t avail = r->len - r->off;
-        uint8_t *nl = avail > scanned ? find_newline(s + scanned, avail - scanned) : NULL;
-        if (nl) {
-            size_t n = (size_t)(nl - s);
-            r->off += n + 1;
-            r->line_start += n + 1;
-            if (n && s[n - 1] == '\r') n--;
+        uint8_t *e = avail > scanned ? find_line_end(s + scanned, avail - scanned) : NULL;
+        size_t n = e ? (size_t)(e - s) : 0, term = e ? line_end_len(r, e, avail - n) : 0;
+        if (term) {
+            r->off += n + term;
+            r->line_start += n + term;
             *line = (const char *)s;
             *len = n;
             return 1;
         }
-        if (r->eof) {
+        if (e) {
+            scanned = n; /* a '\r' at the buffer's end: is a '\n' next? */
+        } else if (r->eof) {
             if (!avail) return 0; /* a line start at the file size is no line */
-            r->off = r->len;      /* the last line, without a newline */
+            r->off = r->len;      /* the last line, without a line end */
             r->line_start += avail;
             *line = (const char *)s;
             *len = avail;
             return 1;
+        } else {
+            scanned = avail;
         }
-        scanned = avail;
         if (line_reader_fill(r, err, errlen) < 0) return -1;
     }
 }
@@ -506,6 +598,8 @@ int line_reader_next(line_reader *r, const char **line, size_t *len, char *err, 
  * failed, and twice. */
 void line_reader_close(line_reader *r)
 {
+    if (r->gz) gzclose((gzFile)r->gz);
+    r->gz = NULL;
     if (r->fd >= 0) close(r->fd);
     free(r->buf);
     r->fd = -1;

@@ -31,6 +31,10 @@ typedef struct text_split_list {
     size_t n;
 } text_split_list;
 
+/* Whether path names a gzip file (".gz"): one range, read whole and
+ * decompressed, as Hadoop's GzipCodec, which cannot be split. */
+int split_is_gzip(const char *path);
+
 /* Plans the ranges of `path` (resolved against the current directory).
  * max_split 0 means SPLIT_MAX_SIZE. 0, or -1 with a message naming the
  * path (missing, unreadable, a glob matching nothing). */
@@ -41,6 +45,7 @@ void split_list_free(text_split_list *l);
 /* Reads the lines of one range. */
 typedef struct line_reader {
     int fd;
+    void *gz;     /* a .gz file's zlib stream (gzFile), else NULL */
     uint64_t pos; /* file offset of buf[0] */
     uint64_t end; /* lines starting at or past end belong to the next range */
     uint8_t *buf;

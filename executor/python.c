@@ -67,6 +67,7 @@ static struct {
     PyObject *load;    /* owned: kiln._worker.load */
     PyObject *fmt_exc; /* owned: kiln._worker.format_exception */
     PyTypeObject *reader_type;
+    PyTypeObject *user_iter_type;
     py_stage stages[STAGES_KEPT];
     int nstages, next_evict;
 } py;
@@ -166,6 +167,123 @@ static int emit_item(kiln_out *out, int fmt, const char *op, PyObject *item, kc_
     return kiln_emit(out, KILN_SLICE(kb->p, kb->len), KILN_SLICE(vb->p, vb->len)) ? 1 : 0;
 }
 
+/* ---- user_map, user_filter: a user's StopIteration fails the task ------ */
+
+/* PySpark's words (kiln/_stage.py has them too) */
+#define STOP_ITERATION_MSG "Caught StopIteration thrown from user's code; failing the task"
+
+/* map(f, it) and filter(f, it) as the built-ins, at their speed, but a
+ * StopIteration that f raises becomes a RuntimeError with PySpark's words
+ * (the StopIteration, with the user's traceback, as its cause) rather than
+ * ending the iteration as the end of the input would. */
+typedef struct user_iter {
+    PyObject_HEAD PyObject *fn; /* owned */
+    PyObject *it;               /* owned */
+    int filter;
+} user_iter;
+
+/* Turns a pending StopIteration into the task's failure; any other
+ * exception stays. Returns NULL. */
+static PyObject *stop_iteration_fails(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_StopIteration)) return NULL;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value) PyException_SetTraceback(value, tb);
+    PyObject *err = PyObject_CallFunction(PyExc_RuntimeError, "s", STOP_ITERATION_MSG); /* new */
+    if (err) {
+        PyException_SetCause(err, value); /* steals value */
+        value = NULL;
+        PyErr_SetObject(PyExc_RuntimeError, err);
+        Py_DECREF(err);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return NULL;
+}
+
+static PyObject *user_iter_next(PyObject *self)
+{
+    user_iter *u = (user_iter *)self;
+    for (;;) {
+        PyObject *x = PyIter_Next(u->it); /* new; NULL at the end or on an error */
+        if (!x) return NULL;
+        PyObject *r = PyObject_CallOneArg(u->fn, x); /* new */
+        if (!r) {
+            Py_DECREF(x);
+            return stop_iteration_fails();
+        }
+        if (!u->filter) {
+            Py_DECREF(x);
+            return r;
+        }
+        int keep = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (keep > 0) return x;
+        Py_DECREF(x);
+        if (keep < 0) return stop_iteration_fails();
+    }
+}
+
+static void user_iter_dealloc(PyObject *self)
+{
+    user_iter *u = (user_iter *)self;
+    PyTypeObject *type = Py_TYPE(self);
+    Py_XDECREF(u->fn);
+    Py_XDECREF(u->it);
+    PyObject_Free(self);
+    Py_DECREF(type); /* a heap type */
+}
+
+static PyType_Slot user_iter_slots[] = {
+    {Py_tp_iter, (void *)PyObject_SelfIter},
+    {Py_tp_iternext, (void *)user_iter_next},
+    {Py_tp_dealloc, (void *)user_iter_dealloc},
+    {Py_tp_doc, (void *)"map or filter over a user's function; its StopIteration fails the task."},
+    {0, NULL},
+};
+
+static PyType_Spec user_iter_spec = {
+    .name = "_kiln_exec.UserIter",
+    .basicsize = sizeof(user_iter),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = user_iter_slots,
+};
+
+static PyObject *user_iter_make(PyObject *args, int filter)
+{
+    PyObject *fn, *src;
+    if (!PyArg_ParseTuple(args, "OO", &fn, &src)) return NULL;
+    if (!py.user_iter_type) {
+        PyErr_SetString(PyExc_RuntimeError, "_kiln_exec is not started");
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(src); /* new */
+    if (!it) return NULL;
+    user_iter *u = PyObject_New(user_iter, py.user_iter_type);
+    if (!u) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    Py_INCREF(fn);
+    u->fn = fn;
+    u->it = it;
+    u->filter = filter;
+    return (PyObject *)u;
+}
+
+static PyObject *exec_user_map(PyObject *mod, PyObject *args)
+{
+    return user_iter_make(args, 0);
+}
+
+static PyObject *exec_user_filter(PyObject *mod, PyObject *args)
+{
+    return user_iter_make(args, 1);
+}
+
 /* ---- _kiln_exec: what the package calls in an executor ---------------- */
 
 static PyObject *exec_counter_add(PyObject *mod, PyObject *args)
@@ -212,6 +330,8 @@ static PyMethodDef exec_methods[] = {
     {"counter_set_term", exec_counter_set_term, METH_VARARGS,
      "counter_set_term(name, bytes): the task's value of a custom accumulator (replaces the last)"},
     {"counter_has_term", exec_counter_has_term, METH_VARARGS, "counter_has_term(name): did this task set one"},
+    {"user_map", exec_user_map, METH_VARARGS, "user_map(f, it): map(f, it); f's StopIteration fails the task"},
+    {"user_filter", exec_user_filter, METH_VARARGS, "user_filter(f, it): filter(f, it); likewise"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -268,8 +388,9 @@ static int py_start(void)
     py.load = PyObject_GetAttrString(mod, "load");
     py.fmt_exc = PyObject_GetAttrString(mod, "format_exception");
     py.reader_type = (PyTypeObject *)PyType_FromSpec(&reader_spec);
+    py.user_iter_type = (PyTypeObject *)PyType_FromSpec(&user_iter_spec);
     Py_DECREF(mod);
-    if (!py.run || !py.load || !py.fmt_exc || !py.reader_type || kc_init() < 0) {
+    if (!py.run || !py.load || !py.fmt_exc || !py.reader_type || !py.user_iter_type || kc_init() < 0) {
         PyErr_Clear();
         return start_failed("%s", "kiln._worker or cloudpickle is incomplete on this worker");
     }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "block.h"
 #include "commit.h"
@@ -306,10 +307,40 @@ static int flush_block(run *r)
     return 0;
 }
 
+/* Writes n bytes of text to the part file, through its deflate stream
+ * for a gzip part; finish ends the stream (its trailer written). */
+static int save_write(run *r, const uint8_t *p, size_t n, int finish)
+{
+    if (!r->save_z) {
+        if (n && write_all(r->save_fd, p, n) < 0)
+            return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
+        return 0;
+    }
+    z_stream *z = r->save_z;
+    uint8_t out[64 << 10];
+    do {
+        uInt chunk = n > (1u << 30) ? 1u << 30 : (uInt)n;
+        z->next_in = (Bytef *)p;
+        z->avail_in = chunk;
+        p += chunk;
+        n -= chunk;
+        int flush = finish && n == 0 ? Z_FINISH : Z_NO_FLUSH, zr;
+        do {
+            z->next_out = out;
+            z->avail_out = sizeof out;
+            zr = deflate(z, flush);
+            if (zr == Z_STREAM_ERROR) return run_fail(r, "cannot compress %s: %s", r->save_tmp, z->msg ? z->msg : "");
+            size_t have = sizeof out - z->avail_out;
+            if (have && write_all(r->save_fd, out, have) < 0)
+                return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
+        } while (z->avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+    } while (n);
+    return 0;
+}
+
 static int save_flush(run *r)
 {
-    if (r->save_len && write_all(r->save_fd, r->save_buf, r->save_len) < 0)
-        return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
+    if (save_write(r, r->save_buf, r->save_len, 0) < 0) return -1;
     r->save_len = 0;
     return 0;
 }
@@ -318,11 +349,7 @@ static int save_put(run *r, const void *p, size_t n)
 {
     if (r->save_len + n > SAVE_BUF_BYTES) {
         if (save_flush(r) < 0) return -1;
-        if (n > SAVE_BUF_BYTES) {
-            if (write_all(r->save_fd, p, n) < 0)
-                return run_fail(r, "cannot write %s: %s", r->save_tmp, strerror(errno));
-            return 0;
-        }
+        if (n > SAVE_BUF_BYTES) return save_write(r, p, n, 0);
     }
     memcpy(r->save_buf + r->save_len, p, n);
     r->save_len += n;
@@ -405,6 +432,15 @@ static int sink_open(run *r)
                         hint);
     }
     r->save_buf = xmalloc(SAVE_BUF_BYTES);
+    if (a->codec && *a->codec) {
+        if (strcmp(a->codec, "gzip")) return run_fail(r, "save_text: unknown codec '%s' (kiln writes gzip)", a->codec);
+        r->save_z = xcalloc(1, sizeof *r->save_z);
+        if (deflateInit2(r->save_z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(r->save_z);
+            r->save_z = NULL;
+            return run_fail(r, "save_text: cannot start gzip: out of memory");
+        }
+    }
     return 0;
 }
 
@@ -431,11 +467,17 @@ static int sink_close(run *r)
             break;
         case KILN__ACTION_KIND__ACTION_SAVE_TEXT:
             rc = save_flush(r);
+            if (rc == 0 && r->save_z) rc = save_write(r, NULL, 0, 1);
             if (rc == 0 && fsync(r->save_fd) < 0) rc = run_fail(r, "cannot sync %s: %s", r->save_tmp, strerror(errno));
             break;
         default:
             break;
         }
+    }
+    if (r->save_z) {
+        deflateEnd(r->save_z);
+        free(r->save_z);
+        r->save_z = NULL;
     }
     if (r->save_fd >= 0) close(r->save_fd);
     if (r->failed && r->save_tmp) unlink(r->save_tmp);

@@ -48,6 +48,7 @@ typedef struct run {
     int save_fd;
     uint8_t *save_buf;
     size_t save_len;
+    struct z_stream_s *save_z; /* ACTION_SAVE_TEXT with codec "gzip": the part's deflate stream */
     char *save_tmp;
     shuffle_writer *sw; /* ACTION_SHUFFLE_WRITE */
     sampler *sample;    /* ACTION_SAMPLE */

@@ -308,6 +308,7 @@ typedef struct job_call {
     int kind; /* 0 collect, 1 take, 2 count, 3 save_text */
     size_t limit;
     const char *dir;
+    const char *codec; /* save_text: NULL, or "gzip" */
     kiln_recs recs;
     int64_t result;
     int done;
@@ -330,7 +331,7 @@ static void *job_thread(void *arg)
         r = kiln_count(jc->rdd);
         break;
     default:
-        r = kiln_save_text(jc->rdd, jc->dir);
+        r = client_save_text(jc->rdd, jc->dir, jc->codec);
     }
     pthread_mutex_lock(&jc->mu);
     jc->result = r;
@@ -420,11 +421,11 @@ static PyObject *s_save_text(PyObject *self, PyObject *args)
 {
     session *s = (session *)self;
     long id;
-    const char *dir;
-    if (!PyArg_ParseTuple(args, "ls", &id, &dir)) return NULL;
+    const char *dir, *codec = NULL;
+    if (!PyArg_ParseTuple(args, "ls|z", &id, &dir, &codec)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    job_call jc = {.rdd = p, .kind = 3, .dir = dir};
+    job_call jc = {.rdd = p, .kind = 3, .dir = dir, .codec = codec};
     if (run_job(s, &jc) < 0) return NULL;
     if (jc.result < 0) return ctx_error(s->ctx);
     Py_RETURN_NONE;
@@ -568,6 +569,12 @@ static PyObject *s_close(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static PyObject *s_get_ui(PyObject *self, void *closure)
+{
+    session *s = (session *)self;
+    return live(s) ? PyUnicode_FromString(s->ctx->ui) : NULL;
+}
+
 static PyObject *s_get_app_id(PyObject *self, void *closure)
 {
     session *s = (session *)self;
@@ -602,7 +609,7 @@ static PyMethodDef session_methods[] = {
     {"partitions", s_partitions, METH_VARARGS, "partitions(node) -> int"},
     {"collect", s_collect, METH_VARARGS, "collect(node, fmt[, limit]) -> list, in partition order"},
     {"count", s_count, METH_VARARGS, "count(node) -> int"},
-    {"save_text", s_save_text, METH_VARARGS, "save_text(node, dir)"},
+    {"save_text", s_save_text, METH_VARARGS, "save_text(node, dir, codec=None): codec None or \"gzip\""},
     {"broadcast", s_broadcast, METH_VARARGS, "broadcast(data) -> hex id"},
     {"unbroadcast", s_unbroadcast, METH_VARARGS, "unbroadcast(hex)"},
     {"counter", s_counter, METH_VARARGS, "counter(name) -> int: the sum over successful tasks"},
@@ -617,6 +624,7 @@ static PyGetSetDef session_getset[] = {
     {"app_id", s_get_app_id, NULL, "the application's id on the driver", NULL},
     {"http_port", s_get_http_port, NULL, "the driver's HTTP port (0: it did not say)", NULL},
     {"job_seq", s_get_job_seq, NULL, "the id of the last job this session submitted (0: none yet)", NULL},
+    {"ui", s_get_ui, NULL, "the application's page on the driver's UI (\"\" when the driver has none)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

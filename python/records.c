@@ -73,6 +73,8 @@ PyObject *kr_decode(int fmt, const void *key, size_t klen, const void *val, size
     switch (fmt) {
     case KR_TEXT:
         return PyUnicode_DecodeUTF8(val, (Py_ssize_t)vlen, "replace");
+    case KR_BYTES:
+        return PyBytes_FromStringAndSize(val, (Py_ssize_t)vlen);
     case KR_I64:
         return PyLong_FromLongLong(kiln_i64(KILN_SLICE(val, vlen)));
     case KR_VALUE:
@@ -106,7 +108,8 @@ int kr_encode(int fmt, const char *op, PyObject *item, kc_buf *kb, kc_buf *vb)
         return kc_val_encode(item, vb);
     case KR_KEY:
         return kc_key_encode(item, kb, op);
-    case KR_TEXT: {
+    case KR_TEXT:
+    case KR_BYTES: {
         Py_ssize_t n;
         const char *s;
         PyObject *str = NULL; /* new, when item is neither str nor bytes */

@@ -21,7 +21,8 @@ enum {
     KR_JOIN = 4,  /* key, val: packed pair of encoded values: (k, (v, w)) (read only) */
     KR_KEY = 5,   /* key: an encoded key, val empty: k */
     KR_I64 = 6,   /* val: 8-byte little-endian integer (kiln_range): an int (read only) */
-    KR_LAST = KR_I64
+    KR_BYTES = 7, /* val: the bytes of a line, key empty: bytes (textFile(use_unicode=False)) */
+    KR_LAST = KR_BYTES
 };
 
 /* New reference to the Python object of one record in format fmt, or NULL
@@ -31,7 +32,7 @@ PyObject *kr_decode(int fmt, const void *key, size_t klen, const void *val, size
 /* Encodes item as a record of format fmt into kb (key) and vb (value),
  * which it empties first; op names the operation in errors (a key that is
  * not a kiln key, an item that is not a pair). 0, or -1 with an exception.
- * KR_TEXT writes str(item) (bytes as they are). */
+ * KR_TEXT and KR_BYTES write str(item) (bytes as they are). */
 int kr_encode(int fmt, const char *op, PyObject *item, kc_buf *kb, kc_buf *vb);
 
 #endif

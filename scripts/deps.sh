@@ -4,7 +4,7 @@
 # `make check`, `make demo` and .ci/run.
 set -eu
 pkgs="gcc make pkg-config libevent-dev libprotobuf-c-dev protobuf-c-compiler
-liblz4-dev check libssl-dev libxxhash-dev libinih-dev libjansson-dev
+liblz4-dev zlib1g-dev check libssl-dev libxxhash-dev libinih-dev libjansson-dev
 mawk sqlite3 coreutils grep procps iproute2 clang libclang-rt-dev
 python3-dev python3-cloudpickle python3-pytest python3-numpy
 lintian adduser slurm-wlm munge python3-yaml

@@ -31,7 +31,7 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: kiln developers <kiln-devel@lists.kiln-project.org>
 Installed-Size: $size
-Depends: libc6, libevent-2.1-7, libprotobuf-c1, liblz4-1, libinih1, libjansson4, libxxhash0, libssl3, libpython$PYV, python3 (>= $PYV), python3 (<< $NEXT), python3-cloudpickle, adduser
+Depends: libc6, libevent-2.1-7, libprotobuf-c1, liblz4-1, zlib1g, libinih1, libjansson4, libxxhash0, libssl3, libpython$PYV, python3 (>= $PYV), python3 (<< $NEXT), python3-cloudpickle, adduser
 Section: misc
 Priority: optional
 Homepage: https://kiln-project.org

@@ -17,9 +17,12 @@ import sys
 import cloudpickle
 
 # Record formats: python/records.h has the same numbers.
-TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64 = range(7)
+TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, BYTES = range(8)
 
 PYTHON = "%d.%d" % sys.version_info[:2]
+
+# PySpark's words for a StopIteration raised in a user's function
+STOP_ITERATION = "Caught StopIteration thrown from user's code; failing the task"
 
 
 def _short(s, n):

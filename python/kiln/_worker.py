@@ -47,7 +47,9 @@ def _deps(deps):
     for kind, name, hexid in deps:
         if (kind, name, hexid) in _added:
             continue
-        if kind == "file":
+        if kind == "env":  # SparkContext(environment=...), spark.executorEnv.*: hexid is the value
+            os.environ[name] = hexid
+        elif kind == "file":
             _link(name, hexid, "files")
         elif kind == "pyfile":
             path = _link(name, hexid, "pyfiles")
@@ -101,13 +103,34 @@ def missing_module(e):
 
 
 def run(fn, split, batches):
-    """Runs fn over the records of batches; yields its output in lists."""
-    it = iter(fn(split, chain.from_iterable(batches)))
-    while True:
-        b = list(islice(it, BATCH))
-        if not b:
-            return
-        yield b
+    """Runs fn over the records of batches; yields its output in lists.
+
+    A StopIteration that a user function raised reaches here as the
+    RuntimeError of PEP 479 (the stage's functions all run inside
+    generators, never under map() or filter(), where it would end the
+    partition early): it fails the task, with PySpark's words and the
+    user's traceback."""
+    try:
+        it = iter(fn(split, chain.from_iterable(batches)))
+        while True:
+            b = list(islice(it, BATCH))
+            if not b:
+                return
+            yield b
+    except StopIteration as stop:  # raised by a mapPartitions function when called
+        raise RuntimeError(_stage.STOP_ITERATION) from stop
+    except RuntimeError as e:
+        stop = _stop_iteration(e)
+        if stop is None:
+            raise
+        raise RuntimeError(_stage.STOP_ITERATION) from stop
+
+
+def _stop_iteration(e):
+    """The user's StopIteration behind PEP 479's RuntimeError e, else None."""
+    if isinstance(e.__cause__, StopIteration) and str(e) == "generator raised StopIteration":
+        return e.__cause__
+    return None
 
 
 def _ours(frame_summary):
@@ -116,10 +139,15 @@ def _ours(frame_summary):
 
 
 def format_exception(exc):
-    """The user's traceback: kiln's own frames left out."""
+    """The user's traceback: kiln's own frames left out. An exception
+    raised from another (a StopIteration turned into the task's failure)
+    shows the cause's traceback first, as Python prints it."""
+    lines = []
+    if exc.__cause__ is not None:
+        lines.append(format_exception(exc.__cause__) + "\n\nThe above exception was the direct cause of the "
+                     "following exception:\n\n")
     tb = traceback.extract_tb(exc.__traceback__)
     user = [f for f in tb if not _ours(f)]
-    lines = []
     if user:
         lines.append("Traceback (most recent call last):\n")
         lines.extend(traceback.format_list(user))

@@ -1,33 +1,61 @@
-"""sc.accumulator(0) or sc.accumulator(0.0): tasks add to it with +=, the
-client reads .value.
+"""sc.accumulator(0), sc.accumulator(0.0) or sc.accumulator(0j): tasks add
+ints, floats or complex numbers with +=, the client reads .value, which is
+Python's sum as PySpark's AddingAccumulatorParam gives it: ints never wrap
+(3·10¹⁸ four times is 12·10¹⁸), and an int accumulator that was given a
+float term is a float.
 
-Each task's additions travel back as a kiln counter named after the
-accumulator (ints in its int64 value, floats in its double) and are summed
-over the tasks that succeeded, so a retried task does not count twice in
-one job (a rerun after a lost worker may, as in Spark)."""
+Each task's additions travel back as kiln counters named after the
+accumulator, summed over the tasks that succeeded, so a retried task does
+not count twice in one job (a rerun after a lost worker may, as in Spark):
+
+    NAME, NAME#1 … NAME#15   int terms, cut into signed 16-bit limbs
+                             (limb k weighs 2^(16k)); a sum of 16-bit
+                             limbs stays exact in the int64 counter for
+                             2^47 terms, so no addition wraps
+    NAME (its double)        float terms, and complex terms' real parts
+    NAME#im (its double)     complex terms' imaginary parts
+    NAME#f, NAME#c           how many float and complex terms came
+
+so an int term of up to 256 bits adds exactly, and a larger one fails the
+task rather than being cut."""
 _seq = [0]
+
+_LIMB_BITS = 16
+_LIMBS = 16
+_LIMB = 1 << _LIMB_BITS
 
 
 def _number(v, what):
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise TypeError("kiln accumulators add ints or floats (%s is a %s)" % (what, type(v).__name__))
+    if not isinstance(v, (int, float, complex)):
+        raise TypeError("kiln accumulators add ints, floats or complex numbers (%s is a %s)"
+                        % (what, type(v).__name__))
     return v
+
+
+def _limb_name(name, k):
+    return name if k == 0 else "%s#%d" % (name, k)
 
 
 class Accumulator:
     def __init__(self, ctx=None, value=0, _name=None):
         self._ctx = ctx
         self._zero = _number(value, "the initial value")
-        self._float = isinstance(value, float)
         if _name is None:
             _seq[0] += 1
             _name = "py.acc.%d" % _seq[0]
         self._name = _name
 
     def _added(self):
-        s = self._ctx._session
-        n = s.counter(self._name)
-        return n + s.real_counter(self._name) if self._float else n + int(s.real_counter(self._name))
+        """What the tasks added, as Python sums it (int, float or complex)."""
+        s, name = self._ctx._session, self._name
+        total = 0
+        for k in range(_LIMBS):
+            total += s.counter(_limb_name(name, k)) << (_LIMB_BITS * k)
+        if s.counter(name + "#c") or isinstance(self._zero, complex):
+            return complex(total + s.real_counter(name), s.real_counter(name + "#im"))
+        if s.counter(name + "#f") or isinstance(self._zero, float):
+            return total + s.real_counter(name)
+        return total
 
     @property
     def value(self):
@@ -47,10 +75,27 @@ class Accumulator:
             self._zero += term
             return
         import _kiln_exec  # built into the executor (executor/python.c)
-        if isinstance(term, float):
+        if isinstance(term, int):
+            if -_LIMB < term < _LIMB:  # the usual add(1): one counter
+                _kiln_exec.counter_add(self._name, int(term))
+                return
+            sign, rest = (-1, -term) if term < 0 else (1, int(term))
+            if rest.bit_length() > _LIMB_BITS * _LIMBS:
+                raise OverflowError("an accumulator term of %d bits: kiln's accumulators add ints of up to %d bits"
+                                    % (rest.bit_length(), _LIMB_BITS * _LIMBS))
+            k = 0
+            while rest:
+                if rest & (_LIMB - 1):
+                    _kiln_exec.counter_add(_limb_name(self._name, k), sign * (rest & (_LIMB - 1)))
+                rest >>= _LIMB_BITS
+                k += 1
+        elif isinstance(term, float):
             _kiln_exec.counter_add_real(self._name, term)
+            _kiln_exec.counter_add(self._name + "#f", 1)
         else:
-            _kiln_exec.counter_add(self._name, term)
+            _kiln_exec.counter_add_real(self._name, term.real)
+            _kiln_exec.counter_add_real(self._name + "#im", term.imag)
+            _kiln_exec.counter_add(self._name + "#c", 1)
 
     def __iadd__(self, term):
         self.add(term)

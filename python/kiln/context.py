@@ -2,109 +2,143 @@
 import os
 import shutil
 import sys
+import tempfile
 
 from . import _build, _kiln, _lineage, _stage
 from ._ctxmore import MoreContext, start_ms
 from ._ship import Shipper
-from .accumulators import COMPLEX_ACCUMULATOR_PARAM, Accumulator, ParamAccumulator
+from .accumulators import Accumulator, ParamAccumulator
 from .broadcast import Broadcast
+from .conf import SparkConf, resolve, warn_unused
 from .files import SparkFiles
 
 
-class SparkConf:
-    """Settings for a Context: kiln's per-job keys (task.*, broadcast.*,
-    driver.max_result_size), plus the master and application name."""
-
-    def __init__(self, loadDefaults=True):
-        self._conf = {}
-
-    def set(self, key, value):
-        self._conf[key] = str(value)
-        return self
-
-    def setMaster(self, value):
-        return self.set("spark.master", value)
-
-    def setAppName(self, value):
-        return self.set("spark.app.name", value)
-
-    def setAll(self, pairs):
-        for k, v in pairs:
-            self.set(k, v)
-        return self
-
-    def get(self, key, defaultValue=None):
-        return self._conf.get(key, defaultValue)
-
-    def getAll(self):
-        return list(self._conf.items())
-
-    def contains(self, key):
-        return key in self._conf
+def _parse_master(master):
+    """("local", slots) for local, local[N], local[*]; ("cluster",
+    "HOST:PORT") for HOST:PORT, kiln://HOST:PORT and spark://HOST:PORT (the
+    scheme dropped: Context notes it for spark://, whose daemons kiln's are not)."""
+    if master == "local" or master.startswith("local["):
+        inside = master[len("local"):]
+        if inside in ("", "[*]"):
+            return "local", os.cpu_count() or 1
+        n = inside[1:-1]
+        if inside.endswith("]") and n.isdigit() and 0 < int(n) <= 1024:
+            return "local", int(n)
+        raise ValueError("master %r: expected local, local[N] (N from 1 to 1024) or local[*]" % master)
+    scheme, sep, rest = master.partition("://")
+    if sep:
+        if scheme not in ("kiln", "spark"):
+            raise ValueError("master %r: kiln runs on local, local[N], local[*], HOST:PORT, kiln://HOST:PORT or "
+                             "spark://HOST:PORT" % master)
+        master = rest
+    host, colon, port = master.rpartition(":")
+    if not colon or not host or not port.isdigit():
+        raise ValueError("master %r: expected HOST:PORT, kiln://HOST:PORT, spark://HOST:PORT, local, local[N] or "
+                         "local[*]" % master)
+    return "cluster", master
 
 
-def _slots(master):
-    inside = master[len("local"):]
-    if inside in ("", "[*]"):
-        return os.cpu_count() or 1
-    if inside.startswith("[") and inside.endswith("]") and inside[1:-1].isdigit() and int(inside[1:-1]) > 0:
-        return int(inside[1:-1])
-    raise ValueError("master %r: expected local, local[N] or local[*]" % master)
+def _on_executor():
+    return "_kiln_exec" in sys.builtin_module_names  # built into kiln's executors only
 
 
 class Context(MoreContext):
-    """The entry point: Context(master=None, app_name=None, conf=None).
+    """The entry point, with PySpark's SparkContext arguments in PySpark's
+    order: Context(master=None, appName=None, sparkHome=None, pyFiles=None,
+    environment=None, batchSize=0, serializer=None, conf=None, ...).
 
-    The master defaults to what `kiln submit --master` passed, else
-    $KILN_MASTER, else local[2] (a private driver and worker for this
-    script)."""
+    The master is the argument, else the conf's spark.master, else what
+    `kiln submit --master` passed ($KILN_MASTER), else local[2] (a private
+    driver and worker for this script). environment= and the conf's
+    spark.executorEnv.* are set in the executors' os.environ; pyFiles= are
+    shipped as by addPyFile. conf is a SparkConf, a dict, or KEY=VALUE
+    strings; see kiln.conf for what spark.* keys do. batchSize, serializer
+    and the profilers are accepted and change nothing (kiln's record
+    formats are its own; results are the same)."""
 
     _active = None
 
-    def __init__(self, master=None, app_name=None, conf=None, appName=None, **unused):
-        conf_pairs = []
+    def __init__(self, master=None, appName=None, sparkHome=None, pyFiles=None, environment=None, batchSize=0,
+                 serializer=None, conf=None, gateway=None, jsc=None, profiler_cls=None, udf_profiler_cls=None,
+                 memory_profiler_cls=None, *, app_name=None):
+        if _on_executor():
+            raise RuntimeError("SparkContext should only be created and accessed on the driver: this code runs "
+                               "in a kiln executor (create the context in the client script only)")
+        if gateway is not None or jsc is not None:
+            raise ValueError("kiln has no JVM: gateway= and jsc= cannot be used")
         if isinstance(conf, SparkConf):
             conf_pairs = conf.getAll()
         elif isinstance(conf, dict):
             conf_pairs = list(conf.items())
         elif conf:
             conf_pairs = [tuple(c.split("=", 1)) for c in conf]
-        settings = dict(conf_pairs)
-        master = master or settings.pop("spark.master", None) or os.environ.get("KILN_MASTER") or "local[2]"
-        app_name = app_name or appName or settings.pop("spark.app.name", None) or \
-            os.path.basename(sys.argv[0] or "python") or "python"
+        else:
+            conf_pairs = []
+        settings = {k: str(v) for k, v in conf_pairs}
         for line in os.environ.get("KILN_CONF", "").split("\n"):
             if "=" in line:
                 k, v = line.split("=", 1)
                 settings.setdefault(k, v)
+        if sparkHome is not None:
+            settings["spark.home"] = sparkHome
+        res = resolve(settings)
+        master = master or res.master or os.environ.get("KILN_MASTER") or "local[2]"
+        app_name = app_name or appName or res.app or os.path.basename(sys.argv[0] or "python") or "python"
+        kind, where = _parse_master(master)
         self.master = master
         self.appName = app_name
+        self.sparkHome = sparkHome
+        self.environment = dict(res.env)
+        self.environment.update({str(k): str(v) for k, v in (environment or {}).items()})
         self._conf = settings
+        self._conf["spark.master"] = master
+        self._conf["spark.app.name"] = app_name
         # the secret named, else (None) the default one, as `kiln` uses;
         # local[N] makes a fresh one for its private cluster instead
         secret = os.environ.get("KILN_SECRET_FILE") or None
         self._local = None
-        if master.startswith("local"):
-            self._local = _kiln.LocalCluster(os.environ.get("KILN_BINDIR") or _build.bindir, _slots(master), secret)
-            master = self._local.master
+        if kind == "local":
+            self._local = _kiln.LocalCluster(os.environ.get("KILN_BINDIR") or _build.bindir, where, secret)
+            where = self._local.master
             secret = self._local.secret_file
-            self.defaultParallelism = _slots(self.master)
+            self.defaultParallelism = res.parallelism or _parse_master(self.master)[1]
         else:
-            self.defaultParallelism = int(settings.get("spark.default.parallelism", 2))
+            self.defaultParallelism = res.parallelism or 2
         self._session = _lineage.Recorder(
-            _kiln.Session(master, secret, app_name, ["%s=%s" % kv for kv in settings.items()]),
+            _kiln.Session(where, secret, app_name, ["%s=%s" % kv for kv in res.kiln.items()]),
             lambda: self.getLocalProperty("spark.jobGroup.id"))
         self._start_ms = start_ms()
-        self._deps = []  # (kind, name, hex) every stage needs
+        self._conf["spark.app.id"] = self._session.app_id
+        banner = os.environ.pop("KILN_SUBMIT_BANNER", None)  # `kiln submit`: said first, once
+        if banner is not None:
+            shown = "%s (a private driver and worker)" % (banner or master) if banner or kind == "local" else \
+                "the kiln driver at %s" % where
+            sys.stderr.write("kiln: application %s running on %s, UI %s\n"
+                             % (self._session.app_id, shown, self._session.ui or "(none)"))
+        if master.startswith("spark://"):
+            sys.stderr.write("kiln: master %s: the spark:// scheme is dropped; kiln's driver at %s\n" % (master, where))
+        warn_unused(res.unused)
+        self._deps = [("env", k, v) for k, v in sorted(self.environment.items())]  # (kind, name, hex) every stage needs
         self._shipper = Shipper()
         self._modules_hex = None
         self._files_dir = None  # made by the first addFile
+        self._added_paths = {}  # file name -> the path addFile shipped under it
         self._rdd_seq = 0
+        self._empty_nodes = set()  # emptyRDD()'s nodes
         Context._active = self
-        for p in filter(None, os.environ.get("KILN_PY_FILES", "").split(",")):
+        for p in list(pyFiles or ()) + res.py_files + list(filter(None, os.environ.get("KILN_PY_FILES", "").split(","))):
             self.addPyFile(p)
-        for p in filter(None, os.environ.get("KILN_FILES", "").split(",")):
+        for p in res.files + list(filter(None, os.environ.get("KILN_FILES", "").split(","))):
             self.addFile(p)
+
+    def getConf(self):
+        """A copy of the context's settings, spark.master, spark.app.name and
+        spark.app.id included."""
+        return SparkConf(loadDefaults=False).setAll(self._conf.items())
+
+    def __reduce__(self):
+        raise RuntimeError("a SparkContext can be used only in the client script, not inside a function that runs "
+                           "on executors (a transformation, an action's function or a broadcast value)")
 
     # ---- lifecycle ---------------------------------------------------
 
@@ -161,9 +195,13 @@ class Context(MoreContext):
     # ---- sources ------------------------------------------------------
 
     def textFile(self, name, minPartitions=None, use_unicode=True):
+        """The lines of a file, a directory or a glob (.gz files
+        decompressed); str, or with use_unicode=False the lines' bytes as
+        they are, as PySpark's."""
         from .rdd import RDD
         n = minPartitions or min(self.defaultParallelism, 2)
-        return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT)
+        return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT if use_unicode else
+                       _stage.BYTES)
 
     def parallelize(self, c, numSlices=None):
         from .rdd import RDD
@@ -183,8 +221,13 @@ class Context(MoreContext):
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
     def emptyRDD(self):
+        """An RDD of no partitions (the engine's node has one, empty: the
+        RDD reports 0, and actions that reduce per partition raise as
+        PySpark's do)."""
         from .rdd import RDD
-        return RDD._of(self, self._session.parallelize([], 1, _stage.VALUE), _stage.VALUE)
+        node = self._session.parallelize([], 1, _stage.VALUE)
+        self._empty_nodes.add(node)
+        return RDD._of(self, node, _stage.VALUE)
 
     def union(self, rdds):
         rdds = list(rdds)
@@ -199,32 +242,59 @@ class Context(MoreContext):
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
-        if accum_param is None and isinstance(value, complex):
-            accum_param = COMPLEX_ACCUMULATOR_PARAM
         if accum_param is not None:  # any values the param adds, merged in the client
             return ParamAccumulator(self, value, accum_param)
         return Accumulator(self, value)
 
     def addFile(self, path, recursive=False):
+        """Ships the file at path to every executor, as SparkFiles.get(its
+        name). As Spark's: adding the same path again is ignored (with a
+        warning: executors and SparkFiles.get in the client keep the first
+        content, which the client keeps a copy of), and another path with
+        the same name is refused."""
         path = os.path.abspath(path)
         name = os.path.basename(path)
         if os.path.isdir(path):
             return self._add_dir(path, recursive)
+        if not self._first_add(path, name):
+            return
         with open(path, "rb") as f:
-            hexid = self._session.broadcast(f.read())
-        self._deps = [d for d in self._deps if not (d[0] == "file" and d[1] == name)]
+            data = f.read()
+        hexid = self._session.broadcast(data)
         self._deps.append(("file", name, hexid))
-        self._client_link(path, name)
+        if self._files_dir is None:  # inside a local cluster's directory, which goes with it however we end
+            self._files_dir = tempfile.mkdtemp(prefix="kiln-files-", dir=self._local.dir if self._local else None)
+            SparkFiles._client_root = self._files_dir
+        with open(os.path.join(self._files_dir, name), "wb") as f:
+            f.write(data)  # the bytes the executors get, not a link to a file that may change
 
     def addPyFile(self, path):
+        """Ships a .py, .zip or .egg to every executor's sys.path (and puts
+        it on the client's); the same rules as addFile."""
         path = os.path.abspath(path)
         name = os.path.basename(path)
+        if not self._first_add(path, name):
+            return
         with open(path, "rb") as f:
             hexid = self._session.broadcast(f.read())
         self._deps.append(("pyfile", name, hexid))
         entry = os.path.dirname(path) if name.endswith(".py") else path
         if entry not in sys.path:
             sys.path.insert(0, entry)
+
+    def _first_add(self, path, name):
+        """True the first time path is added; False (with Spark's warning)
+        when it was added before; raises when another path had its name."""
+        old = self._added_paths.get(name)
+        if old is None:
+            self._added_paths[name] = path
+            return True
+        if old != path:
+            raise ValueError("File %s was already registered with a different path (old path = %s, new path = %s)"
+                             % (name, old, path))
+        sys.stderr.write("kiln: the path %s has been added already; overwriting added paths is not supported "
+                         "(executors keep the first content)\n" % path)
+        return False
 
 
 SparkContext = Context

@@ -22,7 +22,7 @@ import random
 from collections import defaultdict, deque
 from itertools import chain, count, islice
 
-from . import _stage
+from . import _buckets, _stage
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
 from ._rddmore import BoundedFloat, MoreRDD, portable_hash  # noqa: F401 (pyspark.rdd's names)
 from .stats import StatCounter
@@ -41,21 +41,54 @@ def _identity(split, it):
     return it
 
 
+# A StopIteration that a user function raises must fail the task, never
+# end the partition early as the end of the input would: the user's
+# functions run under the executor's user_map and user_filter (map() and
+# filter() in C that turn it into PySpark's error), or inside generators,
+# where PEP 479 makes it a RuntimeError that kiln._worker.run rewords.
+
+def _calls(f, it):
+    for x in it:
+        yield f(x)
+
+
+def _kept(f, it):
+    for x in it:
+        if f(x):
+            yield x
+
+
+def _user_map(f, it):
+    try:
+        from _kiln_exec import user_map  # in an executor
+    except ImportError:
+        return _calls(f, it)
+    return user_map(f, it)
+
+
+def _user_filter(f, it):
+    try:
+        from _kiln_exec import user_filter
+    except ImportError:
+        return _kept(f, it)
+    return user_filter(f, it)
+
+
 def _map(f):
     def stage(split, it):
-        return map(f, it)
+        return _user_map(f, it)
     return stage
 
 
 def _flat_map(f):
     def stage(split, it):
-        return chain.from_iterable(map(f, it))
+        return chain.from_iterable(_user_map(f, it))
     return stage
 
 
 def _filter(f):
     def stage(split, it):
-        return filter(f, it)
+        return _user_filter(f, it)
     return stage
 
 
@@ -260,24 +293,6 @@ def _from_pickled_lines(line):
     return pickle.loads(base64.b64decode(line))
 
 
-def _histogram_part(buckets, even):
-    import bisect
-    lo, hi, n = buckets[0], buckets[-1], len(buckets) - 1
-
-    def stage(it):
-        counts = [0] * n
-        for x in it:
-            if x is None or (isinstance(x, float) and x != x) or x < lo or x > hi:
-                continue
-            if even:
-                i = int((x - lo) * n / (hi - lo)) if hi > lo else 0
-            else:
-                i = bisect.bisect_right(buckets, x) - 1
-            counts[min(i, n - 1)] += 1
-        yield counts
-    return stage
-
-
 # ---- the RDD -------------------------------------------------------------
 
 class RDD(MoreRDD):
@@ -349,6 +364,8 @@ class RDD(MoreRDD):
         return self._id
 
     def getNumPartitions(self):
+        if self._base in self.ctx._empty_nodes:  # emptyRDD(): no partitions, as PySpark's
+            return 0
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
@@ -523,7 +540,9 @@ class RDD(MoreRDD):
         return self.flatMap(_pairs_with(rows))
 
     def zipWithIndex(self):
-        counts = self.mapPartitions(_count_part).collect()
+        return self._with_index(self.mapPartitions(_count_part).collect())
+
+    def _with_index(self, counts):
         offsets, at = [], 0
         for c in counts:
             offsets.append(at)
@@ -534,10 +553,18 @@ class RDD(MoreRDD):
         return self.zipWithIndex()
 
     def zip(self, other):
-        a = self.zipWithIndex().map(_swap)
-        b = other.zipWithIndex().map(_swap)
-        if self.count() != other.count():
-            raise ValueError("Can only zip RDDs with the same number of elements")
+        """Pairs the i-th element of each partition with the other's i-th
+        of the same partition; both must have the same partitions with the
+        same numbers of elements (PySpark's errors otherwise). kiln counts
+        the partitions here, so a mismatch raises at zip(), not later."""
+        if self.getNumPartitions() != other.getNumPartitions():
+            raise ValueError("Can only zip with RDD which has the same number of partitions")
+        mine = self.mapPartitions(_count_part).collect()
+        theirs = other.mapPartitions(_count_part).collect()
+        if mine != theirs:
+            raise ValueError("Can only zip RDDs with same number of elements in each partition")
+        a = self._with_index(mine).map(_swap)
+        b = other._with_index(theirs).map(_swap)
         return a.join(b).sortByKey().values()
 
     # ---- actions ------------------------------------------------------
@@ -573,18 +600,18 @@ class RDD(MoreRDD):
         vals = self.mapPartitions(_mp_reduce(f)).collect()
         if not vals:
             raise ValueError("Can not reduce() empty RDD")
-        return functools.reduce(f, vals)
+        return functools.reduce(_in_client(f), vals)
 
     def treeReduce(self, f, depth=2):
         return self.reduce(f)
 
     def fold(self, zeroValue, op):
         vals = self.mapPartitions(_mp_fold(zeroValue, op)).collect()
-        return functools.reduce(op, vals, zeroValue)
+        return functools.reduce(_in_client(op), vals, zeroValue)
 
     def aggregate(self, zeroValue, seqOp, combOp):
         vals = self.mapPartitions(_mp_fold(zeroValue, seqOp)).collect()
-        return functools.reduce(combOp, vals, zeroValue)
+        return functools.reduce(_in_client(combOp), vals, zeroValue)
 
     def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
         return self.aggregate(zeroValue, seqOp, combOp)
@@ -599,7 +626,10 @@ class RDD(MoreRDD):
         return self.reduce(_pick(min, key))
 
     def stats(self):
-        return functools.reduce(StatCounter.mergeStats, self.mapPartitions(_stats_part).collect(), StatCounter())
+        parts = self._partials(_stats_part)
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return functools.reduce(StatCounter.mergeStats, parts)
 
     def mean(self):
         return self.stats().mean()
@@ -617,35 +647,56 @@ class RDD(MoreRDD):
         return self.stats().sampleVariance()
 
     def histogram(self, buckets):
+        """Counts in buckets: an int n makes n even buckets between the
+        minimum and the maximum, a sorted list or tuple gives the bounds;
+        each bucket is [lo, hi) but the last, [lo, hi]; None and NaN are
+        not counted.
+
+        >>> sc.parallelize(range(51)).histogram(2)
+        ([0, 25, 50], [25, 26])
+        >>> sc.parallelize(["ab", "ac", "b", "bd", "ef"]).histogram(("a", "b", "c"))
+        (('a', 'b', 'c'), [2, 2])
+        """
         if isinstance(buckets, int):
             if buckets < 1:
                 raise ValueError("number of buckets must be >= 1")
-            st = self.stats()
-            if st.count() == 0:
-                raise ValueError("can not generate buckets with an empty RDD")
-            lo, hi = st.min(), st.max()
-            if lo == hi:
-                buckets_list = [lo, hi]
-            else:
-                inc = (hi - lo) / buckets
-                buckets_list = [lo + i * inc for i in range(buckets)] + [hi]
-            even = True
+            ranges = self._partials(_buckets.min_max_part)
+            if not ranges:
+                raise ValueError("Can not reduce() empty RDD")
+            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            if lo == hi or buckets == 1:
+                return [lo, hi], [self.filter(_buckets.comparable).count()]
+            buckets, inc = _buckets.even_buckets(lo, hi, buckets)
+        elif isinstance(buckets, (list, tuple)):
+            inc = _buckets.given_buckets(buckets)
+            lo, hi = buckets[0], buckets[-1]
         else:
-            buckets_list = list(buckets)
-            if len(buckets_list) < 2 or sorted(buckets_list) != buckets_list:
-                raise ValueError("buckets must be sorted and hold at least two values")
-            even = False
-        parts = self.mapPartitions(_histogram_part(buckets_list, even)).collect()
-        counts = [sum(c) for c in zip(*parts)] if parts else [0] * (len(buckets_list) - 1)
-        return buckets_list, counts
+            raise TypeError("buckets should be a list or tuple or number(int or long)")
+        parts = self._partials(_buckets.histogram_part(list(buckets), lo, hi, inc))
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return buckets, [sum(c) for c in zip(*parts)]
+
+    def _partials(self, part):
+        """part(iterator) of every partition, collected (none of an RDD of
+        no partitions, where PySpark's reduce of them raises)."""
+        if self.getNumPartitions() == 0:
+            return []
+        return self.mapPartitions(part).collect()
 
     def top(self, num, key=None):
-        parts = self.mapPartitions(_nlargest(num, key)).collect()
-        return heapq.nlargest(num, chain.from_iterable(parts), key=key)
+        parts = self._partials(_nlargest(num, key))
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        return heapq.nlargest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeOrdered(self, num, key=None):
-        parts = self.mapPartitions(_nsmallest(num, key)).collect()
-        return heapq.nsmallest(num, chain.from_iterable(parts), key=key)
+        if num < 0:
+            raise ValueError("top N cannot be negative.")
+        if num == 0:
+            return []
+        parts = self._partials(_nsmallest(num, key))
+        return heapq.nsmallest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeSample(self, withReplacement, num, seed=None):
         if num < 0:
@@ -664,7 +715,10 @@ class RDD(MoreRDD):
 
     def countByValue(self):
         total = defaultdict(int)
-        for d in self.mapPartitions(_count_values).collect():
+        parts = self._partials(_count_values)
+        if not parts:
+            raise ValueError("Can not reduce() empty RDD")
+        for d in parts:
             for k, v in d.items():
                 total[k] += v
         return total
@@ -682,11 +736,24 @@ class RDD(MoreRDD):
         self.mapPartitions(_foreach_partition(f)).count()
 
     def saveAsTextFile(self, path, compressionCodecClass=None):
-        self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path))
+        """One part per partition, DIR/part-NNNNN, then DIR/_SUCCESS; with
+        compressionCodecClass="org.apache.hadoop.io.compress.GzipCodec" the
+        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back."""
+        codec = None
+        if compressionCodecClass is not None:
+            codec = _CODECS.get(compressionCodecClass)
+            if codec is None:
+                raise ValueError("compressionCodecClass %r: kiln writes %s" % (
+                    compressionCodecClass, " or ".join(sorted(_CODECS))))
+        self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path), codec)
 
     def saveAsPickleFile(self, path, batchSize=10):
         """kiln's own layout: text parts of base64-encoded pickled batches."""
         self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
+
+
+# Hadoop's codec classes kiln writes, and the executor's name for each
+_CODECS = {"org.apache.hadoop.io.compress.GzipCodec": "gzip"}
 
 
 def _pickle_file(ctx, name, minPartitions=None):
@@ -743,6 +810,18 @@ def _zero_then(zero, func):
     def create(v):
         return func(copy.deepcopy(zero), v)
     return create
+
+
+def _in_client(f):
+    """f for the merges that run in the client: a StopIteration it raises
+    fails the action with the words a task uses, rather than escaping as
+    the end of some iteration of the caller's."""
+    def g(*args):
+        try:
+            return f(*args)
+        except StopIteration as e:
+            raise RuntimeError(_stage.STOP_ITERATION) from e
+    return g
 
 
 def _partial_sum(it):

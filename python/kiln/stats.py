@@ -1,16 +1,43 @@
 """StatCounter: count, mean, variance, min and max in one pass (Welford),
-mergeable across partitions, as PySpark's."""
+mergeable across partitions, with PySpark's results: min and max are
+floats that a NaN wins (as numpy's maximum and minimum, which PySpark
+uses), the mean of no values is 0.0, and asDict() reports the sample
+deviation and variance unless sample=True (PySpark's naming)."""
+import copy
 import math
 
 
+def _maximum(a, b):
+    if a != a or b != b:
+        return float("nan")
+    return float(a if a >= b else b)
+
+
+def _minimum(a, b):
+    if a != a or b != b:
+        return float("nan")
+    return float(a if a <= b else b)
+
+
 class StatCounter:
-    def __init__(self, values=()):
+    """>>> s = StatCounter([1, 2, 3, 4])
+    >>> (s.count(), s.mean(), s.sum(), s.min(), s.max())
+    (4, 2.5, 10.0, 1.0, 4.0)
+    >>> s.variance(), s.sampleVariance()
+    (1.25, 1.6666666666666667)
+    >>> s.asDict()["stdev"] == s.sampleStdev()
+    True
+    >>> StatCounter().mean(), StatCounter().max()
+    (0.0, -inf)
+    """
+
+    def __init__(self, values=None):
         self.n = 0
         self.mu = 0.0
         self.m2 = 0.0
         self.maxValue = float("-inf")
         self.minValue = float("inf")
-        for v in values:
+        for v in values if values is not None else ():
             self.merge(v)
 
     def merge(self, value):
@@ -18,31 +45,42 @@ class StatCounter:
         self.n += 1
         self.mu += delta / self.n
         self.m2 += delta * (value - self.mu)
-        self.maxValue = max(self.maxValue, value)
-        self.minValue = min(self.minValue, value)
+        self.maxValue = _maximum(self.maxValue, value)
+        self.minValue = _minimum(self.minValue, value)
         return self
 
     def mergeStats(self, other):
-        if other.n == 0:
-            return self
+        if not isinstance(other, StatCounter):
+            raise TypeError("Can only merge StatCounter but got %s" % type(other))
+        if other is self:
+            return self.mergeStats(other.copy())
         if self.n == 0:
             self.n, self.mu, self.m2 = other.n, other.mu, other.m2
             self.maxValue, self.minValue = other.maxValue, other.minValue
-            return self
-        delta = other.mu - self.mu
-        n = self.n + other.n
-        self.mu += delta * other.n / n
-        self.m2 += other.m2 + delta * delta * self.n * other.n / n
-        self.n = n
-        self.maxValue = max(self.maxValue, other.maxValue)
-        self.minValue = min(self.minValue, other.minValue)
+        elif other.n != 0:
+            # the mean as Spark computes it, so the digits agree
+            delta = other.mu - self.mu
+            n = self.n + other.n
+            if other.n * 10 < self.n:
+                self.mu = self.mu + (delta * other.n) / n
+            elif self.n * 10 < other.n:
+                self.mu = other.mu - (delta * self.n) / n
+            else:
+                self.mu = (self.mu * self.n + other.mu * other.n) / n
+            self.maxValue = _maximum(self.maxValue, other.maxValue)
+            self.minValue = _minimum(self.minValue, other.minValue)
+            self.m2 += other.m2 + (delta * delta * self.n * other.n) / n
+            self.n = n
         return self
 
+    def copy(self):
+        return copy.deepcopy(self)
+
     def count(self):
-        return self.n
+        return int(self.n)
 
     def mean(self):
-        return self.mu if self.n else float("nan")
+        return self.mu
 
     def sum(self):
         return self.n * self.mu
@@ -54,9 +92,11 @@ class StatCounter:
         return self.maxValue
 
     def variance(self):
+        """The population variance (divided by n); NaN of no values."""
         return self.m2 / self.n if self.n else float("nan")
 
     def sampleVariance(self):
+        """The sample variance (divided by n - 1); NaN of fewer than two values."""
         return self.m2 / (self.n - 1) if self.n > 1 else float("nan")
 
     def stdev(self):
@@ -66,9 +106,12 @@ class StatCounter:
         return math.sqrt(self.sampleVariance())
 
     def asDict(self, sample=False):
+        """The members as a dict. As PySpark's, "stdev" and "variance" are
+        the sample ones by default and the population ones with
+        sample=True."""
         return {"count": self.count(), "mean": self.mean(), "sum": self.sum(), "min": self.min(),
-                "max": self.max(), "stdev": self.sampleStdev() if sample else self.stdev(),
-                "variance": self.sampleVariance() if sample else self.variance()}
+                "max": self.max(), "stdev": self.stdev() if sample else self.sampleStdev(),
+                "variance": self.variance() if sample else self.sampleVariance()}
 
     def __repr__(self):
         return "(count: %s, mean: %s, stdev: %s, max: %s, min: %s)" % (

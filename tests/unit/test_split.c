@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "split.h"
 
@@ -96,14 +97,15 @@ static void lines_free(lines *l)
 
 /* The reference split of a file's content into lines (the contract in
  * split.h, written the obvious way). */
+/* The lines of p as Hadoop's LineReader cuts them: at '\n', '\r' or
+ * "\r\n"; a last line needs no line end. */
 static void ref_lines(lines *l, const char *p, size_t n)
 {
     size_t s = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            size_t e = i;
-            if (e > s && p[e - 1] == '\r') e--;
-            lines_add(l, p + s, e - s);
+        if (p[i] == '\n' || p[i] == '\r') {
+            lines_add(l, p + s, i - s);
+            if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n') i++;
             s = i + 1;
         }
     }
@@ -193,7 +195,8 @@ static void check_all_cuts(const char *path, const lines *want, uint64_t total, 
     }
 }
 
-/* Generates random lines (some empty, some long) into a new buffer. */
+/* Generates random lines (some empty, some long) into a new buffer;
+ * with_cr 1 ends some with "\r\n", 2 some with '\r' alone too. */
 static char *gen_text(size_t target, size_t *n, int with_cr)
 {
     size_t cap = target + 4096, len = 0;
@@ -205,6 +208,10 @@ static char *gen_text(size_t target, size_t *n, int with_cr)
         if (len + ll + 2 > cap) break;
         for (size_t i = 0; i < ll; i++)
             p[len++] = (char)('a' + rnd() % 26);
+        if (with_cr == 2 && (x >> 56) % 5 == 0) { /* a line ended by '\r' alone */
+            p[len++] = '\r';
+            continue;
+        }
         if (with_cr && (x >> 50) % 3 == 0) p[len++] = '\r';
         p[len++] = '\n';
     }
@@ -327,14 +334,16 @@ END_TEST
 
 START_TEST(test_crlf)
 {
-    const char *text = "a\r\nbb\r\n\r\nccc\nd\r\r\n\re\r\n";
+    /* as Hadoop's LineReader: '\r' alone ends a line too, and a last '\r'
+     * without a '\n' is no part of the last line */
+    const char *text = "a\r\nbb\r\n\r\nccc\nd\r\r\n\re\r\nf\rg\r";
     write_file("crlf.txt", text, strlen(text));
     lines got = {0};
     read_all_ranges(tpath("crlf.txt"), 1, 0, &got);
-    const char *want_lines[] = {"a", "bb", "", "ccc", "d\r", "\re"};
-    ck_assert_uint_eq(got.n, 6);
+    const char *want_lines[] = {"a", "bb", "", "ccc", "d", "", "", "e", "f", "g"};
+    ck_assert_uint_eq(got.n, 10);
     size_t off = 0;
-    for (size_t i = 0; i < 6; i++) {
+    for (size_t i = 0; i < 10; i++) {
         ck_assert_uint_eq(got.lens[i], strlen(want_lines[i]));
         ck_assert(memcmp(got.bytes + off, want_lines[i], got.lens[i]) == 0);
         off += got.lens[i];
@@ -343,18 +352,72 @@ START_TEST(test_crlf)
 
     lines want = {0};
     ref_lines(&want, text, strlen(text));
-    static const uint64_t splits[] = {0, 1, 2, 3, 5};
-    check_all_cuts(tpath("crlf.txt"), &want, strlen(text), splits, 5);
+    static const uint64_t splits[] = {0, 1, 2, 3, 5, 16, 17, 18};
+    check_all_cuts(tpath("crlf.txt"), &want, strlen(text), splits, 8);
     lines_free(&want);
 
     size_t n;
-    char *big = gen_text(100000, &n, 1);
+    char *big = gen_text(100000, &n, 2);
     write_file("crlf_big.txt", big, n);
     ref_lines(&want, big, n);
-    static const uint64_t bsplits[] = {0, 1000, 4097};
-    check_all_cuts(tpath("crlf_big.txt"), &want, n, bsplits, 3);
+    static const uint64_t bsplits[] = {0, 7, 13, 1000, 4097};
+    check_all_cuts(tpath("crlf_big.txt"), &want, n, bsplits, 5);
     lines_free(&want);
     free(big);
+}
+END_TEST
+
+/* A .gz file is one range, read whole and decompressed; beside a plain
+ * file in a directory, only the plain one is cut. */
+START_TEST(test_gzip)
+{
+    size_t n;
+    char *text = gen_text(200000, &n, 2);
+    lines want = {0};
+    ref_lines(&want, text, n);
+    mkdir(tpath("gzdir"), 0755);
+    gzFile g = gzopen(tpath("gzdir/a.txt.gz"), "wb");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(gzwrite(g, text, (unsigned)n), (int)n);
+    ck_assert_int_eq(gzclose(g), Z_OK);
+    for (int parts = 1; parts <= 8; parts *= 2) {
+        lines got = {0};
+        ck_assert_uint_eq(read_all_ranges(tpath("gzdir/a.txt.gz"), parts, 4096, &got), 1);
+        assert_lines_eq(&got, &want);
+        lines_free(&got);
+    }
+    write_file("gzdir/b.txt", text, n);
+    text_split_list l;
+    char err[512];
+    ck_assert_int_eq(split_plan(tpath("gzdir"), 4, 0, &l, err, sizeof(err)), 0);
+    size_t gz = 0;
+    for (size_t i = 0; i < l.n; i++)
+        gz += split_is_gzip(l.v[i].path);
+    ck_assert_uint_eq(gz, 1);
+    ck_assert_uint_ge(l.n, 4); /* the plain file gives the other three or more */
+    split_list_free(&l);
+    lines got = {0};
+    read_all_ranges(tpath("gzdir"), 4, 0, &got);
+    ck_assert_uint_eq(got.n, 2 * want.n);
+    lines_free(&got);
+    lines_free(&want);
+    free(text);
+
+    static const char bad[] = "\x1f\x8b\x08\x00garbage that is no deflate stream";
+    write_file("gzdir/c.txt.bz2", "BZh9", 4); /* Hadoop would decompress it: kiln refuses, never reads garbage */
+    ck_assert_int_eq(split_plan(tpath("gzdir"), 4, 0, &l, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "c.txt.bz2: a .bz2 file: kiln reads plain text and gzip (.gz) only"), "%s", err);
+    write_file("bad.gz", bad, sizeof bad - 1);
+    line_reader r;
+    const char *p;
+    size_t len;
+    ck_assert_int_eq(line_reader_open(&r, tpath("bad.gz"), 0, sizeof bad - 1, err, sizeof(err)), 0);
+    int rc;
+    while ((rc = line_reader_next(&r, &p, &len, err, sizeof(err))) == 1)
+        ;
+    ck_assert_int_eq(rc, -1);
+    ck_assert_msg(strstr(err, "gzip"), "%s", err);
+    line_reader_close(&r);
 }
 END_TEST
 
@@ -541,6 +604,7 @@ static Suite *split_suite(void)
     tcase_add_test(tc, test_empty_file);
     tcase_add_test(tc, test_only_newlines);
     tcase_add_test(tc, test_crlf);
+    tcase_add_test(tc, test_gzip);
     tcase_add_test(tc, test_directory);
     tcase_add_test(tc, test_glob_and_relative_paths);
     tcase_add_test(tc, test_errors_name_the_path);
