@@ -352,13 +352,22 @@ int kiln_collect(kiln_rdd *rdd, kiln_recs *out)
 
 int kiln_take(kiln_rdd *rdd, size_t n, kiln_recs *out)
 {
+    return client_collect_parts(rdd, n, NULL, 0, out);
+}
+
+int client_collect_parts(kiln_rdd *rdd, size_t limit, const uint32_t *parts, size_t nparts, kiln_recs *out)
+{
     if (!rdd || !out) return -1;
     Kiln__Action a = KILN__ACTION__INIT;
-    a.kind = KILN__ACTION_KIND__ACTION_TAKE;
-    a.take = n;
+    if (limit == SIZE_MAX) {
+        a.kind = KILN__ACTION_KIND__ACTION_COLLECT;
+    } else {
+        a.kind = KILN__ACTION_KIND__ACTION_TAKE; /* each task stops at limit records */
+        a.take = limit;
+    }
     job_result res;
-    if (client_run_job(rdd->ctx, rdd, &a, &res) < 0) return -1;
-    int rc = decode_results(rdd->ctx, &res, n, out);
+    if (client_run_job_parts(rdd->ctx, rdd, &a, parts, nparts, &res) < 0) return -1;
+    int rc = decode_results(rdd->ctx, &res, limit, out);
     job_result_release(&res);
     return rc;
 }

@@ -115,7 +115,16 @@ typedef struct job_result {
 /* Sends the job for target with action and waits for its end.
  * 0, or -1 with ctx->err set. */
 int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_result *res);
+/* The same for only the result partitions parts[0..nparts) (borrowed;
+ * ascending, each once; NULL, 0: all). Map stages they read run whole. */
+int client_run_job_parts(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, const uint32_t *parts, size_t nparts,
+                         job_result *res);
 void job_result_release(job_result *res);
+
+/* collect (limit SIZE_MAX) or take(limit) of rdd's result partitions
+ * parts[0..nparts) (borrowed, ascending; NULL, 0: all), in partition order,
+ * at most limit records. 0, or -1 with the context's message. */
+int client_collect_parts(kiln_rdd *rdd, size_t limit, const uint32_t *parts, size_t nparts, kiln_recs *out);
 
 /* One InfoRequest/KillApp round trip for the CLI over a fresh connection
  * (secret as for client_ctx_new). */

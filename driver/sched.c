@@ -334,6 +334,19 @@ static void job_progress(driver *d, job *j, const dstage *s, int force)
 }
 
 /* Serializes stage s with its output and queues its tasks. */
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Whether js asks for result partition part: it names none (all), or
+ * names it (js->partitions is ascending, checked by sched_submit). */
+static int job_runs_partition(const Kiln__JobSubmit *js, uint32_t part)
+{
+    return !js->n_partitions || bsearch(&part, js->partitions, js->n_partitions, sizeof part, cmp_u32);
+}
+
 static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum stage_state state)
 {
     job *j = s->job;
@@ -395,6 +408,11 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
             continue;
         }
         const Kiln__TaskInput *in = &p->inputs[i];
+        if (s->index == 0 && !job_runs_partition(j->submit->job_submit, in->partition)) {
+            t->state = TASK_DONE; /* a partition the job did not ask for (take runs a few) */
+            s->ndone++;
+            continue;
+        }
         const plan_pipe *pp = &ps->pipes[in->pipeline];
         if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED)
             t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
@@ -523,6 +541,12 @@ void job_plan_and_start(driver *d, job *j)
         job_fail(d, j, "%s: %s", rc == PLAN_REFUSED ? "job refused" : "bad lineage graph", err);
         return;
     }
+    const Kiln__JobSubmit *js = j->submit->job_submit;
+    if (js->n_partitions && js->partitions[js->n_partitions - 1] >= j->jp.stages[0].ntasks) {
+        job_fail(d, j, "job refused: partition %u asked for, the dataset has %zu", js->partitions[js->n_partitions - 1],
+                 j->jp.stages[0].ntasks);
+        return;
+    }
     j->nstages = j->jp.nstages;
     j->stages = xcalloc(j->nstages, sizeof *j->stages);
     j->ntasks = j->jp.stages[0].ntasks;
@@ -595,6 +619,15 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         }
     for (size_t i = 0; i < js->n_broadcasts; i++)
         store_use(d, a, js->broadcasts[i]);
+    for (size_t i = 1; i < js->n_partitions; i++)
+        if (js->partitions[i] <= js->partitions[i - 1]) {
+            job_fail(d, j, "job refused: the partitions to run must be ascending, each once");
+            return;
+        }
+    if (js->n_partitions && js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT) {
+        job_fail(d, j, "job refused: save_text writes every partition");
+        return;
+    }
     if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT && js->action->dir[0] != '/') {
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;

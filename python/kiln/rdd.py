@@ -16,9 +16,11 @@ into a closure.
 import copy
 import functools
 import heapq
+import math
 import operator
 import os
 import random
+import sys
 from collections import defaultdict, deque
 from itertools import chain, count, islice
 
@@ -553,22 +555,77 @@ class RDD:
         fmt = self._own_fmt()
         return self.ctx._session.collect(self._node(fmt), fmt)
 
+    def _run_parts(self, parts, limit=-1):
+        """The records of result partitions parts (ascending), at most limit
+        of them (-1: all), in partition order: one job over just those."""
+        fmt = self._own_fmt()
+        return self.ctx._session.collect(self._node(fmt), fmt, limit, list(parts))
+
     def toLocalIterator(self, prefetchPartitions=False):
-        return iter(self.collect())
+        """An iterator over every element, one job per partition: the client
+        holds one partition at a time (prefetchPartitions is accepted; kiln
+        always waits until the next partition is needed).
+
+        >>> rdd = sc.parallelize(range(10), 3)
+        >>> [x for x in rdd.toLocalIterator()]
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        """
+        return self._local_iterator()
+
+    def _local_iterator(self):
+        for p in range(self.getNumPartitions()):
+            yield from self._run_parts([p])
 
     def take(self, num):
-        if num <= 0:
-            return []
-        fmt = self._own_fmt()
-        return self.ctx._session.collect(self._node(fmt), fmt, num)
+        """The first num elements: runs the first partition, then more at a
+        time (PySpark's rule: up to 4 times the partitions scanned so far,
+        estimated from the elements found), until it has num.
+
+        >>> sc.parallelize([2, 3, 4, 5, 6]).cache().take(2)
+        [2, 3]
+        >>> sc.parallelize([2, 3, 4, 5, 6]).take(10)
+        [2, 3, 4, 5, 6]
+        >>> sc.parallelize(range(100), 100).filter(lambda x: x > 90).take(3)
+        [91, 92, 93]
+        """
+        items = []
+        total = self.getNumPartitions()
+        scanned = 0
+        while len(items) < num and scanned < total:
+            n = 1
+            if scanned > 0:
+                if not items:
+                    n = scanned * 4
+                else:
+                    n = int(1.5 * num * scanned / len(items)) - scanned
+                    n = min(max(n, 1), scanned * 4)
+            items += self._run_parts(range(scanned, min(scanned + n, total)), num - len(items))
+            scanned += n
+        return items[:num]
 
     def first(self):
+        """The first element; ValueError on an empty RDD.
+
+        >>> sc.parallelize([2, 3, 4]).first()
+        2
+        >>> sc.parallelize([]).first()
+        Traceback (most recent call last):
+            ...
+        ValueError: RDD is empty
+        """
         rs = self.take(1)
-        if not rs:
-            raise ValueError("RDD is empty")
-        return rs[0]
+        if rs:
+            return rs[0]
+        raise ValueError("RDD is empty")
 
     def isEmpty(self):
+        """True when the RDD has no element (stops at the first one found).
+
+        >>> sc.parallelize([]).isEmpty()
+        True
+        >>> sc.parallelize([1]).isEmpty()
+        False
+        """
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def count(self):
@@ -655,16 +712,42 @@ class RDD:
         return heapq.nsmallest(num, chain.from_iterable(parts), key=key)
 
     def takeSample(self, withReplacement, num, seed=None):
+        """A fixed-size sample: counts, then samples on the executors with
+        a fraction that makes num elements very likely (PySpark's), again
+        with a new seed while short, and shuffles what came back.
+
+        >>> rdd = sc.parallelize(range(0, 10))
+        >>> len(rdd.takeSample(True, 20, 1))
+        20
+        >>> len(rdd.takeSample(False, 5, 2))
+        5
+        >>> len(rdd.takeSample(False, 15, 3))
+        10
+        """
+        num_stdev = 10.0
+        max_size = sys.maxsize - int(num_stdev * math.sqrt(sys.maxsize))
         if num < 0:
-            raise ValueError("Sample size cannot be negative")
-        rng = random.Random(seed)
-        if num == 0:
+            raise ValueError("Sample size cannot be negative.")
+        if num > max_size:
+            raise ValueError("Sample size cannot be greater than %d." % max_size)
+        if num == 0 or self.getNumPartitions() == 0:
             return []
-        items = self.collect()
-        if withReplacement:
-            return [rng.choice(items) for _ in range(num)] if items else []
-        rng.shuffle(items)
-        return items[:num]
+        initial = self.count()
+        if initial == 0:
+            return []
+        rng = random.Random(seed)
+        if not withReplacement and num >= initial:
+            samples = self.collect()
+            rng.shuffle(samples)
+            return samples
+        fraction = _fraction_for_sample_size(num, initial, withReplacement)
+        seed = rng.randint(0, sys.maxsize) if seed is None else seed
+        samples = self.sample(withReplacement, fraction, seed).collect()
+        while len(samples) < num:  # short: rare, by the fraction's margin
+            seed = rng.randint(0, sys.maxsize)
+            samples = self.sample(withReplacement, fraction, seed).collect()
+        rng.shuffle(samples)
+        return samples[0:num]
 
     def countByKey(self):
         return self.map(operator.itemgetter(0)).countByValue()
@@ -760,6 +843,20 @@ def _pick(which, key):
     def f(a, b):
         return which(a, b, key=key) if key else which(a, b)
     return f
+
+
+def _fraction_for_sample_size(lower_bound, total, with_replacement):
+    """A sampling fraction whose sample has at least lower_bound of total
+    elements with high probability (PySpark's bounds: a Poisson margin of 5
+    or 9 standard deviations with replacement, a binomial one with a failure
+    rate of 5e-5 without)."""
+    fraction = float(lower_bound) / total
+    if with_replacement:
+        num_stdev = 9 if lower_bound < 12 else 5
+        return fraction + num_stdev * math.sqrt(fraction / total)
+    delta = 0.00005
+    gamma = -math.log(delta) / total
+    return min(1, fraction + gamma + math.sqrt(gamma * gamma + 2 * gamma * fraction))
 
 
 def _no_partition_func(f):

@@ -1,0 +1,99 @@
+"""The API that needs the engine: lazy actions (take, first, isEmpty,
+toLocalIterator, takeSample) run only the partitions they need."""
+import pytest
+
+import kiln
+
+
+def _parts_take_runs(sizes, num):
+    """The partitions PySpark's take(num) runs over partitions of sizes
+    (element counts), by its rule written out independently."""
+    got, scanned, ran = 0, 0, 0
+    while got < num and scanned < len(sizes):
+        n = 1
+        if scanned:
+            n = scanned * 4 if got == 0 else min(max(int(1.5 * num * scanned / got) - scanned, 1), scanned * 4)
+        chunk = sizes[scanned:scanned + n]
+        ran += len(chunk)
+        got += sum(min(s, num - got) for s in chunk)
+        scanned += n
+    return ran
+
+
+def _counting(acc):
+    def f(it):
+        acc.add(1)
+        return it
+    return f
+
+
+def test_take_runs_partitions_by_pysparks_rule(sc):
+    cases = [([1] * 20, 5), ([0] * 10 + [3] * 10, 4), ([0] * 30 + [1], 1), ([2] * 8, 100), ([5] * 4, 1)]
+    for sizes, num in cases:
+        data = [(p, i) for p, s in enumerate(sizes) for i in range(s)]
+        rdd = sc.parallelize(range(len(sizes)), len(sizes)).flatMap(lambda p, s=sizes: [(p, i) for i in range(s[p])])
+        acc = sc.accumulator(0)
+        got = rdd.mapPartitions(_counting(acc)).take(num)
+        assert got == data[:num]
+        assert acc.value == _parts_take_runs(sizes, num), (sizes, num)
+
+
+def test_take_one_does_not_run_a_failing_later_partition(sc):
+    def boom(x):
+        if x >= 4:
+            raise RuntimeError("partition %d was computed" % (x // 4))
+        return x
+    rdd = sc.parallelize(range(16), 4).map(boom)
+    assert rdd.take(1) == [0]
+    assert rdd.first() == 0
+    assert not rdd.isEmpty()
+    assert rdd.take(4) == [0, 1, 2, 3]
+    with pytest.raises(kiln.KilnError, match="was computed"):
+        rdd.collect()
+
+
+def test_first_and_is_empty(sc):
+    assert sc.parallelize([], 3).isEmpty()
+    assert sc.parallelize([1, 2], 3).filter(lambda x: x > 1).first() == 2
+    with pytest.raises(ValueError, match="RDD is empty"):
+        sc.parallelize([1, 2], 3).filter(lambda x: x > 5).first()
+    # over a shuffle: the map stage runs whole, the result stage one partition first
+    pairs = sc.parallelize([(i % 7, i) for i in range(100)], 4).reduceByKey(lambda a, b: a + b, 5)
+    assert sorted(pairs.take(100)) == sorted({k: sum(i for i in range(100) if i % 7 == k) for k in range(7)}.items())
+
+
+def test_take_of_a_text_file_reads_its_first_split(sc, tmp_path):
+    p = tmp_path / "lines.txt"
+    p.write_text("".join("line %d\n" % i for i in range(5000)))
+    rdd = sc.textFile(str(p), 8)
+    assert rdd.take(3) == ["line 0", "line 1", "line 2"]
+    assert rdd.take(5000) == ["line %d" % i for i in range(5000)]
+
+
+def test_to_local_iterator_runs_a_job_per_partition(sc):
+    acc = sc.accumulator(0)
+    it = sc.parallelize(range(40), 4).mapPartitions(_counting(acc)).toLocalIterator()
+    first = [next(it) for _ in range(10)]
+    assert first == list(range(10))
+    assert acc.value == 1  # only the first partition so far
+    rest = list(it)
+    assert first + rest == list(range(40)) and acc.value == 4
+    assert list(sc.parallelize([], 2).toLocalIterator()) == []
+
+
+def test_take_sample_samples_on_the_executors(sc):
+    data = list(range(1000))
+    rdd = sc.parallelize(data, 4)
+    s = rdd.takeSample(False, 50, 7)
+    assert len(s) == 50 and len(set(s)) == 50 and set(s) <= set(data)
+    assert rdd.takeSample(False, 50, 7) == s  # the seed decides
+    w = rdd.takeSample(True, 2000, 3)
+    assert len(w) == 2000 and set(w) <= set(data)
+    assert sorted(rdd.takeSample(False, 5000, 1)) == data  # more than there are: all, shuffled
+    assert rdd.takeSample(False, 0) == [] and sc.parallelize([], 2).takeSample(True, 5) == []
+    with pytest.raises(ValueError, match="negative"):
+        rdd.takeSample(False, -1)
+    # the client never holds more than about the sample: the elements are big
+    big = sc.parallelize(range(200), 4).map(lambda i: (i, b"x" * 100000))
+    got = big.takeSample(False, 3, 11)
+    assert len(got) == 3 and all(len(v) == 100000 for _, v in got)
