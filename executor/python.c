@@ -367,7 +367,9 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
     br->fmt = s->in_fmt;
     br->done = 0;
     reader = (PyObject *)br;
-    it = PyObject_CallFunction(py.run, "OIO", s->fn, hk ? hk->partition : 0u, reader); /* new */
+    /* run(fn, split, batches, (stage, attempt, task id)): TaskContext.get() in the stage */
+    it = PyObject_CallFunction(py.run, "OIO(IIK)", s->fn, hk ? hk->partition : 0u, reader, hk ? hk->stage_id : 0u,
+                               hk ? hk->attempt : 0u, hk ? (unsigned long long)hk->task_id : 0ull); /* new */
     if (!it) goto pyfail;
     PyObject *batch;
     while ((batch = PyIter_Next(it))) { /* new */

@@ -881,6 +881,9 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
                       .fail_fatal = hook_fail_fatal,
                       .stopped = hook_stopped,
                       .partition = t->input ? t->input->partition : 0,
+                      .stage_id = t->stage_id,
+                      .attempt = t->attempt,
+                      .task_id = t->task_id,
                       .app_dir = sink->app_dir,
                       .cache_dir = sink->cache_dir};
     rt_set_hooks(&hooks);

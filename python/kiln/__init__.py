@@ -32,7 +32,7 @@ _check_interpreter()
 _LAZY = {
     "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
     "RDD": ".rdd", "StorageLevel": ".rdd", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
-    "SparkFiles": ".files", "StatCounter": ".stats",
+    "SparkFiles": ".files", "StatCounter": ".stats", "TaskContext": ".taskcontext",
 }
 
 __all__ = sorted(_LAZY)

@@ -69,21 +69,38 @@ def load(header, body, app, cache):
                                                   mine[0], mine[1]))
     _deps(h.get("deps", ()))
     try:
-        return cloudpickle.loads(body)
+        fn = cloudpickle.loads(body)
     except ModuleNotFoundError as e:
         raise ModuleNotFoundError(
             "module '%s' is not on worker %s (Python %s): install it there, or ship it with sc.addPyFile() "
             "or kiln submit --py-files" % (e.name, socket.gethostname(), sys.executable), name=e.name) from None
+    if h.get("props"):  # the client's local properties, for TaskContext.getLocalProperty
+        fn = _with_props(fn, h["props"])
+    return fn
 
 
-def run(fn, split, batches):
-    """Runs fn over the records of batches; yields its output in lists."""
-    it = iter(fn(split, chain.from_iterable(batches)))
-    while True:
-        b = list(islice(it, BATCH))
-        if not b:
-            return
-        yield b
+def _with_props(fn, props):
+    def staged(split, it):
+        return fn(split, it)
+    staged._kiln_props = props
+    return staged
+
+
+def run(fn, split, batches, task=(0, 0, 0)):
+    """Runs fn over the records of batches; yields its output in lists.
+    task is (stage id, attempt from 1, task id), for TaskContext.get()."""
+    from .taskcontext import TaskContext
+    props = getattr(fn, "_kiln_props", None) or {}
+    TaskContext._current = TaskContext(split, task[0], max(task[1] - 1, 0), task[2], props)
+    try:
+        it = iter(fn(split, chain.from_iterable(batches)))
+        while True:
+            b = list(islice(it, BATCH))
+            if not b:
+                return
+            yield b
+    finally:
+        TaskContext._current = None
 
 
 def _ours(frame_summary):

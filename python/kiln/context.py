@@ -97,6 +97,8 @@ class Context:
         self._modules_hex = None
         self._files_dir = None  # made by the first addFile
         self._rdd_seq = 0
+        self._local_props = {}  # setLocalProperty; travels in each stage's header
+        self._checkpoint_dir = None  # setCheckpointDir
         Context._active = self
         for p in filter(None, os.environ.get("KILN_PY_FILES", "").split(",")):
             self.addPyFile(p)
@@ -175,6 +177,44 @@ class Context:
         base = RDD._of(self, self._session.range(0, n, n), _stage.I64)
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
+    def wholeTextFiles(self, path, minPartitions=None, use_unicode=True):
+        """(path, content) for every file named by path (a file, a directory
+        of files, a glob, or several of these separated by commas), paths as
+        file: URIs as Spark's; each file is read whole by one task. With
+        use_unicode=False both come back as UTF-8 bytes.
+
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for n, text in [("a.txt", "one\\ntwo\\n"), ("b.txt", "three")]:
+        ...     with open(os.path.join(d, n), "w") as f:
+        ...         _ = f.write(text)
+        >>> sorted((os.path.basename(p), t) for p, t in sc.wholeTextFiles(d).collect())
+        [('a.txt', 'one\\ntwo\\n'), ('b.txt', 'three')]
+        >>> sc.wholeTextFiles(d).keys().first().startswith("file:/")
+        True
+        """
+        from .rdd import _read_whole
+        return self._whole_files(path, minPartitions, _read_whole(True, use_unicode))
+
+    def binaryFiles(self, path, minPartitions=None):
+        """(path, bytes) for every file named by path, as wholeTextFiles.
+
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> with open(os.path.join(d, "x.bin"), "wb") as f:
+        ...     _ = f.write(bytes([0, 1, 255]))
+        >>> [(os.path.basename(p), b) for p, b in sc.binaryFiles(d).collect()]
+        [('x.bin', b'\\x00\\x01\\xff')]
+        """
+        from .rdd import _read_whole
+        return self._whole_files(path, minPartitions, _read_whole(False, False))
+
+    def _whole_files(self, path, minPartitions, read):
+        from .rdd import _list_input_files
+        files = _list_input_files(path)
+        n = max(1, min(len(files), minPartitions or min(self.defaultParallelism, 2)))
+        return self.parallelize(files, n).map(read)
+
     def emptyRDD(self):
         from .rdd import RDD
         return RDD._of(self, self._session.parallelize([], 1, _stage.VALUE), _stage.VALUE)
@@ -221,6 +261,21 @@ class Context:
 
     def setLogLevel(self, level):
         pass
+
+    # ---- local properties and checkpoints ------------------------------
+
+    def setLocalProperty(self, key, value):
+        """Sets (value None: removes) a property that tasks read with
+        TaskContext.getLocalProperty: a stage carries the properties set when
+        it was built, at the first action over its RDD."""
+        if value is None:
+            self._local_props.pop(key, None)
+        else:
+            self._local_props[key] = str(value)
+
+    def getLocalProperty(self, key):
+        """A property set with setLocalProperty, or None."""
+        return self._local_props.get(key)
 
 
 SparkContext = Context

@@ -223,6 +223,59 @@ def _glom(it):
     yield list(it)
 
 
+def _pipe_through(command, env, check_code):
+    """The partition's elements through a shell command, its stdout's lines
+    out. Writing and reading interleave in this one thread (a selector over
+    both pipes), so neither side can block the other and the engine's
+    input is read only by the thread that runs the task."""
+    def stage(it):
+        import selectors
+        import subprocess
+        proc = subprocess.Popen(["/bin/sh", "-c", command], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        win, rout = proc.stdin.fileno(), proc.stdout.fileno()
+        os.set_blocking(win, False)
+        sel = selectors.DefaultSelector()
+        sel.register(win, selectors.EVENT_WRITE)
+        sel.register(rout, selectors.EVENT_READ)
+        src, pending, partial, ended = iter(it), b"", b"", False
+        try:
+            while sel.get_map():
+                for key, _ in sel.select():
+                    if key.fd == win:
+                        if not pending:
+                            chunk = list(islice(src, 256))
+                            ended = not chunk
+                            pending = "".join(str(x).rstrip("\n") + "\n" for x in chunk).encode("utf-8")
+                        try:
+                            if pending:
+                                pending = pending[os.write(win, pending):]
+                        except BrokenPipeError:  # the command stopped reading: what it printed is the answer
+                            pending, ended = b"", True
+                        if ended and not pending:
+                            sel.unregister(win)
+                            proc.stdin.close()
+                    else:
+                        data = os.read(rout, 1 << 16)
+                        if not data:
+                            sel.unregister(rout)
+                            continue
+                        lines = (partial + data).split(b"\n")
+                        partial = lines.pop()
+                        for line in lines:
+                            yield line.decode("utf-8")
+            if partial:
+                yield partial.decode("utf-8")
+        finally:
+            sel.close()
+            if not proc.stdin.closed:
+                proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+        if check_code and proc.returncode:
+            raise RuntimeError("Pipe function `%s' exited with error code %d" % (command, proc.returncode))
+    return stage
+
+
 def _sample(with_replacement, fraction, seed):
     def stage(split, it):
         rng = random.Random(seed ^ (split * 0x9E3779B1))
@@ -346,7 +399,7 @@ class RDD:
 
     def _stage(self, base, in_fmt, func, out_fmt, name, op=None):
         op = op or {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
-        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps())
+        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps(), self.ctx._local_props)
         return self.ctx._session.py_stage(base, env, name)
 
     def _keyed(self, op):
@@ -425,6 +478,20 @@ class RDD:
 
     def glom(self):
         return self.mapPartitions(_glom)
+
+    def pipe(self, command, env=None, checkCode=False):
+        """Each partition through command, run by /bin/sh -c with exactly
+        the environment env (PySpark's: nothing else is inherited): every
+        element is written as a line (str(x), a final newline removed, then
+        one added) to its stdin, every line it prints is an element. With
+        checkCode a non-zero exit fails the task.
+
+        >>> sc.parallelize(['1', '2', '', '3']).pipe('cat').collect()
+        ['1', '2', '', '3']
+        >>> sc.parallelize([1, 2, 3], 1).pipe('sed "s/^/$P/"', env={'P': 'n='}).collect()
+        ['n=1', 'n=2', 'n=3']
+        """
+        return self.mapPartitions(_pipe_through(command, dict(env or {}), bool(checkCode)))
 
     def sample(self, withReplacement, fraction, seed=None):
         if fraction < 0:
@@ -777,6 +844,41 @@ class RDD:
     def saveAsPickleFile(self, path, batchSize=10):
         """kiln's own layout: text parts of base64-encoded pickled batches."""
         self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
+
+
+def _list_input_files(path):
+    """The files a Hadoop-style input path names, sorted: each of its
+    comma-separated parts is a file, a directory (its files, leaving out
+    names that start with '.' or '_', as Hadoop's hidden-file filter) or a
+    glob; a part that names nothing is an error, as in Spark."""
+    import glob
+    files = []
+    for part in str(path).split(","):
+        p = part[len("file:"):] if part.startswith("file:") else part
+        p = os.path.abspath(p)
+        matches = sorted(glob.glob(p)) if glob.has_magic(p) else ([p] if os.path.exists(p) else [])
+        if not matches:
+            raise FileNotFoundError("Input path does not exist: file:%s" % p)
+        for m in matches:
+            if os.path.isdir(m):
+                files += [os.path.join(m, n) for n in sorted(os.listdir(m))
+                          if not n.startswith((".", "_")) and os.path.isfile(os.path.join(m, n))]
+            else:
+                files.append(m)
+    return files
+
+
+def _read_whole(text, use_unicode):
+    def read(p):
+        with open(p, "rb") as f:
+            data = f.read()
+        uri = "file:" + p
+        if not text:
+            return uri, data
+        if use_unicode:
+            return uri, data.decode("utf-8")
+        return uri.encode("utf-8"), data
+    return read
 
 
 def _pickle_file(ctx, name, minPartitions=None):

@@ -97,3 +97,87 @@ def test_take_sample_samples_on_the_executors(sc):
     big = sc.parallelize(range(200), 4).map(lambda i: (i, b"x" * 100000))
     got = big.takeSample(False, 3, 11)
     assert len(got) == 3 and all(len(v) == 100000 for _, v in got)
+
+
+def _ctx_of(x):
+    from kiln import TaskContext
+    tc = TaskContext.get()
+    return (tc.partitionId(), tc.stageId(), tc.attemptNumber(), tc.taskAttemptId(), tc.getLocalProperty("who"),
+            tc.resources(), tc.cpus())
+
+
+def test_task_context_in_tasks(sc):
+    from kiln import TaskContext
+    assert TaskContext.get() is None
+    sc.setLocalProperty("who", "alice")
+    got = sc.parallelize(range(6), 3).map(_ctx_of).collect()
+    sc.setLocalProperty("who", None)
+    assert [g[0] for g in got] == [0, 0, 1, 1, 2, 2]
+    assert len({g[1] for g in got}) == 1 and all(g[2] == 0 for g in got)
+    assert len({g[3] for g in got}) == 3  # one id per task
+    assert all(g[4:] == ("alice", {}, 1) for g in got)
+    # after a shuffle: the reduce stage is another stage
+    red = sc.parallelize([(i % 40, i) for i in range(200)], 2).groupByKey(4).map(lambda kv: _ctx_of(kv)[:2]).collect()
+    assert sorted({p for p, _ in red}) == [0, 1, 2, 3] and len({s for _, s in red}) == 1
+    assert red[0][1] != got[0][1]
+    assert TaskContext.get() is None
+
+
+def test_attempt_number_counts_retries(sc, tmp_path):
+    marker = str(tmp_path / "failed-once")
+
+    def flaky(x):
+        from kiln import TaskContext
+        import os
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            raise RuntimeError("first attempt fails")
+        return TaskContext.get().attemptNumber()
+    assert sc.parallelize([1], 1).map(flaky).collect() == [1]
+
+
+def test_pipe(sc):
+    data = ["a", "b c", "", "d\n", 5, "ünï"]
+    rdd = sc.parallelize(data, 2)
+    assert rdd.pipe("cat").collect() == ["a", "b c", "", "d", "5", "ünï"]
+    # one process per partition; its whole output is the partition
+    assert rdd.pipe("wc -l").map(lambda s: int(s.strip())).collect() == [3, 3]
+    # /bin/sh: pipelines, and the environment is exactly env
+    assert rdd.pipe("grep -c . | tr -d ' '").collect() == ["2", "3"]
+    assert sc.parallelize([1], 1).pipe('echo "[$K][$HOME]"', env={"K": "v"}).collect() == ["1"[:0] + "[v][]"]
+    # a command that stops reading early: its output stands, the task ends
+    assert sc.parallelize(range(200000), 1).pipe("head -n 2").collect() == ["0", "1"]
+    # big input and output both ways without a deadlock
+    n = 100000
+    assert sc.parallelize(range(n), 2).pipe("cat").map(int).sum() == n * (n - 1) // 2
+    assert sc.parallelize([1], 1).pipe("exit 3").collect() == []
+    with pytest.raises(kiln.KilnError, match="Pipe function `exit 3' exited with error code 3"):
+        sc.parallelize([1], 1).pipe("exit 3", checkCode=True).collect()
+
+
+def test_whole_text_and_binary_files(sc, tmp_path):
+    import os
+    import random
+    rng = random.Random(5)
+    d = tmp_path / "in"
+    d.mkdir()
+    want = {}
+    for i in range(7):
+        text = "".join("%d-%d\n" % (i, rng.randrange(10 ** 6)) for _ in range(rng.randrange(0, 50)))
+        (d / ("f%d.txt" % i)).write_text(text)
+        want["file:%s" % (d / ("f%d.txt" % i))] = text
+    (d / "_SUCCESS").write_text("")
+    (d / ".hidden").write_text("no")
+    rdd = sc.wholeTextFiles(str(d), 3)
+    assert rdd.getNumPartitions() == 3
+    assert dict(rdd.collect()) == want
+    raw = dict(sc.wholeTextFiles(str(d), use_unicode=False).collect())
+    assert raw == {k.encode(): v.encode() for k, v in want.items()}
+    blob = bytes(rng.randrange(256) for _ in range(5000))
+    (tmp_path / "b.bin").write_bytes(blob)
+    got = sc.binaryFiles(str(tmp_path / "*.bin")).collect()
+    assert got == [("file:%s" % (tmp_path / "b.bin"), blob)]
+    both = sc.binaryFiles("%s,%s" % (d / "f1.txt", tmp_path / "b.bin")).keys().collect()
+    assert [os.path.basename(p) for p in both] == ["f1.txt", "b.bin"]
+    with pytest.raises(FileNotFoundError, match="Input path does not exist"):
+        sc.wholeTextFiles(str(tmp_path / "nope"))

@@ -1,0 +1,57 @@
+"""TaskContext: what a running task knows about itself (PySpark's
+pyspark.taskcontext). Set by kiln._worker around each task in an
+executor; TaskContext.get() is None in the client.
+"""
+
+
+class TaskContext:
+    """The running task's partition, stage, attempt and local properties.
+
+    >>> TaskContext.get() is None      # in the client
+    True
+    >>> sc.parallelize(range(4), 2).map(lambda x: TaskContext.get().partitionId()).collect()
+    [0, 0, 1, 1]
+    """
+
+    _current = None
+
+    def __init__(self, partition, stage, attempt, task_id, props):
+        self._partition = partition
+        self._stage = stage
+        self._attempt = attempt
+        self._task_id = task_id
+        self._props = props
+
+    @classmethod
+    def get(cls):
+        """The running task's context, or None outside a task."""
+        return cls._current
+
+    def partitionId(self):
+        """The partition this task computes."""
+        return self._partition
+
+    def stageId(self):
+        """The stage's number, unique within the application."""
+        return self._stage
+
+    def attemptNumber(self):
+        """0 for the first attempt, then 1, 2, … on retries."""
+        return self._attempt
+
+    def taskAttemptId(self):
+        """A number unique to this attempt among every task the driver launched."""
+        return self._task_id
+
+    def getLocalProperty(self, key):
+        """A local property of the client's thread when the stage was built
+        (sc.setLocalProperty), or None."""
+        return self._props.get(key)
+
+    def resources(self):
+        """Resources assigned to the task: kiln assigns none (no GPUs or other resource profiles)."""
+        return {}
+
+    def cpus(self):
+        """Cores per task: one slot is one core."""
+        return 1
