@@ -277,5 +277,19 @@ class Context:
         """A property set with setLocalProperty, or None."""
         return self._local_props.get(key)
 
+    def setCheckpointDir(self, dirName):
+        """Where rdd.checkpoint() writes: a new directory dirName/<uuid>
+        (as Spark's), which every worker and this client must see at the
+        same path (one machine, or a shared file system)."""
+        import uuid
+        d = os.path.join(os.path.abspath(dirName[len("file:"):] if dirName.startswith("file:") else dirName),
+                         str(uuid.uuid4()))
+        os.makedirs(d)
+        self._checkpoint_dir = d
+
+    def getCheckpointDir(self):
+        """The directory setCheckpointDir made (a file: URI), or None."""
+        return "file:" + self._checkpoint_dir if self._checkpoint_dir else None
+
 
 SparkContext = Context

@@ -356,6 +356,9 @@ class RDD:
         self._name = name      # what the functions are, for errors and blame
         self._nodes = {}       # format -> node made of this RDD
         self._cached = False
+        self._checkpoint = None  # None, "pending" (checkpoint() called), or the RDD reading the written files
+        self._checkpoint_file = None
+        self._local_checkpoint = False
         self._id = ctx._next_rdd_id()
 
     @classmethod
@@ -366,6 +369,8 @@ class RDD:
 
     def _pipe(self, stage, name):
         """A new RDD running stage(split, iterator) after this one."""
+        if self._checkpoint is not None:  # its lineage ends at the checkpoint files
+            return self._checkpointed()._pipe(stage, name)
         if self._func is not None and not self._cached:
             return RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage),
                        "%s | %s" % (self._name, name))
@@ -382,6 +387,8 @@ class RDD:
         """This RDD as an engine node in record format fmt (built once); op
         names the operation that needs it, for errors (a key of the wrong
         type)."""
+        if self._checkpoint is not None:
+            return self._checkpointed()._node(fmt, op)
         if fmt in self._nodes:
             return self._nodes[fmt]
         if self._cached and self._nodes:  # convert the kept node: it is never computed twice
@@ -434,6 +441,81 @@ class RDD:
     @property
     def is_cached(self):
         return self._cached
+
+    # ---- checkpoints ----------------------------------------------------
+
+    def checkpoint(self):
+        """Marks the RDD to be written to the context's checkpoint directory
+        (sc.setCheckpointDir) by the first job that needs it; from then on
+        every job reads those files instead of computing its lineage.
+
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> rdd = sc.parallelize(range(5), 2).map(lambda x: x * x)
+        >>> rdd.checkpoint()
+        >>> rdd.isCheckpointed()
+        False
+        >>> rdd.sum()
+        30
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile().startswith("file:/")
+        (True, True)
+        """
+        if self.ctx._checkpoint_dir is None:
+            raise RuntimeError("Checkpoint directory has not been set in the SparkContext")
+        if self._checkpoint is None and not self._local_checkpoint:
+            self._checkpoint = "pending"
+
+    def isCheckpointed(self):
+        """Whether the RDD has been checkpointed (its files written, or for a
+        local checkpoint, its partitions kept by a job)."""
+        return isinstance(self._checkpoint, RDD) or (self._local_checkpoint and bool(self._nodes))
+
+    def getCheckpointFile(self):
+        """The directory the checkpoint was written to (a file: URI), or None."""
+        return self._checkpoint_file
+
+    def localCheckpoint(self):
+        """Keeps the RDD's partitions on the executors' disks, as cache() does,
+        and truncates its lineage there: later jobs read the kept partitions.
+        kiln still remembers the lineage, so a partition lost with its
+        worker is computed again rather than failing the job.
+
+        >>> rdd = sc.parallelize(range(4), 2)
+        >>> rdd.localCheckpoint()
+        >>> rdd.isLocallyCheckpointed(), rdd.collect()
+        (True, [0, 1, 2, 3])
+        """
+        if self._checkpoint is None:
+            self._local_checkpoint = True
+            self.cache()
+
+    def isLocallyCheckpointed(self):
+        """Whether localCheckpoint() was called."""
+        return self._local_checkpoint
+
+    def _checkpointed(self):
+        """The RDD over this one's checkpoint files, written first when they
+        are not yet: a job saves every partition as a part file (pickled
+        batches, saveAsPickleFile's layout), then each partition of the new
+        RDD reads its own part, so partitioning is kept."""
+        if self._checkpoint == "pending":
+            path = os.path.join(self.ctx._checkpoint_dir, "rdd-%d" % self._id)
+            self._checkpoint = None  # computed from its lineage this once
+            n = self.getNumPartitions()
+            try:
+                self.mapPartitions(_to_pickled_lines(10)).saveAsTextFile(path)
+            except BaseException:
+                self._checkpoint = "pending"  # the next job tries again
+                raise
+            parts = [os.path.join(path, "part-%05d" % i) for i in range(n)]
+            missing = [p for p in parts if not os.path.exists(p)]
+            if missing:
+                raise RuntimeError("checkpoint of RDD[%d] wrote no %s: is %s shared by the workers and the client?"
+                                   % (self._id, missing[0], self.ctx._checkpoint_dir))
+            reader = self.ctx.parallelize(parts, n)._pipe(_flat_map(_read_checkpoint_part),
+                                                          "checkpoint(rdd-%d)" % self._id)
+            self._checkpoint, self._checkpoint_file = reader, "file:" + path
+        return self._checkpoint
 
     def setName(self, name):
         self.name_ = name
@@ -879,6 +961,16 @@ def _read_whole(text, use_unicode):
             return uri, data.decode("utf-8")
         return uri.encode("utf-8"), data
     return read
+
+
+def _read_checkpoint_part(path):
+    import base64
+    import pickle
+    import sys as _sys
+    print("kiln: reading checkpoint %s" % path, file=_sys.stderr, flush=True)
+    with open(path, "rb") as f:
+        for line in f:
+            yield from pickle.loads(base64.b64decode(line))
 
 
 def _pickle_file(ctx, name, minPartitions=None):

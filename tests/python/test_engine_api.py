@@ -181,3 +181,87 @@ def test_whole_text_and_binary_files(sc, tmp_path):
     assert [os.path.basename(p) for p in both] == ["f1.txt", "b.bin"]
     with pytest.raises(FileNotFoundError, match="Input path does not exist"):
         sc.wholeTextFiles(str(tmp_path / "nope"))
+
+
+def test_checkpoint_truncates_the_lineage(sc, tmp_path):
+    src = sc.accumulator(0)
+
+    def from_source(x):
+        src.add(1)
+        return (x % 13, x * 3)
+    with pytest.raises(RuntimeError, match="Checkpoint directory has not been set"):
+        sc._checkpoint_dir, saved = None, sc._checkpoint_dir
+        try:
+            sc.parallelize([1]).checkpoint()
+        finally:
+            sc._checkpoint_dir = saved
+    sc.setCheckpointDir(str(tmp_path / "ck"))
+    rdd = sc.parallelize(range(1000), 5).map(from_source)
+    rdd.checkpoint()
+    assert not rdd.isCheckpointed() and rdd.getCheckpointFile() is None
+    want = [(x % 13, x * 3) for x in range(1000)]
+    assert rdd.collect() == want
+    assert rdd.isCheckpointed() and rdd.getCheckpointFile().startswith("file:%s" % (tmp_path / "ck"))
+    assert src.value == 1000  # computed once, to write the files
+    assert rdd.glom().map(len).collect() == [200] * 5  # partitioning kept
+    assert dict(rdd.reduceByKey(lambda a, b: a + b).collect()) == \
+        {k: sum(v for kk, v in want if kk == k) for k in range(13)}
+    assert rdd.count() == 1000 and rdd.take(2) == want[:2]
+    assert src.value == 1000  # every later job read the checkpoint
+    empty = sc.parallelize([], 3)
+    empty.checkpoint()
+    assert empty.collect() == [] and empty.getNumPartitions() == 3
+
+
+def test_local_checkpoint(sc):
+    src = sc.accumulator(0)
+
+    def from_source(x):
+        src.add(1)
+        return x + 1
+    rdd = sc.parallelize(range(100), 4).map(from_source)
+    rdd.localCheckpoint()
+    assert rdd.isLocallyCheckpointed() and not rdd.isCheckpointed()
+    assert rdd.sum() == 5050 and rdd.count() == 100
+    assert rdd.isCheckpointed() and src.value == 100
+
+
+def test_lost_worker_after_checkpoint_recomputes_from_the_files(cluster, tmp_path):
+    import os
+    import signal
+    import time
+    victim = cluster.start_worker(7, 2)
+    cluster.wait_workers(3)
+    vdir = cluster.workers[-1][1]
+    ctx = kiln.Context(cluster.master, "ckloss")
+    try:
+        src = ctx.accumulator(0)
+
+        def from_source(x):
+            src.add(1)
+            return (x % 17, x)
+        ctx.setCheckpointDir(str(tmp_path / "ck"))
+        rdd = ctx.parallelize(range(3000), 6).map(from_source)
+        rdd.checkpoint()
+        assert rdd.count() == 3000 and src.value == 3000
+        sums = rdd.reduceByKey(lambda a, b: a + b, 4)
+        want = {k: sum(x for x in range(3000) if x % 17 == k) for k in range(17)}
+        assert dict(sums.collect()) == want
+        # the victim ran map tasks of that shuffle: its outputs go with it
+        assert "executor started app=%s " % ctx.applicationId in open(os.path.join(vdir, "worker.log")).read()
+        driver_log = os.path.join(cluster.root, "driver", "driver.log")
+        before = open(driver_log).read().count("checkpoint(rdd-%d)" % rdd.id())
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        for _ in range(500):  # until the driver has dropped it
+            if "worker lost" in open(driver_log).read():
+                break
+            time.sleep(0.02)
+        assert dict(sums.mapValues(lambda v: v).collect()) == want
+        assert src.value == 3000  # nothing was computed from the source again
+        after = open(driver_log).read()
+        assert "rerun=0" not in after[after.rindex("stage reuses map outputs app=%s" % ctx.applicationId):].split("\n")[0]
+        assert after.count("checkpoint(rdd-%d)" % rdd.id()) > before, "the rerun did not read the checkpoint"
+        assert "kiln: reading checkpoint %s" % rdd.getCheckpointFile()[len("file:"):] in cluster.logs("executor-*.log")
+    finally:
+        ctx.stop()
