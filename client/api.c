@@ -206,6 +206,11 @@ kiln_rdd *kiln_repartition(kiln_rdd *rdd, int partitions)
     return wide(rdd, NULL, KILN__NODE_KIND__NODE_REPARTITION, "kiln_repartition", partitions);
 }
 
+kiln_rdd *client_partition_by(kiln_rdd *rdd, int partitions)
+{
+    return wide(rdd, NULL, KILN__NODE_KIND__NODE_PARTITION_BY, "partition_by", partitions);
+}
+
 /* Marks rdd to be kept on the workers once computed, and returns it: the
  * next action that needs it computes and keeps it, later ones read it. */
 kiln_rdd *kiln_cache(kiln_rdd *rdd)

@@ -87,6 +87,9 @@ void client_ctx_free(kiln_ctx *ctx);
  * label (copied; NULL: none) is what the driver's messages call it. */
 kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, const char *label);
 kiln_rdd *client_reduce_by_key_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, int partitions);
+/* A shuffle into partitions whose records each name their partition: a
+ * key is the partition number (4 bytes big-endian) then the key kept. */
+kiln_rdd *client_partition_by(kiln_rdd *rdd, int partitions);
 
 /* Sets ctx->err; returns -1. */
 int client_fail(kiln_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

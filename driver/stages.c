@@ -98,7 +98,8 @@ static int is_wide(Kiln__NodeKind k)
 {
     return k == KILN__NODE_KIND__NODE_REDUCE_BY_KEY || k == KILN__NODE_KIND__NODE_GROUP_BY_KEY ||
            k == KILN__NODE_KIND__NODE_JOIN || k == KILN__NODE_KIND__NODE_SORT_BY_KEY ||
-           k == KILN__NODE_KIND__NODE_DISTINCT || k == KILN__NODE_KIND__NODE_REPARTITION;
+           k == KILN__NODE_KIND__NODE_DISTINCT || k == KILN__NODE_KIND__NODE_REPARTITION ||
+           k == KILN__NODE_KIND__NODE_PARTITION_BY;
 }
 
 static size_t parents_wanted(Kiln__NodeKind k)
@@ -495,6 +496,8 @@ static Kiln__ShuffleKind shuffle_kind(Kiln__NodeKind k)
         return KILN__SHUFFLE_KIND__SHUFFLE_SORT;
     case KILN__NODE_KIND__NODE_DISTINCT:
         return KILN__SHUFFLE_KIND__SHUFFLE_DISTINCT;
+    case KILN__NODE_KIND__NODE_PARTITION_BY:
+        return KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY;
     default:
         return KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION;
     }

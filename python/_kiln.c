@@ -224,6 +224,7 @@ static PyObject *s_reduce_add(PyObject *self, PyObject *args)
 WIDE1(group_by_key, kiln_group_by_key)
 WIDE1(distinct, kiln_distinct)
 WIDE1(repartition, kiln_repartition)
+WIDE1(partition_by, client_partition_by)
 
 static PyObject *s_sort_by_key(PyObject *self, PyObject *args)
 {
@@ -538,6 +539,8 @@ static PyMethodDef session_methods[] = {
     {"group_by_key", s_group_by_key, METH_VARARGS, "group_by_key(parent, partitions) -> node"},
     {"distinct", s_distinct, METH_VARARGS, "distinct(parent, partitions) -> node"},
     {"repartition", s_repartition, METH_VARARGS, "repartition(parent, partitions) -> node"},
+    {"partition_by", s_partition_by, METH_VARARGS,
+     "partition_by(parent, partitions) -> node: records of format PART to the partitions they name, as PAIR"},
     {"sort_by_key", s_sort_by_key, METH_VARARGS, "sort_by_key(parent, ascending, partitions) -> node"},
     {"join", s_join, METH_VARARGS, "join(left, right, partitions) -> node"},
     {"union", s_union, METH_VARARGS, "union(a, b) -> node"},

@@ -21,7 +21,9 @@ enum {
     KR_JOIN = 4,  /* key, val: packed pair of encoded values: (k, (v, w)) (read only) */
     KR_KEY = 5,   /* key: an encoded key, val empty: k */
     KR_I64 = 6,   /* val: 8-byte little-endian integer (kiln_range): an int (read only) */
-    KR_LAST = KR_I64
+    KR_PART = 7,  /* key: 4-byte big-endian partition number, encoded key; val: encoded value: (p, (k, v)) (write
+                     only: partition_by's map side; the shuffle takes the number off, leaving PAIR records) */
+    KR_LAST = KR_PART
 };
 
 /* New reference to the Python object of one record in format fmt, or NULL

@@ -18,7 +18,7 @@ import sys
 import cloudpickle
 
 # Record formats: python/records.h has the same numbers.
-TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64 = range(7)
+TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, PART = range(8)
 
 PYTHON = "%d.%d" % sys.version_info[:2]
 

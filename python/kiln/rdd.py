@@ -219,6 +219,43 @@ def _nsmallest(n, key):
     return stage
 
 
+def portable_hash(x):
+    """A hash of x that is the same in every process (PySpark's, without its
+    need for PYTHONHASHSEED): None is 0, tuples combine their items' hashes
+    as PySpark does, str and bytes hash their bytes with BLAKE2b (Python's
+    own hash of them changes with each interpreter), other objects use
+    hash().
+
+    >>> portable_hash(None), portable_hash(1), portable_hash((1, 2)) == portable_hash((1, 2))
+    (0, 1, True)
+    """
+    if x is None:
+        return 0
+    if isinstance(x, tuple):
+        h = 0x345678
+        for i in x:
+            h ^= portable_hash(i)
+            h *= 1000003
+            h &= sys.maxsize
+        h ^= len(x)
+        if h == -1:
+            h = -2
+        return int(h)
+    if isinstance(x, (str, bytes, bytearray)):
+        import hashlib
+        b = x.encode("utf-8", "surrogatepass") if isinstance(x, str) else bytes(x)
+        return int.from_bytes(hashlib.blake2b(b, digest_size=8).digest(), "little") & sys.maxsize
+    return hash(x)
+
+
+def _name_partitions(func, n):
+    """partitionBy's map side: each pair with the partition it goes to."""
+    def stage(it):
+        for kv in it:
+            yield func(kv[0]) % n, kv
+    return stage
+
+
 def _glom(it):
     yield list(it)
 
@@ -616,8 +653,25 @@ class RDD:
         return RDD._of(self.ctx, node, GROUP)
 
     def partitionBy(self, numPartitions, partitionFunc=None):
-        """Pairs partitioned by the hash of their key's encoding."""
-        return self.groupByKey(numPartitions, partitionFunc).flatMapValues(_ident1)
+        """Pairs moved to partition partitionFunc(key) % numPartitions: the
+        function runs in the executors and the engine's shuffle sends each
+        record where it names. The default, portable_hash, puts equal keys
+        together.
+
+        >>> pairs = sc.parallelize([(1, "a"), (2, "b"), (3, "c"), (4, "d")], 2)
+        >>> sorted(map(sorted, pairs.partitionBy(2, lambda k: k % 2).glom().collect()))
+        [[(1, 'a'), (3, 'c')], [(2, 'b'), (4, 'd')]]
+        >>> [len(p) for p in pairs.partitionBy(3, lambda k: 0).glom().collect()]
+        [4, 0, 0]
+        """
+        if partitionFunc is None:
+            partitionFunc = portable_hash
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions must be positive.")
+        named = self.mapPartitions(_name_partitions(partitionFunc, n))
+        node = self.ctx._session.partition_by(named._node(_stage.PART, "partitionBy"), n)
+        return RDD._of(self.ctx, node, PAIR)
 
     def join(self, other, numPartitions=None):
         node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))

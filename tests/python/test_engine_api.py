@@ -265,3 +265,41 @@ def test_lost_worker_after_checkpoint_recomputes_from_the_files(cluster, tmp_pat
         assert "kiln: reading checkpoint %s" % rdd.getCheckpointFile()[len("file:"):] in cluster.logs("executor-*.log")
     finally:
         ctx.stop()
+
+
+def test_partition_by_sends_records_where_the_function_says(sc):
+    import random
+    from kiln.rdd import portable_hash
+    rng = random.Random(9)
+    pairs = [(rng.choice(["a", "bb", "ccc", 7, 8.5, (1, "x"), None]) if i % 3 else rng.randrange(-50, 50), i)
+             for i in range(3000)]
+    rdd = sc.parallelize(pairs, 4)
+
+    def oracle(n, f):
+        parts = [[] for _ in range(n)]
+        for k, v in pairs:
+            parts[f(k) % n].append((k, v))
+        return [sorted(p, key=repr) for p in parts]
+
+    def by_len(k):
+        return len(repr(k)) * 7 - 3
+
+    for n, f in [(5, by_len), (3, lambda k: 2), (1, by_len), (6, lambda k: -len(repr(k)))]:
+        got = rdd.partitionBy(n, f).glom().collect()
+        assert [sorted(p, key=repr) for p in got] == oracle(n, f), n
+    # the default and an explicit portable_hash: equal keys together, and the function's own numbers
+    default = rdd.partitionBy(4).glom().collect()
+    homes = {}
+    for i, p in enumerate(default):
+        for k, _ in p:
+            assert homes.setdefault(k, i) == i
+    assert sum(map(len, default)) == len(pairs)
+    explicit = rdd.partitionBy(4, portable_hash).glom().collect()
+    assert [sorted(p, key=repr) for p in explicit] == oracle(4, portable_hash)
+    # further keyed work on the result is ordinary
+    assert dict(rdd.partitionBy(3, by_len).reduceByKey(lambda a, b: a + b).collect()) == \
+        {k: sum(v for kk, v in pairs if kk == k) for k, _ in pairs}
+    with pytest.raises(ValueError, match="positive"):
+        rdd.partitionBy(0)
+    with pytest.raises(kiln.KilnError, match="not a partition number"):
+        rdd.partitionBy(2, lambda k: 0.5).collect()
