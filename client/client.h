@@ -39,6 +39,7 @@ struct kiln_rdd {
     int64_t range_start, range_end;
     int ascending; /* sort_by_key */
     int cached;    /* kiln_cache */
+    int barrier;   /* its stage runs all its tasks at once (Python's rdd.barrier()) */
 };
 
 typedef struct client_bcast {

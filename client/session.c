@@ -231,6 +231,7 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
     n->range_end = r->range_end;
     n->ascending = r->ascending;
     n->cached = r->cached;
+    n->barrier = r->barrier;
 }
 
 static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)

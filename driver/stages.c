@@ -383,6 +383,7 @@ static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
             if (!n->fn || !n->fn->symbol || !*n->fn->symbol)
                 return errf(b->err, b->errlen, "node %u: no function", n->id);
             if (add_step(b, st, first, (plan_step){.op = n}) < 0) return -1;
+            if (n->barrier) st->barrier = 1;
         }
     } else {
         return errf(b->err, b->errlen, "node %u: unknown kind %d", n->id, n->kind);

@@ -255,6 +255,17 @@ static PyObject *s_union(PyObject *self, PyObject *args)
     return r ? node_id(s, kiln_union(l, r)) : NULL;
 }
 
+static PyObject *s_barrier(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    long id;
+    if (!PyArg_ParseTuple(args, "l", &id)) return NULL;
+    kiln_rdd *p = node(s, id);
+    if (!p) return NULL;
+    p->barrier = 1;
+    Py_RETURN_NONE;
+}
+
 static PyObject *s_cache(PyObject *self, PyObject *args)
 {
     session *s = (session *)self;
@@ -544,6 +555,7 @@ static PyMethodDef session_methods[] = {
     {"sort_by_key", s_sort_by_key, METH_VARARGS, "sort_by_key(parent, ascending, partitions) -> node"},
     {"join", s_join, METH_VARARGS, "join(left, right, partitions) -> node"},
     {"union", s_union, METH_VARARGS, "union(a, b) -> node"},
+    {"barrier", s_barrier, METH_VARARGS, "barrier(node): a stage holding it runs all its tasks at once"},
     {"cache", s_cache, METH_VARARGS, "cache(node, on): keep (or stop keeping) its partitions"},
     {"partitions", s_partitions, METH_VARARGS, "partitions(node) -> int"},
     {"collect", s_collect, METH_VARARGS, "collect(node, fmt[, limit[, partitions]]) -> list, in partition order; limit -1: all records; "

@@ -33,6 +33,7 @@ _LAZY = {
     "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
     "RDD": ".rdd", "StorageLevel": ".rdd", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
     "SparkFiles": ".files", "StatCounter": ".stats", "TaskContext": ".taskcontext",
+    "BarrierTaskContext": ".taskcontext",
 }
 
 __all__ = sorted(_LAZY)

@@ -4,7 +4,8 @@ kiln_py_stage built-in (executor/python.c reads the fixed part).
     "KPY1" u8 in_fmt u8 out_fmt
     u16 n, op name          u16 n, description (for errors and blame)
     u32 n, header: pickle (protocol 4) of a dict of plain types (python,
-                   cloudpickle, deps; props when the client set local properties)
+                   cloudpickle, deps; props when the client set local properties;
+                   barrier in a barrier stage's function)
     the rest: cloudpickle of f(split, iterator) -> iterator
 
 The header says which Python and cloudpickle made it, and what the stage
@@ -42,10 +43,12 @@ def describe(f):
     return str(name)
 
 
-def env(fn, in_fmt, out_fmt, op, name, deps, props=None):
+def env(fn, in_fmt, out_fmt, op, name, deps, props=None, barrier=False):
     h = {"python": PYTHON, "cloudpickle": cloudpickle.__version__, "deps": deps}
     if props:
         h["props"] = dict(props)  # local properties, for TaskContext.getLocalProperty
+    if barrier:
+        h["barrier"] = True  # a barrier stage's: BarrierTaskContext.get() works
     header = pickle.dumps(h, protocol=4)
     body = dumps_function(fn, name)
     opb, nameb = _short(op, 60), _short(name, 95)

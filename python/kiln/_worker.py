@@ -74,24 +74,26 @@ def load(header, body, app, cache):
         raise ModuleNotFoundError(
             "module '%s' is not on worker %s (Python %s): install it there, or ship it with sc.addPyFile() "
             "or kiln submit --py-files" % (e.name, socket.gethostname(), sys.executable), name=e.name) from None
-    if h.get("props"):  # the client's local properties, for TaskContext.getLocalProperty
-        fn = _with_props(fn, h["props"])
+    if h.get("props") or h.get("barrier"):  # what TaskContext.get() tells the task
+        fn = _with_context(fn, h.get("props") or {}, bool(h.get("barrier")))
     return fn
 
 
-def _with_props(fn, props):
+def _with_context(fn, props, barrier):
     def staged(split, it):
         return fn(split, it)
     staged._kiln_props = props
+    staged._kiln_barrier = barrier
     return staged
 
 
 def run(fn, split, batches, task=(0, 0, 0)):
     """Runs fn over the records of batches; yields its output in lists.
     task is (stage id, attempt from 1, task id), for TaskContext.get()."""
-    from .taskcontext import TaskContext
+    from .taskcontext import BarrierTaskContext, TaskContext
     props = getattr(fn, "_kiln_props", None) or {}
-    TaskContext._current = TaskContext(split, task[0], max(task[1] - 1, 0), task[2], props)
+    cls = BarrierTaskContext if getattr(fn, "_kiln_barrier", False) else TaskContext
+    TaskContext._current = cls(split, task[0], max(task[1] - 1, 0), task[2], props)
     try:
         it = iter(fn(split, chain.from_iterable(batches)))
         while True:

@@ -396,6 +396,7 @@ class RDD:
         self._checkpoint = None  # None, "pending" (checkpoint() called), or the RDD reading the written files
         self._checkpoint_file = None
         self._local_checkpoint = False
+        self._barrier = False  # its pipeline runs as a barrier stage (rdd.barrier().mapPartitions)
         self._id = ctx._next_rdd_id()
 
     @classmethod
@@ -409,8 +410,9 @@ class RDD:
         if self._checkpoint is not None:  # its lineage ends at the checkpoint files
             return self._checkpointed()._pipe(stage, name)
         if self._func is not None and not self._cached:
-            return RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage),
-                       "%s | %s" % (self._name, name))
+            out = RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage), "%s | %s" % (self._name, name))
+            out._barrier = self._barrier
+            return out
         if self._cached:  # read the kept node: a cached dataset is not pipelined into
             fmt = next(iter(self._nodes)) if self._nodes else self._own_fmt()
             return RDD(self.ctx, self._node(fmt), fmt, stage, name)
@@ -443,8 +445,12 @@ class RDD:
 
     def _stage(self, base, in_fmt, func, out_fmt, name, op=None):
         op = op or {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
-        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps(), self.ctx._local_props)
-        return self.ctx._session.py_stage(base, env, name)
+        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps(), self.ctx._local_props,
+                         self._barrier)
+        node = self.ctx._session.py_stage(base, env, name)
+        if self._barrier:
+            self.ctx._session.barrier(node)
+        return node
 
     def _keyed(self, op):
         return self._node(PAIR, op)
@@ -597,6 +603,21 @@ class RDD:
 
     def glom(self):
         return self.mapPartitions(_glom)
+
+    def barrier(self):
+        """The RDD in barrier mode: the stage of the next mapPartitions runs
+        all its tasks at once (or waits until it can), and they may meet in
+        BarrierTaskContext.barrier() and allGather(); if one fails, the whole
+        stage runs again. Needs as many free slots as partitions.
+
+        >>> from kiln.taskcontext import BarrierTaskContext
+        >>> def f(it):
+        ...     BarrierTaskContext.get().barrier()
+        ...     yield sum(it)
+        >>> sc.parallelize(range(10), 2).barrier().mapPartitions(f).collect()
+        [10, 35]
+        """
+        return RDDBarrier(self)
 
     def pipe(self, command, env=None, checkCode=False):
         """Each partition through command, run by /bin/sh -c with exactly
@@ -1025,6 +1046,26 @@ def _read_checkpoint_part(path):
     with open(path, "rb") as f:
         for line in f:
             yield from pickle.loads(base64.b64decode(line))
+
+
+class RDDBarrier:
+    """An RDD in barrier mode (rdd.barrier()): its mapPartitions runs as a
+    barrier stage."""
+
+    def __init__(self, rdd):
+        self.rdd = rdd
+
+    def mapPartitions(self, f, preservesPartitioning=False):
+        """f over each partition, in a barrier stage."""
+        out = self.rdd.mapPartitions(f, preservesPartitioning)
+        out._barrier = True
+        return out
+
+    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        """f(index, iterator) over each partition, in a barrier stage."""
+        out = self.rdd.mapPartitionsWithIndex(f, preservesPartitioning)
+        out._barrier = True
+        return out
 
 
 def _pickle_file(ctx, name, minPartitions=None):

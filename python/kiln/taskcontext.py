@@ -1,6 +1,8 @@
 """TaskContext: what a running task knows about itself (PySpark's
 pyspark.taskcontext). Set by kiln._worker around each task in an
-executor; TaskContext.get() is None in the client.
+executor; TaskContext.get() is None in the client. BarrierTaskContext is
+the context of a task of a barrier stage (rdd.barrier()), whose barrier()
+and allGather() meet the stage's other tasks through the driver.
 """
 
 
@@ -55,3 +57,40 @@ class TaskContext:
     def cpus(self):
         """Cores per task: one slot is one core."""
         return 1
+
+
+class BarrierTaskContext(TaskContext):
+    """The context of a barrier stage's task: every task of the stage runs
+    at once, and barrier() and allGather() wait for all of them.
+
+    >>> def f(it):
+    ...     ctx = BarrierTaskContext.get()
+    ...     ctx.barrier()
+    ...     return [ctx.allGather(str(sum(it)))]
+    >>> sc.parallelize(range(6), 2).barrier().mapPartitions(f).collect()
+    [['3', '12'], ['3', '12']]
+    """
+
+    @classmethod
+    def get(cls):
+        """The running barrier task's context; RuntimeError elsewhere."""
+        tc = TaskContext._current
+        if not isinstance(tc, BarrierTaskContext):
+            raise RuntimeError("It is not in a barrier stage")
+        return tc
+
+    def barrier(self):
+        """Waits until every task of the stage has called barrier() (as
+        often as this one)."""
+        self._sync(b"")
+
+    def allGather(self, message=""):
+        """Every task's message (str), in partition order, once all have
+        called allGather."""
+        if not isinstance(message, str):
+            raise TypeError("Argument `message` must be of type `str`")
+        return [m.decode("utf-8") for m in self._sync(message.encode("utf-8"))]
+
+    def _sync(self, message):
+        import _kiln_exec
+        return _kiln_exec.barrier_sync(message)
