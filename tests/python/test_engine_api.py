@@ -303,3 +303,138 @@ def test_partition_by_sends_records_where_the_function_says(sc):
         rdd.partitionBy(0)
     with pytest.raises(kiln.KilnError, match="not a partition number"):
         rdd.partitionBy(2, lambda k: 0.5).collect()
+
+
+@pytest.fixture(scope="module")
+def three_slots(tmp_path_factory):
+    """A cluster of its own: one worker with 3 slots, so a barrier stage's
+    slot count is known."""
+    from conftest import Cluster
+    c = Cluster(str(tmp_path_factory.mktemp("barrier")), workers=1, slots=3)
+    ctx = kiln.Context(c.master, "barrier")
+    yield c, ctx
+    ctx.stop()
+    c.stop()
+
+
+def _gather_partition(it):
+    from kiln import BarrierTaskContext
+    ctx = BarrierTaskContext.get()
+    items = list(it)
+    ctx.barrier()
+    got = ctx.allGather("p%d:%d" % (ctx.partitionId(), sum(items)))
+    ctx.barrier()
+    again = ctx.allGather(str(len(items)))
+    return [(ctx.partitionId(), got, again)]
+
+
+def test_barrier_all_gather_in_partition_order(three_slots):
+    _, sc = three_slots
+    data = list(range(30))
+    out = sc.parallelize(data, 3).barrier().mapPartitions(_gather_partition).collect()
+    sums = ["p%d:%d" % (p, sum(data[p * 10:(p + 1) * 10])) for p in range(3)]
+    assert out == [(p, sums, ["10", "10", "10"]) for p in range(3)]
+    # with an index, after a shuffle, and feeding one: still one barrier stage each time
+    def with_index(i, it):
+        from kiln import BarrierTaskContext
+        return [(i, BarrierTaskContext.get().allGather(str(i)))]
+    keyed = sc.parallelize([(i % 5, i) for i in range(50)], 4).reduceByKey(lambda a, b: a + b, 3)
+    assert keyed.barrier().mapPartitionsWithIndex(with_index).collect() == [(i, ["0", "1", "2"]) for i in range(3)]
+    fed = sc.parallelize(range(9), 3).barrier().mapPartitions(lambda it: [sum(it)]).map(lambda s: (s % 2, s))
+    assert sorted(fed.groupByKey().mapValues(sorted).collect()) == [(0, [12]), (1, [3, 21])]
+
+
+def test_barrier_needs_enough_slots_and_every_partition(three_slots):
+    _, sc = three_slots
+    with pytest.raises(kiln.KilnError, match="SPARK-24819.*needs 4 slots, the cluster has 3"):
+        sc.parallelize(range(8), 4).barrier().mapPartitions(lambda it: it).collect()
+    with pytest.raises(kiln.KilnError, match="Barrier execution mode does not support running a barrier stage on"):
+        sc.parallelize(range(9), 3).barrier().mapPartitions(lambda it: it).take(1)
+    with pytest.raises(kiln.KilnError, match="It is not in a barrier stage"):
+        sc.parallelize([1], 1).map(lambda x: kiln.BarrierTaskContext.get()).collect()
+    assert sc.parallelize(range(9), 3).barrier().mapPartitions(lambda it: [sum(it)]).collect() == [3, 12, 21]
+
+
+def test_barrier_waits_for_free_slots(three_slots, tmp_path):
+    import os
+    import threading
+    import time
+    cluster, sc = three_slots
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    other = kiln.Context(cluster.master, "occupier")
+    release = tmp_path / "release"
+
+    def hold(i):
+        import os as _os
+        import time as _t
+        mark = _os.path.join(str(busy), str(i))
+        open(mark, "w").close()
+        while not _os.path.exists(str(release)):
+            _t.sleep(0.01)
+        _os.unlink(mark)
+        return i
+    t = threading.Thread(target=lambda: other.parallelize([0, 1], 2).map(hold).collect())
+    t.start()
+    b = None
+    try:
+        for _ in range(1000):  # both slots taken
+            if len(os.listdir(busy)) == 2:
+                break
+            time.sleep(0.01)
+        assert len(os.listdir(busy)) == 2
+        result = {}
+
+        def seen(it):
+            import os as _os
+            from kiln import BarrierTaskContext
+            BarrierTaskContext.get().barrier()
+            return [sorted(_os.listdir(str(busy)))]
+        driver_log = os.path.join(cluster.root, "driver", "driver.log")
+        waiting, launched = ("barrier stage %s app=%s " % (w, sc.applicationId) for w in ("waiting", "launched"))
+        w0, l0 = open(driver_log).read().count(waiting), open(driver_log).read().count(launched)
+        b = threading.Thread(target=lambda: result.setdefault(
+            "v", sc.parallelize(range(3), 3).barrier().mapPartitions(seen).collect()))
+        b.start()
+        for _ in range(1000):  # the barrier stage waits: 1 free slot, 3 tasks
+            if open(driver_log).read().count(waiting) > w0:
+                break
+            time.sleep(0.01)
+        log = open(driver_log).read()
+        assert log.count(waiting) == w0 + 1 and log.count(launched) == l0
+        release.touch()
+        b.join(120)
+        t.join(120)
+        assert result["v"] == [[], [], []]  # every barrier task started after the slots were free
+    finally:  # the threads end before their contexts do
+        release.touch()
+        t.join(120)
+        if b is not None:
+            b.join(120)
+        other.stop()
+
+
+def test_barrier_failure_reruns_the_whole_stage(three_slots, tmp_path):
+    _, sc = three_slots
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    # partition 1 fails after the first round: the others wait in the second and are cancelled
+    def flaky_all(it):
+        import os as _os
+        from kiln import BarrierTaskContext
+        ctx = BarrierTaskContext.get()
+        p = ctx.partitionId()
+        open(_os.path.join(str(runs), "%d-%d" % (p, ctx.attemptNumber())), "w").close()
+        ctx.barrier()
+        if p == 1 and ctx.attemptNumber() == 0:
+            raise RuntimeError("partition 1 fails its first attempt")
+        ctx.barrier()
+        return [(p, ctx.attemptNumber())]
+    assert sc.parallelize(range(3), 3).barrier().mapPartitions(flaky_all).collect() == [(0, 1), (1, 1), (2, 1)]
+    import os
+    assert sorted(os.listdir(runs)) == ["0-0", "0-1", "1-0", "1-1", "2-0", "2-1"]
+    # a task that always fails fails the job after task.max_failures attempts of the whole stage
+    with pytest.raises(kiln.KilnError, match="(?s)barrier stage failed 4 times.*ValueError: always"):
+        sc.parallelize(range(3), 3).barrier().mapPartitions(
+            lambda it: (_ for _ in ()).throw(ValueError("always"))).collect()
