@@ -93,10 +93,23 @@ def test_take_sample_samples_on_the_executors(sc):
     assert rdd.takeSample(False, 0) == [] and sc.parallelize([], 2).takeSample(True, 5) == []
     with pytest.raises(ValueError, match="negative"):
         rdd.takeSample(False, -1)
-    # the client never holds more than about the sample: the elements are big
-    big = sc.parallelize(range(200), 4).map(lambda i: (i, b"x" * 100000))
-    got = big.takeSample(False, 3, 11)
-    assert len(got) == 3 and all(len(v) == 100000 for _, v in got)
+
+
+
+def test_take_sample_never_collects_everything(cluster):
+    # 40 MB of incompressible elements, results limited to 8 MiB: collecting them all fails
+    ctx = kiln.Context(cluster.master, "sample", conf={"driver.max_result_size": "8m"})
+    try:
+        big = ctx.parallelize(range(400), 4).map(lambda i: (i, __import__("random").Random(i).randbytes(100000)))
+        with pytest.raises(kiln.KilnError, match="max_result_size"):
+            big.collect()
+        got = big.takeSample(False, 3, 11)
+        import random
+        assert len(got) == 3 and len({i for i, _ in got}) == 3
+        assert all(v == random.Random(i).randbytes(100000) for i, v in got)
+        assert len(big.takeSample(True, 5, 2)) == 5
+    finally:
+        ctx.stop()
 
 
 def _ctx_of(x):
