@@ -650,15 +650,18 @@ class RDD:
     # ---- wide transformations -------------------------------------------
 
     def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
+        if partitionFunc is not None:  # the user's partitioning: partitionBy, then merge per partition
+            return self.combineByKey(_ident1, func, func, numPartitions, partitionFunc)
         if func is operator.add:  # in C on the encoded values, ints and floats without Python
             node = self.ctx._session.reduce_add(self._keyed("reduceByKey"), self._parts(numPartitions))
             return RDD._of(self.ctx, node, PAIR)
         return self.combineByKey(_ident1, func, func, numPartitions)
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
         local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
+        if partitionFunc is not None:  # records go where partitionFunc says (partitionBy), merged there
+            n = self._parts(numPartitions) or self.getNumPartitions()
+            return local.partitionBy(n, partitionFunc).mapPartitions(_merge_combiners(mergeCombiners))
         grouped = self.ctx._session.group_by_key(local._keyed("combineByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
 
@@ -669,7 +672,8 @@ class RDD:
         return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
 
     def groupByKey(self, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
+        if partitionFunc is not None:
+            return self.combineByKey(_one_list, _append, _extend, numPartitions, partitionFunc)
         node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, node, GROUP)
 
@@ -1148,10 +1152,30 @@ def _fraction_for_sample_size(lower_bound, total, with_replacement):
     return min(1, fraction + gamma + math.sqrt(gamma * gamma + 2 * gamma * fraction))
 
 
-def _no_partition_func(f):
-    if f is not None and getattr(f, "__name__", "") != "portable_hash":
-        raise NotImplementedError("kiln partitions by a hash of the key's encoding; a custom partitionFunc "
-                                  "is not supported")
+def _merge_combiners(merge):
+    """The reduce side of combineByKey with a partitionFunc: each key's
+    combiners, which partitionBy brought to this partition, merged (held in
+    a dict: one entry per key of the partition)."""
+    def stage(it):
+        d = {}
+        for k, c in it:
+            d[k] = merge(d[k], c) if k in d else c
+        return iter(d.items())
+    return stage
+
+
+def _one_list(v):
+    return [v]
+
+
+def _append(acc, v):
+    acc.append(v)
+    return acc
+
+
+def _extend(a, b):
+    a.extend(b)
+    return a
 
 
 # pickleFile lives on the context, as in PySpark

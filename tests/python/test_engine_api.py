@@ -451,3 +451,34 @@ def test_barrier_failure_reruns_the_whole_stage(three_slots, tmp_path):
     with pytest.raises(kiln.KilnError, match="(?s)barrier stage failed 4 times.*ValueError: always"):
         sc.parallelize(range(3), 3).barrier().mapPartitions(
             lambda it: (_ for _ in ()).throw(ValueError("always"))).collect()
+
+
+def test_keyed_operations_honour_a_partition_func(sc):
+    import random
+    from collections import defaultdict
+    rng = random.Random(4)
+    pairs = [(rng.randrange(40), rng.randrange(100)) for _ in range(2000)]
+    rdd = sc.parallelize(pairs, 3)
+
+    def low(k):
+        return 0 if k < 10 else k
+
+    want_sum, want_lists = defaultdict(int), defaultdict(list)
+    for k, v in pairs:
+        want_sum[k] += v
+        want_lists[k].append(v)
+
+    def placed(parts, n):
+        for i, p in enumerate(parts):
+            for k, _ in p:
+                assert low(k) % n == i, (k, i)
+        return dict(kv for p in parts for kv in p)
+
+    got = rdd.reduceByKey(lambda a, b: a + b, 4, low).glom().collect()
+    assert len(got) == 4 and placed(got, 4) == want_sum
+    got = rdd.groupByKey(5, low).mapValues(sorted).glom().collect()
+    assert placed(got, 5) == {k: sorted(v) for k, v in want_lists.items()}
+    got = rdd.aggregateByKey(0, lambda a, v: a + v, lambda a, b: a + b, 2, low).glom().collect()
+    assert placed(got, 2) == want_sum
+    assert dict(rdd.foldByKey(0, lambda a, b: a + b, partitionFunc=low).collect()) == want_sum
+    assert rdd.reduceByKey(lambda a, b: a + b, partitionFunc=low).getNumPartitions() == 3
