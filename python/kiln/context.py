@@ -267,20 +267,40 @@ class Context:
     def setLocalProperty(self, key, value):
         """Sets (value None: removes) a property that tasks read with
         TaskContext.getLocalProperty: a stage carries the properties set when
-        it was built, at the first action over its RDD."""
+        it was built, at the first action over its RDD.
+
+        >>> from kiln import TaskContext
+        >>> sc.setLocalProperty("team", "blue")
+        >>> sc.parallelize([1], 1).map(lambda x: TaskContext.get().getLocalProperty("team")).collect()
+        ['blue']
+        >>> sc.setLocalProperty("team", None)
+        """
         if value is None:
             self._local_props.pop(key, None)
         else:
             self._local_props[key] = str(value)
 
     def getLocalProperty(self, key):
-        """A property set with setLocalProperty, or None."""
+        """A property set with setLocalProperty, or None.
+
+        >>> sc.setLocalProperty("k", 3)
+        >>> sc.getLocalProperty("k"), sc.getLocalProperty("missing")
+        ('3', None)
+        >>> sc.setLocalProperty("k", None)
+        """
         return self._local_props.get(key)
 
     def setCheckpointDir(self, dirName):
         """Where rdd.checkpoint() writes: a new directory dirName/<uuid>
         (as Spark's), which every worker and this client must see at the
-        same path (one machine, or a shared file system)."""
+        same path (one machine, or a shared file system).
+
+        >>> import os, tempfile
+        >>> base = tempfile.mkdtemp()
+        >>> sc.setCheckpointDir(base)
+        >>> os.path.dirname(sc.getCheckpointDir()) == "file:" + base
+        True
+        """
         import uuid
         d = os.path.join(os.path.abspath(dirName[len("file:"):] if dirName.startswith("file:") else dirName),
                          str(uuid.uuid4()))
@@ -288,7 +308,8 @@ class Context:
         self._checkpoint_dir = d
 
     def getCheckpointDir(self):
-        """The directory setCheckpointDir made (a file: URI), or None."""
+        """The directory setCheckpointDir made (a file: URI), or None
+        (see setCheckpointDir)."""
         return "file:" + self._checkpoint_dir if self._checkpoint_dir else None
 
 

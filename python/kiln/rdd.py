@@ -510,11 +510,20 @@ class RDD:
 
     def isCheckpointed(self):
         """Whether the RDD has been checkpointed (its files written, or for a
-        local checkpoint, its partitions kept by a job)."""
+        local checkpoint, its partitions kept by a job); see checkpoint().
+
+        >>> sc.parallelize([1]).isCheckpointed()
+        False
+        """
         return isinstance(self._checkpoint, RDD) or (self._local_checkpoint and bool(self._nodes))
 
     def getCheckpointFile(self):
-        """The directory the checkpoint was written to (a file: URI), or None."""
+        """The directory the checkpoint was written to (a file: URI), or None;
+        see checkpoint().
+
+        >>> print(sc.parallelize([1]).getCheckpointFile())
+        None
+        """
         return self._checkpoint_file
 
     def localCheckpoint(self):
@@ -533,7 +542,11 @@ class RDD:
             self.cache()
 
     def isLocallyCheckpointed(self):
-        """Whether localCheckpoint() was called."""
+        """Whether localCheckpoint() was called (see localCheckpoint).
+
+        >>> sc.parallelize([1]).isLocallyCheckpointed()
+        False
+        """
         return self._local_checkpoint
 
     def _checkpointed(self):
@@ -1060,13 +1073,21 @@ class RDDBarrier:
         self.rdd = rdd
 
     def mapPartitions(self, f, preservesPartitioning=False):
-        """f over each partition, in a barrier stage."""
+        """f over each partition, in a barrier stage.
+
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(lambda it: [sum(it)]).collect()
+        [1, 5]
+        """
         out = self.rdd.mapPartitions(f, preservesPartitioning)
         out._barrier = True
         return out
 
     def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
-        """f(index, iterator) over each partition, in a barrier stage."""
+        """f(index, iterator) over each partition, in a barrier stage.
+
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitionsWithIndex(lambda i, it: [(i, list(it))]).collect()
+        [(0, [0, 1]), (1, [2, 3])]
+        """
         out = self.rdd.mapPartitionsWithIndex(f, preservesPartitioning)
         out._barrier = True
         return out
