@@ -193,7 +193,7 @@ class Context:
         >>> sc.wholeTextFiles(d).keys().first().startswith("file:/")
         True
         """
-        from .rdd import _read_whole
+        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(True, use_unicode))
 
     def binaryFiles(self, path, minPartitions=None):
@@ -206,11 +206,11 @@ class Context:
         >>> [(os.path.basename(p), b) for p, b in sc.binaryFiles(d).collect()]
         [('x.bin', b'\\x00\\x01\\xff')]
         """
-        from .rdd import _read_whole
+        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(False, False))
 
     def _whole_files(self, path, minPartitions, read):
-        from .rdd import _list_input_files
+        from ._engine_ops import _list_input_files
         files = _list_input_files(path)
         n = max(1, min(len(files), minPartitions or min(self.defaultParallelism, 2)))
         return self.parallelize(files, n).map(read)
