@@ -206,6 +206,11 @@ kiln_rdd *kiln_repartition(kiln_rdd *rdd, int partitions)
     return wide(rdd, NULL, KILN__NODE_KIND__NODE_REPARTITION, "kiln_repartition", partitions);
 }
 
+kiln_rdd *client_partition_by(kiln_rdd *rdd, int partitions)
+{
+    return wide(rdd, NULL, KILN__NODE_KIND__NODE_PARTITION_BY, "partition_by", partitions);
+}
+
 /* Marks rdd to be kept on the workers once computed, and returns it: the
  * next action that needs it computes and keeps it, later ones read it. */
 kiln_rdd *kiln_cache(kiln_rdd *rdd)
@@ -290,51 +295,74 @@ int64_t kiln_count(kiln_rdd *rdd)
     return n;
 }
 
-/* Decodes every block of res in partition order into out, at most limit records. */
+/* Calls visit(arg, rec) for each record of res in partition order, at most
+ * limit of them (visit NULL: only counts them). The number visited, or -1
+ * with the context's message on a corrupt block. */
+static int64_t results_walk(kiln_ctx *ctx, const job_result *res, size_t limit, void (*visit)(void *, const kiln_rec *),
+                            void *arg)
+{
+    char err[256];
+    size_t got = 0;
+    for (size_t p = 0; p < res->nparts && got < limit; p++)
+        for (size_t b = 0; b < res->parts[p].n && got < limit; b++) {
+            block_reader br;
+            if (block_reader_open(&br, res->parts[p].blocks[b], res->parts[p].lens[b], err, sizeof err) < 0)
+                return client_fail(ctx, "corrupt result block: %s", err);
+            kiln_rec rec;
+            int st = 0;
+            while (got < limit && (st = block_reader_next(&br, &rec, err, sizeof err)) > 0) {
+                if (visit) visit(arg, &rec);
+                got++;
+            }
+            block_reader_close(&br);
+            if (st < 0) return client_fail(ctx, "corrupt result block: %s", err);
+        }
+    return (int64_t)got;
+}
+
+typedef struct decoding {
+    kiln_recs *out;
+    size_t bytes, used, got;
+} decoding;
+
+static void decoding_size(void *arg, const kiln_rec *rec)
+{
+    decoding *d = arg;
+    d->bytes += rec->key.len + rec->val.len;
+}
+
+static void decoding_copy(void *arg, const kiln_rec *rec)
+{
+    decoding *d = arg;
+    uint8_t *k = (uint8_t *)d->out->storage + d->used;
+    if (rec->key.len) memcpy(k, rec->key.ptr, rec->key.len);
+    d->used += rec->key.len;
+    uint8_t *v = (uint8_t *)d->out->storage + d->used;
+    if (rec->val.len) memcpy(v, rec->val.ptr, rec->val.len);
+    d->used += rec->val.len;
+    d->out->recs[d->got].key = KILN_SLICE(k, rec->key.len);
+    d->out->recs[d->got++].val = KILN_SLICE(v, rec->val.len);
+}
+
+/* Decodes every block of res in partition order into out, at most limit
+ * records: one pass to size them, one to copy them into one arena. */
 static int decode_results(kiln_ctx *ctx, job_result *res, size_t limit, kiln_recs *out)
 {
     memset(out, 0, sizeof *out);
-    char err[256];
-    size_t n = 0, bytes = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        uint8_t *arena = out->storage;
-        size_t used = 0, got = 0;
-        for (size_t p = 0; p < res->nparts && got < limit; p++)
-            for (size_t b = 0; b < res->parts[p].n && got < limit; b++) {
-                block_reader br;
-                if (block_reader_open(&br, res->parts[p].blocks[b], res->parts[p].lens[b], err, sizeof err) < 0)
-                    return client_fail(ctx, "corrupt result block: %s", err);
-                kiln_rec rec;
-                int st = 0;
-                while (got < limit && (st = block_reader_next(&br, &rec, err, sizeof err)) > 0) {
-                    if (pass == 0) {
-                        bytes += rec.key.len + rec.val.len;
-                    } else {
-                        uint8_t *k = arena + used;
-                        if (rec.key.len) memcpy(k, rec.key.ptr, rec.key.len);
-                        used += rec.key.len;
-                        uint8_t *v = arena + used;
-                        if (rec.val.len) memcpy(v, rec.val.ptr, rec.val.len);
-                        used += rec.val.len;
-                        out->recs[got].key = KILN_SLICE(k, rec.key.len);
-                        out->recs[got].val = KILN_SLICE(v, rec.val.len);
-                    }
-                    got++;
-                }
-                block_reader_close(&br);
-                if (st < 0) return client_fail(ctx, "corrupt result block: %s", err);
-            }
-        if (pass == 0) {
-            n = got;
-            out->storage = malloc(bytes ? bytes : 1);
-            out->recs = malloc((n ? n : 1) * sizeof *out->recs);
-            if (!out->storage || !out->recs) {
-                kiln_recs_free(out);
-                return client_fail(ctx, "out of memory holding %zu results (%zu bytes)", n, bytes);
-            }
-        }
+    decoding d = {.out = out};
+    int64_t n = results_walk(ctx, res, limit, decoding_size, &d);
+    if (n < 0) return -1;
+    out->storage = malloc(d.bytes ? d.bytes : 1);
+    out->recs = malloc((n ? (size_t)n : 1) * sizeof *out->recs);
+    if (!out->storage || !out->recs) {
+        kiln_recs_free(out);
+        return client_fail(ctx, "out of memory holding %lld results (%zu bytes)", (long long)n, d.bytes);
     }
-    out->n = n;
+    if (results_walk(ctx, res, limit, decoding_copy, &d) < 0) {
+        kiln_recs_free(out);
+        return -1;
+    }
+    out->n = (size_t)n;
     return 0;
 }
 
@@ -350,15 +378,74 @@ int kiln_collect(kiln_rdd *rdd, kiln_recs *out)
     return rc;
 }
 
+/* PySpark's take: the first partition, then more per job (4x those
+ * scanned while nothing was found, else as many as the records found so
+ * far suggest, 1.5x, capped at 4x), each job running only its partitions,
+ * until n records are found or every partition was scanned. The blocks of
+ * every job go to one result, decoded once in partition order. */
 int kiln_take(kiln_rdd *rdd, size_t n, kiln_recs *out)
 {
     if (!rdd || !out) return -1;
+    size_t total = rdd->partitions;
+    if (n == 0 || total <= 1) return client_collect_parts(rdd, n, NULL, 0, out);
+    job_result acc;
+    memset(&acc, 0, sizeof acc);
+    acc.parts = xcalloc(total, sizeof *acc.parts);
+    acc.nparts = total;
+    uint32_t *parts = xcalloc(total, sizeof *parts);
+    size_t found = 0, scanned = 0;
+    int rc = 0;
+    while (found < n && scanned < total && rc == 0) {
+        size_t k = 1;
+        if (scanned) {
+            size_t cap = 4 * scanned;
+            if (!found) {
+                k = cap;
+            } else {
+                double want = 1.5 * (double)n * (double)scanned / (double)found - (double)scanned;
+                k = want < 1 ? 1 : want > (double)cap ? cap : (size_t)want;
+            }
+        }
+        size_t end = scanned + k < total ? scanned + k : total;
+        for (size_t p = scanned; p < end; p++)
+            parts[p - scanned] = (uint32_t)p;
+        Kiln__Action a = KILN__ACTION__INIT;
+        a.kind = KILN__ACTION_KIND__ACTION_TAKE;
+        a.take = n - found;
+        job_result res;
+        if (client_run_job_parts(rdd->ctx, rdd, &a, parts, end - scanned, &res) < 0) {
+            rc = -1;
+            break;
+        }
+        int64_t got = results_walk(rdd->ctx, &res, n - found, NULL, NULL);
+        if (got < 0) rc = -1;
+        found += got > 0 ? (size_t)got : 0;
+        for (size_t p = scanned; p < end && p < res.nparts; p++) { /* the blocks move to acc */
+            acc.parts[p] = res.parts[p];
+            memset(&res.parts[p], 0, sizeof res.parts[p]);
+        }
+        job_result_release(&res);
+        scanned = end;
+    }
+    free(parts);
+    if (rc == 0) rc = decode_results(rdd->ctx, &acc, n, out);
+    job_result_release(&acc);
+    return rc;
+}
+
+int client_collect_parts(kiln_rdd *rdd, size_t limit, const uint32_t *parts, size_t nparts, kiln_recs *out)
+{
+    if (!rdd || !out) return -1;
     Kiln__Action a = KILN__ACTION__INIT;
-    a.kind = KILN__ACTION_KIND__ACTION_TAKE;
-    a.take = n;
+    if (limit == SIZE_MAX) {
+        a.kind = KILN__ACTION_KIND__ACTION_COLLECT;
+    } else {
+        a.kind = KILN__ACTION_KIND__ACTION_TAKE; /* each task stops at limit records */
+        a.take = limit;
+    }
     job_result res;
-    if (client_run_job(rdd->ctx, rdd, &a, &res) < 0) return -1;
-    int rc = decode_results(rdd->ctx, &res, n, out);
+    if (client_run_job_parts(rdd->ctx, rdd, &a, parts, nparts, &res) < 0) return -1;
+    int rc = decode_results(rdd->ctx, &res, limit, out);
     job_result_release(&res);
     return rc;
 }

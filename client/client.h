@@ -39,6 +39,7 @@ struct kiln_rdd {
     int64_t range_start, range_end;
     int ascending; /* sort_by_key */
     int cached;    /* kiln_cache */
+    int barrier;   /* its stage runs all its tasks at once (Python's rdd.barrier()) */
 };
 
 typedef struct client_term {
@@ -103,6 +104,9 @@ void client_ctx_free(kiln_ctx *ctx);
  * label (copied; NULL: none) is what the driver's messages call it. */
 kiln_rdd *client_map_partitions_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, const char *label);
 kiln_rdd *client_reduce_by_key_builtin(kiln_rdd *rdd, const char *name, kiln_slice env, int partitions);
+/* A shuffle into partitions whose records each name their partition: a
+ * key is the partition number (4 bytes big-endian) then the key kept. */
+kiln_rdd *client_partition_by(kiln_rdd *rdd, int partitions);
 
 /* Sets ctx->err; returns -1. */
 int client_fail(kiln_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -131,7 +135,16 @@ typedef struct job_result {
 /* Sends the job for target with action and waits for its end.
  * 0, or -1 with ctx->err set. */
 int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_result *res);
+/* The same for only the result partitions parts[0..nparts) (borrowed;
+ * ascending, each once; NULL, 0: all). Map stages they read run whole. */
+int client_run_job_parts(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, const uint32_t *parts, size_t nparts,
+                         job_result *res);
 void job_result_release(job_result *res);
+
+/* collect (limit SIZE_MAX) or take(limit) of rdd's result partitions
+ * parts[0..nparts) (borrowed, ascending; NULL, 0: all), in partition order,
+ * at most limit records. 0, or -1 with the context's message. */
+int client_collect_parts(kiln_rdd *rdd, size_t limit, const uint32_t *parts, size_t nparts, kiln_recs *out);
 
 /* One InfoRequest/KillApp round trip for the CLI over a fresh connection
  * (secret as for client_ctx_new). */

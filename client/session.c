@@ -243,6 +243,7 @@ static void node_of(kiln_rdd *r, Kiln__Node *n, Kiln__FnRef *fn, Kiln__FileSplit
     n->range_end = r->range_end;
     n->ascending = r->ascending;
     n->cached = r->cached;
+    n->barrier = r->barrier;
 }
 
 static void store_counters(kiln_ctx *ctx, const Kiln__JobDone *d)
@@ -307,6 +308,12 @@ void job_result_release(job_result *res)
 
 int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_result *res)
 {
+    return client_run_job_parts(ctx, target, action, NULL, 0, res);
+}
+
+int client_run_job_parts(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, const uint32_t *parts, size_t nparts,
+                         job_result *res)
+{
     memset(res, 0, sizeof *res);
     if (ctx->dead) return -1;
     uint8_t *seen = xcalloc(ctx->nrdds + 1, 1);
@@ -364,6 +371,8 @@ int client_run_job(kiln_ctx *ctx, kiln_rdd *target, Kiln__Action *action, job_re
     js.n_broadcasts = ctx->nbcasts;
     js.conf = ctx->conf;
     js.n_conf = ctx->nconf;
+    js.partitions = (uint32_t *)parts; /* only read while packing */
+    js.n_partitions = nparts;
     MSG_BODY(env, job_submit, JOB_SUBMIT, &js);
     int rc = send_msg(ctx, &env);
     free(seen);

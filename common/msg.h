@@ -15,7 +15,12 @@
 #include "kiln.pb-c.h"
 #include "seal.h"
 
-#define PROTOCOL_VERSION 1
+/* The Hello's version; peers must match. 2: jobs may name the result
+ * partitions they run (JobSubmit.partitions), barrier stages
+ * (Node.barrier, BarrierSync, BarrierReply) and NODE_PARTITION_BY, which a
+ * version-1 peer would ignore or refuse, silently running every partition
+ * or stranding a barrier task. */
+#define PROTOCOL_VERSION 2
 
 /* Sets an envelope's body: MSG_BODY(env, hello, HELLO, &hello). */
 #define MSG_BODY(env, field, CASE, ptr)                                                                                \

@@ -54,6 +54,13 @@ typedef struct rt_hooks {
     void (*fail_fatal)(void *arg);                 /* retrying cannot help: fail the job at once */
     int (*stopped)(void *arg);                     /* the action needs no more records (take) */
     uint32_t partition;                            /* the task's output partition */
+    uint32_t stage_id, attempt;                    /* the driver's stage number; attempts count from 1 */
+    uint64_t task_id;                              /* unique among the driver's launches */
+    /* Barrier stages: sends msg to the driver and waits until every task of
+     * the stage has sent one; *msgs is then every task's, in partition
+     * order (valid until the next call or the task's end). 0, or -1 with
+     * err. NULL outside a task. */
+    int (*barrier)(void *arg, kiln_slice msg, const kiln_slice **msgs, size_t *n, char *err, size_t errlen);
     const char *app_dir;                           /* WORK/APP: the application's directory on this worker */
     const char *cache_dir;                         /* the worker's blob cache: cache_dir/<sha256 hex> */
 } rt_hooks;

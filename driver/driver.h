@@ -190,6 +190,14 @@ struct dstage {
     uint32_t depth;
     double run_us;
     uint64_t runs;
+    /* barrier.c's, for a barrier stage: its tasks launch together */
+    int barrier_waiting;               /* they wait for as many free slots */
+    uint32_t barrier_attempts;         /* attempts of the whole stage that failed */
+    uint32_t barrier_round;            /* the rendezvous under way (BarrierSync.round) */
+    uint32_t barrier_arrived;          /* tasks in it */
+    ProtobufCBinaryData *barrier_msgs; /* per task: its message in this round (owned) */
+    uint8_t *barrier_in;               /* per task: in this round */
+    uint8_t *barrier_left;             /* per task: finished without joining later rounds */
 };
 
 /* Where the map outputs of one shuffle of an application are. */
@@ -324,6 +332,7 @@ struct driver {
     uint64_t next_task_id;
     place place;
     int unblock; /* a shuffle became complete: look at the blocked tasks */
+    uint32_t barrier_waiting; /* barrier stages waiting for free slots (barrier.c) */
     struct event *tick_ev;
     struct event *sighup_ev, *sigterm_ev, *sigint_ev;
     uint64_t started_ms;
@@ -365,6 +374,38 @@ void app_free(app *a);
 void pending_push(driver *d, dtask *t);
 void pending_drop_job(driver *d, job *j);
 void job_cancel_running(driver *d, job *j);
+/* Cancels ts[0..n) (tasks of j on workers; the array is reordered): each
+ * leaves its worker, is recorded as killed with why, and each worker gets
+ * one CancelTasks. */
+void tasks_cancel(driver *d, job *j, dtask **ts, size_t n, const char *why);
+/* Ends j as failed with the message (its client hears it). */
+void job_fail(driver *d, job *j, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sends t (out of any queue) to w now. May fail the job (a reduce task's
+ * input is missing). */
+void sched_launch(driver *d, dtask *t, dworker *w);
+
+/* barrier.c: barrier stages (rdd.barrier()) launch all their tasks at once
+ * and meet in barrier()/allGather(). */
+/* s's tasks were made: they wait for as many free slots. -1: the job failed. */
+int barrier_stage_begin(driver *d, dstage *s);
+/* Launches every waiting barrier stage that now fits. */
+void barrier_schedule(driver *d);
+/* A task's BarrierSync from worker w. */
+void barrier_sync(driver *d, dworker *w, const Kiln__BarrierSync *m);
+/* t, of a barrier stage, succeeded: 0, or -1 when that failed the attempt
+ * (others wait in a round it never joined). */
+int barrier_task_succeeded(driver *d, dtask *t);
+/* A task of barrier stage s failed (index, error): the other tasks are
+ * cancelled and the whole stage waits for its slots again, or the job
+ * fails after task.max_failures attempts (at once when fatal). */
+void barrier_attempt_failed(driver *d, dstage *s, uint32_t index, const char *error, int fatal);
+/* pending_push's: 1 when t belongs to a barrier stage, which then runs
+ * again whole (a lost worker, lost map outputs); 0 otherwise. */
+int barrier_requeue(driver *d, dtask *t);
+/* j ended: its stages stop waiting. */
+void barrier_job_ended(driver *d, job *j);
+/* Frees s's rendezvous state. */
+void barrier_release(dstage *s);
 dstage *stage_writing(job *j, uint32_t sid);
 void stage_start(driver *d, dstage *s);
 void job_plan_and_start(driver *d, job *j);

@@ -289,6 +289,10 @@ static void worker_msg(driver *d, dconn *dc, Kiln__Envelope *m)
         case KILN__ENVELOPE__BODY_TASK_DONE:
             sched_task_done(d, w, m->task_done);
             return;
+        case KILN__ENVELOPE__BODY_BARRIER_SYNC:
+            barrier_sync(d, w, m->barrier_sync);
+            sched_schedule(d); /* a failed attempt frees slots */
+            return;
         case KILN__ENVELOPE__BODY_LOGS_DATA:
             logs_worker_data(d, w, m->logs_data);
             return;

@@ -44,6 +44,7 @@ static const char *action_name(Kiln__ActionKind k)
 
 void pending_push(driver *d, dtask *t)
 {
+    if (barrier_requeue(d, t)) return; /* a barrier stage's task: the whole stage runs again */
     place_queue(&d->place, t);
 }
 
@@ -115,6 +116,7 @@ static void stage_clear_samples(dstage *s)
 
 static void stage_release(dstage *s)
 {
+    barrier_release(s);
     stage_plan_release(&s->plan);
     free(s->tasks);
     s->tasks = NULL;
@@ -181,8 +183,12 @@ void job_cancel_running(driver *d, job *j)
     stages_running(j->stages, j->nstages, &l);
     for (struct old_plan *o = j->old; o; o = o->next)
         stages_running(o->stages, o->nstages, &l);
-    dtask **ts = l.v;
-    size_t nts = l.n;
+    tasks_cancel(d, j, l.v, l.n, "cancelled: its job ended or was planned again");
+    free(l.v);
+}
+
+void tasks_cancel(driver *d, job *j, dtask **ts, size_t nts, const char *why)
+{
     qsort(ts, nts, sizeof *ts, cmp_task_worker);
     for (size_t first = 0, end; first < nts; first = end) {
         dworker *w = ts[first]->worker;
@@ -194,7 +200,7 @@ void job_cancel_running(driver *d, job *j)
             dtask *t = ts[first + i];
             ids[i] = t->id;
             place_running_del(&d->place, t);
-            history_task_ended(d, t, ROW_KILLED, "cancelled: its job ended or was planned again");
+            history_task_ended(d, t, ROW_KILLED, why);
             t->state = TASK_DONE;
         }
         if (w->dc) {
@@ -210,7 +216,6 @@ void job_cancel_running(driver *d, job *j)
         }
         free(ids);
     }
-    free(ts);
 }
 
 static void job_finish(driver *d, job *j, int ok, const char *error)
@@ -219,6 +224,7 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
     j->state = ok ? JOB_SUCCEEDED : JOB_FAILED;
     if (error) snprintf(j->error, sizeof j->error, "%s", error);
     pending_drop_job(d, j);
+    barrier_job_ended(d, j);
     job_cancel_running(d, j);
     history_job_finished(d, j);
     app *a = j->app;
@@ -264,8 +270,7 @@ static void job_finish(driver *d, job *j, int ok, const char *error)
     job_shrink(j);
 }
 
-static void job_fail(driver *d, job *j, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void job_fail(driver *d, job *j, const char *fmt, ...)
+void job_fail(driver *d, job *j, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -359,6 +364,19 @@ static void job_progress(driver *d, job *j, const dstage *s, int force)
 }
 
 /* Serializes stage s with its output and queues its tasks. */
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* Whether js asks for result partition part: it names none (all), or
+ * names it (js->partitions is ascending, checked by sched_submit). */
+static int job_runs_partition(const Kiln__JobSubmit *js, uint32_t part)
+{
+    return !js->n_partitions || bsearch(&part, js->partitions, js->n_partitions, sizeof part, cmp_u32);
+}
+
 static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum stage_state state)
 {
     job *j = s->job;
@@ -404,6 +422,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
     shuffle_out *so = NULL;
     if (ps->is_map && state == STAGE_RUNNING)
         so = mapout_get(a, ps->shuffle_id, (uint32_t)p->ntasks, ps->wide->partitions);
+    shuffle_out *kept_so = ps->barrier ? NULL : so; /* a barrier stage runs whole, every time */
     s->tasks = xcalloc(p->ntasks ? p->ntasks : 1, sizeof *s->tasks);
     size_t kept = 0;
     for (size_t i = 0; i < p->ntasks; i++) {
@@ -412,7 +431,7 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
         t->stage = s;
         t->index = (uint32_t)i;
         if (s->index == 0 && i < j->nresult_attempts) t->attempt = j->result_attempts[i];
-        if (so && so->worker[i]) {
+        if (kept_so && kept_so->worker[i]) {
             /* an earlier run wrote this map output and its worker still has it */
             t->state = TASK_DONE;
             s->ndone++;
@@ -420,11 +439,17 @@ static int stage_launch(driver *d, dstage *s, const Kiln__Action *output, enum s
             continue;
         }
         const Kiln__TaskInput *in = &p->inputs[i];
+        if (s->index == 0 && !job_runs_partition(j->submit->job_submit, in->partition)) {
+            t->state = TASK_DONE; /* a partition the job did not ask for (take runs a few) */
+            s->ndone++;
+            continue;
+        }
         const plan_pipe *pp = &ps->pipes[in->pipeline];
         if (pp->source_kind == KILN__NODE_KIND__NODE_CACHED)
             t->need_worker = cache_worker(a, pp->source->id, in->source_partition);
-        pending_push(d, t);
+        if (!ps->barrier) pending_push(d, t);
     }
+    if (ps->barrier && barrier_stage_begin(d, s) < 0) return -1; /* its tasks wait for free slots together */
     if (kept)
         log_msg(&d->log, LOG_INFO, "stage reuses map outputs app=%s job=%u stage=%u kept=%zu rerun=%zu", a->id,
                 j->job_id, p->stage_id, kept, p->ntasks - kept);
@@ -548,6 +573,12 @@ void job_plan_and_start(driver *d, job *j)
         job_fail(d, j, "%s: %s", rc == PLAN_REFUSED ? "job refused" : "bad lineage graph", err);
         return;
     }
+    const Kiln__JobSubmit *js = j->submit->job_submit;
+    if (js->n_partitions && js->partitions[js->n_partitions - 1] >= j->jp.stages[0].ntasks) {
+        job_fail(d, j, "job refused: partition %u asked for, the dataset has %zu", js->partitions[js->n_partitions - 1],
+                 j->jp.stages[0].ntasks);
+        return;
+    }
     j->nstages = j->jp.nstages;
     j->stages = xcalloc(j->nstages, sizeof *j->stages);
     j->ntasks = j->jp.stages[0].ntasks;
@@ -620,6 +651,15 @@ void sched_submit(driver *d, app *a, conn *c, Kiln__JobSubmit *js)
         }
     for (size_t i = 0; i < js->n_broadcasts; i++)
         store_use(d, a, js->broadcasts[i]);
+    for (size_t i = 1; i < js->n_partitions; i++)
+        if (js->partitions[i] <= js->partitions[i - 1]) {
+            job_fail(d, j, "job refused: the partitions to run must be ascending, each once");
+            return;
+        }
+    if (js->n_partitions && js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT) {
+        job_fail(d, j, "job refused: save_text writes every partition");
+        return;
+    }
     if (js->action->kind == KILN__ACTION_KIND__ACTION_SAVE_TEXT && js->action->dir[0] != '/') {
         job_fail(d, j, "save_text needs an absolute directory, got '%s'", js->action->dir);
         return;
@@ -661,7 +701,7 @@ static void pack_launch_shared(const job *j, dstage *s)
 
 /* Sends t (out of its queue) to w: the stage's shared fields as packed once, then the task's
  * own (id, attempt, input). */
-static void launch(driver *d, dtask *t, dworker *w)
+void sched_launch(driver *d, dtask *t, dworker *w)
 {
     job *j = t->job;
     dstage *s = t->stage;
@@ -722,7 +762,7 @@ static void launch_or_block(driver *d, dtask *t, dworker *w)
     if (!task_inputs_ready(t))
         place_block(&d->place, t);
     else
-        launch(d, t, w); /* may fail the job: its tasks left the queues */
+        sched_launch(d, t, w); /* may fail the job: its tasks left the queues */
 }
 
 /* Launches what can go: each task costs O(log W) (place.c), whatever the
@@ -737,6 +777,7 @@ void sched_schedule(driver *d)
     dworker *w;
     while ((t = place_next(&d->place, &w)))
         launch_or_block(d, t, w);
+    if (d->barrier_waiting) barrier_schedule(d);
 }
 
 /* w answered: while the stage's tasks are short it takes more of what
@@ -833,6 +874,10 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
         sched_schedule(d);
         return;
     }
+    if (done->ok && j->jp.stages[s->index].barrier && barrier_task_succeeded(d, t) < 0) {
+        sched_schedule(d); /* it left a rendezvous the others wait in: the attempt failed */
+        return;
+    }
     if (done->ok) {
         t->state = TASK_DONE;
         s->ndone++;
@@ -903,6 +948,11 @@ void sched_task_done(driver *d, dworker *w, const Kiln__TaskDone *done)
     s->failures++;
     log_msg(&d->log, LOG_WARN, "task failed app=%s job=%u stage=%u partition=%u attempt=%u worker=%s error=\"%s\"",
             a->id, j->job_id, s->plan.stage_id, t->index, t->attempt, w->name, done->error);
+    if (j->jp.stages[s->index].barrier) { /* every task of the stage again, or the job fails */
+        barrier_attempt_failed(d, s, t->index, done->error, done->fatal);
+        sched_schedule(d);
+        return;
+    }
     if (done->fatal || t->failures >= (uint32_t)j->conf.task_max_failures) {
         job_fail(d, j, "stage %u (%s) failed: partition %u failed %u time%s; last error: %s", s->plan.stage_id,
                  s->plan.fn_names[0] ? s->plan.fn_names : "no user functions", t->index, t->failures,

@@ -98,7 +98,8 @@ static int is_wide(Kiln__NodeKind k)
 {
     return k == KILN__NODE_KIND__NODE_REDUCE_BY_KEY || k == KILN__NODE_KIND__NODE_GROUP_BY_KEY ||
            k == KILN__NODE_KIND__NODE_JOIN || k == KILN__NODE_KIND__NODE_SORT_BY_KEY ||
-           k == KILN__NODE_KIND__NODE_DISTINCT || k == KILN__NODE_KIND__NODE_REPARTITION;
+           k == KILN__NODE_KIND__NODE_DISTINCT || k == KILN__NODE_KIND__NODE_REPARTITION ||
+           k == KILN__NODE_KIND__NODE_PARTITION_BY;
 }
 
 static size_t parents_wanted(Kiln__NodeKind k)
@@ -382,6 +383,7 @@ static int collect(builder *b, plan_stage *st, const Kiln__Node *n, int depth)
             if (!n->fn || !n->fn->symbol || !*n->fn->symbol)
                 return errf(b->err, b->errlen, "node %u: no function", n->id);
             if (add_step(b, st, first, (plan_step){.op = n}) < 0) return -1;
+            if (n->barrier) st->barrier = 1;
         }
     } else {
         return errf(b->err, b->errlen, "node %u: unknown kind %d", n->id, n->kind);
@@ -495,6 +497,8 @@ static Kiln__ShuffleKind shuffle_kind(Kiln__NodeKind k)
         return KILN__SHUFFLE_KIND__SHUFFLE_SORT;
     case KILN__NODE_KIND__NODE_DISTINCT:
         return KILN__SHUFFLE_KIND__SHUFFLE_DISTINCT;
+    case KILN__NODE_KIND__NODE_PARTITION_BY:
+        return KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY;
     default:
         return KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION;
     }

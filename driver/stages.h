@@ -51,6 +51,7 @@ typedef struct plan_stage {
     size_t ntasks;
     uint32_t *deps; /* shuffle ids this stage reads */
     size_t ndeps;
+    int barrier; /* a barrier node is in its pipelines: its tasks run all at once (barrier.c) */
 } plan_stage;
 
 /* What planning computed for one node (stages.c). */

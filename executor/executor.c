@@ -68,6 +68,11 @@ typedef struct executor {
     int nbcasts;
     uint64_t task_id;
     uint64_t data_base; /* bytes of data segment at start: what the limit adds to */
+    msg_reader *rd;     /* the worker's link (executor_main's) */
+    /* the running task's barrier rounds: the last reply and its messages */
+    uint32_t barrier_round;
+    Kiln__Envelope *barrier_reply;
+    kiln_slice *barrier_msgs;
 } executor;
 
 /* The one piece of process state a signal handler needs (handlers take no
@@ -232,6 +237,57 @@ static int send_block(void *arg, const uint8_t *p, size_t n)
     return msg_write_fd(x->a->fd, &env);
 }
 
+static void barrier_clear(executor *x)
+{
+    if (x->barrier_reply) msg_free(x->barrier_reply);
+    free(x->barrier_msgs);
+    x->barrier_reply = NULL;
+    x->barrier_msgs = NULL;
+}
+
+/* task_sink.barrier: BarrierSync to the worker, then the worker's frames
+ * until the driver's reply for this round (nothing else comes while a task
+ * runs: the worker sends an executor its next task only when it is idle). */
+static int exec_barrier(void *arg, kiln_slice msg, const kiln_slice **msgs, size_t *n, char *err, size_t errlen)
+{
+    executor *x = arg;
+    barrier_clear(x);
+    Kiln__Envelope env = KILN__ENVELOPE__INIT;
+    Kiln__BarrierSync m = KILN__BARRIER_SYNC__INIT;
+    m.task_id = x->task_id;
+    m.round = x->barrier_round;
+    m.message.data = (uint8_t *)msg.ptr;
+    m.message.len = msg.len;
+    MSG_BODY(env, barrier_sync, BARRIER_SYNC, &m);
+    if (msg_write_fd(x->a->fd, &env) < 0) return errf(err, errlen, "cannot reach the worker: %s", strerror(errno));
+    for (;;) {
+        Kiln__Envelope *e = NULL;
+        int st = msg_reader_next(x->rd, &e, err, errlen);
+        if (st == 0) _exit(0); /* the worker let this executor go */
+        if (st < 0) return -1;
+        if (e->body_case != KILN__ENVELOPE__BODY_BARRIER_REPLY || e->barrier_reply->task_id != x->task_id ||
+            e->barrier_reply->round != x->barrier_round) {
+            fprintf(stderr, "kiln executor: unexpected %s while in barrier()\n", msg_name(e));
+            msg_free(e);
+            continue;
+        }
+        Kiln__BarrierReply *r = e->barrier_reply;
+        if (*r->error) {
+            errf(err, errlen, "%s", r->error);
+            msg_free(e);
+            return -1;
+        }
+        x->barrier_round++;
+        x->barrier_reply = e;
+        x->barrier_msgs = xcalloc(r->n_messages + 1, sizeof *x->barrier_msgs);
+        for (size_t i = 0; i < r->n_messages; i++)
+            x->barrier_msgs[i] = KILN_SLICE(r->messages[i].data, r->messages[i].len);
+        *msgs = x->barrier_msgs;
+        *n = r->n_messages;
+        return 0;
+    }
+}
+
 static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, int ok, int fatal)
 {
     Kiln__Envelope env = KILN__ENVELOPE__INIT;
@@ -327,6 +383,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     memset(&res, 0, sizeof res);
     write_section_header(t);
     x->task_id = t->task_id;
+    x->barrier_round = 0;
     x->a->status->task_id = t->task_id;
     x->a->status->current = -1;
     x->a->status->enomem = 0;
@@ -354,7 +411,8 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
                       .bcast = bcast_lookup,
                       .secret = x->a->secret,
                       .app_dir = app_dir,
-                      .cache_dir = x->a->cache_dir};
+                      .cache_dir = x->a->cache_dir,
+                      .barrier = exec_barrier};
     errno = 0; /* an ENOMEM seen by the fatal-signal handler (or after the task) is this task's */
     int rc = task_run(p, t, &sink, st, &res);
     int err_after = errno;
@@ -364,6 +422,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
         snprintf(res.error + n, sizeof res.error - n, " (the task reached task.memory_limit of %s)",
                  fmt_size(t->memory_limit, lim, sizeof lim));
     }
+    barrier_clear(x);
     py_flush_stdio();
     fflush(NULL); /* what the task printed stays in its section */
     send_done(x, t, &res, rc == 0, rc != 0 && res.fatal);
@@ -379,6 +438,7 @@ void executor_main(const executor_args *a)
     catch_fatal_signals(a->status);
     msg_reader rd;
     msg_reader_init(&rd, a->fd, a->max_frame);
+    x.rd = &rd;
     for (;;) {
         Kiln__Envelope *m = NULL;
         char err[512];

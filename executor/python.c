@@ -324,7 +324,42 @@ static PyObject *exec_counter_has_term(PyObject *mod, PyObject *args)
     return PyBool_FromLong(h && h->counter_has_term && h->counter_has_term(h->arg, name));
 }
 
+/* barrier_sync(message: bytes) -> [bytes, ...]: a barrier task's
+ * rendezvous with the other tasks of its stage (rt_hooks.barrier): every
+ * task's message, in partition order. RuntimeError when the stage's attempt
+ * failed or there is no rendezvous to be had. */
+static PyObject *exec_barrier_sync(PyObject *mod, PyObject *arg)
+{
+    const rt_hooks *h = rt_hooks_current();
+    if (!h || !h->barrier) {
+        PyErr_SetString(PyExc_RuntimeError, "barrier() is only available in a running task");
+        return NULL;
+    }
+    char *p;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, &p, &n) < 0) return NULL;
+    const kiln_slice *msgs;
+    size_t nm;
+    char err[1024];
+    if (h->barrier(h->arg, KILN_SLICE(p, (size_t)n), &msgs, &nm, err, sizeof err) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, err);
+        return NULL;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)nm); /* new */
+    for (size_t i = 0; list && i < nm; i++) {
+        PyObject *b = PyBytes_FromStringAndSize(msgs[i].ptr, (Py_ssize_t)msgs[i].len); /* new */
+        if (!b) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, b); /* steals b */
+    }
+    return list;
+}
+
 static PyMethodDef exec_methods[] = {
+    {"barrier_sync", exec_barrier_sync, METH_O,
+     "barrier_sync(message) -> list of bytes: waits for every task of the barrier stage"},
     {"counter_add", exec_counter_add, METH_VARARGS, "counter_add(name, delta): adds to the task's counter"},
     {"counter_add_real", exec_counter_add_real, METH_VARARGS, "counter_add_real(name, delta): float additions"},
     {"counter_set_term", exec_counter_set_term, METH_VARARGS,
@@ -510,7 +545,9 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
     br->fmt = s->in_fmt;
     br->done = 0;
     reader = (PyObject *)br;
-    it = PyObject_CallFunction(py.run, "OIO", s->fn, hk ? hk->partition : 0u, reader); /* new */
+    /* run(fn, split, batches, (stage, attempt, task id)): TaskContext.get() in the stage */
+    it = PyObject_CallFunction(py.run, "OIO(IIK)", s->fn, hk ? hk->partition : 0u, reader, hk ? hk->stage_id : 0u,
+                               hk ? hk->attempt : 0u, hk ? (unsigned long long)hk->task_id : 0ull); /* new */
     if (!it) goto pyfail;
     PyObject *batch;
     while ((batch = PyIter_Next(it))) { /* new */

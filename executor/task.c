@@ -268,6 +268,16 @@ static void hook_set_name(void *arg, const char *name)
     snprintf(r->st->names[i], sizeof r->st->names[i], "%s", name);
 }
 
+static int hook_barrier(void *arg, kiln_slice msg, const kiln_slice **msgs, size_t *n, char *err, size_t errlen)
+{
+    run *r = arg;
+    if (!r->sink->barrier) {
+        snprintf(err, errlen, "this executor cannot reach the driver for barrier()");
+        return -1;
+    }
+    return r->sink->barrier(r->sink->arg, msg, msgs, n, err, errlen);
+}
+
 static int hook_stopped(void *arg)
 {
     run *r = arg;
@@ -945,7 +955,11 @@ int task_run(stage_prog *p, const Kiln__TaskLaunch *t, const task_sink *sink, ex
                       .set_name = hook_set_name,
                       .fail_fatal = hook_fail_fatal,
                       .stopped = hook_stopped,
+                      .barrier = hook_barrier,
                       .partition = t->input ? t->input->partition : 0,
+                      .stage_id = t->stage_id,
+                      .attempt = t->attempt,
+                      .task_id = t->task_id,
                       .app_dir = sink->app_dir,
                       .cache_dir = sink->cache_dir};
     rt_set_hooks(&hooks);

@@ -80,6 +80,8 @@ typedef struct task_sink {
     const struct auth_secret *secret;
     /* The application's directory and the blob cache (NULL in tests). */
     const char *app_dir, *cache_dir;
+    /* A barrier task's rendezvous (rt_hooks.barrier; NULL: none here). */
+    int (*barrier)(void *arg, kiln_slice msg, const kiln_slice **msgs, size_t *n, char *err, size_t errlen);
 } task_sink;
 
 typedef struct task_result {

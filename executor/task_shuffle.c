@@ -177,11 +177,29 @@ static int seal_part(run *r, shuffle_writer *w, uint32_t p)
     return 0;
 }
 
+/* SHUFFLE_PARTITION_BY: the partition the key's 4-byte big-endian prefix
+ * names, the prefix taken off key. 0, or -1 having failed the task. */
+static int named_partition(run *r, shuffle_writer *w, kiln_slice *key, uint32_t *p)
+{
+    const uint8_t *k = key->ptr;
+    if (key->len < 4) return run_fail(r, "partition_by: a record's key of %zu bytes names no partition", key->len);
+    *p = (uint32_t)k[0] << 24 | (uint32_t)k[1] << 16 | (uint32_t)k[2] << 8 | k[3];
+    if (*p >= w->nparts)
+        return run_fail(r, "partition_by: a record names partition %u, the shuffle has %u", *p, w->nparts);
+    *key = KILN_SLICE(k + 4, key->len - 4);
+    return 0;
+}
+
 static int part_put(void *arg, kiln_slice key, kiln_slice val)
 {
     run *r = arg;
     shuffle_writer *w = r->sw;
-    uint32_t p = partition_of(w, key, val);
+    uint32_t p = 0;
+    if (w->spec->kind == KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY) {
+        if (named_partition(r, w, &key, &p) < 0) return -1;
+    } else {
+        p = partition_of(w, key, val);
+    }
     if (block_builder_add(&w->bb[p], key, val) < 0)
         return run_fail(r, "a record of %zu bytes does not fit in a shuffle block", key.len + val.len);
     if (block_builder_size(&w->bb[p]) >= w->block_target) return seal_part(r, w, p);
@@ -395,7 +413,8 @@ static int reader_record(reader *rd, kiln_slice key, kiln_slice val)
     run *r = rd->r;
     char err[512];
     r->res->records_in++;
-    if (rd->kind == KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION) return rd->head->emit(rd->head, key, val);
+    if (rd->kind == KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION || rd->kind == KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY)
+        return rd->head->emit(rd->head, key, val);
     if (agg_add(rd->agg, key, val, err, sizeof err) < 0) return r->failed ? -1 : run_fail(r, "%s", err);
     return 0;
 }
@@ -491,7 +510,7 @@ int shuffle_source_push(run *r, const rpipeline *pl, const Kiln__TaskInput *in, 
         break;
     }
     char err[1024];
-    if (spec->kind != KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION) {
+    if (spec->kind != KILN__SHUFFLE_KIND__SHUFFLE_REPARTITION && spec->kind != KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY) {
         rd.agg = agg_new(&o, err, sizeof err);
         if (!rd.agg) {
             free(tmp);

@@ -115,6 +115,9 @@ kiln_rdd *kiln_cache(kiln_rdd *rdd);
 /* Actions: run a job; -1 with a message (kiln_errmsg) on failure. */
 int64_t kiln_count(kiln_rdd *rdd);
 int kiln_collect(kiln_rdd *rdd, kiln_recs *out);
+/* The first n records in partition order: runs the first partition, then
+ * more per job (Spark's rule: up to 4x those scanned so far) until it has
+ * them, so later partitions are often never computed. */
 int kiln_take(kiln_rdd *rdd, size_t n, kiln_recs *out);
 int kiln_reduce(kiln_rdd *rdd, kiln_combine_fn *fn, kiln_slice env, void **out, size_t *out_len);
 int kiln_save_text(kiln_rdd *rdd, const char *dir);

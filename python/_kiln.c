@@ -233,6 +233,7 @@ static PyObject *s_reduce_add(PyObject *self, PyObject *args)
 WIDE1(group_by_key, kiln_group_by_key)
 WIDE1(distinct, kiln_distinct)
 WIDE1(repartition, kiln_repartition)
+WIDE1(partition_by, client_partition_by)
 
 static PyObject *s_sort_by_key(PyObject *self, PyObject *args)
 {
@@ -261,6 +262,17 @@ static PyObject *s_union(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
     kiln_rdd *l = node(s, a), *r = l ? node(s, b) : NULL;
     return r ? node_id(s, kiln_union(l, r)) : NULL;
+}
+
+static PyObject *s_barrier(PyObject *self, PyObject *args)
+{
+    session *s = (session *)self;
+    long id;
+    if (!PyArg_ParseTuple(args, "l", &id)) return NULL;
+    kiln_rdd *p = node(s, id);
+    if (!p) return NULL;
+    p->barrier = 1;
+    Py_RETURN_NONE;
 }
 
 static PyObject *s_cache(PyObject *self, PyObject *args)
@@ -307,6 +319,8 @@ typedef struct job_call {
     kiln_rdd *rdd;
     int kind; /* 0 collect, 1 take, 2 count, 3 save_text */
     size_t limit;
+    const uint32_t *parts; /* collect and take: the result partitions to run (NULL: all) */
+    size_t nparts;
     const char *dir;
     const char *codec; /* save_text: NULL, or "gzip" */
     kiln_recs recs;
@@ -322,10 +336,10 @@ static void *job_thread(void *arg)
     int64_t r;
     switch (jc->kind) {
     case 0:
-        r = kiln_collect(jc->rdd, &jc->recs);
+        r = client_collect_parts(jc->rdd, SIZE_MAX, jc->parts, jc->nparts, &jc->recs);
         break;
     case 1:
-        r = kiln_take(jc->rdd, jc->limit, &jc->recs);
+        r = client_collect_parts(jc->rdd, jc->limit, jc->parts, jc->nparts, &jc->recs);
         break;
     case 2:
         r = kiln_count(jc->rdd);
@@ -387,17 +401,57 @@ static int run_job(session *s, job_call *jc)
     return 0;
 }
 
+/* The partition numbers in seq (a sequence of ints, ascending, each once)
+ * as a new array in *out (PyMem_Free it; NULL for none). 0, or -1 with an
+ * exception. */
+static int parts_of(PyObject *seq, uint32_t **out, size_t *n)
+{
+    PyObject *fast = PySequence_Fast(seq, "partitions must be a sequence of ints"); /* new */
+    if (!fast) return -1;
+    Py_ssize_t len = PySequence_Fast_GET_SIZE(fast);
+    uint32_t *v = len ? PyMem_Malloc((size_t)len * sizeof *v) : NULL;
+    if (len && !v) {
+        Py_DECREF(fast);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        long x = PyLong_AsLong(PySequence_Fast_GET_ITEM(fast, i)); /* borrowed item */
+        if (x == -1 && PyErr_Occurred()) goto fail;
+        if (x < 0 || x > (long)UINT32_MAX || (i > 0 && (uint32_t)x <= v[i - 1])) {
+            PyErr_SetString(PyExc_ValueError, "partitions must be ascending non-negative ints, each once");
+            goto fail;
+        }
+        v[i] = (uint32_t)x;
+    }
+    Py_DECREF(fast);
+    *out = v;
+    *n = (size_t)len;
+    return 0;
+fail:
+    PyMem_Free(v);
+    Py_DECREF(fast);
+    return -1;
+}
+
 static PyObject *s_collect(PyObject *self, PyObject *args)
 {
     session *s = (session *)self;
     long id;
     int fmt;
     Py_ssize_t limit = -1;
-    if (!PyArg_ParseTuple(args, "li|n", &id, &fmt, &limit)) return NULL;
+    PyObject *parts = Py_None; /* borrowed */
+    if (!PyArg_ParseTuple(args, "li|nO", &id, &fmt, &limit, &parts)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    job_call jc = {.rdd = p, .kind = limit < 0 ? 0 : 1, .limit = (size_t)(limit < 0 ? 0 : limit)};
-    if (run_job(s, &jc) < 0) return NULL;
+    uint32_t *pv = NULL;
+    size_t np = 0;
+    if (parts != Py_None && parts_of(parts, &pv, &np) < 0) return NULL;
+    job_call jc = {.rdd = p, .kind = limit < 0 ? 0 : 1, .limit = (size_t)(limit < 0 ? 0 : limit), .parts = pv,
+                   .nparts = np};
+    int rc = run_job(s, &jc);
+    PyMem_Free(pv);
+    if (rc < 0) return NULL;
     if (jc.result < 0) return ctx_error(s->ctx);
     PyObject *list = decode_recs(&jc.recs, fmt);
     kiln_recs_free(&jc.recs);
@@ -602,12 +656,16 @@ static PyMethodDef session_methods[] = {
     {"group_by_key", s_group_by_key, METH_VARARGS, "group_by_key(parent, partitions) -> node"},
     {"distinct", s_distinct, METH_VARARGS, "distinct(parent, partitions) -> node"},
     {"repartition", s_repartition, METH_VARARGS, "repartition(parent, partitions) -> node"},
+    {"partition_by", s_partition_by, METH_VARARGS,
+     "partition_by(parent, partitions) -> node: records of format PART to the partitions they name, as PAIR"},
     {"sort_by_key", s_sort_by_key, METH_VARARGS, "sort_by_key(parent, ascending, partitions) -> node"},
     {"join", s_join, METH_VARARGS, "join(left, right, partitions) -> node"},
     {"union", s_union, METH_VARARGS, "union(a, b) -> node"},
+    {"barrier", s_barrier, METH_VARARGS, "barrier(node): a stage holding it runs all its tasks at once"},
     {"cache", s_cache, METH_VARARGS, "cache(node, on): keep (or stop keeping) its partitions"},
     {"partitions", s_partitions, METH_VARARGS, "partitions(node) -> int"},
-    {"collect", s_collect, METH_VARARGS, "collect(node, fmt[, limit]) -> list, in partition order"},
+    {"collect", s_collect, METH_VARARGS, "collect(node, fmt[, limit[, partitions]]) -> list, in partition order; limit -1: all records; "
+                                              "partitions: an ascending list of the result partitions to run (None: all)"},
     {"count", s_count, METH_VARARGS, "count(node) -> int"},
     {"save_text", s_save_text, METH_VARARGS, "save_text(node, dir, codec=None): codec None or \"gzip\""},
     {"broadcast", s_broadcast, METH_VARARGS, "broadcast(data) -> hex id"},

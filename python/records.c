@@ -138,6 +138,30 @@ int kr_encode(int fmt, const char *op, PyObject *item, kc_buf *kb, kc_buf *vb)
         }
         return kc_key_encode(k, kb, op) < 0 || kc_val_encode(v, vb) < 0 ? -1 : 0;
     }
+    case KR_PART: {
+        PyObject *p, *kv; /* borrowed */
+        if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2) {
+            PyErr_Format(PyExc_TypeError, "%s needs (partition, (key, value)), got a %.80s", op, Py_TYPE(item)->tp_name);
+            return -1;
+        }
+        p = PyTuple_GET_ITEM(item, 0);
+        kv = PyTuple_GET_ITEM(item, 1);
+        unsigned long n = PyLong_Check(p) ? PyLong_AsUnsignedLong(p) : (unsigned long)-1;
+        if (n > UINT32_MAX) {
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "%s: partition %R is not a partition number", op, p);
+            }
+            return -1;
+        }
+        uint8_t be[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+        if (buf_add(kb, be, 4) < 0) return -1;
+        kc_buf kk = {0};
+        int rc = kr_encode(KR_PAIR, op, kv, &kk, vb);
+        if (rc == 0) rc = buf_add(kb, kk.p, kk.len);
+        kc_buf_release(&kk);
+        return rc;
+    }
     default:
         PyErr_Format(PyExc_ValueError, "record format %d cannot be written", fmt);
         return -1;

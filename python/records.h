@@ -22,7 +22,9 @@ enum {
     KR_KEY = 5,   /* key: an encoded key, val empty: k */
     KR_I64 = 6,   /* val: 8-byte little-endian integer (kiln_range): an int (read only) */
     KR_BYTES = 7, /* val: the bytes of a line, key empty: bytes (textFile(use_unicode=False)) */
-    KR_LAST = KR_BYTES
+    KR_PART = 8,  /* key: 4-byte big-endian partition number, encoded key; val: encoded value: (p, (k, v)) (write
+                     only: partition_by's map side; the shuffle takes the number off, leaving PAIR records) */
+    KR_LAST = KR_PART
 };
 
 /* New reference to the Python object of one record in format fmt, or NULL

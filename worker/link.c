@@ -263,6 +263,10 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
         if (!w->registered) break;
         logs_request(w, m->logs_request);
         return;
+    case KILN__ENVELOPE__BODY_BARRIER_REPLY:
+        if (!w->registered) break;
+        pool_barrier_reply(w, m);
+        return;
     case KILN__ENVELOPE__BODY_CANCEL_TASKS:
         if (!w->registered) break;
         pool_cancel_tasks(w, m->cancel_tasks->app_id, m->cancel_tasks->task_ids, m->cancel_tasks->n_task_ids);

@@ -98,6 +98,9 @@ static void exec_msg(conn *c, Kiln__Envelope *m, void *arg)
     case KILN__ENVELOPE__BODY_TASK_OUTPUT:
         if (x->task && m->task_output->task_id == x->task->t->task_id) link_forward_output(w, m);
         return;
+    case KILN__ENVELOPE__BODY_BARRIER_SYNC: /* a barrier task waits for the others: the driver gathers them */
+        if (x->task && m->barrier_sync->task_id == x->task->t->task_id) link_send(w, m);
+        return;
     case KILN__ENVELOPE__BODY_TASK_DONE: {
         wtask *t = x->task;
         if (!t || m->task_done->task_id != t->t->task_id) {
@@ -379,6 +382,15 @@ static int drop_queued(worker *w, const char *app_id, const uint64_t *ids, size_
         pp = &t->next;
     }
     return dropped;
+}
+
+void pool_barrier_reply(worker *w, const Kiln__Envelope *env)
+{
+    for (wexec *x = w->execs; x; x = x->next)
+        if (x->task && x->c && x->task->t->task_id == env->barrier_reply->task_id) {
+            conn_send(x->c, env);
+            return;
+        }
 }
 
 void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n)

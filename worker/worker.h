@@ -132,6 +132,9 @@ void pool_on_sigchld(worker *w);
 /* The driver no longer wants these tasks of app_id: queued ones are
  * dropped, running ones' executors killed, none answered. */
 void pool_cancel_tasks(worker *w, const char *app_id, const uint64_t *ids, size_t n);
+/* The driver's answer to a barrier task's BarrierSync: to the executor
+ * running that task (none: the task is gone, and it is dropped). */
+void pool_barrier_reply(worker *w, const Kiln__Envelope *env);
 void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t ndirs);
 /* Removes the shuffle, cache and spill directories of every application in
  * the work dir that is not in live[] (borrowed: the driver's list of the

@@ -33,7 +33,8 @@ _LAZY = {
     "KilnError": "._kiln", "Context": ".context", "SparkConf": ".context", "SparkContext": ".context",
     "RDD": ".rdd", "StorageLevel": ".storagelevel", "Broadcast": ".broadcast", "Accumulator": ".accumulators",
     "AccumulatorParam": ".accumulators",
-    "SparkFiles": ".files", "StatCounter": ".stats",
+    "SparkFiles": ".files", "StatCounter": ".stats", "TaskContext": ".taskcontext",
+    "BarrierTaskContext": ".taskcontext",
 }
 
 __all__ = sorted(_LAZY)

@@ -53,10 +53,16 @@ class MoreContext:
 
     def setLocalProperty(self, key, value):
         """Sets a property of the jobs this thread starts (None removes it).
+        Tasks read it with TaskContext.getLocalProperty: a stage carries the
+        properties its thread had set when the stage was built, at the
+        first action over its RDD.
 
         >>> sc.setLocalProperty("team", "ops")
         >>> sc.getLocalProperty("team")
         'ops'
+        >>> from kiln import TaskContext
+        >>> sc.parallelize([1], 1).map(lambda x: TaskContext.get().getLocalProperty("team")).collect()
+        ['ops']
         >>> sc.setLocalProperty("team", None)
         >>> sc.getLocalProperty("team") is None
         True

@@ -30,36 +30,6 @@ class BoundedFloat(float):
         return obj
 
 
-def portable_hash(x):
-    """PySpark's hash of a key: None is 0, a tuple combines its items' hashes,
-    anything else is hash(x). Like PySpark's it refuses to run without
-    PYTHONHASHSEED, which makes str hashes the same in every process.
-    (kiln's own partitioning does not use it: the engine hashes the key's
-    canonical encoding, which needs no seed.)
-
-    >>> import os
-    >>> had = os.environ.get("PYTHONHASHSEED"); os.environ["PYTHONHASHSEED"] = had or "0"
-    >>> portable_hash(None), portable_hash(7), portable_hash((1, None)) == portable_hash((1, None))
-    (0, 7, True)
-    >>> _ = os.environ.pop("PYTHONHASHSEED") if had is None else None
-    """
-    import os
-    import sys
-    if "PYTHONHASHSEED" not in os.environ:
-        raise RuntimeError("Randomness of hash of string should be disabled via PYTHONHASHSEED")
-    if x is None:
-        return 0
-    if isinstance(x, tuple):
-        h = 0x345678
-        for item in x:
-            h ^= portable_hash(item)
-            h *= 1000003
-            h &= sys.maxsize
-        h ^= len(x)
-        return -2 if h == -1 else int(h)
-    return hash(x)
-
-
 # ---- shipped helpers ---------------------------------------------------
 
 def _key_by(f):

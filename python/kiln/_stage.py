@@ -3,7 +3,9 @@ kiln_py_stage built-in (executor/python.c reads the fixed part).
 
     "KPY1" u8 in_fmt u8 out_fmt
     u16 n, op name          u16 n, description (for errors and blame)
-    u32 n, header: pickle (protocol 4) of a dict of plain types
+    u32 n, header: pickle (protocol 4) of a dict of plain types (python,
+                   cloudpickle, deps; props when the client set local properties;
+                   barrier in a barrier stage's function)
     the rest: cloudpickle of f(split, iterator) -> iterator
 
 The header says which Python and cloudpickle made it, and what the stage
@@ -17,7 +19,7 @@ import sys
 import cloudpickle
 
 # Record formats: python/records.h has the same numbers.
-TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, BYTES = range(8)
+TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, BYTES, PART = range(9)
 
 PYTHON = "%d.%d" % sys.version_info[:2]
 
@@ -44,8 +46,13 @@ def describe(f):
     return str(name)
 
 
-def env(fn, in_fmt, out_fmt, op, name, deps):
-    header = pickle.dumps({"python": PYTHON, "cloudpickle": cloudpickle.__version__, "deps": deps}, protocol=4)
+def env(fn, in_fmt, out_fmt, op, name, deps, props=None, barrier=False):
+    h = {"python": PYTHON, "cloudpickle": cloudpickle.__version__, "deps": deps}
+    if props:
+        h["props"] = dict(props)  # local properties, for TaskContext.getLocalProperty
+    if barrier:
+        h["barrier"] = True  # a barrier stage's: BarrierTaskContext.get() works
+    header = pickle.dumps(h, protocol=4)
     body = dumps_function(fn, name)
     opb, nameb = _short(op, 60), _short(name, 95)
     return b"".join([b"KPY1", bytes([in_fmt, out_fmt]), struct.pack("<H", len(opb)), opb,

@@ -83,9 +83,12 @@ def load(header, body, app, cache):
                                                   mine[0], mine[1]))
     _deps(h.get("deps", ()))
     try:
-        return cloudpickle.loads(body)
+        fn = cloudpickle.loads(body)
     except ModuleNotFoundError as e:
         raise missing_module(e) from None
+    if h.get("props") or h.get("barrier"):  # what TaskContext.get() tells the task
+        fn = _with_context(fn, h.get("props") or {}, bool(h.get("barrier")))
+    return fn
 
 
 def missing_module(e):
@@ -102,14 +105,27 @@ def missing_module(e):
         name=e.name)
 
 
-def run(fn, split, batches):
+def _with_context(fn, props, barrier):
+    def staged(split, it):
+        return fn(split, it)
+    staged._kiln_props = props
+    staged._kiln_barrier = barrier
+    return staged
+
+
+def run(fn, split, batches, task=(0, 0, 0)):
     """Runs fn over the records of batches; yields its output in lists.
+    task is (stage id, attempt from 1, task id), for TaskContext.get().
 
     A StopIteration that a user function raised reaches here as the
     RuntimeError of PEP 479 (the stage's functions all run inside
     generators, never under map() or filter(), where it would end the
     partition early): it fails the task, with PySpark's words and the
     user's traceback."""
+    from .taskcontext import BarrierTaskContext, TaskContext
+    props = getattr(fn, "_kiln_props", None) or {}
+    cls = BarrierTaskContext if getattr(fn, "_kiln_barrier", False) else TaskContext
+    TaskContext._current = cls(split, task[0], max(task[1] - 1, 0), task[2], props)
     try:
         it = iter(fn(split, chain.from_iterable(batches)))
         while True:
@@ -124,6 +140,8 @@ def run(fn, split, batches):
         if stop is None:
             raise
         raise RuntimeError(_stage.STOP_ITERATION) from stop
+    finally:
+        TaskContext._current = None
 
 
 def _stop_iteration(e):

@@ -125,6 +125,7 @@ class Context(MoreContext):
         self._added_paths = {}  # file name -> the path addFile shipped under it
         self._rdd_seq = 0
         self._empty_nodes = set()  # emptyRDD()'s nodes
+        self._checkpoint_dir = None  # setCheckpointDir
         Context._active = self
         for p in list(pyFiles or ()) + res.py_files + list(filter(None, os.environ.get("KILN_PY_FILES", "").split(","))):
             self.addPyFile(p)
@@ -220,6 +221,44 @@ class Context(MoreContext):
         base = RDD._of(self, self._session.range(0, n, n), _stage.I64)
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
+    def wholeTextFiles(self, path, minPartitions=None, use_unicode=True):
+        """(path, content) for every file named by path (a file, a directory
+        of files, a glob, or several of these separated by commas), paths as
+        file: URIs as Spark's; each file is read whole by one task. With
+        use_unicode=False both come back as UTF-8 bytes.
+
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> for n, text in [("a.txt", "one\\ntwo\\n"), ("b.txt", "three")]:
+        ...     with open(os.path.join(d, n), "w") as f:
+        ...         _ = f.write(text)
+        >>> sorted((os.path.basename(p), t) for p, t in sc.wholeTextFiles(d).collect())
+        [('a.txt', 'one\\ntwo\\n'), ('b.txt', 'three')]
+        >>> sc.wholeTextFiles(d).keys().first().startswith("file:/")
+        True
+        """
+        from ._engine_ops import _read_whole
+        return self._whole_files(path, minPartitions, _read_whole(True, use_unicode))
+
+    def binaryFiles(self, path, minPartitions=None):
+        """(path, bytes) for every file named by path, as wholeTextFiles.
+
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> with open(os.path.join(d, "x.bin"), "wb") as f:
+        ...     _ = f.write(bytes([0, 1, 255]))
+        >>> [(os.path.basename(p), b) for p, b in sc.binaryFiles(d).collect()]
+        [('x.bin', b'\\x00\\x01\\xff')]
+        """
+        from ._engine_ops import _read_whole
+        return self._whole_files(path, minPartitions, _read_whole(False, False))
+
+    def _whole_files(self, path, minPartitions, read):
+        from ._engine_ops import _list_input_files
+        files = _list_input_files(path)
+        n = max(1, min(len(files), minPartitions or min(self.defaultParallelism, 2)))
+        return self.parallelize(files, n).map(read)
+
     def emptyRDD(self):
         """An RDD of no partitions (the engine's node has one, empty: the
         RDD reports 0, and actions that reduce per partition raise as
@@ -295,6 +334,30 @@ class Context(MoreContext):
         sys.stderr.write("kiln: the path %s has been added already; overwriting added paths is not supported "
                          "(executors keep the first content)\n" % path)
         return False
+
+    # ---- checkpoints --------------------------------------------------
+
+    def setCheckpointDir(self, dirName):
+        """Where rdd.checkpoint() writes: a new directory dirName/<uuid>
+        (as Spark's), which every worker and this client must see at the
+        same path (one machine, or a shared file system).
+
+        >>> import os, tempfile
+        >>> base = tempfile.mkdtemp()
+        >>> sc.setCheckpointDir(base)
+        >>> os.path.dirname(sc.getCheckpointDir()) == "file:" + base
+        True
+        """
+        import uuid
+        d = os.path.join(os.path.abspath(dirName[len("file:"):] if dirName.startswith("file:") else dirName),
+                         str(uuid.uuid4()))
+        os.makedirs(d)
+        self._checkpoint_dir = d
+
+    def getCheckpointDir(self):
+        """The directory setCheckpointDir made (a file: URI), or None
+        (see setCheckpointDir)."""
+        return "file:" + self._checkpoint_dir if self._checkpoint_dir else None
 
 
 SparkContext = Context

@@ -16,15 +16,19 @@ into a closure.
 import copy
 import functools
 import heapq
+import math
 import operator
 import os
 import random
+import sys
 from collections import defaultdict, deque
 from itertools import chain, count, islice
 
 from . import _buckets, _stage
+from ._engine_ops import (_append, _extend, _fraction_for_sample_size, _merge_combiners, _name_partitions, _one_list,
+                          _pipe_through, _read_checkpoint_part, portable_hash)
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
-from ._rddmore import BoundedFloat, MoreRDD, portable_hash  # noqa: F401 (pyspark.rdd's names)
+from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (pyspark.rdd's names)
 from .stats import StatCounter
 from .storagelevel import StorageLevel
 
@@ -306,6 +310,10 @@ class RDD(MoreRDD):
         self._name = name      # what the functions are, for errors and blame
         self._nodes = {}       # format -> node made of this RDD
         self._cached = False
+        self._checkpoint = None  # None, "pending" (checkpoint() called), or the RDD reading the written files
+        self._checkpoint_file = None
+        self._local_checkpoint = False
+        self._barrier = False  # its pipeline runs as a barrier stage (rdd.barrier().mapPartitions)
         self._id = ctx._next_rdd_id()
 
     @classmethod
@@ -316,9 +324,12 @@ class RDD(MoreRDD):
 
     def _pipe(self, stage, name):
         """A new RDD running stage(split, iterator) after this one."""
+        if self._checkpoint is not None:  # its lineage ends at the checkpoint files
+            return self._checkpointed()._pipe(stage, name)
         if self._func is not None and not self._cached:
-            return RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage),
-                       "%s | %s" % (self._name, name))
+            out = RDD(self.ctx, self._base, self._fmt, _compose(self._func, stage), "%s | %s" % (self._name, name))
+            out._barrier = self._barrier
+            return out
         if self._cached:  # read the kept node: a cached dataset is not pipelined into
             fmt = next(iter(self._nodes)) if self._nodes else self._own_fmt()
             return RDD(self.ctx, self._node(fmt), fmt, stage, name)
@@ -332,6 +343,8 @@ class RDD(MoreRDD):
         """This RDD as an engine node in record format fmt (built once); op
         names the operation that needs it, for errors (a key of the wrong
         type)."""
+        if self._checkpoint is not None:
+            return self._checkpointed()._node(fmt, op)
         if fmt in self._nodes:
             return self._nodes[fmt]
         if self._cached and self._nodes:  # convert the kept node: it is never computed twice
@@ -349,8 +362,12 @@ class RDD(MoreRDD):
 
     def _stage(self, base, in_fmt, func, out_fmt, name, op=None):
         op = op or {PAIR: "a keyed operation", KEY: "distinct"}.get(out_fmt, "a Python stage")
-        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps())
-        return self.ctx._session.py_stage(base, env, name)
+        env = _stage.env(func, in_fmt, out_fmt, op, name, self.ctx._stage_deps(), dict(self.ctx._local_props()),
+                         self._barrier)
+        node = self.ctx._session.py_stage(base, env, name)
+        if self._barrier:
+            self.ctx._session.barrier(node)
+        return node
 
     def _keyed(self, op):
         return self._node(PAIR, op)
@@ -394,6 +411,94 @@ class RDD(MoreRDD):
     def is_cached(self):
         return self._cached
 
+    # ---- checkpoints ----------------------------------------------------
+
+    def checkpoint(self):
+        """Marks the RDD to be written to the context's checkpoint directory
+        (sc.setCheckpointDir) by the first job that needs it; from then on
+        every job reads those files instead of computing its lineage.
+
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> rdd = sc.parallelize(range(5), 2).map(lambda x: x * x)
+        >>> rdd.checkpoint()
+        >>> rdd.isCheckpointed()
+        False
+        >>> rdd.sum()
+        30
+        >>> rdd.isCheckpointed(), rdd.getCheckpointFile().startswith("file:/")
+        (True, True)
+        """
+        if self.ctx._checkpoint_dir is None:
+            raise RuntimeError("Checkpoint directory has not been set in the SparkContext")
+        if self._checkpoint is None and not self._local_checkpoint:
+            self._checkpoint = "pending"
+
+    def isCheckpointed(self):
+        """Whether the RDD has been checkpointed (its files written, or for a
+        local checkpoint, its partitions kept by a job); see checkpoint().
+
+        >>> sc.parallelize([1]).isCheckpointed()
+        False
+        """
+        return isinstance(self._checkpoint, RDD) or (self._local_checkpoint and bool(self._nodes))
+
+    def getCheckpointFile(self):
+        """The directory the checkpoint was written to (a file: URI), or None;
+        see checkpoint().
+
+        >>> print(sc.parallelize([1]).getCheckpointFile())
+        None
+        """
+        return self._checkpoint_file
+
+    def localCheckpoint(self):
+        """Keeps the RDD's partitions on the executors' disks, as cache() does,
+        and truncates its lineage there: later jobs read the kept partitions.
+        kiln still remembers the lineage, so a partition lost with its
+        worker is computed again rather than failing the job.
+
+        >>> rdd = sc.parallelize(range(4), 2)
+        >>> rdd.localCheckpoint()
+        >>> rdd.isLocallyCheckpointed(), rdd.collect()
+        (True, [0, 1, 2, 3])
+        """
+        if self._checkpoint is None:
+            self._local_checkpoint = True
+            self.cache()
+
+    def isLocallyCheckpointed(self):
+        """Whether localCheckpoint() was called (see localCheckpoint).
+
+        >>> sc.parallelize([1]).isLocallyCheckpointed()
+        False
+        """
+        return self._local_checkpoint
+
+    def _checkpointed(self):
+        """The RDD over this one's checkpoint files, written first when they
+        are not yet: a job saves every partition as a part file (pickled
+        batches, saveAsPickleFile's layout), then each partition of the new
+        RDD reads its own part, so partitioning is kept."""
+        if self._checkpoint == "pending":
+            path = os.path.join(self.ctx._checkpoint_dir, "rdd-%d" % self._id)
+            self._checkpoint = None  # computed from its lineage this once
+            n = self.getNumPartitions()
+            try:
+                self.mapPartitions(_to_pickled_lines(10)).saveAsTextFile(path)
+            except BaseException:
+                self._checkpoint = "pending"  # the next job tries again
+                raise
+            parts = [os.path.join(path, "part-%05d" % i) for i in range(n)]
+            missing = [p for p in parts if not os.path.exists(p)]
+            if missing:
+                raise RuntimeError("checkpoint of RDD[%d] wrote no %s: is %s shared by the workers and the client?"
+                                   % (self._id, missing[0], self.ctx._checkpoint_dir))
+            reader = self.ctx.parallelize(parts, n)._pipe(_flat_map(_read_checkpoint_part),
+                                                          "checkpoint(rdd-%d)" % self._id)
+            self._checkpoint, self._checkpoint_file = reader, "file:" + path
+        return self._checkpoint
+
     def __repr__(self):
         return "RDD[%d]" % self._id
 
@@ -434,6 +539,35 @@ class RDD(MoreRDD):
     def glom(self):
         return self.mapPartitions(_glom)
 
+    def barrier(self):
+        """The RDD in barrier mode: the stage of the next mapPartitions runs
+        all its tasks at once (or waits until it can), and they may meet in
+        BarrierTaskContext.barrier() and allGather(); if one fails, the whole
+        stage runs again. Needs as many free slots as partitions.
+
+        >>> from kiln.taskcontext import BarrierTaskContext
+        >>> def f(it):
+        ...     BarrierTaskContext.get().barrier()
+        ...     yield sum(it)
+        >>> sc.parallelize(range(10), 2).barrier().mapPartitions(f).collect()
+        [10, 35]
+        """
+        return RDDBarrier(self)
+
+    def pipe(self, command, env=None, checkCode=False):
+        """Each partition through command, run by /bin/sh -c with exactly
+        the environment env (PySpark's: nothing else is inherited): every
+        element is written as a line (str(x), a final newline removed, then
+        one added) to its stdin, every line it prints is an element. With
+        checkCode a non-zero exit fails the task.
+
+        >>> sc.parallelize(['1', '2', '', '3']).pipe('cat').collect()
+        ['1', '2', '', '3']
+        >>> sc.parallelize([1, 2, 3], 1).pipe('sed "s/^/$P/"', env={'P': 'n='}).collect()
+        ['n=1', 'n=2', 'n=3']
+        """
+        return self.mapPartitions(_pipe_through(command, dict(env or {}), bool(checkCode)))
+
     def sample(self, withReplacement, fraction, seed=None):
         if fraction < 0:
             raise ValueError("fraction must be >= 0")
@@ -451,15 +585,18 @@ class RDD(MoreRDD):
     # ---- wide transformations -------------------------------------------
 
     def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
+        if partitionFunc is not None:  # the user's partitioning: partitionBy, then merge per partition
+            return self.combineByKey(_ident1, func, func, numPartitions, partitionFunc)
         if func is operator.add:  # in C on the encoded values, ints and floats without Python
             node = self.ctx._session.reduce_add(self._keyed("reduceByKey"), self._parts(numPartitions))
             return RDD._of(self.ctx, node, PAIR)
         return self.combineByKey(_ident1, func, func, numPartitions)
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
         local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
+        if partitionFunc is not None:  # records go where partitionFunc says (partitionBy), merged there
+            n = self._parts(numPartitions) or self.getNumPartitions()
+            return local.partitionBy(n, partitionFunc).mapPartitions(_merge_combiners(mergeCombiners))
         grouped = self.ctx._session.group_by_key(local._keyed("combineByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
 
@@ -470,13 +607,31 @@ class RDD(MoreRDD):
         return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
 
     def groupByKey(self, numPartitions=None, partitionFunc=None):
-        _no_partition_func(partitionFunc)
+        if partitionFunc is not None:
+            return self.combineByKey(_one_list, _append, _extend, numPartitions, partitionFunc)
         node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
         return RDD._of(self.ctx, node, GROUP)
 
     def partitionBy(self, numPartitions, partitionFunc=None):
-        """Pairs partitioned by the hash of their key's encoding."""
-        return self.groupByKey(numPartitions, partitionFunc).flatMapValues(_ident1)
+        """Pairs moved to partition partitionFunc(key) % numPartitions: the
+        function runs in the executors and the engine's shuffle sends each
+        record where it names. The default, portable_hash, puts equal keys
+        together.
+
+        >>> pairs = sc.parallelize([(1, "a"), (2, "b"), (3, "c"), (4, "d")], 2)
+        >>> sorted(map(sorted, pairs.partitionBy(2, lambda k: k % 2).glom().collect()))
+        [[(1, 'a'), (3, 'c')], [(2, 'b'), (4, 'd')]]
+        >>> [len(p) for p in pairs.partitionBy(3, lambda k: 0).glom().collect()]
+        [4, 0, 0]
+        """
+        if partitionFunc is None:
+            partitionFunc = portable_hash
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions must be positive.")
+        named = self.mapPartitions(_name_partitions(partitionFunc, n))
+        node = self.ctx._session.partition_by(named._node(_stage.PART, "partitionBy"), n)
+        return RDD._of(self.ctx, node, PAIR)
 
     def join(self, other, numPartitions=None):
         node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))
@@ -573,22 +728,77 @@ class RDD(MoreRDD):
         fmt = self._own_fmt()
         return self.ctx._session.collect(self._node(fmt), fmt)
 
+    def _run_parts(self, parts, limit=-1):
+        """The records of result partitions parts (ascending), at most limit
+        of them (-1: all), in partition order: one job over just those."""
+        fmt = self._own_fmt()
+        return self.ctx._session.collect(self._node(fmt), fmt, limit, list(parts))
+
     def toLocalIterator(self, prefetchPartitions=False):
-        return iter(self.collect())
+        """An iterator over every element, one job per partition: the client
+        holds one partition at a time (prefetchPartitions is accepted; kiln
+        always waits until the next partition is needed).
+
+        >>> rdd = sc.parallelize(range(10), 3)
+        >>> [x for x in rdd.toLocalIterator()]
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        """
+        return self._local_iterator()
+
+    def _local_iterator(self):
+        for p in range(self.getNumPartitions()):
+            yield from self._run_parts([p])
 
     def take(self, num):
-        if num <= 0:
-            return []
-        fmt = self._own_fmt()
-        return self.ctx._session.collect(self._node(fmt), fmt, num)
+        """The first num elements: runs the first partition, then more at a
+        time (PySpark's rule: up to 4 times the partitions scanned so far,
+        estimated from the elements found), until it has num.
+
+        >>> sc.parallelize([2, 3, 4, 5, 6]).cache().take(2)
+        [2, 3]
+        >>> sc.parallelize([2, 3, 4, 5, 6]).take(10)
+        [2, 3, 4, 5, 6]
+        >>> sc.parallelize(range(100), 100).filter(lambda x: x > 90).take(3)
+        [91, 92, 93]
+        """
+        items = []
+        total = self.getNumPartitions()
+        scanned = 0
+        while len(items) < num and scanned < total:
+            n = 1
+            if scanned > 0:
+                if not items:
+                    n = scanned * 4
+                else:
+                    n = int(1.5 * num * scanned / len(items)) - scanned
+                    n = min(max(n, 1), scanned * 4)
+            items += self._run_parts(range(scanned, min(scanned + n, total)), num - len(items))
+            scanned += n
+        return items[:num]
 
     def first(self):
+        """The first element; ValueError on an empty RDD.
+
+        >>> sc.parallelize([2, 3, 4]).first()
+        2
+        >>> sc.parallelize([]).first()
+        Traceback (most recent call last):
+            ...
+        ValueError: RDD is empty
+        """
         rs = self.take(1)
-        if not rs:
-            raise ValueError("RDD is empty")
-        return rs[0]
+        if rs:
+            return rs[0]
+        raise ValueError("RDD is empty")
 
     def isEmpty(self):
+        """True when the RDD has no element (stops at the first one found).
+
+        >>> sc.parallelize([]).isEmpty()
+        True
+        >>> sc.parallelize([1]).isEmpty()
+        False
+        """
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def count(self):
@@ -699,16 +909,42 @@ class RDD(MoreRDD):
         return heapq.nsmallest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeSample(self, withReplacement, num, seed=None):
+        """A fixed-size sample: counts, then samples on the executors with
+        a fraction that makes num elements very likely (PySpark's), again
+        with a new seed while short, and shuffles what came back.
+
+        >>> rdd = sc.parallelize(range(0, 10))
+        >>> len(rdd.takeSample(True, 20, 1))
+        20
+        >>> len(rdd.takeSample(False, 5, 2))
+        5
+        >>> len(rdd.takeSample(False, 15, 3))
+        10
+        """
+        num_stdev = 10.0
+        max_size = sys.maxsize - int(num_stdev * math.sqrt(sys.maxsize))
         if num < 0:
-            raise ValueError("Sample size cannot be negative")
-        rng = random.Random(seed)
-        if num == 0:
+            raise ValueError("Sample size cannot be negative.")
+        if num > max_size:
+            raise ValueError("Sample size cannot be greater than %d." % max_size)
+        if num == 0 or self.getNumPartitions() == 0:
             return []
-        items = self.collect()
-        if withReplacement:
-            return [rng.choice(items) for _ in range(num)] if items else []
-        rng.shuffle(items)
-        return items[:num]
+        initial = self.count()
+        if initial == 0:
+            return []
+        rng = random.Random(seed)
+        if not withReplacement and num >= initial:
+            samples = self.collect()
+            rng.shuffle(samples)
+            return samples
+        fraction = _fraction_for_sample_size(num, initial, withReplacement)
+        seed = rng.randint(0, sys.maxsize) if seed is None else seed
+        samples = self.sample(withReplacement, fraction, seed).collect()
+        while len(samples) < num:  # short: rare, by the fraction's margin
+            seed = rng.randint(0, sys.maxsize)
+            samples = self.sample(withReplacement, fraction, seed).collect()
+        rng.shuffle(samples)
+        return samples[0:num]
 
     def countByKey(self):
         return self.map(operator.itemgetter(0)).countByValue()
@@ -754,6 +990,34 @@ class RDD(MoreRDD):
 
 # Hadoop's codec classes kiln writes, and the executor's name for each
 _CODECS = {"org.apache.hadoop.io.compress.GzipCodec": "gzip"}
+
+
+class RDDBarrier:
+    """An RDD in barrier mode (rdd.barrier()): its mapPartitions runs as a
+    barrier stage."""
+
+    def __init__(self, rdd):
+        self.rdd = rdd
+
+    def mapPartitions(self, f, preservesPartitioning=False):
+        """f over each partition, in a barrier stage.
+
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitions(lambda it: [sum(it)]).collect()
+        [1, 5]
+        """
+        out = self.rdd.mapPartitions(f, preservesPartitioning)
+        out._barrier = True
+        return out
+
+    def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        """f(index, iterator) over each partition, in a barrier stage.
+
+        >>> sc.parallelize(range(4), 2).barrier().mapPartitionsWithIndex(lambda i, it: [(i, list(it))]).collect()
+        [(0, [0, 1]), (1, [2, 3])]
+        """
+        out = self.rdd.mapPartitionsWithIndex(f, preservesPartitioning)
+        out._barrier = True
+        return out
 
 
 def _pickle_file(ctx, name, minPartitions=None):
@@ -834,13 +1098,6 @@ def _pick(which, key):
     return f
 
 
-def _no_partition_func(f):
-    if f is not None and getattr(f, "__name__", "") != "portable_hash":
-        raise NotImplementedError("kiln partitions by a hash of the key's encoding; a custom partitionFunc "
-                                  "is not supported")
-
-
-# pickleFile lives on the context, as in PySpark
 def _install():
     from .context import Context
     Context.pickleFile = _pickle_file

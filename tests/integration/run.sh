@@ -83,6 +83,10 @@ for parts in 1 3 17; do
 done
 "$KILN" submit "$APPS/api.so" take 1000 4 333 > "$T/take.out" 2>&1
 cmp -s "$T/take.out" <(mawk 'BEGIN { for (i = 0; i < 333; i++) printf "k%d\tv%d\n", i, i }') && pass take || fail take "$(head -3 "$T/take.out")"
+# partition 0 has 250 records, so take(333) runs it, then 1.5 * 333 / 250 - 1 = 1 more: two tasks, not four
+app=$(grep 'application registered' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+got=$(grep -c "task started app=$app " "$T/driver/driver.log")
+[ "$got" = 2 ] && pass take_runs_only_needed_partitions || fail take_runs_only_needed_partitions "$got tasks"
 "$KILN" submit "$APPS/api.so" collect 0 3 > "$T/empty.out" 2>&1
 [ ! -s "$T/empty.out" ] && pass collect_empty || fail collect_empty "$(cat "$T/empty.out")"
 

@@ -1,7 +1,8 @@
 /*
  * test_task.c - unit tests of executor/task.c's stage resolution
  * (stage_prog_new) with the built-in functions, and task runs over a
- * range, all in-process and without an application library.
+ * range (one writing a partition_by shuffle), all in-process and without
+ * an application library.
  *
  * Regression: a built-in named where the stage calls a function of another
  * C type (kiln_words as a map_partitions or filter function, a map
@@ -10,6 +11,7 @@
  * refused with a message.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,12 +153,48 @@ START_TEST(test_builtins_run)
 }
 END_TEST
 
+/* A partition_by shuffle takes each record's partition from its key's
+ * 4-byte prefix: a record whose key cannot hold one fails the task, saying
+ * so, rather than landing anywhere. */
+START_TEST(test_partition_by_needs_a_prefix)
+{
+    char err[512], dir[] = "/tmp/kiln-test-task-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    stage s;
+    stage_init(&s, KILN__OP_KIND__OP_MAP, "kiln_fmt_i64", KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE, NULL);
+    Kiln__ShuffleWrite sw = KILN__SHUFFLE_WRITE__INIT;
+    sw.shuffle_id = 1;
+    sw.partitions = 3;
+    sw.kind = KILN__SHUFFLE_KIND__SHUFFLE_PARTITION_BY;
+    s.act.shuffle = &sw;
+    stage_prog *p = resolve(&s, err, sizeof err);
+    ck_assert_msg(p != NULL, "%s", err);
+    Kiln__TaskInput in = KILN__TASK_INPUT__INIT;
+    in.range_end = 5;
+    Kiln__TaskLaunch t = KILN__TASK_LAUNCH__INIT;
+    t.app_id = "test";
+    t.work_dir = dir;
+    t.input = &in;
+    got g = {0};
+    task_sink sink = {.arg = &g, .block = on_block};
+    task_result res;
+    ck_assert_int_ne(task_run(p, &t, &sink, NULL, &res), 0);
+    ck_assert_msg(strstr(res.error, "partition_by: a record's key of 0 bytes names no partition"), "%s", res.error);
+    task_result_release(&res);
+    stage_prog_free(p);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
     Suite *s = suite_create("task");
     TCase *tc = tcase_create("resolve");
     tcase_add_test(tc, test_builtin_kinds_refused);
     tcase_add_test(tc, test_builtins_run);
+    tcase_add_test(tc, test_partition_by_needs_a_prefix);
     suite_add_tcase(s, tc);
     return s;
 }
