@@ -230,13 +230,17 @@ def _range_split(bounds, orders, keyids):
     return run
 
 
-def _sort_part(orders, ids):
+def _sort_groups(orders, ids):
+    """Each range's batches, sorted: one record per range id."""
     def run(it):
-        bs = [b for _, b in it]
-        if not bs:
-            return
-        yield from rechunk([ops.sort_batch(concat(bs, ids), orders)])
+        for pid, bs in it:
+            yield pid, ops.sort_batch(concat(bs, ids), orders)
     return run
+
+
+def _sorted_values(it):
+    for _, b in it:
+        yield from rechunk([b])
 
 
 def _local_limit(n):
@@ -433,11 +437,15 @@ class Compiler:
         if bounds is None:
             bounds = Batch({}, 0)
         routed = _pipe(c.rdd, _range_split(bounds, p.orders, keyids), "range split")
-        sorted_rdd = routed.sortByKey(True, max(1, bounds.n + 1))
-        out = _pipe(sorted_rdd, _sort_part(p.orders, ids), "sort")
+        # the ranges gathered (groupByKey keeps a key's records together),
+        # sorted, and put in range order: sortByKey over one record per
+        # range, so no range is split between two partitions
+        parts = max(1, bounds.n + 1)
+        ranges = _pipe(routed.groupByKey(parts), _sort_groups(p.orders, ids), "sort")
+        out = _pipe(ranges.sortByKey(True, parts), _sorted_values, "order")
         stages = list(c.stages)
-        stages[-1] += " → exchange range(%s)" % ("sampled" if self.dry else bounds.n + 1)
-        return Compiled(out, stages + ["sort"])
+        stages[-1] += " → exchange range(%s)" % ("sampled" if self.dry else parts)
+        return Compiled(out, stages + ["sort", "order"])
 
     def _Limit(self, p):
         c = self.compile(p.child)

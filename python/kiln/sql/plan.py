@@ -7,7 +7,9 @@ optimizer.py rewrites them; physical.py compiles them onto the engine.
 Nodes never change after construction: a rewrite builds new nodes
 (`with_children`).
 """
-from .expr import Attr, fingerprint_list, to_attr
+import copy
+
+from .expr import Attr, to_attr
 
 
 class Plan:
@@ -17,7 +19,11 @@ class Plan:
         raise NotImplementedError
 
     def with_children(self, children):
-        raise NotImplementedError(type(self).__name__)
+        """This node over other children (a shallow copy: its own fields are
+        immutable and shared)."""
+        node = copy.copy(self)
+        node.children = tuple(children)
+        return node
 
     def describe(self):
         return type(self).__name__
@@ -36,6 +42,24 @@ class Plan:
     def size_estimate(self):
         """Bytes this node's output may hold, or None when unknown."""
         return None
+
+
+class Unary(Plan):
+    """A node over one child, with the child's output unless it says
+    otherwise."""
+
+    def __init__(self, child):
+        self.children = (child,)
+
+    @property
+    def child(self):
+        return self.children[0]
+
+    def output(self):
+        return self.child.output()
+
+    def size_estimate(self):
+        return self.child.size_estimate()
 
 
 def _attrs(attrs):
@@ -120,108 +144,55 @@ class Range(Plan):
         return 8 * max(0, len(range(self.start, self.end, self.step)))
 
 
-class Project(Plan):
+class Project(Unary):
     def __init__(self, child, exprs):
-        self.children = (child,)
+        super().__init__(child)
         self.exprs = list(exprs)  # Attr or Alias
-
-    @property
-    def child(self):
-        return self.children[0]
 
     def output(self):
         return [to_attr(e) for e in self.exprs]
 
-    def with_children(self, children):
-        return Project(children[0], self.exprs)
-
     def describe(self):
         return "Project [%s]" % _exprs(self.exprs)
 
-    def size_estimate(self):
-        return self.child.size_estimate()
 
-
-class Filter(Plan):
+class Filter(Unary):
     def __init__(self, child, cond):
-        self.children = (child,)
+        super().__init__(child)
         self.cond = cond
-
-    @property
-    def child(self):
-        return self.children[0]
-
-    def output(self):
-        return self.child.output()
-
-    def with_children(self, children):
-        return Filter(children[0], self.cond)
 
     def describe(self):
         return "Filter %s" % self.cond.sql()
 
-    def size_estimate(self):
-        return self.child.size_estimate()
 
-
-class Aggregate(Plan):
+class Aggregate(Unary):
     """Groups by keys (Attr or Alias) and computes aggs (Alias of AggCall).
     Its output is the keys' attributes, then the aggregates'."""
 
     def __init__(self, child, keys, aggs):
-        self.children = (child,)
+        super().__init__(child)
         self.keys, self.aggs = list(keys), list(aggs)
-
-    @property
-    def child(self):
-        return self.children[0]
 
     def output(self):
         return [to_attr(e) for e in self.keys] + [to_attr(a) for a in self.aggs]
 
-    def with_children(self, children):
-        return Aggregate(children[0], self.keys, self.aggs)
-
     def describe(self):
         return "Aggregate [%s], [%s]" % (_exprs(self.keys), _exprs(self.aggs))
 
-    def size_estimate(self):
-        return self.child.size_estimate()
 
-
-class Sort(Plan):
+class Sort(Unary):
     def __init__(self, child, orders):
-        self.children = (child,)
+        super().__init__(child)
         self.orders = list(orders)  # SortOrder
-
-    @property
-    def child(self):
-        return self.children[0]
-
-    def output(self):
-        return self.child.output()
-
-    def with_children(self, children):
-        return Sort(children[0], self.orders)
 
     def describe(self):
         return "Sort [%s]" % _exprs(self.orders)
 
 
-class Limit(Plan):
+class Limit(Unary):
     def __init__(self, child, n):
-        self.children = (child,)
+        super().__init__(child)
         self.n = n
-
-    @property
-    def child(self):
-        return self.children[0]
-
-    def output(self):
-        return self.child.output()
-
-    def with_children(self, children):
-        return Limit(children[0], self.n)
 
     def describe(self):
         return "Limit %d" % self.n
@@ -263,9 +234,6 @@ class Join(Plan):
             ro = [_nullable(a) for a in ro]
         return lo + ro
 
-    def with_children(self, children):
-        return Join(children[0], children[1], self.how, self.cond, self.null_safe)
-
     def describe(self):
         return "Join %s%s%s" % (self.how, ", " + self.cond.sql() if self.cond is not None else "",
                                 " (null-safe)" if self.null_safe else "")
@@ -275,21 +243,12 @@ def _nullable(a):
     return Attr(a.name(), a.dtype, True, a.aid, a.qualifier)
 
 
-class BroadcastHint(Plan):
+class BroadcastHint(Unary):
     def __init__(self, child):
-        self.children = (child,)
-
-    def output(self):
-        return self.children[0].output()
-
-    def with_children(self, children):
-        return BroadcastHint(children[0])
+        super().__init__(child)
 
     def describe(self):
         return "ResolvedHint (broadcast)"
-
-    def size_estimate(self):
-        return self.children[0].size_estimate()
 
 
 class Union(Plan):
@@ -303,64 +262,42 @@ class Union(Plan):
     def output(self):
         return list(self.attrs)
 
-    def with_children(self, children):
-        return Union(children[0], children[1], self.attrs)
-
     def describe(self):
         return "Union [%s]" % _attrs(self.attrs)
 
 
-class SubqueryAlias(Plan):
+class SubqueryAlias(Unary):
     """A name for a relation (a view, `FROM t AS x`, df.alias): its output
     attributes take it as their qualifier."""
 
     def __init__(self, child, alias):
-        self.children = (child,)
+        super().__init__(child)
         self.alias = alias
 
     def output(self):
         return [a.with_qualifier(self.alias) for a in self.children[0].output()]
 
-    def with_children(self, children):
-        return SubqueryAlias(children[0], self.alias)
-
     def describe(self):
         return "SubqueryAlias %s" % self.alias
 
-    def size_estimate(self):
-        return self.children[0].size_estimate()
 
-
-class Repartition(Plan):
+class Repartition(Unary):
     def __init__(self, child, n, keys=()):
-        self.children = (child,)
+        super().__init__(child)
         self.n, self.keys = n, list(keys)
-
-    def output(self):
-        return self.children[0].output()
-
-    def with_children(self, children):
-        return Repartition(children[0], self.n, self.keys)
 
     def describe(self):
         return "Repartition %d%s" % (self.n, " [%s]" % _exprs(self.keys) if self.keys else "")
 
 
-class Sample(Plan):
+class Sample(Unary):
     def __init__(self, child, fraction, with_replacement, seed):
-        self.children = (child,)
+        super().__init__(child)
         self.fraction, self.with_replacement, self.seed = fraction, with_replacement, seed
-
-    def output(self):
-        return self.children[0].output()
-
-    def with_children(self, children):
-        return Sample(children[0], self.fraction, self.with_replacement, self.seed)
 
     def describe(self):
         return "Sample %s, %s, %d" % (self.fraction, self.with_replacement, self.seed)
 
 
 __all__ = ["Plan", "LocalScan", "RDDScan", "BatchScan", "Range", "Project", "Filter", "Aggregate", "Sort", "Limit",
-           "Join", "Union", "SubqueryAlias", "BroadcastHint", "Repartition", "Sample", "JOIN_TYPES",
-           "fingerprint_list"]
+           "Join", "Union", "SubqueryAlias", "BroadcastHint", "Repartition", "Sample", "JOIN_TYPES"]
