@@ -17,8 +17,13 @@ class PythonException(Exception):
 
 
 def suggest(name, candidates):
-    """' Did you mean `x`?' (the closest candidates), or ''."""
-    close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.5)
+    """' Did you mean `x`?' (the closest candidates), or ''. A qualified
+    candidate (t.k) is compared by its own name (k)."""
+    by_name = {}
+    for c in candidates:
+        by_name.setdefault(str(c).rsplit(".", 1)[-1].lower(), []).append(str(c))
+    near = difflib.get_close_matches(str(name).rsplit(".", 1)[-1].lower(), list(by_name), n=3, cutoff=0.5)
+    close = [c for n in near for c in by_name[n]][:3]
     if not close:
         return ""
     return " Did you mean one of the following? [%s]." % ", ".join("`%s`" % c for c in close)

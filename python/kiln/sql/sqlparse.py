@@ -229,6 +229,15 @@ class Translator:
             return P.SubqueryAlias(inner, q.alias) if q.alias else inner
         if isinstance(q, exp.Union):  # Intersect and Except are Unions in sqlglot
             from .joins import union
+            last = q.expression
+            if isinstance(last, exp.Select) and (last.args.get("order") or last.args.get("limit")):
+                # ORDER BY and LIMIT after a set operation apply to all of it
+                q = q.copy()
+                last = q.expression
+                for k in ("order", "limit"):
+                    if last.args.get(k):
+                        q.set(k, last.args[k])
+                        last.set(k, None)
             left, right = self.query(q.this), self.query(q.expression)
             from .dataframe import DataFrame
             if isinstance(q, (exp.Intersect, exp.Except)):
