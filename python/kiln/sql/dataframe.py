@@ -432,6 +432,11 @@ class DataFrame:
     def dropna(self, how="any", thresh=None, subset=None):
         return self.na.drop(how, thresh, subset)
 
+    @property
+    def write(self):
+        from .readwriter import DataFrameWriter
+        return DataFrameWriter(self)
+
     def describe(self, *cols):
         from .grouping import describe
         return describe(self, _flatten(cols))

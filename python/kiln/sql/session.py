@@ -149,6 +149,11 @@ class SparkSession:
         from .sqlparse import run_sql
         return run_sql(self, sqlQuery)
 
+    @property
+    def read(self):
+        from .readwriter import DataFrameReader
+        return DataFrameReader(self)
+
 
 def _install():
     """rdd.toDF(schema=None, sampleRatio=None), as PySpark adds it."""
