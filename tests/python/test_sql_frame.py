@@ -382,3 +382,33 @@ def test_explain_and_optimizer(spark, capsys):
     assert "broadcast hash join" in out.split("== Physical Plan ==")[1]
     assert q.collect() == [Row(v="x")]
     assert a.join(b, "id").filter(F.col("w") > 0).select("v", "z").collect() == [("x", 10)]
+
+
+@pytest.mark.parametrize("p", PARTS)
+def test_window_api(spark, p):
+    from kiln.sql import Window
+    rows = [(i, g, v) for i, (g, v) in enumerate(
+        (random.Random(i).choice(["a", "b", None]), random.Random(i + 99).choice([1, 2, 2, 3, None]))
+        for i in range(120))]
+    df = frame(spark, rows, p, "i INT, g STRING, v INT")
+    w = Window.partitionBy("g").orderBy("i")
+    got = df.select("i", F.row_number().over(w).alias("rn"), F.lag("v", 2).over(w).alias("lg"),
+                    F.sum("v").over(w.rowsBetween(Window.unboundedPreceding, Window.currentRow)).alias("run"),
+                    F.count("*").over(Window.partitionBy("g")).alias("n")).collect()
+    groups = defaultdict(list)
+    for r in sorted(rows):
+        groups[r[1]].append(r)
+    want = []
+    for g, rs in groups.items():
+        run = None
+        for j, (i, _, v) in enumerate(rs):
+            run = run if v is None else (v if run is None else run + v)
+            want.append((i, j + 1, rs[j - 2][2] if j >= 2 else None, run, len(rs)))
+    assert sorted(map(tuple, got)) == sorted(want)
+    with pytest.raises(AnalysisException, match="requires window to be ordered"):
+        df.select(F.rank().over(Window.partitionBy("g")))
+    ranked = df.withColumn("r", F.dense_rank().over(Window.orderBy(F.col("v").desc())))
+    assert ranked.columns == ["i", "g", "v", "r"]
+    distinct_desc = sorted({r[2] for r in rows if r[2] is not None}, reverse=True)
+    for r in ranked.collect():
+        assert r.r == (distinct_desc.index(r.v) + 1 if r.v is not None else len(distinct_desc) + 1)

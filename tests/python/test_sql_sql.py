@@ -107,6 +107,25 @@ def test_query(spark, db, views, q):
     check(spark, db, q, sq)
 
 
+WINDOWS = [
+    "SELECT id, row_number() OVER (PARTITION BY c ORDER BY x, id) FROM t",
+    "SELECT id, rank() OVER (PARTITION BY c ORDER BY k), dense_rank() OVER (PARTITION BY c ORDER BY k DESC) FROM t",
+    "SELECT id, sum(x) OVER (PARTITION BY c ORDER BY id), count(*) OVER (PARTITION BY k), "
+    "count(x) OVER (PARTITION BY c ORDER BY k) FROM t",
+    "SELECT id, lag(x, 1) OVER (PARTITION BY c ORDER BY id), lead(k, 2, -1) OVER (ORDER BY id) FROM t",
+    "SELECT id, avg(x) OVER (PARTITION BY c ORDER BY id ROWS BETWEEN 2 PRECEDING AND 1 FOLLOWING), "
+    "max(x) OVER (PARTITION BY c ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), "
+    "min(k) OVER (PARTITION BY c ORDER BY id ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) FROM t",
+    "SELECT id, sum(k) OVER (PARTITION BY c ORDER BY id RANGE BETWEEN 3 PRECEDING AND CURRENT ROW), "
+    "min(x) OVER (PARTITION BY k) FROM t",
+]
+
+
+@pytest.mark.parametrize("q", WINDOWS)
+def test_window(spark, db, views, q):
+    check(spark, db, q)
+
+
 def test_using_and_semi_anti(spark, db, views):
     check(spark, db, "SELECT k, id, name FROM t JOIN u USING (k)",
           "SELECT t.k, id, name FROM t JOIN u ON t.k = u.k")

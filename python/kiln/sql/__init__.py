@@ -17,7 +17,8 @@ from .grouping import DataFrameNaFunctions, GroupedData
 from .row import Row
 from .session import SparkSession
 from .udf import UDFRegistration, UserDefinedFunction
+from .window import Window, WindowSpec
 
 
 __all__ = ["SparkSession", "DataFrame", "Column", "Row", "GroupedData", "DataFrameNaFunctions",
-           "AnalysisException", "ParseException", "PythonException", "UDFRegistration", "UserDefinedFunction"]
+           "AnalysisException", "ParseException", "PythonException", "UDFRegistration", "UserDefinedFunction", "Window", "WindowSpec"]

@@ -23,7 +23,7 @@ def _flatten(cols):
 
 
 def _has_agg(e):
-    return any(isinstance(x, AggCall) for x in e.walk())
+    return bool(E.aggs_outside_windows(e))
 
 
 # ---- shipped helpers ---------------------------------------------------------
@@ -127,6 +127,12 @@ class DataFrame:
 
     def select(self, *cols):
         exprs = self._select_list(_flatten(cols))
+        from .window import has_window, plan_windows
+        if any(has_window(e) for e in exprs):
+            if any(_has_agg(e) for e in exprs):
+                raise AnalysisException("kiln does not mix aggregates and window functions in one select; "
+                                        "aggregate first, then select the window over the result")
+            return self._with(plan_windows(self._plan, exprs))
         if any(_has_agg(e) for e in exprs):
             from .grouping import aggregate
             return self._with(aggregate(self._plan, [], exprs))
@@ -151,6 +157,10 @@ class DataFrame:
     def withColumn(self, colName, col):
         if not isinstance(col, Column):
             raise TypeError("col should be Column")
+        from .window import has_window
+        if has_window(col._e):
+            keep = [Column(a) for a in self._scope() if a.name().lower() != colName.lower()]
+            return self.select(*keep, col.alias(colName))
         new = E.Alias(self._resolve(col), colName).coerce()
         exprs, done = [], False
         for a in self._scope():

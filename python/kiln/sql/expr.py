@@ -795,13 +795,22 @@ def analyze(expr, scope, allow_agg=False):
 
     out = expr.transform(resolve, typed=False)
     if not allow_agg:
-        from .aggregate import AggCall
-        for e in out.walk():
-            if isinstance(e, AggCall):
+        for e in aggs_outside_windows(out):
                 raise AnalysisException(
                     "[UNSUPPORTED_EXPR_FOR_OPERATOR] aggregate function %s is not allowed here: use it in a "
                     "select of an aggregation (groupBy().agg, or a SELECT without GROUP BY)" % e.name())
     return out
+
+
+def aggs_outside_windows(e):
+    """The aggregate calls of e that are not the function of a window."""
+    from .aggregate import AggCall
+    from .window import WindowExpr
+    if isinstance(e, AggCall):
+        return [e]
+    if isinstance(e, WindowExpr):
+        return [x for c in e.children[1:] for x in aggs_outside_windows(c)]
+    return [x for c in e.children for x in aggs_outside_windows(c)]
 
 
 def to_attr(e):

@@ -280,4 +280,38 @@ def least(*cols):
     return _fn("least", *cols)
 
 
+# ---- window functions -------------------------------------------------------------
+
+def row_number():
+    from .window import RankFn
+    return Column(RankFn("row_number"))
+
+
+def rank():
+    from .window import RankFn
+    return Column(RankFn("rank"))
+
+
+def dense_rank():
+    from .window import RankFn
+    return Column(RankFn("dense_rank"))
+
+
+def percent_rank():
+    from .window import RankFn
+    return Column(RankFn("percent_rank"))
+
+
+def lag(c, offset=1, default=None):
+    from .window import RankFn
+    args = [_col_or_name(c)] + ([E.Lit(default)] if default is not None else [])
+    return Column(RankFn("lag", args, int(offset)))
+
+
+def lead(c, offset=1, default=None):
+    from .window import RankFn
+    args = [_col_or_name(c)] + ([E.Lit(default)] if default is not None else [])
+    return Column(RankFn("lead", args, int(offset)))
+
+
 _ = builtins  # the builtins this module shadows (sum, min, max, abs, round, pow) stay reachable

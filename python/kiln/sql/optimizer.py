@@ -237,4 +237,9 @@ def prune_columns(node, required):
         return node.with_columns(keep)
     if isinstance(node, P.Union):
         return node.with_children([prune_columns(c, None) for c in node.children])
+    from .window import WindowNode
+    if isinstance(node, WindowNode):
+        own = {w.aid for w in node.wexprs}
+        need = None if required is None else (required - own) | _refs(node.wexprs)
+        return node.with_children([prune_columns(node.child, need)])
     return node

@@ -523,6 +523,17 @@ class Compiler:
             parts.append(_pipe(comp.rdd, _map_batches(_union_map(src, p.attrs, casts)), "union"))
         return Compiled(parts[0].union(parts[1]), lc.stages + rc.stages)
 
+    def _WindowNode(self, p):
+        from .window import window_part
+        c = self.compile(p.child)
+        w0 = p.wexprs[0].child
+        n = self.shuffle_partitions(c) if w0.partition else 1
+        mapped = _pipe(c.rdd, _hash_split(w0.partition, n), "exchange")
+        out = _pipe(mapped.groupByKey(n), window_part(p.wexprs, [a.aid for a in p.child.output()]), "window")
+        stages = list(c.stages)
+        stages[-1] += " → exchange hash(%d)" % n
+        return Compiled(out, stages + ["window"])
+
     def _Repartition(self, p):
         c = self.compile(p.children[0])
         n = p.n

@@ -193,7 +193,10 @@ class Translator:
         if t is exp.Anonymous:
             return self.call(e.name, e.expressions)
         if t is exp.Window:
-            raise _unsupported("window functions (OVER)")
+            return self.window(e)
+        if t is exp.RowNumber:
+            from .window import RankFn
+            return RankFn("row_number")
         if t in (exp.Subquery, exp.Select, exp.Exists):
             raise _unsupported("subquery expressions")
         if isinstance(e, exp.Func):  # a function sqlglot knows by a class kiln does not map
@@ -201,8 +204,33 @@ class Translator:
                              _args(e, list(e.arg_types)), what=e)
         raise _unsupported("the expression %s (%s)" % (t.__name__.upper(), e.sql(dialect="spark")))
 
+    def window(self, e):
+        from .window import WindowExpr
+        func = self.expr(e.this)
+        part = [self.expr(p) for p in e.args.get("partition_by") or []]
+        order = e.args.get("order")
+        orders = [E.SortOrder(self.expr(o.this), not o.args.get("desc"), bool(o.args.get("nulls_first")))
+                  for o in (order.expressions if order is not None else [])]
+        spec = e.args.get("spec")
+        frame = None
+        if spec is not None:
+            frame = (spec.args["kind"].lower(), _frame_bound(spec.args.get("start"), spec.args.get("start_side")),
+                     _frame_bound(spec.args.get("end"), spec.args.get("end_side")))
+        return WindowExpr(func, part, orders, frame)
+
     def call(self, name, args, what=None):
         low = name.lower()
+        if low in ("rank", "dense_rank", "percent_rank", "row_number", "lag", "lead"):
+            from .window import RankFn
+            if low in ("lag", "lead"):
+                offset = 1
+                if len(args) > 1:
+                    if not isinstance(args[1], exp.Literal) or args[1].is_string:
+                        raise _unsupported("a %s offset that is not a literal" % low)
+                    offset = int(args[1].this)
+                rest = [self.expr(a) for a in args[2:]]
+                return RankFn(low, [self.expr(args[0])] + rest, offset)
+            return RankFn(low)
         udfs = self.session._udfs if self.session is not None else {}
         if low in udfs:
             from .udf import UDFCall
@@ -324,7 +352,17 @@ class Translator:
         group = q.args.get("group")
         having = q.args.get("having")
         resolved = [E.named(E.analyze(x, scope, allow_agg=True)) for x in items]
-        has_agg = any(isinstance(n, AggCall) for r in resolved for n in r.walk())
+        has_agg = any(E.aggs_outside_windows(r) for r in resolved)
+        from .window import has_window, plan_windows
+        if any(has_window(r) for r in resolved):
+            if group is not None or having is not None or has_agg:
+                raise _unsupported("window functions beside GROUP BY or aggregates in one SELECT (aggregate in "
+                                   "a subquery first)")
+            hidden = self._hidden_orders(q, resolved, scope)
+            node = plan_windows(rel, resolved + hidden)
+            if q.args.get("distinct"):
+                node = aggregate(node, node.output(), node.output())
+            return self._order_limit(node, q, len(resolved))
         if group is not None or having is not None or has_agg:
             keys = []
             for g in (group.expressions if group is not None else []):
@@ -449,6 +487,21 @@ class Translator:
         if q.args.get("offset") is not None:
             raise _unsupported("OFFSET")
         return node
+
+
+def _frame_bound(v, side):
+    if v is None:
+        return None
+    if isinstance(v, str):
+        if v.lower() == "unbounded":
+            return None
+        if v.lower() == "current row":
+            return 0
+        raise _unsupported("the frame boundary %s" % v)
+    if not isinstance(v, exp.Literal) or v.is_string:
+        raise _unsupported("a frame boundary that is not a literal")
+    n = int(v.this)
+    return -n if (side or "").lower() == "preceding" else n
 
 
 class _Resolved(E.Expr):
