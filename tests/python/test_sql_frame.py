@@ -412,3 +412,24 @@ def test_window_api(spark, p):
     distinct_desc = sorted({r[2] for r in rows if r[2] is not None}, reverse=True)
     for r in ranked.collect():
         assert r.r == (distinct_desc.index(r.v) + 1 if r.v is not None else len(distinct_desc) + 1)
+
+
+def test_shuffle_partitions_and_empty_joins(spark):
+    df = spark.createDataFrame(spark.sparkContext.parallelize([(i % 5, i) for i in range(100)], 3), "k INT, v INT")
+    agg = df.groupBy("k").count()
+    assert agg.rdd.getNumPartitions() == 3  # sized from the input, not 200
+    spark.conf.set("spark.sql.shuffle.partitions", "7")
+    try:
+        assert df.groupBy("k").count().rdd.getNumPartitions() == 7
+        assert sorted(df.groupBy("k").count().collect()) == [(k, 20) for k in range(5)]
+    finally:
+        spark.conf.unset("spark.sql.shuffle.partitions")
+    empty = df.filter(F.lit(False)).select(F.col("k").alias("k2"), F.col("v").alias("w"))
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        for how, n in [("inner", 0), ("left", 100), ("right", 0), ("full", 100), ("left_semi", 0),
+                       ("left_anti", 100)]:
+            assert df.join(empty, df.k == empty.k2, how).count() == n, how
+            assert empty.join(df, df.k == empty.k2, how).count() == {"right": 100, "full": 100}.get(how, 0), how
+    finally:
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")

@@ -174,8 +174,10 @@ def test_sql_errors(spark, views):
         spark.sql("SELECT * FROM tt")
     with pytest.raises(AnalysisException, match=r"UNRESOLVED_ROUTINE.*`uper`.*Did you mean.*`upper`"):
         spark.sql("SELECT uper(c) FROM t")
-    with pytest.raises(AnalysisException, match="window functions"):
-        spark.sql("SELECT rank() OVER (ORDER BY k) FROM t")
+    with pytest.raises(AnalysisException, match="window functions beside GROUP BY"):
+        spark.sql("SELECT c, count(*), rank() OVER (ORDER BY c) FROM t GROUP BY c")
+    with pytest.raises(AnalysisException, match="WITH"):
+        spark.sql("WITH s AS (SELECT 1 AS one) SELECT * FROM s")
     with pytest.raises(AnalysisException, match="IN \\(subquery\\)"):
         spark.sql("SELECT id FROM t WHERE k IN (SELECT k FROM u)")
     with pytest.raises(AnalysisException, match="CREATE"):

@@ -130,3 +130,48 @@ def test_sample_application(cluster, tmp_path):
     want = np.float32(np.array(vals)).astype(np.float64) ** 2
     assert len(got) == len(want) == 100000
     assert np.array_equal(np.sort(got.astype(np.float64).to_numpy()), np.sort(want))
+
+
+def test_worker_killed_mid_group_by(cluster, tmp_path):
+    """A SQL group-by whose map tasks are slow (a UDF that sleeps) loses a
+    worker while it runs: the driver reruns what was lost from lineage and
+    the answer is still right."""
+    import signal
+    import threading
+    import time
+
+    import kiln
+    from conftest import Cluster
+    from kiln.sql import SparkSession
+    c = Cluster(str(tmp_path / "cluster"), workers=3, slots=1)
+    try:
+        sc = kiln.Context(c.master, "sql-fault")
+        spark = SparkSession(sc)
+        data = [(i % 13, i) for i in range(6000)]
+        df = spark.createDataFrame(sc.parallelize(data, 12), "k INT, v INT")
+
+        def slow(v):
+            time.sleep(0.001)
+            return v
+        spark.udf.register("slow", slow, T.IntegerType())
+        df.createOrReplaceTempView("f")
+        result = {}
+
+        def run():
+            result["rows"] = spark.sql("SELECT k, sum(slow(v)) s, count(*) n FROM f GROUP BY k").collect()
+        th = threading.Thread(target=run)
+        th.start()
+        time.sleep(1.0)
+        victim, _ = c.workers[0]
+        victim.send_signal(signal.SIGKILL)
+        th.join(300)
+        assert not th.is_alive()
+        want = {}
+        for k, v in data:
+            s, n = want.get(k, (0, 0))
+            want[k] = (s + v, n + 1)
+        assert {r.k: (r.s, r.n) for r in result["rows"]} == want
+        sc.stop()
+    finally:
+        SparkSession._active = None
+        c.stop()
