@@ -203,13 +203,12 @@ def agg_final(batch, keys, aggs, fns):
 
 
 def partial_ids(keys, aggs, fns):
-    """The column ids a partial batch has (for concatenating partials)."""
+    """The column ids a partial batch has (for concatenating partials):
+    each aggregate's state count, found by running its partial step on no
+    rows."""
     ids = [k.aid for k in keys]
     for a, fn in zip(aggs, fns):
-        from .batch import Batch as B
-        probe = B({}, 0)
         args = [Vec(np.zeros(0, dtype=c.dtype.numpy)) for c in a.child.children] or [Vec(np.zeros(0, dtype=bool))]
         n = len(fn.partial(args, np.zeros(0, dtype=np.int64), 0))
-        del probe
         ids += [(a.aid, i) for i in range(n)]
     return ids

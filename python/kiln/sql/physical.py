@@ -113,11 +113,9 @@ def from_list_range(lo, hi, step):
     return Vec(np.arange(lo, hi, step, dtype=np.int64))
 
 
-def _hash_split(keys, n, pre=None):
+def _hash_split(keys, n):
     def run(it):
         for b in it:
-            if pre is not None:
-                b = pre(b)
             for pid, sub in split(b, ops.hash_pids(b, keys, n), n):
                 yield pid, sub
     return run
@@ -253,6 +251,27 @@ def _local_limit(n):
                 b = b.slice(0, left)
             left -= b.n
             yield b
+    return run
+
+
+def _top_n(orders, n, ids):
+    """A partition's first n rows in sort order, as one record for the
+    single reduce partition (only n rows per batch are ever kept)."""
+    def run(it):
+        best = None
+        for b in it:
+            b = concat([best, b], ids) if best is not None else b
+            best = ops.sort_batch(b, orders).slice(0, n)
+        if best is not None and best.n:
+            yield 0, best
+    return run
+
+
+def _top_n_final(orders, n, ids):
+    def run(it):
+        bs = [b for _, lst in it for b in lst]
+        if bs:
+            yield from rechunk([ops.sort_batch(concat(bs, ids), orders).slice(0, n)])
     return run
 
 
@@ -448,6 +467,15 @@ class Compiler:
         return Compiled(out, stages + ["sort", "order"])
 
     def _Limit(self, p):
+        if isinstance(p.child, P.Sort):  # ORDER BY ... LIMIT n: each partition's top n, then the top n of those
+            s = p.child
+            c = self.compile(s.child)
+            ids = [a.aid for a in s.output()]
+            mapped = _pipe(c.rdd, _top_n(s.orders, p.n, ids), "top %d" % p.n)
+            out = _pipe(mapped.groupByKey(1), _top_n_final(s.orders, p.n, ids), "top %d" % p.n)
+            stages = list(c.stages)
+            stages[-1] += " → top %d → exchange single" % p.n
+            return Compiled(out, stages + ["top %d" % p.n])
         c = self.compile(p.child)
         local = _pipe(c.rdd, _local_limit(p.n), "limit")
         tagged = local.mapPartitionsWithIndex(_with_split)
@@ -460,6 +488,8 @@ class Compiler:
     def local_limit(self, p):
         """A limit at the top of a collect: each partition stops at n rows,
         the client keeps the first n in partition order."""
+        if isinstance(p.child, P.Sort):
+            return self._Limit(p)
         c = self.compile(p.child)
         stages = list(c.stages)
         stages[-1] += " → local limit %d" % p.n
