@@ -158,3 +158,15 @@ def test_round_half_up():
     assert got.tolist() == [2.68, 0.5, 1.5, 2.5, -2.5, 0.13, 1.01]
     assert _round_half_up(np.array([0.5, 1.5, 2.5, -0.5]), 0).tolist() == [1.0, 2.0, 3.0, -1.0]
     assert math.isnan(_round_half_up(np.array([float("nan")]), 1)[0])
+
+
+def test_string_number_comparison_takes_the_numbers_type():
+    from kiln.sql import expr as E
+    s = E.Attr("s", T.StringType())
+    b = Batch({s.aid: from_list(["1.5", "1", "x", None], np.dtype(object))}, 4)
+    eq = E.Cmp("=", s, E.Lit(1)).coerce()
+    assert eq.eval(b).to_list() == [True, True, None, None]  # '1.5' cast to INT is 1, as Spark's
+    isin = E.In(s, [E.Lit(1), E.Lit(2)]).coerce()
+    assert isin.eval(b).to_list() == [True, True, None, None]
+    gt = E.Cmp(">", s, E.Lit(1.2)).coerce()
+    assert gt.eval(b).to_list() == [True, False, None, None]

@@ -433,10 +433,12 @@ def comparable(l, r, what):
         return implicit_cast(l, b), r
     if isinstance(b, T.NullType):
         return l, implicit_cast(r, a)
+    # a string compared with a number is cast to the number's type (Spark's
+    # findCommonTypeForBinaryComparison: '1.5' = 1 is true, 'x' = 1 is NULL)
     if isinstance(a, T.StringType) and _rank(b) is not None:
-        return implicit_cast(l, T.DoubleType()), implicit_cast(r, T.DoubleType())
+        return implicit_cast(l, b), r
     if isinstance(b, T.StringType) and _rank(a) is not None:
-        return implicit_cast(l, T.DoubleType()), implicit_cast(r, T.DoubleType())
+        return l, implicit_cast(r, a)
     for x, y, flip in ((l, r, False), (r, l, True)):
         if isinstance(x.dtype, T.StringType) and isinstance(y.dtype, (T.DateType, T.TimestampType, T.BooleanType)):
             x = implicit_cast(x, y.dtype)
@@ -611,13 +613,12 @@ class In(Expr):
 
 
 def _in_type(a, b, what):
-    try:
-        return common_type(a, b, what)
-    except AnalysisException:
-        w = wider_numeric(a, b) if _rank(a) is not None or _rank(b) is not None else None
-        if w is None and (isinstance(a, T.StringType) or isinstance(b, T.StringType)):
-            return T.DoubleType()
-        raise
+    """IN compares as = does: a string beside a number takes the number's type."""
+    if isinstance(a, T.StringType) and _rank(b) is not None:
+        return b
+    if isinstance(b, T.StringType) and _rank(a) is not None:
+        return a
+    return common_type(a, b, what)
 
 
 def like_regex(pattern, escape="\\"):
