@@ -241,6 +241,7 @@ bench: all
 	bash bench/shuffle.sh $(BUILD)
 	bash bench/python.sh $(BUILD)
 	bash bench/scale.sh $(BUILD)
+	bash bench/sql.sh $(BUILD)
 
 # the driver's instructions per task under callgrind (valgrind): to compare
 # two builds where tasks/s moves with the machine's load
