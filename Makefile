@@ -74,10 +74,12 @@ BINS := $(BUILD)/kiln-driver $(BUILD)/kiln-worker $(BUILD)/kiln
 # Its C objects are position-independent copies of the client's.
 PYPKG := $(BUILD)/python/kiln
 PY_FILES := $(patsubst python/kiln/%,$(PYPKG)/%,$(wildcard python/kiln/*.py))
+# the DataFrame and SQL layer, kiln.sql (python/kiln/sql/)
+PY_SQL_FILES := $(patsubst python/kiln/%,$(PYPKG)/%,$(wildcard python/kiln/sql/*.py))
 PYEXT_SRC := $(COMMON_SRC) $(CLIENT_SRC) python/codec.c python/records.c python/_kiln.c
 PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln.pb-c.o
 PYEXT := $(PYPKG)/_kiln$(PY_EXT)
-PYTHON_PKG := $(PY_FILES) $(PYEXT) $(PYPKG)/_build.py $(BUILD)/python-compat/pyspark/__init__.py
+PYTHON_PKG := $(PY_FILES) $(PY_SQL_FILES) $(PYEXT) $(PYPKG)/_build.py $(BUILD)/python-compat/pyspark/__init__.py
 
 .PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench bench-instructions clean install uninstall deb deps
 all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
@@ -249,6 +251,7 @@ bench: all
 	bash bench/python.sh $(BUILD)
 	bash bench/scale.sh $(BUILD)
 	bash bench/take.sh $(BUILD)
+	bash bench/sql.sh $(BUILD)
 
 # the driver's instructions per task under callgrind (valgrind): to compare
 # two builds where tasks/s moves with the machine's load
@@ -280,6 +283,8 @@ install: all
 	for m in $(MAN8); do gzip -9n < $$m > $(DESTDIR)$(PREFIX)/share/man/man8/$$(basename $$m).gz; done
 	install -d $(DESTDIR)$(PY_SITE)/kiln
 	install -m 644 $(PY_FILES) $(DESTDIR)$(PY_SITE)/kiln/
+	install -d $(DESTDIR)$(PY_SITE)/kiln/sql
+	install -m 644 $(PY_SQL_FILES) $(DESTDIR)$(PY_SITE)/kiln/sql/
 	install -m 644 $(PYEXT) $(DESTDIR)$(PY_SITE)/kiln/
 	install -d $(DESTDIR)$(PREFIX)/lib/kiln/python-compat/pyspark
 	install -m 644 python/compat/pyspark/__init__.py $(DESTDIR)$(PREFIX)/lib/kiln/python-compat/pyspark/

@@ -7,6 +7,7 @@ pkgs="gcc make pkg-config libevent-dev libprotobuf-c-dev protobuf-c-compiler
 liblz4-dev zlib1g-dev check libssl-dev libxxhash-dev libinih-dev libjansson-dev
 mawk sqlite3 coreutils grep procps iproute2 clang libclang-rt-dev
 python3-dev python3-cloudpickle python3-pytest python3-numpy
+python3-pandas python3-sqlglot
 lintian adduser slurm-wlm munge python3-yaml
 curl python3-prometheus-client chromium"
 missing=""

@@ -32,6 +32,7 @@ Architecture: $ARCH
 Maintainer: kiln developers <kiln-devel@lists.kiln-project.org>
 Installed-Size: $size
 Depends: libc6, libevent-2.1-7, libprotobuf-c1, liblz4-1, zlib1g, libinih1, libjansson4, libxxhash0, libssl3, libpython$PYV, python3 (>= $PYV), python3 (<< $NEXT), python3-cloudpickle, adduser
+Recommends: python3-numpy, python3-pandas, python3-sqlglot
 Section: misc
 Priority: optional
 Homepage: https://kiln-project.org

@@ -123,3 +123,13 @@ def sc(cluster):
     ctx = kiln.Context(cluster.master, "pytest")
     yield ctx
     ctx.stop()
+
+
+@pytest.fixture(scope="module")
+def spark(sc):
+    """A SparkSession over the module's Context (kiln.sql's tests)."""
+    from kiln.sql import SparkSession
+    s = SparkSession.builder.getOrCreate()
+    assert s.sparkContext is sc
+    yield s
+    SparkSession._active = None
