@@ -316,12 +316,9 @@ def _first_line(path):
     raise AnalysisException("[PATH_NOT_FOUND] Path does not exist: file:%s." % path)
 
 
-class DataFrameReader:
-    def __init__(self, session):
-        self._session = session
-        self._format = None
-        self._options = {}
-        self._schema = None
+class _Options:
+    """What a reader and a writer share: the format and the options, set
+    by chained calls; option names are case-insensitive, as Spark's."""
 
     def format(self, source):
         self._format = source.lower()
@@ -335,6 +332,14 @@ class DataFrameReader:
         for k, v in options.items():
             self.option(k, v)
         return self
+
+
+class DataFrameReader(_Options):
+    def __init__(self, session):
+        self._session = session
+        self._format = None
+        self._options = {}
+        self._schema = None
 
     def schema(self, schema):
         if isinstance(schema, str):
@@ -520,7 +525,7 @@ def _text_lines(attr):
     return run
 
 
-class DataFrameWriter:
+class DataFrameWriter(_Options):
     def __init__(self, df):
         self._df = df
         self._mode = "errorifexists"
@@ -535,19 +540,6 @@ class DataFrameWriter:
             raise ValueError("Unknown save mode: %s. Accepted save modes are 'overwrite', 'append', 'ignore', "
                              "'error', 'errorifexists', 'default'." % saveMode)
         self._mode = m
-        return self
-
-    def format(self, source):
-        self._format = source.lower()
-        return self
-
-    def option(self, key, value):
-        self._options[key.lower()] = value
-        return self
-
-    def options(self, **options):
-        for k, v in options.items():
-            self.option(k, v)
         return self
 
     def save(self, path=None, format=None, mode=None, **options):
