@@ -370,10 +370,11 @@ static int sink_open(run *r)
     if (r->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) return shuffle_sink_open(r);
     if (r->kind == KILN__ACTION_KIND__ACTION_SAMPLE) return sample_sink_open(r);
     if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
-    /* the client made DIR/_temporary and commits the winning attempt's file;
-     * a task never creates it (a late attempt of a failed job would leave
-     * it behind) nor renames into DIR (a failed job shows no part) */
-    r->save_tmp = commit_temp_path(a->dir, r->t->input->partition, r->t->task_id, r->t->attempt);
+    /* the client made DIR/_temporary/APP and commits the winning attempt's
+     * file; a task never creates a directory (a late attempt of a failed
+     * job would leave it behind, or write into another application's DIR)
+     * nor renames into DIR (a failed job shows no part) */
+    r->save_tmp = commit_temp_path(a->dir, r->t->app_id, r->t->input->partition, r->t->task_id, r->t->attempt);
     r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (r->save_fd < 0) {
         int e = errno;

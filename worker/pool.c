@@ -434,11 +434,12 @@ void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t n
     }
     dropped += drop_queued(w, app_id, NULL, 0);
     app_files_remove(w, app_id);
-    /* what attempts of its unfinished save_text jobs wrote here */
-    for (size_t i = 0; i < ndirs; i++) {
-        commit_abort(abandoned_dirs[i]);
-        log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
-    }
+    /* what attempts of its unfinished save_text jobs wrote, and nothing
+     * else: its client (or another worker) may have cleaned up first, and
+     * another application may have written the same path since */
+    for (size_t i = 0; i < ndirs; i++)
+        if (commit_abort(abandoned_dirs[i], app_id))
+            log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }
 

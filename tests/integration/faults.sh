@@ -219,7 +219,7 @@ else
 fi
 
 # a client killed while its save_text job writes: the workers remove what the
-# attempts wrote (DIR/_temporary, then DIR), as the client can no longer
+# attempts wrote (DIR/_temporary/APP, then DIR), as the client can no longer
 start_bg "$BAD" slow "$T/slow.txt" "$T/savekill"
 for i in $(seq 1 500); do [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ] && break; sleep 0.02; done
 if [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]; then
