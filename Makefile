@@ -192,6 +192,7 @@ check-integration: all
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/saves.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/http.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/scale.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/logs.sh

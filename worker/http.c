@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <fcntl.h>
 #include <fts.h>
 #include <jansson.h>
@@ -287,6 +286,9 @@ static void metrics_write(worker *w, FILE *f)
     metrics_counter(f, "kiln_worker_authentication_failures_total", "Handshakes with the driver that failed.",
                     m->handshake_failures);
     metrics_gauge(f, "kiln_worker_registered", "1 while registered with the driver.", w->registered);
+    metrics_counter(f, "kiln_worker_accept_backoffs_total", "Times the data port paused accepting (out of descriptors).",
+                    listen_guard_backoffs(w->data_listener));
+    httpd_metrics(w->http, f, "kiln_worker");
     uint64_t mem, disk;
     worker_usage(w, &mem, &disk);
     metrics_gauge(f, "process_resident_memory_bytes", "Resident memory of the worker daemon.",
@@ -302,7 +304,7 @@ static void metrics_cb(void *arg, FILE *f)
     metrics_write(arg, f);
 }
 
-void worker_http_serve(struct evhttp_request *req, void *arg)
+void worker_http_serve(httpd_req *req, void *arg)
 {
     worker *w = arg;
     struct evbuffer *b = evbuffer_new();

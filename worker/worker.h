@@ -9,7 +9,6 @@
 #define KILN_WORKER_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -20,6 +19,8 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hash.h"
+#include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "task.h"
@@ -93,8 +94,8 @@ typedef struct worker {
     uint64_t backoff_ms;
     struct event *reconnect_ev, *heartbeat_ev;
     /* listeners */
-    struct evconnlistener *data_listener;
-    struct evhttp *http;
+    struct listen_guard *data_listener;
+    struct httpd *http;
     struct shuffle_server *shuffles; /* serves map outputs on the data port */
     /* tasks waiting for blobs or a slot, in arrival order */
     wtask *queue_head, *queue_tail;
@@ -119,7 +120,7 @@ void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done);
 void link_forward_output(worker *w, const Kiln__Envelope *env);
 
 /* http.c: the HTTP port (status, JSON, /metrics, executor logs) */
-void worker_http_serve(struct evhttp_request *req, void *arg);
+void worker_http_serve(httpd_req *req, void *arg);
 /* Resident memory of the worker and its executors, and the bytes under the
  * work dir (walked at most every 5 s). */
 void worker_usage(worker *w, uint64_t *memory, uint64_t *disk);

@@ -53,16 +53,34 @@ port() {
   return 1
 }
 
-# start_driver DIR: sets DRIVER_PID, MASTER, DRIVER_HTTP
+# http_auth [SECRET_FILE]: TOKEN is the HTTP ports' bearer token for that
+# secret (the default secret without one), and curl sends it from now on
+# (a .curlrc under CURL_HOME; `curl -q` sends none).
+http_auth() {
+  TOKEN=$("$B/kiln" token ${1:+--secret-file "$1"})
+  export CURL_HOME=${CURL_HOME:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-curl-XXXXXX")}
+  mkdir -p "$CURL_HOME"
+  printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" > "$CURL_HOME/.curlrc"
+}
+
+# start_driver DIR [FLAGS...]: sets DRIVER_PID, MASTER, DRIVER_HTTP, TOKEN
 start_driver() {
   mkdir -p "$1"
-  "$B/kiln-driver" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$1" \
+  # shellcheck disable=SC2086 # DRIVER_WRAP: a command to run it under (prlimit ...)
+  ${DRIVER_WRAP:-} "$B/kiln-driver" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$1" \
     --log-file "$1/driver.log" "${@:2}" &
   DRIVER_PID=$!
   PIDS="$PIDS $DRIVER_PID"
   MASTER=127.0.0.1:$(port "$1" rpc)
   DRIVER_HTTP=127.0.0.1:$(port "$1" http)
   export KILN_MASTER=$MASTER
+  local a sf="" prev=""
+  for a in "${@:2}"; do
+    [ "$prev" = --secret-file ] && sf=$a
+    case $a in --secret-file=*) sf=${a#--secret-file=} ;; esac
+    prev=$a
+  done
+  http_auth "$sf"
 }
 
 # start_worker DIR SLOTS [FLAGS...]: prints nothing, appends to WORKER_PIDS
@@ -99,6 +117,7 @@ stop_all() {
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
   for p in $PIDS; do wait "$p" 2>/dev/null; done
   PIDS=""
+  case ${CURL_HOME:-} in "${TMPDIR:-/tmp}"/kiln-curl-*) rm -rf "$CURL_HOME" && unset CURL_HOME ;; esac
 }
 
 # sanitizer_logs DIR: every ASan/UBSan/LSan report of any kiln process

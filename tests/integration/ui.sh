@@ -48,9 +48,14 @@ until_true() {
   return 1
 }
 CHROME=1
+# dom URL: the DOM a fresh Chromium builds from URL. A page of the cluster
+# is opened as a person would, through the login URL `kiln ui` prints: the
+# port sets its cookie and redirects to the page without the token.
 dom() {
+  local url=$1
+  case $url in http://*) [ -n "$TOKEN" ] && url="$url?token=$TOKEN" ;; esac
   timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-    --disable-component-update --disable-sync --user-data-dir="$(mktemp -d "$T/chrome-XXXXXX")" --dump-dom "$1" 2>>"$T/chromium.err"
+    --disable-component-update --disable-sync --user-data-dir="$(mktemp -d "$T/chrome-XXXXXX")" --dump-dom "$url" 2>>"$T/chromium.err"
 }
 if [ "${KILN_SAN:-}" = 1 ]; then
   CHROME=0 # the pages are the same in both builds: the browser checks run in the normal one
@@ -254,6 +259,12 @@ wait "$KILLED" && fail killed_client_fails "exit 0" || pass killed_client_fails
   fail api_app_killed "$(curl -s "$H/api/v1/applications/$APPK")"
 grep -q 'class="killed">killed<' <(curl -s "$H/") && pass index_shows_killed || fail index_shows_killed "$(curl -s "$H/" | head -c 1500)"
 browser browser_killed_app "$H/" '<td class="killed">killed</td>' '<td class="failed">failed</td>' '<td class="succeeded">succeeded</td>'
+# without the login the browser is shown the refusal and the way in, not the page
+if [ $CHROME = 1 ]; then
+  TOKEN='' dom "$H/app/$APPK" > "$T/anon.dom"
+  grep -q "needs the cluster's credentials" "$T/anon.dom" && ! grep -q "$APPK" "$T/anon.dom" &&
+    pass browser_without_login_refused || fail browser_without_login_refused "$(head -c 600 "$T/anon.dom")"
+fi
 prom "$H" "$T/d4.prom"
 check metrics_apps_killed test "$(delta "$T/d3.prom" "$T/d4.prom" 'kiln_applications_total{outcome=killed}')" = 1
 check metrics_tasks_killed test "$(delta "$T/d3.prom" "$T/d4.prom" 'kiln_tasks_total{outcome=killed}')" -ge 1
