@@ -226,6 +226,27 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* 1 when path is not an ELF object (with what it is instead in why), so
+ * the loader's "invalid ELF header" or "file too short" is not all the
+ * user sees; 0 when it is one or cannot be read (dlopen then says why). */
+static int not_elf(const char *path, char *why, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char b[64];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n >= 4 && !memcmp(b, "\x7f" "ELF", 4)) return 0;
+    int text = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x09 || (b[i] > 0x0d && b[i] < 0x20)) text = 0;
+    snprintf(why, len, "%s", n == 0 ? "it is empty"
+                             : n >= 2 && b[0] == '#' && b[1] == '!' ? "it is a script"
+                             : text ? "it is text (source code?), not a compiled library"
+                                    : "it does not start with the ELF magic bytes");
+    return 1;
+}
+
 static int cmd_submit(int argc, char **argv, const char *master, const char *secret_file)
 {
     char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
@@ -319,6 +340,14 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     char lib_path[PATH_MAX];
     if (!realpath(argv[i], lib_path)) {
         fprintf(stderr, "kiln submit: %s: %s\n", argv[i], strerror(errno));
+        free(conf);
+        return 2;
+    }
+    char why[256];
+    if (not_elf(lib_path, why, sizeof why)) {
+        fprintf(stderr, "kiln submit: %s is not a shared object: %s; an application is C built with "
+                        "`cc -shared -fPIC -o app.so app.c`, or a Python job ending in .py\n",
+                lib_path, why);
         free(conf);
         return 2;
     }

@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "handshake.h"
 #include "net.h"
+#include "secret.h"
 #include "util.h"
 
 #define PIECE (1u << 20)
@@ -87,6 +88,22 @@ int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const ui
     return rc;
 }
 
+void client_hint(const char *hostport, char *err, size_t errlen)
+{
+    size_t n = strlen(err);
+    if (strstr(err, strerror(ECONNREFUSED)) && strstr(err, "cannot connect"))
+        snprintf(err + n, errlen - n,
+                 " (is kiln-driver running at %s? start it (systemctl start kiln-driver) or use --master local[2])",
+                 hostport);
+    else if (strstr(err, "authentication failed") && access(SECRET_SERVICE_PATH, F_OK) == 0 &&
+             access(SECRET_SERVICE_PATH, R_OK) < 0)
+        snprintf(err + n, errlen - n,
+                 "; the kiln service's secret %s is readable only by group " AUTH_SERVICE_GROUP
+                 ": join it (sudo adduser %s " AUTH_SERVICE_GROUP ", then log in again) or name a secret with "
+                 "--secret-file",
+                 SECRET_SERVICE_PATH, getenv("USER") && *getenv("USER") ? getenv("USER") : "$USER");
+}
+
 kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *app_name, const char *lib_path,
                          const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen)
 {
@@ -95,6 +112,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     if (lib_path && read_file(lib_path, &lib, &lib_len, err, errlen) < 0) return NULL;
     int fd = net_connect_blocking(hostport, err, errlen);
     if (fd < 0) {
+        client_hint(hostport, err, errlen);
         free(lib);
         return NULL;
     }
@@ -156,6 +174,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     free(lib);
     return ctx;
 fail:
+    client_hint(hostport, err, errlen);
     free(lib);
     client_ctx_free(ctx);
     return NULL;
@@ -399,7 +418,10 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
                              size_t errlen)
 {
     int fd = net_connect_blocking(hostport, err, errlen);
-    if (fd < 0) return NULL;
+    if (fd < 0) {
+        client_hint(hostport, err, errlen);
+        return NULL;
+    }
     msg_reader rd;
     msg_reader_init(&rd, fd, FRAME_MAX_DEFAULT);
     Kiln__Envelope *m = NULL;
@@ -417,6 +439,7 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
             }
         }
     }
+    if (!m) client_hint(hostport, err, errlen);
     msg_reader_release(&rd);
     seal_release(&sl);
     close(fd);

@@ -329,6 +329,7 @@ struct driver {
     int unblock; /* a shuffle became complete: look at the blocked tasks */
     struct event *tick_ev;
     struct event *sighup_ev, *sigterm_ev, *sigint_ev;
+    uint64_t started_wall_ms; /* the wall clock at start (process_start_time_seconds) */
     uint64_t started_ms;
     stage_stats stats;
     uint64_t blobs_served, blob_bytes_served, tasks_launched;

@@ -273,6 +273,7 @@ static void by_outcome(FILE *f, const char *name, const char *help, const char *
 static void metrics_write(driver *d, FILE *f)
 {
     const driver_metrics *m = &d->m;
+    metrics_process(f, d->started_wall_ms);
     const char *jn[] = {"succeeded", "failed"};
     uint64_t jv[] = {m->jobs_succeeded, m->jobs_failed};
     by_outcome(f, "kiln_jobs_total", "Jobs finished, by outcome.", jn, jv, 2);

@@ -153,6 +153,7 @@ int main(int argc, char **argv)
     d.base = event_base_new_with_config(ec);
     event_config_free(ec);
     d.started_ms = now_ms();
+    d.started_wall_ms = wall_ms();
     if (bind_ports(&d, err, sizeof err) < 0) { /* a port in use, say: on stderr too */
         log_msg(&d.log, LOG_ERROR, "%s", err);
         if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);

@@ -259,6 +259,7 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.spill_bytes = res->spill_bytes;
     MSG_BODY(env, task_done, TASK_DONE, &d);
     if (msg_write_fd(x->a->fd, &env) < 0) {
+        x->a->status->lost_fd = errno ? errno : EIO; /* what the worker reports for this task */
         fprintf(stderr, "kiln executor: cannot reach the worker: %s\n", strerror(errno));
         _exit(3);
     }
@@ -331,6 +332,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     x->a->status->current = -1;
     x->a->status->enomem = 0;
     x->a->status->backtrace = 0;
+    x->a->status->lost_fd = 0;
     if (apply_memory_limit(x, t->memory_limit, res.error, sizeof res.error) < 0) {
         send_done(x, t, &res, 0, 1);
         return;

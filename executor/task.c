@@ -31,6 +31,7 @@
 #include "split.h"
 #include "python.h"
 #include "task_int.h"
+#include "text.h"
 #include "util.h"
 
 #define RESULT_BLOCK_BYTES (1u << 20)
@@ -324,7 +325,17 @@ static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
         if (r->res->records_out >= r->take) r->stop = 1;
         /* fall through */
     case KILN__ACTION_KIND__ACTION_COLLECT:
-        if (block_builder_add(&r->bb, key, val) < 0) return run_fail(r, "out of memory buffering results");
+        if (block_builder_add(&r->bb, key, val) < 0) {
+            if (errno != EFBIG) return run_fail(r, "out of memory buffering results");
+            char sz[32], lim[32];
+            fmt_size(key.len + val.len, sz, sizeof sz);
+            fmt_size(BLOCK_MAX_RAW, lim, sizeof lim);
+            return run_fail(r,
+                            "a result record of %s (key %zu bytes, value %zu bytes) is over the %s one record may "
+                            "take back to the driver (driver.max_result_size bounds a whole result); return "
+                            "smaller records, or write it with save_text",
+                            sz, key.len, val.len, lim);
+        }
         if (block_builder_size(&r->bb) >= RESULT_BLOCK_BYTES) return flush_block(r);
         return 0;
     case KILN__ACTION_KIND__ACTION_REDUCE: {

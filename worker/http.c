@@ -244,6 +244,7 @@ static void metrics_write(worker *w, FILE *f)
 {
     const worker_metrics *m = &w->m;
     char lab[64];
+    metrics_process(f, w->started_wall_ms);
     metrics_family(f, "kiln_worker_tasks_total", "counter", "Tasks answered to the driver, by outcome.");
     metrics_sample(f, "kiln_worker_tasks_total", metrics_label(lab, sizeof lab, "outcome", "succeeded"),
                    (double)w->tasks_done);

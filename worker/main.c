@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 {
     worker w;
     memset(&w, 0, sizeof w);
+    w.started_wall_ms = wall_ms();
     w.log.fd = -1;
     char err[1024];
     int rc = 1;

@@ -54,6 +54,7 @@ struct wexec {
     struct event *deadline; /* task.timeout of the running task (created on first use) */
     uint64_t timed_out_ms;  /* the executor was killed for passing this task.timeout */
     int reaped, conn_gone, retiring;
+    int closed_alive; /* its connection closed while it was alive: the worker killed it for that */
     int exit_status;
     wexec *next;
 };
@@ -111,6 +112,7 @@ typedef struct worker {
     /* counters for the status page and tests */
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
     worker_metrics m;
+    uint64_t started_wall_ms; /* the wall clock at start (process_start_time_seconds) */
 } worker;
 
 /* link.c */

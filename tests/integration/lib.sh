@@ -138,6 +138,18 @@ sanitizer_noise() {
   ! grep -qv -e '^==[0-9]*==Unable to get registers from thread [0-9]*\.$' -e '^$' "$1"
 }
 
+# python_env: sets pyenv, the command prefix a Python job runs under: in
+# the sanitizer build (KILN_SAN=1) the package's extension is
+# instrumented, so the interpreter needs the runtime preloaded. Call it
+# after sanitizer_logs (it keeps ASAN_OPTIONS' log path).
+python_env() {
+  pyenv=()
+  if [ "${KILN_SAN:-}" = 1 ]; then
+    pyenv=(env LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+      ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0")
+  fi
+}
+
 summary() {
   if [ -n "${SANLOG:-}" ]; then
     local f reports=""

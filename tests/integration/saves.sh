@@ -13,11 +13,7 @@ cd "$(dirname "$0")/../.."
 T=$(mktemp -d "${TMPDIR:-/tmp}/kiln-saves-XXXXXX")
 trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 sanitizer_logs "$T/sanitizer"
-pyenv=()
-if [ "${KILN_SAN:-}" = 1 ]; then # the package's extension is instrumented: the interpreter needs the runtime
-  pyenv=(env LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-    ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0")
-fi
+python_env
 submit() { "${pyenv[@]}" timeout "${KILN_TIMEOUT:-300}" "$B/kiln" submit --master "$MASTER" "$@"; }
 # wait_file PATH: until PATH exists (bounded)
 wait_file() {
