@@ -95,8 +95,8 @@ void client_hint(const char *hostport, char *err, size_t errlen)
         snprintf(err + n, errlen - n,
                  " (is kiln-driver running at %s? start it (systemctl start kiln-driver) or use --master local[2])",
                  hostport);
-    else if (strstr(err, "authentication failed") && access(SECRET_SERVICE_PATH, F_OK) == 0 &&
-             access(SECRET_SERVICE_PATH, R_OK) < 0)
+    else if (strstr(err, "authentication failed") && access(SECRET_SERVICE_PATH, R_OK) < 0 &&
+             errno == EACCES) /* the file, or /var/lib/kiln, is there but closed to this user */
         snprintf(err + n, errlen - n,
                  "; the kiln service's secret %s is readable only by group " AUTH_SERVICE_GROUP
                  ": join it (sudo adduser %s " AUTH_SERVICE_GROUP ", then log in again) or name a secret with "
