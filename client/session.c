@@ -5,6 +5,7 @@
  * collect their streamed results, one request at a time.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,7 +149,10 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     reg.name = (char *)app_name;
     reg.lib_hash = hash;
     reg.lib_size = lib_len;
-    reg.user = getenv("USER") ? getenv("USER") : "";
+    /* the account the process runs as (root's sudo and service shells often
+     * leave USER unset), else USER */
+    struct passwd *pw = getpwuid(getuid());
+    reg.user = pw && pw->pw_name ? pw->pw_name : getenv("USER") ? getenv("USER") : "";
     MSG_BODY(env, app_register, APP_REGISTER, &reg);
     if (send_msg(ctx, &env) < 0) {
         errf(err, errlen, "%s", ctx->err);

@@ -416,6 +416,14 @@ void httpd_metrics(const httpd *s, FILE *f, const char *prefix)
 
 /* ---- requests and replies ---------------------------------------------------------- */
 
+const char httpd_style[] =
+    "body{font-family:sans-serif;margin:1em 2em;color:#222}"
+    "nav a{margin-right:1em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "th,td{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:90%}"
+    "th{background:#eee}td.n{text-align:right}.succeeded{color:#1a7f37}.failed,.killed,.fetch_failed,.lost{color:#c00}"
+    ".running,.sampling{color:#0550ae}.err{color:#c00;white-space:pre-wrap;font-family:monospace}"
+    "progress{width:8em}";
+
 int httpd_begin(httpd_req *req, struct evbuffer *b, httpd_path *p)
 {
     memset(p, 0, sizeof *p);

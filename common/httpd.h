@@ -98,4 +98,7 @@ void httpd_put_esc(struct evbuffer *b, const char *s);
 
 #define HTTPD_HTML "text/html; charset=utf-8"
 
+/* The one style sheet of every page both daemons serve (inline). */
+extern const char httpd_style[];
+
 #endif

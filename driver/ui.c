@@ -21,13 +21,6 @@
 #include "text.h"
 #include "util.h"
 
-static const char STYLE[] =
-    "body{font-family:sans-serif;margin:1em 2em;color:#222}"
-    "nav a{margin-right:1em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "th,td{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:90%}"
-    "th{background:#eee}td.n{text-align:right}.succeeded{color:#1a7f37}.failed,.killed,.fetch_failed,.lost{color:#c00}"
-    ".running,.sampling{color:#0550ae}.err{color:#c00;white-space:pre-wrap;font-family:monospace}"
-    "progress{width:8em}";
 
 static void page_start(struct evbuffer *b, const char *title, int refresh)
 {
@@ -38,7 +31,7 @@ static void page_start(struct evbuffer *b, const char *title, int refresh)
                         " - kiln</title><style>%s</style></head><body>\n"
                         "<nav><a href=\"/\">Applications</a><a href=\"/workers\">Workers</a>"
                         "<a href=\"/metrics\">Metrics</a><a href=\"/api/v1/applications\">API</a></nav>\n<h1>",
-                        STYLE);
+                        httpd_style);
     httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</h1>\n");
 }

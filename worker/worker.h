@@ -113,6 +113,7 @@ typedef struct worker {
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
     worker_metrics m;
     uint64_t started_wall_ms; /* the wall clock at start (process_start_time_seconds) */
+    int driver_http_port;     /* the driver's status port (WorkerRegistered), 0 before */
 } worker;
 
 /* link.c */

@@ -89,6 +89,12 @@ out=$("${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/big.py" 
 echo "$out" | grep -q "a result record of 286.* is over the 256.* one record may take back to the driver (driver.max_result_size" &&
   pass big_record_names_size_and_limit || fail big_record_names_size_and_limit "$(echo "$out" | tail -c 800)"
 
+# the user is the account that submitted, also where USER is unset (root's services, sudo)
+printf 'import kiln\nkiln.Context().parallelize(range(3)).count()\n' > "$T/tiny.py"
+env -u USER "${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/tiny.py" > "$T/tiny.out" 2>&1
+u=$($KILN apps | awk '$2 == "tiny.py" { print $3 }')
+[ "$u" = "$(id -un)" ] && pass user_recorded_without_USER || fail user_recorded_without_USER "user '$u' $(cat "$T/tiny.out")"
+
 # ---- the README on Python jobs from the tree ------------------------------------------------
 grep -q "PYTHONPATH=build/python /usr/bin/python3" README.md && grep -q "build/kiln submit" README.md &&
   grep -q "No module named 'kiln'" README.md && pass readme_python_from_tree || fail readme_python_from_tree "README"

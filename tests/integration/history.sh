@@ -161,7 +161,7 @@ A=$H/api/v1/applications
 jget "$A/$A_FAIL/jobs/1" 'd["error"]' | grep -q "a line says boom" && pass api_job_error_from_history ||
   fail api_job_error_from_history "$(curl -s "$A/$A_FAIL/jobs/1")"
 [ "$(jget "$A/$A_XSS" 'd["name"]')" = "$XSS.so" ] && pass api_name_as_is || fail api_name_as_is "$(curl -s "$A/$A_XSS")"
-[ "$(jget "$A/$A_OK" 'd["user"]')" = "${USER:-}" ] && pass api_user || fail api_user "$(curl -s "$A/$A_OK")"
+[ "$(jget "$A/$A_OK" 'd["user"]')" = "$(id -un)" ] && pass api_user || fail api_user "$(curl -s "$A/$A_OK")"
 
 # the failed attempts, from the event log: the same rows, the error on the stage page
 [ -n "$FAILED_BEFORE" ] && [ "$(failed_rows)" = "$FAILED_BEFORE" ] && pass failed_attempts_from_history ||

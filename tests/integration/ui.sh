@@ -203,6 +203,10 @@ wdir=$(ls -d "$T"/w1/app-* | head -1)
 ln -s /etc/passwd "$wdir/executor-999.log"
 check log_symlink_refused test "$(code "$W1/logs/$(basename "$wdir")/executor-999.log")" = 404
 check worker_status_page grep -q "Executors" <(curl -s "$W1/")
+# a worker's pages wear the driver's style and lead back to the driver's UI
+curl -s "$W1/logs/$APP/" > "$T/wlogs.html"
+grep -q "href=\"http://127.0.0.1:${DRIVER_HTTP##*:}/\">&larr; Driver</a>" "$T/wlogs.html" && grep -q 'progress{width:8em}' "$T/wlogs.html" &&
+  pass worker_pages_styled_link_to_driver || fail worker_pages_styled_link_to_driver "$(head -c 600 "$T/wlogs.html")"
 
 # ---- a failing job: the application failed, the stage shows why ----------------------------
 "$KILN" submit "$UI" fail "$T/boom.txt" > "$T/fail.out" 2>&1 && fail failing_job_fails "it succeeded" || pass failing_job_fails
