@@ -115,7 +115,7 @@ evcheck "$A_OK" succeeded && pass log_of_succeeded_app || fail log_of_succeeded_
 evcheck "$A_FAIL" failed && grep -q 'a line says boom' "$HD/$A_FAIL.jsonl" && pass log_of_failed_app ||
   fail log_of_failed_app "$(cat "$HD/$A_FAIL.jsonl")"
 evcheck "$A_KILL" killed && pass log_of_killed_app || fail log_of_killed_app "$(cat "$HD/$A_KILL.jsonl")"
-grep -q "\"user\": *\"${USER:-}\"" "$HD/$A_OK.jsonl" && pass log_names_user || fail log_names_user "$(head -1 "$HD/$A_OK.jsonl")"
+grep -q "\"user\": *\"$(id -un)\"" "$HD/$A_OK.jsonl" && pass log_names_user || fail log_names_user "$(head -1 "$HD/$A_OK.jsonl")"
 
 # the failed attempts of the failed application's failed stage, as the API lists them now
 failed_rows() {
