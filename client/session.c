@@ -187,6 +187,13 @@ fail:
 void client_ctx_free(kiln_ctx *ctx)
 {
     if (!ctx) return;
+    if (ctx->fd >= 0 && ctx->app_id[0]) {
+        /* a normal end, told as such (best effort: the close says the rest) */
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__AppStop st = KILN__APP_STOP__INIT;
+        MSG_BODY(env, app_stop, APP_STOP, &st);
+        send_msg(ctx, &env);
+    }
     if (ctx->fd >= 0) close(ctx->fd);
     msg_reader_release(&ctx->rd);
     seal_release(&ctx->seal);

@@ -225,6 +225,10 @@ static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
     case KILN__ENVELOPE__BODY_KILL_APP:
         kill_app(d, dc, m->kill_app->app_id);
         return;
+    case KILN__ENVELOPE__BODY_APP_STOP:
+        if (!dc->app) break;
+        if (!dc->app->ended) sched_app_ended(d, dc->app, "the application stopped: its program ended");
+        return;
     case KILN__ENVELOPE__BODY_LOGS_REQUEST:
         if (logs_busy(d, dc)) {
             refuse(d, dc, "a logs request before the last one was answered");

@@ -3,7 +3,8 @@
 # kiln-driver and local[2]; a file that is not an ELF object is said to be
 # one; an executor that closed its own socket is not reported as killed
 # by a signal; a result record too large to return names its size and
-# driver.max_result_size; both daemons' /metrics carry kiln_build_info and
+# driver.max_result_size; the user is the account, also without USER; a
+# normal end reads as one; both daemons' /metrics carry kiln_build_info and
 # process_start_time_seconds; the README says how to run a Python job from
 # the tree. (The group hint for an ordinary user against the service's
 # secret, and a dpkg -i without warnings, are in package.sh, which
@@ -73,7 +74,7 @@ except kiln.KilnError as e:
     print("job failed:", e)
 PY
 out=$("${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/closer.py" 2>&1)
-echo "$out" | grep -q "the executor lost its connection to the worker in .*close_all.*: its socket was closed under it" && ! echo "$out" | grep -q "signal 9" &&
+echo "$out" | grep -q "the executor lost its connection to the worker in .*: its socket was closed under it" && ! echo "$out" | grep -q "signal 9" &&
   pass closed_socket_not_signal_9 || fail closed_socket_not_signal_9 "$out"
 
 cat > "$T/big.py" <<'PY'
@@ -94,6 +95,15 @@ printf 'import kiln\nkiln.Context().parallelize(range(3)).count()\n' > "$T/tiny.
 env -u USER "${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/tiny.py" > "$T/tiny.out" 2>&1
 u=$($KILN apps | awk '$2 == "tiny.py" { print $3 }')
 [ "$u" = "$(id -un)" ] && pass user_recorded_without_USER || fail user_recorded_without_USER "user '$u' $(cat "$T/tiny.out")"
+# a program that ended normally ended because it did, not because "connection closed by peer"
+id_tiny=$($KILN apps | awk '$2 == "tiny.py" { print $1 }')
+"$KILN" submit --master "$MASTER" "$B/examples/wordcount.so" "$T/tiny.py" "$T/wc.out" 1 > /dev/null 2>&1
+id_wc=$($KILN apps | awk '$2 == "wordcount.so" { print $1 }')
+for id in "$id_tiny" "$id_wc"; do
+  r=$(curl -s "http://$DRIVER_HTTP/api/v1/applications/$id" | /usr/bin/python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["state"], d["end_reason"])')
+  [ "$r" = "succeeded the application stopped: its program ended" ] && pass "end_reason_of_normal_end_$id" ||
+    fail "end_reason_of_normal_end_$id" "$r"
+done
 
 # ---- the README on Python jobs from the tree ------------------------------------------------
 grep -q "PYTHONPATH=build/python /usr/bin/python3" README.md && grep -q "build/kiln submit" README.md &&
