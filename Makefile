@@ -89,10 +89,10 @@ all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) 
 deps:
 	bash scripts/deps.sh
 
-$(COMMIT_H): FORCE
-	@mkdir -p $(@D)
-	@echo '#define KILN_COMMIT "$(KILN_COMMIT)"' > $@.tmp; cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
-.PHONY: FORCE
+# written while the Makefile is read (not by a rule that always runs, which
+# would rebuild everything that links metrics.o on every make)
+$(shell mkdir -p $(BUILD)/gen && echo '#define KILN_COMMIT "$(KILN_COMMIT)"' > $(COMMIT_H).tmp && \
+	{ cmp -s $(COMMIT_H).tmp $(COMMIT_H) || mv $(COMMIT_H).tmp $(COMMIT_H); }; rm -f $(COMMIT_H).tmp)
 $(BUILD)/obj/common/metrics.o $(BUILD)/pic/common/metrics.o: $(COMMIT_H)
 
 $(GEN_C) $(GEN_H): proto/kiln.proto
