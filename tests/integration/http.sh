@@ -56,6 +56,7 @@ log1=$(stat -c %s "$DLOG")
 read -r refused opened < <(sed 's/refused=\([0-9]*\) open=\([0-9]*\)/\1 \2/' "$T/idle.out")
 [ "${refused:-0}" -ge 200 ] && [ "${opened:-0}" -ge 1 ] && pass http_connections_capped ||
   fail http_connections_capped "$(cat "$T/idle.out")"
+log "figures: 300 idle connections: $(cat "$T/idle.out"), driver CPU $((t1 - t0)) ticks of $TPS/s, log +$((log1 - log0)) bytes"
 # a spinning accept loop burns a core: over ~5 s that is ~5 s of CPU
 [ $((t1 - t0)) -lt $((TPS * 3 / 2)) ] && pass driver_cpu_near_idle_under_flood ||
   fail driver_cpu_near_idle_under_flood "$((t1 - t0)) ticks"
@@ -69,6 +70,7 @@ t0=$(ticks "$DPID")
 m0=$(rss_kb "$DPID")
 timeout 120 $FLOOD header 127.0.0.1 "${H##*:}" 32 > "$T/header.out" 2>&1
 t1=$(ticks "$DPID")
+log "figures: 32 MiB header: $(cat "$T/header.out"), driver CPU $((t1 - t0)) ticks, RSS $m0 -> $(rss_kb "$DPID") kB"
 grep -q '^HTTP/1.1 431' "$T/header.out" && pass long_header_refused || fail long_header_refused "$(cat "$T/header.out")"
 [ $((t1 - t0)) -lt "$TPS" ] && pass long_header_cpu_bounded || fail long_header_cpu_bounded "$((t1 - t0)) ticks"
 [ $(($(rss_kb "$DPID") - m0)) -lt 49152 ] && pass long_header_memory_bounded || fail long_header_memory_bounded "$m0 -> $(rss_kb "$DPID") kB"
@@ -77,6 +79,7 @@ t0=$(ticks "$WPID")
 m0=$(rss_kb "$WPID")
 timeout 120 $FLOOD body 127.0.0.1 "${W1##*:}" 300 / > "$T/body.out" 2>&1
 t1=$(ticks "$WPID")
+log "figures: 300 MB body: $(cat "$T/body.out"), worker CPU $((t1 - t0)) ticks, RSS $m0 -> $(rss_kb "$WPID") kB"
 grep -q '^HTTP/1.1 405' "$T/body.out" && pass big_body_refused_at_once || fail big_body_refused_at_once "$(cat "$T/body.out")"
 [ $((t1 - t0)) -lt "$TPS" ] && pass big_body_cpu_bounded || fail big_body_cpu_bounded "$((t1 - t0)) ticks"
 [ $(($(rss_kb "$WPID") - m0)) -lt 49152 ] && pass big_body_memory_bounded || fail big_body_memory_bounded "$m0 -> $(rss_kb "$WPID") kB"
@@ -114,6 +117,7 @@ timeout 60 $FLOOD idle 127.0.0.1 "$R" 100 3 > /dev/null 2>&1 &
 F2=$!
 wait "$F1" "$F2"
 t1=$(ticks "$DPID")
+log "figures: descriptors exhausted (--nofile=20): driver CPU $((t1 - t0)) ticks, log $(stat -c %s "$DLOG") bytes"
 [ $((t1 - t0)) -lt $((TPS * 3 / 2)) ] && pass emfile_no_spin || fail emfile_no_spin "$((t1 - t0)) ticks"
 [ "$(stat -c %s "$DLOG")" -lt 20000 ] && pass emfile_log_bounded || fail emfile_log_bounded "$(stat -c %s "$DLOG") bytes"
 n=$(grep -c 'cannot accept connections' "$DLOG")
