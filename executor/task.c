@@ -612,7 +612,8 @@ typedef struct recq {
     size_t len, cap, pos;
     /* lazy mode: refill from upstream when drained */
     src *upstream;
-    kiln_out *head; /* chain that ends in this queue */
+    int counts_input; /* upstream is the pipeline's own source: count its records as read */
+    kiln_out *head;   /* chain that ends in this queue */
     /* materialising mode: spilling */
     size_t budget; /* 0: never spills */
     int spill_fd;  /* -1 until the first spill, and after reading it back */
@@ -769,6 +770,7 @@ static bool recq_next(kiln_iter *self, kiln_rec *rec)
             q->upstream = NULL;
             return false;
         }
+        if (q->counts_input) q->r->res->records_in++;
         if (q->head->emit(q->head, in.key, in.val) < 0) return false;
     }
     uint64_t kl, vl;
@@ -830,6 +832,9 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
         recq *q = recq_new(r, 0);
         queues[nq] = q;
         q->upstream = input;
+        /* a text file, blocks or a range read through map_partitions are
+         * the stage's input (a shuffle's records were counted as they came) */
+        q->counts_input = input == &first && pl->source != KILN__NODE_KIND__NODE_SHUFFLE_READ;
         q->head = chain_build(r, pl->ops, from, m, &q->base, nodes);
         int last = 1;
         for (size_t k = m + 1; k < pl->nops; k++)

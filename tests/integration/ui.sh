@@ -293,4 +293,11 @@ if [ $CHROME = 1 ]; then
     fail browser_name_is_text "$(grep -i img "$T/xss.dom" | head -c 400)"
 fi
 
+# a text file read by a Python stage (a map_partitions in the engine) counts its lines as records in
+printf 'import sys, kiln\nprint(kiln.Context().textFile(sys.argv[1], 4).map(len).count())\n' > "$T/lines.py"
+python_env
+got=$("${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/lines.py" "$T/words.txt" 2>&1)
+APPL=$(grep 'application registered' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+[ "$got" = "$LINES" ] && [ "$(jget "$H/api/v1/applications/$APPL/jobs/1" 'sum(s["records_in"] for s in d["stages"])')" = "$LINES" ] &&
+  pass python_text_source_records_in || fail python_text_source_records_in "$got $(curl -s "$H/api/v1/applications/$APPL/jobs/1" | head -c 600)"
 summary
