@@ -240,6 +240,13 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.ok = ok;
     d.fatal = fatal;
     d.error = ok ? "" : res->error;
+    if (!ok && res->error[0] && !res->fetch_failed) {
+        /* the task's section of the log holds why it failed (a Python
+         * traceback, kiln_fail's message): `kiln logs APP --task N` */
+        fflush(stdout);
+        fprintf(stderr, "kiln executor: task %llu failed:\n%s\n", (unsigned long long)t->task_id, res->error);
+        fflush(stderr);
+    }
     d.count = res->count;
     d.records_in = res->records_in;
     d.records_out = res->records_out;
