@@ -47,6 +47,10 @@ LDFLAGS_ALL := $(OPT) $(LDFLAGS)
 
 GEN_C := $(BUILD)/gen/kiln.pb-c.c
 GEN_H := $(BUILD)/gen/kiln.pb-c.h
+# the commit the programs were built from (kiln_build_info in /metrics),
+# rewritten only when it changed; "unknown" outside a git checkout
+KILN_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+COMMIT_H := $(BUILD)/gen/build_commit.h
 
 COMMON_SRC := $(wildcard common/*.c)
 DRIVER_SRC := $(wildcard driver/*.c)
@@ -86,6 +90,12 @@ all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) 
 
 deps:
 	bash scripts/deps.sh
+
+# written while the Makefile is read (not by a rule that always runs, which
+# would rebuild everything that links metrics.o on every make)
+$(shell mkdir -p $(BUILD)/gen && echo '#define KILN_COMMIT "$(KILN_COMMIT)"' > $(COMMIT_H).tmp && \
+	{ cmp -s $(COMMIT_H).tmp $(COMMIT_H) || mv $(COMMIT_H).tmp $(COMMIT_H); }; rm -f $(COMMIT_H).tmp)
+$(BUILD)/obj/common/metrics.o $(BUILD)/pic/common/metrics.o: $(COMMIT_H)
 
 $(GEN_C) $(GEN_H): proto/kiln.proto
 	@mkdir -p $(BUILD)/gen
@@ -201,6 +211,9 @@ check-integration: all
 	KILN_BUILD=$(BUILD) bash tests/integration/users.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/bounds.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/faults.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/saves.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/http.sh
+	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/errors.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/ui.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/scale.sh
 	KILN_BUILD=$(BUILD) KILN_SAN=$(SAN) bash tests/integration/logs.sh

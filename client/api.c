@@ -544,36 +544,26 @@ int client_save_text(kiln_rdd *rdd, const char *dir, const char *codec)
         if (!getcwd(cwd, sizeof cwd)) return client_fail(ctx, "kiln_save_text: getcwd: %s", strerror(errno));
         snprintf(abs, sizeof abs, "%s/%s", cwd, dir);
     }
-    if (mkdir(abs, 0755) < 0)
-        return client_fail(ctx, "kiln_save_text: cannot create %s: %s", abs,
-                           errno == EEXIST ? "it already exists (kiln never overwrites output)" : strerror(errno));
-    /* task attempts write under _temporary; the client commits the winners */
-    char *tmp = commit_temp_dir(abs);
-    int made = mkdir(tmp, 0755);
-    int e = errno;
-    free(tmp);
-    if (made < 0) {
-        commit_abort(abs);
-        return client_fail(ctx, "kiln_save_text: cannot create %s/_temporary: %s", abs, strerror(e));
-    }
+    /* task attempts write under _temporary/APP; the client commits the winners */
+    char err[1024];
+    if (commit_begin(abs, ctx->app_id, err, sizeof err) < 0) return client_fail(ctx, "kiln_save_text: %s", err);
     Kiln__Action a = KILN__ACTION__INIT;
     a.kind = KILN__ACTION_KIND__ACTION_SAVE_TEXT;
     a.dir = abs;
     a.codec = gzip ? "gzip" : "";
     job_result res;
     if (client_run_job(ctx, rdd, &a, &res) < 0) {
-        commit_abort(abs);
+        commit_abort(abs, ctx->app_id);
         return -1;
     }
-    char err[1024];
     int rc = 0;
     if (res.ncommit != res.nparts)
         rc = client_fail(ctx, "kiln_save_text: the driver named %zu of %zu partitions to commit", res.ncommit,
                          res.nparts);
-    else if (commit_job_ext(abs, gzip ? ".gz" : "", res.commit_tasks, res.commit_attempts, res.ncommit, err,
-                            sizeof err) < 0)
+    else if (commit_job_ext(abs, ctx->app_id, gzip ? ".gz" : "", res.commit_tasks, res.commit_attempts, res.ncommit,
+                            err, sizeof err) < 0)
         rc = client_fail(ctx, "kiln_save_text: %s", err);
-    if (rc < 0 && res.ncommit != res.nparts) commit_abort(abs);
+    if (rc < 0 && res.ncommit != res.nparts) commit_abort(abs, ctx->app_id);
     job_result_release(&res);
     return rc;
 }

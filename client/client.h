@@ -148,6 +148,11 @@ int client_collect_parts(kiln_rdd *rdd, size_t limit, const uint32_t *parts, siz
 
 /* One InfoRequest/KillApp round trip for the CLI over a fresh connection
  * (secret as for client_ctx_new). */
+/* Adds the next step to a message about reaching the driver at hostport
+ * (in err, which holds errlen bytes): for a refused connection, how to
+ * start kiln-driver or run local[2]; for a failed authentication of a
+ * user who cannot read the service's secret, how to join its group. */
+void client_hint(const char *hostport, char *err, size_t errlen);
 Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Kiln__Envelope *req, char *err,
                              size_t errlen);
 

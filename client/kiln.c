@@ -19,6 +19,7 @@
  * for its private daemons instead, or passes them the one named.
  */
 #include <dlfcn.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -34,6 +35,7 @@
 #include "client.h"
 #include "conf.h"
 #include "version.h"
+#include "httpd.h"
 #include "secret.h"
 #include "util.h"
 
@@ -43,6 +45,8 @@ static const char usage[] = "usage: kiln submit [--master MASTER] [--conf KEY=VA
                             "       kiln status|workers|jobs|apps [--master HOST:PORT]\n"
                             "       kiln kill APP-ID [--master HOST:PORT]\n"
                             "       kiln logs APP-ID [--job J] [--task T] [--follow] [--master HOST:PORT]\n"
+                            "       kiln ui [--master HOST:PORT]   the web UI's login URLs (driver, workers)\n"
+                            "       kiln token                     the bearer token of the HTTP ports (scrapers)\n"
                             "Every command takes --secret-file FILE (default $KILN_SECRET_FILE, else the\n"
                             "default secret the daemons use too: ~/.config/kiln/secret, or /var/lib/kiln/secret\n"
                             "for the service's user and group; local[N] makes a fresh one).\n"
@@ -282,6 +286,27 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
+/* 1 when path is not an ELF object (with what it is instead in why), so
+ * the loader's "invalid ELF header" or "file too short" is not all the
+ * user sees; 0 when it is one or cannot be read (dlopen then says why). */
+static int not_elf(const char *path, char *why, size_t len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    unsigned char b[64];
+    size_t n = fread(b, 1, sizeof b, f);
+    fclose(f);
+    if (n >= 4 && !memcmp(b, "\x7f" "ELF", 4)) return 0;
+    int text = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i] < 0x09 || (b[i] > 0x0d && b[i] < 0x20)) text = 0;
+    snprintf(why, len, "%s", n == 0 ? "it is empty"
+                             : n >= 2 && b[0] == '#' && b[1] == '!' ? "it is a script"
+                             : text ? "it is text (source code?), not a compiled library"
+                                    : "it does not start with the ELF magic bytes");
+    return 1;
+}
+
 static int cmd_submit(int argc, char **argv, const char *master, const char *secret_file)
 {
     char **conf = xcalloc((size_t)argc + 1, sizeof *conf);
@@ -389,6 +414,14 @@ static int cmd_submit(int argc, char **argv, const char *master, const char *sec
     char lib_path[PATH_MAX];
     if (!realpath(argv[i], lib_path)) {
         fprintf(stderr, "kiln submit: %s: %s\n", argv[i], strerror(errno));
+        free(conf);
+        return 2;
+    }
+    char why[256];
+    if (not_elf(lib_path, why, sizeof why)) {
+        fprintf(stderr, "kiln submit: %s is not a shared object: %s; an application is C built with "
+                        "`cc -shared -fPIC -o app.so app.c`, or a Python job ending in .py\n",
+                lib_path, why);
         free(conf);
         return 2;
     }
@@ -541,6 +574,34 @@ static int cmd_info(const char *what, const char *master, const auth_secret *sec
     return 0;
 }
 
+/* `kiln ui`: the login URL of the driver's web UI, and of the workers on
+ * other hosts (a browser keeps one cookie per host, whatever the port:
+ * one login covers the driver and every worker on its host). */
+static int cmd_ui(const char *master, const auth_secret *secret)
+{
+    char err[1024], token[HTTPD_TOKEN_HEX + 1];
+    Kiln__Envelope *m = info(master, secret, err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "kiln ui: %s\n", err);
+        return 1;
+    }
+    httpd_token(secret->key, secret->len, token);
+    char host[256];
+    snprintf(host, sizeof host, "%s", master);
+    char *colon = strrchr(host, ':');
+    if (colon) *colon = 0;
+    printf("http://%s:%u/?token=%s\n", host, m->info_reply->http_port, token); /* [v6] stays bracketed */
+    for (size_t i = 0; i < m->info_reply->n_workers; i++) {
+        const Kiln__WorkerInfo *w = m->info_reply->workers[i];
+        if (!strcmp(w->host, host) || !w->http_port) continue;
+        printf("worker %s: http://%s%s%s:%u/?token=%s\n", w->name, strchr(w->host, ':') ? "[" : "", w->host,
+               strchr(w->host, ':') ? "]" : "", w->http_port, token);
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    msg_free(m);
+    return 0;
+}
+
 static int cmd_kill(const char *id, const char *master, const auth_secret *secret)
 {
     Kiln__Envelope req = KILN__ENVELOPE__INIT;
@@ -618,6 +679,22 @@ int main(int argc, char **argv)
     int spark_scheme;
     if (!(master = master_address(master, &spark_scheme))) return 2;
     int info_cmd = !strcmp(cmd, "status") || !strcmp(cmd, "workers") || !strcmp(cmd, "jobs") || !strcmp(cmd, "apps");
+    if (!strcmp(cmd, "token") || !strcmp(cmd, "ui")) {
+        /* the token is derived from the secret alone: `kiln token` needs no driver */
+        auth_secret secret;
+        if (load_secret(cmd, secret_file, &secret) < 0) return 2;
+        int rc = 0;
+        if (!strcmp(cmd, "ui")) {
+            rc = cmd_ui(master, &secret);
+        } else {
+            char token[HTTPD_TOKEN_HEX + 1];
+            httpd_token(secret.key, secret.len, token);
+            printf("%s\n", token);
+            OPENSSL_cleanse(token, sizeof token);
+        }
+        auth_secret_release(&secret);
+        return rc;
+    }
     if (!info_cmd && strcmp(cmd, "kill")) {
         fprintf(stderr, "kiln: unknown command '%s'\n%s", cmd, usage);
         return 2;

@@ -154,6 +154,7 @@ static int logs_run(const char *master, const auth_secret *secret, Kiln__LogsReq
     char err[1024];
     int fd = net_connect_blocking(master, err, sizeof err);
     if (fd < 0) {
+        client_hint(master, err, sizeof err);
         fprintf(stderr, "kiln logs: %s\n", err);
         return 1;
     }
@@ -163,6 +164,7 @@ static int logs_run(const char *master, const auth_secret *secret, Kiln__LogsReq
     memset(&sl, 0, sizeof sl);
     int rc = 1;
     if (msg_handshake_fd(fd, &rd, KILN__ROLE__ROLE_CLIENT, "kiln logs", secret, &sl, err, sizeof err) < 0) {
+        client_hint(master, err, sizeof err);
         fprintf(stderr, "kiln logs: %s\n", err);
         goto out;
     }

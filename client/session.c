@@ -5,6 +5,7 @@
  * collect their streamed results, one request at a time.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "frame.h"
 #include "handshake.h"
 #include "net.h"
+#include "secret.h"
 #include "util.h"
 
 #define PIECE (1u << 20)
@@ -87,6 +89,22 @@ int client_upload(kiln_ctx *ctx, Kiln__BlobKind kind, const char *hash, const ui
     return rc;
 }
 
+void client_hint(const char *hostport, char *err, size_t errlen)
+{
+    size_t n = strlen(err);
+    if (strstr(err, strerror(ECONNREFUSED)) && strstr(err, "cannot connect"))
+        snprintf(err + n, errlen - n,
+                 " (is kiln-driver running at %s? start it (systemctl start kiln-driver) or use --master local[2])",
+                 hostport);
+    else if (strstr(err, "authentication failed") && access(SECRET_SERVICE_PATH, R_OK) < 0 &&
+             errno == EACCES) /* the file, or /var/lib/kiln, is there but closed to this user */
+        snprintf(err + n, errlen - n,
+                 "; the kiln service's secret %s is readable only by group " AUTH_SERVICE_GROUP
+                 ": join it (sudo adduser %s " AUTH_SERVICE_GROUP ", then log in again) or name a secret with "
+                 "--secret-file",
+                 SECRET_SERVICE_PATH, getenv("USER") && *getenv("USER") ? getenv("USER") : "$USER");
+}
+
 kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const char *app_name, const char *lib_path,
                          const void *app_base, char *const *conf, size_t nconf, char *err, size_t errlen)
 {
@@ -95,6 +113,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     if (lib_path && read_file(lib_path, &lib, &lib_len, err, errlen) < 0) return NULL;
     int fd = net_connect_blocking(hostport, err, errlen);
     if (fd < 0) {
+        client_hint(hostport, err, errlen);
         free(lib);
         return NULL;
     }
@@ -130,7 +149,10 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     reg.name = (char *)app_name;
     reg.lib_hash = hash;
     reg.lib_size = lib_len;
-    reg.user = getenv("USER") ? getenv("USER") : "";
+    /* the account the process runs as (root's sudo and service shells often
+     * leave USER unset), else USER */
+    struct passwd *pw = getpwuid(getuid());
+    reg.user = pw && pw->pw_name ? pw->pw_name : getenv("USER") ? getenv("USER") : "";
     MSG_BODY(env, app_register, APP_REGISTER, &reg);
     if (send_msg(ctx, &env) < 0) {
         errf(err, errlen, "%s", ctx->err);
@@ -163,6 +185,7 @@ kiln_ctx *client_ctx_new(const char *hostport, const auth_secret *secret, const 
     free(lib);
     return ctx;
 fail:
+    client_hint(hostport, err, errlen);
     free(lib);
     client_ctx_free(ctx);
     return NULL;
@@ -171,6 +194,13 @@ fail:
 void client_ctx_free(kiln_ctx *ctx)
 {
     if (!ctx) return;
+    if (ctx->fd >= 0 && ctx->app_id[0]) {
+        /* a normal end, told as such (best effort: the close says the rest) */
+        Kiln__Envelope env = KILN__ENVELOPE__INIT;
+        Kiln__AppStop st = KILN__APP_STOP__INIT;
+        MSG_BODY(env, app_stop, APP_STOP, &st);
+        send_msg(ctx, &env);
+    }
     if (ctx->fd >= 0) close(ctx->fd);
     msg_reader_release(&ctx->rd);
     seal_release(&ctx->seal);
@@ -429,7 +459,10 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
                              size_t errlen)
 {
     int fd = net_connect_blocking(hostport, err, errlen);
-    if (fd < 0) return NULL;
+    if (fd < 0) {
+        client_hint(hostport, err, errlen);
+        return NULL;
+    }
     msg_reader rd;
     msg_reader_init(&rd, fd, FRAME_MAX_DEFAULT);
     Kiln__Envelope *m = NULL;
@@ -447,6 +480,7 @@ Kiln__Envelope *client_query(const char *hostport, const auth_secret *secret, Ki
             }
         }
     }
+    if (!m) client_hint(hostport, err, errlen);
     msg_reader_release(&rd);
     seal_release(&sl);
     close(fd);

@@ -83,6 +83,10 @@ static const conf_key keys[] = {
     {SIZE("net.max_frame", net_max_frame, "64m")},
     {DURATION("net.handshake_timeout", net_handshake_timeout_ms, "10s"), .min = 1},
     {INT("net.max_connections", net_max_connections, "1024"), .min = 1},
+    {INT("http.max_connections", http_max_connections, "64"), .min = 1},
+    {DURATION("http.timeout", http_timeout_ms, "10s"), .min = 1},
+    {.name = "http.public", .type = CONF_BOOL, .offset = FIELD(http_public, int), .def = "false"},
+    {.name = "http.metrics_public", .type = CONF_BOOL, .offset = FIELD(http_metrics_public, int), .def = "false"},
     {STRING("secret_file", secret_file, "")},
     {STRING("log.level", log_level, "info"), .choices = log_levels},
 };

@@ -45,6 +45,11 @@ typedef struct kiln_conf {
     uint64_t net_max_frame;            /* net.max_frame, 64m */
     uint64_t net_handshake_timeout_ms; /* net.handshake_timeout, 10s */
     int64_t net_max_connections;       /* net.max_connections, 1024 (per listening port) */
+    /* the HTTP status ports (driver and worker) */
+    int64_t http_max_connections; /* http.max_connections, 64 (also at most a quarter of the descriptors) */
+    uint64_t http_timeout_ms;     /* http.timeout, 10s: for a request to arrive, and its reply to leave */
+    int http_public;              /* http.public, false: no credentials needed on the HTTP ports */
+    int http_metrics_public;      /* http.metrics_public, false: /metrics without credentials */
     char *secret_file;                 /* secret_file, "" = none */
     char *log_level;                   /* log.level, "info" */
 } kiln_conf;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listen.h"
 #include "net.h"
 #include "util.h"
 #include "version.h"
@@ -68,4 +69,23 @@ int daemon_check_bind(const char *hostport, const kiln_conf *c, char *err, size_
                     "host's own programs): use a loopback address or --secret-file",
                     hostport);
     return 0;
+}
+
+void daemon_conn_caps(const kiln_conf *c, uint64_t *port_cap, uint64_t *http_cap)
+{
+    listen_caps(listen_nofile(), (uint64_t)c->net_max_connections, (uint64_t)c->http_max_connections, port_cap,
+                http_cap);
+}
+
+httpd *daemon_httpd(struct event_base *base, int fd, logger *log, const kiln_conf *c, const auth_secret *secret,
+                    uint64_t http_cap, httpd_serve_fn serve, void *arg)
+{
+    char token[HTTPD_TOKEN_HEX + 1] = "";
+    if (!c->http_public && !auth_enabled(secret)) return NULL; /* no secret to derive the token from */
+    if (!c->http_public) httpd_token(secret->key, secret->len, token);
+    httpd_opts o = {.max_conns = http_cap, .timeout_ms = c->http_timeout_ms, .token = token,
+                    .metrics_public = c->http_metrics_public};
+    httpd *h = httpd_new(base, fd, log, &o, serve, arg);
+    memset(token, 0, sizeof token);
+    return h;
 }

@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build_commit.h"
+#include "version.h"
+
 const double histogram_bounds[HISTOGRAM_NBOUNDS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                                                     1,     2.5,  5,     10,   30,  60,   300};
 
@@ -128,4 +131,15 @@ void metrics_gauge(FILE *f, const char *name, const char *help, double v)
 {
     metrics_family(f, name, "gauge", help);
     metrics_sample(f, name, NULL, v);
+}
+
+void metrics_process(FILE *f, uint64_t started_wall_ms)
+{
+    char lab[256], v[96], c[96];
+    metrics_family(f, "kiln_build_info", "gauge", "The kiln version and commit this program was built from.");
+    snprintf(lab, sizeof lab, "%s,%s", metrics_label(v, sizeof v, "version", KILN_VERSION),
+             metrics_label(c, sizeof c, "commit", KILN_COMMIT));
+    metrics_sample(f, "kiln_build_info", lab, 1);
+    metrics_gauge(f, "process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.",
+                  (double)(started_wall_ms / 1000)); /* whole seconds: no exponent in the text */
 }

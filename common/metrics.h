@@ -54,4 +54,9 @@ void metrics_histogram(FILE *f, const char *name, const char *labels, const hist
  * /proc/PID/statm; 0 when it cannot be read. */
 uint64_t metrics_rss_bytes(pid_t pid);
 
+/* What every daemon's /metrics starts with: kiln_build_info{version,
+ * commit} 1 and process_start_time_seconds (started_wall_ms, the wall
+ * clock at start, in ms since the epoch). */
+void metrics_process(FILE *f, uint64_t started_wall_ms);
+
 #endif

@@ -152,7 +152,9 @@ int net_connect_blocking(const char *hostport, char *err, size_t errlen)
     }
     if (e) {
         close(fd);
-        return errf(err, errlen, "cannot connect to %s: %s", hostport, strerror(e));
+        errf(err, errlen, "cannot connect to %s: %s", hostport, strerror(e));
+        errno = e; /* callers add what to do about it (client_hint) */
+        return -1;
     }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {

@@ -18,7 +18,6 @@
 #define KILN_DRIVER_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -28,6 +27,8 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hash.h"
+#include "httpd.h"
+#include "listen.h"
 #include "idmap.h"
 #include "log.h"
 #include "metrics.h"
@@ -320,8 +321,10 @@ struct driver {
     logger log;
     char *state_dir, *blob_dir;
     int rpc_port, http_port;
-    struct evconnlistener *rpc_listener;
-    struct evhttp *http;
+    struct listen_guard *rpc_listener;
+    struct httpd *http;
+    uint64_t rpc_max_conns; /* net.max_connections within the descriptor limit (listen_caps) */
+    ratelog refused_log;    /* "too many connections" lines, at most one per interval */
     auth_secret secret; /* empty: no authentication */
     dconn *conns;
     size_t nconns;
@@ -335,6 +338,7 @@ struct driver {
     uint32_t barrier_waiting; /* barrier stages waiting for free slots (barrier.c) */
     struct event *tick_ev;
     struct event *sighup_ev, *sigterm_ev, *sigint_ev;
+    uint64_t started_wall_ms; /* the wall clock at start (process_start_time_seconds) */
     uint64_t started_ms;
     stage_stats stats;
     uint64_t blobs_served, blob_bytes_served, tasks_launched;
@@ -478,7 +482,7 @@ char *eventlog_app_ended_line(const app *a);
 app *eventlog_load(driver *d, const char *path, const char *id);
 
 /* http.c: the HTTP port (routes, JSON API, /metrics); ui.c: HTML pages */
-void http_serve(struct evhttp_request *req, void *arg);
+void http_serve(httpd_req *req, void *arg);
 /* place.c: where tasks wait and go; time independent of the workers' number
  * (O(log W) for a change of a worker's load, O(1) for the rest) */
 void place_init(place *p);

@@ -330,7 +330,9 @@ static void prune_apps(driver *d, const app *keep)
     int64_t ended = 0;
     for (app **pp = &d->apps; *pp;) {
         app *x = *pp;
-        if (x->ended && !x->client && ++ended > d->conf.history_max_apps && x != keep) {
+        /* every ended application counts, one whose client is still
+         * connected (it ended by AppStop) too; that one is never freed */
+        if (x->ended && ++ended > d->conf.history_max_apps && !x->client && x != keep) {
             *pp = x->next;
             log_msg(&d->log, LOG_DEBUG, "application forgotten app=%s (history keeps %lld)", x->id,
                     (long long)d->conf.history_max_apps);

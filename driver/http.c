@@ -19,7 +19,6 @@
  * clients and workers chose reach JSON only through jansson.
  */
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +273,7 @@ static void by_outcome(FILE *f, const char *name, const char *help, const char *
 static void metrics_write(driver *d, FILE *f)
 {
     const driver_metrics *m = &d->m;
+    metrics_process(f, d->started_wall_ms);
     const char *jn[] = {"succeeded", "failed"};
     uint64_t jv[] = {m->jobs_succeeded, m->jobs_failed};
     by_outcome(f, "kiln_jobs_total", "Jobs finished, by outcome.", jn, jv, 2);
@@ -326,6 +326,11 @@ static void metrics_write(driver *d, FILE *f)
     metrics_counter(f, "kiln_authentication_failures_total", "RPC handshakes refused (authentication, version, role).",
                     m->handshake_failures);
     metrics_gauge(f, "kiln_connections_open", "RPC connections open.", (double)d->nconns);
+    metrics_gauge(f, "kiln_connections_max", "RPC connections allowed at once (net.max_connections within the "
+                  "descriptor limit).", (double)d->rpc_max_conns);
+    metrics_counter(f, "kiln_accept_backoffs_total", "Times the RPC port paused accepting (out of descriptors).",
+                    listen_guard_backoffs(d->rpc_listener));
+    httpd_metrics(d->http, f, "kiln");
     metrics_gauge(f, "kiln_workers", "Workers registered.", (double)workers);
     metrics_gauge(f, "kiln_slots", "Slots of the registered workers.", (double)slots);
     metrics_gauge(f, "kiln_executors_alive", "Executors alive on the workers (their last heartbeats).",
@@ -338,7 +343,7 @@ static void metrics_write(driver *d, FILE *f)
 /* ---- routing ------------------------------------------------------------------- */
 
 /* An HTML page for parts[], or 404. */
-static void route_page(driver *d, struct evhttp_request *req, char **parts, size_t n, struct evbuffer *b)
+static void route_page(driver *d, httpd_req *req, char **parts, size_t n, struct evbuffer *b)
 {
     if (n == 0) {
         ui_apps(d, b);
@@ -384,7 +389,7 @@ static void metrics_cb(void *arg, FILE *f)
     metrics_write(arg, f);
 }
 
-void http_serve(struct evhttp_request *req, void *arg)
+void http_serve(httpd_req *req, void *arg)
 {
     driver *d = arg;
     struct evbuffer *b = evbuffer_new();

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "httpd.h"
+#include "listen.h"
 #include "driver.h"
 #include "msg.h"
 #include "net.h"
@@ -53,7 +55,8 @@ static void on_sigterm(evutil_socket_t s, short what, void *arg)
 {
     driver *d = arg;
     log_msg(&d->log, LOG_INFO, "stopping on signal %d", (int)s);
-    evconnlistener_disable(d->rpc_listener);
+    listen_guard_stop(d->rpc_listener);
+    httpd_stop(d->http);
     /* applications end (their workers end their executors), clients are told */
     rpc_close_all(d, "the driver is shutting down");
     struct timeval tv = {0, 200000}; /* time to flush the goodbyes */
@@ -66,12 +69,16 @@ static int bind_ports(driver *d, char *err, size_t errlen)
     if (daemon_check_bind(d->conf.driver_http, &d->conf, err, errlen) < 0) return -1;
     int fd = net_listen(d->conf.driver_listen, &d->rpc_port, err, errlen);
     if (fd < 0) return -1;
-    d->rpc_listener = evconnlistener_new(d->base, rpc_accept_cb, d, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+    uint64_t http_cap;
+    daemon_conn_caps(&d->conf, &d->rpc_max_conns, &http_cap);
+    d->rpc_listener = listen_guard_new(d->base, fd, &d->log, "rpc", rpc_accept_cb, d);
     int hfd = net_listen(d->conf.driver_http, &d->http_port, err, errlen);
-    if (hfd < 0) return -1;
-    d->http = evhttp_new(d->base);
-    evhttp_set_gencb(d->http, http_serve, d); /* http.c */
-    evhttp_accept_socket_with_handle(d->http, hfd);
+    if (hfd < 0 || !d->rpc_listener) return -1;
+    d->http = daemon_httpd(d->base, hfd, &d->log, &d->conf, &d->secret, http_cap, http_serve, d); /* http.c */
+    if (!d->http) return errf(err, errlen, "cannot serve HTTP on %s", d->conf.driver_http);
+    log_msg(&d->log, LOG_INFO, "connection limits rpc=%llu http=%llu descriptors=%llu http_auth=%s",
+            (unsigned long long)d->rpc_max_conns, (unsigned long long)http_cap,
+            (unsigned long long)listen_nofile(), d->conf.http_public ? "public" : "token");
     const char *names[] = {"rpc", "http"};
     int ports[] = {d->rpc_port, d->http_port};
     return net_write_ports(d->state_dir, names, ports, 2, err, errlen);
@@ -91,8 +98,8 @@ static void driver_release(driver *d)
         free(w);
     }
     place_release(&d->place);
-    if (d->rpc_listener) evconnlistener_free(d->rpc_listener);
-    if (d->http) evhttp_free(d->http);
+    listen_guard_free(d->rpc_listener);
+    httpd_free(d->http);
     if (d->tick_ev) event_free(d->tick_ev);
     if (d->sighup_ev) event_free(d->sighup_ev);
     if (d->sigterm_ev) event_free(d->sigterm_ev);
@@ -146,6 +153,7 @@ int main(int argc, char **argv)
     d.base = event_base_new_with_config(ec);
     event_config_free(ec);
     d.started_ms = now_ms();
+    d.started_wall_ms = wall_ms();
     if (bind_ports(&d, err, sizeof err) < 0) { /* a port in use, say: on stderr too */
         log_msg(&d.log, LOG_ERROR, "%s", err);
         if (d.conf.driver_log_file[0]) fprintf(stderr, "kiln-driver: %s\n", err);

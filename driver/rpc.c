@@ -125,6 +125,7 @@ static void info_reply(driver *d, dconn *dc)
         wi[i].last_heartbeat_ms = now - w->last_heartbeat_ms;
         wi[i].host = w->host;
         wi[i].data_port = w->data_port;
+        wi[i].http_port = (uint32_t)w->http_port;
         wp[i] = &wi[i];
     }
     size_t k = 0;
@@ -168,6 +169,7 @@ static void info_reply(driver *d, dconn *dc)
     r.broadcasts_stored = d->stats.broadcast;
     r.blobs_served = d->blobs_served;
     r.blob_bytes_served = d->blob_bytes_served;
+    r.http_port = (uint32_t)d->http_port;
     MSG_BODY(env, info_reply, INFO_REPLY, &r);
     conn_send(dc->c, &env);
     free(wi);
@@ -251,6 +253,10 @@ static void client_msg(driver *d, dconn *dc, Kiln__Envelope *m)
         return;
     case KILN__ENVELOPE__BODY_CANCEL_JOBS:
         cancel_jobs(d, dc, m->cancel_jobs);
+        return;
+    case KILN__ENVELOPE__BODY_APP_STOP:
+        if (!dc->app) break;
+        if (!dc->app->ended) sched_app_ended(d, dc->app, "the application stopped: its program ended");
         return;
     case KILN__ENVELOPE__BODY_LOGS_REQUEST:
         if (logs_busy(d, dc)) {
@@ -352,11 +358,13 @@ static void dconn_msg(conn *c, Kiln__Envelope *m, void *arg)
 
 void rpc_accept(driver *d, evutil_socket_t fd)
 {
-    if (d->nconns >= (size_t)d->conf.net_max_connections) {
+    if (d->nconns >= d->rpc_max_conns) {
         char peer[64];
         net_peer_name(fd, peer, sizeof peer);
-        log_msg(&d->log, LOG_WARN, "too many connections, closing a new one peer=%s limit=%lld", peer,
-                (long long)d->conf.net_max_connections);
+        uint64_t held;
+        if (ratelog_due(&d->refused_log, LISTEN_LOG_EVERY_MS, &held))
+            log_msg(&d->log, LOG_WARN, "too many connections, closing a new one peer=%s limit=%llu refused_since=%llu",
+                    peer, (unsigned long long)d->rpc_max_conns, (unsigned long long)held + 1);
         evutil_closesocket(fd);
         d->m.conns_refused++;
         return;

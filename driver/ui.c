@@ -21,13 +21,6 @@
 #include "text.h"
 #include "util.h"
 
-static const char STYLE[] =
-    "body{font-family:sans-serif;margin:1em 2em;color:#222}"
-    "nav a{margin-right:1em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "th,td{border:1px solid #ccc;padding:2px 8px;text-align:left;font-size:90%}"
-    "th{background:#eee}td.n{text-align:right}.succeeded{color:#1a7f37}.failed,.killed,.fetch_failed,.lost{color:#c00}"
-    ".running,.sampling{color:#0550ae}.err{color:#c00;white-space:pre-wrap;font-family:monospace}"
-    "progress{width:8em}";
 
 static void page_start(struct evbuffer *b, const char *title, int refresh)
 {
@@ -38,7 +31,7 @@ static void page_start(struct evbuffer *b, const char *title, int refresh)
                         " - kiln</title><style>%s</style></head><body>\n"
                         "<nav><a href=\"/\">Applications</a><a href=\"/workers\">Workers</a>"
                         "<a href=\"/metrics\">Metrics</a><a href=\"/api/v1/applications\">API</a></nav>\n<h1>",
-                        STYLE);
+                        httpd_style);
     httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</h1>\n");
 }
@@ -264,6 +257,7 @@ static long stage_writing_rec(const job *j, uint32_t sid)
 #define BOX_H 54
 #define GAP_X 60
 #define GAP_Y 20
+#define LANE_GAP 8 /* between the lanes of edges that skip columns */
 
 void ui_stage_graph(struct evbuffer *b, const job *j)
 {
@@ -283,7 +277,20 @@ void ui_stage_graph(struct evbuffer *b, const job *j)
         row[i] = used[col[i]]++;
         if (row[i] + 1 > nrows) nrows = row[i] + 1;
     }
-    unsigned width = (unsigned)(ncols * (BOX_W + GAP_X)), height = (unsigned)(nrows * (BOX_H + GAP_Y) + GAP_Y);
+    /* an edge between adjacent columns is a straight line through the gap
+     * between them; a longer one would cross the boxes of the columns in
+     * between, so it runs in a lane of its own below every box: out of its
+     * writer to the gap after it, down, along, and up the gap before its
+     * reader */
+    size_t nlong = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < j->stages[i].rec.nreads; k++) {
+            long w = stage_writing_rec(j, j->stages[i].rec.reads[k]);
+            nlong += w >= 0 && col[i] > col[w] + 1;
+        }
+    unsigned boxes_h = (unsigned)(nrows * (BOX_H + GAP_Y));
+    unsigned width = (unsigned)(ncols * (BOX_W + GAP_X)),
+             height = boxes_h + GAP_Y + (unsigned)nlong * LANE_GAP;
     evbuffer_add_printf(b,
                         "<svg class=\"dag\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%u\" height=\"%u\" "
                         "role=\"img\" aria-label=\"stage graph\"><defs><marker id=\"arr\" viewBox=\"0 0 10 10\" "
@@ -292,14 +299,25 @@ void ui_stage_graph(struct evbuffer *b, const job *j)
                         width, height);
 #define X(i) ((unsigned)(col[i] * (BOX_W + GAP_X) + 10))
 #define Y(i) ((unsigned)(row[i] * (BOX_H + GAP_Y) + GAP_Y))
+    unsigned lane = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < j->stages[i].rec.nreads; k++) {
             long w = stage_writing_rec(j, j->stages[i].rec.reads[k]);
             if (w < 0) continue;
+            if (col[i] == col[w] + 1) {
+                evbuffer_add_printf(b,
+                                    "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#666\" "
+                                    "marker-end=\"url(#arr)\"/>\n",
+                                    X(w) + BOX_W, Y(w) + BOX_H / 2, X(i), Y(i) + BOX_H / 2);
+                continue;
+            }
+            unsigned out_x = X(w) + BOX_W + GAP_X / 2 - lane % (GAP_X / 4), in_x = X(i) - GAP_X / 2 + lane % (GAP_X / 4);
+            unsigned ly = boxes_h + GAP_Y / 2 + lane * LANE_GAP;
+            lane++;
             evbuffer_add_printf(b,
-                                "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" stroke=\"#666\" "
+                                "<path class=\"edge\" d=\"M%u,%u H%u V%u H%u V%u H%u\" fill=\"none\" stroke=\"#666\" "
                                 "marker-end=\"url(#arr)\"/>\n",
-                                X(w) + BOX_W, Y(w) + BOX_H / 2, X(i), Y(i) + BOX_H / 2);
+                                X(w) + BOX_W, Y(w) + BOX_H / 2, out_x, ly, in_x, Y(i) + BOX_H / 2, X(i));
         }
     for (size_t i = 0; i < n; i++) {
         const dstage *s = &j->stages[i];
@@ -318,8 +336,8 @@ void ui_stage_graph(struct evbuffer *b, const job *j)
         if (s->id)
             evbuffer_add_printf(b, "<text x=\"%u\" y=\"%u\" font-size=\"13\" font-weight=\"bold\">stage %u</text>",
                                 X(i) + 8, Y(i) + 17, s->id);
-        else
-            evbuffer_add_printf(b, "<text x=\"%u\" y=\"%u\" font-size=\"13\" font-weight=\"bold\">stage -</text>",
+        else /* ids are given when a stage starts */
+            evbuffer_add_printf(b, "<text x=\"%u\" y=\"%u\" font-size=\"13\" font-weight=\"bold\">planned stage</text>",
                                 X(i) + 8, Y(i) + 17);
         evbuffer_add_printf(b, "<text x=\"%u\" y=\"%u\" font-size=\"11\">%s, %s</text>", X(i) + 8, Y(i) + 32,
                             s->rec.kind, st);
@@ -337,7 +355,7 @@ void ui_stage_graph(struct evbuffer *b, const job *j)
 static void stage_link(struct evbuffer *b, const dstage *s)
 {
     if (!s->id) {
-        evbuffer_add_printf(b, "-");
+        evbuffer_add_printf(b, "planned"); /* not started: no id yet */
         return;
     }
     evbuffer_add_printf(b, "<a href=\"/app/");

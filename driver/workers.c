@@ -33,6 +33,7 @@ void workers_register(driver *d, dconn *dc, const Kiln__RegisterWorker *r)
     Kiln__WorkerRegistered m = KILN__WORKER_REGISTERED__INIT;
     m.worker_id = w->id;
     m.heartbeat_ms = d->conf.worker_heartbeat_ms;
+    m.http_port = (uint32_t)d->http_port;
     size_t napps = 0;
     for (app *a = d->apps; a; a = a->next)
         napps += !a->ended;

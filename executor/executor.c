@@ -296,6 +296,13 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.ok = ok;
     d.fatal = fatal;
     d.error = ok ? "" : res->error;
+    if (!ok && res->error[0] && !res->fetch_failed) {
+        /* the task's section of the log holds why it failed (a Python
+         * traceback, kiln_fail's message): `kiln logs APP --task N` */
+        fflush(stdout);
+        fprintf(stderr, "kiln executor: task %llu failed:\n%s\n", (unsigned long long)t->task_id, res->error);
+        fflush(stderr);
+    }
     d.count = res->count;
     d.records_in = res->records_in;
     d.records_out = res->records_out;
@@ -315,6 +322,7 @@ static void send_done(executor *x, const Kiln__TaskLaunch *t, task_result *res, 
     d.spill_bytes = res->spill_bytes;
     MSG_BODY(env, task_done, TASK_DONE, &d);
     if (msg_write_fd(x->a->fd, &env) < 0) {
+        x->a->status->lost_fd = errno ? errno : EIO; /* what the worker reports for this task */
         fprintf(stderr, "kiln executor: cannot reach the worker: %s\n", strerror(errno));
         _exit(3);
     }
@@ -388,6 +396,7 @@ static void run_one(executor *x, const Kiln__TaskLaunch *t)
     x->a->status->current = -1;
     x->a->status->enomem = 0;
     x->a->status->backtrace = 0;
+    x->a->status->lost_fd = 0;
     if (apply_memory_limit(x, t->memory_limit, res.error, sizeof res.error) < 0) {
         send_done(x, t, &res, 0, 1);
         return;

@@ -32,6 +32,7 @@
 #include "split.h"
 #include "python.h"
 #include "task_int.h"
+#include "text.h"
 #include "util.h"
 
 #define RESULT_BLOCK_BYTES (1u << 20)
@@ -382,7 +383,17 @@ static int sink_emit(kiln_out *self, kiln_slice key, kiln_slice val)
         if (r->res->records_out >= r->take) r->stop = 1;
         /* fall through */
     case KILN__ACTION_KIND__ACTION_COLLECT:
-        if (block_builder_add(&r->bb, key, val) < 0) return run_fail(r, "out of memory buffering results");
+        if (block_builder_add(&r->bb, key, val) < 0) {
+            if (errno != EFBIG) return run_fail(r, "out of memory buffering results");
+            char sz[32], lim[32];
+            fmt_size(key.len + val.len, sz, sizeof sz);
+            fmt_size(BLOCK_MAX_RAW, lim, sizeof lim);
+            return run_fail(r,
+                            "a result record of %s (key %zu bytes, value %zu bytes) is over the %s one record may "
+                            "take back to the driver (driver.max_result_size bounds a whole result); return "
+                            "smaller records, or write it with save_text",
+                            sz, key.len, val.len, lim);
+        }
         if (block_builder_size(&r->bb) >= RESULT_BLOCK_BYTES) return flush_block(r);
         return 0;
     case KILN__ACTION_KIND__ACTION_REDUCE: {
@@ -428,10 +439,11 @@ static int sink_open(run *r)
     if (r->kind == KILN__ACTION_KIND__ACTION_SHUFFLE_WRITE) return shuffle_sink_open(r);
     if (r->kind == KILN__ACTION_KIND__ACTION_SAMPLE) return sample_sink_open(r);
     if (r->kind != KILN__ACTION_KIND__ACTION_SAVE_TEXT) return 0;
-    /* the client made DIR/_temporary and commits the winning attempt's file;
-     * a task never creates it (a late attempt of a failed job would leave
-     * it behind) nor renames into DIR (a failed job shows no part) */
-    r->save_tmp = commit_temp_path(a->dir, r->t->input->partition, r->t->task_id, r->t->attempt);
+    /* the client made DIR/_temporary/APP and commits the winning attempt's
+     * file; a task never creates a directory (a late attempt of a failed
+     * job would leave it behind, or write into another application's DIR)
+     * nor renames into DIR (a failed job shows no part) */
+    r->save_tmp = commit_temp_path(a->dir, r->t->app_id, r->t->input->partition, r->t->task_id, r->t->attempt);
     r->save_fd = open(r->save_tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (r->save_fd < 0) {
         int e = errno;
@@ -673,7 +685,8 @@ typedef struct recq {
     size_t len, cap, pos;
     /* lazy mode: refill from upstream when drained */
     src *upstream;
-    kiln_out *head; /* chain that ends in this queue */
+    int counts_input; /* upstream is the pipeline's own source: count its records as read */
+    kiln_out *head;   /* chain that ends in this queue */
     /* materialising mode: spilling */
     size_t budget; /* 0: never spills */
     int spill_fd;  /* -1 until the first spill, and after reading it back */
@@ -830,6 +843,7 @@ static bool recq_next(kiln_iter *self, kiln_rec *rec)
             q->upstream = NULL;
             return false;
         }
+        if (q->counts_input) q->r->res->records_in++;
         if (q->head->emit(q->head, in.key, in.val) < 0) return false;
     }
     uint64_t kl, vl;
@@ -891,6 +905,9 @@ static int run_pipeline(run *r, rpipeline *pl, const Kiln__TaskInput *in)
         recq *q = recq_new(r, 0);
         queues[nq] = q;
         q->upstream = input;
+        /* a text file, blocks or a range read through map_partitions are
+         * the stage's input (a shuffle's records were counted as they came) */
+        q->counts_input = input == &first && pl->source != KILN__NODE_KIND__NODE_SHUFFLE_READ;
         q->head = chain_build(r, pl->ops, from, m, &q->base, nodes);
         int last = 1;
         for (size_t k = m + 1; k < pl->nops; k++)

@@ -28,6 +28,7 @@ typedef struct exec_status {
     volatile int32_t current;   /* index into names, -1 = kiln's own code */
     volatile int32_t enomem;    /* a fatal signal came after an allocation failed */
     volatile int32_t backtrace; /* the fatal-signal handler wrote a backtrace to the log */
+    volatile int32_t lost_fd;   /* errno of a write to the worker that failed (its socket closed under it) */
     int32_t nnames;
     char names[TASK_MAX_OPS + 1][96];
 } exec_status;

@@ -51,6 +51,8 @@ $(FUZZ_BUILD)/obj/%.o: %.c $(GEN_H) $(wildcard include/*.h common/*.h driver/*.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+$(FUZZ_BUILD)/obj/common/metrics.o: $(COMMIT_H)
+
 $(FUZZ_BUILD)/libkilnfuzz.a: $(FUZZ_OBJ)
 	rm -f $@; ar rcs $@ $^
 

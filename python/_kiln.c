@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "httpd.h"
 #include "records.h"
 #include "runtime.h"
 #include "secret.h"
@@ -641,6 +642,24 @@ static PyObject *s_get_http_port(PyObject *self, void *closure)
     return live(s) ? PyLong_FromUnsignedLong(s->ctx->http_port) : NULL;
 }
 
+/* The bearer token of the cluster's HTTP pages: derived from the secret this
+ * session authenticates with, as `kiln token` prints it. */
+static PyObject *s_get_http_token(PyObject *self, void *closure)
+{
+    session *s = (session *)self;
+    if (!live(s)) return NULL;
+    char err[2048] = "";
+    auth_secret secret;
+    if (secret_resolve(&secret, s->secret_file, NULL, 0, err, sizeof err) < 0) {
+        PyErr_SetString(KilnError, err);
+        return NULL;
+    }
+    char token[HTTPD_TOKEN_HEX + 1];
+    httpd_token(secret.key, secret.len, token);
+    auth_secret_release(&secret);
+    return PyUnicode_FromString(token); /* new */
+}
+
 static PyObject *s_get_job_seq(PyObject *self, void *closure)
 {
     session *s = (session *)self;
@@ -681,6 +700,7 @@ static PyMethodDef session_methods[] = {
 static PyGetSetDef session_getset[] = {
     {"app_id", s_get_app_id, NULL, "the application's id on the driver", NULL},
     {"http_port", s_get_http_port, NULL, "the driver's HTTP port (0: it did not say)", NULL},
+    {"http_token", s_get_http_token, NULL, "the bearer token of the cluster's HTTP pages (kiln token)", NULL},
     {"job_seq", s_get_job_seq, NULL, "the id of the last job this session submitted (0: none yet)", NULL},
     {"ui", s_get_ui, NULL, "the application's page on the driver's UI (\"\" when the driver has none)", NULL},
     {NULL, NULL, NULL, NULL, NULL},

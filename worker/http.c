@@ -19,7 +19,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
 #include <fcntl.h>
 #include <fts.h>
 #include <jansson.h>
@@ -125,14 +124,25 @@ static json_t *status_json(worker *w)
     return o;
 }
 
-static void page_start(struct evbuffer *b, const char *title)
+/* The page's head, the driver's style sheet and a navigation bar whose
+ * first link goes back to the driver's UI (at the host the worker reaches
+ * the driver by, on the port the driver named at registration). */
+static void page_start(worker *w, struct evbuffer *b, const char *title)
 {
     evbuffer_add_printf(b, "<!doctype html><html><head><meta charset=\"utf-8\"><title>");
     httpd_put_esc(b, title);
-    evbuffer_add_printf(b, "</title><style>body{font-family:sans-serif;margin:1em 2em}table{border-collapse:"
-                           "collapse}th,td{border:1px solid #ccc;padding:2px 8px;text-align:left}th{background:#eee}"
-                           "</style></head><body><nav><a href=\"/\">Worker</a> <a href=\"/metrics\">Metrics</a> "
-                           "<a href=\"/status\">JSON</a></nav>\n<h1>");
+    evbuffer_add_printf(b, " - kiln</title><style>%s</style></head><body><nav>", httpd_style);
+    if (w->driver_http_port) {
+        char host[256];
+        snprintf(host, sizeof host, "%s", w->conf.worker_driver);
+        char *colon = strrchr(host, ':');
+        if (colon) *colon = 0;
+        char *h = html_escape(host);
+        evbuffer_add_printf(b, "<a href=\"http://%s:%d/\">&larr; Driver</a>", h, w->driver_http_port);
+        free(h);
+    }
+    evbuffer_add_printf(b, "<a href=\"/\">Worker</a><a href=\"/metrics\">Metrics</a><a href=\"/status\">JSON</a>"
+                           "</nav>\n<h1>");
     httpd_put_esc(b, title);
     evbuffer_add_printf(b, "</h1>\n");
 }
@@ -148,7 +158,7 @@ static void status_page(worker *w, struct evbuffer *b)
     worker_usage(w, &mem, &disk);
     char title[300];
     snprintf(title, sizeof title, "kiln worker %s", w->name);
-    page_start(b, title);
+    page_start(w, b, title);
     evbuffer_add_printf(b,
                         "<p>Worker id %u (%s). Slots %d, running %d, queued %d, executors %d. Memory %.1f MiB, "
                         "work dir %.1f MiB. Tasks done %llu, failed %llu.</p>\n",
@@ -208,7 +218,7 @@ static int logs_index(worker *w, const char *app, struct evbuffer *b)
     qsort(names, n, sizeof *names, cmp_str);
     char title[300];
     snprintf(title, sizeof title, "Executor logs of %s on %s", app, w->name);
-    page_start(b, title);
+    page_start(w, b, title);
     evbuffer_add_printf(b, "<ul>\n");
     for (size_t i = 0; i < n; i++) {
         evbuffer_add_printf(b, "<li><a href=\"%s\">%s</a></li>\n", names[i], names[i]); /* checked: [a-z0-9.-] */
@@ -245,6 +255,7 @@ static void metrics_write(worker *w, FILE *f)
 {
     const worker_metrics *m = &w->m;
     char lab[64];
+    metrics_process(f, w->started_wall_ms);
     metrics_family(f, "kiln_worker_tasks_total", "counter", "Tasks answered to the driver, by outcome.");
     metrics_sample(f, "kiln_worker_tasks_total", metrics_label(lab, sizeof lab, "outcome", "succeeded"),
                    (double)w->tasks_done);
@@ -287,6 +298,9 @@ static void metrics_write(worker *w, FILE *f)
     metrics_counter(f, "kiln_worker_authentication_failures_total", "Handshakes with the driver that failed.",
                     m->handshake_failures);
     metrics_gauge(f, "kiln_worker_registered", "1 while registered with the driver.", w->registered);
+    metrics_counter(f, "kiln_worker_accept_backoffs_total", "Times the data port paused accepting (out of descriptors).",
+                    listen_guard_backoffs(w->data_listener));
+    httpd_metrics(w->http, f, "kiln_worker");
     uint64_t mem, disk;
     worker_usage(w, &mem, &disk);
     metrics_gauge(f, "process_resident_memory_bytes", "Resident memory of the worker daemon.",
@@ -302,7 +316,7 @@ static void metrics_cb(void *arg, FILE *f)
     metrics_write(arg, f);
 }
 
-void worker_http_serve(struct evhttp_request *req, void *arg)
+void worker_http_serve(httpd_req *req, void *arg)
 {
     worker *w = arg;
     struct evbuffer *b = evbuffer_new();
@@ -334,7 +348,7 @@ void worker_http_serve(struct evhttp_request *req, void *arg)
     }
     if (!found) {
         evbuffer_drain(b, evbuffer_get_length(b));
-        page_start(b, "Not found");
+        page_start(w, b, "Not found");
         evbuffer_add_printf(b, "<p>No such page. <a href=\"/\">Worker</a></p></body></html>\n");
         httpd_reply(req, 404, HTTPD_HTML, b);
     }

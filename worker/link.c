@@ -238,6 +238,7 @@ static void driver_msg(conn *c, Kiln__Envelope *m, void *arg)
     case KILN__ENVELOPE__BODY_WORKER_REGISTERED: {
         w->registered = 1;
         w->worker_id = m->worker_registered->worker_id;
+        w->driver_http_port = (int)m->worker_registered->http_port;
         w->backoff_ms = BACKOFF_MIN_MS;
         uint64_t hb = w->conf.worker_heartbeat_ms;
         struct timeval tv = {(time_t)(hb / 1000), (suseconds_t)(hb % 1000) * 1000};

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "listen.h"
 #include "msg.h"
 #include "net.h"
 #include "secret.h"
@@ -85,7 +86,8 @@ static void on_sigterm(evutil_socket_t s, short what, void *arg)
     }
     log_msg(&w->log, LOG_INFO, "stopping on signal %d executors=%d", (int)s, pool_alive(w));
     w->stopping = 1;
-    if (w->data_listener) evconnlistener_disable(w->data_listener);
+    listen_guard_stop(w->data_listener);
+    httpd_stop(w->http);
     if (w->reconnect_ev) evtimer_del(w->reconnect_ev);
     pool_end_all(w, SIGTERM);
     if (w->driver) conn_close(w->driver, 1, "worker stopping");
@@ -104,16 +106,16 @@ static int bind_ports(worker *w, char *err, size_t errlen)
     if (daemon_check_bind(w->conf.worker_listen, &w->conf, err, errlen) < 0) return -1;
     if (daemon_check_bind(w->conf.worker_http, &w->conf, err, errlen) < 0) return -1;
     w->shuffles = shuffle_server_new(w->base, w->work_dir, &w->log, w->conf.net_max_frame);
-    shuffle_server_guard(w->shuffles, &w->secret, w->conf.net_handshake_timeout_ms,
-                         (size_t)w->conf.net_max_connections);
+    uint64_t data_cap, http_cap;
+    daemon_conn_caps(&w->conf, &data_cap, &http_cap);
+    shuffle_server_guard(w->shuffles, &w->secret, w->conf.net_handshake_timeout_ms, (size_t)data_cap);
     int dfd = net_listen(w->conf.worker_listen, &w->data_port, err, errlen);
     if (dfd < 0) return -1;
-    w->data_listener = evconnlistener_new(w->base, data_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, dfd);
+    w->data_listener = listen_guard_new(w->base, dfd, &w->log, "data", data_accept, w);
     int hfd = net_listen(w->conf.worker_http, &w->http_port, err, errlen);
-    if (hfd < 0) return -1;
-    w->http = evhttp_new(w->base);
-    evhttp_set_gencb(w->http, worker_http_serve, w); /* http.c */
-    evhttp_accept_socket_with_handle(w->http, hfd);
+    if (hfd < 0 || !w->data_listener) return -1;
+    w->http = daemon_httpd(w->base, hfd, &w->log, &w->conf, &w->secret, http_cap, worker_http_serve, w); /* http.c */
+    if (!w->http) return errf(err, errlen, "cannot serve HTTP on %s", w->conf.worker_http);
     const char *names[] = {"data", "http"};
     int ports[] = {w->data_port, w->http_port};
     return net_write_ports(w->work_dir, names, ports, 2, err, errlen);
@@ -135,12 +137,12 @@ static void worker_release(worker *w)
         munmap(x->status, sizeof *x->status);
         free(x);
     }
-    if (w->data_listener) evconnlistener_free(w->data_listener);
+    listen_guard_free(w->data_listener);
     if (w->shuffles) shuffle_server_free(w->shuffles);
     /* connections closed above (data peers still connected, a host that
      * vanished without a FIN) are freed from the loop: run it once more */
     if (w->base) event_base_loop(w->base, EVLOOP_NONBLOCK);
-    if (w->http) evhttp_free(w->http);
+    httpd_free(w->http);
     struct event *evs[] = {w->sigchld_ev,   w->sighup_ev,    w->sigterm_ev, w->sigint_ev,
                            w->heartbeat_ev, w->reconnect_ev, w->stop_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
@@ -157,6 +159,7 @@ int main(int argc, char **argv)
 {
     worker w;
     memset(&w, 0, sizeof w);
+    w.started_wall_ms = wall_ms();
     w.log.fd = -1;
     char err[1024];
     int rc = 1;

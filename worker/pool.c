@@ -125,6 +125,13 @@ static void exec_closed(conn *c, const char *reason, void *arg)
     wexec *x = arg;
     x->c = NULL;
     x->conn_gone = 1;
+    /* alive (not a zombie yet) with its end of the socket closed: the
+     * executor closed it itself (user code closing descriptors), which is
+     * what its task's error must say, not the SIGKILL that follows */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (!x->reaped && x->task && waitid(P_PID, x->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
+        x->closed_alive = 1;
     if (!x->reaped) kill(x->pid, SIGKILL); /* its SIGCHLD reports the task */
     exec_free_if_done(x->w, x);
 }
@@ -304,6 +311,12 @@ static void describe_death(worker *w, wexec *x, int status, char *buf, size_t le
     if (x->timed_out_ms) {
         snprintf(buf, len, "time limit of %g s exceeded (task.timeout) in %s: executor killed",
                  (double)x->timed_out_ms / 1000.0, fn);
+    } else if ((x->closed_alive && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || st->lost_fd) {
+        /* killed for it, or it found its socket gone first and exited (executor.c) */
+        snprintf(buf, len,
+                 "the executor lost its connection to the worker in %s: its socket was closed under it (user code "
+                 "closing descriptors it did not open?)",
+                 fn);
     } else if (st->enomem && WIFSIGNALED(status)) {
         char lim[64];
         fmt_size(limit, lim, sizeof lim);
@@ -446,11 +459,12 @@ void pool_end_app(worker *w, const char *app_id, char **abandoned_dirs, size_t n
     }
     dropped += drop_queued(w, app_id, NULL, 0);
     app_files_remove(w, app_id);
-    /* what attempts of its unfinished save_text jobs wrote here */
-    for (size_t i = 0; i < ndirs; i++) {
-        commit_abort(abandoned_dirs[i]);
-        log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
-    }
+    /* what attempts of its unfinished save_text jobs wrote, and nothing
+     * else: its client (or another worker) may have cleaned up first, and
+     * another application may have written the same path since */
+    for (size_t i = 0; i < ndirs; i++)
+        if (commit_abort(abandoned_dirs[i], app_id))
+            log_msg(&w->log, LOG_INFO, "abandoned output removed app=%s dir=%s", app_id, abandoned_dirs[i]);
     log_msg(&w->log, LOG_INFO, "application ended app=%s tasks_dropped=%d", app_id, dropped);
 }
 

@@ -9,7 +9,6 @@
 #define KILN_WORKER_H
 
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -20,6 +19,8 @@
 #include "conn.h"
 #include "handshake.h"
 #include "hash.h"
+#include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "task.h"
@@ -53,6 +54,7 @@ struct wexec {
     struct event *deadline; /* task.timeout of the running task (created on first use) */
     uint64_t timed_out_ms;  /* the executor was killed for passing this task.timeout */
     int reaped, conn_gone, retiring;
+    int closed_alive; /* its connection closed while it was alive: the worker killed it for that */
     int exit_status;
     wexec *next;
 };
@@ -93,8 +95,8 @@ typedef struct worker {
     uint64_t backoff_ms;
     struct event *reconnect_ev, *heartbeat_ev;
     /* listeners */
-    struct evconnlistener *data_listener;
-    struct evhttp *http;
+    struct listen_guard *data_listener;
+    struct httpd *http;
     struct shuffle_server *shuffles; /* serves map outputs on the data port */
     /* tasks waiting for blobs or a slot, in arrival order */
     wtask *queue_head, *queue_tail;
@@ -110,6 +112,8 @@ typedef struct worker {
     /* counters for the status page and tests */
     uint64_t tasks_done, tasks_failed, blobs_fetched, blob_bytes_fetched, execs_forked;
     worker_metrics m;
+    uint64_t started_wall_ms; /* the wall clock at start (process_start_time_seconds) */
+    int driver_http_port;     /* the driver's status port (WorkerRegistered), 0 before */
 } worker;
 
 /* link.c */
@@ -119,7 +123,7 @@ void link_task_finished(worker *w, wtask *t, const Kiln__TaskDone *done);
 void link_forward_output(worker *w, const Kiln__Envelope *env);
 
 /* http.c: the HTTP port (status, JSON, /metrics, executor logs) */
-void worker_http_serve(struct evhttp_request *req, void *arg);
+void worker_http_serve(httpd_req *req, void *arg);
 /* Resident memory of the worker and its executors, and the bytes under the
  * work dir (walked at most every 5 s). */
 void worker_usage(worker *w, uint64_t *memory, uint64_t *disk);

@@ -46,7 +46,8 @@ class StatusTracker:
             raise RuntimeError("the driver did not report its HTTP port: statusTracker needs it")
         url = "%s/api/v1/applications/%s%s" % (base, self._ctx.applicationId, path)
         try:
-            with urllib.request.urlopen(url, timeout=30) as r:
+            req = urllib.request.Request(url, headers={"Authorization": "Bearer " + self._ctx._session.http_token})
+            with urllib.request.urlopen(req, timeout=30) as r:
                 return json.loads(r.read().decode("utf-8"))
         except urllib.error.HTTPError as e:
             if e.code == 404:

@@ -57,7 +57,7 @@ served=0
 for w in w1 w2; do
   hp=$(awk '$1 == "http" { print $2 }' "$T/$w/ports")
   exec 3<>"/dev/tcp/127.0.0.1/$hp"
-  printf 'GET /status HTTP/1.0\r\n\r\n' >&3
+  printf 'GET /status HTTP/1.0\r\nAuthorization: Bearer %s\r\n\r\n' "$TOKEN" >&3
   n=$(grep -o '"shuffle_requests_served": *[0-9]*' <&3 | grep -o '[0-9]*$')
   exec 3<&-
   served=$((served + ${n:-0}))

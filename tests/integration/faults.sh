@@ -208,7 +208,7 @@ else
 fi
 
 # a client killed while its save_text job writes: the workers remove what the
-# attempts wrote (DIR/_temporary, then DIR), as the client can no longer
+# attempts wrote (DIR/_temporary/APP, then DIR), as the client can no longer
 start_bg "$BAD" slow "$T/slow.txt" "$T/savekill"
 wait_until '[ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]' 0.02 || true
 if [ -n "$(ls "$T/savekill/_temporary" 2>/dev/null)" ]; then

@@ -115,7 +115,7 @@ evcheck "$A_OK" succeeded && pass log_of_succeeded_app || fail log_of_succeeded_
 evcheck "$A_FAIL" failed && grep -q 'a line says boom' "$HD/$A_FAIL.jsonl" && pass log_of_failed_app ||
   fail log_of_failed_app "$(cat "$HD/$A_FAIL.jsonl")"
 evcheck "$A_KILL" killed && pass log_of_killed_app || fail log_of_killed_app "$(cat "$HD/$A_KILL.jsonl")"
-grep -q "\"user\": *\"${USER:-}\"" "$HD/$A_OK.jsonl" && pass log_names_user || fail log_names_user "$(head -1 "$HD/$A_OK.jsonl")"
+grep -q "\"user\": *\"$(id -un)\"" "$HD/$A_OK.jsonl" && pass log_names_user || fail log_names_user "$(head -1 "$HD/$A_OK.jsonl")"
 
 # the failed attempts of the failed application's failed stage, as the API lists them now
 failed_rows() {
@@ -161,7 +161,7 @@ A=$H/api/v1/applications
 jget "$A/$A_FAIL/jobs/1" 'd["error"]' | grep -q "a line says boom" && pass api_job_error_from_history ||
   fail api_job_error_from_history "$(curl -s "$A/$A_FAIL/jobs/1")"
 [ "$(jget "$A/$A_XSS" 'd["name"]')" = "$XSS.so" ] && pass api_name_as_is || fail api_name_as_is "$(curl -s "$A/$A_XSS")"
-[ "$(jget "$A/$A_OK" 'd["user"]')" = "${USER:-}" ] && pass api_user || fail api_user "$(curl -s "$A/$A_OK")"
+[ "$(jget "$A/$A_OK" 'd["user"]')" = "$(id -un)" ] && pass api_user || fail api_user "$(curl -s "$A/$A_OK")"
 
 # the failed attempts, from the event log: the same rows, the error on the stage page
 [ -n "$FAILED_BEFORE" ] && [ "$(failed_rows)" = "$FAILED_BEFORE" ] && pass failed_attempts_from_history ||

@@ -67,16 +67,34 @@ port() {
   awk -v n="$2" '$1 == n { print $2 }' "$1/ports"
 }
 
-# start_driver DIR: sets DRIVER_PID, MASTER, DRIVER_HTTP
+# http_auth [SECRET_FILE]: TOKEN is the HTTP ports' bearer token for that
+# secret (the default secret without one), and curl sends it from now on
+# (a .curlrc under CURL_HOME; `curl -q` sends none).
+http_auth() {
+  TOKEN=$("$B/kiln" token ${1:+--secret-file "$1"})
+  export CURL_HOME=${CURL_HOME:-$(mktemp -d "${TMPDIR:-/tmp}/kiln-curl-XXXXXX")}
+  mkdir -p "$CURL_HOME"
+  printf 'header = "Authorization: Bearer %s"\n' "$TOKEN" > "$CURL_HOME/.curlrc"
+}
+
+# start_driver DIR [FLAGS...]: sets DRIVER_PID, MASTER, DRIVER_HTTP, TOKEN
 start_driver() {
   mkdir -p "$1"
-  "$B/kiln-driver" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$1" \
+  # shellcheck disable=SC2086 # DRIVER_WRAP: a command to run it under (prlimit ...)
+  ${DRIVER_WRAP:-} "$B/kiln-driver" --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$1" \
     --log-file "$1/driver.log" "${@:2}" &
   DRIVER_PID=$!
   PIDS="$PIDS $DRIVER_PID"
   MASTER=127.0.0.1:$(port "$1" rpc)
   DRIVER_HTTP=127.0.0.1:$(port "$1" http)
   export KILN_MASTER=$MASTER
+  local a sf="" prev=""
+  for a in "${@:2}"; do
+    [ "$prev" = --secret-file ] && sf=$a
+    case $a in --secret-file=*) sf=${a#--secret-file=} ;; esac
+    prev=$a
+  done
+  http_auth "$sf"
 }
 
 # start_worker DIR SLOTS [FLAGS...]: prints nothing, appends to WORKER_PIDS
@@ -109,6 +127,7 @@ stop_all() {
   for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
   for p in $PIDS; do wait "$p" 2>/dev/null; done
   PIDS=""
+  case ${CURL_HOME:-} in "${TMPDIR:-/tmp}"/kiln-curl-*) rm -rf "$CURL_HOME" && unset CURL_HOME ;; esac
 }
 
 # sanitizer_logs DIR: every ASan/UBSan/LSan report of any kiln process
@@ -127,6 +146,18 @@ sanitizer_logs() {
 # processes on purpose); every real report has an ERROR or SUMMARY line.
 sanitizer_noise() {
   ! grep -qv -e '^==[0-9]*==Unable to get registers from thread [0-9]*\.$' -e '^$' "$1"
+}
+
+# python_env: sets pyenv, the command prefix a Python job runs under: in
+# the sanitizer build (KILN_SAN=1) the package's extension is
+# instrumented, so the interpreter needs the runtime preloaded. Call it
+# after sanitizer_logs (it keeps ASAN_OPTIONS' log path).
+python_env() {
+  pyenv=()
+  if [ "${KILN_SAN:-}" = 1 ]; then
+    pyenv=(env LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
+      ASAN_OPTIONS="$ASAN_OPTIONS:detect_leaks=0")
+  fi
 }
 
 summary() {

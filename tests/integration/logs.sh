@@ -225,6 +225,31 @@ else
   fail python_faulthandler_stack_in_log "cmd=$cmd $(head -20 "$T/pyseg.out")"
 fi
 
+# a Python task that raises: its section of the log holds the traceback too
+cat > "$T/raise.py" <<'EOF'
+import kiln
+
+sc = kiln.Context(conf={"task.max_failures": "1"})
+
+
+def bad(x):
+    raise ValueError("no such thing as %d" % x)
+
+
+try:
+    sc.parallelize(range(2), 1).map(bad).collect()
+except kiln.KilnError as e:
+    print("job failed:", e)
+EOF
+"${pyenv[@]}" timeout "${KILN_TIMEOUT:-300}" "$B/kiln" submit --master "$MASTER" "$T/raise.py" > "$T/raise.out" 2>&1
+APP=$(newest_app)
+TASK=$(curl -s "http://$DRIVER_HTTP/api/v1/applications/$APP/stages/1" |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["task_list"][0]["task_id"])')
+"$KILN" logs "$APP" --task "$TASK" > "$T/raise.log" 2>&1
+grep -q "^=== kiln task $TASK " "$T/raise.log" && grep -q 'Traceback (most recent call last):' "$T/raise.log" &&
+  grep -q 'ValueError: no such thing as 0' "$T/raise.log" && pass python_traceback_in_task_log ||
+  fail python_traceback_in_task_log "task=$TASK $(head -c 800 "$T/raise.log") $(cat "$T/raise.out")"
+
 alive=1
 for p in $PIDS; do kill -0 "$p" 2>/dev/null || alive=0; done
 [ $alive -eq 1 ] && pass daemons_alive || fail daemons_alive "a daemon died"

@@ -36,6 +36,22 @@ else
   if dpkg -i "$deb" > "$T/dpkg.out" 2>&1; then
     installed=1
     pass deb_installs
+    ! grep -qi 'warn' "$T/dpkg.out" && pass deb_installs_without_warnings || fail deb_installs_without_warnings "$(cat "$T/dpkg.out")"
+    # an ordinary user against the service's secret is told how to join its group
+    asu() { local u=$1; shift; runuser -u "$u" -- env -u XDG_CONFIG_HOME -u XDG_RUNTIME_DIR -u KILN_SECRET_FILE "$@"; }
+    if runuser -u nobody -- true 2>/dev/null && (cd / && asu kiln /usr/bin/kiln token >/dev/null 2>&1); then
+      mkdir -p "$T/svc" "$T/nobody-home" && chown kiln "$T/svc" && chown nobody "$T/nobody-home" && chmod 755 "$T"
+      (cd / && exec runuser -u kiln -- env -u XDG_CONFIG_HOME /usr/bin/kiln-driver --listen 127.0.0.1:0 --http 127.0.0.1:0 --state-dir "$T/svc" \
+        --log-file "$T/svc/driver.log") &
+      svc=$!
+      p=$(port "$T/svc" rpc)
+      out=$(cd / && asu nobody HOME="$T/nobody-home" timeout 30 /usr/bin/kiln status --master "127.0.0.1:$p" 2>&1)
+      kill "$svc" 2>/dev/null; wait "$svc" 2>/dev/null # runuser passes the signal on to the driver
+      echo "$out" | grep -q "authentication failed.*readable only by group kiln: join it (sudo adduser .* kiln" &&
+        pass group_hint_for_ordinary_user || fail group_hint_for_ordinary_user "$out"
+    else
+      fail group_hint_for_ordinary_user "cannot run commands as nobody and kiln"
+    fi
     check deb_user getent passwd kiln
     check deb_dirs sh -c '[ "$(stat -c %U /var/lib/kiln)" = kiln ] && [ "$(stat -c %U /var/log/kiln)" = kiln ]'
     check deb_units_use_usr_bin grep -q 'ExecStart=/usr/bin/kiln-driver ' /lib/systemd/system/kiln-driver.service

@@ -48,9 +48,14 @@ until_true() {
   return 1
 }
 CHROME=1
+# dom URL: the DOM a fresh Chromium builds from URL. A page of the cluster
+# is opened as a person would, through the login URL `kiln ui` prints: the
+# port sets its cookie and redirects to the page without the token.
 dom() {
+  local url=$1
+  case $url in http://*) [ -n "$TOKEN" ] && url="$url?token=$TOKEN" ;; esac
   timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
-    --disable-component-update --disable-sync --user-data-dir="$(mktemp -d "$T/chrome-XXXXXX")" --dump-dom "$1" 2>>"$T/chromium.err"
+    --disable-component-update --disable-sync --user-data-dir="$(mktemp -d "$T/chrome-XXXXXX")" --dump-dom "$url" 2>>"$T/chromium.err"
 }
 if [ "${KILN_SAN:-}" = 1 ]; then
   CHROME=0 # the pages are the same in both builds: the browser checks run in the normal one
@@ -198,6 +203,10 @@ wdir=$(ls -d "$T"/w1/app-* | head -1)
 ln -s /etc/passwd "$wdir/executor-999.log"
 check log_symlink_refused test "$(code "$W1/logs/$(basename "$wdir")/executor-999.log")" = 404
 check worker_status_page grep -q "Executors" <(curl -s "$W1/")
+# a worker's pages wear the driver's style and lead back to the driver's UI
+curl -s "$W1/logs/$APP/" > "$T/wlogs.html"
+grep -q "href=\"http://127.0.0.1:${DRIVER_HTTP##*:}/\">&larr; Driver</a>" "$T/wlogs.html" && grep -q 'progress{width:8em}' "$T/wlogs.html" &&
+  pass worker_pages_styled_link_to_driver || fail worker_pages_styled_link_to_driver "$(head -c 600 "$T/wlogs.html")"
 
 # ---- a failing job: the application failed, the stage shows why ----------------------------
 "$KILN" submit "$UI" fail "$T/boom.txt" > "$T/fail.out" 2>&1 && fail failing_job_fails "it succeeded" || pass failing_job_fails
@@ -254,6 +263,12 @@ wait "$KILLED" && fail killed_client_fails "exit 0" || pass killed_client_fails
   fail api_app_killed "$(curl -s "$H/api/v1/applications/$APPK")"
 grep -q 'class="killed">killed<' <(curl -s "$H/") && pass index_shows_killed || fail index_shows_killed "$(curl -s "$H/" | head -c 1500)"
 browser browser_killed_app "$H/" '<td class="killed">killed</td>' '<td class="failed">failed</td>' '<td class="succeeded">succeeded</td>'
+# without the login the browser is shown the refusal and the way in, not the page
+if [ $CHROME = 1 ]; then
+  TOKEN='' dom "$H/app/$APPK" > "$T/anon.dom"
+  grep -q "needs the cluster's credentials" "$T/anon.dom" && ! grep -q "$APPK" "$T/anon.dom" &&
+    pass browser_without_login_refused || fail browser_without_login_refused "$(head -c 600 "$T/anon.dom")"
+fi
 prom "$H" "$T/d4.prom"
 check metrics_apps_killed test "$(delta "$T/d3.prom" "$T/d4.prom" 'kiln_applications_total{outcome=killed}')" = 1
 check metrics_tasks_killed test "$(delta "$T/d3.prom" "$T/d4.prom" 'kiln_tasks_total{outcome=killed}')" -ge 1
@@ -278,4 +293,11 @@ if [ $CHROME = 1 ]; then
     fail browser_name_is_text "$(grep -i img "$T/xss.dom" | head -c 400)"
 fi
 
+# a text file read by a Python stage (a map_partitions in the engine) counts its lines as records in
+printf 'import sys, kiln\nprint(kiln.Context().textFile(sys.argv[1], 4).map(len).count())\n' > "$T/lines.py"
+python_env
+got=$("${pyenv[@]}" timeout 300 "$B/kiln" submit --master "$MASTER" "$T/lines.py" "$T/words.txt" 2>&1)
+APPL=$(grep 'application registered' "$T/driver/driver.log" | tail -1 | sed 's/.*app=\([^ ]*\).*/\1/')
+[ "$got" = "$LINES" ] && [ "$(jget "$H/api/v1/applications/$APPL/jobs/1" 'sum(s["records_in"] for s in d["stages"])')" = "$LINES" ] &&
+  pass python_text_source_records_in || fail python_text_source_records_in "$got $(curl -s "$H/api/v1/applications/$APPL/jobs/1" | head -c 600)"
 summary

@@ -186,7 +186,9 @@ def test_context_properties(sc, cluster):
     http = [int(line.split()[1]) for line in open(os.path.join(cluster.root, "driver", "ports"))
             if line.startswith("http ")][0]
     assert sc.uiWebUrl == "http://127.0.0.1:%d" % http  # the driver reports its HTTP port
-    assert sc.applicationId in urllib.request.urlopen(sc.uiWebUrl + "/api/v1/applications", timeout=10).read().decode()
+    req = urllib.request.Request(sc.uiWebUrl + "/api/v1/applications",
+                                 headers={"Authorization": "Bearer " + sc._session.http_token})
+    assert sc.applicationId in urllib.request.urlopen(req, timeout=10).read().decode()
     sc.setJobGroup("g1", "first group")
     seen = {}
     t = threading.Thread(target=lambda: seen.update(v=sc.getLocalProperty("spark.jobGroup.id")))
@@ -208,7 +210,9 @@ def test_local_context_ui_url():
         import urllib.request
         url = lc.uiWebUrl
         assert url.startswith("http://127.0.0.1:")
-        body = urllib.request.urlopen(url + "/api/v1/applications", timeout=10).read().decode()
+        req = urllib.request.Request(url + "/api/v1/applications",
+                                     headers={"Authorization": "Bearer " + lc._session.http_token})
+        body = urllib.request.urlopen(req, timeout=10).read().decode()
         assert lc.applicationId in body
 
 

@@ -45,6 +45,10 @@ static const char *const all_keys[] = {
     "net.max_frame",
     "net.handshake_timeout",
     "net.max_connections",
+    "http.max_connections",
+    "http.timeout",
+    "http.public",
+    "http.metrics_public",
     "secret_file",
     "log.level",
 };

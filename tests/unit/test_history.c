@@ -2,8 +2,9 @@
  * test_history.c - unit tests of the driver's UI records (driver/history.c)
  * and pages (driver/ui.c) over hand-made jobs: every stage's tasks are
  * counted, per-stage progress reads map stages first, a worker never runs
- * more than its slots, outcomes, the stage graph, and names with markup
- * stay escaped.
+ * more than its slots, outcomes, the stage graph (an edge that skips
+ * columns crosses no box; planned stages are named so), and names with
+ * markup stay escaped.
  */
 #include <check.h>
 #include <event2/buffer.h>
@@ -178,6 +179,85 @@ START_TEST(test_pages_escape_names)
 }
 END_TEST
 
+/* Whether the point (x, y) is inside one of the graph's boxes. */
+static int in_box(const char *svg, double x, double y)
+{
+    for (const char *p = svg; (p = strstr(p, "<rect")); p++) {
+        unsigned rx, ry, rw, rh;
+        if (sscanf(p, "<rect x=\"%u\" y=\"%u\" width=\"%u\" height=\"%u\"", &rx, &ry, &rw, &rh) == 4 && x > rx + 0.5 &&
+            x < rx + rw - 0.5 && y > ry + 0.5 && y < ry + rh - 0.5)
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether the segment crosses a box (sampled densely). */
+static int segment_hits_box(const char *svg, double x1, double y1, double x2, double y2)
+{
+    for (int t = 0; t <= 400; t++) {
+        double x = x1 + (x2 - x1) * t / 400.0, y = y1 + (y2 - y1) * t / 400.0;
+        if (in_box(svg, x, y)) return 1;
+    }
+    return 0;
+}
+
+/* stage 1 (a map) feeds stage 3, stage 3 feeds stage 4, and the result
+ * stage 5 reads both 4 and 1: the edge 1 -> 5 skips two columns. */
+START_TEST(test_graph_edges_avoid_boxes)
+{
+    app a;
+    memset(&a, 0, sizeof a);
+    job *j = calloc(1, sizeof *j);
+    j->app = &a;
+    j->job_id = 1;
+    j->nstages = 4;
+    j->stages = calloc(4, sizeof *j->stages);
+    uint32_t reads[4][2] = {{3, 1}, {2, 0}, {1, 0}, {0, 0}};
+    size_t nreads[4] = {2, 1, 1, 0};
+    for (size_t i = 0; i < 4; i++) {
+        dstage *st = &j->stages[i];
+        st->job = j;
+        st->index = i;
+        st->id = i == 3 ? 1 : 0; /* the others are planned, not started */
+        st->rec.ntasks = 2;
+        st->rec.is_map = i > 0;
+        st->rec.writes = (uint32_t)(4 - i); /* stage i writes shuffle 4 - i */
+        snprintf(st->rec.kind, sizeof st->rec.kind, i ? "shuffle_write" : "collect");
+        st->rec.nreads = nreads[i];
+        st->rec.reads = calloc(2, sizeof *st->rec.reads);
+        memcpy(st->rec.reads, reads[i], sizeof reads[i]);
+    }
+    struct evbuffer *b = evbuffer_new();
+    ui_stage_graph(b, j);
+    char *svg = drain(b);
+    size_t edges = 0;
+    for (char *p = svg; (p = strstr(p, "<line")); p++) {
+        unsigned x1, y1, x2, y2;
+        ck_assert_int_eq(sscanf(p, "<line x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\"", &x1, &y1, &x2, &y2), 4);
+        ck_assert_msg(!segment_hits_box(svg, x1, y1, x2, y2), "a straight edge crosses a box: %.200s", p);
+        edges++;
+    }
+    for (char *p = svg; (p = strstr(p, "<path class=\"edge\" d=\"")); p++) {
+        unsigned x0, y0, h1, v1, h2, v2, h3;
+        ck_assert_int_eq(sscanf(p, "<path class=\"edge\" d=\"M%u,%u H%u V%u H%u V%u H%u\"", &x0, &y0, &h1, &v1, &h2,
+                                &v2, &h3),
+                         7);
+        double pts[6][2] = {{x0, y0}, {h1, y0}, {h1, v1}, {h2, v1}, {h2, v2}, {h3, v2}};
+        for (int k = 0; k < 5; k++)
+            ck_assert_msg(!segment_hits_box(svg, pts[k][0], pts[k][1], pts[k + 1][0], pts[k + 1][1]),
+                          "a routed edge crosses a box: %.200s", p);
+        edges++;
+    }
+    ck_assert_uint_eq(edges, 4);
+    ck_assert_ptr_nonnull(strstr(svg, ">stage 1<"));
+    ck_assert_ptr_nonnull(strstr(svg, ">planned stage<"));
+    ck_assert_ptr_null(strstr(svg, "stage -"));
+    free(svg);
+    evbuffer_free(b);
+    free_job(j);
+}
+END_TEST
+
 START_TEST(test_prune_bounds_memory)
 {
     driver d;
@@ -221,6 +301,7 @@ int main(void)
     tcase_add_test(tc, test_worker_running_within_slots);
     tcase_add_test(tc, test_outcomes);
     tcase_add_test(tc, test_pages_escape_names);
+    tcase_add_test(tc, test_graph_edges_avoid_boxes);
     tcase_add_test(tc, test_prune_bounds_memory);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
