@@ -85,7 +85,7 @@ PYEXT_OBJ := $(patsubst %.c,$(BUILD)/pic/%.o,$(PYEXT_SRC)) $(BUILD)/pic/gen/kiln
 PYEXT := $(PYPKG)/_kiln$(PY_EXT)
 PYTHON_PKG := $(PY_FILES) $(PY_SQL_FILES) $(PYEXT) $(PYPKG)/_build.py $(BUILD)/python-compat/pyspark/__init__.py
 
-.PHONY: all check check-fast check-asan check-unit check-integration check-python demo bench bench-instructions clean install uninstall deb deps
+.PHONY: all check check-fast check-asan check-package check-lane-plain check-lane-asan check-unit check-integration check-python demo bench bench-instructions clean install uninstall deb deps
 all: $(BINS) $(PYTHON_PKG) $(EXAMPLES) $(TEST_APPS) $(BENCH_APPS) $(UNIT_TESTS) $(TEST_TOOLS)
 
 deps:
@@ -222,7 +222,6 @@ check-integration: all
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/cli.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/masters.sh)
 	$(MAKE) --no-print-directory check-python
-	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/package.sh)
 	$(if $(SAN),,KILN_BUILD=$(BUILD) bash tests/integration/slurm.sh)
 	$(if $(SAN),,$(PY) tests/integration/k8s_check.py deploy/kubernetes $(BUILD))
 
@@ -238,21 +237,39 @@ endif
 check-python: all
 	KILN_BUILD=$(BUILD) $(PYTEST_ENV) $(PY) -m pytest -q -p no:cacheprovider tests/python
 
-# The builds of make check use every core (JOBS); the tests run one after
-# another, as they always did (each starts its own daemons, and a loaded
-# machine is not what they check).
+# The builds of make check use every core (JOBS). The tests of the two
+# builds are independent (their own build directories, daemons on ports the
+# kernel picks, their own temporary directories), so `make check` runs the
+# plain and the sanitizer lanes side by side; within a lane the tests run one
+# after another. Each lane's output is shown whole when it ends
+# (--output-sync). package.sh runs alone afterwards: it installs the .deb on
+# this machine, and while it is installed every root process reads its
+# service secret (/var/lib/kiln/secret) as the default one.
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
 check-fast:
 	$(MAKE) --no-print-directory -j$(JOBS) all
-	$(MAKE) --no-print-directory check-unit check-integration
+	$(MAKE) --no-print-directory check-unit check-integration check-package
 
 check-asan:
 	$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan SAN=1 all
+	$(MAKE) --no-print-directory check-lane-asan
+
+check-package: all
+	KILN_BUILD=$(BUILD) bash tests/integration/package.sh
+
+# the two lanes of make check
+check-lane-plain:
+	$(MAKE) --no-print-directory check-unit check-integration
+check-lane-asan:
 	$(MAKE) --no-print-directory BUILD=build-asan SAN=1 SPILL_MB=40 SOAK_JOBS=9 check-unit check-integration
 
-check: check-fast check-asan
+check:
+	$(MAKE) --no-print-directory -j$(JOBS) all
+	$(MAKE) --no-print-directory -j$(JOBS) BUILD=build-asan SAN=1 all
 	$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BINS)
+	$(MAKE) --no-print-directory -j2 --output-sync=recurse check-lane-plain check-lane-asan
+	$(MAKE) --no-print-directory check-package
 	$(MAKE) --no-print-directory check-fuzz
 
 demo: all
