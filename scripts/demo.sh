@@ -2,7 +2,8 @@
 # demo.sh - the README's first command: on an embedded local[2] cluster (a
 # private driver and worker that `kiln submit --master local[2]` starts and
 # removes), counts the words of the text shipped in docs/ and prints the
-# most frequent ones (in C, then in Python), then greps and sorts the same text.
+# most frequent ones (in C, then in Python, then in SQL), then greps and sorts
+# the same text.
 set -eu
 B=${1:-build}
 out=$(mktemp -d "${TMPDIR:-/tmp}/kiln-demo-XXXXXX")
@@ -13,6 +14,9 @@ echo "== the 15 most frequent words of $input, by kiln's wordcount (flat_map, re
 echo
 echo "== the same in Python (examples/wordcount.py: textFile, flatMap, map, reduceByKey), via kiln submit:"
 "$B/kiln" submit --master 'local[2]' examples/wordcount.py "$input" 10
+echo
+echo "== the same in SQL (examples/wordcount_sql.py: a DataFrame, a temp view, a Python UDF, GROUP BY), via kiln submit:"
+"$B/kiln" submit --master 'local[2]' examples/wordcount_sql.py "$input" 10
 echo
 echo "== lines of $input mentioning 'shuffle', by kiln's grep example:"
 "$B/kiln" submit --master 'local[2]' "$B/examples/grep.so" shuffle "$input" "$out/grep" 4

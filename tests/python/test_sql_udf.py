@@ -163,3 +163,26 @@ def test_worker_killed_mid_group_by(cluster, tmp_path):
     finally:
         SparkSession._active = None
         c.stop()
+
+
+def test_sql_wordcount_example(cluster, tmp_path):
+    """examples/wordcount_sql.py (make demo's SQL part) through kiln submit,
+    against a Counter over the same words."""
+    import collections
+    import random
+    rng = random.Random(11)
+    vocab = ["alpha", "beta", "Gamma", "delta", "ok", "epsilon", "zeta", "Über"]
+    lines = [" ".join(rng.choice(vocab) for _ in range(rng.randint(0, 9))) for _ in range(3000)]
+    src = tmp_path / "words.txt"
+    src.write_text("\n".join(lines) + "\n")
+    kiln_bin = os.path.abspath(os.path.join(os.environ.get("KILN_BUILD", "build"), "kiln"))
+    example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "wordcount_sql.py")
+    r = subprocess.run([kiln_bin, "submit", "--master", cluster.master, example, str(src), "5"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    c = collections.Counter(w.lower() for l in lines for w in l.split() if len(w) > 3)
+    want = sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+    rows = [line.strip("|").split("|") for line in r.stdout.splitlines() if line.startswith("|")][1:]
+    got = [(w.strip(), int(n)) for w, _, n in rows]
+    assert got == want
+    assert all(i.strip() == w.strip()[0].upper() for w, i, _ in rows)
