@@ -18,11 +18,11 @@ _LOG_LEVELS = ("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN")
 class MoreContext:
     """Mixed into Context."""
 
-    hadoopFile = _needs_jvm("hadoopFile", _HADOOP_IN)
-    hadoopRDD = _needs_jvm("hadoopRDD", _HADOOP_IN)
-    newAPIHadoopFile = _needs_jvm("newAPIHadoopFile", _HADOOP_IN)
-    newAPIHadoopRDD = _needs_jvm("newAPIHadoopRDD", _HADOOP_IN)
-    sequenceFile = _needs_jvm("sequenceFile", _HADOOP_IN)
+    hadoopFile = _needs_jvm("hadoopFile", _HADOOP_IN, "sc")
+    hadoopRDD = _needs_jvm("hadoopRDD", _HADOOP_IN, "sc")
+    newAPIHadoopFile = _needs_jvm("newAPIHadoopFile", _HADOOP_IN, "sc")
+    newAPIHadoopRDD = _needs_jvm("newAPIHadoopRDD", _HADOOP_IN, "sc")
+    sequenceFile = _needs_jvm("sequenceFile", _HADOOP_IN, "sc")
 
     @property
     def _jvm(self):

@@ -113,11 +113,16 @@ def _is_default_hash(f):
     return f is None or getattr(f, "__name__", "") == "portable_hash"
 
 
-def _needs_jvm(name, why):
+def _needs_jvm(name, why, example_on="sc.parallelize([(1, 2)])"):
+    """A method that raises NotImplementedError saying why kiln refuses it;
+    its docstring's example (on example_on) shows the refusal."""
     def refuse(self, *args, **kwargs):
         raise NotImplementedError("%s %s; kiln has no JVM. %s" % (name, why, _JVM_ALTERNATIVES))
     refuse.__name__ = name
-    refuse.__doc__ = "Refused: %s %s (kiln has no JVM)." % (name, why)
+    refuse.__doc__ = ("Refused: %s %s (kiln has no JVM).\n\n"
+                      ">>> %s.%s('out')\n"
+                      "Traceback (most recent call last):\n    ...\n"
+                      "NotImplementedError: %s %s; kiln has no JVM. ...\n" % (name, why, example_on, name, name, why))
     return refuse
 
 

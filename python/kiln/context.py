@@ -134,7 +134,12 @@ class Context(MoreContext):
 
     def getConf(self):
         """A copy of the context's settings, spark.master, spark.app.name and
-        spark.app.id included."""
+        spark.app.id included.
+
+        >>> conf = sc.getConf()
+        >>> conf.get("spark.master") == sc.master, conf.get("spark.app.name") == sc.appName
+        (True, True)
+        """
         return SparkConf(loadDefaults=False).setAll(self._conf.items())
 
     def __reduce__(self):
@@ -145,10 +150,21 @@ class Context(MoreContext):
 
     @property
     def applicationId(self):
+        """The application's id given by the driver.
+
+        >>> isinstance(sc.applicationId, str) and len(sc.applicationId) > 0
+        True
+        """
         return self._session.app_id
 
     def stop(self):
-        """Ends the application (and a local[N] cluster of this script)."""
+        """Ends the application (and a local[N] cluster of this script).
+
+        >>> other = SparkContext(sc.master, "stopped-at-once")
+        >>> other.parallelize([1, 2]).count()
+        2
+        >>> other.stop()
+        """
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -196,15 +212,33 @@ class Context(MoreContext):
     # ---- sources ------------------------------------------------------
 
     def textFile(self, name, minPartitions=None, use_unicode=True):
-        """The lines of a file, a directory or a glob (.gz files
+        r"""The lines of a file, a directory or a glob (.gz files
         decompressed); str, or with use_unicode=False the lines' bytes as
-        they are, as PySpark's."""
+        they are, as PySpark's.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lines.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("first\nsecond\n\nlast")
+        >>> sc.textFile(path).collect()
+        ['first', 'second', '', 'last']
+        >>> sc.textFile(path, use_unicode=False).first()
+        b'first'
+        """
         from .rdd import RDD
         n = minPartitions or min(self.defaultParallelism, 2)
         return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT if use_unicode else
                        _stage.BYTES)
 
     def parallelize(self, c, numSlices=None):
+        """A local collection as an RDD of numSlices partitions (default:
+        defaultParallelism).
+
+        >>> sc.parallelize([0, 2, 3, 4, 6], 5).glom().collect()
+        [[0], [2], [3], [4], [6]]
+        >>> sc.parallelize(range(0, 6, 2), 5).glom().collect()
+        [[], [0], [], [2], [4]]
+        """
         from .rdd import RDD
         n = numSlices or self.defaultParallelism
         if isinstance(c, range):
@@ -212,6 +246,14 @@ class Context(MoreContext):
         return RDD._of(self, self._session.parallelize(list(c), n, _stage.VALUE), _stage.VALUE)
 
     def range(self, start, end=None, step=1, numSlices=None):
+        """The integers of range(start, end, step), as PySpark's (end omitted:
+        range(0, start)).
+
+        >>> sc.range(5).collect()
+        [0, 1, 2, 3, 4]
+        >>> sc.range(2, 4).collect(), sc.range(1, 7, 2).collect()
+        ([2, 3], [1, 3, 5])
+        """
         if end is None:
             start, end = 0, start
         return self._range(range(start, end, step), numSlices or self.defaultParallelism)
@@ -262,13 +304,23 @@ class Context(MoreContext):
     def emptyRDD(self):
         """An RDD of no partitions (the engine's node has one, empty: the
         RDD reports 0, and actions that reduce per partition raise as
-        PySpark's do)."""
+        PySpark's do).
+
+        >>> rdd = sc.emptyRDD()
+        >>> rdd.getNumPartitions(), rdd.count(), rdd.collect()
+        (0, 0, [])
+        """
         from .rdd import RDD
         node = self._session.parallelize([], 1, _stage.VALUE)
         self._empty_nodes.add(node)
         return RDD._of(self, node, _stage.VALUE)
 
     def union(self, rdds):
+        """The elements of every RDD in the list, one after another.
+
+        >>> sc.union([sc.parallelize([1]), sc.parallelize([2, 3])]).collect()
+        [1, 2, 3]
+        """
         rdds = list(rdds)
         out = rdds[0]
         for r in rdds[1:]:
@@ -278,9 +330,27 @@ class Context(MoreContext):
     # ---- shared values and files ---------------------------------------
 
     def broadcast(self, value):
+        """A read-only value sent once to each worker, read in tasks as .value.
+
+        >>> b = sc.broadcast([10, 20, 30])
+        >>> b.value
+        [10, 20, 30]
+        >>> sc.parallelize([0, 2]).map(lambda i: b.value[i]).collect()
+        [10, 30]
+        """
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
+        """A shared variable tasks can only add to; the driver reads .value. The
+        param is taken from the value's type (int, float, complex) when not given.
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize(range(5)).foreach(acc.add)
+        >>> acc.value
+        10
+        >>> sc.accumulator(1.5).value
+        1.5
+        """
         if accum_param is not None:  # any values the param adds, merged in the client
             return ParamAccumulator(self, value, accum_param)
         return Accumulator(self, value)
@@ -290,7 +360,16 @@ class Context(MoreContext):
         name). As Spark's: adding the same path again is ignored (with a
         warning: executors and SparkFiles.get in the client keep the first
         content, which the client keeps a copy of), and another path with
-        the same name is refused."""
+        the same name is refused.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lookup-example.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("42")
+        >>> sc.addFile(path)
+        >>> sc.parallelize([0]).map(lambda _: open(SparkFiles.get("lookup-example.txt")).read()).collect()
+        ['42']
+        """
         path = os.path.abspath(path)
         name = os.path.basename(path)
         if os.path.isdir(path):
@@ -308,8 +387,17 @@ class Context(MoreContext):
             f.write(data)  # the bytes the executors get, not a link to a file that may change
 
     def addPyFile(self, path):
-        """Ships a .py, .zip or .egg to every executor's sys.path (and puts
-        it on the client's); the same rules as addFile."""
+        r"""Ships a .py, .zip or .egg to every executor's sys.path (and puts
+        it on the client's); the same rules as addFile.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "kiln_doc_helper.py")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("def twice(x):\n    return 2 * x\n")
+        >>> sc.addPyFile(path)
+        >>> sc.parallelize([1, 2]).map(lambda x: __import__("kiln_doc_helper").twice(x)).collect()
+        [2, 4]
+        """
         path = os.path.abspath(path)
         name = os.path.basename(path)
         if not self._first_add(path, name):
@@ -356,7 +444,13 @@ class Context(MoreContext):
 
     def getCheckpointDir(self):
         """The directory setCheckpointDir made (a file: URI), or None
-        (see setCheckpointDir)."""
+        (see setCheckpointDir).
+
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> sc.getCheckpointDir().startswith("file:/")
+        True
+        """
         return "file:" + self._checkpoint_dir if self._checkpoint_dir else None
 
 

@@ -297,6 +297,39 @@ def _from_pickled_lines(line):
     return pickle.loads(base64.b64decode(line))
 
 
+# ---- what coalesce and zipWithUniqueId ship -------------------------------
+
+def _same_partition(it):
+    return it
+
+
+def _tag_positions(split, it):
+    """Each element keyed by (its partition, its position there)."""
+    for i, v in enumerate(it):
+        yield (split, i), v
+
+
+def _merge_neighbours(have, n):
+    """The partitioner of coalesce: partition k of have goes to k * n // have,
+    so each of the n partitions takes a run of neighbours."""
+    def target(key):
+        return key[0] * n // have
+    return target
+
+
+def _in_tagged_order(it):
+    for _, v in sorted(it, key=lambda kv: kv[0]):
+        yield v
+
+
+def _unique_ids(n):
+    """PySpark's ids: the i-th element of partition k of n gets i * n + k."""
+    def ids(k, it):
+        for i, v in enumerate(it):
+            yield v, i * n + k
+    return ids
+
+
 # ---- the RDD -------------------------------------------------------------
 
 class RDD(MoreRDD):
@@ -378,19 +411,41 @@ class RDD(MoreRDD):
     # ---- about the dataset ---------------------------------------------
 
     def id(self):
+        """A unique id for this RDD within its context.
+
+        >>> a, b = sc.parallelize([1]), sc.parallelize([1])
+        >>> isinstance(a.id(), int), a.id() != b.id()
+        (True, True)
+        """
         return self._id
 
     def getNumPartitions(self):
+        """The number of partitions of this RDD.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).getNumPartitions()
+        2
+        """
         if self._base in self.ctx._empty_nodes:  # emptyRDD(): no partitions, as PySpark's
             return 0
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
+        """Keeps the partitions once computed, at StorageLevel.MEMORY_ONLY.
+
+        >>> rdd = sc.parallelize([1, 2]).cache()
+        >>> rdd.is_cached, rdd.getStorageLevel() == StorageLevel.MEMORY_ONLY
+        (True, True)
+        """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
         """Keeps the partitions once computed; storagelevel.py says how
-        kiln honours each level."""
+        kiln honours each level.
+
+        >>> rdd = sc.parallelize(range(3)).persist(StorageLevel.DISK_ONLY)
+        >>> rdd.getStorageLevel() == StorageLevel.DISK_ONLY, rdd.collect()
+        (True, [0, 1, 2])
+        """
         if not isinstance(storageLevel, StorageLevel):
             raise TypeError("storageLevel should be a StorageLevel, got %s" % type(storageLevel).__name__)
         if self._cached and storageLevel != self.getStorageLevel():
@@ -400,7 +455,12 @@ class RDD(MoreRDD):
         return self
 
     def unpersist(self, blocking=False):
-        """Later jobs compute it again (its kept files go when the application ends)."""
+        """Later jobs compute it again (its kept files go when the application ends).
+
+        >>> rdd = sc.parallelize([1]).cache()
+        >>> rdd.unpersist().is_cached
+        False
+        """
         for node in self._nodes.values():
             self.ctx._session.cache(node, False)
         self._cached = False
@@ -409,6 +469,11 @@ class RDD(MoreRDD):
 
     @property
     def is_cached(self):
+        """Whether cache() or persist() was called and unpersist() not since.
+
+        >>> sc.parallelize([1]).is_cached
+        False
+        """
         return self._cached
 
     # ---- checkpoints ----------------------------------------------------
@@ -505,38 +570,93 @@ class RDD(MoreRDD):
     # ---- narrow transformations ---------------------------------------
 
     def map(self, f, preservesPartitioning=False):
+        """A new RDD of f applied to every element.
+
+        >>> sorted(sc.parallelize(["b", "a", "c"]).map(lambda x: (x, 1)).collect())
+        [('a', 1), ('b', 1), ('c', 1)]
+        """
         return self._pipe(_map(f), "map(%s)" % _stage.describe(f))
 
     def flatMap(self, f, preservesPartitioning=False):
+        """A new RDD of the elements of the iterables f returns for every element.
+
+        >>> sc.parallelize([2, 3, 4]).flatMap(lambda x: range(1, x)).collect()
+        [1, 1, 2, 1, 2, 3]
+        """
         return self._pipe(_flat_map(f), "flatMap(%s)" % _stage.describe(f))
 
     def filter(self, f):
+        """A new RDD of the elements for which f is true.
+
+        >>> sc.parallelize([1, 2, 3, 4, 5]).filter(lambda x: x % 2 == 0).collect()
+        [2, 4]
+        """
         return self._pipe(_filter(f), "filter(%s)" % _stage.describe(f))
 
     def mapPartitions(self, f, preservesPartitioning=False):
+        """A new RDD of what f yields for the iterator of each partition.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).mapPartitions(lambda it: [sum(it)]).collect()
+        [3, 7]
+        """
         return self._pipe(_partitions(f), "mapPartitions(%s)" % _stage.describe(f))
 
     def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        """As mapPartitions, with f also given the partition's index.
+
+        >>> sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithIndex(lambda i, it: [(i, list(it))]).collect()
+        [(0, [1]), (1, [2]), (2, [3]), (3, [4])]
+        """
         return self._pipe(f, "mapPartitionsWithIndex(%s)" % _stage.describe(f))
 
     mapPartitionsWithSplit = mapPartitionsWithIndex
 
     def keys(self):
+        """The key of each (key, value) pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
+        [1, 3]
+        """
         return self.map(operator.itemgetter(0))
 
     def values(self):
+        """The value of each (key, value) pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
+        [2, 4]
+        """
         return self.map(operator.itemgetter(1))
 
     def mapValues(self, f):
+        """f applied to each pair's value, the key kept.
+
+        >>> sc.parallelize([("a", ["x", "y"]), ("b", ["p"])]).mapValues(len).collect()
+        [('a', 2), ('b', 1)]
+        """
         return self._pipe(_map_values(f), "mapValues(%s)" % _stage.describe(f))
 
     def flatMapValues(self, f):
+        """A pair (key, item) for every item of f(value), for every pair.
+
+        >>> sc.parallelize([("a", ["x", "y"]), ("b", ["p"])]).flatMapValues(lambda v: v).collect()
+        [('a', 'x'), ('a', 'y'), ('b', 'p')]
+        """
         return self._pipe(_flat_map_values(f), "flatMapValues(%s)" % _stage.describe(f))
 
     def keyBy(self, f):
+        """The pairs (f(x), x).
+
+        >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
+        [(0, 0), (1, 1), (4, 2)]
+        """
         return self.map(_key_by(f))
 
     def glom(self):
+        """Each partition's elements as one list.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).glom().collect()
+        [[1, 2], [3, 4]]
+        """
         return self.mapPartitions(_glom)
 
     def barrier(self):
@@ -569,12 +689,26 @@ class RDD(MoreRDD):
         return self.mapPartitions(_pipe_through(command, dict(env or {}), bool(checkCode)))
 
     def sample(self, withReplacement, fraction, seed=None):
+        """A sampled subset: each element kept with probability fraction (without
+        replacement), or taken a Poisson(fraction) number of times (with
+        replacement); the same seed draws the same sample.
+
+        >>> s = sc.parallelize(range(1000), 4).sample(False, 0.5, 7)
+        >>> s.collect() == s.collect(), set(s.collect()) <= set(range(1000)), 350 < s.count() < 650
+        (True, True, True)
+        """
         if fraction < 0:
             raise ValueError("fraction must be >= 0")
         seed = random.randrange(1 << 31) if seed is None else seed
         return self._pipe(_sample(withReplacement, fraction, seed), "sample")
 
     def union(self, other):
+        """The elements of this RDD, then those of other.
+
+        >>> rdd = sc.parallelize([1, 1, 2, 3])
+        >>> rdd.union(rdd).collect()
+        [1, 1, 2, 3, 1, 1, 2, 3]
+        """
         fmt = self._own_fmt() if self._own_fmt() == other._own_fmt() else VALUE
         a, b = self._node(fmt), other._node(fmt)
         return RDD._of(self.ctx, self.ctx._session.union(a, b), fmt)
@@ -585,6 +719,13 @@ class RDD(MoreRDD):
     # ---- wide transformations -------------------------------------------
 
     def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
+        """Merges the values of each key with func (associative and commutative),
+        combining on the map side before the shuffle.
+
+        >>> from operator import add
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKey(add).collect())
+        [('a', 2), ('b', 1)]
+        """
         if partitionFunc is not None:  # the user's partitioning: partitionBy, then merge per partition
             return self.combineByKey(_ident1, func, func, numPartitions, partitionFunc)
         if func is operator.add:  # in C on the encoded values, ints and floats without Python
@@ -593,6 +734,14 @@ class RDD(MoreRDD):
         return self.combineByKey(_ident1, func, func, numPartitions)
 
     def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
+        """Turns each key's values into one combined value: createCombiner makes
+        one from a value, mergeValue adds a value, mergeCombiners merges two.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)], 2)
+        >>> combined = rdd.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda c, d: c + d)
+        >>> sorted((k, sorted(c)) for k, c in combined.collect())
+        [('a', [1, 2]), ('b', [1])]
+        """
         local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
         if partitionFunc is not None:  # records go where partitionFunc says (partitionBy), merged there
             n = self._parts(numPartitions) or self.getNumPartitions()
@@ -601,12 +750,35 @@ class RDD(MoreRDD):
         return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
 
     def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None, partitionFunc=None):
+        """Folds each key's values into zeroValue with seqFunc within a partition,
+        and merges the partitions' results with combFunc.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)], 2)
+        >>> seq = lambda acc, v: (acc[0] + v, acc[1] + 1)
+        >>> comb = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sorted(rdd.aggregateByKey((0, 0), seq, comb).collect())
+        [('a', (3, 2)), ('b', (1, 1))]
+        """
         return self.combineByKey(_zero_then(zeroValue, seqFunc), seqFunc, combFunc, numPartitions, partitionFunc)
 
     def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=None):
+        """Merges the values of each key with func, starting from zeroValue.
+
+        >>> from operator import add
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).foldByKey(0, add).collect())
+        [('a', 2), ('b', 1)]
+        """
         return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
 
     def groupByKey(self, numPartitions=None, partitionFunc=None):
+        """The values of each key as one iterable.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
+        >>> sorted(rdd.groupByKey().mapValues(len).collect())
+        [('a', 2), ('b', 1)]
+        >>> sorted(rdd.groupByKey().mapValues(list).collect())
+        [('a', [1, 1]), ('b', [1])]
+        """
         if partitionFunc is not None:
             return self.combineByKey(_one_list, _append, _extend, numPartitions, partitionFunc)
         node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
@@ -634,13 +806,36 @@ class RDD(MoreRDD):
         return RDD._of(self.ctx, node, PAIR)
 
     def join(self, other, numPartitions=None):
+        """The inner join: (k, (v, w)) for every v of k here and w of k in other.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2), ("a", 3)])
+        >>> sorted(x.join(y).collect())
+        [('a', (1, 2)), ('a', (1, 3))]
+        """
         node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))
         return RDD._of(self.ctx, node, JOIN)
 
     def cogroup(self, other, numPartitions=None):
+        """(k, (values here, values in other)) for every key of either.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> [(k, tuple(map(list, v))) for k, v in sorted(x.cogroup(y).collect())]
+        [('a', ([1], [2])), ('b', ([4], []))]
+        """
         return self._cogroup([other], numPartitions)
 
     def groupWith(self, other, *others):
+        """cogroup of this RDD with any number of others.
+
+        >>> w = sc.parallelize([("a", 5), ("b", 6)])
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> z = sc.parallelize([("b", 42)])
+        >>> [(k, tuple(map(list, v))) for k, v in sorted(w.groupWith(x, y, z).collect())]
+        [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
+        """
         return self._cogroup([other] + list(others), None)
 
     def _cogroup(self, others, numPartitions):
@@ -651,50 +846,153 @@ class RDD(MoreRDD):
         return tagged.groupByKey(numPartitions).mapValues(_cogroup_lists(len(rdds)))
 
     def leftOuterJoin(self, other, numPartitions=None):
+        """As join, and (k, (v, None)) for a key not in other.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(x.leftOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None))]
+        """
         return self.cogroup(other, numPartitions).flatMapValues(_outer("left"))
 
     def rightOuterJoin(self, other, numPartitions=None):
+        """As join, and (k, (None, w)) for a key of other not here.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2)])
+        >>> sorted(y.rightOuterJoin(x).collect())
+        [('a', (2, 1)), ('b', (None, 4))]
+        """
         return self.cogroup(other, numPartitions).flatMapValues(_outer("right"))
 
     def fullOuterJoin(self, other, numPartitions=None):
+        """As join, with None on the side a key is missing from.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4)])
+        >>> y = sc.parallelize([("a", 2), ("c", 8)])
+        >>> sorted(x.fullOuterJoin(y).collect())
+        [('a', (1, 2)), ('b', (4, None)), ('c', (None, 8))]
+        """
         return self.cogroup(other, numPartitions).flatMapValues(_outer("full"))
 
     def subtractByKey(self, other, numPartitions=None):
+        """The pairs whose key is not in other.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 2)])
+        >>> y = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(x.subtractByKey(y).collect())
+        [('b', 4), ('b', 5)]
+        """
         return self.cogroup(other, numPartitions).filter(_only_left).flatMapValues(operator.itemgetter(0))
 
     def subtract(self, other, numPartitions=None):
+        """The elements not in other.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 3)])
+        >>> y = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(x.subtract(y).collect())
+        [('a', 1), ('b', 4), ('b', 5)]
+        """
         return self.map(_with_true).subtractByKey(other.map(_with_true), numPartitions).keys()
 
     def intersection(self, other):
+        """The distinct elements found in both RDDs.
+
+        >>> x = sc.parallelize([1, 10, 2, 3, 4, 5, 2])
+        >>> y = sc.parallelize([1, 6, 2, 3, 7, 8])
+        >>> sorted(x.intersection(y).collect())
+        [1, 2, 3]
+        """
         return self.map(_with_true).cogroup(other.map(_with_true)).filter(_in_both).keys()
 
     def distinct(self, numPartitions=None):
+        """The distinct elements.
+
+        >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
+        [1, 2, 3]
+        """
         node = self.ctx._session.distinct(self._node(KEY), self._parts(numPartitions))
         return RDD._of(self.ctx, node, KEY)
 
     def sortByKey(self, ascending=True, numPartitions=None, keyfunc=None):
+        """The pairs sorted by key (keyfunc(key) when given) across partitions.
+
+        >>> tmp = [("a", 1), ("b", 2), ("1", 3), ("d", 4), ("2", 5)]
+        >>> sc.parallelize(tmp).sortByKey().first()
+        ('1', 3)
+        >>> sc.parallelize(tmp).sortByKey(True, 2).collect()
+        [('1', 3), ('2', 5), ('a', 1), ('b', 2), ('d', 4)]
+        >>> sc.parallelize([("B", 1), ("a", 2), ("C", 3)]).sortByKey(False, keyfunc=str.lower).collect()
+        [('C', 3), ('B', 1), ('a', 2)]
+        """
         if keyfunc is not None:
             return self.map(_key_by_key(keyfunc)).sortByKey(ascending, numPartitions).values()
         node = self.ctx._session.sort_by_key(self._keyed("sortByKey"), bool(ascending), self._parts(numPartitions))
         return RDD._of(self.ctx, node, PAIR)
 
     def sortBy(self, keyfunc, ascending=True, numPartitions=None):
+        """The elements sorted by keyfunc(element).
+
+        >>> tmp = [("a", 1), ("b", 2), ("1", 3), ("d", 4), ("2", 5)]
+        >>> sc.parallelize(tmp).sortBy(lambda x: x[1], ascending=False).collect()
+        [('2', 5), ('d', 4), ('1', 3), ('b', 2), ('a', 1)]
+        """
         return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
     def repartition(self, numPartitions):
+        """The same elements in numPartitions partitions (a shuffle).
+
+        >>> rdd = sc.parallelize([1, 2, 3, 4, 5, 6, 7], 4)
+        >>> len(rdd.repartition(2).glom().collect()), sorted(rdd.repartition(10).collect())
+        (2, [1, 2, 3, 4, 5, 6, 7])
+        """
         fmt = self._own_fmt()
         return RDD._of(self.ctx, self.ctx._session.repartition(self._node(fmt), int(numPartitions)), fmt)
 
     def coalesce(self, numPartitions, shuffle=False):
-        """Always a shuffle in kiln (repartition)."""
-        return self.repartition(numPartitions)
+        """At most numPartitions partitions. Without shuffle, as PySpark's,
+        neighbouring partitions are merged and the elements keep their
+        order (so sortBy(...).coalesce(1) stays sorted), and asking for more
+        partitions than there are changes nothing. kiln's engine merges them
+        through its shuffle: each element travels tagged with its partition
+        and position, and each merged partition is put back in that order in
+        memory. With shuffle=True it is repartition (no order kept).
+
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
+        [[1, 2, 3, 4, 5]]
+        >>> sc.parallelize(range(6), 3).coalesce(2).glom().collect()
+        [[0, 1, 2, 3], [4, 5]]
+        >>> sc.parallelize([1, 2], 2).coalesce(5).getNumPartitions()
+        2
+        """
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions (%d) must be positive." % n)
+        if shuffle:
+            return self.repartition(n)
+        have = self.getNumPartitions()
+        if n >= have:
+            return self.mapPartitions(_same_partition, True)
+        tagged = self.mapPartitionsWithIndex(_tag_positions)
+        return tagged.partitionBy(n, _merge_neighbours(have, n)).mapPartitions(_in_tagged_order)
 
     def cartesian(self, other):
-        """Every pair (a, b); the other dataset is collected and shipped with the stage."""
+        """Every pair (a, b); the other dataset is collected and shipped with the stage.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> sorted(rdd.cartesian(rdd).collect())
+        [(1, 1), (1, 2), (2, 1), (2, 2)]
+        """
         rows = other.collect()
         return self.flatMap(_pairs_with(rows))
 
     def zipWithIndex(self):
+        """Pairs each element with its index in the RDD's order (a job counts the
+        partitions first when there are more than one).
+
+        >>> sc.parallelize(["a", "b", "c", "d"], 3).zipWithIndex().collect()
+        [('a', 0), ('b', 1), ('c', 2), ('d', 3)]
+        """
         return self._with_index(self.mapPartitions(_count_part).collect())
 
     def _with_index(self, counts):
@@ -705,13 +1003,26 @@ class RDD(MoreRDD):
         return self.mapPartitionsWithIndex(_with_index(offsets))
 
     def zipWithUniqueId(self):
-        return self.zipWithIndex()
+        """Pairs each element with a unique id: the i-th element of partition k of
+        n gets i * n + k (no job runs for it).
+
+        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
+        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
+        """
+        n = self.getNumPartitions()
+        return self.mapPartitionsWithIndex(_unique_ids(n))
 
     def zip(self, other):
         """Pairs the i-th element of each partition with the other's i-th
         of the same partition; both must have the same partitions with the
         same numbers of elements (PySpark's errors otherwise). kiln counts
-        the partitions here, so a mismatch raises at zip(), not later."""
+        the partitions here, so a mismatch raises at zip(), not later.
+
+        >>> x = sc.parallelize(range(5), 2)
+        >>> y = sc.parallelize(range(1000, 1005), 2)
+        >>> x.zip(y).collect()
+        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
+        """
         if self.getNumPartitions() != other.getNumPartitions():
             raise ValueError("Can only zip with RDD which has the same number of partitions")
         mine = self.mapPartitions(_count_part).collect()
@@ -725,6 +1036,11 @@ class RDD(MoreRDD):
     # ---- actions ------------------------------------------------------
 
     def collect(self):
+        """All elements, in partition order, as a list.
+
+        >>> sc.parallelize(range(3), 2).collect()
+        [0, 1, 2]
+        """
         fmt = self._own_fmt()
         return self.ctx._session.collect(self._node(fmt), fmt)
 
@@ -802,58 +1118,152 @@ class RDD(MoreRDD):
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def count(self):
+        """The number of elements.
+
+        >>> sc.parallelize([2, 3, 4]).count()
+        3
+        """
         if self._func is None:
             return self.ctx._session.count(self._node(self._fmt))  # in C: one record per element
         return sum(self.mapPartitions(_count_part).collect())
 
     def reduce(self, f):
+        """The elements reduced with the associative and commutative f; an empty
+        RDD raises ValueError.
+
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).reduce(add)
+        15
+        >>> sc.parallelize([]).reduce(add)
+        Traceback (most recent call last):
+            ...
+        ValueError: Can not reduce() empty RDD
+        """
         vals = self.mapPartitions(_mp_reduce(f)).collect()
         if not vals:
             raise ValueError("Can not reduce() empty RDD")
         return functools.reduce(_in_client(f), vals)
 
     def treeReduce(self, f, depth=2):
+        """reduce in a tree of depth levels (the result is the same).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeReduce(add), rdd.treeReduce(add, 1), rdd.treeReduce(add, 5)
+        (-5, -5, -5)
+        """
         return self.reduce(f)
 
     def fold(self, zeroValue, op):
+        """Folds each partition's elements into zeroValue with op, then the
+        partitions' results (zeroValue is used once per partition and once more).
+
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).fold(0, add)
+        15
+        """
         vals = self.mapPartitions(_mp_fold(zeroValue, op)).collect()
         return functools.reduce(_in_client(op), vals, zeroValue)
 
     def aggregate(self, zeroValue, seqOp, combOp):
+        """Folds each partition into zeroValue with seqOp, then merges the results
+        with combOp.
+
+        >>> seq = lambda acc, v: (acc[0] + v, acc[1] + 1)
+        >>> comb = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sc.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), seq, comb)
+        (10, 4)
+        >>> sc.parallelize([]).aggregate((0, 0), seq, comb)
+        (0, 0)
+        """
         vals = self.mapPartitions(_mp_fold(zeroValue, seqOp)).collect()
         return functools.reduce(_in_client(combOp), vals, zeroValue)
 
     def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
+        """aggregate in a tree of depth levels (the result is the same).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeAggregate(0, add, add), rdd.treeAggregate(0, add, add, 1)
+        (-5, -5)
+        """
         return self.aggregate(zeroValue, seqOp, combOp)
 
     def sum(self):
+        """The sum of the elements.
+
+        >>> sc.parallelize([1.0, 2.0, 3.0]).sum(), sc.parallelize([]).sum()
+        (6.0, 0)
+        """
         return self.mapPartitions(_partial_sum).fold(0, operator.add)
 
     def max(self, key=None):
+        """The largest element (by key(element) when given).
+
+        >>> rdd = sc.parallelize([1.0, 5.0, 43.0, 10.0])
+        >>> rdd.max(), rdd.max(key=str)
+        (43.0, 5.0)
+        """
         return self.reduce(_pick(max, key))
 
     def min(self, key=None):
+        """The smallest element (by key(element) when given).
+
+        >>> rdd = sc.parallelize([2.0, 5.0, 43.0, 10.0])
+        >>> rdd.min(), rdd.min(key=str)
+        (2.0, 10.0)
+        """
         return self.reduce(_pick(min, key))
 
     def stats(self):
+        """A StatCounter of the elements, in one job.
+
+        >>> sc.parallelize([1, 2, 3]).stats()
+        (count: 3, mean: 2.0, stdev: 0.816496580927726, max: 3.0, min: 1.0)
+        """
         parts = self._partials(_stats_part)
         if not parts:
             raise ValueError("Can not reduce() empty RDD")
         return functools.reduce(StatCounter.mergeStats, parts)
 
     def mean(self):
+        """The mean of the elements.
+
+        >>> sc.parallelize([1, 2, 3]).mean()
+        2.0
+        """
         return self.stats().mean()
 
     def variance(self):
+        """The population variance of the elements (divided by n).
+
+        >>> sc.parallelize([1, 2, 3]).variance()
+        0.6666666666666666
+        """
         return self.stats().variance()
 
     def stdev(self):
+        """The population standard deviation of the elements.
+
+        >>> sc.parallelize([1, 2, 3]).stdev()
+        0.816496580927726
+        """
         return self.stats().stdev()
 
     def sampleStdev(self):
+        """The sample standard deviation (divided by n - 1).
+
+        >>> sc.parallelize([1, 2, 3]).sampleStdev()
+        1.0
+        """
         return self.stats().sampleStdev()
 
     def sampleVariance(self):
+        """The sample variance (divided by n - 1).
+
+        >>> sc.parallelize([1, 2, 3]).sampleVariance()
+        1.0
+        """
         return self.stats().sampleVariance()
 
     def histogram(self, buckets):
@@ -895,12 +1305,28 @@ class RDD(MoreRDD):
         return self.mapPartitions(part).collect()
 
     def top(self, num, key=None):
+        """The num largest elements (by key(element) when given), largest first.
+
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(1)
+        [12]
+        >>> sc.parallelize([10, 4, 2, 12, 3], 2).top(2)
+        [12, 10]
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
+        [4, 3, 2]
+        """
         parts = self._partials(_nlargest(num, key))
         if not parts:
             raise ValueError("Can not reduce() empty RDD")
         return heapq.nlargest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeOrdered(self, num, key=None):
+        """The num smallest elements (by key(element) when given), smallest first.
+
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7], 2).takeOrdered(6)
+        [1, 2, 3, 4, 5, 6]
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7], 2).takeOrdered(6, key=lambda x: -x)
+        [10, 9, 7, 6, 5, 4]
+        """
         if num < 0:
             raise ValueError("top N cannot be negative.")
         if num == 0:
@@ -947,9 +1373,19 @@ class RDD(MoreRDD):
         return samples[0:num]
 
     def countByKey(self):
+        """The number of pairs of each key, as a dict.
+
+        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
+        [('a', 2), ('b', 1)]
+        """
         return self.map(operator.itemgetter(0)).countByValue()
 
     def countByValue(self):
+        """The number of times each element occurs, as a dict.
+
+        >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
+        [(1, 2), (2, 3)]
+        """
         total = defaultdict(int)
         parts = self._partials(_count_values)
         if not parts:
@@ -960,21 +1396,56 @@ class RDD(MoreRDD):
         return total
 
     def collectAsMap(self):
+        """The pairs as a dict (a later pair of a key wins).
+
+        >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
+        >>> m[1], m[3]
+        (2, 4)
+        """
         return dict(self.collect())
 
     def lookup(self, key):
+        """The values of key, as a list.
+
+        >>> rdd = sc.parallelize([(i, i * i) for i in range(100)], 4)
+        >>> rdd.lookup(7), rdd.lookup(1000)
+        ([49], [])
+        """
         return self.filter(_key_is(key)).values().collect()
 
     def foreach(self, f):
+        """Runs f on every element on the executors (for its effects; returns None).
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        10
+        """
         self.mapPartitions(_foreach(f)).count()
 
     def foreachPartition(self, f):
+        """Runs f on the iterator of every partition on the executors.
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4], 2).foreachPartition(lambda it: acc.add(len(list(it))))
+        >>> acc.value
+        4
+        """
         self.mapPartitions(_foreach_partition(f)).count()
 
     def saveAsTextFile(self, path, compressionCodecClass=None):
         """One part per partition, DIR/part-NNNNN, then DIR/_SUCCESS; with
         compressionCodecClass="org.apache.hadoop.io.compress.GzipCodec" the
-        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back."""
+        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "out")
+        >>> sc.parallelize(["a", "b", 3], 2).saveAsTextFile(path)
+        >>> sorted(f for f in os.listdir(path) if not f.startswith("."))
+        ['_SUCCESS', 'part-00000', 'part-00001']
+        >>> sc.textFile(path).collect()
+        ['a', 'b', '3']
+        """
         codec = None
         if compressionCodecClass is not None:
             codec = _CODECS.get(compressionCodecClass)
@@ -984,7 +1455,14 @@ class RDD(MoreRDD):
         self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path), codec)
 
     def saveAsPickleFile(self, path, batchSize=10):
-        """kiln's own layout: text parts of base64-encoded pickled batches."""
+        """kiln's own layout: text parts of base64-encoded pickled batches.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "pickled")
+        >>> sc.parallelize([1, "two", (3, 4.0)], 2).saveAsPickleFile(path)
+        >>> sorted(sc.pickleFile(path).collect(), key=str)
+        [(3, 4.0), 1, 'two']
+        """
         self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
 
 
@@ -1021,6 +1499,14 @@ class RDDBarrier:
 
 
 def _pickle_file(ctx, name, minPartitions=None):
+    """The RDD of the objects saveAsPickleFile wrote to name.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "nums")
+    >>> sc.parallelize(range(5), 2).saveAsPickleFile(path)
+    >>> sorted(sc.pickleFile(path, 3).collect())
+    [0, 1, 2, 3, 4]
+    """
     return ctx.textFile(name, minPartitions).flatMap(_from_pickled_lines)
 
 

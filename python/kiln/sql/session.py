@@ -160,6 +160,13 @@ def _install():
     from ..rdd import RDD
 
     def toDF(self, schema=None, sampleRatio=None):
+        """This RDD of tuples or Rows as a DataFrame (column names from
+        schema, a list of names or a StructType; types inferred).
+
+        >>> df = sc.parallelize([(1, "a"), (2, "b")]).toDF(["n", "s"])
+        >>> df.columns, df.collect()[1]
+        (['n', 's'], Row(n=2, s='b'))
+        """
         s = SparkSession._active
         if s is None or s._sc is not self.ctx:
             s = SparkSession(self.ctx)
