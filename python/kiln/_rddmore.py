@@ -10,6 +10,8 @@ functions only: no RDD or Context is captured.
 import random
 
 from . import _hll, _lineage
+from ._pipeline import (_count_float, _ident, _is_default_hash, _key_by, _merge_dicts, _range_sampler,
+                        _reduce_locally, _sort_partition, _stratified)
 from .storagelevel import StorageLevel
 
 
@@ -28,89 +30,6 @@ class BoundedFloat(float):
         obj.low = low
         obj.high = high
         return obj
-
-
-# ---- shipped helpers ---------------------------------------------------
-
-def _key_by(f):
-    def g(x):
-        return (f(x), x)
-    return g
-
-
-def _range_sampler(lb, ub, seed):
-    """The elements whose draw lands in [lb, ub): every split of one
-    randomSplit draws the same numbers, so the splits are disjoint and
-    cover the dataset."""
-    def stage(split, it):
-        rng = random.Random(seed ^ split)
-        for x in it:
-            r = rng.random()
-            if lb <= r < ub:
-                yield x
-    return stage
-
-
-def _poisson(rng, mean):
-    """A Poisson(mean) draw (Knuth's method; fractions are small)."""
-    import math
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
-def _stratified(with_replacement, fractions, seed):
-    def stage(split, it):
-        rng = random.Random(seed ^ (split * 0x9E3779B1))
-        for kv in it:
-            f = fractions[kv[0]]
-            if with_replacement:
-                for _ in range(_poisson(rng, f)):
-                    yield kv
-            elif rng.random() < f:
-                yield kv
-    return stage
-
-
-def _reduce_locally(func):
-    def stage(it):
-        d = {}
-        for k, v in it:
-            d[k] = func(d[k], v) if k in d else v
-        yield d
-    return stage
-
-
-def _sort_partition(ascending, keyfunc):
-    def stage(it):
-        return iter(sorted(it, key=lambda kv: keyfunc(kv[0]), reverse=not ascending))
-    return stage
-
-
-def _ident(x):
-    return x
-
-
-def _count_float(it):
-    n = 0
-    for _ in it:
-        n += 1
-    yield float(n)
-
-
-def _merge_dicts(func):
-    def merge(a, b):
-        for k, v in b.items():
-            a[k] = func(a[k], v) if k in a else v
-        return a
-    return merge
-
-
-def _is_default_hash(f):
-    return f is None or getattr(f, "__name__", "") == "portable_hash"
 
 
 def _needs_jvm(name, why, example_on="sc.parallelize([(1, 2)])"):

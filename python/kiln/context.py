@@ -6,11 +6,13 @@ import tempfile
 
 from . import _build, _kiln, _lineage, _stage
 from ._ctxmore import MoreContext, start_ms
+from ._pipeline import _from_pickled_lines, _list_input_files, _partitions, _range_parts, _read_whole
 from ._ship import Shipper
 from .accumulators import Accumulator, ParamAccumulator
 from .broadcast import Broadcast
 from .conf import SparkConf, resolve, warn_unused
 from .files import SparkFiles
+from .rdd import RDD
 
 
 def _parse_master(master):
@@ -225,10 +227,20 @@ class Context(MoreContext):
         >>> sc.textFile(path, use_unicode=False).first()
         b'first'
         """
-        from .rdd import RDD
         n = minPartitions or min(self.defaultParallelism, 2)
         return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT if use_unicode else
                        _stage.BYTES)
+
+    def pickleFile(self, name, minPartitions=None):
+        """The RDD of the objects saveAsPickleFile wrote to name.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "nums")
+        >>> sc.parallelize(range(5), 2).saveAsPickleFile(path)
+        >>> sorted(sc.pickleFile(path, 3).collect())
+        [0, 1, 2, 3, 4]
+        """
+        return self.textFile(name, minPartitions).flatMap(_from_pickled_lines)
 
     def parallelize(self, c, numSlices=None):
         """A local collection as an RDD of numSlices partitions (default:
@@ -239,7 +251,6 @@ class Context(MoreContext):
         >>> sc.parallelize(range(0, 6, 2), 5).glom().collect()
         [[], [0], [], [2], [4]]
         """
-        from .rdd import RDD
         n = numSlices or self.defaultParallelism
         if isinstance(c, range):
             return self._range(c, n)
@@ -259,7 +270,6 @@ class Context(MoreContext):
         return self._range(range(start, end, step), numSlices or self.defaultParallelism)
 
     def _range(self, r, n):
-        from .rdd import RDD, _partitions, _range_parts
         base = RDD._of(self, self._session.range(0, n, n), _stage.I64)
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
@@ -279,7 +289,6 @@ class Context(MoreContext):
         >>> sc.wholeTextFiles(d).keys().first().startswith("file:/")
         True
         """
-        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(True, use_unicode))
 
     def binaryFiles(self, path, minPartitions=None):
@@ -292,11 +301,9 @@ class Context(MoreContext):
         >>> [(os.path.basename(p), b) for p, b in sc.binaryFiles(d).collect()]
         [('x.bin', b'\\x00\\x01\\xff')]
         """
-        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(False, False))
 
     def _whole_files(self, path, minPartitions, read):
-        from ._engine_ops import _list_input_files
         files = _list_input_files(path)
         n = max(1, min(len(files), minPartitions or min(self.defaultParallelism, 2)))
         return self.parallelize(files, n).map(read)
@@ -310,7 +317,6 @@ class Context(MoreContext):
         >>> rdd.getNumPartitions(), rdd.count(), rdd.collect()
         (0, 0, [])
         """
-        from .rdd import RDD
         node = self._session.parallelize([], 1, _stage.VALUE)
         self._empty_nodes.add(node)
         return RDD._of(self, node, _stage.VALUE)

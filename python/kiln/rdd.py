@@ -13,7 +13,6 @@ The functions shipped are built by the module-level helpers below from
 the user's functions only: nothing here captures an RDD or a Context
 into a closure.
 """
-import copy
 import functools
 import heapq
 import math
@@ -21,313 +20,22 @@ import operator
 import os
 import random
 import sys
-from collections import defaultdict, deque
-from itertools import chain, count, islice
+from collections import defaultdict
+from itertools import chain
 
 from . import _buckets, _stage
-from ._engine_ops import (_append, _extend, _fraction_for_sample_size, _merge_combiners, _name_partitions, _one_list,
-                          _pipe_through, _read_checkpoint_part, portable_hash)
+from ._pipeline import (_append, _cogroup_lists, _combine_locally, _compose, _count_part, _count_values, _extend,
+                        _filter, _flat_map, _flat_map_values, _foreach, _foreach_partition, _fraction_for_sample_size,
+                        _glom, _ident1, _identity, _in_both, _in_client, _in_tagged_order,
+                        _key_by, _key_by_key, _key_is, _map, _map_values, _merge_combiners, _merge_groups,
+                        _merge_neighbours, _mp_fold, _mp_reduce, _name_partitions, _nlargest, _nsmallest, _one_list,
+                        _only_left, _outer, _pairs_with, _partial_sum, _partitions, _pick, _pipe_through,
+                        portable_hash, _read_checkpoint_part, _same_partition, _sample, _stats_part, _swap, _tag,
+                        _tag_positions, _to_pickled_lines, _unique_ids, _with_index, _with_true, _zero_then)  # noqa: F401 (portable_hash: pyspark.rdd's name)
 from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
 from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (pyspark.rdd's names)
 from .stats import StatCounter
 from .storagelevel import StorageLevel
-
-
-# ---- the functions that become stages (no RDD captured) ----------------
-
-def _compose(f, g):
-    def composed(split, it):
-        return g(split, f(split, it))
-    return composed
-
-
-def _identity(split, it):
-    return it
-
-
-# A StopIteration that a user function raises must fail the task, never
-# end the partition early as the end of the input would: the user's
-# functions run under the executor's user_map and user_filter (map() and
-# filter() in C that turn it into PySpark's error), or inside generators,
-# where PEP 479 makes it a RuntimeError that kiln._worker.run rewords.
-
-def _calls(f, it):
-    for x in it:
-        yield f(x)
-
-
-def _kept(f, it):
-    for x in it:
-        if f(x):
-            yield x
-
-
-def _user_map(f, it):
-    try:
-        from _kiln_exec import user_map  # in an executor
-    except ImportError:
-        return _calls(f, it)
-    return user_map(f, it)
-
-
-def _user_filter(f, it):
-    try:
-        from _kiln_exec import user_filter
-    except ImportError:
-        return _kept(f, it)
-    return user_filter(f, it)
-
-
-def _map(f):
-    def stage(split, it):
-        return _user_map(f, it)
-    return stage
-
-
-def _flat_map(f):
-    def stage(split, it):
-        return chain.from_iterable(_user_map(f, it))
-    return stage
-
-
-def _filter(f):
-    def stage(split, it):
-        return _user_filter(f, it)
-    return stage
-
-
-def _partitions(f):
-    def stage(split, it):
-        return f(it)
-    return stage
-
-
-def _map_values(f):
-    def stage(split, it):
-        return ((k, f(v)) for k, v in it)
-    return stage
-
-
-def _flat_map_values(f):
-    def stage(split, it):
-        return ((k, x) for k, v in it for x in f(v))
-    return stage
-
-
-def _range_parts(r, n):
-    start, step, length = r.start, r.step, len(r)
-
-    def part(i):
-        lo, hi = i * length // n, (i + 1) * length // n
-        return range(start + lo * step, start + hi * step, step)
-
-    def parts(it):  # chained in C: no generator frame per number
-        return chain.from_iterable(map(part, it))
-    return parts
-
-
-# Keys a map-side combine holds before it lets its partial combiners go on
-# to the shuffle (the reduce side merges them again, spilling in C), so a
-# partition with many distinct keys does not hold them all in Python.
-COMBINE_KEYS = 1 << 16
-
-
-def _combine_locally(create, merge_value):
-    """Map side of combineByKey: one combiner per key, at most COMBINE_KEYS
-    held at once."""
-    def stage(it):
-        d = {}
-        for k, v in it:
-            if k in d:
-                d[k] = merge_value(d[k], v)
-            else:
-                if len(d) >= COMBINE_KEYS:
-                    yield from d.items()
-                    d = {}
-                d[k] = create(v)
-        yield from d.items()
-    return stage
-
-
-def _merge_groups(merge):
-    def stage(it):
-        for k, cs in it:
-            yield k, functools.reduce(merge, cs)
-    return stage
-
-
-def _tag(i):
-    def f(v):
-        return (i, v)
-    return f
-
-
-def _cogroup_lists(n):
-    def f(tagged):
-        out = tuple([] for _ in range(n))
-        for i, v in tagged:
-            out[i].append(v)
-        return out
-    return f
-
-
-def _outer(kind):
-    def f(lists):
-        left, right = lists
-        if kind in ("right", "full") and not left:
-            left = [None]
-        if kind in ("left", "full") and not right:
-            right = [None]
-        return [(a, b) for a in left for b in right]
-    return f
-
-
-def _mp_fold(zero, op):
-    def stage(it):
-        acc = copy.deepcopy(zero)
-        for x in it:
-            acc = op(acc, x)
-        yield acc
-    return stage
-
-
-def _mp_reduce(f):
-    def stage(it):
-        it = iter(it)
-        for first in it:
-            yield functools.reduce(f, it, first)
-            return
-    return stage
-
-
-def _count_part(it):
-    n = count()
-    deque(zip(it, n), maxlen=0)  # consumed in C: no Python bytecode per record
-    yield next(n)
-
-
-def _count_values(it):
-    d = defaultdict(int)
-    for x in it:
-        d[x] += 1
-    yield dict(d)
-
-
-def _stats_part(it):
-    yield StatCounter(it)
-
-
-def _foreach(f):
-    def stage(it):
-        for x in it:
-            f(x)
-        return iter(())
-    return stage
-
-
-def _foreach_partition(f):
-    def stage(it):
-        f(it)
-        return iter(())
-    return stage
-
-
-def _nlargest(n, key):
-    def stage(it):
-        yield heapq.nlargest(n, it, key=key)
-    return stage
-
-
-def _nsmallest(n, key):
-    def stage(it):
-        yield heapq.nsmallest(n, it, key=key)
-    return stage
-
-
-def _glom(it):
-    yield list(it)
-
-
-def _sample(with_replacement, fraction, seed):
-    def stage(split, it):
-        rng = random.Random(seed ^ (split * 0x9E3779B1))
-        if with_replacement:
-            import math
-            for x in it:
-                # Poisson(fraction) copies of each element (Knuth)
-                limit, k, p = math.exp(-fraction), 0, 1.0
-                while True:
-                    p *= rng.random()
-                    if p <= limit:
-                        break
-                    k += 1
-                for _ in range(k):
-                    yield x
-        else:
-            for x in it:
-                if rng.random() < fraction:
-                    yield x
-    return stage
-
-
-def _with_index(offsets):
-    def stage(split, it):
-        for i, x in enumerate(it, offsets[split]):
-            yield x, i
-    return stage
-
-
-def _to_pickled_lines(batch):
-    import base64
-    import pickle
-
-    def stage(it):
-        it = iter(it)
-        while True:
-            b = list(islice(it, batch))
-            if not b:
-                return
-            yield base64.b64encode(pickle.dumps(b, protocol=5)).decode("ascii")
-    return stage
-
-
-def _from_pickled_lines(line):
-    import base64
-    import pickle
-    return pickle.loads(base64.b64decode(line))
-
-
-# ---- what coalesce and zipWithUniqueId ship -------------------------------
-
-def _same_partition(it):
-    return it
-
-
-def _tag_positions(split, it):
-    """Each element keyed by (its partition, its position there)."""
-    for i, v in enumerate(it):
-        yield (split, i), v
-
-
-def _merge_neighbours(have, n):
-    """The partitioner of coalesce: partition k of have goes to k * n // have,
-    so each of the n partitions takes a run of neighbours."""
-    def target(key):
-        return key[0] * n // have
-    return target
-
-
-def _in_tagged_order(it):
-    for _, v in sorted(it, key=lambda kv: kv[0]):
-        yield v
-
-
-def _unique_ids(n):
-    """PySpark's ids: the i-th element of partition k of n gets i * n + k."""
-    def ids(k, it):
-        for i, v in enumerate(it):
-            yield v, i * n + k
-    return ids
 
 
 # ---- the RDD -------------------------------------------------------------
@@ -1433,6 +1141,19 @@ class RDD(MoreRDD):
         """
         self.mapPartitions(_foreach_partition(f)).count()
 
+    def toDF(self, schema=None, sampleRatio=None):
+        """This RDD of tuples or Rows as a DataFrame (column names from
+        schema, a list of names or a StructType; types inferred). PySpark
+        adds it once a SparkSession exists; kiln has it always.
+
+        >>> df = sc.parallelize([(1, "a"), (2, "b")]).toDF(["n", "s"])
+        >>> df.columns, df.collect()[1]
+        (['n', 's'], Row(n=2, s='b'))
+        """
+        # kiln.sql imports this module, and loads sqlglot: imported on first use
+        from .sql.session import rdd_to_df
+        return rdd_to_df(self, schema, sampleRatio)
+
     def saveAsTextFile(self, path, compressionCodecClass=None):
         """One part per partition, DIR/part-NNNNN, then DIR/_SUCCESS; with
         compressionCodecClass="org.apache.hadoop.io.compress.GzipCodec" the
@@ -1496,97 +1217,3 @@ class RDDBarrier:
         out = self.rdd.mapPartitionsWithIndex(f, preservesPartitioning)
         out._barrier = True
         return out
-
-
-def _pickle_file(ctx, name, minPartitions=None):
-    """The RDD of the objects saveAsPickleFile wrote to name.
-
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "nums")
-    >>> sc.parallelize(range(5), 2).saveAsPickleFile(path)
-    >>> sorted(sc.pickleFile(path, 3).collect())
-    [0, 1, 2, 3, 4]
-    """
-    return ctx.textFile(name, minPartitions).flatMap(_from_pickled_lines)
-
-
-# ---- small shipped helpers -----------------------------------------------
-
-def _ident1(v):
-    return v
-
-
-def _with_true(x):
-    return (x, True)
-
-
-def _only_left(kv):
-    return bool(kv[1][0]) and not kv[1][1]
-
-
-def _in_both(kv):
-    return bool(kv[1][0]) and bool(kv[1][1])
-
-
-def _swap(xi):
-    return (xi[1], xi[0])
-
-
-def _key_by(f):
-    def g(x):
-        return (f(x), x)
-    return g
-
-
-def _key_by_key(keyfunc):
-    def g(kv):
-        return (keyfunc(kv[0]), kv)
-    return g
-
-
-def _key_is(key):
-    def g(kv):
-        return kv[0] == key
-    return g
-
-
-def _pairs_with(rows):
-    def g(a):
-        return [(a, b) for b in rows]
-    return g
-
-
-def _zero_then(zero, func):
-    def create(v):
-        return func(copy.deepcopy(zero), v)
-    return create
-
-
-def _in_client(f):
-    """f for the merges that run in the client: a StopIteration it raises
-    fails the action with the words a task uses, rather than escaping as
-    the end of some iteration of the caller's."""
-    def g(*args):
-        try:
-            return f(*args)
-        except StopIteration as e:
-            raise RuntimeError(_stage.STOP_ITERATION) from e
-    return g
-
-
-def _partial_sum(it):
-    yield sum(it)
-
-
-def _pick(which, key):
-    def f(a, b):
-        return which(a, b, key=key) if key else which(a, b)
-    return f
-
-
-def _install():
-    from .context import Context
-    Context.pickleFile = _pickle_file
-
-
-_install()

@@ -218,8 +218,8 @@ def test_accumulators_int_and_float(sc):
 
 
 def test_map_side_combine_is_bounded(sc, monkeypatch):
-    from kiln import rdd
-    monkeypatch.setattr(rdd, "COMBINE_KEYS", 7)  # pickled by value with the stage: flushes every 7 keys
+    from kiln import _pipeline
+    monkeypatch.setattr(_pipeline, "COMBINE_KEYS", 7)  # pickled by value with the stage: flushes every 7 keys
     pairs = [(i % 100, 1) for i in range(5000)]
     got = dict(sc.parallelize(pairs, 3).reduceByKey(lambda a, b: a + b).collect())
     assert got == {k: 50 for k in range(100)}
