@@ -15,33 +15,38 @@ into a closure.
 """
 import functools
 import heapq
-import math
 import operator
 import os
-import random
-import sys
 from collections import defaultdict
 from itertools import chain
 
-from . import _buckets, _stage
-from ._pipeline import (_append, _cogroup_lists, _combine_locally, _compose, _count_part, _count_values, _extend,
-                        _filter, _flat_map, _flat_map_values, _foreach, _foreach_partition, _fraction_for_sample_size,
-                        _glom, _ident1, _identity, _in_both, _in_client, _in_tagged_order,
-                        _key_by, _key_by_key, _key_is, _map, _map_values, _merge_combiners, _merge_groups,
-                        _merge_neighbours, _mp_fold, _mp_reduce, _name_partitions, _nlargest, _nsmallest, _one_list,
-                        _only_left, _outer, _pairs_with, _partial_sum, _partitions, _pick, _pipe_through,
-                        portable_hash, _read_checkpoint_part, _same_partition, _sample, _stats_part, _swap, _tag,
-                        _tag_positions, _to_pickled_lines, _unique_ids, _with_index, _with_true, _zero_then)  # noqa: F401 (portable_hash: pyspark.rdd's name)
-from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
-from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (pyspark.rdd's names)
-from .stats import StatCounter
+from . import _lineage, _stage
+from ._pipeline import (_compose, _count_part, _count_values, _filter, _flat_map, _flat_map_values, _foreach,
+                        _foreach_partition, _glom, _identity, _in_both, _in_client, _in_tagged_order, _key_by, _map,
+                        _map_values, _merge_neighbours, _mp_fold, _mp_reduce, _nlargest, _nsmallest, _pairs_with,
+                        _partitions, _pick, _pipe_through, _read_checkpoint_part, _same_partition,
+                        _swap, _tag_positions, _to_pickled_lines, _unique_ids, _with_index, _with_true)
+from ._pipeline import portable_hash  # noqa: F401 (pyspark.rdd's name)
+from ._stage import KEY, PAIR, TEXT, VALUE
+from ._nojvm import _HADOOP_OUT, _needs_jvm
+from ._numeric import BoundedFloat, NumericFunctions  # noqa: F401 (pyspark.rdd's name)
+from ._pairs import PairFunctions
+from ._sampling import SamplingFunctions
 from .storagelevel import StorageLevel
 
 
 # ---- the RDD -------------------------------------------------------------
 
-class RDD(MoreRDD):
-    """A dataset: lazy transformations, actions that run jobs."""
+class RDD(PairFunctions, NumericFunctions, SamplingFunctions):
+    """A dataset: lazy transformations, actions that run jobs. The
+    operations on (key, value) pairs, on numbers and the sampling ones
+    come from the mixins of _pairs.py, _numeric.py and _sampling.py."""
+
+    saveAsHadoopFile = _needs_jvm("saveAsHadoopFile", _HADOOP_OUT)
+    saveAsHadoopDataset = _needs_jvm("saveAsHadoopDataset", _HADOOP_OUT)
+    saveAsNewAPIHadoopFile = _needs_jvm("saveAsNewAPIHadoopFile", _HADOOP_OUT)
+    saveAsNewAPIHadoopDataset = _needs_jvm("saveAsNewAPIHadoopDataset", _HADOOP_OUT)
+    saveAsSequenceFile = _needs_jvm("saveAsSequenceFile", _HADOOP_OUT)
 
     def __init__(self, ctx, base, fmt, func=None, name=None):
         self.ctx = ctx
@@ -183,6 +188,74 @@ class RDD(MoreRDD):
         False
         """
         return self._cached
+
+    @property
+    def context(self):
+        """The SparkContext this RDD was made on.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.context is sc
+        True
+        """
+        return self.ctx
+
+    def name(self):
+        """The name given with setName, or None.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.name() is None
+        True
+        >>> rdd.setName("numbers").name()
+        'numbers'
+        """
+        return getattr(self, "_user_name", None)
+
+    def setName(self, name):
+        """Names this RDD (shown by toDebugString); returns it.
+
+        >>> sc.parallelize([1]).setName("one").toDebugString().startswith(b"one: (")
+        True
+        """
+        self._user_name = name
+        return self
+
+    def getStorageLevel(self):
+        """How this RDD is persisted (StorageLevel.NONE when it is not).
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.getStorageLevel()
+        StorageLevel(False, False, False, False, 1)
+        >>> print(rdd.persist(StorageLevel.MEMORY_AND_DISK_2).getStorageLevel())
+        Disk Memory Serialized 2x Replicated
+        """
+        if not self._cached:
+            return StorageLevel.NONE
+        return getattr(self, "_level", None) or StorageLevel.MEMORY_ONLY
+
+    def toDebugString(self):
+        """This RDD's lineage as kiln will run it, as bytes: one line per
+        engine node, stages cut where a shuffle is (" +-"), each stage
+        headed by its partition count.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 2)], 2).reduceByKey(lambda a, b: a + b)
+        >>> print(rdd.toDebugString().decode())  # doctest: +ELLIPSIS
+        (2) mapPartitions(stage) [pipeline] []
+         |  groupByKey [...] (shuffle) []
+         +-(2) mapPartitions(stage) [...] []
+            |  parallelize [...] []
+        """
+        rec = self.ctx._session
+        if not isinstance(rec, _lineage.Recorder):
+            raise RuntimeError("this Context records no lineage")
+        level = str(self.getStorageLevel()) if self._cached else ""
+        if self._cached and self._nodes:
+            node, pending = next(iter(self._nodes.values())), None
+        else:
+            node, pending = self._base, (self._name if self._func is not None else None)
+        text = _lineage.debug_string(rec, node, pending, level)
+        if self.name():
+            text = "%s: %s" % (self.name(), text)
+        return text.encode("utf-8")
 
     # ---- checkpoints ----------------------------------------------------
 
@@ -396,20 +469,6 @@ class RDD(MoreRDD):
         """
         return self.mapPartitions(_pipe_through(command, dict(env or {}), bool(checkCode)))
 
-    def sample(self, withReplacement, fraction, seed=None):
-        """A sampled subset: each element kept with probability fraction (without
-        replacement), or taken a Poisson(fraction) number of times (with
-        replacement); the same seed draws the same sample.
-
-        >>> s = sc.parallelize(range(1000), 4).sample(False, 0.5, 7)
-        >>> s.collect() == s.collect(), set(s.collect()) <= set(range(1000)), 350 < s.count() < 650
-        (True, True, True)
-        """
-        if fraction < 0:
-            raise ValueError("fraction must be >= 0")
-        seed = random.randrange(1 << 31) if seed is None else seed
-        return self._pipe(_sample(withReplacement, fraction, seed), "sample")
-
     def union(self, other):
         """The elements of this RDD, then those of other.
 
@@ -425,173 +484,6 @@ class RDD(MoreRDD):
         return self.union(other)
 
     # ---- wide transformations -------------------------------------------
-
-    def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
-        """Merges the values of each key with func (associative and commutative),
-        combining on the map side before the shuffle.
-
-        >>> from operator import add
-        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).reduceByKey(add).collect())
-        [('a', 2), ('b', 1)]
-        """
-        if partitionFunc is not None:  # the user's partitioning: partitionBy, then merge per partition
-            return self.combineByKey(_ident1, func, func, numPartitions, partitionFunc)
-        if func is operator.add:  # in C on the encoded values, ints and floats without Python
-            node = self.ctx._session.reduce_add(self._keyed("reduceByKey"), self._parts(numPartitions))
-            return RDD._of(self.ctx, node, PAIR)
-        return self.combineByKey(_ident1, func, func, numPartitions)
-
-    def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
-        """Turns each key's values into one combined value: createCombiner makes
-        one from a value, mergeValue adds a value, mergeCombiners merges two.
-
-        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)], 2)
-        >>> combined = rdd.combineByKey(lambda v: [v], lambda c, v: c + [v], lambda c, d: c + d)
-        >>> sorted((k, sorted(c)) for k, c in combined.collect())
-        [('a', [1, 2]), ('b', [1])]
-        """
-        local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
-        if partitionFunc is not None:  # records go where partitionFunc says (partitionBy), merged there
-            n = self._parts(numPartitions) or self.getNumPartitions()
-            return local.partitionBy(n, partitionFunc).mapPartitions(_merge_combiners(mergeCombiners))
-        grouped = self.ctx._session.group_by_key(local._keyed("combineByKey"), self._parts(numPartitions))
-        return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
-
-    def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None, partitionFunc=None):
-        """Folds each key's values into zeroValue with seqFunc within a partition,
-        and merges the partitions' results with combFunc.
-
-        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 2)], 2)
-        >>> seq = lambda acc, v: (acc[0] + v, acc[1] + 1)
-        >>> comb = lambda a, b: (a[0] + b[0], a[1] + b[1])
-        >>> sorted(rdd.aggregateByKey((0, 0), seq, comb).collect())
-        [('a', (3, 2)), ('b', (1, 1))]
-        """
-        return self.combineByKey(_zero_then(zeroValue, seqFunc), seqFunc, combFunc, numPartitions, partitionFunc)
-
-    def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=None):
-        """Merges the values of each key with func, starting from zeroValue.
-
-        >>> from operator import add
-        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).foldByKey(0, add).collect())
-        [('a', 2), ('b', 1)]
-        """
-        return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
-
-    def groupByKey(self, numPartitions=None, partitionFunc=None):
-        """The values of each key as one iterable.
-
-        >>> rdd = sc.parallelize([("a", 1), ("b", 1), ("a", 1)])
-        >>> sorted(rdd.groupByKey().mapValues(len).collect())
-        [('a', 2), ('b', 1)]
-        >>> sorted(rdd.groupByKey().mapValues(list).collect())
-        [('a', [1, 1]), ('b', [1])]
-        """
-        if partitionFunc is not None:
-            return self.combineByKey(_one_list, _append, _extend, numPartitions, partitionFunc)
-        node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, GROUP)
-
-    def partitionBy(self, numPartitions, partitionFunc=None):
-        """Pairs moved to partition partitionFunc(key) % numPartitions: the
-        function runs in the executors and the engine's shuffle sends each
-        record where it names. The default, portable_hash, puts equal keys
-        together.
-
-        >>> pairs = sc.parallelize([(1, "a"), (2, "b"), (3, "c"), (4, "d")], 2)
-        >>> sorted(map(sorted, pairs.partitionBy(2, lambda k: k % 2).glom().collect()))
-        [[(1, 'a'), (3, 'c')], [(2, 'b'), (4, 'd')]]
-        >>> [len(p) for p in pairs.partitionBy(3, lambda k: 0).glom().collect()]
-        [4, 0, 0]
-        """
-        if partitionFunc is None:
-            partitionFunc = portable_hash
-        n = int(numPartitions)
-        if n <= 0:
-            raise ValueError("Number of partitions must be positive.")
-        named = self.mapPartitions(_name_partitions(partitionFunc, n))
-        node = self.ctx._session.partition_by(named._node(_stage.PART, "partitionBy"), n)
-        return RDD._of(self.ctx, node, PAIR)
-
-    def join(self, other, numPartitions=None):
-        """The inner join: (k, (v, w)) for every v of k here and w of k in other.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2), ("a", 3)])
-        >>> sorted(x.join(y).collect())
-        [('a', (1, 2)), ('a', (1, 3))]
-        """
-        node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, JOIN)
-
-    def cogroup(self, other, numPartitions=None):
-        """(k, (values here, values in other)) for every key of either.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2)])
-        >>> [(k, tuple(map(list, v))) for k, v in sorted(x.cogroup(y).collect())]
-        [('a', ([1], [2])), ('b', ([4], []))]
-        """
-        return self._cogroup([other], numPartitions)
-
-    def groupWith(self, other, *others):
-        """cogroup of this RDD with any number of others.
-
-        >>> w = sc.parallelize([("a", 5), ("b", 6)])
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2)])
-        >>> z = sc.parallelize([("b", 42)])
-        >>> [(k, tuple(map(list, v))) for k, v in sorted(w.groupWith(x, y, z).collect())]
-        [('a', ([5], [1], [2], [])), ('b', ([6], [4], [], [42]))]
-        """
-        return self._cogroup([other] + list(others), None)
-
-    def _cogroup(self, others, numPartitions):
-        rdds = [self] + others
-        tagged = rdds[0].mapValues(_tag(0))
-        for i, r in enumerate(rdds[1:], 1):
-            tagged = tagged.union(r.mapValues(_tag(i)))
-        return tagged.groupByKey(numPartitions).mapValues(_cogroup_lists(len(rdds)))
-
-    def leftOuterJoin(self, other, numPartitions=None):
-        """As join, and (k, (v, None)) for a key not in other.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2)])
-        >>> sorted(x.leftOuterJoin(y).collect())
-        [('a', (1, 2)), ('b', (4, None))]
-        """
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("left"))
-
-    def rightOuterJoin(self, other, numPartitions=None):
-        """As join, and (k, (None, w)) for a key of other not here.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2)])
-        >>> sorted(y.rightOuterJoin(x).collect())
-        [('a', (2, 1)), ('b', (None, 4))]
-        """
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("right"))
-
-    def fullOuterJoin(self, other, numPartitions=None):
-        """As join, with None on the side a key is missing from.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4)])
-        >>> y = sc.parallelize([("a", 2), ("c", 8)])
-        >>> sorted(x.fullOuterJoin(y).collect())
-        [('a', (1, 2)), ('b', (4, None)), ('c', (None, 8))]
-        """
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("full"))
-
-    def subtractByKey(self, other, numPartitions=None):
-        """The pairs whose key is not in other.
-
-        >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 2)])
-        >>> y = sc.parallelize([("a", 3), ("c", None)])
-        >>> sorted(x.subtractByKey(y).collect())
-        [('b', 4), ('b', 5)]
-        """
-        return self.cogroup(other, numPartitions).filter(_only_left).flatMapValues(operator.itemgetter(0))
 
     def subtract(self, other, numPartitions=None):
         """The elements not in other.
@@ -621,22 +513,6 @@ class RDD(MoreRDD):
         """
         node = self.ctx._session.distinct(self._node(KEY), self._parts(numPartitions))
         return RDD._of(self.ctx, node, KEY)
-
-    def sortByKey(self, ascending=True, numPartitions=None, keyfunc=None):
-        """The pairs sorted by key (keyfunc(key) when given) across partitions.
-
-        >>> tmp = [("a", 1), ("b", 2), ("1", 3), ("d", 4), ("2", 5)]
-        >>> sc.parallelize(tmp).sortByKey().first()
-        ('1', 3)
-        >>> sc.parallelize(tmp).sortByKey(True, 2).collect()
-        [('1', 3), ('2', 5), ('a', 1), ('b', 2), ('d', 4)]
-        >>> sc.parallelize([("B", 1), ("a", 2), ("C", 3)]).sortByKey(False, keyfunc=str.lower).collect()
-        [('C', 3), ('B', 1), ('a', 2)]
-        """
-        if keyfunc is not None:
-            return self.map(_key_by_key(keyfunc)).sortByKey(ascending, numPartitions).values()
-        node = self.ctx._session.sort_by_key(self._keyed("sortByKey"), bool(ascending), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, PAIR)
 
     def sortBy(self, keyfunc, ascending=True, numPartitions=None):
         """The elements sorted by keyfunc(element).
@@ -897,14 +773,6 @@ class RDD(MoreRDD):
         """
         return self.aggregate(zeroValue, seqOp, combOp)
 
-    def sum(self):
-        """The sum of the elements.
-
-        >>> sc.parallelize([1.0, 2.0, 3.0]).sum(), sc.parallelize([]).sum()
-        (6.0, 0)
-        """
-        return self.mapPartitions(_partial_sum).fold(0, operator.add)
-
     def max(self, key=None):
         """The largest element (by key(element) when given).
 
@@ -922,95 +790,6 @@ class RDD(MoreRDD):
         (2.0, 10.0)
         """
         return self.reduce(_pick(min, key))
-
-    def stats(self):
-        """A StatCounter of the elements, in one job.
-
-        >>> sc.parallelize([1, 2, 3]).stats()
-        (count: 3, mean: 2.0, stdev: 0.816496580927726, max: 3.0, min: 1.0)
-        """
-        parts = self._partials(_stats_part)
-        if not parts:
-            raise ValueError("Can not reduce() empty RDD")
-        return functools.reduce(StatCounter.mergeStats, parts)
-
-    def mean(self):
-        """The mean of the elements.
-
-        >>> sc.parallelize([1, 2, 3]).mean()
-        2.0
-        """
-        return self.stats().mean()
-
-    def variance(self):
-        """The population variance of the elements (divided by n).
-
-        >>> sc.parallelize([1, 2, 3]).variance()
-        0.6666666666666666
-        """
-        return self.stats().variance()
-
-    def stdev(self):
-        """The population standard deviation of the elements.
-
-        >>> sc.parallelize([1, 2, 3]).stdev()
-        0.816496580927726
-        """
-        return self.stats().stdev()
-
-    def sampleStdev(self):
-        """The sample standard deviation (divided by n - 1).
-
-        >>> sc.parallelize([1, 2, 3]).sampleStdev()
-        1.0
-        """
-        return self.stats().sampleStdev()
-
-    def sampleVariance(self):
-        """The sample variance (divided by n - 1).
-
-        >>> sc.parallelize([1, 2, 3]).sampleVariance()
-        1.0
-        """
-        return self.stats().sampleVariance()
-
-    def histogram(self, buckets):
-        """Counts in buckets: an int n makes n even buckets between the
-        minimum and the maximum, a sorted list or tuple gives the bounds;
-        each bucket is [lo, hi) but the last, [lo, hi]; None and NaN are
-        not counted.
-
-        >>> sc.parallelize(range(51)).histogram(2)
-        ([0, 25, 50], [25, 26])
-        >>> sc.parallelize(["ab", "ac", "b", "bd", "ef"]).histogram(("a", "b", "c"))
-        (('a', 'b', 'c'), [2, 2])
-        """
-        if isinstance(buckets, int):
-            if buckets < 1:
-                raise ValueError("number of buckets must be >= 1")
-            ranges = self._partials(_buckets.min_max_part)
-            if not ranges:
-                raise ValueError("Can not reduce() empty RDD")
-            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-            if lo == hi or buckets == 1:
-                return [lo, hi], [self.filter(_buckets.comparable).count()]
-            buckets, inc = _buckets.even_buckets(lo, hi, buckets)
-        elif isinstance(buckets, (list, tuple)):
-            inc = _buckets.given_buckets(buckets)
-            lo, hi = buckets[0], buckets[-1]
-        else:
-            raise TypeError("buckets should be a list or tuple or number(int or long)")
-        parts = self._partials(_buckets.histogram_part(list(buckets), lo, hi, inc))
-        if not parts:
-            raise ValueError("Can not reduce() empty RDD")
-        return buckets, [sum(c) for c in zip(*parts)]
-
-    def _partials(self, part):
-        """part(iterator) of every partition, collected (none of an RDD of
-        no partitions, where PySpark's reduce of them raises)."""
-        if self.getNumPartitions() == 0:
-            return []
-        return self.mapPartitions(part).collect()
 
     def top(self, num, key=None):
         """The num largest elements (by key(element) when given), largest first.
@@ -1042,52 +821,6 @@ class RDD(MoreRDD):
         parts = self._partials(_nsmallest(num, key))
         return heapq.nsmallest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
-    def takeSample(self, withReplacement, num, seed=None):
-        """A fixed-size sample: counts, then samples on the executors with
-        a fraction that makes num elements very likely (PySpark's), again
-        with a new seed while short, and shuffles what came back.
-
-        >>> rdd = sc.parallelize(range(0, 10))
-        >>> len(rdd.takeSample(True, 20, 1))
-        20
-        >>> len(rdd.takeSample(False, 5, 2))
-        5
-        >>> len(rdd.takeSample(False, 15, 3))
-        10
-        """
-        num_stdev = 10.0
-        max_size = sys.maxsize - int(num_stdev * math.sqrt(sys.maxsize))
-        if num < 0:
-            raise ValueError("Sample size cannot be negative.")
-        if num > max_size:
-            raise ValueError("Sample size cannot be greater than %d." % max_size)
-        if num == 0 or self.getNumPartitions() == 0:
-            return []
-        initial = self.count()
-        if initial == 0:
-            return []
-        rng = random.Random(seed)
-        if not withReplacement and num >= initial:
-            samples = self.collect()
-            rng.shuffle(samples)
-            return samples
-        fraction = _fraction_for_sample_size(num, initial, withReplacement)
-        seed = rng.randint(0, sys.maxsize) if seed is None else seed
-        samples = self.sample(withReplacement, fraction, seed).collect()
-        while len(samples) < num:  # short: rare, by the fraction's margin
-            seed = rng.randint(0, sys.maxsize)
-            samples = self.sample(withReplacement, fraction, seed).collect()
-        rng.shuffle(samples)
-        return samples[0:num]
-
-    def countByKey(self):
-        """The number of pairs of each key, as a dict.
-
-        >>> sorted(sc.parallelize([("a", 1), ("b", 1), ("a", 1)]).countByKey().items())
-        [('a', 2), ('b', 1)]
-        """
-        return self.map(operator.itemgetter(0)).countByValue()
-
     def countByValue(self):
         """The number of times each element occurs, as a dict.
 
@@ -1102,24 +835,6 @@ class RDD(MoreRDD):
             for k, v in d.items():
                 total[k] += v
         return total
-
-    def collectAsMap(self):
-        """The pairs as a dict (a later pair of a key wins).
-
-        >>> m = sc.parallelize([(1, 2), (3, 4)]).collectAsMap()
-        >>> m[1], m[3]
-        (2, 4)
-        """
-        return dict(self.collect())
-
-    def lookup(self, key):
-        """The values of key, as a list.
-
-        >>> rdd = sc.parallelize([(i, i * i) for i in range(100)], 4)
-        >>> rdd.lookup(7), rdd.lookup(1000)
-        ([49], [])
-        """
-        return self.filter(_key_is(key)).values().collect()
 
     def foreach(self, f):
         """Runs f on every element on the executors (for its effects; returns None).
