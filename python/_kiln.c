@@ -71,9 +71,10 @@ static int session_init(PyObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     kiln_ctx *ctx;
-    Py_BEGIN_ALLOW_THREADS ctx =
-        client_ctx_new(master, &secret, app_name, NULL, NULL, cv, (size_t)nconf, err, sizeof err);
-    Py_END_ALLOW_THREADS auth_secret_release(&secret);
+    Py_BEGIN_ALLOW_THREADS
+    ctx = client_ctx_new(master, &secret, app_name, NULL, NULL, cv, (size_t)nconf, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    auth_secret_release(&secret);
     PyMem_Free(cv);
     if (!ctx) {
         PyErr_SetString(KilnError, err);
@@ -316,9 +317,13 @@ static PyObject *decode_recs(kiln_recs *recs, int fmt)
 
 /* ---- running a job so that signals interrupt it ---------------------- */
 
+/* What a job_call runs: collect and take fill recs, count and save_text
+ * only result. */
+enum job_kind { JOB_COLLECT, JOB_TAKE, JOB_COUNT, JOB_SAVE_TEXT };
+
 typedef struct job_call {
     kiln_rdd *rdd;
-    int kind; /* 0 collect, 1 take, 2 count, 3 save_text */
+    enum job_kind kind;
     size_t limit;
     const uint32_t *parts; /* collect and take: the result partitions to run (NULL: all) */
     size_t nparts;
@@ -336,15 +341,16 @@ static void *job_thread(void *arg)
     job_call *jc = arg;
     int64_t r;
     switch (jc->kind) {
-    case 0:
+    case JOB_COLLECT:
         r = client_collect_parts(jc->rdd, SIZE_MAX, jc->parts, jc->nparts, &jc->recs);
         break;
-    case 1:
+    case JOB_TAKE:
         r = client_collect_parts(jc->rdd, jc->limit, jc->parts, jc->nparts, &jc->recs);
         break;
-    case 2:
+    case JOB_COUNT:
         r = kiln_count(jc->rdd);
         break;
+    case JOB_SAVE_TEXT:
     default:
         r = client_save_text(jc->rdd, jc->dir, jc->codec);
     }
@@ -370,7 +376,8 @@ static int run_job(session *s, job_call *jc)
     } else {
         for (;;) {
             int done;
-            Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&jc->mu);
+            Py_BEGIN_ALLOW_THREADS
+            pthread_mutex_lock(&jc->mu);
             if (!jc->done) {
                 struct timespec t;
                 clock_gettime(CLOCK_REALTIME, &t);
@@ -383,18 +390,22 @@ static int run_job(session *s, job_call *jc)
             }
             done = jc->done;
             pthread_mutex_unlock(&jc->mu);
-            Py_END_ALLOW_THREADS if (done) break;
+            Py_END_ALLOW_THREADS
+            if (done) break;
             if (PyErr_CheckSignals() < 0) {
                 shutdown(s->ctx->fd, SHUT_RDWR); /* the job's reads and writes fail at once */
-                Py_BEGIN_ALLOW_THREADS pthread_join(th, NULL);
-                Py_END_ALLOW_THREADS s->ctx->dead = 1;
-                if (jc->result >= 0 && (jc->kind == 0 || jc->kind == 1)) kiln_recs_free(&jc->recs);
+                Py_BEGIN_ALLOW_THREADS
+                pthread_join(th, NULL);
+                Py_END_ALLOW_THREADS
+                s->ctx->dead = 1;
+                if (jc->result >= 0 && (jc->kind == JOB_COLLECT || jc->kind == JOB_TAKE)) kiln_recs_free(&jc->recs);
                 pthread_mutex_destroy(&jc->mu);
                 pthread_cond_destroy(&jc->cv);
                 return -1;
             }
         }
-        Py_BEGIN_ALLOW_THREADS pthread_join(th, NULL);
+        Py_BEGIN_ALLOW_THREADS
+        pthread_join(th, NULL);
         Py_END_ALLOW_THREADS
     }
     pthread_mutex_destroy(&jc->mu);
@@ -448,7 +459,10 @@ static PyObject *s_collect(PyObject *self, PyObject *args)
     uint32_t *pv = NULL;
     size_t np = 0;
     if (parts != Py_None && parts_of(parts, &pv, &np) < 0) return NULL;
-    job_call jc = {.rdd = p, .kind = limit < 0 ? 0 : 1, .limit = (size_t)(limit < 0 ? 0 : limit), .parts = pv,
+    job_call jc = {.rdd = p,
+                   .kind = limit < 0 ? JOB_COLLECT : JOB_TAKE,
+                   .limit = (size_t)(limit < 0 ? 0 : limit),
+                   .parts = pv,
                    .nparts = np};
     int rc = run_job(s, &jc);
     PyMem_Free(pv);
@@ -466,7 +480,7 @@ static PyObject *s_count(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "l", &id)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    job_call jc = {.rdd = p, .kind = 2};
+    job_call jc = {.rdd = p, .kind = JOB_COUNT};
     if (run_job(s, &jc) < 0) return NULL;
     if (jc.result < 0) return ctx_error(s->ctx);
     return PyLong_FromLongLong(jc.result);
@@ -480,7 +494,7 @@ static PyObject *s_save_text(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "ls|z", &id, &dir, &codec)) return NULL;
     kiln_rdd *p = node(s, id);
     if (!p) return NULL;
-    job_call jc = {.rdd = p, .kind = 3, .dir = dir, .codec = codec};
+    job_call jc = {.rdd = p, .kind = JOB_SAVE_TEXT, .dir = dir, .codec = codec};
     if (run_job(s, &jc) < 0) return NULL;
     if (jc.result < 0) return ctx_error(s->ctx);
     Py_RETURN_NONE;
@@ -495,8 +509,10 @@ static PyObject *s_broadcast(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*", &data) || !live(s)) return NULL;
     s->ctx->err[0] = 0;
     kiln_bcast b;
-    Py_BEGIN_ALLOW_THREADS b = kiln_broadcast(s->ctx, data.buf, (size_t)data.len);
-    Py_END_ALLOW_THREADS PyBuffer_Release(&data);
+    Py_BEGIN_ALLOW_THREADS
+    b = kiln_broadcast(s->ctx, data.buf, (size_t)data.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
     if (s->ctx->err[0]) return ctx_error(s->ctx);
     char hex[HASH_HEX_LEN + 1];
     hash_to_hex(b.id, hex);
@@ -600,8 +616,10 @@ static PyObject *s_cancel_jobs(PyObject *self, PyObject *args)
     cj.reason = (char *)reason;
     MSG_BODY(req, cancel_jobs, CANCEL_JOBS, &cj);
     Kiln__Envelope *m;
-    Py_BEGIN_ALLOW_THREADS m = client_query(s->master, &secret, &req, err, sizeof err);
-    Py_END_ALLOW_THREADS auth_secret_release(&secret);
+    Py_BEGIN_ALLOW_THREADS
+    m = client_query(s->master, &secret, &req, err, sizeof err);
+    Py_END_ALLOW_THREADS
+    auth_secret_release(&secret);
     PyMem_Free(jv);
     if (!m) {
         PyErr_SetString(KilnError, err);
@@ -742,8 +760,9 @@ static int local_init(PyObject *self, PyObject *args, PyObject *kw)
     l->running = 0;
     char err[2048];
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = local_start(&l->lc, bindir, slots, secret_file, err, sizeof err);
-    Py_END_ALLOW_THREADS;
+    Py_BEGIN_ALLOW_THREADS
+    rc = local_start(&l->lc, bindir, slots, secret_file, err, sizeof err);
+    Py_END_ALLOW_THREADS
     if (rc < 0) {
         PyErr_SetString(KilnError, err);
         return -1;

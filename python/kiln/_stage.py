@@ -12,14 +12,31 @@ The header says which Python and cloudpickle made it, and what the stage
 needs on the worker (shipped modules, py-files, files), so the executor
 can refuse a mismatch and set up sys.path before it unpickles anything.
 """
+import enum
 import pickle
 import struct
 import sys
 
 import cloudpickle
 
-# Record formats: python/records.h has the same numbers.
-TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, BYTES, PART = range(9)
+
+
+class Fmt(enum.IntEnum):
+    """The record formats the extension reads and writes (an engine node's
+    records, a stage's input and output): python/records.h's KR_* have the
+    same numbers and say what each holds."""
+    TEXT = 0    # a line as str
+    VALUE = 1   # one encoded value
+    PAIR = 2    # (key, value)
+    GROUP = 3   # (key, [values]) from group_by_key (read only)
+    JOIN = 4    # (key, (v, w)) from join (read only)
+    KEY = 5     # an encoded key alone (distinct)
+    I64 = 6     # an 8-byte integer from kiln_range (read only)
+    BYTES = 7   # a line as bytes
+    PART = 8    # (partition number, (key, value)): partitionBy's map side (write only)
+
+
+TEXT, VALUE, PAIR, GROUP, JOIN, KEY, I64, BYTES, PART = Fmt
 
 PYTHON = "%d.%d" % sys.version_info[:2]
 

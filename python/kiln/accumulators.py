@@ -59,6 +59,16 @@ class Accumulator:
 
     @property
     def value(self):
+        """The accumulated value; on the driver it can also be set.
+
+        >>> acc = sc.accumulator(1)
+        >>> sc.parallelize([1, 2]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        4
+        >>> acc.value = 0
+        >>> acc.value
+        0
+        """
         if self._ctx is None:
             raise RuntimeError("an accumulator's value can be read only in the client")
         return self._zero + self._added()
@@ -70,6 +80,14 @@ class Accumulator:
         self._zero = _number(v, "the value") - self._added()
 
     def add(self, term):
+        """Adds term to the value (also acc += term).
+
+        >>> acc = sc.accumulator(0)
+        >>> acc.add(3)
+        >>> acc += 2
+        >>> acc.value
+        5
+        """
         _number(term, "the term")
         if self._ctx is not None:
             self._zero += term
@@ -133,9 +151,32 @@ class AccumulatorParam:
     """
 
     def zero(self, value):
+        """The identity for addInPlace of a value like value (what each task
+        starts from).
+
+        >>> class ListParam(AccumulatorParam):
+        ...     def zero(self, value):
+        ...         return [0] * len(value)
+        ...     def addInPlace(self, a, b):
+        ...         return [x + y for x, y in zip(a, b)]
+        >>> ListParam().zero([5, 6])
+        [0, 0]
+        """
         raise NotImplementedError
 
     def addInPlace(self, value1, value2):
+        """Adds value2 into value1 and returns the result.
+
+        >>> class ListParam(AccumulatorParam):
+        ...     def zero(self, value):
+        ...         return [0] * len(value)
+        ...     def addInPlace(self, a, b):
+        ...         return [x + y for x, y in zip(a, b)]
+        >>> acc = sc.accumulator([0, 0], ListParam())
+        >>> sc.parallelize([[1, 2], [3, 4]], 2).foreach(lambda v: acc.add(v))
+        >>> acc.value
+        [4, 6]
+        """
         raise NotImplementedError
 
 

@@ -23,6 +23,12 @@ class Broadcast:
 
     @property
     def value(self):
+        """The broadcast value (read on the driver or in a task).
+
+        >>> b = sc.broadcast({"a": 1})
+        >>> b.value["a"], sc.parallelize(["a"]).map(lambda k: b.value[k]).collect()
+        (1, [1])
+        """
         if self._destroyed:
             raise RuntimeError("broadcast %s was destroyed" % self._id[:12])
         if self._ctx is not None:
@@ -36,11 +42,26 @@ class Broadcast:
         return v
 
     def unpersist(self, blocking=False):
-        """Later jobs no longer send it to workers (a task that uses it then fails)."""
+        """Later jobs no longer send it to workers (a task that uses it then fails).
+
+        >>> b = sc.broadcast(7)
+        >>> b.unpersist()
+        >>> b.value
+        7
+        """
         if self._ctx is not None:
             self._ctx._session.unbroadcast(self._id)
 
     def destroy(self, blocking=False):
+        """Removes the value everywhere; the broadcast cannot be used again.
+
+        >>> b = sc.broadcast(7)
+        >>> b.destroy()
+        >>> sc.parallelize([1]).map(lambda x: b.value).collect()
+        Traceback (most recent call last):
+            ...
+        _pickle.PicklingError: cannot ship ... (PicklingError: broadcast ... was destroyed); ...
+        """
         self.unpersist()
         self._destroyed = True
         self._value = None

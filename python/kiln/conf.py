@@ -25,24 +25,56 @@ class SparkConf:
                     self._conf[k] = v
 
     def set(self, key, value):
+        """Sets key to value (kept as a string); returns the conf.
+
+        >>> SparkConf(False).set("spark.executor.memory", "1g").set("spark.cores.max", 4).get("spark.cores.max")
+        '4'
+        """
         self._conf[key] = str(value)
         return self
 
     def setIfMissing(self, key, value):
+        """Sets key to value only when it has no value yet.
+
+        >>> conf = SparkConf(False).set("spark.app.name", "kept")
+        >>> conf.setIfMissing("spark.app.name", "lost").setIfMissing("spark.x", "y").getAll()
+        [('spark.app.name', 'kept'), ('spark.x', 'y')]
+        """
         if key not in self._conf:
             self.set(key, value)
         return self
 
     def setMaster(self, value):
+        """Sets spark.master.
+
+        >>> SparkConf(False).setMaster("local[2]").get("spark.master")
+        'local[2]'
+        """
         return self.set("spark.master", value)
 
     def setAppName(self, value):
+        """Sets spark.app.name.
+
+        >>> SparkConf(False).setAppName("report").get("spark.app.name")
+        'report'
+        """
         return self.set("spark.app.name", value)
 
     def setSparkHome(self, value):
+        """Sets spark.home.
+
+        >>> SparkConf(False).setSparkHome("/opt/spark").get("spark.home")
+        '/opt/spark'
+        """
         return self.set("spark.home", value)
 
     def setExecutorEnv(self, key=None, value=None, pairs=None):
+        """Sets spark.executorEnv.KEY for one key and value, or for each pair.
+
+        >>> conf = SparkConf(False).setExecutorEnv("TZ", "UTC").setExecutorEnv(pairs=[("LANG", "C")])
+        >>> conf.get("spark.executorEnv.TZ"), conf.get("spark.executorEnv.LANG")
+        ('UTC', 'C')
+        """
         if (key is not None and pairs is not None) or (key is None and pairs is None):
             raise RuntimeError("Either pass one key-value pair or a list of pairs")
         for k, v in [(key, value)] if key is not None else pairs:
@@ -50,20 +82,48 @@ class SparkConf:
         return self
 
     def setAll(self, pairs):
+        """Sets every (key, value) pair.
+
+        >>> SparkConf(False).setAll([("spark.a", "1"), ("spark.b", "2")]).getAll()
+        [('spark.a', '1'), ('spark.b', '2')]
+        """
         for k, v in pairs:
             self.set(k, v)
         return self
 
     def get(self, key, defaultValue=None):
+        """The value of key, or defaultValue when it has none.
+
+        >>> conf = SparkConf(False).set("spark.a", "1")
+        >>> conf.get("spark.a"), conf.get("spark.b"), conf.get("spark.b", "none")
+        ('1', None, 'none')
+        """
         return self._conf.get(key, defaultValue)
 
     def getAll(self):
+        """Every (key, value) pair set, as a list.
+
+        >>> SparkConf(False).set("spark.a", "1").getAll()
+        [('spark.a', '1')]
+        """
         return list(self._conf.items())
 
     def contains(self, key):
+        """Whether key has a value.
+
+        >>> conf = SparkConf(False).set("spark.a", "1")
+        >>> conf.contains("spark.a"), conf.contains("spark.b")
+        (True, False)
+        """
         return key in self._conf
 
     def toDebugString(self):
+        """The settings as key=value lines.
+
+        >>> print(SparkConf(False).set("spark.a", "1").set("spark.b", "2").toDebugString())
+        spark.a=1
+        spark.b=2
+        """
         return "\n".join("%s=%s" % kv for kv in self._conf.items())
 
     def __repr__(self):

@@ -1,16 +1,28 @@
-"""Context (alias SparkContext): an application on a kiln cluster."""
+"""Context (alias SparkContext): an application on a kiln cluster: the
+session with the driver, the sources (textFile, parallelize, range, whole
+files, pickle files), shared variables (broadcast, accumulator), files
+and modules shipped to executors, checkpoints, and the rest of PySpark's
+SparkContext (the active context, the thread's local properties and job
+group, what the application is, the log level).
+"""
 import os
 import shutil
 import sys
 import tempfile
+import threading
+import time
+import uuid
 
-from . import _build, _kiln, _lineage, _stage
-from ._ctxmore import MoreContext, start_ms
+from . import _build, _kiln, _lineage, _stage, pyspark_compat
+from ._nojvm import _HADOOP_IN, _needs_jvm
+from ._pipeline import _from_pickled_lines, _list_input_files, _partitions, _range_parts, _read_whole
 from ._ship import Shipper
 from .accumulators import Accumulator, ParamAccumulator
 from .broadcast import Broadcast
 from .conf import SparkConf, resolve, warn_unused
 from .files import SparkFiles
+from .rdd import RDD
+from .status import StatusTracker
 
 
 def _parse_master(master):
@@ -42,7 +54,23 @@ def _on_executor():
     return "_kiln_exec" in sys.builtin_module_names  # built into kiln's executors only
 
 
-class Context(MoreContext):
+_LOG_LEVELS = ("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN")
+
+
+def _master_host(master):
+    """The host of a master HOST:PORT, [V6]:PORT or SCHEME://HOST:PORT."""
+    if "://" in master:
+        master = master.split("://", 1)[1]
+    if master.startswith("["):
+        return master[:master.index("]") + 1]
+    return master.rsplit(":", 1)[0] if ":" in master else master
+
+
+def start_ms():
+    return int(time.time() * 1000)
+
+
+class Context:
     """The entry point, with PySpark's SparkContext arguments in PySpark's
     order: Context(master=None, appName=None, sparkHome=None, pyFiles=None,
     environment=None, batchSize=0, serializer=None, conf=None, ...).
@@ -134,7 +162,12 @@ class Context(MoreContext):
 
     def getConf(self):
         """A copy of the context's settings, spark.master, spark.app.name and
-        spark.app.id included."""
+        spark.app.id included.
+
+        >>> conf = sc.getConf()
+        >>> conf.get("spark.master") == sc.master, conf.get("spark.app.name") == sc.appName
+        (True, True)
+        """
         return SparkConf(loadDefaults=False).setAll(self._conf.items())
 
     def __reduce__(self):
@@ -145,10 +178,21 @@ class Context(MoreContext):
 
     @property
     def applicationId(self):
+        """The application's id given by the driver.
+
+        >>> isinstance(sc.applicationId, str) and len(sc.applicationId) > 0
+        True
+        """
         return self._session.app_id
 
     def stop(self):
-        """Ends the application (and a local[N] cluster of this script)."""
+        """Ends the application (and a local[N] cluster of this script).
+
+        >>> other = SparkContext(sc.master, "stopped-at-once")
+        >>> other.parallelize([1, 2]).count()
+        2
+        >>> other.stop()
+        """
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -196,28 +240,62 @@ class Context(MoreContext):
     # ---- sources ------------------------------------------------------
 
     def textFile(self, name, minPartitions=None, use_unicode=True):
-        """The lines of a file, a directory or a glob (.gz files
+        r"""The lines of a file, a directory or a glob (.gz files
         decompressed); str, or with use_unicode=False the lines' bytes as
-        they are, as PySpark's."""
-        from .rdd import RDD
+        they are, as PySpark's.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lines.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("first\nsecond\n\nlast")
+        >>> sc.textFile(path).collect()
+        ['first', 'second', '', 'last']
+        >>> sc.textFile(path, use_unicode=False).first()
+        b'first'
+        """
         n = minPartitions or min(self.defaultParallelism, 2)
         return RDD._of(self, self._session.text_file(os.path.abspath(name), n), _stage.TEXT if use_unicode else
                        _stage.BYTES)
 
+    def pickleFile(self, name, minPartitions=None):
+        """The RDD of the objects saveAsPickleFile wrote to name.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "nums")
+        >>> sc.parallelize(range(5), 2).saveAsPickleFile(path)
+        >>> sorted(sc.pickleFile(path, 3).collect())
+        [0, 1, 2, 3, 4]
+        """
+        return self.textFile(name, minPartitions).flatMap(_from_pickled_lines)
+
     def parallelize(self, c, numSlices=None):
-        from .rdd import RDD
+        """A local collection as an RDD of numSlices partitions (default:
+        defaultParallelism).
+
+        >>> sc.parallelize([0, 2, 3, 4, 6], 5).glom().collect()
+        [[0], [2], [3], [4], [6]]
+        >>> sc.parallelize(range(0, 6, 2), 5).glom().collect()
+        [[], [0], [], [2], [4]]
+        """
         n = numSlices or self.defaultParallelism
         if isinstance(c, range):
             return self._range(c, n)
         return RDD._of(self, self._session.parallelize(list(c), n, _stage.VALUE), _stage.VALUE)
 
     def range(self, start, end=None, step=1, numSlices=None):
+        """The integers of range(start, end, step), as PySpark's (end omitted:
+        range(0, start)).
+
+        >>> sc.range(5).collect()
+        [0, 1, 2, 3, 4]
+        >>> sc.range(2, 4).collect(), sc.range(1, 7, 2).collect()
+        ([2, 3], [1, 3, 5])
+        """
         if end is None:
             start, end = 0, start
         return self._range(range(start, end, step), numSlices or self.defaultParallelism)
 
     def _range(self, r, n):
-        from .rdd import RDD, _partitions, _range_parts
         base = RDD._of(self, self._session.range(0, n, n), _stage.I64)
         return base._pipe(_partitions(_range_parts(r, n)), "range(%d, %d, %d)" % (r.start, r.stop, r.step))
 
@@ -237,7 +315,6 @@ class Context(MoreContext):
         >>> sc.wholeTextFiles(d).keys().first().startswith("file:/")
         True
         """
-        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(True, use_unicode))
 
     def binaryFiles(self, path, minPartitions=None):
@@ -250,11 +327,9 @@ class Context(MoreContext):
         >>> [(os.path.basename(p), b) for p, b in sc.binaryFiles(d).collect()]
         [('x.bin', b'\\x00\\x01\\xff')]
         """
-        from ._engine_ops import _read_whole
         return self._whole_files(path, minPartitions, _read_whole(False, False))
 
     def _whole_files(self, path, minPartitions, read):
-        from ._engine_ops import _list_input_files
         files = _list_input_files(path)
         n = max(1, min(len(files), minPartitions or min(self.defaultParallelism, 2)))
         return self.parallelize(files, n).map(read)
@@ -262,13 +337,22 @@ class Context(MoreContext):
     def emptyRDD(self):
         """An RDD of no partitions (the engine's node has one, empty: the
         RDD reports 0, and actions that reduce per partition raise as
-        PySpark's do)."""
-        from .rdd import RDD
+        PySpark's do).
+
+        >>> rdd = sc.emptyRDD()
+        >>> rdd.getNumPartitions(), rdd.count(), rdd.collect()
+        (0, 0, [])
+        """
         node = self._session.parallelize([], 1, _stage.VALUE)
         self._empty_nodes.add(node)
         return RDD._of(self, node, _stage.VALUE)
 
     def union(self, rdds):
+        """The elements of every RDD in the list, one after another.
+
+        >>> sc.union([sc.parallelize([1]), sc.parallelize([2, 3])]).collect()
+        [1, 2, 3]
+        """
         rdds = list(rdds)
         out = rdds[0]
         for r in rdds[1:]:
@@ -278,9 +362,27 @@ class Context(MoreContext):
     # ---- shared values and files ---------------------------------------
 
     def broadcast(self, value):
+        """A read-only value sent once to each worker, read in tasks as .value.
+
+        >>> b = sc.broadcast([10, 20, 30])
+        >>> b.value
+        [10, 20, 30]
+        >>> sc.parallelize([0, 2]).map(lambda i: b.value[i]).collect()
+        [10, 30]
+        """
         return Broadcast(self, value)
 
     def accumulator(self, value, accum_param=None):
+        """A shared variable tasks can only add to; the driver reads .value. The
+        param is taken from the value's type (int, float, complex) when not given.
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize(range(5)).foreach(acc.add)
+        >>> acc.value
+        10
+        >>> sc.accumulator(1.5).value
+        1.5
+        """
         if accum_param is not None:  # any values the param adds, merged in the client
             return ParamAccumulator(self, value, accum_param)
         return Accumulator(self, value)
@@ -290,7 +392,16 @@ class Context(MoreContext):
         name). As Spark's: adding the same path again is ignored (with a
         warning: executors and SparkFiles.get in the client keep the first
         content, which the client keeps a copy of), and another path with
-        the same name is refused."""
+        the same name is refused.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lookup-example.txt")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("42")
+        >>> sc.addFile(path)
+        >>> sc.parallelize([0]).map(lambda _: open(SparkFiles.get("lookup-example.txt")).read()).collect()
+        ['42']
+        """
         path = os.path.abspath(path)
         name = os.path.basename(path)
         if os.path.isdir(path):
@@ -308,8 +419,17 @@ class Context(MoreContext):
             f.write(data)  # the bytes the executors get, not a link to a file that may change
 
     def addPyFile(self, path):
-        """Ships a .py, .zip or .egg to every executor's sys.path (and puts
-        it on the client's); the same rules as addFile."""
+        r"""Ships a .py, .zip or .egg to every executor's sys.path (and puts
+        it on the client's); the same rules as addFile.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "kiln_doc_helper.py")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("def twice(x):\n    return 2 * x\n")
+        >>> sc.addPyFile(path)
+        >>> sc.parallelize([1, 2]).map(lambda x: __import__("kiln_doc_helper").twice(x)).collect()
+        [2, 4]
+        """
         path = os.path.abspath(path)
         name = os.path.basename(path)
         if not self._first_add(path, name):
@@ -348,7 +468,6 @@ class Context(MoreContext):
         >>> os.path.dirname(sc.getCheckpointDir()) == "file:" + base
         True
         """
-        import uuid
         d = os.path.join(os.path.abspath(dirName[len("file:"):] if dirName.startswith("file:") else dirName),
                          str(uuid.uuid4()))
         os.makedirs(d)
@@ -356,8 +475,230 @@ class Context(MoreContext):
 
     def getCheckpointDir(self):
         """The directory setCheckpointDir made (a file: URI), or None
-        (see setCheckpointDir)."""
+        (see setCheckpointDir).
+
+        >>> import tempfile
+        >>> sc.setCheckpointDir(tempfile.mkdtemp())
+        >>> sc.getCheckpointDir().startswith("file:/")
+        True
+        """
         return "file:" + self._checkpoint_dir if self._checkpoint_dir else None
+
+    # ---- more of PySpark's SparkContext: the active context, local properties and job
+    # groups, what the application is, the log level, addFile of a directory
+
+    hadoopFile = _needs_jvm("hadoopFile", _HADOOP_IN, "sc")
+    hadoopRDD = _needs_jvm("hadoopRDD", _HADOOP_IN, "sc")
+    newAPIHadoopFile = _needs_jvm("newAPIHadoopFile", _HADOOP_IN, "sc")
+    newAPIHadoopRDD = _needs_jvm("newAPIHadoopRDD", _HADOOP_IN, "sc")
+    sequenceFile = _needs_jvm("sequenceFile", _HADOOP_IN, "sc")
+
+    @property
+    def _jvm(self):
+        raise AttributeError("_jvm is PySpark's Py4J gateway to Spark's JVM; kiln's engine is C and has none")
+
+    @property
+    def _jsc(self):
+        raise AttributeError("_jsc is PySpark's handle on the JVM's JavaSparkContext; kiln's engine is C and has none")
+
+    _props = threading.local()
+
+    @classmethod
+    def getOrCreate(cls, conf=None):
+        """The running SparkContext, or a new one made with conf.
+
+        >>> SparkContext.getOrCreate() is sc
+        True
+        """
+        return cls._active if cls._active is not None else cls(conf=conf)
+
+    # ---- local properties (per thread, as PySpark's) ----------------------
+
+    def _local_props(self):
+        d = getattr(Context._props, "d", None)
+        if d is None:
+            d = Context._props.d = {}
+        return d
+
+    def setLocalProperty(self, key, value):
+        """Sets a property of the jobs this thread starts (None removes it).
+        Tasks read it with TaskContext.getLocalProperty: a stage carries the
+        properties its thread had set when the stage was built, at the
+        first action over its RDD.
+
+        >>> sc.setLocalProperty("team", "ops")
+        >>> sc.getLocalProperty("team")
+        'ops'
+        >>> from kiln import TaskContext
+        >>> sc.parallelize([1], 1).map(lambda x: TaskContext.get().getLocalProperty("team")).collect()
+        ['ops']
+        >>> sc.setLocalProperty("team", None)
+        >>> sc.getLocalProperty("team") is None
+        True
+        """
+        if value is None:
+            self._local_props().pop(key, None)
+        else:
+            self._local_props()[key] = str(value)
+
+    def getLocalProperty(self, key):
+        """The thread's local property key, or None.
+
+        >>> sc.getLocalProperty("never.set") is None
+        True
+        """
+        return self._local_props().get(key)
+
+    def setJobGroup(self, groupId, description, interruptOnCancel=False):
+        """Puts the jobs this thread starts in a group, with a description.
+
+        >>> sc.setJobGroup("nightly", "the nightly report")
+        >>> sc.getLocalProperty("spark.jobGroup.id"), sc.getLocalProperty("spark.job.description")
+        ('nightly', 'the nightly report')
+        >>> sc.clearJobGroup()
+        >>> sc.getLocalProperty("spark.jobGroup.id") is None
+        True
+        """
+        self.setLocalProperty("spark.jobGroup.id", groupId)
+        self.setLocalProperty("spark.job.description", description)
+        self.setLocalProperty("spark.job.interruptOnCancel", "true" if interruptOnCancel else "false")
+
+    def clearJobGroup(self):
+        """Takes this thread's later jobs out of their group.
+
+        >>> sc.setJobGroup("g", "d"); sc.clearJobGroup()
+        >>> sc.getLocalProperty("spark.job.description") is None
+        True
+        """
+        for k in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            self.setLocalProperty(k, None)
+
+    def setJobDescription(self, value):
+        """Describes the jobs this thread starts.
+
+        >>> sc.setJobDescription("nightly totals")
+        >>> sc.getLocalProperty("spark.job.description")
+        'nightly totals'
+        >>> sc.setJobDescription(None)
+        """
+        self.setLocalProperty("spark.job.description", value)
+
+    def cancelJobGroup(self, groupId):
+        """Cancels the running jobs of the group: each fails with "Job N
+        cancelled part of cancelled job group GROUP", as Spark's, and its
+        running tasks are cancelled.
+
+        >>> sc.cancelJobGroup("nothing-runs-here")  # a group with no running job: nothing happens
+        """
+        ids = [j for j, g in list(self._session.groups.items()) if g == groupId]
+        if ids:
+            self._session.cancel_jobs(ids, "part of cancelled job group %s" % groupId)
+
+    def cancelAllJobs(self):
+        """Cancels every running job of this application.
+
+        >>> sc.cancelAllJobs()  # nothing runs: nothing happens
+        >>> sc.parallelize([1, 2]).count()
+        2
+        """
+        ids = list(self._session.groups)
+        if ids:
+            self._session.cancel_jobs(ids, "as part of cancellation of all jobs")
+
+    # ---- what the application is ------------------------------------------
+
+    @property
+    def startTime(self):
+        """When this context started, in milliseconds since the epoch.
+
+        >>> import time
+        >>> 0 <= time.time() * 1000 - sc.startTime < 86400 * 1000
+        True
+        """
+        return self._start_ms
+
+    @property
+    def version(self):
+        """The PySpark API level kiln follows.
+
+        >>> sc.version
+        '3.5.0'
+        """
+        return pyspark_compat.PYSPARK_VERSION
+
+    @property
+    def defaultMinPartitions(self):
+        """The default minPartitions of textFile: min(defaultParallelism, 2).
+
+        >>> sc.defaultMinPartitions == min(sc.defaultParallelism, 2)
+        True
+        """
+        return min(self.defaultParallelism, 2)
+
+    @property
+    def uiWebUrl(self):
+        """The driver's web UI: its HTTP port (which the driver reports when
+        the application registers) on the master's host.
+
+        >>> sc.uiWebUrl.startswith("http://")
+        True
+        """
+        port = self._session.http_port
+        if not port:
+            return None
+        return "http://%s:%d" % (_master_host(self._local.master if self._local else self.master), port)
+
+    def statusTracker(self):
+        """A StatusTracker of this application's jobs and stages.
+
+        >>> sc.statusTracker().getActiveJobsIds()
+        []
+        """
+        return StatusTracker(self)
+
+    def setLogLevel(self, logLevel):
+        """Checks and keeps the level (kiln's client logs nothing at run
+        time; the daemons log as their configuration says).
+
+        >>> sc.setLogLevel("WARN")
+        >>> sc.setLogLevel("LOUD")
+        Traceback (most recent call last):
+        ...
+        ValueError: setLogLevel: LOUD is not one of ALL, DEBUG, ERROR, FATAL, INFO, OFF, TRACE, WARN
+        """
+        if str(logLevel).upper() not in _LOG_LEVELS:
+            raise ValueError("setLogLevel: %s is not one of %s" % (logLevel, ", ".join(_LOG_LEVELS)))
+        self._log_level = str(logLevel).upper()
+
+    # ---- addFile of a directory --------------------------------------------
+
+    def _add_dir(self, path, recursive):
+        """Every file under the directory path, shipped under NAME/REL so
+        SparkFiles.get(NAME) is the directory on executors too."""
+        if not recursive:
+            raise ValueError("Added file %s is a directory and recursive is not turned on." % path)
+        name = os.path.basename(path)
+        deps = []
+        for d, subdirs, files in os.walk(path):
+            subdirs.sort()
+            for f in sorted(files):
+                p = os.path.join(d, f)
+                with open(p, "rb") as fh:
+                    hexid = self._session.broadcast(fh.read())
+                deps.append(("file", os.path.join(name, os.path.relpath(p, path)), hexid))
+        prefix = name + os.sep
+        self._deps = [x for x in self._deps if not (x[0] == "file" and (x[1] == name or x[1].startswith(prefix)))]
+        self._deps.extend(deps)
+        self._client_link(path, name)
+
+    def _client_link(self, path, name):
+        if self._files_dir is None:  # inside a local cluster's directory, which goes with it however we end
+            self._files_dir = tempfile.mkdtemp(prefix="kiln-files-", dir=self._local.dir if self._local else None)
+            SparkFiles._client_root = self._files_dir
+        link = os.path.join(self._files_dir, name)
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(path, link)
 
 
 SparkContext = Context

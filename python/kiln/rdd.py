@@ -13,294 +13,40 @@ The functions shipped are built by the module-level helpers below from
 the user's functions only: nothing here captures an RDD or a Context
 into a closure.
 """
-import copy
 import functools
 import heapq
-import math
 import operator
 import os
-import random
-import sys
-from collections import defaultdict, deque
-from itertools import chain, count, islice
+from collections import defaultdict
+from itertools import chain
 
-from . import _buckets, _stage
-from ._engine_ops import (_append, _extend, _fraction_for_sample_size, _merge_combiners, _name_partitions, _one_list,
-                          _pipe_through, _read_checkpoint_part, portable_hash)
-from ._stage import GROUP, JOIN, KEY, PAIR, TEXT, VALUE
-from ._rddmore import BoundedFloat, MoreRDD  # noqa: F401 (pyspark.rdd's names)
-from .stats import StatCounter
+from . import _lineage, _stage
+from ._pipeline import (_compose, _count_part, _count_values, _filter, _flat_map, _flat_map_values, _foreach,
+                        _foreach_partition, _glom, _identity, _in_both, _in_client, _in_tagged_order, _key_by, _map,
+                        _map_values, _merge_neighbours, _mp_fold, _mp_reduce, _nlargest, _nsmallest, _pairs_with,
+                        _partitions, _pick, _pipe_through, _read_checkpoint_part, _same_partition,
+                        _swap, _tag_positions, _to_pickled_lines, _unique_ids, _with_index, _with_true)
+from ._pipeline import portable_hash  # noqa: F401 (pyspark.rdd's name)
+from ._stage import KEY, PAIR, TEXT, VALUE
+from ._nojvm import _HADOOP_OUT, _needs_jvm
+from ._numeric import BoundedFloat, NumericFunctions  # noqa: F401 (pyspark.rdd's name)
+from ._pairs import PairFunctions
+from ._sampling import SamplingFunctions
 from .storagelevel import StorageLevel
-
-
-# ---- the functions that become stages (no RDD captured) ----------------
-
-def _compose(f, g):
-    def composed(split, it):
-        return g(split, f(split, it))
-    return composed
-
-
-def _identity(split, it):
-    return it
-
-
-# A StopIteration that a user function raises must fail the task, never
-# end the partition early as the end of the input would: the user's
-# functions run under the executor's user_map and user_filter (map() and
-# filter() in C that turn it into PySpark's error), or inside generators,
-# where PEP 479 makes it a RuntimeError that kiln._worker.run rewords.
-
-def _calls(f, it):
-    for x in it:
-        yield f(x)
-
-
-def _kept(f, it):
-    for x in it:
-        if f(x):
-            yield x
-
-
-def _user_map(f, it):
-    try:
-        from _kiln_exec import user_map  # in an executor
-    except ImportError:
-        return _calls(f, it)
-    return user_map(f, it)
-
-
-def _user_filter(f, it):
-    try:
-        from _kiln_exec import user_filter
-    except ImportError:
-        return _kept(f, it)
-    return user_filter(f, it)
-
-
-def _map(f):
-    def stage(split, it):
-        return _user_map(f, it)
-    return stage
-
-
-def _flat_map(f):
-    def stage(split, it):
-        return chain.from_iterable(_user_map(f, it))
-    return stage
-
-
-def _filter(f):
-    def stage(split, it):
-        return _user_filter(f, it)
-    return stage
-
-
-def _partitions(f):
-    def stage(split, it):
-        return f(it)
-    return stage
-
-
-def _map_values(f):
-    def stage(split, it):
-        return ((k, f(v)) for k, v in it)
-    return stage
-
-
-def _flat_map_values(f):
-    def stage(split, it):
-        return ((k, x) for k, v in it for x in f(v))
-    return stage
-
-
-def _range_parts(r, n):
-    start, step, length = r.start, r.step, len(r)
-
-    def part(i):
-        lo, hi = i * length // n, (i + 1) * length // n
-        return range(start + lo * step, start + hi * step, step)
-
-    def parts(it):  # chained in C: no generator frame per number
-        return chain.from_iterable(map(part, it))
-    return parts
-
-
-# Keys a map-side combine holds before it lets its partial combiners go on
-# to the shuffle (the reduce side merges them again, spilling in C), so a
-# partition with many distinct keys does not hold them all in Python.
-COMBINE_KEYS = 1 << 16
-
-
-def _combine_locally(create, merge_value):
-    """Map side of combineByKey: one combiner per key, at most COMBINE_KEYS
-    held at once."""
-    def stage(it):
-        d = {}
-        for k, v in it:
-            if k in d:
-                d[k] = merge_value(d[k], v)
-            else:
-                if len(d) >= COMBINE_KEYS:
-                    yield from d.items()
-                    d = {}
-                d[k] = create(v)
-        yield from d.items()
-    return stage
-
-
-def _merge_groups(merge):
-    def stage(it):
-        for k, cs in it:
-            yield k, functools.reduce(merge, cs)
-    return stage
-
-
-def _tag(i):
-    def f(v):
-        return (i, v)
-    return f
-
-
-def _cogroup_lists(n):
-    def f(tagged):
-        out = tuple([] for _ in range(n))
-        for i, v in tagged:
-            out[i].append(v)
-        return out
-    return f
-
-
-def _outer(kind):
-    def f(lists):
-        left, right = lists
-        if kind in ("right", "full") and not left:
-            left = [None]
-        if kind in ("left", "full") and not right:
-            right = [None]
-        return [(a, b) for a in left for b in right]
-    return f
-
-
-def _mp_fold(zero, op):
-    def stage(it):
-        acc = copy.deepcopy(zero)
-        for x in it:
-            acc = op(acc, x)
-        yield acc
-    return stage
-
-
-def _mp_reduce(f):
-    def stage(it):
-        it = iter(it)
-        for first in it:
-            yield functools.reduce(f, it, first)
-            return
-    return stage
-
-
-def _count_part(it):
-    n = count()
-    deque(zip(it, n), maxlen=0)  # consumed in C: no Python bytecode per record
-    yield next(n)
-
-
-def _count_values(it):
-    d = defaultdict(int)
-    for x in it:
-        d[x] += 1
-    yield dict(d)
-
-
-def _stats_part(it):
-    yield StatCounter(it)
-
-
-def _foreach(f):
-    def stage(it):
-        for x in it:
-            f(x)
-        return iter(())
-    return stage
-
-
-def _foreach_partition(f):
-    def stage(it):
-        f(it)
-        return iter(())
-    return stage
-
-
-def _nlargest(n, key):
-    def stage(it):
-        yield heapq.nlargest(n, it, key=key)
-    return stage
-
-
-def _nsmallest(n, key):
-    def stage(it):
-        yield heapq.nsmallest(n, it, key=key)
-    return stage
-
-
-def _glom(it):
-    yield list(it)
-
-
-def _sample(with_replacement, fraction, seed):
-    def stage(split, it):
-        rng = random.Random(seed ^ (split * 0x9E3779B1))
-        if with_replacement:
-            import math
-            for x in it:
-                # Poisson(fraction) copies of each element (Knuth)
-                limit, k, p = math.exp(-fraction), 0, 1.0
-                while True:
-                    p *= rng.random()
-                    if p <= limit:
-                        break
-                    k += 1
-                for _ in range(k):
-                    yield x
-        else:
-            for x in it:
-                if rng.random() < fraction:
-                    yield x
-    return stage
-
-
-def _with_index(offsets):
-    def stage(split, it):
-        for i, x in enumerate(it, offsets[split]):
-            yield x, i
-    return stage
-
-
-def _to_pickled_lines(batch):
-    import base64
-    import pickle
-
-    def stage(it):
-        it = iter(it)
-        while True:
-            b = list(islice(it, batch))
-            if not b:
-                return
-            yield base64.b64encode(pickle.dumps(b, protocol=5)).decode("ascii")
-    return stage
-
-
-def _from_pickled_lines(line):
-    import base64
-    import pickle
-    return pickle.loads(base64.b64decode(line))
 
 
 # ---- the RDD -------------------------------------------------------------
 
-class RDD(MoreRDD):
-    """A dataset: lazy transformations, actions that run jobs."""
+class RDD(PairFunctions, NumericFunctions, SamplingFunctions):
+    """A dataset: lazy transformations, actions that run jobs. The
+    operations on (key, value) pairs, on numbers and the sampling ones
+    come from the mixins of _pairs.py, _numeric.py and _sampling.py."""
+
+    saveAsHadoopFile = _needs_jvm("saveAsHadoopFile", _HADOOP_OUT)
+    saveAsHadoopDataset = _needs_jvm("saveAsHadoopDataset", _HADOOP_OUT)
+    saveAsNewAPIHadoopFile = _needs_jvm("saveAsNewAPIHadoopFile", _HADOOP_OUT)
+    saveAsNewAPIHadoopDataset = _needs_jvm("saveAsNewAPIHadoopDataset", _HADOOP_OUT)
+    saveAsSequenceFile = _needs_jvm("saveAsSequenceFile", _HADOOP_OUT)
 
     def __init__(self, ctx, base, fmt, func=None, name=None):
         self.ctx = ctx
@@ -378,19 +124,41 @@ class RDD(MoreRDD):
     # ---- about the dataset ---------------------------------------------
 
     def id(self):
+        """A unique id for this RDD within its context.
+
+        >>> a, b = sc.parallelize([1]), sc.parallelize([1])
+        >>> isinstance(a.id(), int), a.id() != b.id()
+        (True, True)
+        """
         return self._id
 
     def getNumPartitions(self):
+        """The number of partitions of this RDD.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).getNumPartitions()
+        2
+        """
         if self._base in self.ctx._empty_nodes:  # emptyRDD(): no partitions, as PySpark's
             return 0
         return self.ctx._session.partitions(self._base)
 
     def cache(self):
+        """Keeps the partitions once computed, at StorageLevel.MEMORY_ONLY.
+
+        >>> rdd = sc.parallelize([1, 2]).cache()
+        >>> rdd.is_cached, rdd.getStorageLevel() == StorageLevel.MEMORY_ONLY
+        (True, True)
+        """
         return self.persist(StorageLevel.MEMORY_ONLY)
 
     def persist(self, storageLevel=StorageLevel.MEMORY_ONLY):
         """Keeps the partitions once computed; storagelevel.py says how
-        kiln honours each level."""
+        kiln honours each level.
+
+        >>> rdd = sc.parallelize(range(3)).persist(StorageLevel.DISK_ONLY)
+        >>> rdd.getStorageLevel() == StorageLevel.DISK_ONLY, rdd.collect()
+        (True, [0, 1, 2])
+        """
         if not isinstance(storageLevel, StorageLevel):
             raise TypeError("storageLevel should be a StorageLevel, got %s" % type(storageLevel).__name__)
         if self._cached and storageLevel != self.getStorageLevel():
@@ -400,7 +168,12 @@ class RDD(MoreRDD):
         return self
 
     def unpersist(self, blocking=False):
-        """Later jobs compute it again (its kept files go when the application ends)."""
+        """Later jobs compute it again (its kept files go when the application ends).
+
+        >>> rdd = sc.parallelize([1]).cache()
+        >>> rdd.unpersist().is_cached
+        False
+        """
         for node in self._nodes.values():
             self.ctx._session.cache(node, False)
         self._cached = False
@@ -409,7 +182,80 @@ class RDD(MoreRDD):
 
     @property
     def is_cached(self):
+        """Whether cache() or persist() was called and unpersist() not since.
+
+        >>> sc.parallelize([1]).is_cached
+        False
+        """
         return self._cached
+
+    @property
+    def context(self):
+        """The SparkContext this RDD was made on.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.context is sc
+        True
+        """
+        return self.ctx
+
+    def name(self):
+        """The name given with setName, or None.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.name() is None
+        True
+        >>> rdd.setName("numbers").name()
+        'numbers'
+        """
+        return getattr(self, "_user_name", None)
+
+    def setName(self, name):
+        """Names this RDD (shown by toDebugString); returns it.
+
+        >>> sc.parallelize([1]).setName("one").toDebugString().startswith(b"one: (")
+        True
+        """
+        self._user_name = name
+        return self
+
+    def getStorageLevel(self):
+        """How this RDD is persisted (StorageLevel.NONE when it is not).
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> rdd.getStorageLevel()
+        StorageLevel(False, False, False, False, 1)
+        >>> print(rdd.persist(StorageLevel.MEMORY_AND_DISK_2).getStorageLevel())
+        Disk Memory Serialized 2x Replicated
+        """
+        if not self._cached:
+            return StorageLevel.NONE
+        return getattr(self, "_level", None) or StorageLevel.MEMORY_ONLY
+
+    def toDebugString(self):
+        """This RDD's lineage as kiln will run it, as bytes: one line per
+        engine node, stages cut where a shuffle is (" +-"), each stage
+        headed by its partition count.
+
+        >>> rdd = sc.parallelize([("a", 1), ("b", 2)], 2).reduceByKey(lambda a, b: a + b)
+        >>> print(rdd.toDebugString().decode())  # doctest: +ELLIPSIS
+        (2) mapPartitions(stage) [pipeline] []
+         |  groupByKey [...] (shuffle) []
+         +-(2) mapPartitions(stage) [...] []
+            |  parallelize [...] []
+        """
+        rec = self.ctx._session
+        if not isinstance(rec, _lineage.Recorder):
+            raise RuntimeError("this Context records no lineage")
+        level = str(self.getStorageLevel()) if self._cached else ""
+        if self._cached and self._nodes:
+            node, pending = next(iter(self._nodes.values())), None
+        else:
+            node, pending = self._base, (self._name if self._func is not None else None)
+        text = _lineage.debug_string(rec, node, pending, level)
+        if self.name():
+            text = "%s: %s" % (self.name(), text)
+        return text.encode("utf-8")
 
     # ---- checkpoints ----------------------------------------------------
 
@@ -505,38 +351,93 @@ class RDD(MoreRDD):
     # ---- narrow transformations ---------------------------------------
 
     def map(self, f, preservesPartitioning=False):
+        """A new RDD of f applied to every element.
+
+        >>> sorted(sc.parallelize(["b", "a", "c"]).map(lambda x: (x, 1)).collect())
+        [('a', 1), ('b', 1), ('c', 1)]
+        """
         return self._pipe(_map(f), "map(%s)" % _stage.describe(f))
 
     def flatMap(self, f, preservesPartitioning=False):
+        """A new RDD of the elements of the iterables f returns for every element.
+
+        >>> sc.parallelize([2, 3, 4]).flatMap(lambda x: range(1, x)).collect()
+        [1, 1, 2, 1, 2, 3]
+        """
         return self._pipe(_flat_map(f), "flatMap(%s)" % _stage.describe(f))
 
     def filter(self, f):
+        """A new RDD of the elements for which f is true.
+
+        >>> sc.parallelize([1, 2, 3, 4, 5]).filter(lambda x: x % 2 == 0).collect()
+        [2, 4]
+        """
         return self._pipe(_filter(f), "filter(%s)" % _stage.describe(f))
 
     def mapPartitions(self, f, preservesPartitioning=False):
+        """A new RDD of what f yields for the iterator of each partition.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).mapPartitions(lambda it: [sum(it)]).collect()
+        [3, 7]
+        """
         return self._pipe(_partitions(f), "mapPartitions(%s)" % _stage.describe(f))
 
     def mapPartitionsWithIndex(self, f, preservesPartitioning=False):
+        """As mapPartitions, with f also given the partition's index.
+
+        >>> sc.parallelize([1, 2, 3, 4], 4).mapPartitionsWithIndex(lambda i, it: [(i, list(it))]).collect()
+        [(0, [1]), (1, [2]), (2, [3]), (3, [4])]
+        """
         return self._pipe(f, "mapPartitionsWithIndex(%s)" % _stage.describe(f))
 
     mapPartitionsWithSplit = mapPartitionsWithIndex
 
     def keys(self):
+        """The key of each (key, value) pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).keys().collect()
+        [1, 3]
+        """
         return self.map(operator.itemgetter(0))
 
     def values(self):
+        """The value of each (key, value) pair.
+
+        >>> sc.parallelize([(1, 2), (3, 4)]).values().collect()
+        [2, 4]
+        """
         return self.map(operator.itemgetter(1))
 
     def mapValues(self, f):
+        """f applied to each pair's value, the key kept.
+
+        >>> sc.parallelize([("a", ["x", "y"]), ("b", ["p"])]).mapValues(len).collect()
+        [('a', 2), ('b', 1)]
+        """
         return self._pipe(_map_values(f), "mapValues(%s)" % _stage.describe(f))
 
     def flatMapValues(self, f):
+        """A pair (key, item) for every item of f(value), for every pair.
+
+        >>> sc.parallelize([("a", ["x", "y"]), ("b", ["p"])]).flatMapValues(lambda v: v).collect()
+        [('a', 'x'), ('a', 'y'), ('b', 'p')]
+        """
         return self._pipe(_flat_map_values(f), "flatMapValues(%s)" % _stage.describe(f))
 
     def keyBy(self, f):
+        """The pairs (f(x), x).
+
+        >>> sc.parallelize(range(3)).keyBy(lambda x: x * x).collect()
+        [(0, 0), (1, 1), (4, 2)]
+        """
         return self.map(_key_by(f))
 
     def glom(self):
+        """Each partition's elements as one list.
+
+        >>> sc.parallelize([1, 2, 3, 4], 2).glom().collect()
+        [[1, 2], [3, 4]]
+        """
         return self.mapPartitions(_glom)
 
     def barrier(self):
@@ -568,13 +469,13 @@ class RDD(MoreRDD):
         """
         return self.mapPartitions(_pipe_through(command, dict(env or {}), bool(checkCode)))
 
-    def sample(self, withReplacement, fraction, seed=None):
-        if fraction < 0:
-            raise ValueError("fraction must be >= 0")
-        seed = random.randrange(1 << 31) if seed is None else seed
-        return self._pipe(_sample(withReplacement, fraction, seed), "sample")
-
     def union(self, other):
+        """The elements of this RDD, then those of other.
+
+        >>> rdd = sc.parallelize([1, 1, 2, 3])
+        >>> rdd.union(rdd).collect()
+        [1, 1, 2, 3, 1, 1, 2, 3]
+        """
         fmt = self._own_fmt() if self._own_fmt() == other._own_fmt() else VALUE
         a, b = self._node(fmt), other._node(fmt)
         return RDD._of(self.ctx, self.ctx._session.union(a, b), fmt)
@@ -584,117 +485,98 @@ class RDD(MoreRDD):
 
     # ---- wide transformations -------------------------------------------
 
-    def reduceByKey(self, func, numPartitions=None, partitionFunc=None):
-        if partitionFunc is not None:  # the user's partitioning: partitionBy, then merge per partition
-            return self.combineByKey(_ident1, func, func, numPartitions, partitionFunc)
-        if func is operator.add:  # in C on the encoded values, ints and floats without Python
-            node = self.ctx._session.reduce_add(self._keyed("reduceByKey"), self._parts(numPartitions))
-            return RDD._of(self.ctx, node, PAIR)
-        return self.combineByKey(_ident1, func, func, numPartitions)
-
-    def combineByKey(self, createCombiner, mergeValue, mergeCombiners, numPartitions=None, partitionFunc=None):
-        local = self.mapPartitions(_combine_locally(createCombiner, mergeValue))
-        if partitionFunc is not None:  # records go where partitionFunc says (partitionBy), merged there
-            n = self._parts(numPartitions) or self.getNumPartitions()
-            return local.partitionBy(n, partitionFunc).mapPartitions(_merge_combiners(mergeCombiners))
-        grouped = self.ctx._session.group_by_key(local._keyed("combineByKey"), self._parts(numPartitions))
-        return RDD._of(self.ctx, grouped, GROUP).mapPartitions(_merge_groups(mergeCombiners))
-
-    def aggregateByKey(self, zeroValue, seqFunc, combFunc, numPartitions=None, partitionFunc=None):
-        return self.combineByKey(_zero_then(zeroValue, seqFunc), seqFunc, combFunc, numPartitions, partitionFunc)
-
-    def foldByKey(self, zeroValue, func, numPartitions=None, partitionFunc=None):
-        return self.combineByKey(_zero_then(zeroValue, func), func, func, numPartitions, partitionFunc)
-
-    def groupByKey(self, numPartitions=None, partitionFunc=None):
-        if partitionFunc is not None:
-            return self.combineByKey(_one_list, _append, _extend, numPartitions, partitionFunc)
-        node = self.ctx._session.group_by_key(self._keyed("groupByKey"), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, GROUP)
-
-    def partitionBy(self, numPartitions, partitionFunc=None):
-        """Pairs moved to partition partitionFunc(key) % numPartitions: the
-        function runs in the executors and the engine's shuffle sends each
-        record where it names. The default, portable_hash, puts equal keys
-        together.
-
-        >>> pairs = sc.parallelize([(1, "a"), (2, "b"), (3, "c"), (4, "d")], 2)
-        >>> sorted(map(sorted, pairs.partitionBy(2, lambda k: k % 2).glom().collect()))
-        [[(1, 'a'), (3, 'c')], [(2, 'b'), (4, 'd')]]
-        >>> [len(p) for p in pairs.partitionBy(3, lambda k: 0).glom().collect()]
-        [4, 0, 0]
-        """
-        if partitionFunc is None:
-            partitionFunc = portable_hash
-        n = int(numPartitions)
-        if n <= 0:
-            raise ValueError("Number of partitions must be positive.")
-        named = self.mapPartitions(_name_partitions(partitionFunc, n))
-        node = self.ctx._session.partition_by(named._node(_stage.PART, "partitionBy"), n)
-        return RDD._of(self.ctx, node, PAIR)
-
-    def join(self, other, numPartitions=None):
-        node = self.ctx._session.join(self._keyed("join"), other._keyed("join"), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, JOIN)
-
-    def cogroup(self, other, numPartitions=None):
-        return self._cogroup([other], numPartitions)
-
-    def groupWith(self, other, *others):
-        return self._cogroup([other] + list(others), None)
-
-    def _cogroup(self, others, numPartitions):
-        rdds = [self] + others
-        tagged = rdds[0].mapValues(_tag(0))
-        for i, r in enumerate(rdds[1:], 1):
-            tagged = tagged.union(r.mapValues(_tag(i)))
-        return tagged.groupByKey(numPartitions).mapValues(_cogroup_lists(len(rdds)))
-
-    def leftOuterJoin(self, other, numPartitions=None):
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("left"))
-
-    def rightOuterJoin(self, other, numPartitions=None):
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("right"))
-
-    def fullOuterJoin(self, other, numPartitions=None):
-        return self.cogroup(other, numPartitions).flatMapValues(_outer("full"))
-
-    def subtractByKey(self, other, numPartitions=None):
-        return self.cogroup(other, numPartitions).filter(_only_left).flatMapValues(operator.itemgetter(0))
-
     def subtract(self, other, numPartitions=None):
+        """The elements not in other.
+
+        >>> x = sc.parallelize([("a", 1), ("b", 4), ("b", 5), ("a", 3)])
+        >>> y = sc.parallelize([("a", 3), ("c", None)])
+        >>> sorted(x.subtract(y).collect())
+        [('a', 1), ('b', 4), ('b', 5)]
+        """
         return self.map(_with_true).subtractByKey(other.map(_with_true), numPartitions).keys()
 
     def intersection(self, other):
+        """The distinct elements found in both RDDs.
+
+        >>> x = sc.parallelize([1, 10, 2, 3, 4, 5, 2])
+        >>> y = sc.parallelize([1, 6, 2, 3, 7, 8])
+        >>> sorted(x.intersection(y).collect())
+        [1, 2, 3]
+        """
         return self.map(_with_true).cogroup(other.map(_with_true)).filter(_in_both).keys()
 
     def distinct(self, numPartitions=None):
+        """The distinct elements.
+
+        >>> sorted(sc.parallelize([1, 1, 2, 3]).distinct().collect())
+        [1, 2, 3]
+        """
         node = self.ctx._session.distinct(self._node(KEY), self._parts(numPartitions))
         return RDD._of(self.ctx, node, KEY)
 
-    def sortByKey(self, ascending=True, numPartitions=None, keyfunc=None):
-        if keyfunc is not None:
-            return self.map(_key_by_key(keyfunc)).sortByKey(ascending, numPartitions).values()
-        node = self.ctx._session.sort_by_key(self._keyed("sortByKey"), bool(ascending), self._parts(numPartitions))
-        return RDD._of(self.ctx, node, PAIR)
-
     def sortBy(self, keyfunc, ascending=True, numPartitions=None):
+        """The elements sorted by keyfunc(element).
+
+        >>> tmp = [("a", 1), ("b", 2), ("1", 3), ("d", 4), ("2", 5)]
+        >>> sc.parallelize(tmp).sortBy(lambda x: x[1], ascending=False).collect()
+        [('2', 5), ('d', 4), ('1', 3), ('b', 2), ('a', 1)]
+        """
         return self.keyBy(keyfunc).sortByKey(ascending, numPartitions).values()
 
     def repartition(self, numPartitions):
+        """The same elements in numPartitions partitions (a shuffle).
+
+        >>> rdd = sc.parallelize([1, 2, 3, 4, 5, 6, 7], 4)
+        >>> len(rdd.repartition(2).glom().collect()), sorted(rdd.repartition(10).collect())
+        (2, [1, 2, 3, 4, 5, 6, 7])
+        """
         fmt = self._own_fmt()
         return RDD._of(self.ctx, self.ctx._session.repartition(self._node(fmt), int(numPartitions)), fmt)
 
     def coalesce(self, numPartitions, shuffle=False):
-        """Always a shuffle in kiln (repartition)."""
-        return self.repartition(numPartitions)
+        """At most numPartitions partitions. Without shuffle, as PySpark's,
+        neighbouring partitions are merged and the elements keep their
+        order (so sortBy(...).coalesce(1) stays sorted), and asking for more
+        partitions than there are changes nothing. kiln's engine merges them
+        through its shuffle: each element travels tagged with its partition
+        and position, and each merged partition is put back in that order in
+        memory. With shuffle=True it is repartition (no order kept).
+
+        >>> sc.parallelize([1, 2, 3, 4, 5], 3).coalesce(1).glom().collect()
+        [[1, 2, 3, 4, 5]]
+        >>> sc.parallelize(range(6), 3).coalesce(2).glom().collect()
+        [[0, 1, 2, 3], [4, 5]]
+        >>> sc.parallelize([1, 2], 2).coalesce(5).getNumPartitions()
+        2
+        """
+        n = int(numPartitions)
+        if n <= 0:
+            raise ValueError("Number of partitions (%d) must be positive." % n)
+        if shuffle:
+            return self.repartition(n)
+        have = self.getNumPartitions()
+        if n >= have:
+            return self.mapPartitions(_same_partition, True)
+        tagged = self.mapPartitionsWithIndex(_tag_positions)
+        return tagged.partitionBy(n, _merge_neighbours(have, n)).mapPartitions(_in_tagged_order)
 
     def cartesian(self, other):
-        """Every pair (a, b); the other dataset is collected and shipped with the stage."""
+        """Every pair (a, b); the other dataset is collected and shipped with the stage.
+
+        >>> rdd = sc.parallelize([1, 2])
+        >>> sorted(rdd.cartesian(rdd).collect())
+        [(1, 1), (1, 2), (2, 1), (2, 2)]
+        """
         rows = other.collect()
         return self.flatMap(_pairs_with(rows))
 
     def zipWithIndex(self):
+        """Pairs each element with its index in the RDD's order (a job counts the
+        partitions first when there are more than one).
+
+        >>> sc.parallelize(["a", "b", "c", "d"], 3).zipWithIndex().collect()
+        [('a', 0), ('b', 1), ('c', 2), ('d', 3)]
+        """
         return self._with_index(self.mapPartitions(_count_part).collect())
 
     def _with_index(self, counts):
@@ -705,13 +587,26 @@ class RDD(MoreRDD):
         return self.mapPartitionsWithIndex(_with_index(offsets))
 
     def zipWithUniqueId(self):
-        return self.zipWithIndex()
+        """Pairs each element with a unique id: the i-th element of partition k of
+        n gets i * n + k (no job runs for it).
+
+        >>> sc.parallelize(["a", "b", "c", "d", "e"], 3).zipWithUniqueId().collect()
+        [('a', 0), ('b', 1), ('c', 4), ('d', 2), ('e', 5)]
+        """
+        n = self.getNumPartitions()
+        return self.mapPartitionsWithIndex(_unique_ids(n))
 
     def zip(self, other):
         """Pairs the i-th element of each partition with the other's i-th
         of the same partition; both must have the same partitions with the
         same numbers of elements (PySpark's errors otherwise). kiln counts
-        the partitions here, so a mismatch raises at zip(), not later."""
+        the partitions here, so a mismatch raises at zip(), not later.
+
+        >>> x = sc.parallelize(range(5), 2)
+        >>> y = sc.parallelize(range(1000, 1005), 2)
+        >>> x.zip(y).collect()
+        [(0, 1000), (1, 1001), (2, 1002), (3, 1003), (4, 1004)]
+        """
         if self.getNumPartitions() != other.getNumPartitions():
             raise ValueError("Can only zip with RDD which has the same number of partitions")
         mine = self.mapPartitions(_count_part).collect()
@@ -725,6 +620,11 @@ class RDD(MoreRDD):
     # ---- actions ------------------------------------------------------
 
     def collect(self):
+        """All elements, in partition order, as a list.
+
+        >>> sc.parallelize(range(3), 2).collect()
+        [0, 1, 2]
+        """
         fmt = self._own_fmt()
         return self.ctx._session.collect(self._node(fmt), fmt)
 
@@ -802,105 +702,118 @@ class RDD(MoreRDD):
         return self.getNumPartitions() == 0 or len(self.take(1)) == 0
 
     def count(self):
+        """The number of elements.
+
+        >>> sc.parallelize([2, 3, 4]).count()
+        3
+        """
         if self._func is None:
             return self.ctx._session.count(self._node(self._fmt))  # in C: one record per element
         return sum(self.mapPartitions(_count_part).collect())
 
     def reduce(self, f):
+        """The elements reduced with the associative and commutative f; an empty
+        RDD raises ValueError.
+
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).reduce(add)
+        15
+        >>> sc.parallelize([]).reduce(add)
+        Traceback (most recent call last):
+            ...
+        ValueError: Can not reduce() empty RDD
+        """
         vals = self.mapPartitions(_mp_reduce(f)).collect()
         if not vals:
             raise ValueError("Can not reduce() empty RDD")
         return functools.reduce(_in_client(f), vals)
 
     def treeReduce(self, f, depth=2):
+        """reduce in a tree of depth levels (the result is the same).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeReduce(add), rdd.treeReduce(add, 1), rdd.treeReduce(add, 5)
+        (-5, -5, -5)
+        """
         return self.reduce(f)
 
     def fold(self, zeroValue, op):
+        """Folds each partition's elements into zeroValue with op, then the
+        partitions' results (zeroValue is used once per partition and once more).
+
+        >>> from operator import add
+        >>> sc.parallelize([1, 2, 3, 4, 5]).fold(0, add)
+        15
+        """
         vals = self.mapPartitions(_mp_fold(zeroValue, op)).collect()
         return functools.reduce(_in_client(op), vals, zeroValue)
 
     def aggregate(self, zeroValue, seqOp, combOp):
+        """Folds each partition into zeroValue with seqOp, then merges the results
+        with combOp.
+
+        >>> seq = lambda acc, v: (acc[0] + v, acc[1] + 1)
+        >>> comb = lambda a, b: (a[0] + b[0], a[1] + b[1])
+        >>> sc.parallelize([1, 2, 3, 4], 2).aggregate((0, 0), seq, comb)
+        (10, 4)
+        >>> sc.parallelize([]).aggregate((0, 0), seq, comb)
+        (0, 0)
+        """
         vals = self.mapPartitions(_mp_fold(zeroValue, seqOp)).collect()
         return functools.reduce(_in_client(combOp), vals, zeroValue)
 
     def treeAggregate(self, zeroValue, seqOp, combOp, depth=2):
+        """aggregate in a tree of depth levels (the result is the same).
+
+        >>> from operator import add
+        >>> rdd = sc.parallelize([-5, -4, -3, -2, -1, 1, 2, 3, 4], 10)
+        >>> rdd.treeAggregate(0, add, add), rdd.treeAggregate(0, add, add, 1)
+        (-5, -5)
+        """
         return self.aggregate(zeroValue, seqOp, combOp)
 
-    def sum(self):
-        return self.mapPartitions(_partial_sum).fold(0, operator.add)
-
     def max(self, key=None):
+        """The largest element (by key(element) when given).
+
+        >>> rdd = sc.parallelize([1.0, 5.0, 43.0, 10.0])
+        >>> rdd.max(), rdd.max(key=str)
+        (43.0, 5.0)
+        """
         return self.reduce(_pick(max, key))
 
     def min(self, key=None):
+        """The smallest element (by key(element) when given).
+
+        >>> rdd = sc.parallelize([2.0, 5.0, 43.0, 10.0])
+        >>> rdd.min(), rdd.min(key=str)
+        (2.0, 10.0)
+        """
         return self.reduce(_pick(min, key))
 
-    def stats(self):
-        parts = self._partials(_stats_part)
-        if not parts:
-            raise ValueError("Can not reduce() empty RDD")
-        return functools.reduce(StatCounter.mergeStats, parts)
-
-    def mean(self):
-        return self.stats().mean()
-
-    def variance(self):
-        return self.stats().variance()
-
-    def stdev(self):
-        return self.stats().stdev()
-
-    def sampleStdev(self):
-        return self.stats().sampleStdev()
-
-    def sampleVariance(self):
-        return self.stats().sampleVariance()
-
-    def histogram(self, buckets):
-        """Counts in buckets: an int n makes n even buckets between the
-        minimum and the maximum, a sorted list or tuple gives the bounds;
-        each bucket is [lo, hi) but the last, [lo, hi]; None and NaN are
-        not counted.
-
-        >>> sc.parallelize(range(51)).histogram(2)
-        ([0, 25, 50], [25, 26])
-        >>> sc.parallelize(["ab", "ac", "b", "bd", "ef"]).histogram(("a", "b", "c"))
-        (('a', 'b', 'c'), [2, 2])
-        """
-        if isinstance(buckets, int):
-            if buckets < 1:
-                raise ValueError("number of buckets must be >= 1")
-            ranges = self._partials(_buckets.min_max_part)
-            if not ranges:
-                raise ValueError("Can not reduce() empty RDD")
-            lo, hi = min(r[0] for r in ranges), max(r[1] for r in ranges)
-            if lo == hi or buckets == 1:
-                return [lo, hi], [self.filter(_buckets.comparable).count()]
-            buckets, inc = _buckets.even_buckets(lo, hi, buckets)
-        elif isinstance(buckets, (list, tuple)):
-            inc = _buckets.given_buckets(buckets)
-            lo, hi = buckets[0], buckets[-1]
-        else:
-            raise TypeError("buckets should be a list or tuple or number(int or long)")
-        parts = self._partials(_buckets.histogram_part(list(buckets), lo, hi, inc))
-        if not parts:
-            raise ValueError("Can not reduce() empty RDD")
-        return buckets, [sum(c) for c in zip(*parts)]
-
-    def _partials(self, part):
-        """part(iterator) of every partition, collected (none of an RDD of
-        no partitions, where PySpark's reduce of them raises)."""
-        if self.getNumPartitions() == 0:
-            return []
-        return self.mapPartitions(part).collect()
-
     def top(self, num, key=None):
+        """The num largest elements (by key(element) when given), largest first.
+
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(1)
+        [12]
+        >>> sc.parallelize([10, 4, 2, 12, 3], 2).top(2)
+        [12, 10]
+        >>> sc.parallelize([10, 4, 2, 12, 3]).top(3, key=str)
+        [4, 3, 2]
+        """
         parts = self._partials(_nlargest(num, key))
         if not parts:
             raise ValueError("Can not reduce() empty RDD")
         return heapq.nlargest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
     def takeOrdered(self, num, key=None):
+        """The num smallest elements (by key(element) when given), smallest first.
+
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7], 2).takeOrdered(6)
+        [1, 2, 3, 4, 5, 6]
+        >>> sc.parallelize([10, 1, 2, 9, 3, 4, 5, 6, 7], 2).takeOrdered(6, key=lambda x: -x)
+        [10, 9, 7, 6, 5, 4]
+        """
         if num < 0:
             raise ValueError("top N cannot be negative.")
         if num == 0:
@@ -908,48 +821,12 @@ class RDD(MoreRDD):
         parts = self._partials(_nsmallest(num, key))
         return heapq.nsmallest(num, chain.from_iterable(parts), key=key and _in_client(key))
 
-    def takeSample(self, withReplacement, num, seed=None):
-        """A fixed-size sample: counts, then samples on the executors with
-        a fraction that makes num elements very likely (PySpark's), again
-        with a new seed while short, and shuffles what came back.
-
-        >>> rdd = sc.parallelize(range(0, 10))
-        >>> len(rdd.takeSample(True, 20, 1))
-        20
-        >>> len(rdd.takeSample(False, 5, 2))
-        5
-        >>> len(rdd.takeSample(False, 15, 3))
-        10
-        """
-        num_stdev = 10.0
-        max_size = sys.maxsize - int(num_stdev * math.sqrt(sys.maxsize))
-        if num < 0:
-            raise ValueError("Sample size cannot be negative.")
-        if num > max_size:
-            raise ValueError("Sample size cannot be greater than %d." % max_size)
-        if num == 0 or self.getNumPartitions() == 0:
-            return []
-        initial = self.count()
-        if initial == 0:
-            return []
-        rng = random.Random(seed)
-        if not withReplacement and num >= initial:
-            samples = self.collect()
-            rng.shuffle(samples)
-            return samples
-        fraction = _fraction_for_sample_size(num, initial, withReplacement)
-        seed = rng.randint(0, sys.maxsize) if seed is None else seed
-        samples = self.sample(withReplacement, fraction, seed).collect()
-        while len(samples) < num:  # short: rare, by the fraction's margin
-            seed = rng.randint(0, sys.maxsize)
-            samples = self.sample(withReplacement, fraction, seed).collect()
-        rng.shuffle(samples)
-        return samples[0:num]
-
-    def countByKey(self):
-        return self.map(operator.itemgetter(0)).countByValue()
-
     def countByValue(self):
+        """The number of times each element occurs, as a dict.
+
+        >>> sorted(sc.parallelize([1, 2, 1, 2, 2], 2).countByValue().items())
+        [(1, 2), (2, 3)]
+        """
         total = defaultdict(int)
         parts = self._partials(_count_values)
         if not parts:
@@ -959,22 +836,52 @@ class RDD(MoreRDD):
                 total[k] += v
         return total
 
-    def collectAsMap(self):
-        return dict(self.collect())
-
-    def lookup(self, key):
-        return self.filter(_key_is(key)).values().collect()
-
     def foreach(self, f):
+        """Runs f on every element on the executors (for its effects; returns None).
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4]).foreach(lambda x: acc.add(x))
+        >>> acc.value
+        10
+        """
         self.mapPartitions(_foreach(f)).count()
 
     def foreachPartition(self, f):
+        """Runs f on the iterator of every partition on the executors.
+
+        >>> acc = sc.accumulator(0)
+        >>> sc.parallelize([1, 2, 3, 4], 2).foreachPartition(lambda it: acc.add(len(list(it))))
+        >>> acc.value
+        4
+        """
         self.mapPartitions(_foreach_partition(f)).count()
+
+    def toDF(self, schema=None, sampleRatio=None):
+        """This RDD of tuples or Rows as a DataFrame (column names from
+        schema, a list of names or a StructType; types inferred). PySpark
+        adds it once a SparkSession exists; kiln has it always.
+
+        >>> df = sc.parallelize([(1, "a"), (2, "b")]).toDF(["n", "s"])
+        >>> df.columns, df.collect()[1]
+        (['n', 's'], Row(n=2, s='b'))
+        """
+        # kiln.sql imports this module, and loads sqlglot: imported on first use
+        from .sql.session import rdd_to_df
+        return rdd_to_df(self, schema, sampleRatio)
 
     def saveAsTextFile(self, path, compressionCodecClass=None):
         """One part per partition, DIR/part-NNNNN, then DIR/_SUCCESS; with
         compressionCodecClass="org.apache.hadoop.io.compress.GzipCodec" the
-        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back."""
+        parts are gzip files, DIR/part-NNNNN.gz, which textFile reads back.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "out")
+        >>> sc.parallelize(["a", "b", 3], 2).saveAsTextFile(path)
+        >>> sorted(f for f in os.listdir(path) if not f.startswith("."))
+        ['_SUCCESS', 'part-00000', 'part-00001']
+        >>> sc.textFile(path).collect()
+        ['a', 'b', '3']
+        """
         codec = None
         if compressionCodecClass is not None:
             codec = _CODECS.get(compressionCodecClass)
@@ -984,7 +891,14 @@ class RDD(MoreRDD):
         self.ctx._session.save_text(self._node(TEXT), os.path.abspath(path), codec)
 
     def saveAsPickleFile(self, path, batchSize=10):
-        """kiln's own layout: text parts of base64-encoded pickled batches."""
+        """kiln's own layout: text parts of base64-encoded pickled batches.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "pickled")
+        >>> sc.parallelize([1, "two", (3, 4.0)], 2).saveAsPickleFile(path)
+        >>> sorted(sc.pickleFile(path).collect(), key=str)
+        [(3, 4.0), 1, 'two']
+        """
         self.mapPartitions(_to_pickled_lines(batchSize or 10)).saveAsTextFile(path)
 
 
@@ -1018,89 +932,3 @@ class RDDBarrier:
         out = self.rdd.mapPartitionsWithIndex(f, preservesPartitioning)
         out._barrier = True
         return out
-
-
-def _pickle_file(ctx, name, minPartitions=None):
-    return ctx.textFile(name, minPartitions).flatMap(_from_pickled_lines)
-
-
-# ---- small shipped helpers -----------------------------------------------
-
-def _ident1(v):
-    return v
-
-
-def _with_true(x):
-    return (x, True)
-
-
-def _only_left(kv):
-    return bool(kv[1][0]) and not kv[1][1]
-
-
-def _in_both(kv):
-    return bool(kv[1][0]) and bool(kv[1][1])
-
-
-def _swap(xi):
-    return (xi[1], xi[0])
-
-
-def _key_by(f):
-    def g(x):
-        return (f(x), x)
-    return g
-
-
-def _key_by_key(keyfunc):
-    def g(kv):
-        return (keyfunc(kv[0]), kv)
-    return g
-
-
-def _key_is(key):
-    def g(kv):
-        return kv[0] == key
-    return g
-
-
-def _pairs_with(rows):
-    def g(a):
-        return [(a, b) for b in rows]
-    return g
-
-
-def _zero_then(zero, func):
-    def create(v):
-        return func(copy.deepcopy(zero), v)
-    return create
-
-
-def _in_client(f):
-    """f for the merges that run in the client: a StopIteration it raises
-    fails the action with the words a task uses, rather than escaping as
-    the end of some iteration of the caller's."""
-    def g(*args):
-        try:
-            return f(*args)
-        except StopIteration as e:
-            raise RuntimeError(_stage.STOP_ITERATION) from e
-    return g
-
-
-def _partial_sum(it):
-    yield sum(it)
-
-
-def _pick(which, key):
-    def f(a, b):
-        return which(a, b, key=key) if key else which(a, b)
-    return f
-
-
-def _install():
-    from .context import Context
-    Context.pickleFile = _pickle_file
-
-
-_install()

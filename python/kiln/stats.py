@@ -41,6 +41,11 @@ class StatCounter:
             self.merge(v)
 
     def merge(self, value):
+        """Adds one value; returns the counter.
+
+        >>> StatCounter([1, 2]).merge(6).mean()
+        3.0
+        """
         delta = value - self.mu
         self.n += 1
         self.mu += delta / self.n
@@ -50,6 +55,11 @@ class StatCounter:
         return self
 
     def mergeStats(self, other):
+        """Adds the values another counter has seen; returns this counter.
+
+        >>> StatCounter([1, 2]).mergeStats(StatCounter([3, 4])).count()
+        4
+        """
         if not isinstance(other, StatCounter):
             raise TypeError("Can only merge StatCounter but got %s" % type(other))
         if other is self:
@@ -74,41 +84,98 @@ class StatCounter:
         return self
 
     def copy(self):
+        """An independent copy.
+
+        >>> a = StatCounter([1, 2])
+        >>> b = a.copy().merge(10)
+        >>> a.count(), b.count()
+        (2, 3)
+        """
         return copy.deepcopy(self)
 
     def count(self):
+        """The number of values.
+
+        >>> StatCounter([5, 6, 7]).count()
+        3
+        """
         return int(self.n)
 
     def mean(self):
+        """The mean of the values.
+
+        >>> StatCounter([5, 6, 7]).mean()
+        6.0
+        """
         return self.mu
 
     def sum(self):
+        """The sum of the values.
+
+        >>> StatCounter([5, 6, 7]).sum()
+        18.0
+        """
         return self.n * self.mu
 
     def min(self):
+        """The smallest value.
+
+        >>> StatCounter([5, 6, 7]).min()
+        5.0
+        """
         return self.minValue
 
     def max(self):
+        """The largest value.
+
+        >>> StatCounter([5, 6, 7]).max()
+        7.0
+        """
         return self.maxValue
 
     def variance(self):
-        """The population variance (divided by n); NaN of no values."""
+        """The population variance (divided by n); NaN of no values.
+
+        >>> StatCounter([1, 2, 3]).variance(), StatCounter().variance()
+        (0.6666666666666666, nan)
+        """
         return self.m2 / self.n if self.n else float("nan")
 
     def sampleVariance(self):
-        """The sample variance (divided by n - 1); NaN of fewer than two values."""
+        """The sample variance (divided by n - 1); NaN of fewer than two values.
+
+        >>> StatCounter([1, 2, 3]).sampleVariance(), StatCounter([1]).sampleVariance()
+        (1.0, nan)
+        """
         return self.m2 / (self.n - 1) if self.n > 1 else float("nan")
 
     def stdev(self):
+        """The population standard deviation.
+
+        >>> StatCounter([2, 4, 4, 4, 5, 5, 7, 9]).stdev()
+        2.0
+        """
         return math.sqrt(self.variance())
 
     def sampleStdev(self):
+        """The sample standard deviation (divided by n - 1).
+
+        >>> StatCounter([1, 2, 3]).sampleStdev()
+        1.0
+        """
         return math.sqrt(self.sampleVariance())
 
     def asDict(self, sample=False):
         """The members as a dict. As PySpark's, "stdev" and "variance" are
         the sample ones by default and the population ones with
-        sample=True."""
+        sample=True.
+
+        >>> d = StatCounter([1, 2, 3]).asDict()
+        >>> sorted(d), d["count"], d["variance"]
+        (['count', 'max', 'mean', 'min', 'stdev', 'sum', 'variance'], 3, 1.0)
+        >>> StatCounter([1, 2, 3]).asDict(sample=True)["variance"]
+        0.6666666666666666
+        """
         return {"count": self.count(), "mean": self.mean(), "sum": self.sum(), "min": self.min(),
                 "max": self.max(), "stdev": self.stdev() if sample else self.sampleStdev(),
                 "variance": self.variance() if sample else self.sampleVariance()}

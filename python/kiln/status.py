@@ -59,16 +59,32 @@ class StatusTracker:
 
     def getJobIdsForGroup(self, jobGroup=None):
         """The ids of this application's jobs run in jobGroup (None: the
-        jobs run in no group)."""
+        jobs run in no group).
+
+        >>> sc.setJobGroup("doc-group", "one job")
+        >>> sc.parallelize([1]).count()
+        1
+        >>> sc.clearJobGroup()
+        >>> len(sc.statusTracker().getJobIdsForGroup("doc-group"))
+        1
+        """
         groups = self._ctx._session.groups
         return [j["job_id"] for j in self._jobs() if groups.get(j["job_id"]) == jobGroup]
 
     def getActiveJobsIds(self):
-        """The ids of the jobs running now."""
+        """The ids of the jobs running now.
+
+        >>> sc.statusTracker().getActiveJobsIds()
+        []
+        """
         return sorted(j["job_id"] for j in self._jobs() if j["state"] == "running")
 
     def getActiveStageIds(self):
-        """The ids of the stages running now (computing, or sampling for a sort)."""
+        """The ids of the stages running now (computing, or sampling for a sort).
+
+        >>> sc.statusTracker().getActiveStageIds()
+        []
+        """
         out = []
         for j in self._jobs():
             if j["state"] != "running":
@@ -79,7 +95,16 @@ class StatusTracker:
         return sorted(out)
 
     def getJobInfo(self, jobId):
-        """SparkJobInfo(jobId, stageIds, status), or None for an unknown job."""
+        """SparkJobInfo(jobId, stageIds, status), or None for an unknown job.
+
+        >>> sc.setJobGroup("doc-info", "one job")
+        >>> sc.parallelize([1]).count()
+        1
+        >>> sc.clearJobGroup()
+        >>> [j] = sc.statusTracker().getJobIdsForGroup("doc-info")
+        >>> sc.statusTracker().getJobInfo(j).status, sc.statusTracker().getJobInfo(10 ** 9)
+        ('SUCCEEDED', None)
+        """
         j = self._get("/jobs/%d" % int(jobId))
         if j is None:
             return None
@@ -87,7 +112,17 @@ class StatusTracker:
         return SparkJobInfo(j["job_id"], sorted(stages), _JOB_STATUS.get(j["state"], "UNKNOWN"))
 
     def getStageInfo(self, stageId):
-        """SparkStageInfo of a stage, or None for an unknown one."""
+        """SparkStageInfo of a stage, or None for an unknown one.
+
+        >>> sc.setJobGroup("doc-stage", "one job")
+        >>> sc.parallelize([1, 2], 2).count()
+        2
+        >>> sc.clearJobGroup()
+        >>> [j] = sc.statusTracker().getJobIdsForGroup("doc-stage")
+        >>> st = sc.statusTracker().getStageInfo(sc.statusTracker().getJobInfo(j).stageIds[0])
+        >>> st.numTasks, st.numCompletedTasks, sc.statusTracker().getStageInfo(10 ** 9)
+        (2, 2, None)
+        """
         s = self._get("/stages/%d" % int(stageId))
         if s is None:
             return None

@@ -290,12 +290,3 @@ def test_text_file_bytes(sc, tmp_path):
     assert sc.textFile(str(p), use_unicode=False).map(len).collect() == [4, 5, 2]
     assert sc.textFile(str(p)).collect()[1] == "plain"
 
-
-def test_docstring_examples(sc):
-    import doctest
-    from kiln import rdd, stats
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    for obj, globs in ((stats, {}), (rdd.RDD.histogram, {"sc": sc})):
-        for test in doctest.DocTestFinder().find(obj, globs=dict(globs, StatCounter=stats.StatCounter)):
-            runner.run(test)
-    assert runner.failures == 0 and runner.tries >= 7

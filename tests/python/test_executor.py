@@ -98,3 +98,13 @@ def test_worker_killed_mid_shuffle(cluster, tmp_path):
     ctx.stop()
     assert "e" not in result, result.get("e")
     assert result["v"] == Counter(w for l in lines for w in l.split())
+
+
+def test_record_formats_match_the_extension():
+    """kiln._stage.Fmt and python/records.h's KR_* name the same numbers."""
+    import re
+    from kiln._stage import Fmt
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "python", "records.h")) as f:
+        c = {m.group(1): int(m.group(2)) for m in re.finditer(r"\bKR_([A-Z0-9]+) = (\d+)", f.read())}
+    assert c and c == {m.name: m.value for m in Fmt}

@@ -218,8 +218,23 @@ def test_accumulators_int_and_float(sc):
 
 
 def test_map_side_combine_is_bounded(sc, monkeypatch):
-    from kiln import rdd
-    monkeypatch.setattr(rdd, "COMBINE_KEYS", 7)  # pickled by value with the stage: flushes every 7 keys
+    from kiln import _pipeline
+    monkeypatch.setattr(_pipeline, "COMBINE_KEYS", 7)  # pickled by value with the stage: flushes every 7 keys
     pairs = [(i % 100, 1) for i in range(5000)]
     got = dict(sc.parallelize(pairs, 3).reduceByKey(lambda a, b: a + b).collect())
     assert got == {k: 50 for k in range(100)}
+
+
+def test_coalesce_keeps_order_and_zip_with_unique_id_formula(sc):
+    import random
+    rng = random.Random(11)
+    data = [rng.randrange(10 ** 6) for _ in range(3000)]
+    ordered = sc.parallelize(data, 7).sortBy(lambda x: x, numPartitions=5)
+    assert ordered.coalesce(1).collect() == sorted(data)          # one sorted part, as saveAsTextFile writes
+    parts = sc.parallelize(data, 7).coalesce(3).glom().collect()
+    assert len(parts) == 3 and [x for p in parts for x in p] == data
+    assert sc.parallelize(data, 7).coalesce(9).getNumPartitions() == 7
+    assert sorted(sc.parallelize(data, 7).coalesce(2, shuffle=True).collect()) == sorted(data)
+    slices = sc.parallelize(data, 4).glom().collect()
+    expect = [(v, i * 4 + k) for k, p in enumerate(slices) for i, v in enumerate(p)]
+    assert sc.parallelize(data, 4).zipWithUniqueId().collect() == expect

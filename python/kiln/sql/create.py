@@ -8,6 +8,7 @@ converter made here.
 """
 import numpy as np
 
+from ..rdd import RDD
 from . import plan as P
 from . import types as T
 from .batch import BATCH_ROWS, Batch, Vec, from_list
@@ -184,7 +185,6 @@ def _from_pandas(session, pdf, schema, names):
 
 
 def create_plan(session, data, schema, samplingRatio, verify):
-    from ..rdd import RDD
     struct, names, atomic = _normalize_schema(schema)
     try:
         import pandas as pd

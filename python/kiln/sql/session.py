@@ -155,16 +155,10 @@ class SparkSession:
         return DataFrameReader(self)
 
 
-def _install():
-    """rdd.toDF(schema=None, sampleRatio=None), as PySpark adds it."""
-    from ..rdd import RDD
-
-    def toDF(self, schema=None, sampleRatio=None):
-        s = SparkSession._active
-        if s is None or s._sc is not self.ctx:
-            s = SparkSession(self.ctx)
-        return s.createDataFrame(self, schema, sampleRatio)
-    RDD.toDF = toDF
-
-
-_install()
+def rdd_to_df(rdd, schema=None, sampleRatio=None):
+    """rdd.toDF(schema, sampleRatio): the DataFrame of the RDD, on the active
+    SparkSession when it is over the RDD's context, else a new one."""
+    s = SparkSession._active
+    if s is None or s._sc is not rdd.ctx:
+        s = SparkSession(rdd.ctx)
+    return s.createDataFrame(rdd, schema, sampleRatio)
