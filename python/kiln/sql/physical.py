@@ -22,7 +22,7 @@ import numpy as np
 from . import operators as ops
 from . import plan as P
 from .aggregate import AggCall
-from .batch import BATCH_ROWS, Batch, concat, empty, from_list, rechunk, split
+from .batch import BATCH_ROWS, Batch, concat, dict_encode, empty, from_list, rechunk, split
 from .errors import AnalysisException
 from .expr import Cmp, Logic, Attr
 
@@ -67,6 +67,24 @@ def _filter_fn(cond):
     def fn(b):
         return ops.filter_batch(b, cond)
     return fn
+
+
+def _dict_encode_fn(aids):
+    """A cached batch's string columns as codes into their distinct values
+    (batch.DictVec), each where that pays (few distinct values)."""
+    def fn(b):
+        return Batch({k: (dict_encode(v) if k in aids else v) for k, v in b.cols.items()}, b.n)
+    return fn
+
+
+def cache_batches(comp, attrs):
+    """The RDD a cached DataFrame keeps: its batches with string columns
+    dictionary-encoded."""
+    from . import types as T
+    aids = {a.aid for a in attrs if isinstance(a.dtype, T.StringType)}
+    if not aids:
+        return comp.rdd
+    return _pipe(comp.rdd, _map_batches(_dict_encode_fn(aids)), "dict encode")
 
 
 def _rows_to_batches(conv, attrs, columns):
