@@ -116,6 +116,18 @@ def _local_part(batches):
     return run
 
 
+# Client data (createDataFrame) up to this estimated size goes inside the
+# stage function; more is broadcast (a job travels in one frame, 64 MiB).
+LOCAL_INLINE = 16 << 20
+
+
+def _broadcast_part(bcasts):
+    def run(it):
+        for i in it:
+            yield from bcasts[i].value
+    return run
+
+
 def _range_part(start, step, length, n, aid):
     def run(it):
         for i in it:
@@ -421,6 +433,11 @@ class Compiler:
         for i, b in enumerate(batches):
             per[i * n // max(1, len(batches))].append(b)
         rdd = self.sc.parallelize(list(range(n)), n)
+        if not self.dry and p.size_estimate() > LOCAL_INLINE:
+            # large client data travels as one broadcast per partition (uploaded in
+            # pieces, fetched by the workers that run it), not inside the job
+            per = [self.sc.broadcast(bs) for bs in per]
+            return Compiled(_pipe(rdd, _broadcast_part(per), "scan local"), ["scan local"])
         return Compiled(_pipe(rdd, _local_part(per), "scan local"), ["scan local"])
 
     def _RDDScan(self, p):
