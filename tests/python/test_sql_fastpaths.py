@@ -1,0 +1,108 @@
+"""kiln.sql's fast paths give the answers of the plain ones: a cached
+DataFrame's dictionary-encoded string columns (grouped, joined, filtered,
+collected, with nulls, against a frame that is not cached), integer sums
+through bincount and past its exact range, a pandas frame of strings
+loaded without a per-value check, and client data large enough to travel
+as broadcasts. Oracles: plain Python and pandas."""
+import pickle
+import random
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kiln.sql import functions as F
+from kiln.sql import physical
+from kiln.sql.aggregate import _gsum, group_codes, hash_rows
+from kiln.sql.batch import DictVec, Vec, dict_encode
+
+
+def strings(n, k, seed, nulls=0.1):
+    rng = random.Random(seed)
+    return [None if rng.random() < nulls else "s%03d" % rng.randrange(k) for _ in range(n)]
+
+
+def test_dict_vec_keeps_values_nulls_hashes_and_groups():
+    vals = strings(5000, 40, 1)
+    mask = np.array([v is None for v in vals])
+    plain = Vec(np.array(vals, dtype=object), mask)
+    d = dict_encode(plain)
+    assert isinstance(d, DictVec) and d.codes.dtype == np.int32
+    assert d.to_list() == vals
+    back = pickle.loads(pickle.dumps(d, protocol=5))
+    assert isinstance(back, DictVec) and back.to_list() == vals
+    # the same hash per row as the plain column's, so both meet in one shuffle partition
+    assert (hash_rows([d], len(vals)) == hash_rows([plain], len(vals))).all()
+    c1, n1, f1 = group_codes([d], len(vals))
+    c2, n2, f2 = group_codes([plain], len(vals))
+    assert n1 == n2 and (c1 == c2).all() and (f1 == f2).all()
+    idx = np.arange(0, 5000, 7)
+    assert d.take(idx).to_list() == [vals[i] for i in idx]
+    few = d.take(np.arange(3))
+    assert type(few) is Vec and few.to_list() == vals[:3]  # a few rows do not carry every distinct value
+    # many distinct values: left plain
+    uniq = Vec(np.array(["u%d" % i for i in range(100)], dtype=object))
+    assert dict_encode(uniq) is uniq
+
+
+def test_integer_sum_exact_in_and_past_bincounts_range():
+    codes = np.array([0, 1, 0, 1, 2], dtype=np.int64)
+    small = np.array([1, 2, 3, 4, 5], dtype=np.int64)
+    assert _gsum(small, codes, 3).tolist() == [4, 6, 5]
+    big = np.array([2 ** 62, 1, 2 ** 62, 3, -7], dtype=np.int64) // 2
+    want = [int(big[0]) + int(big[2]), int(big[1]) + int(big[3]), int(big[4])]
+    got = _gsum(big, codes, 3)
+    assert got.dtype == np.int64 and got.tolist() == want
+    assert _gsum(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 2).tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("p", [1, 3, 17])
+def test_cached_strings_group_join_filter(spark, p):
+    n = 3000
+    rng = random.Random(p)
+    g = strings(n, 30, p)
+    h = strings(n, 5, p + 100)
+    x = [rng.randint(-1000, 1000) for _ in range(n)]
+    rows = list(zip(g, h, x))
+    df = spark.createDataFrame(spark.sparkContext.parallelize(rows, p), "g STRING, h STRING, x BIGINT").cache()
+    assert df.count() == n
+    sums = defaultdict(int)
+    counts = defaultdict(int)
+    for gi, hi, xi in rows:
+        sums[(gi, hi)] += xi
+        counts[gi] += 1
+    got = {(r["g"], r["h"]): r["s"] for r in df.groupBy("g", "h").agg(F.sum("x").alias("s")).collect()}
+    assert got == dict(sums)
+    got = {r["g"]: r["c"] for r in df.groupBy("g").agg(F.count("*").alias("c")).collect()}
+    assert got == dict(counts)
+    # a join of the cached (encoded) side with a frame that is not cached, on the string key
+    other = spark.createDataFrame(spark.sparkContext.parallelize([("s%03d" % i, i) for i in range(0, 30, 2)], 2),
+                                  "g STRING, i INT")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")  # a shuffle join: both sides hashed
+    try:
+        got = sorted(((r["g"], r["h"], r["x"], r["i"]) for r in df.join(other, "g").collect()), key=repr)
+    finally:
+        spark.conf.unset("spark.sql.autoBroadcastJoinThreshold")
+    want = sorted(((gi, hi, xi, int(gi[1:])) for gi, hi, xi in rows if gi is not None and int(gi[1:]) % 2 == 0),
+                  key=repr)
+    assert got == want
+    got = sorted((tuple(r) for r in df.filter(F.col("h") == "s001").collect()), key=repr)
+    assert got == sorted((r for r in rows if r[1] == "s001"), key=repr)
+    assert sorted(map(tuple, df.collect()), key=repr) == sorted(rows, key=repr)
+    df.unpersist()
+
+
+def test_pandas_strings_and_large_client_data(spark, monkeypatch):
+    monkeypatch.setattr(physical, "LOCAL_INLINE", 1000)  # so a small frame travels as broadcasts too
+    n = 20000
+    rng = np.random.default_rng(3)
+    pdf = pd.DataFrame({"k": np.array(["a", "b", None, "c"], dtype=object)[rng.integers(0, 4, n)],
+                        "v": rng.integers(0, 100, n)})
+    df = spark.createDataFrame(pdf)
+    assert dict(df.dtypes)["k"] == "string"
+    got = {r["k"]: r["s"] for r in df.groupBy("k").agg(F.sum("v").alias("s")).collect()}
+    want = {(None if k is None or k != k else k): int(s)
+            for k, s in pdf.groupby("k", dropna=False)["v"].sum().items()}
+    assert got == want
+    assert "scan local" in df._compiled().stages[0]
