@@ -77,14 +77,27 @@ def _dict_encode_fn(aids):
     return fn
 
 
+# Rows of one cached batch: few records per partition (little per-batch
+# Python work when a query reads it back), each well under the engine's
+# largest block (256 MiB).
+CACHE_ROWS = 1 << 20
+
+
+def _cache_chunks(aids):
+    enc = _dict_encode_fn(aids)
+
+    def run(it):
+        for b in rechunk(it, CACHE_ROWS):
+            yield enc(b)
+    return run
+
+
 def cache_batches(comp, attrs):
-    """The RDD a cached DataFrame keeps: its batches with string columns
-    dictionary-encoded."""
+    """The RDD a cached DataFrame keeps: its batches cut to at most
+    CACHE_ROWS rows, string columns dictionary-encoded."""
     from . import types as T
     aids = {a.aid for a in attrs if isinstance(a.dtype, T.StringType)}
-    if not aids:
-        return comp.rdd
-    return _pipe(comp.rdd, _map_batches(_dict_encode_fn(aids)), "dict encode")
+    return _pipe(comp.rdd, _cache_chunks(aids), "cache")
 
 
 def _rows_to_batches(conv, attrs, columns):
