@@ -106,3 +106,20 @@ def test_pandas_strings_and_large_client_data(spark, monkeypatch):
             for k, s in pdf.groupby("k", dropna=False)["v"].sum().items()}
     assert got == want
     assert "scan local" in df._compiled().stages[0]
+
+
+def test_plain_csv_columns_read_as_the_csv_module():
+    import csv
+    from kiln.sql.readwriter import _plain_csv_columns
+    rng = random.Random(5)
+    pool = ["", " a", "b ", "NA", "12", "-3.5e2", "x y", "\t", "é"]
+    lines = [",".join(rng.choice(pool) for _ in range(4)) for _ in range(500)]
+    cols = _plain_csv_columns(lines, 4, ",", '"', "\\", "NA")
+    want = [[None if x == "NA" else x for x in r] for r in csv.reader(lines, delimiter=",", quotechar='"',
+                                                                        escapechar="\\", doublequote=False)]
+    assert [list(row) for row in zip(*[c.to_list() for c in cols])] == want
+    # what the csv module reads otherwise: quotes, escapes, a line of too many or too few fields
+    assert _plain_csv_columns(lines + ['"q",1,2,3'], 4, ",", '"', "\\", "NA") is None
+    assert _plain_csv_columns(lines + ["a\\,b,1,2,3"], 4, ",", '"', "\\", "NA") is None
+    assert _plain_csv_columns(lines[:-2] + ["1,2,3,4,5", "1,2,3"], 4, ",", '"', "\\", "NA") is None
+    assert _plain_csv_columns(lines[:-1] + ["1,2,3"], 4, ",", '"', "\\", "NA") is None
