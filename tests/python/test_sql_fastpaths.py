@@ -123,3 +123,22 @@ def test_plain_csv_columns_read_as_the_csv_module():
     assert _plain_csv_columns(lines + ["a\\,b,1,2,3"], 4, ",", '"', "\\", "NA") is None
     assert _plain_csv_columns(lines[:-2] + ["1,2,3,4,5", "1,2,3"], 4, ",", '"', "\\", "NA") is None
     assert _plain_csv_columns(lines[:-1] + ["1,2,3"], 4, ",", '"', "\\", "NA") is None
+
+
+@pytest.mark.parametrize("dst", ["int", "bigint", "tinyint", "double", "float"])
+def test_numbers_from_strings_as_each_value_would_parse(dst):
+    from kiln.sql import types as T
+    from kiln.sql.cast import _parse_each, _parse_float, _parse_int, _parse_numbers, cast
+    t = T._parse_datatype_string(dst)
+    parse = _parse_float if isinstance(t, T.FractionalType) else _parse_int(t.bits)
+    plain = ["12", " -7 ", "+3", "0", "100", "250", "-128"]
+    fast_in = Vec(np.array(plain + [None], dtype=object), np.array([False] * len(plain) + [True]))
+    assert _parse_numbers(fast_in, t) is not None or dst == "tinyint"  # 250 does not fit a tinyint
+    odd = ["1.5", "1_000", "0x10", "inf", "NaN", "2d", "", "abc", "3000000000", "1e3"]
+    for values in (plain, plain + [None], plain + odd, odd):
+        mask = np.array([v is None for v in values])
+        v = Vec(np.array(values, dtype=object), mask)
+        got = cast(v, T.StringType(), t)
+        want = _parse_each(v, parse, t.numpy)
+        assert repr(got.to_list()) == repr(want.to_list()), values
+        assert got.values.dtype == t.numpy
