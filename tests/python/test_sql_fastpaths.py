@@ -142,3 +142,21 @@ def test_numbers_from_strings_as_each_value_would_parse(dst):
         want = _parse_each(v, parse, t.numpy)
         assert repr(got.to_list()) == repr(want.to_list()), values
         assert got.values.dtype == t.numpy
+
+
+@pytest.mark.parametrize("dst,out", [
+    ("double", [1.5, -2.0, 3.25]), ("double", [1, 2.0]), ("double", [1.5, None]), ("float", [0.1, 1e40]),
+    ("int", [1, 2 ** 31, -2 ** 31 - 1]), ("bigint", [2 ** 63 - 1, -2 ** 63]), ("bigint", [2 ** 63]),
+    ("tinyint", [127, 128, -129]), ("int", [True, 1]), ("int", [1.0, 2])])
+def test_row_udf_results_in_one_call_as_value_by_value(dst, out):
+    from kiln.sql import types as T
+    from kiln.sql.batch import from_list
+    from kiln.sql.udf import _convert, _fast_vec
+    t = T._parse_datatype_string(dst)
+    want = from_list([_convert(x, t) for x in out], t.numpy)
+    got = _fast_vec(out, t)
+    if got is not None:
+        assert got.values.dtype == t.numpy
+        assert repr(got.to_list()) == repr(want.to_list())
+    else:
+        assert not (set(map(type, out)) <= {float} and isinstance(t, T.FractionalType))
