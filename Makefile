@@ -282,6 +282,7 @@ bench: all
 	bash bench/scale.sh $(BUILD)
 	bash bench/take.sh $(BUILD)
 	bash bench/sql.sh $(BUILD)
+	bash bench/sqlio.sh $(BUILD)
 
 # the driver's instructions per task under callgrind (valgrind): to compare
 # two builds where tasks/s moves with the machine's load

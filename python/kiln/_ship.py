@@ -61,9 +61,19 @@ def _is_system(path, dirs):
     return any(path == d or path.startswith(d + os.sep) for d in dirs)
 
 
+# What user_modules learnt of each module, by (module, its __file__), for
+# one sys.path and working folder: the realpath of a system module's file
+# is looked up once per process rather than once per stage.
+_seen = {"where": None, "system": {}}
+
+
 def user_modules():
     """{archive name: file path} of the user's imported modules."""
-    dirs = _system_dirs()
+    where = (tuple(p for p in sys.path if isinstance(p, str)), os.getcwd())
+    if _seen["where"] != where:
+        _seen["where"], _seen["system"] = where, {}
+    system = _seen["system"]  # (id(module), __file__) -> True (a system module) or its realpath
+    dirs = None
     roots = sorted({os.path.realpath(p or os.getcwd()) for p in sys.path if isinstance(p, str)},
                    key=len, reverse=True)
     files = {}
@@ -73,9 +83,23 @@ def user_modules():
         f = getattr(mod, "__file__", None)
         if not f or not f.endswith(".py"):
             continue
-        f = os.path.realpath(f)
-        if _is_system(f, dirs) or not os.path.isfile(f):
+        key = (id(mod), f)
+        known = system.get(key)
+        if known is True:
             continue
+        if known is None:
+            if dirs is None:
+                dirs = _system_dirs()
+            known = os.path.realpath(f)
+            if _is_system(known, dirs):
+                system[key] = True
+                continue
+            system[key] = known
+        f = known
+        if not os.path.isfile(f):
+            continue
+        if dirs is None:
+            dirs = _system_dirs()
         for r in roots:
             if f.startswith(r + os.sep) and not _is_system(r, dirs):
                 rel = os.path.relpath(f, r)

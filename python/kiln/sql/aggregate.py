@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from . import types as T
-from .batch import Vec, from_list
+from .batch import DictVec, Vec, from_list
 from .errors import AnalysisException
 from .expr import Expr, _fill, _rank, implicit_cast
 
@@ -24,6 +24,11 @@ AGGREGATES = {}
 # ---- grouping -------------------------------------------------------------------
 
 def _codes_of(vec):
+    if isinstance(vec, DictVec):  # the column's own codes: no hashing of strings
+        codes, ng = vec.codes.astype(np.int64), len(vec.uniques)
+        if vec.mask is not None:
+            return np.where(vec.mask, ng, codes), ng + 1
+        return codes, ng
     v = vec.values
     if v.dtype.kind == "f":
         v = v + 0.0  # -0.0 groups with 0.0
@@ -61,23 +66,39 @@ def hash_rows(vecs, n):
     process: pandas' hash has a fixed key)."""
     h = np.zeros(n, dtype=np.uint64)
     for v in vecs:
-        vals = v.values
-        if vals.dtype.kind == "f":
-            vals = vals.astype(np.float64) + 0.0
-        elif vals.dtype.kind in "iub":
-            vals = vals.astype(np.int64)
+        if isinstance(v, DictVec):  # each distinct string hashed once; the same hash as its plain Vec's
+            u = v.uniques.copy()
+            u[-1] = ""
+            hv = pd.util.hash_array(u)[v.codes]
         else:
-            vals = _fill(v, "")
-        hv = pd.util.hash_array(vals)
+            vals = v.values
+            if vals.dtype.kind == "f":
+                vals = vals.astype(np.float64) + 0.0
+            elif vals.dtype.kind in "iub":
+                vals = vals.astype(np.int64)
+            else:
+                vals = _fill(v, "")
+            hv = pd.util.hash_array(vals)
         if v.mask is not None:
             hv = np.where(v.mask, np.uint64(0x9E3779B97F4A7C15), hv)
         h = h * np.uint64(1000003) ^ hv
     return h
 
 
+# Integer sums run through bincount's float64 weights when no partial sum
+# can pass 2**53, where every float64 is an exact integer.
+_EXACT = float(1 << 53)
+
+
 def _gsum(values, codes, ng):
     if values.dtype.kind == "f":
         return np.bincount(codes, weights=values, minlength=ng)
+    if len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if max(abs(lo), abs(hi)) * float(len(values)) < _EXACT:
+            return np.bincount(codes, weights=values, minlength=ng).astype(np.int64)
+    else:
+        return np.zeros(ng, dtype=np.int64)
     return pd.Series(values.astype(np.int64)).groupby(codes).sum().reindex(range(ng), fill_value=0).to_numpy()
 
 

@@ -15,6 +15,7 @@ Operators build new batches; they never change one in place, so a batch
 may be shared by two consumers (a cached partition, a self-join).
 """
 import numpy as np
+import pandas as pd
 
 # Rows a scan puts into one batch: large enough that numpy's per-call cost
 # vanishes, small enough that a partition's batches stream.
@@ -49,6 +50,59 @@ class Vec:
 
     def __reduce__(self):
         return (Vec, (self.values, self.mask))
+
+
+class DictVec(Vec):
+    """A string column kept as codes into its distinct values, as a cached
+    DataFrame stores its string columns: `codes` (int32, one per row) index
+    `uniques` (an object array whose last entry is None, the code of a
+    null row). Pickling it moves the codes as one raw buffer and each
+    distinct string once, so reading a cached partition back costs no
+    per-row unpickling; grouping and hashing work on the codes and the
+    few uniques. `values`, the object array a plain Vec holds, is built on
+    first use and kept, so every operator reads a DictVec as a Vec."""
+    __slots__ = ("codes", "uniques", "_values")
+
+    def __init__(self, codes, uniques, mask=None):
+        self.codes, self.uniques, self._values = codes, uniques, None
+        self.mask = mask if (mask is not None and mask.any()) else None
+
+    @property
+    def values(self):
+        if self._values is None:
+            self._values = self.uniques[self.codes]
+        return self._values
+
+    def __len__(self):
+        return len(self.codes)
+
+    def take(self, idx):
+        codes = self.codes[idx]
+        mask = None if self.mask is None else self.mask[idx]
+        if len(codes) < len(self.uniques):  # a few rows (a group's first, a shuffle's part): plain strings
+            return Vec(self.uniques[codes], mask)
+        return DictVec(codes, self.uniques, mask)
+
+    def __reduce__(self):
+        return (DictVec, (self.codes, self.uniques, self.mask))
+
+
+def dict_encode(vec):
+    """vec as a DictVec when its distinct values are at most half its rows
+    (else vec itself): the values under a null become the null code."""
+    n = len(vec)
+    if n < 2 or isinstance(vec, DictVec) or vec.values.dtype != np.dtype(object):
+        return vec
+    codes, uniques = pd.factorize(vec.values, use_na_sentinel=True)
+    if len(uniques) > n // 2:
+        return vec
+    uniques = np.append(np.asarray(uniques, dtype=object), None)
+    codes = codes.astype(np.int32)
+    null = len(uniques) - 1
+    codes[codes < 0] = null
+    if vec.mask is not None:
+        codes[vec.mask] = null
+    return DictVec(codes, uniques, vec.mask)
 
 
 def null_vec(n, dtype):

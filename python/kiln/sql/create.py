@@ -7,6 +7,7 @@ rows are turned into batches inside the executors (physical.py), by the
 converter made here.
 """
 import numpy as np
+import pandas as pd
 
 from ..rdd import RDD
 from . import plan as P
@@ -142,6 +143,8 @@ def _pandas_type(series):
         return T.FloatType() if series.dtype.itemsize == 4 else T.DoubleType()
     if k == "M":
         return T.TimestampType()
+    if pd.api.types.infer_dtype(series, skipna=True) == "string":  # all str: no per-value inference
+        return T.StringType()
     t = T.NullType()
     for v in series.tolist():
         if v is None or (isinstance(v, float) and v != v):
@@ -171,6 +174,9 @@ def _from_pandas(session, pdf, schema, names):
         elif s.dtype.kind == "M":
             vals = [None if v is None or v != v else v.to_pydatetime() for v in s.tolist()]
             arrays.append(from_list(vals, t.numpy))
+        elif isinstance(t, T.StringType) and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            # a column of str (and nulls): its values as they are, no per-value check
+            arrays.append(Vec(s.to_numpy(dtype=object, na_value=None), s.isna().to_numpy()))
         else:
             vals = [None if (v is None or (isinstance(v, float) and v != v)) else v for v in s.tolist()]
             for v in vals:

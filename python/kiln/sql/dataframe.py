@@ -314,8 +314,9 @@ class DataFrame:
         """Keeps the computed batches (columnar) on the workers; later
         queries over this DataFrame read them."""
         if self._cached is None:
+            from .physical import cache_batches
             comp = self._compiled()
-            rdd = comp.rdd.cache()
+            rdd = cache_batches(comp, self._scope()).cache()
             self._cached = self._plan
             self._plan = P.BatchScan(rdd, self._scope(), "cached")
         return self

@@ -22,7 +22,7 @@ import numpy as np
 from . import operators as ops
 from . import plan as P
 from .aggregate import AggCall
-from .batch import BATCH_ROWS, Batch, concat, empty, from_list, rechunk, split
+from .batch import BATCH_ROWS, Batch, concat, dict_encode, empty, from_list, rechunk, split
 from .errors import AnalysisException
 from .expr import Cmp, Logic, Attr
 
@@ -69,6 +69,37 @@ def _filter_fn(cond):
     return fn
 
 
+def _dict_encode_fn(aids):
+    """A cached batch's string columns as codes into their distinct values
+    (batch.DictVec), each where that pays (few distinct values)."""
+    def fn(b):
+        return Batch({k: (dict_encode(v) if k in aids else v) for k, v in b.cols.items()}, b.n)
+    return fn
+
+
+# Rows of one cached batch: few records per partition (little per-batch
+# Python work when a query reads it back), each well under the engine's
+# largest block (256 MiB).
+CACHE_ROWS = 1 << 20
+
+
+def _cache_chunks(aids):
+    enc = _dict_encode_fn(aids)
+
+    def run(it):
+        for b in rechunk(it, CACHE_ROWS):
+            yield enc(b)
+    return run
+
+
+def cache_batches(comp, attrs):
+    """The RDD a cached DataFrame keeps: its batches cut to at most
+    CACHE_ROWS rows, string columns dictionary-encoded."""
+    from . import types as T
+    aids = {a.aid for a in attrs if isinstance(a.dtype, T.StringType)}
+    return _pipe(comp.rdd, _cache_chunks(aids), "cache")
+
+
 def _rows_to_batches(conv, attrs, columns):
     """Rows of an RDD into batches (the one place rows become columns)."""
     keep = [i for i, a in enumerate(attrs) if columns is None or a.aid in columns]
@@ -95,6 +126,18 @@ def _local_part(batches):
     def run(it):
         for i in it:
             yield from batches[i]
+    return run
+
+
+# Client data (createDataFrame) up to this estimated size goes inside the
+# stage function; more is broadcast (a job travels in one frame, 64 MiB).
+LOCAL_INLINE = 16 << 20
+
+
+def _broadcast_part(bcasts):
+    def run(it):
+        for i in it:
+            yield from bcasts[i].value
     return run
 
 
@@ -403,6 +446,11 @@ class Compiler:
         for i, b in enumerate(batches):
             per[i * n // max(1, len(batches))].append(b)
         rdd = self.sc.parallelize(list(range(n)), n)
+        if not self.dry and p.size_estimate() > LOCAL_INLINE:
+            # large client data travels as one broadcast per partition (uploaded in
+            # pieces, fetched by the workers that run it), not inside the job
+            per = [self.sc.broadcast(bs) for bs in per]
+            return Compiled(_pipe(rdd, _broadcast_part(per), "scan local"), ["scan local"])
         return Compiled(_pipe(rdd, _local_part(per), "scan local"), ["scan local"])
 
     def _RDDScan(self, p):

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import plan as P
 from . import types as T
-from .batch import BATCH_ROWS, Batch, from_list
+from .batch import BATCH_ROWS, Batch, Vec, from_list
 from .cast import cast, value_str
 from .errors import AnalysisException
 from .expr import Attr
@@ -82,6 +82,39 @@ def _finish(cols, bad, n, mode):
     return b
 
 
+def _plain_csv_columns(lines, n, sep, quote, escape, null_value):
+    """The text columns of lines in one pass of pandas' C parser, when that
+    reads them exactly as the csv module does: a one-character separator,
+    no quote, escape or carriage-return character anywhere, and every line
+    with exactly n fields (the separators add up, and the parser refuses a
+    line with more). Else None, and the caller takes the csv module."""
+    if len(sep) != 1 or sep in "\r\n":
+        return None
+    text = "\n".join(lines)
+    if (quote and quote in text) or (escape and escape in text) or "\r" in text:
+        return None
+    if text.count(sep) != len(lines) * (n - 1):
+        return None
+    import io
+    import pandas as pd
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str, na_filter=False,
+                            quoting=csv.QUOTE_NONE, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if frame.shape != (len(lines), n):
+        return None
+    out = []
+    for j in range(n):
+        v = frame[j].to_numpy(dtype=object)
+        isnull = v == null_value
+        if isnull.any():
+            v = v.copy()
+            v[isnull] = None
+        out.append(Vec(v, isnull))
+    return out
+
+
 def _csv_parser(attrs, sep, quote, escape, header_line, null_value, mode, comment):
     n = len(attrs)
 
@@ -89,6 +122,10 @@ def _csv_parser(attrs, sep, quote, escape, header_line, null_value, mode, commen
         lines = [l for l in lines if l != header_line and not (comment and l.startswith(comment)) and l != ""]
         if not lines:
             return None
+        fast = _plain_csv_columns(lines, n, sep, quote, escape, null_value)
+        if fast is not None:
+            bad = np.zeros(len(lines), dtype=bool)
+            return _finish(_typed(fast, attrs, bad, mode, lines), bad, len(lines), mode)
         rows = list(csv.reader(lines, delimiter=sep, quotechar=quote, escapechar=escape,
                                doublequote=escape == quote))
         bad = np.array([len(r) != n for r in rows], dtype=bool)

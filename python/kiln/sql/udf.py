@@ -68,6 +68,25 @@ def _convert(v, t):
     return v
 
 
+def _fast_vec(out, t):
+    """The Vec of a row UDF's results when every result is already what
+    _convert would keep (all float for a fractional type, all int within
+    int64 for an integral one: wrapped to its width as _convert does),
+    built in one numpy call; else None."""
+    if not out:
+        return None
+    kinds = set(map(type, out))
+    if isinstance(t, T.FractionalType) and kinds == {float}:
+        return Vec(np.array(out, dtype=t.numpy))
+    if isinstance(t, T.IntegralType) and kinds == {int}:
+        try:
+            wide = np.array(out, dtype=np.int64)
+        except OverflowError:
+            return None
+        return Vec(wide.astype(t.numpy))
+    return None
+
+
 def _where(f):
     code = getattr(f, "__code__", None)
     if code is None:
@@ -118,6 +137,9 @@ class UDFCall(Expr):
                 out = list(map(f, *cols))
         except Exception:
             raise _failed(u._name, f) from None
+        fast = _fast_vec(out, t)
+        if fast is not None:
+            return fast
         if not isinstance(t, T.StringType) or any(not isinstance(x, str) and x is not None for x in out):
             out = [_convert(x, t) for x in out]
         return from_list(out, t.numpy)
