@@ -125,7 +125,8 @@ def from_list(items, dtype):
     if mask.any():
         zero = False if dtype == np.dtype(bool) else 0
         items = [zero if x is None else x for x in items]
-    values = np.array(items, dtype=dtype) if n else np.zeros(0, dtype=dtype)
+    with np.errstate(over="ignore"):  # a double past float32's range is infinity, as Java's cast
+        values = np.array(items, dtype=dtype) if n else np.zeros(0, dtype=dtype)
     return Vec(values, mask)
 
 

@@ -77,7 +77,8 @@ def _fast_vec(out, t):
         return None
     kinds = set(map(type, out))
     if isinstance(t, T.FractionalType) and kinds == {float}:
-        return Vec(np.array(out, dtype=t.numpy))
+        with np.errstate(over="ignore"):  # a double past FloatType's range is infinity, as Java's cast
+            return Vec(np.array(out, dtype=t.numpy))
     if isinstance(t, T.IntegralType) and kinds == {int}:
         try:
             wide = np.array(out, dtype=np.int64)
