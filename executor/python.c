@@ -20,7 +20,9 @@
  * walks with PyList_GET_ITEM, encoding and emitting each item. No Python
  * function is called per record from C; per record there is only decoding
  * and encoding (python/codec.c), which calls no Python code for the common
- * key and value types.
+ * key and value types. One stage skips Python per record altogether: text
+ * through flatMap(str.split) and map(lambda w: (w, C)), which
+ * kiln._worker.word_pairs recognises and words_run splits and emits in C.
  *
  * A stage's env (written by python/kiln/_stage.py):
  *   "KPY1" u8 in_fmt u8 out_fmt
