@@ -156,7 +156,8 @@ def word_pairs(fn):
     map(lambda w: (w, C)): executor/python.c then splits text lines and
     emits the pairs in C, with the answers of the general path. Else None."""
     steps = _steps(fn)
-    if not steps or len(steps) != 2 or steps[0] != ("flatMap", str.split) or steps[1][0] != "map":
+    if not steps or len(steps) != 2 or steps[0][0] != "flatMap" or steps[0][1] is not str.split \
+            or steps[1][0] != "map":  # `is`: a user's callable may define __eq__
         return None
     return _pair_constant(steps[1][1])
 
