@@ -20,7 +20,9 @@
  * walks with PyList_GET_ITEM, encoding and emitting each item. No Python
  * function is called per record from C; per record there is only decoding
  * and encoding (python/codec.c), which calls no Python code for the common
- * key and value types.
+ * key and value types. One stage skips Python per record altogether: text
+ * through flatMap(str.split) and map(lambda w: (w, C)), which
+ * kiln._worker.word_pairs recognises and words_run splits and emits in C.
  *
  * A stage's env (written by python/kiln/_stage.py):
  *   "KPY1" u8 in_fmt u8 out_fmt
@@ -57,6 +59,8 @@ typedef struct py_stage {
     char op[64];
     char name[96];
     PyObject *fn; /* owned: f(split, iterator) */
+    int words;    /* fn is flatMap(str.split) then map(lambda w: (w, C)): words_run runs it */
+    kc_buf word_val; /* the encoded C */
 } py_stage;
 
 /* The interpreter of this process: one owner, this file. */
@@ -66,6 +70,7 @@ static struct {
     PyObject *run;     /* owned: kiln._worker.run */
     PyObject *load;    /* owned: kiln._worker.load */
     PyObject *fmt_exc; /* owned: kiln._worker.format_exception */
+    PyObject *word_pairs; /* owned: kiln._worker.word_pairs */
     PyTypeObject *reader_type;
     PyTypeObject *user_iter_type;
     py_stage stages[STAGES_KEPT];
@@ -422,10 +427,11 @@ static int py_start(void)
     py.run = PyObject_GetAttrString(mod, "run");
     py.load = PyObject_GetAttrString(mod, "load");
     py.fmt_exc = PyObject_GetAttrString(mod, "format_exception");
+    py.word_pairs = PyObject_GetAttrString(mod, "word_pairs");
     py.reader_type = (PyTypeObject *)PyType_FromSpec(&reader_spec);
     py.user_iter_type = (PyTypeObject *)PyType_FromSpec(&user_iter_spec);
     Py_DECREF(mod);
-    if (!py.run || !py.load || !py.fmt_exc || !py.reader_type || !py.user_iter_type || kc_init() < 0) {
+    if (!py.run || !py.load || !py.fmt_exc || !py.word_pairs || !py.reader_type || !py.user_iter_type || kc_init() < 0) {
         PyErr_Clear();
         return start_failed("%s", "kiln._worker or cloudpickle is incomplete on this worker");
     }
@@ -508,9 +514,27 @@ static py_stage *stage_get(kiln_slice env)
     Py_XDECREF(body);
     if (!fn) return NULL;
 
+    /* the word-count stage, recognised by kiln._worker.word_pairs */
+    kc_buf word_val = {0};
+    int words = 0;
+    if (in_fmt == KR_TEXT && out_fmt == KR_PAIR) {
+        PyObject *c = PyObject_CallOneArg(py.word_pairs, fn); /* new */
+        if (!c || (c != Py_None && kc_val_encode(c, &word_val) < 0)) {
+            Py_XDECREF(c);
+            Py_DECREF(fn);
+            kc_buf_release(&word_val);
+            return NULL;
+        }
+        words = c != Py_None;
+        Py_DECREF(c);
+    }
+
     int slot = py.nstages < STAGES_KEPT ? py.nstages++ : (py.next_evict++ % STAGES_KEPT);
     py_stage *s = &py.stages[slot];
     Py_XDECREF(s->fn);
+    kc_buf_release(&s->word_val);
+    s->words = words;
+    s->word_val = word_val;
     s->hash = h;
     s->env_len = env.len;
     s->in_fmt = in_fmt;
@@ -519,6 +543,83 @@ static py_stage *stage_get(kiln_slice env)
     snprintf(s->name, sizeof s->name, "%.*s", (int)nname, (const char *)name);
     s->fn = fn;
     return s;
+}
+
+/* ---- the word-count stage in C ----------------------------------------- */
+
+/* What str.split() splits an ASCII str on (str.isspace: \t \n \v \f \r,
+ * the separators \x1c-\x1f and the space). */
+static const uint8_t ascii_space[128] = {['\t'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1, ['\r'] = 1,
+                                         [0x1c] = 1,  [0x1d] = 1, [0x1e] = 1,  [0x1f] = 1, [' '] = 1};
+
+static int all_ascii(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* One line that is not all ASCII: decoded as the general path decodes a
+ * text record and split by str.split itself. 0, 1 the engine refused a
+ * record, -1 a Python exception is set. */
+static int words_unicode(kiln_out *out, kiln_slice line, kiln_slice val, kc_buf *kb)
+{
+    PyObject *s = kr_decode(KR_TEXT, NULL, 0, line.ptr, line.len); /* new */
+    PyObject *words = s ? PyUnicode_Split(s, NULL, -1) : NULL; /* new */
+    Py_XDECREF(s);
+    if (!words) return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(words); i++) {
+        kb->len = 0;
+        if (kc_key_encode(PyList_GET_ITEM(words, i), kb, "reduceByKey") < 0)
+            rc = -1;
+        else if (kiln_emit(out, KILN_SLICE(kb->p, kb->len), val))
+            rc = 1;
+    }
+    Py_DECREF(words);
+    return rc;
+}
+
+/* textFile's lines through flatMap(str.split) and map(lambda w: (w, C)),
+ * emitted as the general path emits them (the key encoding of each word,
+ * the encoded C), without a Python object for an ASCII line: the one
+ * per-word cost left is the engine's (the map-side combine). Lines with
+ * other characters go through str.split, so the words are always Python's.
+ * Neither function is user code that could raise, print or touch a
+ * TaskContext. 0, 1 the engine refused a record, -1 a Python exception. */
+static int words_run(kiln_iter *in, kiln_out *out, const py_stage *s, const rt_hooks *hk, kc_buf *kb)
+{
+    kiln_slice val = KILN_SLICE(s->word_val.p, s->word_val.len);
+    kiln_rec rec;
+    size_t lines = 0;
+    while (kiln_next(in, &rec)) {
+        const uint8_t *p = rec.val.ptr, *end = p + rec.val.len;
+        if (!all_ascii(p, rec.val.len)) {
+            int rc = words_unicode(out, rec.val, val, kb);
+            if (rc != 0) return rc;
+        } else {
+            for (;;) {
+                while (p < end && ascii_space[*p])
+                    p++;
+                if (p == end) break;
+                const uint8_t *w = p;
+                while (p < end && !ascii_space[*p])
+                    p++;
+                kb->len = 0;
+                if (kc_key_encode_utf8((const char *)w, (size_t)(p - w), kb) < 0) return -1;
+                if (kiln_emit(out, KILN_SLICE(kb->p, kb->len), val)) return 1;
+            }
+        }
+        if (++lines % BATCH_RECORDS == 0 && hk && hk->stopped && hk->stopped(hk->arg)) break;
+    }
+    return 0;
 }
 
 /* ---- the built-ins ---------------------------------------------------- */
@@ -539,6 +640,12 @@ static int py_stage_run(kiln_iter *in, kiln_out *out, kiln_slice env)
         goto out;
     }
     if (hk && hk->set_name) hk->set_name(hk->arg, s->name);
+    if (s->words) {
+        int e = words_run(in, out, s, hk, &kb);
+        if (e < 0) goto pyfail;
+        rc = e == 0 ? 0 : -1; /* 1: the engine refused a record, the task has failed */
+        goto out;
+    }
     batch_reader *br = PyObject_New(batch_reader, py.reader_type);
     if (!br) goto pyfail;
     br->in = in;

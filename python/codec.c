@@ -420,6 +420,11 @@ static int put_utf8(kc_buf *b, uint8_t tag, PyObject *obj /* borrowed */)
     return rc;
 }
 
+int kc_key_encode_utf8(const char *s, size_t n, kc_buf *b)
+{
+    return put_esc(b, KT_STR, s, n);
+}
+
 static int key_refuse(PyObject *obj /* borrowed */, const char *op)
 {
     PyErr_Format(PyExc_TypeError,

@@ -42,6 +42,10 @@ int kc_init(void);
  * Subclasses (IntEnum, namedtuple, str subclasses) encode as their base value. */
 int kc_key_encode(PyObject *obj, kc_buf *b, const char *op);
 
+/* Appends the key encoding of the str whose UTF-8 is s[0..n), exactly as
+ * kc_key_encode gives it for that str. 0, or -1 with a MemoryError set. */
+int kc_key_encode_utf8(const char *s, size_t n, kc_buf *b);
+
 /* New reference to the decoded key, or NULL with an exception (ValueError on
  * malformed bytes; total over any input). Numbers decode to int when integral,
  * else float: a float key 2.0 comes back as the int 2, True as 1, False and

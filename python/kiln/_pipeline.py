@@ -33,6 +33,7 @@ from .stats import StatCounter
 def _compose(f, g):
     def composed(split, it):
         return g(split, f(split, it))
+    composed._kiln_step = ("compose", f, g)  # what kiln._worker.word_pairs recognises
     return composed
 
 
@@ -76,12 +77,14 @@ def _user_filter(f, it):
 def _map(f):
     def stage(split, it):
         return _user_map(f, it)
+    stage._kiln_step = ("map", f)
     return stage
 
 
 def _flat_map(f):
     def stage(split, it):
         return chain.from_iterable(_user_map(f, it))
+    stage._kiln_step = ("flatMap", f)
     return stage
 
 

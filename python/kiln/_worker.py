@@ -113,6 +113,55 @@ def _with_context(fn, props, barrier):
     return staged
 
 
+def _steps(fn):
+    """The map and flatMap steps a stage function is composed of, in order,
+    or None when any part of it is something else."""
+    step = getattr(fn, "_kiln_step", None)
+    if not isinstance(step, tuple) or not step:
+        return None
+    if step[0] == "compose" and len(step) == 3:
+        a, b = _steps(step[1]), _steps(step[2])
+        return a + b if a is not None and b is not None else None
+    if step[0] in ("map", "flatMap") and len(step) == 2:
+        return [step]
+    return None
+
+
+def _pair_with(w):
+    return (w, 1)
+
+
+_PAIR_CODE = _pair_with.__code__
+_CO_NESTED = 0x10
+
+
+def _pair_constant(f):
+    """C when f is `lambda w: (w, C)` for an int constant C (any name, def
+    or lambda), else None: the function's code is checked, so any other
+    function (a default, a closure, a global, another constant) is not it."""
+    code = getattr(f, "__code__", None)
+    if type(f) is not type(_pair_with) or code is None or f.__closure__ or f.__kwdefaults__:
+        return None
+    if (code.co_code != _PAIR_CODE.co_code or code.co_argcount != 1 or code.co_posonlyargcount
+            or code.co_kwonlyargcount or code.co_freevars or code.co_cellvars
+            or (code.co_flags | _CO_NESTED) != (_PAIR_CODE.co_flags | _CO_NESTED)
+            or len(code.co_consts) != len(_PAIR_CODE.co_consts)):
+        return None
+    c = code.co_consts[_PAIR_CODE.co_consts.index(1)]
+    return c if type(c) is int and -(1 << 63) <= c < (1 << 63) else None
+
+
+def word_pairs(fn):
+    """C when the stage fn is exactly flatMap(str.split) then
+    map(lambda w: (w, C)): executor/python.c then splits text lines and
+    emits the pairs in C, with the answers of the general path. Else None."""
+    steps = _steps(fn)
+    if not steps or len(steps) != 2 or steps[0][0] != "flatMap" or steps[0][1] is not str.split \
+            or steps[1][0] != "map":  # `is`: a user's callable may define __eq__
+        return None
+    return _pair_constant(steps[1][1])
+
+
 def run(fn, split, batches, task=(0, 0, 0)):
     """Runs fn over the records of batches; yields its output in lists.
     task is (stage id, attempt from 1, task id), for TaskContext.get().
