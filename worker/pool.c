@@ -120,18 +120,39 @@ static void exec_msg(conn *c, Kiln__Envelope *m, void *arg)
     }
 }
 
+/* Whether process pid is on its way out: the kernel sets PF_EXITING (0x4
+ * in /proc/PID/stat's flags) at the start of an exit, before it closes the
+ * process's files, so a socket closed by a dying process (killed, or
+ * exiting) is told from one its own code closed while it runs. A process
+ * already gone counts as exiting. */
+static int is_exiting(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) return 1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
+    unsigned long flags = 0;
+    /* after the name: state ppid pgrp session tty_nr tpgid flags */
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1) return 1;
+    return (flags & 0x4) != 0;
+}
+
 static void exec_closed(conn *c, const char *reason, void *arg)
 {
     wexec *x = arg;
     x->c = NULL;
     x->conn_gone = 1;
-    /* alive (not a zombie yet) with its end of the socket closed: the
+    /* running (not exiting) with its end of the socket closed: the
      * executor closed it itself (user code closing descriptors), which is
-     * what its task's error must say, not the SIGKILL that follows */
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (!x->reaped && x->task && waitid(P_PID, x->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == 0)
-        x->closed_alive = 1;
+     * what its task's error must say, not the SIGKILL that follows. A
+     * process killed by someone else closes its socket as it exits, before
+     * it is a zombie: that is told apart by PF_EXITING, not by a race with
+     * its SIGCHLD. */
+    if (!x->reaped && x->task && !is_exiting(x->pid)) x->closed_alive = 1;
     if (!x->reaped) kill(x->pid, SIGKILL); /* its SIGCHLD reports the task */
     exec_free_if_done(x->w, x);
 }
