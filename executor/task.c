@@ -232,7 +232,7 @@ static void hook_counter_set_term(void *arg, const char *name, const void *p, si
     counter *c = counter_get(arg, name);
     free(c->term);
     c->term = xmalloc(n ? n : 1);
-    memcpy(c->term, p, n);
+    if (n) memcpy(c->term, p, n);
     c->term_len = n;
     c->has_term = 1;
 }
@@ -362,7 +362,7 @@ static int save_put(run *r, const void *p, size_t n)
         if (save_flush(r) < 0) return -1;
         if (n > SAVE_BUF_BYTES) return save_write(r, p, n, 0);
     }
-    memcpy(r->save_buf + r->save_len, p, n);
+    if (n) memcpy(r->save_buf + r->save_len, p, n); /* an empty line's slice may be (NULL, 0) */
     r->save_len += n;
     return 0;
 }
