@@ -10,8 +10,8 @@
  * cut) where the cuts fall, as fractions of the file; the rest is the file.
  *
  * Property: however the file is cut, reading all ranges in order yields
- * every line exactly once, in order, as a plain split on '\n' does (a '\r'
- * before the newline dropped, a last line without a newline kept).
+ * every line exactly once, in order, as Hadoop's LineReader cuts them (a
+ * line ends at '\n', '\r' or "\r\n"; a last line without an end is kept).
  *
  * Seeds: fuzz/corpus/split/ (fuzz/mkcorpus.c).
  */
@@ -35,14 +35,19 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The next line of the plain split of f[*pos, n): 1 with the line, or 0. */
+/* The next line of f[*pos, n) as Hadoop's LineReader cuts lines: a line
+ * ends at '\n', '\r' or "\r\n" (the end not part of it), and a last line
+ * without an end is kept. 1 with the line, or 0. */
 static int next_line(const uint8_t *f, size_t n, size_t *pos, const uint8_t **line, size_t *len)
 {
     if (*pos >= n) return 0;
-    const uint8_t *s = f + *pos, *nl = memchr(s, '\n', n - *pos);
-    size_t l = nl ? (size_t)(nl - s) : n - *pos;
-    *pos += l + (nl != NULL);
-    if (nl && l && s[l - 1] == '\r') l--;
+    const uint8_t *s = f + *pos;
+    size_t l = 0, rest = n - *pos;
+    while (l < rest && s[l] != '\n' && s[l] != '\r')
+        l++;
+    size_t end = 0;
+    if (l < rest) end = (s[l] == '\r' && l + 1 < rest && s[l + 1] == '\n') ? 2 : 1;
+    *pos += l + end;
     *line = s;
     *len = l;
     return 1;
